@@ -1,0 +1,22 @@
+// Two projects: unit tests need nothing; integration tests get real PostgreSQL 14 and 17 servers,
+// the client bundle server and the artifact doubles, started once per run by the global setup.
+const esm = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  testEnvironment: 'node'
+}
+
+export default {
+  projects: [
+    { ...esm, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...esm,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
+      testTimeout: 180000
+    }
+  ]
+}

@@ -1,0 +1,35 @@
+// A real migration on the embedded default: starts a local PostgreSQL 14 and 17, loads a sample shop
+// database into 14, runs the bundled action as a workflow step would, and prints its job summary.
+import fs from 'node:fs'
+import path from 'node:path'
+import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../test/support/client-bundle-server.js'
+import { runAction } from '../test/support/run-action.js'
+import { REPO_ROOT, defaultBaseDir, serverUrl, startServerPair, stopServer, withClient } from '../test/support/servers.js'
+
+const baseDir = defaultBaseDir('pg-migrate-demo')
+console.log('starting PostgreSQL 14 (source) and 17 (target, admin without superuser)…')
+const { source, target } = await startServerPair(baseDir)
+const bundle = await startClientBundleServer({ dir: CLIENT_BUNDLE_DIR })
+try {
+  await withClient(serverUrl(source, 'postgres'), (client) => client.query('CREATE DATABASE shop'))
+  const sample = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sample.sql'), 'utf8')
+  await withClient(serverUrl(source, 'shop'), (client) => client.query(sample))
+  console.log('loaded the sample database "shop" into PostgreSQL 14; running the action…\n')
+  const run = await runAction(
+    {
+      'source-url': serverUrl(source, 'shop'),
+      'target-url': serverUrl(target, 'shop', target.admin),
+      'client-download-url': bundle.template,
+      'validation-queries': 'SELECT status, count(*) FROM shop.orders GROUP BY status;\nSELECT sum(total) FROM shop.order_totals;'
+    },
+    { onStdout: (chunk) => process.stdout.write(chunk) }
+  )
+  console.log('\n==== job summary ====\n' + run.summary)
+  console.log('==== outputs ====')
+  for (const [name, value] of Object.entries(run.outputs)) console.log(`${name}: ${value}`)
+  process.exitCode = run.exitCode ?? 1
+} finally {
+  await bundle.close()
+  await Promise.all([stopServer(source, 'immediate'), stopServer(target, 'immediate')])
+  fs.rmSync(baseDir, { recursive: true, force: true })
+}

@@ -1,0 +1,234 @@
+import * as core from '@actions/core'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { parse, toClientConfig } from 'pg-connection-string'
+import { InputError, MigrationError } from './errors.js'
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
+export type SslMode = (typeof SSL_MODES)[number]
+
+/** One side of the migration, parsed from a postgresql:// URL. Never logged whole: it holds a password. */
+export interface Endpoint {
+  /** The input it came from, so messages can name it. */
+  input: string
+  host: string
+  port: number
+  user: string
+  password?: string
+  database: string
+  /** libpq's sslmode; undefined means libpq's default (prefer). */
+  sslmode?: SslMode
+  /** sslrootcert, sslcert, sslkey paths, passed on to pg and the client tools alike. */
+  sslFiles: { rootcert?: string; cert?: string; key?: string }
+  /** Seconds to wait for a connection before giving up. */
+  connectTimeout: number
+}
+
+/**
+ * Parses a postgresql:// URL with pg-connection-string. Errors never repeat the URL: it may hold a
+ * password.
+ */
+export function parseDatabaseUrl(input: string, url: string, connectTimeout = 10): Endpoint {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new InputError(
+      `${input} is not a postgresql:// URL`,
+      `set ${input} to postgresql://user:password@host:5432/database (keep it in a secret)`
+    )
+  }
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(url)
+  } catch {
+    throw new InputError(`${input} could not be parsed as a URL`, 'percent-encode special characters in the user and password')
+  }
+  if (parsed.password) core.setSecret(parsed.password)
+  const sslmode = parsed.sslmode as string | undefined
+  if (sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(sslmode)) {
+    throw new InputError(`${input} has an unknown sslmode "${sslmode}"`, `use one of ${SSL_MODES.join(', ')}`)
+  }
+  if (!parsed.database) {
+    throw new InputError(`${input} names no database`, `end the URL with the database name, e.g. …:5432/app`)
+  }
+  if (!parsed.host || parsed.host.startsWith('/')) {
+    throw new InputError(`${input} names no TCP host`, 'give the server host name or IP address')
+  }
+  const port = parsed.port ? Number(parsed.port) : 5432
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InputError(`${input} has an invalid port`, 'use a port between 1 and 65535')
+  }
+  return {
+    input,
+    host: parsed.host,
+    port,
+    user: parsed.user || os.userInfo().username,
+    password: parsed.password || undefined,
+    database: parsed.database,
+    sslmode: sslmode as SslMode | undefined,
+    sslFiles: {
+      rootcert: parsed.sslrootcert as string | undefined,
+      cert: parsed.sslcert as string | undefined,
+      key: parsed.sslkey as string | undefined
+    },
+    connectTimeout
+  }
+}
+
+/** The same server and login, another database. */
+export function withDatabase(endpoint: Endpoint, database: string): Endpoint {
+  return { ...endpoint, database }
+}
+
+/** host:port/database, for messages: never the user or the password. */
+export function describe(endpoint: Endpoint): string {
+  return `${endpoint.host}:${endpoint.port}/${endpoint.database}`
+}
+
+function pgConfig(endpoint: Endpoint, ssl: boolean): pg.ClientConfig {
+  // Rebuild through pg-connection-string with libpq semantics, so sslmode means for pg exactly
+  // what it means for pg_dump and pg_restore.
+  const params = new URLSearchParams()
+  const mode = ssl ? (endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer' ? 'require' : endpoint.sslmode) : 'disable'
+  if (mode) params.set('sslmode', mode)
+  if (endpoint.sslFiles.rootcert) params.set('sslrootcert', endpoint.sslFiles.rootcert)
+  if (endpoint.sslFiles.cert) params.set('sslcert', endpoint.sslFiles.cert)
+  if (endpoint.sslFiles.key) params.set('sslkey', endpoint.sslFiles.key)
+  const query = params.size > 0 ? `?${params}` : ''
+  const config = toClientConfig(parse(`postgresql://placeholder/${query}`, { useLibpqCompat: true }))
+  return {
+    ...config,
+    host: endpoint.host,
+    port: endpoint.port,
+    user: endpoint.user,
+    password: endpoint.password,
+    database: endpoint.database,
+    application_name: 'pg-migrate-action',
+    connectionTimeoutMillis: endpoint.connectTimeout * 1000
+  }
+}
+
+/** Transient at start: a server restarting or a pooler warming up. Worth a bounded retry. */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string }).code
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P03' || code === '53300'
+}
+
+export interface ConnectOptions {
+  /** Attempts for transient refusals, with doubling backoff from retryDelayMs. */
+  attempts?: number
+  retryDelayMs?: number
+}
+
+/**
+ * Connects with pg, retrying transient refusals a bounded number of times. For sslmode allow or
+ * prefer (libpq's default), tries TLS first and falls back to plain as libpq does.
+ */
+export async function connect(endpoint: Endpoint, options: ConnectOptions = {}): Promise<pg.Client> {
+  const attempts = options.attempts ?? 3
+  let delay = options.retryDelayMs ?? 1000
+  const tryTls = endpoint.sslmode !== undefined && endpoint.sslmode !== 'disable'
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(endpoint, tryTls)
+    } catch (error) {
+      if (attempt >= attempts || !isTransient(error)) throw explainConnectError(endpoint, error)
+      core.info(`${endpoint.input}: ${(error as Error).message}; retrying in ${delay / 1000}s (${attempt}/${attempts - 1})`)
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      delay *= 2
+    }
+  }
+}
+
+async function connectOnce(endpoint: Endpoint, tls: boolean): Promise<pg.Client> {
+  const client = new pg.Client(pgConfig(endpoint, tls))
+  try {
+    await client.connect()
+  } catch (error) {
+    await client.end().catch(() => undefined)
+    const fallback = endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer'
+    if (tls && fallback && /does not support SSL/i.test((error as Error).message)) return connectOnce(endpoint, false)
+    throw error
+  }
+  // An idle client's socket error must not crash the action: it surfaces on the next query.
+  client.on('error', (error) => core.debug(`${endpoint.input}: connection error: ${error.message}`))
+  return client
+}
+
+/** Turns a driver error into one line that names the input and what to do. */
+export function explainConnectError(endpoint: Endpoint, error: unknown): MigrationError {
+  const { code, message } = error as { code?: string; message: string }
+  const where = `${endpoint.input} (${describe(endpoint)})`
+  switch (code) {
+    case '28P01':
+      return new MigrationError(`${where}: password authentication failed for user "${endpoint.user}"`, `check the password in ${endpoint.input}`)
+    case '28000':
+      return new MigrationError(`${where}: the server refused user "${endpoint.user}": ${message}`, `check the user in ${endpoint.input} and the server's pg_hba.conf`)
+    case '3D000':
+      return new MigrationError(`${where}: database "${endpoint.database}" does not exist`, `create it or fix the database name in ${endpoint.input}`)
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return new MigrationError(
+        `${where}: cannot reach the server (${code})`,
+        `check the host and port in ${endpoint.input}; a managed database's firewall must admit this runner's IP address`
+      )
+  }
+  if (/timeout/i.test(message)) {
+    return new MigrationError(
+      `${where}: no answer within ${endpoint.connectTimeout}s`,
+      `check the host and port in ${endpoint.input}; a managed database's firewall must admit this runner's IP address (raise connect-timeout for slow networks)`
+    )
+  }
+  return new MigrationError(`${where}: ${message}`)
+}
+
+/**
+ * Environment for pg_dump, pg_restore and psql: connection details in libpq variables and the
+ * password in a private passfile, so no secret ever appears in a child's argv.
+ */
+export function clientEnvironment(endpoint: Endpoint, passfile: Passfile): Record<string, string> {
+  const env: Record<string, string> = {
+    PGHOST: endpoint.host,
+    PGPORT: String(endpoint.port),
+    PGUSER: endpoint.user,
+    PGDATABASE: endpoint.database,
+    PGAPPNAME: 'pg-migrate-action',
+    PGCONNECT_TIMEOUT: String(endpoint.connectTimeout),
+    PGPASSFILE: passfile.path
+  }
+  if (endpoint.sslmode) env.PGSSLMODE = endpoint.sslmode
+  if (endpoint.sslFiles.rootcert) env.PGSSLROOTCERT = endpoint.sslFiles.rootcert
+  if (endpoint.sslFiles.cert) env.PGSSLCERT = endpoint.sslFiles.cert
+  if (endpoint.sslFiles.key) env.PGSSLKEY = endpoint.sslFiles.key
+  passfile.add(endpoint)
+  return env
+}
+
+/** A libpq password file readable only by us, removed when the run ends. */
+export class Passfile {
+  readonly path: string
+  private readonly lines = new Set<string>()
+
+  constructor(dir: string = process.env.RUNNER_TEMP || os.tmpdir()) {
+    const folder = fs.mkdtempSync(path.join(dir, 'pg-migrate-'))
+    this.path = path.join(folder, 'pgpass')
+    fs.writeFileSync(this.path, '', { mode: 0o600 })
+  }
+
+  add(endpoint: Endpoint): void {
+    if (!endpoint.password) return
+    const escape = (value: string): string => value.replace(/[\\:]/g, (c) => `\\${c}`)
+    // Any database: the same login reaches the others when databases lists several.
+    const line = [endpoint.host, String(endpoint.port), '*', endpoint.user, endpoint.password].map(escape).join(':')
+    if (this.lines.has(line)) return
+    this.lines.add(line)
+    fs.writeFileSync(this.path, [...this.lines].join('\n') + '\n', { mode: 0o600 })
+  }
+
+  remove(): void {
+    fs.rmSync(path.dirname(this.path), { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,46 @@
+// SQL fragments shared by the fingerprint queries. Sessions run with search_path = pg_catalog, so
+// catalog names need no qualification and user objects always print qualified.
+
+/** Quotes an identifier the way quote_ident does, always. */
+export function quoteIdent(name: string): string {
+  return '"' + name.replaceAll('"', '""') + '"'
+}
+
+export function qualifiedName(schema: string, name: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`
+}
+
+/**
+ * User schemas only: not the catalogs, not TOAST, not any session's temp schema. `alias` is a
+ * pg_namespace row.
+ */
+export function isUserSchema(alias: string): string {
+  return `(${alias}.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND ${alias}.nspname NOT LIKE 'pg\\_toast%' AND ${alias}.nspname NOT LIKE 'pg\\_temp\\_%')`
+}
+
+/**
+ * Not created by an extension: CREATE EXTENSION recreates those on the target, at the target's
+ * extension version, so they are the extension's business, not the dump's.
+ */
+export function isNotExtensionMember(catalog: string, oid: string): string {
+  return `NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = '${catalog}'::regclass
+    AND d.objid = ${oid} AND d.deptype = 'e')`
+}
+
+/**
+ * A 64-bit hash of a text value as a bigint. sha256 rather than md5: md5() fails on servers in FIPS
+ * mode, and measured the two cost the same next to producing the row text. convert_to hashes UTF-8
+ * bytes whatever the database encoding, so a LATIN1 source still matches a UTF8 target.
+ */
+export function hash64(textExpression: string): string {
+  return `('x' || substr(encode(sha256(convert_to(${textExpression}, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint`
+}
+
+/**
+ * The hash of a whole row through its text form, which prints the same on every version given the
+ * pinned settings. `(alias.*)` rather than `alias`: a column named like the alias would win.
+ */
+export function rowHash(alias: string): string {
+  return hash64(`(${alias}.*)::text`)
+}

@@ -1,0 +1,96 @@
+import type pg from 'pg'
+import { StageError } from '../errors.js'
+import { isNotExtensionMember, isUserSchema, qualifiedName, rowHash } from './sql.js'
+import type { TableFingerprint, VerifyLevel } from './types.js'
+
+interface TableToCheck {
+  schema: string
+  name: string
+  primaryKey: string[]
+  bytes: number
+}
+
+/**
+ * Tables whose rows the dump carries: ordinary and unlogged tables, including partitions and
+ * inheritance children. Partitioned parents hold no rows of their own (their leaves are checked,
+ * each once), foreign tables hold rows elsewhere, and materialized views are refreshed by the
+ * restore, so a stale one on the source would differ without anything being lost.
+ */
+const LIST_TABLES = `
+SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::float8 AS bytes,
+  coalesce((SELECT array_agg(a.attname::text ORDER BY k.position)
+    FROM pg_index i
+    CROSS JOIN unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS primary_key
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${isUserSchema('n')}
+  AND ${isNotExtensionMember('pg_class', 'c.oid')}`
+
+export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
+  const { rows } = await client.query<{ schema: string; name: string; bytes: number; primary_key: string[] }>(LIST_TABLES)
+  return rows.map((row) => ({ schema: row.schema, name: row.name, primaryKey: row.primary_key, bytes: row.bytes }))
+}
+
+/** The count and checksum of one table; ONLY, so an inheritance parent does not count its children's rows. */
+export function tableChecksumSql(schema: string, name: string, level: VerifyLevel): string {
+  const checksum = level === 'full' ? `coalesce(sum(${rowHash('r')}), 0)::text` : 'NULL::text'
+  return `SELECT count(*)::text AS rows, ${checksum} AS checksum FROM ONLY ${qualifiedName(schema, name)} AS r`
+}
+
+async function checksumTable(client: pg.Client, table: TableToCheck, level: VerifyLevel): Promise<TableFingerprint> {
+  try {
+    const { rows } = await client.query<{ rows: string; checksum: string | null }>(
+      tableChecksumSql(table.schema, table.name, level)
+    )
+    const [result] = rows
+    return {
+      schema: table.schema,
+      name: table.name,
+      rows: Number(result.rows),
+      checksum: result.checksum,
+      primaryKey: table.primaryKey
+    }
+  } catch (error) {
+    throw new StageError(
+      'verify',
+      `could not read table ${qualifiedName(table.schema, table.name)}: ${(error as Error).message}`,
+      'the verifying role needs SELECT on every table, and must not be subject to row-level security (own the table or have BYPASSRLS)'
+    )
+  }
+}
+
+/**
+ * Checksums every table, largest first so the long ones do not start last, each session taking the
+ * next table as it finishes one. Results are sorted by name.
+ */
+export async function fingerprintTables(
+  sessions: pg.Client[],
+  level: VerifyLevel,
+  onProgress?: (done: number, total: number, table: string) => void
+): Promise<TableFingerprint[]> {
+  const queue = (await listTables(sessions[0])).sort((a, b) => b.bytes - a.bytes)
+  const total = queue.length
+  const results: TableFingerprint[] = []
+  let failed = false
+  const work = async (client: pg.Client): Promise<void> => {
+    for (let table = queue.shift(); table && !failed; table = queue.shift()) {
+      try {
+        results.push(await checksumTable(client, table, level))
+      } catch (error) {
+        // The other sessions stop after their current table instead of working for nothing.
+        failed = true
+        throw error
+      }
+      onProgress?.(results.length, total, qualifiedName(table.schema, table.name))
+    }
+  }
+  const settled = await Promise.allSettled(sessions.map(work))
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (failure) throw failure.reason
+  return results.sort((a, b) => compareNames(a, b))
+}
+
+function compareNames(a: { schema: string; name: string }, b: { schema: string; name: string }): number {
+  return a.schema < b.schema ? -1 : a.schema > b.schema ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+}

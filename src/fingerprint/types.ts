@@ -1,0 +1,116 @@
+import type pg from 'pg'
+
+/**
+ * A fingerprint describes one database closely enough that two of them (a PostgreSQL 14 source and
+ * the 17 target it was restored into) can be compared exactly. Plain data only: the JSON report and
+ * the manifest carry fingerprints as they are.
+ */
+
+/** `full` checksums every row; `counts` only counts them (faster, finds lost rows but not changed ones). */
+export type VerifyLevel = 'full' | 'counts'
+
+export interface FingerprintOptions {
+  /** How closely table data is checked. */
+  level: VerifyLevel
+  /** Parallel connections for the table checksums; at least 1. */
+  jobs: number
+  /**
+   * A `pg_export_snapshot()` id. Every connection imports it, so the fingerprint sees exactly what
+   * the dump taken with `pg_dump --snapshot` saw. The exporting transaction must stay open meanwhile.
+   */
+  snapshot?: string
+  /** The user's SQL, each run read-only on both sides; their results must match. */
+  validationQueries: string[]
+  /** Per validation query; a query that runs longer fails (and is reported, not thrown). Default 300000. */
+  queryTimeoutMs?: number
+  /** Called after each table's checksum, largest tables first. */
+  onProgress?: (done: number, total: number, table: string) => void
+}
+
+export type ObjectKind =
+  | 'schema'
+  | 'extension'
+  | 'type'
+  | 'table'
+  | 'column'
+  | 'constraint'
+  | 'index'
+  | 'sequence'
+  | 'view'
+  | 'materialized-view'
+  | 'function'
+  | 'procedure'
+  | 'aggregate'
+  | 'trigger'
+  | 'policy'
+  | 'rule'
+  | 'statistics'
+
+/** One catalog object, printed so that the same object prints the same on 14 and on 17. */
+export interface SchemaObject {
+  kind: ObjectKind
+  /** Qualified and quoted as in SQL: `app.orders`, `app.orders.total`, `app.add(integer, integer)`. */
+  name: string
+  /** Normalised definition; two equal objects have equal definitions. */
+  definition: string
+  /** Owning role; null for objects that have none of their own (columns, indexes, constraints…). */
+  owner: string | null
+  /** The ACL as `aclitem[]` text; null when none is set (the defaults apply). */
+  acl: string | null
+  /** Extensions only: pg_restore installs the target's default version, so this may differ. */
+  version?: string
+}
+
+export interface TableFingerprint {
+  schema: string
+  name: string
+  rows: number
+  /**
+   * Sum of 64-bit hashes of every row's text form, as a decimal string (numeric: no overflow, and
+   * duplicate rows count, where xor would cancel them). Null at level `counts`.
+   */
+  checksum: string | null
+  /** Primary-key columns in key order; empty when the table has no primary key. */
+  primaryKey: string[]
+}
+
+export interface SequenceFingerprint {
+  schema: string
+  name: string
+  /** bigint as a decimal string: sequences may pass 2^53. */
+  lastValue: string
+  isCalled: boolean
+}
+
+export interface LargeObjectsFingerprint {
+  count: number
+  /** Sum of hashes of (OID, md5 of content); pg_dump keeps large-object OIDs. Null at level `counts`. */
+  checksum: string | null
+}
+
+export interface QueryFingerprint {
+  sql: string
+  /** Result column names in order. */
+  columns: string[]
+  rowCount: number
+  /** Order-independent: sum of row hashes, as a decimal string. */
+  checksum: string
+  /** Set when the query failed; the other fields are empty then. */
+  error?: string
+}
+
+export interface Fingerprint {
+  /** `server_version`, e.g. `14.23`. */
+  serverVersion: string
+  /** ISO time the fingerprint was started. */
+  takenAt: string
+  level: VerifyLevel
+  inventory: SchemaObject[]
+  tables: TableFingerprint[]
+  sequences: SequenceFingerprint[]
+  largeObjects: LargeObjectsFingerprint
+  queries: QueryFingerprint[]
+}
+
+/** Makes a new, connected client; the fingerprint ends it. */
+export type Connect = () => Promise<pg.Client>

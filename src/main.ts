@@ -1,0 +1,123 @@
+import * as core from '@actions/core'
+import path from 'node:path'
+import { installClient, type Client } from './client/install.js'
+import { Passfile } from './connection.js'
+import { MigrationError, StageError } from './errors.js'
+import { getInputs, type MigrateInputs } from './inputs.js'
+import { migrateDatabase, validateDatabase } from './migrate.js'
+import { setOutputs } from './outputs.js'
+import { assertNoBlockers, blockersOf, planMigration, type Plan } from './plan.js'
+import { newReport, timed, writeJsonReport, writeSummary, type RunReport } from './report.js'
+import { stopRunningTools } from './run-tool.js'
+
+/** The action: plan, install the client, then per database dump, restore and verify. */
+export async function run(): Promise<void> {
+  const report = newReport('migrate')
+  const started = performance.now()
+  let reportPath = path.resolve(process.env.RUNNER_TEMP ?? '.', 'pg-migrate-report.json')
+  const passfile = new Passfile()
+  const cancel = (signal: NodeJS.Signals): void => {
+    core.error(`received ${signal}: stopping ${stopRunningTools()} child processes`)
+  }
+  process.once('SIGTERM', cancel).once('SIGINT', cancel)
+  try {
+    const inputs = getInputs()
+    report.mode = inputs.mode
+    reportPath = inputs.reportPath
+    const plan = await timed(report, 'Plan', undefined, () => planMigration(inputs))
+    recordPlan(report, plan)
+    logFindings(plan)
+    assertNoBlockers(plan)
+    if (inputs.mode === 'plan') {
+      report.result = 'planned'
+      return
+    }
+    if (inputs.mode === 'validate') {
+      for (const database of report.databases) await validateDatabase(inputs, database, report)
+    } else {
+      const client = await timed(report, 'Install PostgreSQL client', undefined, () => installFor(plan, inputs))
+      report.clientVersion = client.version
+      report.dumpPath = inputs.dumpPath
+      for (const database of report.databases) {
+        const target = plan.databases.find((d) => d.source === database.name)
+        if (!target) continue
+        await migrateDatabase({ inputs, plan, databasePlan: target, database, report, client, passfile })
+      }
+    }
+    report.mismatches = report.databases.reduce((n, d) => n + (d.comparison?.differences.filter((x) => !x.expected).length ?? 0), 0)
+    const failedDatabase = report.databases.find((d) => d.error)
+    report.result = failedDatabase || report.mismatches > 0 ? 'failed' : 'passed'
+    if (failedDatabase?.error) report.error = failedDatabase.error
+    else if (report.mismatches > 0) {
+      report.error = {
+        stage: 'Verify',
+        message: `${report.mismatches} differences between source and target`,
+        hint: 'see the job summary and the JSON report for each table and the differing keys'
+      }
+    }
+    if (report.result === 'failed' && inputs.mode !== 'validate' && !inputs.failOnMismatch && !failedDatabase) {
+      core.warning(`${report.mismatches} differences found; fail-on-mismatch is false, so the step passes`)
+    }
+    finish(report, inputs)
+  } catch (error) {
+    recordError(report, error)
+  } finally {
+    process.off('SIGTERM', cancel).off('SIGINT', cancel)
+    passfile.remove()
+    report.durationSeconds = Math.round((performance.now() - started) / 10) / 100
+    await writeResults(report, reportPath)
+  }
+}
+
+/** A failed result fails the step, unless it is only a mismatch the user asked to tolerate. */
+function finish(report: RunReport, inputs: MigrateInputs): void {
+  if (report.result !== 'failed') return
+  const onlyMismatches = report.databases.every((d) => !d.error)
+  if (onlyMismatches && !inputs.failOnMismatch) return
+  core.setFailed(report.error ? `${report.error.message}${report.error.hint ? ` — ${report.error.hint}` : ''}` : 'migration failed')
+}
+
+function recordPlan(report: RunReport, plan: Plan): void {
+  report.sourceVersion = plan.source?.version
+  report.targetVersion = plan.target?.version
+  report.databases = plan.databases.map((d) => ({ name: d.source, target: d.target, findings: d.findings }))
+}
+
+function logFindings(plan: Plan): void {
+  for (const database of plan.databases) {
+    for (const finding of database.findings) {
+      const line = `${database.source}: ${finding.message}${finding.objects.length ? ` (${finding.objects.slice(0, 5).join(', ')}${finding.objects.length > 5 ? ', …' : ''})` : ''}`
+      if (finding.severity === 'warning') core.warning(`${line} — ${finding.hint}`)
+      else core.info(`blocker: ${line}`)
+    }
+  }
+  const blockers = blockersOf(plan).length
+  core.info(`plan: ${plan.databases.length} database(s), ${blockers} blocker(s)`)
+}
+
+async function installFor(plan: Plan, inputs: MigrateInputs): Promise<Client> {
+  if (!plan.client) throw new MigrationError('no client version was chosen', 'set postgres-version')
+  return installClient(plan.client, inputs.clientDownloadUrl)
+}
+
+function recordError(report: RunReport, error: unknown): void {
+  const stage = error instanceof StageError ? error.stage : report.stages.find((s) => s.status === 'failed')?.stage
+  const message = error instanceof Error ? error.message : String(error)
+  const hint = error instanceof MigrationError ? error.hint : undefined
+  report.result = 'failed'
+  report.error = { stage, message, hint }
+  if (error instanceof Error && error.stack) core.debug(error.stack)
+  core.error(hint ? `${message}\nFix: ${hint}` : message)
+  core.setFailed(hint ? `${message} — ${hint}` : message)
+}
+
+/** Outputs, report and summary: written in every outcome, so gates downstream can read them. */
+async function writeResults(report: RunReport, reportPath: string): Promise<void> {
+  try {
+    writeJsonReport(report, reportPath)
+  } catch (error) {
+    core.warning(`could not write the report to ${reportPath}: ${(error as Error).message}`)
+  }
+  setOutputs(report, reportPath)
+  await writeSummary(report).catch((error) => core.warning(`could not write the job summary: ${(error as Error).message}`))
+}

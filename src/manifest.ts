@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Client } from './client/install.js'
+import type { DumpResult } from './dump.js'
+import { StageError } from './errors.js'
+import { Inputs } from './inputs.js'
+import type { Fingerprint } from './fingerprint/index.js'
+
+export const MANIFEST_FILE = 'manifest.json'
+/** Bumped when a reader of an older action could misread the manifest. */
+export const MANIFEST_FORMAT = 1
+
+/** Travels with the dump: what it is, how to check it, and the source as it was in the dump's snapshot. */
+export interface Manifest {
+  format: number
+  database: string
+  sourceVersion: string
+  clientVersion: string
+  snapshotTakenAt: string
+  dumpOptions: string[]
+  /** sha256 of every file in the dump folder, by path relative to it. */
+  files: Record<string, string>
+  sourceFingerprint?: Fingerprint
+}
+
+export function sha256File(file: string): string {
+  const hash = createHash('sha256')
+  const fd = fs.openSync(file, 'r')
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20)
+    let read: number
+    while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) hash.update(buffer.subarray(0, read))
+  } finally {
+    fs.closeSync(fd)
+  }
+  return hash.digest('hex')
+}
+
+function dumpFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .filter((file) => file !== MANIFEST_FILE)
+    .sort()
+}
+
+export function writeManifest(
+  dir: string,
+  parts: { database: string; dump: DumpResult; client: Client; sourceVersion: string; snapshotTakenAt: string; fingerprint?: Fingerprint }
+): Manifest {
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    database: parts.database,
+    sourceVersion: parts.sourceVersion,
+    clientVersion: parts.client.version,
+    snapshotTakenAt: parts.snapshotTakenAt,
+    dumpOptions: parts.dump.options,
+    files: Object.fromEntries(dumpFiles(dir).map((file) => [file, sha256File(path.join(dir, file))])),
+    sourceFingerprint: parts.fingerprint
+  }
+  fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest) + '\n')
+  return manifest
+}
+
+/**
+ * Reads the manifest and checks every dump file against it before anything touches the target:
+ * a partial or corrupted artifact is refused here.
+ */
+export function readVerifiedManifest(dir: string): Manifest {
+  const file = path.join(dir, MANIFEST_FILE)
+  if (!fs.existsSync(file)) {
+    throw new StageError('Check dump', `no ${MANIFEST_FILE} in ${dir}: not a dump made by this action, or an incomplete download`, `point ${Inputs.DumpPath} at the dump folder, or set ${Inputs.ArtifactName}`)
+  }
+  let manifest: Manifest
+  try {
+    manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest
+  } catch {
+    throw new StageError('Check dump', `${file} is not valid JSON`, 'the dump is damaged: make it again with mode: dump')
+  }
+  if (manifest.format !== MANIFEST_FORMAT) {
+    throw new StageError('Check dump', `${file} has format ${manifest.format}; this action reads format ${MANIFEST_FORMAT}`, 'restore with the action version that made the dump, or dump again')
+  }
+  const expected = Object.keys(manifest.files ?? {}).sort()
+  const actual = dumpFiles(dir)
+  const missing = expected.filter((f) => !actual.includes(f))
+  const extra = actual.filter((f) => !expected.includes(f))
+  if (missing.length > 0 || extra.length > 0) {
+    throw new StageError(
+      'Check dump',
+      `the dump in ${dir} does not match its manifest (${missing.length ? `missing: ${missing.slice(0, 5).join(', ')}` : ''}${extra.length ? ` extra: ${extra.slice(0, 5).join(', ')}` : ''})`,
+      'the artifact is partial: download it again or dump again'
+    )
+  }
+  for (const name of expected) {
+    if (sha256File(path.join(dir, name)) !== manifest.files[name]) {
+      throw new StageError('Check dump', `${name} in ${dir} does not match its sha256 in the manifest`, 'the dump is corrupted: download it again or dump again; the target was not touched')
+    }
+  }
+  return manifest
+}

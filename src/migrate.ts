@@ -1,0 +1,219 @@
+import * as core from '@actions/core'
+import path from 'node:path'
+import type pg from 'pg'
+import { uploadDump } from './artifact.js'
+import type { Client } from './client/install.js'
+import { compareFingerprints } from './compare.js'
+import { connect, withDatabase, type Endpoint, type Passfile } from './connection.js'
+import { dumpDatabase, holdSnapshot, type HeldSnapshot } from './dump.js'
+import { StageError } from './errors.js'
+import { fingerprintDatabase, type Fingerprint } from './fingerprint/index.js'
+import type { MigrateInputs } from './inputs.js'
+import { locateDifferingRows } from './locate.js'
+import { writeManifest } from './manifest.js'
+import { rolesReferenced } from './plan/checks/index.js'
+import { withConnection, type DatabasePlan, type Plan } from './plan.js'
+import type { DatabaseReport, RunReport } from './report.js'
+import { timed } from './report.js'
+import { cleanTarget, createMissingRoles, ensureTargetDatabase, restoreDatabase } from './restore.js'
+
+export interface MigrateContext {
+  inputs: MigrateInputs
+  plan: Plan
+  databasePlan: DatabasePlan
+  database: DatabaseReport
+  report: RunReport
+  client: Client
+  passfile: Passfile
+}
+
+/** Rows inserted, updated or deleted so far, from the statistics: to say how many writes the run saw. */
+async function writeCount(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    'SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::text AS n FROM pg_stat_user_tables'
+  )
+  return Number(rows[0].n)
+}
+
+function fingerprintOptions(inputs: MigrateInputs, snapshot?: string) {
+  return {
+    level: inputs.verify === 'counts' ? ('counts' as const) : ('full' as const),
+    jobs: inputs.jobs,
+    snapshot,
+    validationQueries: inputs.validationQueries,
+    onProgress: progressLine('tables fingerprinted')
+  }
+}
+
+function progressLine(label: string): (done: number, total: number, table: string) => void {
+  let last = 0
+  return (done, total, table) => {
+    if (done < total && Date.now() - last < 10_000) return
+    last = Date.now()
+    core.info(`${label}: ${done}/${total} (${table})`)
+  }
+}
+
+/**
+ * One database: dump from a held snapshot while the source is fingerprinted inside it, upload the
+ * dump while restoring, then fingerprint the target and compare.
+ */
+export async function migrateDatabase(context: MigrateContext): Promise<void> {
+  const { inputs, plan, databasePlan, database, report, client, passfile } = context
+  const source = withDatabase(inputs.source as Endpoint, databasePlan.source)
+  const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
+  const dumpDir = report.databases.length > 1 ? path.join(inputs.dumpPath, databasePlan.source) : inputs.dumpPath
+  let stage = 'Dump'
+  try {
+    const writesBefore = await withConnection(source, writeCount)
+    const snapshot = await holdSnapshot(source)
+    let sourceFingerprint: Fingerprint | undefined
+    try {
+      const verifying = inputs.verify !== 'none'
+      const [dump, fingerprint] = await timed(report, 'Dump', database.name, () =>
+        Promise.all([
+          dumpDatabase(client, source, snapshot, { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression }, passfile),
+          verifying ? fingerprintDatabase(() => connectInSnapshot(source), fingerprintOptions(inputs, snapshot.id)) : undefined
+        ])
+      )
+      sourceFingerprint = fingerprint
+      database.dump = { path: dump.path, bytes: dump.bytes, files: dump.files, snapshot: dump.snapshot, seconds: dump.seconds }
+      writeManifest(dumpDir, { database: databasePlan.source, dump, client, sourceVersion: plan.source?.version ?? '', snapshotTakenAt: snapshot.takenAt, fingerprint })
+    } finally {
+      await snapshot.close()
+    }
+    database.sourceFingerprint = sourceFingerprint
+    const upload = inputs.uploadArtifact ? startUpload(inputs, database, dumpDir, report) : Promise.resolve()
+
+    stage = 'Restore'
+    await timed(report, 'Restore', database.name, async () => {
+      await prepareTarget(inputs, databasePlan, database, target, plan)
+      const result = await restoreDatabase(client, target, dumpDir, { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }, passfile)
+      database.restore = { seconds: result.seconds, items: result.items }
+    })
+    const writesAfter = await withConnection(source, writeCount)
+    database.writesDuringRun = Math.max(0, writesAfter - writesBefore)
+    if (database.writesDuringRun > 0) {
+      core.warning(`${database.writesDuringRun} rows were written to ${database.name} during the run: the copy holds the snapshot from the dump's start`)
+    }
+    stage = 'Verify'
+    if (sourceFingerprint) {
+      await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, sourceFingerprint, target, source))
+    }
+    await upload
+  } catch (error) {
+    const failedStage = error instanceof StageError ? error.stage : stage
+    database.error = { stage: failedStage, message: (error as Error).message, hint: (error as { hint?: string }).hint }
+    core.error(`${database.name}: ${failedStage} failed: ${(error as Error).message}`)
+  }
+}
+
+/** The source's connections for checksums join the dump's snapshot; the fingerprint sets it per transaction. */
+function connectInSnapshot(source: Endpoint): Promise<pg.Client> {
+  return connect(source)
+}
+
+async function prepareTarget(inputs: MigrateInputs, databasePlan: DatabasePlan, database: DatabaseReport, target: Endpoint, plan: Plan): Promise<void> {
+  await withConnection(withDatabase(target, maintenanceDatabase(inputs, databasePlan)), (admin) =>
+    ensureTargetDatabase(admin, databasePlan.target, databasePlan.encoding)
+  )
+  await withConnection(target, async (db) => {
+    if (databasePlan.targetObjects.length > 0 && inputs.ifTargetNotEmpty === 'clean') database.cleaned = await cleanTarget(db)
+    if (inputs.roles === 'create-missing') {
+      const roles = await withConnection(withDatabase(inputs.source as Endpoint, databasePlan.source), (source) => rolesReferenced(source, inputs.privileges))
+      database.createdRoles = await createMissingRoles(db, roles)
+    }
+  })
+  if (!plan.target?.superuser) core.debug('target login is not a superuser: superuser-only entries are left out of the restore')
+}
+
+/** Where to connect to create the target database: the URL's own when it exists, else postgres. */
+function maintenanceDatabase(inputs: MigrateInputs, databasePlan: DatabasePlan): string {
+  return databasePlan.targetExists ? databasePlan.target : inputs.target?.database === databasePlan.target ? 'postgres' : (inputs.target?.database ?? 'postgres')
+}
+
+async function verifyTarget(inputs: MigrateInputs, database: DatabaseReport, sourceFingerprint: Fingerprint, target: Endpoint, source?: Endpoint): Promise<void> {
+  const targetFingerprint = await fingerprintDatabase(() => connect(target), fingerprintOptions(inputs))
+  database.targetFingerprint = targetFingerprint
+  database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges })
+  if (source) await locateRows(database, source, target, undefined)
+  summariseComparison(database)
+}
+
+async function locateRows(database: DatabaseReport, source: Endpoint, target: Endpoint, snapshot: HeldSnapshot | undefined): Promise<void> {
+  const comparison = database.comparison
+  if (!comparison || !database.sourceFingerprint) return
+  const tables = new Map(database.sourceFingerprint.tables.map((t) => [`${t.schema}.${t.name}`, t]))
+  for (const difference of comparison.differences.filter((d) => !d.expected && (d.kind === 'checksum' || d.kind === 'rows'))) {
+    const table = tables.get(difference.object)
+    if (!table || table.primaryKey.length === 0) continue
+    const keys = await locateDifferingRows(
+      () => connect(source),
+      () => connect(target),
+      table,
+      { snapshot: snapshot?.id, limit: 5 }
+    ).catch((error) => {
+      core.debug(`locating rows in ${difference.object}: ${(error as Error).message}`)
+      return []
+    })
+    if (keys.length) (database.differingRows ??= {})[difference.object] = keys
+  }
+}
+
+function summariseComparison(database: DatabaseReport): void {
+  const differences = database.comparison?.differences.filter((d) => !d.expected) ?? []
+  if (differences.length === 0) {
+    core.info(`${database.name}: verified, no differences (${database.targetFingerprint?.tables.length ?? 0} tables)`)
+    return
+  }
+  for (const d of differences.slice(0, 50)) {
+    const keys = database.differingRows?.[d.object]
+    core.error(`${database.name}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keys ? ` (keys ${keys.join(', ')})` : ''}`)
+  }
+}
+
+function startUpload(inputs: MigrateInputs, database: DatabaseReport, dumpDir: string, report: RunReport): Promise<void> {
+  const name = inputs.artifactName ?? defaultArtifactName(database.name)
+  // Best effort unless required: a failed upload must not hide the migration's result.
+  return timed(report, 'Upload artifact', database.name, () => uploadDump(dumpDir, { name, retentionDays: inputs.retentionDays }))
+    .then((artifact) => {
+      report.artifact = artifact
+      if ('skipped' in artifact) core.info(artifact.reason)
+    })
+    .catch((error: Error) => {
+      report.artifact = { failed: error.message }
+      if (inputs.artifactRequired) throw new StageError('Upload artifact', error.message, 'artifact-required is true; fix the upload or set it to false')
+      core.warning(`artifact upload failed (the dump stays at ${dumpDir}): ${error.message}`)
+    })
+}
+
+export function defaultArtifactName(database: string): string {
+  const run = process.env.GITHUB_RUN_ID ? `-${process.env.GITHUB_RUN_ID}` : ''
+  return `pg-dump-${database.replace(/[^A-Za-z0-9._-]/g, '_')}${run}`
+}
+
+/** validate: both live databases, each side inside its own snapshot, compared as after a migration. */
+export async function validateDatabase(inputs: MigrateInputs, database: DatabaseReport, report: RunReport): Promise<void> {
+  const source = withDatabase(inputs.source as Endpoint, database.name)
+  const target = withDatabase(inputs.target as Endpoint, database.target)
+  try {
+    await timed(report, 'Validate', database.name, async () => {
+      const [sourceSnapshot, targetSnapshot] = await Promise.all([holdSnapshot(source), holdSnapshot(target)])
+      try {
+        const [sourceFingerprint, targetFingerprint] = await Promise.all([
+          fingerprintDatabase(() => connect(source), fingerprintOptions(inputs, sourceSnapshot.id)),
+          fingerprintDatabase(() => connect(target), fingerprintOptions(inputs, targetSnapshot.id))
+        ])
+        database.sourceFingerprint = sourceFingerprint
+        database.targetFingerprint = targetFingerprint
+        database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges })
+      } finally {
+        await Promise.all([sourceSnapshot.close(), targetSnapshot.close()])
+      }
+      await locateRows(database, source, target, undefined)
+      summariseComparison(database)
+    })
+  } catch (error) {
+    database.error = { stage: 'Validate', message: (error as Error).message, hint: (error as { hint?: string }).hint }
+  }
+}

@@ -1,0 +1,134 @@
+import * as core from '@actions/core'
+import fs from 'node:fs'
+import path from 'node:path'
+import type pg from 'pg'
+import type { Client } from './client/install.js'
+import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
+import { StageError } from './errors.js'
+import type { Privileges } from './inputs.js'
+import { progressReporter, runTool } from './run-tool.js'
+import { quoteIdent, quoteLiteral } from './sql.js'
+
+/** TOC entries a target without superuser cannot restore; the plan reports the objects behind them. */
+const SUPERUSER_ONLY = /^\d+; \d+ \d+ (EVENT TRIGGER|SUBSCRIPTION|COMMENT - EXTENSION|PUBLICATION TABLE|PUBLICATION) /
+
+export interface RestoreOptions {
+  jobs: number
+  privileges: Privileges
+  /** True when the target login is a superuser: nothing needs skipping. */
+  superuser: boolean
+}
+
+export interface RestoreResult {
+  items: number
+  /** TOC entries left out because the target cannot take them. */
+  skipped: string[]
+  seconds: number
+}
+
+/**
+ * Restores a directory-format dump: stops at the first error, owners and privileges skipped unless
+ * kept, then ANALYZE so the new server plans queries well from the start.
+ */
+export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDir: string, options: RestoreOptions, passfile: Passfile): Promise<RestoreResult> {
+  const started = performance.now()
+  const env = clientEnvironment(endpoint, passfile)
+  const listFile = path.join(dumpDir, '..', `${path.basename(dumpDir)}.restore-list`)
+  const { kept, skipped, dataItems } = await restoreList(client, dumpDir, options, env)
+  fs.writeFileSync(listFile, kept.join('\n') + '\n')
+  for (const entry of skipped) core.warning(`not restored (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
+  const report = progressReporter('tables restored', dataItems)
+  let done = 0
+  const args = [`--dbname=${endpoint.database}`, `--jobs=${options.jobs}`, '--exit-on-error', '--verbose', `--use-list=${listFile}`]
+  if (options.privileges === 'skip') args.push('--no-owner', '--no-acl')
+  try {
+    await runTool(client.programs.pg_restore, [...args, dumpDir], {
+      stage: 'restore',
+      env,
+      onLine(line) {
+        const match = /processing data for table "?([^"]+)"?|finished item \d+ TABLE DATA (.+)$/.exec(line)
+        if (match) report(++done, match[1] ?? match[2])
+      }
+    })
+  } finally {
+    fs.rmSync(listFile, { force: true })
+  }
+  await analyze(endpoint)
+  return { items: kept.length, skipped, seconds: (performance.now() - started) / 1000 }
+}
+
+async function restoreList(client: Client, dumpDir: string, options: RestoreOptions, env: Record<string, string>) {
+  const lines: string[] = []
+  await runTool(client.programs.pg_restore, ['--list', dumpDir], { stage: 'restore', env, onStdout: (line) => lines.push(line) })
+  const entries = lines.filter((line) => /^\d+;/.test(line))
+  const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
+  const kept = entries.filter((line) => !skipped.includes(line))
+  const dataItems = kept.filter((line) => / TABLE DATA /.test(line)).length
+  return { kept, skipped, dataItems }
+}
+
+async function analyze(endpoint: Endpoint): Promise<void> {
+  const db = await connect(endpoint)
+  try {
+    await db.query('ANALYZE')
+  } finally {
+    await db.end()
+  }
+}
+
+/** Creates the target database when missing, owned by the login, encoded as the source. */
+export async function ensureTargetDatabase(admin: pg.Client, name: string, encoding: string): Promise<boolean> {
+  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+  if (rowCount) return false
+  core.info(`creating target database ${name} (${encoding})`)
+  await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)}`)
+  return true
+}
+
+/** Roles the dump names and the target lacks, created without login: the dump needs them to exist, not to log in. */
+export async function createMissingRoles(target: pg.Client, roles: string[]): Promise<string[]> {
+  const created: string[] = []
+  for (const role of roles) {
+    const { rowCount } = await target.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])
+    if (rowCount) continue
+    await target.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`)
+    created.push(role)
+  }
+  if (created.length) core.info(`created roles NOLOGIN: ${created.join(', ')}`)
+  return created
+}
+
+/** What `if-target-not-empty: clean` drops: every user schema, extension and large object. */
+export async function cleanTarget(target: pg.Client): Promise<string[]> {
+  const dropped: string[] = []
+  const { rows: extensions } = await target.query<{ name: string }>(`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`)
+  for (const { name } of extensions) {
+    await target.query(`DROP EXTENSION IF EXISTS ${quoteIdent(name)} CASCADE`)
+    dropped.push(`extension ${name}`)
+  }
+  const { rows: schemas } = await target.query<{ name: string }>(
+    `SELECT nspname AS name FROM pg_namespace
+      WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'
+      ORDER BY 1`
+  )
+  for (const { name } of schemas) {
+    await target.query(`DROP SCHEMA ${quoteIdent(name)} CASCADE`)
+    dropped.push(`schema ${name}`)
+  }
+  // Recreate public as initdb makes it: from 15 on, owned by the database owner, USAGE for all.
+  const { rows: version } = await target.query<{ num: number }>(`SELECT current_setting('server_version_num')::int AS num`)
+  await target.query(version[0].num >= 150000 ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner' : 'CREATE SCHEMA public')
+  await target.query(version[0].num >= 150000 ? 'GRANT USAGE ON SCHEMA public TO PUBLIC' : 'GRANT ALL ON SCHEMA public TO PUBLIC')
+  const { rows: blobs } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')
+  if (blobs[0].n > 0) {
+    await target.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata')
+    dropped.push(`${blobs[0].n} large objects`)
+  }
+  core.info(`cleaned the target: dropped ${dropped.join(', ') || 'nothing'}`)
+  return dropped
+}
+
+export function restoreError(error: unknown): StageError {
+  if (error instanceof StageError) return error
+  return new StageError('restore', (error as Error).message)
+}

@@ -1,0 +1,69 @@
+import { jest } from '@jest/globals'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { finders, installClient } from '../../src/client/install.js'
+import { chooseClient, majorOf } from '../../src/client/version-policy.js'
+import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../support/client-bundle-server.js'
+import { loadTestbed, withClient } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+let bundle: Awaited<ReturnType<typeof startClientBundleServer>>
+let workDir: string
+
+async function serverMajor(url: string): Promise<number> {
+  return withClient(url, async (client) => majorOf(Number((await client.query('SHOW server_version_num')).rows[0].server_version_num)))
+}
+
+beforeAll(async () => {
+  bundle = await startClientBundleServer({ dir: CLIENT_BUNDLE_DIR })
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-install-'))
+  process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'tool-cache')
+  process.env.RUNNER_TEMP = path.join(workDir, 'temp')
+  jest.spyOn(process.stdout, 'write').mockImplementation(() => true)
+})
+
+afterAll(async () => {
+  jest.restoreAllMocks()
+  await bundle.close()
+  fs.rmSync(workDir, { recursive: true, force: true })
+})
+
+test('a 14 → 17 pair gets a 17 client: downloaded, verified, cached, then reused from the cache', async () => {
+  const requirement = chooseClient(await serverMajor(testbed.sourceUrl('postgres')), await serverMajor(testbed.targetUrl('postgres')))
+  expect(requirement.major).toBe(17)
+
+  const downloaded = await installClient(requirement, bundle.template, [finders.inToolCache, finders.download])
+  expect(downloaded).toMatchObject({ major: 17, source: 'download' })
+  expect(downloaded.version).toMatch(/^17\.\d+$/)
+  expect(downloaded.binDir.startsWith(process.env.RUNNER_TOOL_CACHE as string)).toBe(true)
+  const tarballs = bundle.requests.filter((p) => p.endsWith('.tar.gz'))
+  expect(tarballs).toHaveLength(1)
+  for (const program of Object.values(downloaded.programs)) expect(fs.existsSync(program)).toBe(true)
+
+  const cached = await installClient(requirement, bundle.template, [finders.inToolCache, finders.download])
+  expect(cached).toMatchObject({ major: 17, source: 'tool-cache', version: downloaded.version })
+  expect(bundle.requests.filter((p) => p.endsWith('.tar.gz'))).toHaveLength(1)
+})
+
+test('a corrupted tarball is refused before extraction', async () => {
+  process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'empty-cache')
+  const requirement = chooseClient(14, 17)
+  await expect(installClient(requirement, bundle.corruptTemplate, [finders.inToolCache, finders.download])).rejects.toThrow(
+    /does not match its published sha256/
+  )
+  expect(fs.existsSync(path.join(workDir, 'empty-cache', 'postgresql'))).toBe(false)
+})
+
+test('a missing download (404) names the input to change', async () => {
+  process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'empty-cache-2')
+  await expect(
+    installClient(chooseClient(14, 17), `${bundle.url}/nothing-{version}-{target}.tar.gz`, [finders.download])
+  ).rejects.toMatchObject({ message: expect.stringContaining('HTTP 404'), hint: expect.stringContaining('client-download-url') })
+})
+
+test('a 17 → 14 pair is refused as a downgrade', async () => {
+  const source = await serverMajor(testbed.targetUrl('postgres'))
+  const target = await serverMajor(testbed.sourceUrl('postgres'))
+  expect(() => chooseClient(source, target)).toThrow('the target runs PostgreSQL 14, older than the source\'s 17: a downgrade')
+})

@@ -1,0 +1,86 @@
+// Runs the bundled action as a workflow step would: INPUT_* environment, GITHUB_OUTPUT and
+// GITHUB_STEP_SUMMARY files, RUNNER_TEMP and RUNNER_TOOL_CACHE. Shared by tests, the demo and the bench.
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { REPO_ROOT } from './servers.js'
+
+/**
+ * @typedef {{
+ *   exitCode: number | null, stdout: string, stderr: string, outputs: Record<string, string>,
+ *   summary: string, report: any, workDir: string
+ * }} ActionRun
+ */
+
+/**
+ * Parses the GITHUB_OUTPUT file (`name<<delimiter` blocks, as @actions/core writes them).
+ * @param {string} text
+ */
+export function parseOutputs(text) {
+  /** @type {Record<string, string>} */
+  const outputs = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^([^<=]+)<<(.+)$/.exec(lines[i])
+    if (!match) continue
+    const [, name, delimiter] = match
+    const value = []
+    while (++i < lines.length && lines[i] !== delimiter) value.push(lines[i])
+    outputs[name] = value.join('\n')
+  }
+  return outputs
+}
+
+/**
+ * @param {Record<string, string>} inputs action inputs by their action.yml names
+ * @param {{ env?: Record<string, string>, toolCache?: string, workDir?: string, signalAfterMs?: number,
+ *   onStdout?: (chunk: string) => void, timeoutMs?: number }} [options]
+ * @returns {Promise<ActionRun>}
+ */
+export async function runAction(inputs, options = {}) {
+  const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-run-'))
+  const runnerTemp = path.join(workDir, 'temp')
+  fs.mkdirSync(runnerTemp, { recursive: true })
+  const outputFile = path.join(workDir, 'output')
+  const summaryFile = path.join(workDir, 'summary.md')
+  fs.writeFileSync(outputFile, '')
+  fs.writeFileSync(summaryFile, '')
+  /** @type {Record<string, string>} */
+  const env = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    // A clean step: no inputs or runner state leak in from the test process.
+    if (value !== undefined && !/^(INPUT_|GITHUB_|RUNNER_|ACTIONS_)/.test(key)) env[key] = value
+  }
+  Object.assign(env, {
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    RUNNER_TEMP: runnerTemp,
+    RUNNER_TOOL_CACHE: options.toolCache ?? path.join(workDir, 'tool-cache'),
+    ...options.env
+  })
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk
+    options.onStdout?.(chunk.toString())
+  })
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const timer = options.signalAfterMs ? setTimeout(() => child.kill('SIGTERM'), options.signalAfterMs) : undefined
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 170_000)
+  const exitCode = await new Promise((resolve) => child.on('close', (code) => resolve(code)))
+  clearTimeout(timer)
+  clearTimeout(killer)
+  const reportFile = parseOutputs(fs.readFileSync(outputFile, 'utf8'))['report-path']
+  return {
+    exitCode: /** @type {number | null} */ (exitCode),
+    stdout,
+    stderr,
+    outputs: parseOutputs(fs.readFileSync(outputFile, 'utf8')),
+    summary: fs.readFileSync(summaryFile, 'utf8'),
+    report: reportFile && fs.existsSync(reportFile) ? JSON.parse(fs.readFileSync(reportFile, 'utf8')) : undefined,
+    workDir
+  }
+}

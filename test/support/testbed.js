@@ -1,0 +1,67 @@
+// What an integration test sees of the shared servers: URLs and small helpers to make databases.
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import { serverUrl, withClient } from './servers.js'
+
+export const STATE_ENV = 'PG_MIGRATE_TESTBED_STATE'
+
+/**
+ * @typedef {import('./servers.js').ServerInfo} ServerInfo
+ * @typedef {{ baseDir: string, source: ServerInfo, target: ServerInfo, clientTemplate: string }} TestbedState
+ */
+
+/** @returns {TestbedState} */
+export function loadTestbedState() {
+  const file = process.env[STATE_ENV]
+  if (!file || !fs.existsSync(file)) {
+    throw new Error(`no test bed: ${STATE_ENV} is unset; run integration tests through npm test`)
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8'))
+}
+
+/** A database name no other test uses. @param {string} prefix */
+export function uniqueName(prefix) {
+  return `${prefix}_${randomBytes(4).toString('hex')}`
+}
+
+/** @param {string} name */
+export function quoteIdent(name) {
+  return '"' + name.replaceAll('"', '""') + '"'
+}
+
+export function loadTestbed() {
+  const state = loadTestbedState()
+  const { source, target } = state
+  const admin = target.admin
+  if (!admin) throw new Error('the target server has no managed-style admin')
+  return {
+    ...state,
+    /** @param {string} database */
+    sourceUrl: (database) => serverUrl(source, database),
+    /** The managed-style admin's URL: what the action gets as target-url. @param {string} database */
+    targetUrl: (database) => serverUrl(target, database, admin),
+    /** The target's superuser: for tests that inspect or tamper, never for the action. @param {string} database */
+    targetSuperUrl: (database) => serverUrl(target, database),
+    /**
+     * Creates a database on the source and runs setup SQL in it.
+     * @param {string} name @param {string} [sql]
+     */
+    async createSourceDatabase(name, sql) {
+      await withClient(serverUrl(source, 'postgres'), (client) => client.query(`CREATE DATABASE ${quoteIdent(name)}`))
+      if (sql) await withClient(serverUrl(source, name), (client) => client.query(sql))
+    },
+    /** An empty target database owned by the managed admin, as a hosted provider creates it. @param {string} name */
+    async createTargetDatabase(name) {
+      await withClient(serverUrl(target, 'postgres', admin), (client) =>
+        client.query(`CREATE DATABASE ${quoteIdent(name)}`)
+      )
+    },
+    /** @param {'source' | 'target'} side @param {string} database @param {string} sql */
+    async query(side, database, sql) {
+      const url = side === 'source' ? serverUrl(source, database) : serverUrl(target, database)
+      return withClient(url, (client) => client.query(sql))
+    }
+  }
+}
+
+export { withClient }
