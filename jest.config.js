@@ -15,8 +15,9 @@ export default {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
-      globalTeardown: '<rootDir>/test/support/global-teardown.js',
-      testTimeout: 180000
+      globalTeardown: '<rootDir>/test/support/global-teardown.js'
     }
-  ]
+  ],
+  // Integration tests run whole migrations against real servers; a project cannot set this.
+  testTimeout: 180000
 }

@@ -6,7 +6,7 @@ import type { Client } from './client/install.js'
 import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
 import { StageError } from './errors.js'
 import { Inputs, type Compression } from './inputs.js'
-import { progressReporter, runTool } from './run-tool.js'
+import { progressReporter, runTool, tableDataDone } from './run-tool.js'
 
 /** A REPEATABLE READ transaction that exported its snapshot; pg_dump and the source checksums share it. */
 export interface HeldSnapshot {
@@ -59,6 +59,8 @@ export interface DumpResult {
   files: number
   snapshot: string
   compression: string
+  /** Extensions the dump creates. */
+  extensions: string[]
   /** pg_dump arguments, for the manifest: no connection details in them. */
   options: string[]
   seconds: number
@@ -89,19 +91,27 @@ export async function dumpDatabase(
   const compression = compressionArgument(options.compression, client.major)
   const dumpOptions = ['--format=directory', `--jobs=${options.jobs}`, `--compress=${compression}`, '--no-subscriptions', '--verbose']
   const total = await countTables(snapshot)
+  const { rows: extensions } = await snapshot.client.query<{ name: string }>(`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`)
   const report = progressReporter('tables dumped', total)
   let done = 0
   await runTool(client.programs.pg_dump, [...dumpOptions, `--snapshot=${snapshot.id}`, `--file=${options.dir}`], {
     stage: 'dump',
     env: clientEnvironment(endpoint, passfile),
     onLine(line) {
-      const match = /finished item \d+ TABLE DATA (.+)$|dumping contents of table "?([^"]+)"?/.exec(line)
-      if (match) report(++done, match[1] ?? match[2])
+      const table = tableDataDone(line, options.jobs)
+      if (table) report(++done, table)
     }
   })
   const { bytes, files } = folderSize(options.dir)
   core.info(`dump: ${files} files, ${formatBytes(bytes)} (${compression}) in ${options.dir}`)
-  return { path: options.dir, bytes, files, snapshot: snapshot.id, compression, options: dumpOptions, seconds: (performance.now() - started) / 1000 }
+  return {
+    path: options.dir,
+    bytes,
+    files,
+    snapshot: snapshot.id,
+    compression,
+    extensions: extensions.map((e) => e.name),
+    options: dumpOptions, seconds: (performance.now() - started) / 1000 }
 }
 
 /** pg_dump -Fd wants a folder that does not exist yet; refuse to overwrite anything but an old dump. */

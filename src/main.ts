@@ -4,7 +4,8 @@ import { installClient, type Client } from './client/install.js'
 import { Passfile } from './connection.js'
 import { MigrationError, StageError } from './errors.js'
 import { getInputs, type MigrateInputs } from './inputs.js'
-import { migrateDatabase, validateDatabase } from './migrate.js'
+import { fetchDump } from './fetch-dump.js'
+import { dumpOnly, migrateDatabase, restoreOnly, validateDatabase } from './migrate.js'
 import { setOutputs } from './outputs.js'
 import { assertNoBlockers, blockersOf, planMigration, type Plan } from './plan.js'
 import { newReport, timed, writeJsonReport, writeSummary, type RunReport } from './report.js'
@@ -24,7 +25,8 @@ export async function run(): Promise<void> {
     const inputs = getInputs()
     report.mode = inputs.mode
     reportPath = inputs.reportPath
-    const plan = await timed(report, 'Plan', undefined, () => planMigration(inputs))
+    const restoring = inputs.mode === 'restore' ? await timed(report, 'Check dump', undefined, () => fetchDump(inputs)) : undefined
+    const plan = await timed(report, 'Plan', undefined, () => planMigration(inputs, restoring?.manifest))
     recordPlan(report, plan)
     logFindings(plan)
     assertNoBlockers(plan)
@@ -37,11 +39,14 @@ export async function run(): Promise<void> {
     } else {
       const client = await timed(report, 'Install PostgreSQL client', undefined, () => installFor(plan, inputs))
       report.clientVersion = client.version
-      report.dumpPath = inputs.dumpPath
+      report.dumpPath = restoring?.dir ?? inputs.dumpPath
       for (const database of report.databases) {
-        const target = plan.databases.find((d) => d.source === database.name)
-        if (!target) continue
-        await migrateDatabase({ inputs, plan, databasePlan: target, database, report, client, passfile })
+        const databasePlan = plan.databases.find((d) => d.source === database.name)
+        if (!databasePlan) continue
+        const context = { inputs, plan, databasePlan, database, report, client, passfile }
+        if (restoring) await restoreOnly(context, restoring.dir, restoring.manifest)
+        else if (inputs.mode === 'dump') await dumpOnly(context)
+        else await migrateDatabase(context)
       }
     }
     report.mismatches = report.databases.reduce((n, d) => n + (d.comparison?.differences.filter((x) => !x.expected).length ?? 0), 0)

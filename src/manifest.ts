@@ -18,6 +18,10 @@ export interface Manifest {
   sourceVersion: string
   clientVersion: string
   snapshotTakenAt: string
+  /** Source database encoding, for creating the target database. */
+  encoding: string
+  /** Extensions the dump creates: restore mode checks the target offers them. */
+  extensions: string[]
   dumpOptions: string[]
   /** sha256 of every file in the dump folder, by path relative to it. */
   files: Record<string, string>
@@ -48,7 +52,16 @@ function dumpFiles(dir: string): string[] {
 
 export function writeManifest(
   dir: string,
-  parts: { database: string; dump: DumpResult; client: Client; sourceVersion: string; snapshotTakenAt: string; fingerprint?: Fingerprint }
+  parts: {
+    database: string
+    encoding: string
+    extensions: string[]
+    dump: DumpResult
+    client: Client
+    sourceVersion: string
+    snapshotTakenAt: string
+    fingerprint?: Fingerprint
+  }
 ): Manifest {
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
@@ -56,6 +69,8 @@ export function writeManifest(
     sourceVersion: parts.sourceVersion,
     clientVersion: parts.client.version,
     snapshotTakenAt: parts.snapshotTakenAt,
+    encoding: parts.encoding,
+    extensions: parts.extensions,
     dumpOptions: parts.dump.options,
     files: Object.fromEntries(dumpFiles(dir).map((file) => [file, sha256File(path.join(dir, file))])),
     sourceFingerprint: parts.fingerprint

@@ -10,7 +10,7 @@ import { StageError } from './errors.js'
 import { fingerprintDatabase, type Fingerprint } from './fingerprint/index.js'
 import type { MigrateInputs } from './inputs.js'
 import { locateDifferingRows } from './locate.js'
-import { writeManifest } from './manifest.js'
+import { writeManifest, type Manifest } from './manifest.js'
 import { rolesReferenced } from './plan/checks/index.js'
 import { withConnection, type DatabasePlan, type Plan } from './plan.js'
 import type { DatabaseReport, RunReport } from './report.js'
@@ -54,77 +54,126 @@ function progressLine(label: string): (done: number, total: number, table: strin
   }
 }
 
+/** Where one database's dump goes: the folder itself, or a subfolder per database when there are several. */
+export function dumpFolder(inputs: MigrateInputs, report: RunReport, database: string): string {
+  return report.databases.length > 1 ? path.join(inputs.dumpPath, database) : inputs.dumpPath
+}
+
 /**
  * One database: dump from a held snapshot while the source is fingerprinted inside it, upload the
  * dump while restoring, then fingerprint the target and compare.
  */
 export async function migrateDatabase(context: MigrateContext): Promise<void> {
-  const { inputs, plan, databasePlan, database, report, client, passfile } = context
+  const { inputs, databasePlan, database, report } = context
   const source = withDatabase(inputs.source as Endpoint, databasePlan.source)
   const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
-  const dumpDir = report.databases.length > 1 ? path.join(inputs.dumpPath, databasePlan.source) : inputs.dumpPath
-  let stage = 'Dump'
-  try {
+  await failingStage(database, 'Dump', async (stage) => {
     const writesBefore = await withConnection(source, writeCount)
-    const snapshot = await holdSnapshot(source)
-    let sourceFingerprint: Fingerprint | undefined
-    try {
-      const verifying = inputs.verify !== 'none'
-      const [dump, fingerprint] = await timed(report, 'Dump', database.name, () =>
-        Promise.all([
-          dumpDatabase(client, source, snapshot, { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression }, passfile),
-          verifying ? fingerprintDatabase(() => connectInSnapshot(source), fingerprintOptions(inputs, snapshot.id)) : undefined
-        ])
-      )
-      sourceFingerprint = fingerprint
-      database.dump = { path: dump.path, bytes: dump.bytes, files: dump.files, snapshot: dump.snapshot, seconds: dump.seconds }
-      writeManifest(dumpDir, { database: databasePlan.source, dump, client, sourceVersion: plan.source?.version ?? '', snapshotTakenAt: snapshot.takenAt, fingerprint })
-    } finally {
-      await snapshot.close()
-    }
-    database.sourceFingerprint = sourceFingerprint
+    const { dumpDir, fingerprint } = await dumpStage(context)
     const upload = inputs.uploadArtifact ? startUpload(inputs, database, dumpDir, report) : Promise.resolve()
-
-    stage = 'Restore'
-    await timed(report, 'Restore', database.name, async () => {
-      await prepareTarget(inputs, databasePlan, database, target, plan)
-      const result = await restoreDatabase(client, target, dumpDir, { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }, passfile)
-      database.restore = { seconds: result.seconds, items: result.items }
-    })
-    const writesAfter = await withConnection(source, writeCount)
-    database.writesDuringRun = Math.max(0, writesAfter - writesBefore)
+    stage('Restore')
+    await restoreStage(context, dumpDir)
+    database.writesDuringRun = Math.max(0, (await withConnection(source, writeCount)) - writesBefore)
     if (database.writesDuringRun > 0) {
       core.warning(`${database.writesDuringRun} rows were written to ${database.name} during the run: the copy holds the snapshot from the dump's start`)
     }
-    stage = 'Verify'
-    if (sourceFingerprint) {
-      await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, sourceFingerprint, target, source))
-    }
+    stage('Verify')
+    if (fingerprint) await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, fingerprint, target, source))
+    stage('Upload artifact')
     await upload
+  })
+}
+
+/** dump mode: the source side only, the dump and its manifest uploaded for a restore elsewhere. */
+export async function dumpOnly(context: MigrateContext): Promise<void> {
+  const { inputs, database, report } = context
+  await failingStage(database, 'Dump', async (stage) => {
+    const { dumpDir } = await dumpStage(context)
+    stage('Upload artifact')
+    if (inputs.uploadArtifact) await startUpload(inputs, database, dumpDir, report)
+  })
+}
+
+/** restore mode: a checked dump into the target, verified against the fingerprint in its manifest. */
+export async function restoreOnly(context: MigrateContext, dumpDir: string, manifest: Manifest): Promise<void> {
+  const { inputs, databasePlan, database, report } = context
+  const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
+  await failingStage(database, 'Restore', async (stage) => {
+    await restoreStage(context, dumpDir)
+    stage('Verify')
+    database.sourceFingerprint = manifest.sourceFingerprint
+    if (manifest.sourceFingerprint && inputs.verify !== 'none') {
+      const sourceFingerprint = manifest.sourceFingerprint
+      await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, sourceFingerprint, target))
+    }
+  })
+}
+
+/** Runs a database's stages; a failure is recorded against the stage it happened in, and the run goes on to the report. */
+async function failingStage(database: DatabaseReport, first: string, work: (stage: (name: string) => void) => Promise<void>): Promise<void> {
+  let current = first
+  try {
+    await work((name) => (current = name))
   } catch (error) {
-    const failedStage = error instanceof StageError ? error.stage : stage
-    database.error = { stage: failedStage, message: (error as Error).message, hint: (error as { hint?: string }).hint }
-    core.error(`${database.name}: ${failedStage} failed: ${(error as Error).message}`)
+    const stage = error instanceof StageError ? error.stage : current
+    database.error = { stage, message: (error as Error).message, hint: (error as { hint?: string }).hint }
+    core.error(`${database.name}: ${stage} failed: ${(error as Error).message}`)
   }
 }
 
-/** The source's connections for checksums join the dump's snapshot; the fingerprint sets it per transaction. */
-function connectInSnapshot(source: Endpoint): Promise<pg.Client> {
-  return connect(source)
+async function dumpStage(context: MigrateContext): Promise<{ dumpDir: string; fingerprint?: Fingerprint }> {
+  const { inputs, plan, databasePlan, database, report, client, passfile } = context
+  const source = withDatabase(inputs.source as Endpoint, databasePlan.source)
+  const dumpDir = dumpFolder(inputs, report, databasePlan.source)
+  const snapshot = await holdSnapshot(source)
+  try {
+    const verifying = inputs.verify !== 'none'
+    const [dump, fingerprint] = await timed(report, 'Dump', database.name, () =>
+      Promise.all([
+        dumpDatabase(client, source, snapshot, { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression }, passfile),
+        verifying ? fingerprintDatabase(() => connect(source), fingerprintOptions(inputs, snapshot.id)) : undefined
+      ])
+    )
+    database.dump = { path: dump.path, bytes: dump.bytes, files: dump.files, snapshot: dump.snapshot, seconds: dump.seconds }
+    database.sourceFingerprint = fingerprint
+    writeManifest(dumpDir, {
+      database: databasePlan.source,
+      encoding: databasePlan.encoding,
+      extensions: dump.extensions,
+      dump,
+      client,
+      sourceVersion: plan.source?.version ?? '',
+      snapshotTakenAt: snapshot.takenAt,
+      fingerprint
+    })
+    return { dumpDir, fingerprint }
+  } finally {
+    await snapshot.close()
+  }
 }
 
-async function prepareTarget(inputs: MigrateInputs, databasePlan: DatabasePlan, database: DatabaseReport, target: Endpoint, plan: Plan): Promise<void> {
+async function restoreStage(context: MigrateContext, dumpDir: string): Promise<void> {
+  const { inputs, plan, databasePlan, database, report, client, passfile } = context
+  const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
+  await timed(report, 'Restore', database.name, async () => {
+    await prepareTarget(inputs, databasePlan, database, target)
+    const options = { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }
+    const result = await restoreDatabase(client, target, dumpDir, options, passfile)
+    database.restore = { seconds: result.seconds, items: result.items }
+  })
+}
+
+async function prepareTarget(inputs: MigrateInputs, databasePlan: DatabasePlan, database: DatabaseReport, target: Endpoint): Promise<void> {
   await withConnection(withDatabase(target, maintenanceDatabase(inputs, databasePlan)), (admin) =>
     ensureTargetDatabase(admin, databasePlan.target, databasePlan.encoding)
   )
   await withConnection(target, async (db) => {
     if (databasePlan.targetObjects.length > 0 && inputs.ifTargetNotEmpty === 'clean') database.cleaned = await cleanTarget(db)
-    if (inputs.roles === 'create-missing') {
+    if (inputs.roles === 'create-missing' && inputs.source) {
       const roles = await withConnection(withDatabase(inputs.source as Endpoint, databasePlan.source), (source) => rolesReferenced(source, inputs.privileges))
       database.createdRoles = await createMissingRoles(db, roles)
     }
   })
-  if (!plan.target?.superuser) core.debug('target login is not a superuser: superuser-only entries are left out of the restore')
 }
 
 /** Where to connect to create the target database: the URL's own when it exists, else postgres. */
@@ -175,7 +224,8 @@ function summariseComparison(database: DatabaseReport): void {
 function startUpload(inputs: MigrateInputs, database: DatabaseReport, dumpDir: string, report: RunReport): Promise<void> {
   const name = inputs.artifactName ?? defaultArtifactName(database.name)
   // Best effort unless required: a failed upload must not hide the migration's result.
-  return timed(report, 'Upload artifact', database.name, () => uploadDump(dumpDir, { name, retentionDays: inputs.retentionDays }))
+  const upload = (): ReturnType<typeof uploadDump> => uploadDump(dumpDir, { name, retentionDays: inputs.retentionDays })
+  return timed(report, 'Upload artifact', database.name, upload, false)
     .then((artifact) => {
       report.artifact = artifact
       if ('skipped' in artifact) core.info(artifact.reason)

@@ -5,6 +5,7 @@ import { connect, describe, withDatabase, type Endpoint } from './connection.js'
 import { PlanError } from './errors.js'
 import { Inputs, type MigrateInputs } from './inputs.js'
 import { runChecks } from './plan/checks/index.js'
+import type { Manifest } from './manifest.js'
 import type { Finding } from './plan/findings.js'
 
 export interface ServerFacts {
@@ -103,7 +104,7 @@ function targetNameFor(inputs: MigrateInputs, source: string, count: number): st
  * Reads both sides and decides what the run will do, writing nothing. Every blocker is collected
  * before the run stops, so the user fixes them all in one go.
  */
-export async function planMigration(inputs: MigrateInputs): Promise<Plan> {
+export async function planMigration(inputs: MigrateInputs, manifest?: Manifest): Promise<Plan> {
   const plan: Plan = { databases: [] }
   const source = inputs.source
   const target = inputs.target
@@ -112,10 +113,15 @@ export async function planMigration(inputs: MigrateInputs): Promise<Plan> {
     const targetAdmin = target ? await connect(target).catch((error) => fallbackMaintenance(target, error)) : undefined
     try {
       if (sourceAdmin) plan.source = await serverFacts(sourceAdmin)
+      else if (manifest) plan.source = manifestFacts(manifest)
       if (targetAdmin) plan.target = await serverFacts(targetAdmin)
       if (inputs.mode !== 'validate') plan.client = chooseClient(plan.source?.major, plan.target?.major, inputs.postgresVersion)
       else if (plan.source && plan.target && plan.target.major < plan.source.major) {
         core.info(`note: the target (${plan.target.major}) is older than the source (${plan.source.major})`)
+      }
+      if (manifest) {
+        const side = { source: manifest.database, encoding: manifest.encoding, extensions: manifest.extensions }
+        plan.databases.push(await planTarget(inputs, plan, side, targetAdmin, targetNameFor(inputs, manifest.database, 1)))
       }
       if (!sourceAdmin || !source) return plan
       const names = await sourceDatabases(sourceAdmin, inputs, source.database)
@@ -131,6 +137,11 @@ export async function planMigration(inputs: MigrateInputs): Promise<Plan> {
   }
 }
 
+/** Restore mode: the source as the dump's manifest recorded it. */
+function manifestFacts(manifest: Manifest): ServerFacts {
+  return { version: manifest.sourceVersion, major: Number(manifest.sourceVersion.split('.')[0]), superuser: false, createdb: false }
+}
+
 /** The target database may not exist yet: then plan from the server's maintenance database. */
 async function fallbackMaintenance(target: Endpoint, error: unknown): Promise<pg.Client> {
   if ((error as { message?: string }).message?.includes('does not exist')) {
@@ -142,41 +153,46 @@ async function fallbackMaintenance(target: Endpoint, error: unknown): Promise<pg
 async function planDatabase(inputs: MigrateInputs, plan: Plan, source: Endpoint, targetAdmin: pg.Client | undefined, targetName: string): Promise<DatabasePlan> {
   return withConnection(source, async (sourceDb) => {
     const { rows } = await sourceDb.query<{ encoding: string }>('SELECT pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = current_database()')
-    const database: DatabasePlan = { source: source.database, target: targetName, targetExists: false, targetObjects: [], encoding: rows[0].encoding, findings: [] }
-    if (!targetAdmin || !inputs.target || !plan.target) return database
-    const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [targetName])
-    database.targetExists = Boolean(rowCount)
-    const targetEndpoint = withDatabase(inputs.target, targetName)
-    if (!database.targetExists && inputs.mode === 'validate') {
-      database.findings.push(blocker('target-missing', `target database "${targetName}" does not exist`, [targetName], `check ${Inputs.TargetUrl}`))
-      return database
+    return planTarget(inputs, plan, { source: source.database, encoding: rows[0].encoding, sourceDb }, targetAdmin, targetName)
+  })
+}
+
+/** What the plan knows of the source: a live connection, or only what a dump's manifest says. */
+export interface SourceSide {
+  source: string
+  encoding: string
+  sourceDb?: pg.Client
+  /** Extensions the dump creates, when there is no live source to ask. */
+  extensions?: string[]
+}
+
+/** The target side of one database: exists, creatable, empty, and what the source's catalog predicts. */
+export async function planTarget(inputs: MigrateInputs, plan: Plan, side: SourceSide, targetAdmin: pg.Client | undefined, targetName: string): Promise<DatabasePlan> {
+  const database: DatabasePlan = { source: side.source, target: targetName, targetExists: false, targetObjects: [], encoding: side.encoding, findings: [] }
+  if (!targetAdmin || !inputs.target || !plan.target) return database
+  const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [targetName])
+  database.targetExists = Boolean(rowCount)
+  const targetEndpoint = withDatabase(inputs.target, targetName)
+  if (!database.targetExists && inputs.mode === 'validate') {
+    database.findings.push(blocker('target-missing', `target database "${targetName}" does not exist`, [targetName], `check ${Inputs.TargetUrl}`))
+    return database
+  }
+  if (!database.targetExists && !plan.target.createdb && !plan.target.superuser) {
+    database.findings.push(
+      blocker('target-not-creatable', `target database "${targetName}" does not exist and ${inputs.target.user} may not create databases`, [targetName], 'create it first, or use a login with CREATEDB')
+    )
+  }
+  if (inputs.mode === 'validate') return database
+  const checkTarget = database.targetExists ? targetEndpoint : undefined
+  await withOptionalConnection(checkTarget, async (targetDb) => {
+    if (targetDb) {
+      database.targetObjects = await userObjects(targetDb)
+      if (database.targetObjects.length > 0) database.findings.push(notEmptyFinding(inputs, database, targetEndpoint))
     }
-    if (!database.targetExists && !plan.target.createdb && !plan.target.superuser) {
-      database.findings.push(
-        blocker('target-not-creatable', `target database "${targetName}" does not exist and ${inputs.target.user} may not create databases`, [targetName], 'create it first, or use a login with CREATEDB')
-      )
-    }
-    const checkTarget = database.targetExists ? targetEndpoint : undefined
-    await withOptionalConnection(checkTarget, async (targetDb) => {
-      if (targetDb && inputs.mode !== 'validate') {
-        database.targetObjects = await userObjects(targetDb)
-        if (database.targetObjects.length > 0) {
-          const clean = inputs.ifTargetNotEmpty === 'clean'
-          database.findings.push({
-            id: 'target-not-empty',
-            severity: clean ? 'warning' : 'blocker',
-            message: clean
-              ? `target database "${targetName}" is not empty: ${database.targetObjects.length} objects will be dropped first`
-              : `target database "${targetName}" is not empty (${database.targetObjects.length} objects)`,
-            objects: database.targetObjects,
-            hint: clean ? 'this is what if-target-not-empty: clean asked for' : `set ${Inputs.IfTargetNotEmpty}: clean, or pick an empty database (${describe(targetEndpoint)})`
-          })
-        }
-      }
-      if (inputs.mode === 'validate') return
+    if (side.sourceDb) {
       database.findings.push(
         ...(await runChecks({
-          source: sourceDb,
+          source: side.sourceDb,
           target: targetDb ?? targetAdmin,
           sourceMajor: plan.source?.major ?? 0,
           targetMajor: plan.target?.major ?? 0,
@@ -186,9 +202,34 @@ async function planDatabase(inputs: MigrateInputs, plan: Plan, source: Endpoint,
           validationQueries: inputs.validationQueries
         }))
       )
-    })
-    return database
+    } else if (side.extensions) {
+      database.findings.push(...(await missingExtensions(targetDb ?? targetAdmin, side.extensions)))
+    }
   })
+  return database
+}
+
+function notEmptyFinding(inputs: MigrateInputs, database: DatabasePlan, target: Endpoint): Finding {
+  const clean = inputs.ifTargetNotEmpty === 'clean'
+  return {
+    id: 'target-not-empty',
+    severity: clean ? 'warning' : 'blocker',
+    message: clean
+      ? `target database "${database.target}" is not empty: ${database.targetObjects.length} objects will be dropped first`
+      : `target database "${database.target}" is not empty (${database.targetObjects.length} objects)`,
+    objects: database.targetObjects,
+    hint: clean ? 'this is what if-target-not-empty: clean asked for' : `set ${Inputs.IfTargetNotEmpty}: clean, or pick an empty database (${describe(target)})`
+  }
+}
+
+/** Restore mode has no source to ask: the dump's own extension list against the target's. */
+async function missingExtensions(target: pg.Client, extensions: string[]): Promise<Finding[]> {
+  const { rows } = await target.query<{ name: string }>('SELECT name FROM pg_available_extensions WHERE name = ANY($1)', [extensions])
+  const available = new Set(rows.map((r) => r.name))
+  const missing = extensions.filter((name) => !available.has(name))
+  return missing.length === 0
+    ? []
+    : [blocker('extension-unavailable', `the dump needs extensions the target does not offer`, missing, 'ask the provider to enable them, or drop them from the source')]
 }
 
 async function withOptionalConnection<T>(endpoint: Endpoint | undefined, work: (client: pg.Client | undefined) => Promise<T>): Promise<T> {

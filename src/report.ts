@@ -62,12 +62,15 @@ export function newReport(mode: Mode): RunReport {
   return { mode, result: 'failed', startedAt: new Date().toISOString(), durationSeconds: 0, mismatches: 0, stages: [], databases: [] }
 }
 
-/** Runs a stage inside a log group and records its timing, also when it throws. */
-export async function timed<T>(report: RunReport, stage: string, database: string | undefined, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs a stage inside a log group and records its timing, also when it throws. A stage that runs
+ * beside another (the upload) passes grouped false: log groups cannot overlap.
+ */
+export async function timed<T>(report: RunReport, stage: string, database: string | undefined, work: () => Promise<T>, grouped = true): Promise<T> {
   const started = performance.now()
   const title = database ? `${stage}: ${database}` : stage
   try {
-    const value = await core.group(title, work)
+    const value = grouped ? await core.group(title, work) : await work()
     report.stages.push({ stage, database, seconds: elapsed(started), status: 'ok' })
     return value
   } catch (error) {

@@ -6,7 +6,7 @@ import type { Client } from './client/install.js'
 import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
 import { StageError } from './errors.js'
 import type { Privileges } from './inputs.js'
-import { progressReporter, runTool } from './run-tool.js'
+import { progressReporter, runTool, tableDataDone } from './run-tool.js'
 import { quoteIdent, quoteLiteral } from './sql.js'
 
 /** TOC entries a target without superuser cannot restore; the plan reports the objects behind them. */
@@ -36,7 +36,7 @@ export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDi
   const listFile = path.join(dumpDir, '..', `${path.basename(dumpDir)}.restore-list`)
   const { kept, skipped, dataItems } = await restoreList(client, dumpDir, options, env)
   fs.writeFileSync(listFile, kept.join('\n') + '\n')
-  for (const entry of skipped) core.warning(`not restored (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
+  for (const entry of skipped) core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
   const report = progressReporter('tables restored', dataItems)
   let done = 0
   const args = [`--dbname=${endpoint.database}`, `--jobs=${options.jobs}`, '--exit-on-error', '--verbose', `--use-list=${listFile}`]
@@ -46,8 +46,8 @@ export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDi
       stage: 'restore',
       env,
       onLine(line) {
-        const match = /processing data for table "?([^"]+)"?|finished item \d+ TABLE DATA (.+)$/.exec(line)
-        if (match) report(++done, match[1] ?? match[2])
+        const table = tableDataDone(line, options.jobs)
+        if (table) report(++done, table)
       }
     })
   } finally {

@@ -9,6 +9,7 @@ import type { Connect, Fingerprint, FingerprintOptions } from './types.js'
 
 export type * from './types.js'
 export { PINNED_SETTINGS } from './session.js'
+export { displayName } from './sql.js'
 
 /**
  * Describes one database: its objects, every table's rows, sequences, large objects and the
@@ -26,7 +27,18 @@ export async function fingerprintDatabase(connect: Connect, options: Fingerprint
     const largeObjects = await fingerprintLargeObjects(main, options.level)
     const tables = await fingerprintTables(sessions, options.level, options.onProgress)
     const queries = await runValidationQueries(main, options.validationQueries, options.queryTimeoutMs)
-    return { serverVersion, takenAt, level: options.level, inventory, tables, sequences, largeObjects, queries }
+    const snapshot = options.snapshot ? { snapshot: options.snapshot } : {}
+    return {
+      serverVersion,
+      takenAt,
+      ...snapshot,
+      level: options.level,
+      inventory,
+      tables,
+      sequences,
+      largeObjects,
+      queries
+    }
   } finally {
     await Promise.all(sessions.map(closeSession))
   }

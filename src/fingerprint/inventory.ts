@@ -1,16 +1,21 @@
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import { normaliseWhitespace, unqualify } from './normalise.js'
 import { isNotExtensionMember as notMember, isUserSchema } from './sql.js'
 import type { ObjectKind, SchemaObject } from './types.js'
 
 // One query per kind of object, each returning (kind, name, definition, owner, acl[, version]).
 // Definitions come from the server's own deparsers (pg_get_*def) where one exists: with
 // search_path = pg_catalog they print user objects qualified, the same on 14 and 17. Where the
-// two versions print an object differently, normalise() below says how and why.
+// two versions print an object differently, normalise.ts says how and why.
 
 const userClass = (alias: string): string => `${isUserSchema('n')} AND ${notMember('pg_class', `${alias}.oid`)}`
 
 /** The name of a collation when it is not the type's own default, else NULL. */
-const collationClause = (collation: string, typeCollation: string): string => `(SELECT 'collate ' || format('%I.%I', cn.nspname, co.collname)
+const collationClause = (
+  collation: string,
+  typeCollation: string
+): string => `(SELECT 'collate ' || format('%I.%I', cn.nspname, co.collname)
   FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
   WHERE co.oid = ${collation} AND ${collation} <> ${typeCollation})`
 
@@ -33,8 +38,8 @@ SELECT 'type' AS kind, format('%I.%I', n.nspname, t.typname) AS name,
       ${collationClause('t.typcollation', '(SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype)')},
       CASE WHEN t.typnotnull THEN 'not null' END,
       'default ' || pg_get_expr(t.typdefaultbin, 0),
-      (SELECT string_agg(format('constraint %I %s', c.conname, pg_get_constraintdef(c.oid)), ' ' ORDER BY c.conname)
-        FROM pg_constraint c WHERE c.contypid = t.oid))
+      (SELECT string_agg(format('constraint %I %s', c.conname, pg_get_constraintdef(c.oid)), ' ' ORDER BY c.conname COLLATE "C")
+        FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'))
     WHEN 'c' THEN 'composite (' || coalesce((SELECT string_agg(concat_ws(' ', quote_ident(a.attname),
         format_type(a.atttypid, a.atttypmod), ${collationClause('a.attcollation', 'at.typcollation')}), ', ' ORDER BY a.attnum)
       FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
@@ -111,18 +116,35 @@ FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class c ON c.oid
 JOIN pg_namespace n ON n.oid = x.relnamespace
 WHERE c.relpersistence <> 't' AND ${userClass('c')}`
 
+// Objects a view reads, qualified: the view text below is compared unqualified (see unqualify).
+// Only objects in user schemas: which system objects get a pg_depend row changed in 15.
+const VIEW_USES = `(SELECT 'uses ' || string_agg(used, ', ' ORDER BY used COLLATE "C") FROM (
+    SELECT DISTINCT format('%I.%I', un.nspname, uc.relname) || coalesce('.' || quote_ident(ua.attname), '') AS used
+    FROM pg_rewrite r
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+    JOIN pg_class uc ON uc.oid = d.refobjid JOIN pg_namespace un ON un.oid = uc.relnamespace
+    LEFT JOIN pg_attribute ua ON ua.attrelid = d.refobjid AND ua.attnum = d.refobjsubid AND d.refobjsubid > 0
+    WHERE r.ev_class = c.oid AND d.refobjid <> c.oid AND ${isUserSchema('un')}
+    UNION
+    SELECT DISTINCT d.refobjid::regprocedure::text
+    FROM pg_rewrite r
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_proc'::regclass
+    JOIN pg_proc up ON up.oid = d.refobjid JOIN pg_namespace un ON un.oid = up.pronamespace
+    WHERE r.ev_class = c.oid AND ${isUserSchema('un')}) AS uses)`
+
 const VIEWS = `
 SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized-view' END AS kind,
-  format('%I.%I', n.nspname, c.relname) AS name,
-  concat_ws(' ', pg_get_viewdef(c.oid), 'with (' || array_to_string(c.reloptions, ', ') || ')',
-    CASE WHEN c.relkind = 'm' THEN CASE WHEN c.relispopulated THEN 'populated' ELSE 'not populated' END END
-  ) AS definition,
+  format('%I.%I', n.nspname, c.relname) AS name, pg_get_viewdef(c.oid) AS deparsed,
+  concat_ws(' ', 'with (' || array_to_string(c.reloptions, ', ') || ')',
+    CASE WHEN c.relkind = 'm' THEN CASE WHEN c.relispopulated THEN 'populated' ELSE 'not populated' END END,
+    ${VIEW_USES}) AS definition,
   pg_get_userbyid(c.relowner) AS owner, c.relacl::text AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND c.relpersistence <> 't' AND ${userClass('c')}`
 
-// The body goes in as a digest: enough to tell bodies apart, short enough for a report. SQL-standard
-// bodies (BEGIN ATOMIC) are stored as parse trees holding OIDs, so they are compared deparsed.
+// The body goes in as a digest (see describe): enough to tell bodies apart, short enough for a
+// report. SQL-standard bodies (BEGIN ATOMIC) are stored as parse trees holding OIDs, so they are
+// compared deparsed. Functions a range type made for itself belong to the type, like its name.
 const ROUTINES = `
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,
   format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS name,
@@ -140,14 +162,15 @@ SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE '
     (SELECT concat_ws(' ', 'aggregate kind ' || a.aggkind::text, 'sfunc ' || a.aggtransfn::text,
         'stype ' || format_type(a.aggtranstype, NULL), 'initcond ' || quote_literal(a.agginitval),
         'finalfunc ' || a.aggfinalfn::text, 'combinefunc ' || a.aggcombinefn::text,
-        'sortop ' || a.aggsortop::regoperator::text)
-      FROM pg_aggregate a WHERE a.aggfnoid = p.oid),
-    CASE WHEN p.prokind <> 'a' THEN 'body sha256 ' || left(encode(sha256(convert_to(
-      CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END, 'UTF8')), 'hex'), 16) END
+        CASE WHEN a.aggsortop <> 0 THEN 'sortop ' || a.aggsortop::regoperator::text END)
+      FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
   ) AS definition,
+  CASE WHEN p.prokind <> 'a' THEN coalesce(pg_get_function_sqlbody(p.oid), p.prosrc) END AS body,
   pg_get_userbyid(p.proowner) AS owner, p.proacl::text AS acl
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
-WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')}`
+WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')}
+  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+    AND d.refclassid = 'pg_type'::regclass AND d.deptype = 'i')`
 
 // Triggers cloned onto partitions are not the user's (pg_dump leaves them out): 14 marks them
 // internal, 17 does not, so they are told apart by tgparentid on both.
@@ -164,8 +187,9 @@ SELECT 'policy' AS kind, format('%I.%I.%I', n.nspname, c.relname, p.polname) AS 
   concat_ws(' ', CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END,
     'for ' || CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
       WHEN 'd' THEN 'delete' ELSE 'all' END,
-    'to ' || (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY 1)
-      FROM unnest(p.polroles) AS r),
+    'to ' || (SELECT string_agg(role, ', ' ORDER BY role COLLATE "C")
+      FROM (SELECT CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END AS role
+        FROM unnest(p.polroles) AS r) AS roles),
     'using (' || pg_get_expr(p.polqual, p.polrelid) || ')',
     'with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')') AS definition,
   NULL AS owner, NULL AS acl
@@ -223,6 +247,10 @@ interface InventoryRow {
   kind: ObjectKind
   name: string
   definition: string | null
+  /** Views: pg_get_viewdef, compared unqualified. */
+  deparsed?: string | null
+  /** Routines: the body, compared as a digest. */
+  body?: string | null
   owner: string | null
   acl: string | null
   version?: string
@@ -233,24 +261,24 @@ export async function readInventory(client: pg.Client): Promise<SchemaObject[]> 
   const objects: SchemaObject[] = []
   for (const sql of INVENTORY_QUERIES) {
     const { rows } = await client.query<InventoryRow>(sql)
-    for (const row of rows) {
-      const object: SchemaObject = {
-        kind: row.kind,
-        name: row.name,
-        definition: normaliseDefinition(row.definition ?? ''),
-        owner: row.owner,
-        acl: row.acl
-      }
-      if (row.version !== undefined) object.version = row.version
-      objects.push(object)
-    }
+    objects.push(...rows.map(describe))
   }
   return objects.sort((a, b) => (a.kind === b.kind ? compareText(a.name, b.name) : compareText(a.kind, b.kind)))
 }
 
-/** Whitespace is layout, not meaning: deparsers on 14 and 17 break and indent lines differently. */
-export function normaliseDefinition(definition: string): string {
-  return definition.replace(/\s+/g, ' ').trim()
+function describe(row: InventoryRow): SchemaObject {
+  const parts = [row.definition ?? '']
+  if (row.deparsed) parts.unshift(unqualify(row.deparsed))
+  if (row.body != null) parts.push(`body sha256 ${createHash('sha256').update(row.body).digest('hex').slice(0, 16)}`)
+  const object: SchemaObject = {
+    kind: row.kind,
+    name: row.name,
+    definition: normaliseWhitespace(parts.join(' ')),
+    owner: row.owner,
+    acl: row.acl
+  }
+  if (row.version != null) object.version = row.version
+  return object
 }
 
 function compareText(a: string, b: string): number {

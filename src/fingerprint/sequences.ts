@@ -3,11 +3,11 @@ import { isNotExtensionMember, isUserSchema, qualifiedName } from './sql.js'
 import type { SequenceFingerprint } from './types.js'
 
 const LIST_SEQUENCES = `
-SELECT n.nspname AS schema, c.relname AS name
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment
+FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND ${isUserSchema('n')}
   AND ${isNotExtensionMember('pg_class', 'c.oid')}
-ORDER BY 1, 2`
+ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`
 
 /** Sequences per query: one round trip for many, but a bounded statement. */
 const BATCH = 200
@@ -17,16 +17,20 @@ const BATCH = 200
  * setval(s, n, false) is exactly such a state that pg_dump must carry over.
  */
 export async function fingerprintSequences(client: pg.Client): Promise<SequenceFingerprint[]> {
-  const { rows: sequences } = await client.query<{ schema: string; name: string }>(LIST_SEQUENCES)
+  const { rows: sequences } = await client.query<{ schema: string; name: string; increment: string }>(LIST_SEQUENCES)
   const results: SequenceFingerprint[] = []
   for (let start = 0; start < sequences.length; start += BATCH) {
     const batch = sequences.slice(start, start + BATCH)
     const sql = batch
-      .map((sequence, index) => `SELECT ${index} AS i, last_value::text, is_called FROM ${qualifiedName(sequence.schema, sequence.name)}`)
+      .map(
+        (sequence, index) =>
+          `SELECT ${index} AS i, last_value::text, is_called FROM ${qualifiedName(sequence.schema, sequence.name)}`
+      )
       .join(' UNION ALL ')
     const { rows } = await client.query<{ i: number; last_value: string; is_called: boolean }>(sql)
     for (const row of rows.sort((a, b) => a.i - b.i)) {
-      results.push({ ...batch[row.i], lastValue: row.last_value, isCalled: row.is_called })
+      const { schema, name, increment } = batch[row.i]
+      results.push({ schema, name, lastValue: row.last_value, isCalled: row.is_called, increment })
     }
   }
   return results

@@ -59,8 +59,14 @@ export async function closeSession(client: pg.Client): Promise<void> {
 }
 
 /** Opens `count` sessions at once; if one fails, closes the others and rethrows. */
-export async function openSessions(connect: Connect, count: number, options: SessionOptions = {}): Promise<pg.Client[]> {
-  const opened = await Promise.allSettled(Array.from({ length: Math.max(1, count) }, () => openSession(connect, options)))
+export async function openSessions(
+  connect: Connect,
+  count: number,
+  options: SessionOptions = {}
+): Promise<pg.Client[]> {
+  const opened = await Promise.allSettled(
+    Array.from({ length: Math.max(1, count) }, () => openSession(connect, options))
+  )
   const clients = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
   const failure = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected')
   if (failure) {

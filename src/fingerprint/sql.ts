@@ -11,6 +11,15 @@ export function qualifiedName(schema: string, name: string): string {
 }
 
 /**
+ * `schema.name` for people: quoted only where a name needs it, like format('%I.%I') in the
+ * inventory, except that keywords (`order`) stay bare here.
+ */
+export function displayName(schema: string, name: string): string {
+  const show = (part: string): string => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part))
+  return `${show(schema)}.${show(name)}`
+}
+
+/**
  * User schemas only: not the catalogs, not TOAST, not any session's temp schema. `alias` is a
  * pg_namespace row.
  */

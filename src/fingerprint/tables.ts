@@ -1,14 +1,9 @@
 import type pg from 'pg'
 import { StageError } from '../errors.js'
-import { isNotExtensionMember, isUserSchema, qualifiedName, rowHash } from './sql.js'
+import { displayName, isNotExtensionMember, isUserSchema, qualifiedName, rowHash } from './sql.js'
 import type { TableFingerprint, VerifyLevel } from './types.js'
 
-interface TableToCheck {
-  schema: string
-  name: string
-  primaryKey: string[]
-  bytes: number
-}
+type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum'> & { bytes: number }
 
 /**
  * Tables whose rows the dump carries: ordinary and unlogged tables, including partitions and
@@ -22,14 +17,32 @@ SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::float8 A
     FROM pg_index i
     CROSS JOIN unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-    WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS primary_key
+    WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS primary_key,
+  rn.nspname AS root_schema, r.relname AS root_name
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
+LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${isUserSchema('n')}
   AND ${isNotExtensionMember('pg_class', 'c.oid')}`
 
+interface TableRow {
+  schema: string
+  name: string
+  bytes: number
+  primary_key: string[]
+  root_schema: string | null
+  root_name: string | null
+}
+
 export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
-  const { rows } = await client.query<{ schema: string; name: string; bytes: number; primary_key: string[] }>(LIST_TABLES)
-  return rows.map((row) => ({ schema: row.schema, name: row.name, primaryKey: row.primary_key, bytes: row.bytes }))
+  const { rows } = await client.query<TableRow>(LIST_TABLES)
+  return rows.map((row) => {
+    const table: TableToCheck = { schema: row.schema, name: row.name, primaryKey: row.primary_key, bytes: row.bytes }
+    if (row.root_schema !== null && row.root_name !== null) {
+      table.partitionRoot = { schema: row.root_schema, name: row.root_name }
+    }
+    return table
+  })
 }
 
 /** The count and checksum of one table; ONLY, so an inheritance parent does not count its children's rows. */
@@ -43,18 +56,13 @@ async function checksumTable(client: pg.Client, table: TableToCheck, level: Veri
     const { rows } = await client.query<{ rows: string; checksum: string | null }>(
       tableChecksumSql(table.schema, table.name, level)
     )
-    const [result] = rows
-    return {
-      schema: table.schema,
-      name: table.name,
-      rows: Number(result.rows),
-      checksum: result.checksum,
-      primaryKey: table.primaryKey
-    }
+    const { schema, name, primaryKey, partitionRoot } = table
+    const root = partitionRoot ? { partitionRoot } : {}
+    return { schema, name, rows: Number(rows[0].rows), checksum: rows[0].checksum, primaryKey, ...root }
   } catch (error) {
     throw new StageError(
       'verify',
-      `could not read table ${qualifiedName(table.schema, table.name)}: ${(error as Error).message}`,
+      `could not read table ${displayName(table.schema, table.name)}: ${(error as Error).message}`,
       'the verifying role needs SELECT on every table, and must not be subject to row-level security (own the table or have BYPASSRLS)'
     )
   }
@@ -82,7 +90,7 @@ export async function fingerprintTables(
         failed = true
         throw error
       }
-      onProgress?.(results.length, total, qualifiedName(table.schema, table.name))
+      onProgress?.(results.length, total, displayName(table.schema, table.name))
     }
   }
   const settled = await Promise.allSettled(sessions.map(work))

@@ -72,6 +72,8 @@ export interface TableFingerprint {
   checksum: string | null
   /** Primary-key columns in key order; empty when the table has no primary key. */
   primaryKey: string[]
+  /** For a partition: the partitioned table at the top of its tree. */
+  partitionRoot?: { schema: string; name: string }
 }
 
 export interface SequenceFingerprint {
@@ -80,6 +82,8 @@ export interface SequenceFingerprint {
   /** bigint as a decimal string: sequences may pass 2^53. */
   lastValue: string
   isCalled: boolean
+  /** Which way the sequence moves, so a comparison can tell "moved on" from "went back". */
+  increment: string
 }
 
 export interface LargeObjectsFingerprint {
@@ -104,6 +108,8 @@ export interface Fingerprint {
   serverVersion: string
   /** ISO time the fingerprint was started. */
   takenAt: string
+  /** The exported snapshot the fingerprint was taken in, if any. */
+  snapshot?: string
   level: VerifyLevel
   inventory: SchemaObject[]
   tables: TableFingerprint[]

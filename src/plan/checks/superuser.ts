@@ -1,0 +1,127 @@
+// Objects only a superuser may create, for targets whose login is not one (managed databases).
+import { count, crosses, FIRST_NORMAL_OID, list, names, notInExtension, userNamespace } from './catalog.js'
+import type { Probe } from './types.js'
+
+/** The restore leaves event triggers out for a non-superuser (CREATE EVENT TRIGGER needs one). */
+export const eventTriggersProbe: Probe = {
+  id: 'event-triggers-not-migrated',
+  severity: 'warning',
+  message: (objects) =>
+    `${count(objects.length, 'event trigger')} will not be migrated (only a superuser may create one): ${list(objects)}`,
+  hint: 'recreate them on the target as a superuser after the migration, if the provider allows it; until then they do not fire',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser) return []
+    return names(
+      ctx.source,
+      `SELECT format('event trigger %I', evtname) AS name FROM pg_catalog.pg_event_trigger o WHERE ${notInExtension('pg_event_trigger', 'o.oid')} ORDER BY 1`
+    )
+  }
+}
+
+/** Subscriptions are never restored: a copy would start pulling changes from the publisher at once. */
+export const subscriptionsProbe: Probe = {
+  id: 'subscriptions-not-migrated',
+  severity: 'warning',
+  message: (objects) => `${count(objects.length, 'subscription')} will not be migrated: ${list(objects)}`,
+  hint: 'create them again on the target when it should start replicating (CREATE SUBSCRIPTION needs a superuser, or pg_create_subscription from 16 on)',
+  find: (ctx) =>
+    names(
+      ctx.source,
+      `SELECT format('subscription %I', subname) AS name FROM pg_catalog.pg_subscription
+        WHERE subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) ORDER BY 1`
+    )
+}
+
+/** The restore leaves publications out for a non-superuser (FOR ALL TABLES needs one; the rest follow the tables' owner). */
+export const publicationsProbe: Probe = {
+  id: 'publications-not-migrated',
+  severity: 'warning',
+  message: (objects) =>
+    `${count(objects.length, 'publication')} will not be migrated (the target login is not a superuser): ${list(objects)}`,
+  hint: 'create them again on the target (CREATE PUBLICATION … FOR TABLE …) once the subscribers are ready to move',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser) return []
+    return names(
+      ctx.source,
+      `SELECT format('publication %I%s', pubname, CASE WHEN puballtables THEN ' (FOR ALL TABLES)' ELSE '' END) AS name FROM pg_catalog.pg_publication ORDER BY 1`
+    )
+  }
+}
+
+/** Functions in an untrusted language (C, internal, plperlu, plpython3u, pltclu…) can only be created by a superuser. */
+export const untrustedFunctionsProbe: Probe = {
+  id: 'untrusted-language-functions',
+  severity: 'blocker',
+  message: (objects) =>
+    `${count(objects.length, 'function')} ${objects.length === 1 ? 'is' : 'are'} written in an untrusted language, which only a superuser may use: ${list(objects)}`,
+  hint: 'rewrite them in a trusted language (SQL, PL/pgSQL, PL/Perl…) or drop them on the source; otherwise migrate to a target where you are superuser',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser) return []
+    // Python 2 functions are reported by pg15-plpython2 when that crossing applies: no fix here helps them.
+    const skip = crosses(ctx.sourceMajor, ctx.targetMajor, 15) ? ['plpythonu', 'plpython2u'] : []
+    return names(
+      ctx.source,
+      `SELECT format('function %I.%I(%s) (%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid), l.lanname) AS name
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+        WHERE NOT l.lanpltrusted AND l.lanname <> ALL($1) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+        ORDER BY 1`,
+      [skip]
+    )
+  }
+}
+
+/**
+ * Other objects whose CREATE needs a superuser: procedural languages, foreign-data wrappers, access
+ * methods, operator classes and families, text search parsers and templates, binary-coercible casts,
+ * and casts between types the restoring login will not own (CREATE CAST needs ownership of one).
+ * Extension members are left out: the extension script creates them.
+ */
+export const superuserObjectsProbe: Probe = {
+  id: 'superuser-only-objects',
+  severity: 'blocker',
+  message: (objects) =>
+    `${count(objects.length, 'object')} can only be created by a superuser, and the target login is not one: ${list(objects)}`,
+  hint: 'have a superuser create them on the target first (or install the extension that provides them), drop them from the source if unused, or migrate to a target where you are superuser',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser) return []
+    // A type the restore creates (user schema, not from an extension) is owned by the restoring login.
+    const restoredType = (oid: string) =>
+      `EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+                WHERE t.oid = ${oid} AND t.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('tn.nspname')} AND ${notInExtension('pg_type', 't.oid')})`
+    // Python 2 is reported by pg15-plpython2 when that crossing applies.
+    const skip = crosses(ctx.sourceMajor, ctx.targetMajor, 15) ? ['plpythonu', 'plpython2u'] : []
+    return names(
+      ctx.source,
+      `SELECT format('language %I', l.lanname) AS name FROM pg_catalog.pg_language l
+        WHERE l.lanispl AND l.oid >= ${FIRST_NORMAL_OID} AND l.lanname <> ALL($1) AND ${notInExtension('pg_language', 'l.oid')}
+       UNION ALL
+       SELECT format('foreign-data wrapper %I', w.fdwname) FROM pg_catalog.pg_foreign_data_wrapper w
+        WHERE w.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_foreign_data_wrapper', 'w.oid')}
+       UNION ALL
+       SELECT format('access method %I', a.amname) FROM pg_catalog.pg_am a WHERE a.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_am', 'a.oid')}
+       UNION ALL
+       SELECT format('operator class %I.%I USING %I', n.nspname, o.opcname, a.amname)
+         FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace JOIN pg_catalog.pg_am a ON a.oid = o.opcmethod
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opclass', 'o.oid')}
+       UNION ALL
+       SELECT format('operator family %I.%I USING %I', n.nspname, f.opfname, a.amname)
+         FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opfamily', 'f.oid')}
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o WHERE o.opcfamily = f.oid AND o.opcname = f.opfname)
+       UNION ALL
+       SELECT format('text search parser %I.%I', n.nspname, p.prsname) FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_parser', 'p.oid')}
+       UNION ALL
+       SELECT format('text search template %I.%I', n.nspname, t.tmplname) FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_template', 't.oid')}
+       UNION ALL
+       SELECT format('cast (%s AS %s)%s', pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
+                     CASE WHEN c.castmethod = 'b' THEN ' WITHOUT FUNCTION' ELSE ' between types the target login will not own' END)
+         FROM pg_catalog.pg_cast c
+        WHERE c.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_cast', 'c.oid')}
+          AND (c.castmethod = 'b' OR NOT (${restoredType('c.castsource')} OR ${restoredType('c.casttarget')}))
+       ORDER BY 1`,
+      [skip]
+    )
+  }
+}

@@ -1,0 +1,363 @@
+import { jest } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { civoFirewallHint, resolveCivoTarget, withCivoFirewallHint, type CivoEndpoint } from '../../src/civo.js'
+import { connect } from '../../src/connection.js'
+import { MigrationError } from '../../src/errors.js'
+import type { CivoTarget } from '../../src/inputs.js'
+import { civoDatabase, startCivoApi } from '../support/civo-api.js'
+import { runAction } from '../support/run-action.js'
+import { freePort, startServer, stopServer, type ServerInfo } from '../support/servers.js'
+import { loadTestbed, uniqueName } from '../support/testbed.js'
+
+// Each run of the bundled action starts node and connects to real servers: more than jest's 5 s.
+const E2E_TIMEOUT = 120_000
+
+const API_KEY = `civo-key-${randomBytes(8).toString('hex')}`
+
+// Two per page, as the double pages them: page 1 MySQL and Building, page 2 the target and an old
+// one, page 3 two of the same name. NYC1 holds a same-named database that must never be picked.
+const DATABASES = [
+  civoDatabase({ id: 'db-mysql', name: 'shop-mysql', software: 'MySQL', software_version: '8.0' }),
+  civoDatabase({ id: 'db-building', name: 'staging', status: 'Building' }),
+  civoDatabase({
+    id: 'db-app',
+    name: 'app-db',
+    public_ipv4: '203.0.113.20',
+    database_user_info: [{ username: 'civo', password: 'app-db-password-7f3a', port: 6543 }]
+  }),
+  civoDatabase({ id: 'db-old', name: 'legacy', software_version: '13' }),
+  civoDatabase({ id: 'db-dup-1', name: 'twin' }),
+  civoDatabase({ id: 'db-dup-2', name: 'twin' }),
+  civoDatabase({ id: 'db-nyc', name: 'app-db', region: 'NYC1', public_ipv4: '198.51.100.9' })
+]
+
+let api: Awaited<ReturnType<typeof startCivoApi>>
+let written = ''
+
+beforeAll(async () => {
+  api = await startCivoApi({ apiKey: API_KEY, databases: DATABASES })
+})
+afterAll(async () => {
+  await api.close()
+})
+beforeEach(() => {
+  written = ''
+  api.requests.length = 0
+  api.setDatabases(DATABASES)
+  api.failWith(undefined)
+  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written += chunk.toString()
+    return true
+  })
+})
+afterEach(() => jest.restoreAllMocks())
+
+function civo(database: string, extra: Partial<CivoTarget> = {}): CivoTarget {
+  return { apiKey: API_KEY, database, region: 'LON1', apiUrl: api.url, ...extra }
+}
+
+/** The rejection as the user sees it: message and hint. */
+async function failure(promise: Promise<unknown>): Promise<{ message: string; hint?: string }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e
+  )
+  expect(error).toBeInstanceOf(MigrationError)
+  const { message, hint } = error as MigrationError
+  return { message, hint }
+}
+
+describe('resolveCivoTarget against the Civo API double', () => {
+  test('finds a database by name on page 2, sending the key as a bearer token', async () => {
+    const endpoint = await resolveCivoTarget(civo('app-db'), { connectTimeout: 7 })
+    expect(endpoint).toEqual({
+      input: 'civo-database',
+      host: '203.0.113.20',
+      port: 6543,
+      user: 'civo',
+      password: 'app-db-password-7f3a',
+      database: 'postgres',
+      sslmode: 'require',
+      sslFiles: {},
+      connectTimeout: 7,
+      civo: { id: 'db-app', name: 'app-db', region: 'LON1', firewallId: 'fw-db-app' }
+    })
+    expect(api.requests.map((r) => [r.path, r.region, r.page])).toEqual([
+      ['/v2/databases', 'LON1', '1'],
+      ['/v2/databases', 'LON1', '2'],
+      ['/v2/databases', 'LON1', '3']
+    ])
+    expect(new Set(api.requests.map((r) => r.authorization))).toEqual(new Set([`bearer ${API_KEY}`]))
+  })
+
+  test('finds a database by id, into the target database asked for', async () => {
+    const endpoint = await resolveCivoTarget(civo('db-app'), { connectTimeout: 10, targetDatabase: 'app' })
+    expect(endpoint).toMatchObject({ host: '203.0.113.20', port: 6543, database: 'app', civo: { name: 'app-db' } })
+  })
+
+  test("the port falls back to the item's, then 5432", async () => {
+    api.setDatabases([
+      civoDatabase({ id: 'a', name: 'a', port: 25060, database_user_info: [{ username: 'civo', password: 'pa' }] }),
+      civoDatabase({ id: 'b', name: 'b', port: undefined, database_user_info: [{ username: 'civo', password: 'pb' }] })
+    ])
+    expect((await resolveCivoTarget(civo('a'), { connectTimeout: 10 })).port).toBe(25060)
+    expect((await resolveCivoTarget(civo('b'), { connectTimeout: 10 })).port).toBe(5432)
+  })
+
+  test('the password is masked the moment it is read', async () => {
+    await resolveCivoTarget(civo('app-db'), { connectTimeout: 10 })
+    expect(written).toContain('::add-mask::app-db-password-7f3a')
+    expect(written.replace('::add-mask::app-db-password-7f3a', '')).not.toContain('app-db-password-7f3a')
+  })
+
+  test('an unknown name lists the databases of that region', async () => {
+    expect(await failure(resolveCivoTarget(civo('nope'), { connectTimeout: 10 }))).toEqual({
+      message: 'no Civo database "nope" in LON1 (found: shop-mysql, staging, app-db, legacy, twin, twin)',
+      hint: 'check civo-database and civo-region'
+    })
+  })
+
+  test('two databases of one name are refused, naming their ids', async () => {
+    expect(await failure(resolveCivoTarget(civo('twin'), { connectTimeout: 10 }))).toEqual({
+      message: '2 Civo databases in LON1 are named "twin" (ids db-dup-1, db-dup-2)',
+      hint: 'set civo-database to the id of the one to migrate into'
+    })
+  })
+
+  test('a database that is not Ready is refused with its status', async () => {
+    expect(await failure(resolveCivoTarget(civo('staging'), { connectTimeout: 10 }))).toEqual({
+      message: 'Civo database "staging" is Building, not Ready',
+      hint: 'wait until it is Ready (civo database show staging) and run again'
+    })
+  })
+
+  test('a MySQL database is refused', async () => {
+    expect(await failure(resolveCivoTarget(civo('shop-mysql'), { connectTimeout: 10 }))).toEqual({
+      message: 'Civo database "shop-mysql" runs MySQL, not PostgreSQL',
+      hint: 'set civo-database to a PostgreSQL database'
+    })
+  })
+
+  test('a database older than the source is refused as a downgrade', async () => {
+    expect(await failure(resolveCivoTarget(civo('legacy'), { connectTimeout: 10, sourceMajor: 14 }))).toEqual({
+      message: 'Civo database "legacy" runs PostgreSQL 13, older than the source\'s 14: a downgrade',
+      hint: 'create a Civo database with PostgreSQL 14 or newer'
+    })
+    await expect(resolveCivoTarget(civo('legacy'), { connectTimeout: 10, sourceMajor: 13 })).resolves.toMatchObject({
+      civo: { id: 'db-old' }
+    })
+  })
+
+  test('a refused key says so, and never repeats the key the server echoed', async () => {
+    const wrongKey = `wrong-${randomBytes(8).toString('hex')}`
+    const { message, hint } = await failure(
+      resolveCivoTarget(civo('app-db', { apiKey: wrongKey }), { connectTimeout: 10 })
+    )
+    expect(message).toMatch(/^the Civo API refused civo-api-key \(HTTP 401\): authentication_invalid_key/)
+    expect(hint).toBe('create an API key with access to databases in the Civo dashboard and pass it from a secret')
+    expect(api.requests[0].authorization).toBe(`bearer ${wrongKey}`)
+    expect(`${message} ${hint}`).not.toContain(wrongKey)
+    expect(written).not.toContain(wrongKey)
+  })
+
+  test("another HTTP error carries Civo's code and reason, but not the key", async () => {
+    api.failWith({ status: 500, body: { code: 'database_instance_list', reason: `listing failed for ${API_KEY}` } })
+    const { message } = await failure(resolveCivoTarget(civo('app-db'), { connectTimeout: 10 }))
+    expect(message).toBe(
+      'the Civo API answered HTTP 500 to GET /v2/databases?region=LON1&page=1: database_instance_list: listing failed for ***'
+    )
+  })
+
+  test('an unreachable API names civo-api-url', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`
+    expect(await failure(resolveCivoTarget(civo('app-db', { apiUrl: closed }), { connectTimeout: 10 }))).toEqual({
+      message: `could not reach the Civo API at ${closed} (ECONNREFUSED)`,
+      hint: 'check civo-api-url and that this runner can reach it'
+    })
+  })
+
+  test('a connection failure to a Civo target gets the firewall hint', async () => {
+    const endpoint = await resolveCivoTarget(civo('app-db'), { connectTimeout: 10 })
+    const hint = civoFirewallHint(endpoint.civo, endpoint.port)
+    expect(hint).toBe(
+      "the Civo database firewall must admit this runner's IP address: add it in the Civo dashboard (Databases → app-db → Firewall) " +
+        'or `civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1`'
+    )
+    const unreachable = new MigrationError(
+      'civo-database (203.0.113.20:6543/postgres): cannot reach the server (ETIMEDOUT)',
+      'generic'
+    )
+    expect((withCivoFirewallHint(unreachable, endpoint) as MigrationError).hint).toBe(hint)
+    const auth = new MigrationError(
+      'civo-database (203.0.113.20:6543/postgres): password authentication failed for user "civo"'
+    )
+    expect(withCivoFirewallHint(auth, endpoint)).toBe(auth)
+    expect(withCivoFirewallHint(unreachable, { ...endpoint, civo: undefined } as unknown as CivoEndpoint)).toBe(
+      unreachable
+    )
+  })
+})
+
+/**
+ * Civo serves PostgreSQL over TLS only, and the action asks for sslmode=require. The shared test bed
+ * has no TLS, so this case starts its own PostgreSQL 17 with a throwaway self-signed certificate: the
+ * real server, the real TLS handshake, nothing relaxed in the product.
+ */
+async function startTlsServer(baseDir: string): Promise<ServerInfo> {
+  const server = await startServer({ major: 17, baseDir, target: true })
+  const { uid, gid } = fs.statSync(server.dataDir)
+  const key = path.join(server.dataDir, 'server.key')
+  const crt = path.join(server.dataDir, 'server.crt')
+  const subject = ['-subj', '/CN=127.0.0.1', '-keyout', key, '-out', crt]
+  execFileSync(
+    'openssl',
+    [...'req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2'.split(' '), ...subject],
+    {
+      stdio: 'pipe'
+    }
+  )
+  for (const file of [key, crt]) {
+    fs.chmodSync(file, 0o600)
+    if (process.getuid?.() === 0) fs.chownSync(file, uid, gid)
+  }
+  const superuser = {
+    host: server.host,
+    port: server.port,
+    user: server.superuser.user,
+    password: server.superuser.password
+  }
+  const client = new pg.Client({ ...superuser, database: 'postgres' })
+  await client.connect()
+  await client.query('ALTER SYSTEM SET ssl = on')
+  await client.query('SELECT pg_reload_conf()')
+  await client.end()
+  // The reload is asynchronous: wait until a TLS handshake succeeds.
+  for (let attempt = 0; ; attempt++) {
+    const tls = new pg.Client({ ...superuser, database: 'postgres', ssl: { rejectUnauthorized: false } })
+    try {
+      await tls.connect()
+      await tls.end()
+      return server
+    } catch (error) {
+      await tls.end().catch(() => undefined)
+      if (attempt >= 50) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
+describe('the action resolves its target from Civo', () => {
+  const testbed = loadTestbed()
+  const db = uniqueName('civo')
+  let baseDir: string
+  let tlsServer: ServerInfo
+
+  beforeAll(async () => {
+    baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'civo-tls-'))
+    tlsServer = await startTlsServer(baseDir)
+    await testbed.createSourceDatabase(
+      db,
+      'CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items VALUES (1, $$one$$)'
+    )
+  }, E2E_TIMEOUT)
+  afterAll(async () => {
+    if (tlsServer) await stopServer(tlsServer)
+    if (baseDir) fs.rmSync(baseDir, { recursive: true, force: true })
+  }, E2E_TIMEOUT)
+
+  function civoInputs(database: string): Record<string, string> {
+    return {
+      mode: 'plan',
+      'source-url': testbed.sourceUrl(db),
+      'civo-api-key': API_KEY,
+      'civo-database': database,
+      'civo-region': 'LON1',
+      'civo-api-url': api.url,
+      'client-download-url': testbed.clientTemplate
+    }
+  }
+
+  test(
+    'mode plan with no target-url: the target comes from the API, over TLS, and the plan passes',
+    async () => {
+      const admin = tlsServer.admin as { user: string; password: string }
+      api.setDatabases([
+        ...DATABASES,
+        civoDatabase({
+          id: 'db-e2e',
+          name: 'e2e-target',
+          public_ipv4: tlsServer.host,
+          port: tlsServer.port,
+          database_user_info: [{ username: admin.user, password: admin.password, port: tlsServer.port }]
+        })
+      ])
+      const run = await runAction(civoInputs('e2e-target'))
+      expect({
+        exitCode: run.exitCode,
+        result: run.outputs.result,
+        tail: run.exitCode ? (run.stdout + run.stderr).slice(-3000) : ''
+      }).toEqual({
+        exitCode: 0,
+        result: 'planned',
+        tail: ''
+      })
+      expect(run.outputs['target-version']).toMatch(/^17\./)
+      expect(api.requests.length).toBeGreaterThan(0)
+      expect(new Set(api.requests.map((r) => r.authorization))).toEqual(new Set([`bearer ${API_KEY}`]))
+      // The single database goes to a same-named database, not to the maintenance database used to connect.
+      expect(run.report.databases.map((d: { name: string; target: string }) => [d.name, d.target])).toEqual([[db, db]])
+      // The password from the API is masked, and appears nowhere else in the log.
+      expect(run.stdout).toContain(`::add-mask::${admin.password}`)
+      expect(run.stdout.replaceAll(`::add-mask::${admin.password}`, '')).not.toContain(admin.password)
+      expect(run.stdout.replaceAll(`::add-mask::${API_KEY}`, '')).not.toContain(API_KEY)
+    },
+    E2E_TIMEOUT
+  )
+
+  test('sslmode=require is real: the test bed server without TLS is refused', async () => {
+    const target = testbed.target
+    const admin = target.admin as { user: string; password: string }
+    api.setDatabases([
+      civoDatabase({
+        id: 'db-plain',
+        name: 'plain',
+        public_ipv4: target.host,
+        database_user_info: [{ username: admin.user, password: admin.password, port: target.port }]
+      })
+    ])
+    const endpoint = await resolveCivoTarget(civo('plain'), { connectTimeout: 5 })
+    await expect(connect(endpoint, { attempts: 1 })).rejects.toThrow(/does not support SSL/)
+  })
+
+  test(
+    'an unreachable Civo database fails the plan with the firewall hint',
+    async () => {
+      const closedPort = await freePort()
+      api.setDatabases([
+        civoDatabase({
+          id: 'db-closed',
+          name: 'closed-target',
+          public_ipv4: '127.0.0.1',
+          port: closedPort,
+          database_user_info: [{ username: 'civo', password: 'closed-password-1d9e', port: closedPort }]
+        })
+      ])
+      const run = await runAction({ ...civoInputs('closed-target'), 'connect-timeout': '2' })
+      expect(run.exitCode).toBe(1)
+      expect(run.outputs.result).toBe('failed')
+      expect(run.stdout).toContain(
+        `civo-database (127.0.0.1:${closedPort}/postgres): cannot reach the server (ECONNREFUSED)`
+      )
+      expect(run.stdout).toContain('Databases → closed-target → Firewall')
+      expect(run.stdout).toContain(
+        `civo firewall rule create fw-db-closed --startport ${closedPort} --cidr <runner ip>/32 --region LON1`
+      )
+    },
+    E2E_TIMEOUT
+  )
+})
