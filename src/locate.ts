@@ -41,8 +41,10 @@ export async function locateDifferingRows(
   const leafRows = BigInt(Math.max(1, options.leafRows ?? 1000))
   return withSession(source, { snapshot: options.snapshot }, (sourceClient) =>
     withSession(target, {}, async (targetClient) => {
-      const sides = await Promise.all([sourceClient, targetClient].map((client) => describeSide(client, table)))
-      const [sourceSide, targetSide] = sides
+      const [sourceSide, targetSide] = await Promise.all([
+        describeSide(sourceClient, table),
+        describeSide(targetClient, table)
+      ])
       const found: string[] = []
       const search = async (range: Range, atSource: Summary, atTarget: Summary): Promise<void> => {
         if (found.length >= limit || (atSource.rows === atTarget.rows && atSource.sum === atTarget.sum)) return
@@ -52,8 +54,9 @@ export async function locateDifferingRows(
           return
         }
         // Split where the bigger side has half its rows: each step halves that side.
-        const larger = atSource.rows >= atTarget.rows ? sourceSide : targetSide
-        const middle = await larger.keyAt(range, (atSource.rows >= atTarget.rows ? atSource.rows : atTarget.rows) / 2n)
+        const [larger, rows] =
+          atSource.rows >= atTarget.rows ? [sourceSide, atSource.rows] : [targetSide, atTarget.rows]
+        const middle = await larger.keyAt(range, rows / 2n)
         const left: Range = { low: range.low, high: middle }
         const right: Range = { low: middle, high: range.high }
         const [leftAtSource, leftAtTarget] = await Promise.all([sourceSide.summarise(left), targetSide.summarise(left)])
@@ -104,8 +107,8 @@ async function describeSide(client: pg.Client, table: TableFingerprint): Promise
 
   const where = (range: Range): { sql: string; values: string[] } => {
     const values: string[] = []
-    const bound = (operator: string, bound: string[]): string => {
-      const placeholders = bound.map((value, index) => {
+    const bound = (operator: string, keyValues: string[]): string => {
+      const placeholders = keyValues.map((value, index) => {
         values.push(value)
         return `$${values.length}::${key[index].type}`
       })
@@ -143,7 +146,7 @@ async function describeSide(client: pg.Client, table: TableFingerprint): Promise
   }
 }
 
-/** Keys in the range that one side lacks or that hash differently, in key order. */
+/** Keys in the range that the target lacks or holds other values for, then keys only the target has. */
 async function differingKeys(source: Side, target: Side, range: Range): Promise<string[]> {
   const [atSource, atTarget] = await Promise.all([source.rowsIn(range), target.rowsIn(range)])
   const differing = [...atSource].filter(([key, hash]) => atTarget.get(key) !== hash).map(([key]) => key)
@@ -151,7 +154,7 @@ async function differingKeys(source: Side, target: Side, range: Range): Promise<
   return [...differing, ...extra]
 }
 
-/** One key column as its value; several as a row, `(2024-06-01 00:00:00+00, 17)`. */
+/** One key column as its value; several as a row, `(17, 2024-06-01 00:00:00+00)`. */
 function showKey(values: string[]): string {
   return values.length === 1 ? values[0] : `(${values.join(', ')})`
 }

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import path from 'node:path'
+import { resolveCivoTarget, withCivoFirewallHint } from './civo.js'
 import { installClient, type Client } from './client/install.js'
 import { Passfile } from './connection.js'
 import { MigrationError, StageError } from './errors.js'
@@ -25,8 +26,18 @@ export async function run(): Promise<void> {
     const inputs = getInputs()
     report.mode = inputs.mode
     reportPath = inputs.reportPath
+    if (inputs.civo && !inputs.target && inputs.mode !== 'dump') {
+      const civo = inputs.civo
+      inputs.target = await timed(report, 'Resolve Civo target', undefined, () =>
+        resolveCivoTarget(civo, { targetDatabase: inputs.targetDatabase, connectTimeout: inputs.connectTimeout })
+      )
+    }
     const restoring = inputs.mode === 'restore' ? await timed(report, 'Check dump', undefined, () => fetchDump(inputs)) : undefined
-    const plan = await timed(report, 'Plan', undefined, () => planMigration(inputs, restoring?.manifest))
+    const plan = await timed(report, 'Plan', undefined, () =>
+      planMigration(inputs, restoring?.manifest).catch((error: unknown) => {
+        throw withCivoFirewallHint(error, inputs.target)
+      })
+    )
     recordPlan(report, plan)
     logFindings(plan)
     assertNoBlockers(plan)
@@ -112,7 +123,6 @@ function recordError(report: RunReport, error: unknown): void {
   report.result = 'failed'
   report.error = { stage, message, hint }
   if (error instanceof Error && error.stack) core.debug(error.stack)
-  core.error(hint ? `${message}\nFix: ${hint}` : message)
   core.setFailed(hint ? `${message} — ${hint}` : message)
 }
 

@@ -184,7 +184,7 @@ function maintenanceDatabase(inputs: MigrateInputs, databasePlan: DatabasePlan):
 async function verifyTarget(inputs: MigrateInputs, database: DatabaseReport, sourceFingerprint: Fingerprint, target: Endpoint, source?: Endpoint): Promise<void> {
   const targetFingerprint = await fingerprintDatabase(() => connect(target), fingerprintOptions(inputs))
   database.targetFingerprint = targetFingerprint
-  database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges })
+  database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges, restoredFromSnapshot: true })
   if (source) await locateRows(database, source, target, undefined)
   summariseComparison(database)
 }

@@ -11,6 +11,7 @@ export enum Outputs {
   DumpPath = 'dump-path',
   DurationSeconds = 'duration-seconds',
   ArtifactId = 'artifact-id',
+  ArtifactName = 'artifact-name',
   ArtifactUrl = 'artifact-url',
   ArtifactDigest = 'artifact-digest',
   DatabasesJson = 'databases-json'
@@ -28,6 +29,7 @@ export function setOutputs(report: RunReport, reportPath: string): void {
     [Outputs.DumpPath]: report.dumpPath,
     [Outputs.DurationSeconds]: report.durationSeconds,
     [Outputs.ArtifactId]: report.artifact && 'id' in report.artifact ? report.artifact.id : undefined,
+    [Outputs.ArtifactName]: report.artifact && 'name' in report.artifact ? report.artifact.name : undefined,
     [Outputs.ArtifactUrl]: report.artifact && 'url' in report.artifact ? report.artifact.url : undefined,
     [Outputs.ArtifactDigest]: report.artifact && 'digest' in report.artifact ? report.artifact.digest : undefined,
     [Outputs.DatabasesJson]: JSON.stringify(report.databases.map((database) => database.name))

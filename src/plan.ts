@@ -96,7 +96,9 @@ export async function userObjects(client: pg.Client): Promise<string[]> {
 }
 
 function targetNameFor(inputs: MigrateInputs, source: string, count: number): string {
-  if (count === 1) return inputs.targetDatabase ?? inputs.target?.database ?? source
+  // A Civo target connects through its maintenance database; the data goes to a same-named one.
+  const named = inputs.target?.input === Inputs.CivoDatabase ? undefined : inputs.target?.database
+  if (count === 1) return inputs.targetDatabase ?? named ?? source
   return source
 }
 

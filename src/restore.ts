@@ -39,7 +39,7 @@ export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDi
   for (const entry of skipped) core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
   const report = progressReporter('tables restored', dataItems)
   let done = 0
-  const args = [`--dbname=${endpoint.database}`, `--jobs=${options.jobs}`, '--exit-on-error', '--verbose', `--use-list=${listFile}`]
+  const args = [`--dbname=${endpoint.database}`, `--jobs=${options.jobs}`, '--exit-on-error', '--no-tablespaces', '--verbose', `--use-list=${listFile}`]
   if (options.privileges === 'skip') args.push('--no-owner', '--no-acl')
   try {
     await runTool(client.programs.pg_restore, [...args, dumpDir], {
@@ -67,10 +67,21 @@ async function restoreList(client: Client, dumpDir: string, options: RestoreOpti
   return { kept, skipped, dataItems }
 }
 
+/**
+ * ANALYZE what was restored: the user's own tables only, since a plain ANALYZE as a non-superuser
+ * warns about every shared catalog it may not touch.
+ */
 async function analyze(endpoint: Endpoint): Promise<void> {
   const db = await connect(endpoint)
   try {
-    await db.query('ANALYZE')
+    const { rows } = await db.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_toast%' AND pg_has_role(c.relowner, 'USAGE')`
+    )
+    for (let start = 0; start < rows.length; start += 100) {
+      await db.query(`ANALYZE ${rows.slice(start, start + 100).map((r) => r.name).join(', ')}`)
+    }
   } finally {
     await db.end()
   }

@@ -14,9 +14,6 @@ import { runAction } from '../support/run-action.js'
 import { freePort, startServer, stopServer, type ServerInfo } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
 
-// Each run of the bundled action starts node and connects to real servers: more than jest's 5 s.
-const E2E_TIMEOUT = 120_000
-
 const API_KEY = `civo-key-${randomBytes(8).toString('hex')}`
 
 // Two per page, as the double pages them: page 1 MySQL and Building, page 2 the target and an old
@@ -264,11 +261,11 @@ describe('the action resolves its target from Civo', () => {
       db,
       'CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items VALUES (1, $$one$$)'
     )
-  }, E2E_TIMEOUT)
+  })
   afterAll(async () => {
     if (tlsServer) await stopServer(tlsServer)
     if (baseDir) fs.rmSync(baseDir, { recursive: true, force: true })
-  }, E2E_TIMEOUT)
+  })
 
   function civoInputs(database: string): Record<string, string> {
     return {
@@ -282,42 +279,38 @@ describe('the action resolves its target from Civo', () => {
     }
   }
 
-  test(
-    'mode plan with no target-url: the target comes from the API, over TLS, and the plan passes',
-    async () => {
-      const admin = tlsServer.admin as { user: string; password: string }
-      api.setDatabases([
-        ...DATABASES,
-        civoDatabase({
-          id: 'db-e2e',
-          name: 'e2e-target',
-          public_ipv4: tlsServer.host,
-          port: tlsServer.port,
-          database_user_info: [{ username: admin.user, password: admin.password, port: tlsServer.port }]
-        })
-      ])
-      const run = await runAction(civoInputs('e2e-target'))
-      expect({
-        exitCode: run.exitCode,
-        result: run.outputs.result,
-        tail: run.exitCode ? (run.stdout + run.stderr).slice(-3000) : ''
-      }).toEqual({
-        exitCode: 0,
-        result: 'planned',
-        tail: ''
+  test('mode plan with no target-url: the target comes from the API, over TLS, and the plan passes', async () => {
+    const admin = tlsServer.admin as { user: string; password: string }
+    api.setDatabases([
+      ...DATABASES,
+      civoDatabase({
+        id: 'db-e2e',
+        name: 'e2e-target',
+        public_ipv4: tlsServer.host,
+        port: tlsServer.port,
+        database_user_info: [{ username: admin.user, password: admin.password, port: tlsServer.port }]
       })
-      expect(run.outputs['target-version']).toMatch(/^17\./)
-      expect(api.requests.length).toBeGreaterThan(0)
-      expect(new Set(api.requests.map((r) => r.authorization))).toEqual(new Set([`bearer ${API_KEY}`]))
-      // The single database goes to a same-named database, not to the maintenance database used to connect.
-      expect(run.report.databases.map((d: { name: string; target: string }) => [d.name, d.target])).toEqual([[db, db]])
-      // The password from the API is masked, and appears nowhere else in the log.
-      expect(run.stdout).toContain(`::add-mask::${admin.password}`)
-      expect(run.stdout.replaceAll(`::add-mask::${admin.password}`, '')).not.toContain(admin.password)
-      expect(run.stdout.replaceAll(`::add-mask::${API_KEY}`, '')).not.toContain(API_KEY)
-    },
-    E2E_TIMEOUT
-  )
+    ])
+    const run = await runAction(civoInputs('e2e-target'))
+    expect({
+      exitCode: run.exitCode,
+      result: run.outputs.result,
+      tail: run.exitCode ? (run.stdout + run.stderr).slice(-3000) : ''
+    }).toEqual({
+      exitCode: 0,
+      result: 'planned',
+      tail: ''
+    })
+    expect(run.outputs['target-version']).toMatch(/^17\./)
+    expect(api.requests.length).toBeGreaterThan(0)
+    expect(new Set(api.requests.map((r) => r.authorization))).toEqual(new Set([`bearer ${API_KEY}`]))
+    // The single database goes to a same-named database, not to the maintenance database used to connect.
+    expect(run.report.databases.map((d: { name: string; target: string }) => [d.name, d.target])).toEqual([[db, db]])
+    // The password from the API is masked, and appears nowhere else in the log.
+    expect(run.stdout).toContain(`::add-mask::${admin.password}`)
+    expect(run.stdout.replaceAll(`::add-mask::${admin.password}`, '')).not.toContain(admin.password)
+    expect(run.stdout.replaceAll(`::add-mask::${API_KEY}`, '')).not.toContain(API_KEY)
+  })
 
   test('sslmode=require is real: the test bed server without TLS is refused', async () => {
     const target = testbed.target
@@ -334,30 +327,26 @@ describe('the action resolves its target from Civo', () => {
     await expect(connect(endpoint, { attempts: 1 })).rejects.toThrow(/does not support SSL/)
   })
 
-  test(
-    'an unreachable Civo database fails the plan with the firewall hint',
-    async () => {
-      const closedPort = await freePort()
-      api.setDatabases([
-        civoDatabase({
-          id: 'db-closed',
-          name: 'closed-target',
-          public_ipv4: '127.0.0.1',
-          port: closedPort,
-          database_user_info: [{ username: 'civo', password: 'closed-password-1d9e', port: closedPort }]
-        })
-      ])
-      const run = await runAction({ ...civoInputs('closed-target'), 'connect-timeout': '2' })
-      expect(run.exitCode).toBe(1)
-      expect(run.outputs.result).toBe('failed')
-      expect(run.stdout).toContain(
-        `civo-database (127.0.0.1:${closedPort}/postgres): cannot reach the server (ECONNREFUSED)`
-      )
-      expect(run.stdout).toContain('Databases → closed-target → Firewall')
-      expect(run.stdout).toContain(
-        `civo firewall rule create fw-db-closed --startport ${closedPort} --cidr <runner ip>/32 --region LON1`
-      )
-    },
-    E2E_TIMEOUT
-  )
+  test('an unreachable Civo database fails the plan with the firewall hint', async () => {
+    const closedPort = await freePort()
+    api.setDatabases([
+      civoDatabase({
+        id: 'db-closed',
+        name: 'closed-target',
+        public_ipv4: '127.0.0.1',
+        port: closedPort,
+        database_user_info: [{ username: 'civo', password: 'closed-password-1d9e', port: closedPort }]
+      })
+    ])
+    const run = await runAction({ ...civoInputs('closed-target'), 'connect-timeout': '2' })
+    expect(run.exitCode).toBe(1)
+    expect(run.outputs.result).toBe('failed')
+    expect(run.stdout).toContain(
+      `civo-database (127.0.0.1:${closedPort}/postgres): cannot reach the server (ECONNREFUSED)`
+    )
+    expect(run.stdout).toContain('Databases → closed-target → Firewall')
+    expect(run.stdout).toContain(
+      `civo firewall rule create fw-db-closed --startport ${closedPort} --cidr <runner ip>/32 --region LON1`
+    )
+  })
 })

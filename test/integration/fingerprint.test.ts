@@ -99,6 +99,13 @@ CREATE TRIGGER events_guard BEFORE INSERT ON app.events FOR EACH ROW EXECUTE FUN
 CREATE TABLE app.tenants (tenant text, id int, PRIMARY KEY (tenant, id)) PARTITION BY LIST (tenant);
 CREATE TABLE app.tenants_a PARTITION OF app.tenants FOR VALUES IN ('a', 'A');
 CREATE TABLE app.tenants_rest PARTITION OF app.tenants FOR VALUES IN ('b', 'c');
+-- Hash partitions on an enum: the hash is of the label's OID, so rows land elsewhere on the other side.
+CREATE TYPE app.color AS ENUM ('red', 'green', 'blue', 'cyan', 'magenta', 'yellow', 'black', 'white');
+CREATE TABLE app.by_color (color app.color, id integer, PRIMARY KEY (color, id)) PARTITION BY HASH (color);
+CREATE TABLE app.by_color_0 PARTITION OF app.by_color FOR VALUES WITH (MODULUS 4, REMAINDER 0);
+CREATE TABLE app.by_color_1 PARTITION OF app.by_color FOR VALUES WITH (MODULUS 4, REMAINDER 1);
+CREATE TABLE app.by_color_2 PARTITION OF app.by_color FOR VALUES WITH (MODULUS 4, REMAINDER 2);
+CREATE TABLE app.by_color_3 PARTITION OF app.by_color FOR VALUES WITH (MODULUS 4, REMAINDER 3);
 CREATE UNLOGGED TABLE app.cache (k text PRIMARY KEY, v text) WITH (fillfactor = 70);
 CREATE TABLE app.log (line text, at timestamptz);
 CREATE TABLE app.audit (what text, id integer);
@@ -165,6 +172,7 @@ INSERT INTO app.events
     jsonb_build_object('g', g, 'sq', g * g)
   FROM generate_series(1, 2500) g;
 INSERT INTO app.tenants SELECT t, g FROM unnest(ARRAY['a', 'A', 'b', 'c']) t, generate_series(1, 50) g;
+INSERT INTO app.by_color SELECT (enum_range(NULL::app.color))[1 + g % 8], g FROM generate_series(1, 800) g;
 INSERT INTO app.cache SELECT 'key' || g, repeat('v', g % 50) FROM generate_series(1, 300) g;
 INSERT INTO app.log VALUES ('started', '2024-01-01 00:00:00+00'), ('started', '2024-01-01 00:00:00+00'), ('stopped', NULL);
 INSERT INTO app.parent_inh VALUES (1, 'parent');
@@ -299,6 +307,18 @@ describe('the same schema and data on 14 and on 17', () => {
     )
   })
 
+  test('rows placed in other hash partitions are expected when the tree holds the same rows', () => {
+    const leaves = (fingerprint: Fingerprint) =>
+      fingerprint.tables.filter((table) => table.partitionRoot?.name === 'by_color').map((table) => table.rows)
+    expect(leaves(source).reduce((a, b) => a + b)).toBe(800)
+    expect(leaves(target).reduce((a, b) => a + b)).toBe(800)
+    const moved = compareFingerprints(source, target, { privileges: 'skip' }).differences.filter((difference) =>
+      difference.object.startsWith('app.by_color_')
+    )
+    // Where rows land depends on the enum's OIDs on each server: often elsewhere, never a failure.
+    for (const difference of moved) expect(difference).toMatchObject({ expected: true })
+  })
+
   test('every table is checksummed: partitions and unlogged tables, not partitioned parents', () => {
     const names = source.tables.map((table) => `${table.schema}.${table.name}`)
     expect(names).toEqual(
@@ -313,9 +333,17 @@ describe('the same schema and data on 14 and on 17', () => {
     expect(names).not.toContain('app.events')
     expect(names).not.toContain('app.daily')
     expect(tableOf(source, 'app.customers')).toMatchObject({ rows: 2004, primaryKey: ['id'] })
-    expect(tableOf(source, 'app.events_2024').primaryKey).toEqual(['id', 'at'])
+    expect(tableOf(source, 'app.events_2024')).toMatchObject({
+      primaryKey: ['id', 'at'],
+      partitionRoot: { schema: 'app', name: 'events' }
+    })
+    expect(tableOf(source, 'app.customers').partitionRoot).toBeUndefined()
     expect(tableOf(source, 'app.parent_inh').rows).toBe(1)
-    for (const table of source.tables) expect(tableOf(target, `${table.schema}.${table.name}`)).toEqual(table)
+    for (const table of source.tables) {
+      // Hash partitions on an enum: see the test above.
+      if (table.partitionRoot?.name !== 'by_color')
+        expect(tableOf(target, `${table.schema}.${table.name}`)).toEqual(table)
+    }
   })
 
   test('sequences, large objects and validation queries agree', () => {

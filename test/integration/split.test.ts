@@ -41,6 +41,8 @@ describe('split migration: dump here, restore there, the artifact in between', (
       {
         mode: 'dump',
         'source-url': testbed.sourceUrl(db),
+        // The restore side runs 17: dump with 17's pg_dump, as a 14 → 17 split would.
+        'postgres-version': '17',
         'client-download-url': testbed.clientTemplate,
         'artifact-name': artifact,
         'dump-path': path.join(dumpPath, 'dump')

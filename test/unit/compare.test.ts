@@ -1,5 +1,5 @@
 import { compareFingerprints, type Difference } from '../../src/compare.js'
-import type { Fingerprint, SchemaObject } from '../../src/fingerprint/index.js'
+import type { Fingerprint, SchemaObject, TableFingerprint } from '../../src/fingerprint/index.js'
 import { unqualify } from '../../src/fingerprint/normalise.js'
 
 function object(
@@ -331,5 +331,46 @@ describe('unqualify', () => {
     ['SELECT (a OPERATOR(public.~) 1.5) FROM zoë.été', 'SELECT (a OPERATOR(public.~) 1.5) FROM été']
   ])('%s', (qualified, plain) => {
     expect(unqualify(qualified)).toBe(plain)
+  })
+})
+
+describe('partitions', () => {
+  const leaf = (name: string, rows: number, checksum: string | null) => ({
+    schema: 'app',
+    name,
+    rows,
+    checksum,
+    primaryKey: ['color', 'id'],
+    partitionRoot: { schema: 'app', name: 'by_color' }
+  })
+  const before = fingerprint({ tables: [leaf('by_color_0', 300, '10'), leaf('by_color_1', 200, '5')] })
+
+  test('rows moved between partitions are expected when the tree holds the same rows', () => {
+    const after = fingerprint({ tables: [leaf('by_color_0', 200, '7'), leaf('by_color_1', 300, '8')] })
+    const comparison = compareFingerprints(before, after, { privileges: 'skip' })
+    expect(comparison.passed).toBe(true)
+    expect(comparison.differences.map((d) => [d.object, d.expected, d.detail])).toEqual([
+      [
+        'app.by_color_0',
+        true,
+        '300 rows on the source, 200 on the target (-100); the rows moved between partitions of app.by_color, which holds the same rows on both sides'
+      ],
+      [
+        'app.by_color_1',
+        true,
+        '200 rows on the source, 300 on the target (+100); the rows moved between partitions of app.by_color, which holds the same rows on both sides'
+      ]
+    ])
+  })
+
+  test('a tree whose total differs fails; without checksums equal counts are all the evidence', () => {
+    const changed = fingerprint({ tables: [leaf('by_color_0', 200, '7'), leaf('by_color_1', 300, '9')] })
+    expect(compareFingerprints(before, changed, { privileges: 'skip' }).passed).toBe(false)
+    const counted = (tables: TableFingerprint[]): Fingerprint =>
+      fingerprint({ level: 'counts', tables: tables.map((table) => ({ ...table, checksum: null })) })
+    const moved = counted([leaf('by_color_0', 200, null), leaf('by_color_1', 300, null)])
+    expect(compareFingerprints(before, moved, { privileges: 'skip' }).passed).toBe(true)
+    const lost = counted([leaf('by_color_0', 200, null), leaf('by_color_1', 299, null)])
+    expect(compareFingerprints(before, lost, { privileges: 'skip' }).passed).toBe(false)
   })
 })

@@ -1,0 +1,213 @@
+// Network, disk and process doubles for fault tests: a port that never answers, a port that opens
+// late, a small or read-only filesystem, a self-signed certificate, and a watcher that records the
+// command line of every process a run starts.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { SERVER_USER, freePort } from './servers.js'
+
+export function runningAsRoot() {
+  return typeof process.getuid === 'function' && process.getuid() === 0
+}
+
+/**
+ * A TCP server that accepts connections and never says a word, as a firewall that drops replies
+ * looks to a client past the handshake.
+ * @returns {Promise<{ port: number, connections: () => number, close: () => Promise<void> }>}
+ */
+export async function startBlackhole() {
+  /** @type {Set<net.Socket>} */
+  const sockets = new Set()
+  let accepted = 0
+  const server = net.createServer((socket) => {
+    accepted++
+    sockets.add(socket)
+    socket.on('error', () => undefined)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)))
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    connections: () => accepted,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve(undefined))
+      })
+  }
+}
+
+/**
+ * A port that refuses connections (nothing listens) until `opensAfterMs`, then forwards every
+ * connection to `to`: a server or pooler that is still starting when the run begins.
+ * @param {{ host: string, port: number }} to
+ * @param {number} opensAfterMs
+ */
+export async function startLateProxy(to, opensAfterMs) {
+  const port = await freePort()
+  /** @type {Set<net.Socket>} */
+  const sockets = new Set()
+  let forwarded = 0
+  const server = net.createServer((client) => {
+    forwarded++
+    const upstream = net.connect(to.port, to.host)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => undefined)
+      socket.on('close', () => sockets.delete(socket))
+    }
+    client.pipe(upstream).pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  let openedAt = 0
+  const opened = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      server.once('error', reject)
+      server.listen(port, '127.0.0.1', () => {
+        openedAt = Date.now()
+        resolve(undefined)
+      })
+    }, opensAfterMs)
+    server.once('close', () => clearTimeout(timer))
+  })
+  return {
+    port,
+    opened,
+    openedAt: () => openedAt,
+    forwarded: () => forwarded,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        if (server.listening) server.close(() => resolve(undefined))
+        else resolve(undefined)
+      })
+  }
+}
+
+/**
+ * Mounts a tmpfs (root only): a small disk that fills, or one mounted read-only.
+ * @param {string} dir
+ * @param {{ size?: string, readOnly?: boolean }} [options]
+ * @returns {() => void} unmounts
+ */
+export function mountTmpfs(dir, { size = '1m', readOnly = false } = {}) {
+  fs.mkdirSync(dir, { recursive: true })
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}${readOnly ? ',ro' : ''}`, 'tmpfs', dir])
+  return () => {
+    try {
+      execFileSync('umount', ['-l', dir])
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Whether this process may mount a tmpfs: root, and a kernel that lets it (not every container does). */
+export function canMountTmpfs(scratch) {
+  if (!runningAsRoot()) return false
+  const dir = path.join(scratch, 'mount-probe')
+  try {
+    const unmount = mountTmpfs(dir, { size: '64k' })
+    unmount()
+    return true
+  } catch {
+    return false
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost. The key is handed to the server user when
+ * running as root: the server refuses a key that others can read or that it does not own.
+ * @param {string} dir
+ * @param {string} [name]
+ * @returns {{ cert: string, key: string }}
+ */
+export function makeCertificate(dir, name = 'server') {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 })
+  const cert = path.join(dir, `${name}.crt`)
+  const key = path.join(dir, `${name}.key`)
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
+    { stdio: 'ignore' }
+  )
+  fs.chmodSync(key, 0o600)
+  fs.chmodSync(cert, 0o644)
+  if (runningAsRoot()) {
+    const uid = Number(execFileSync('id', ['-u', SERVER_USER]).toString().trim())
+    const gid = Number(execFileSync('id', ['-g', SERVER_USER]).toString().trim())
+    fs.chownSync(key, uid, gid)
+    fs.chownSync(cert, uid, gid)
+  }
+  return { cert, key }
+}
+
+/** @param {number} pid */
+function readProc(pid, file) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Polls /proc every `intervalMs` and records the argv of every process whose environment holds
+ * `marker` (a run's RUNNER_TEMP: every process the action starts inherits it), and of every process
+ * at all whose argv contains one of `needles`.
+ * @param {{ marker: string, needles?: string[], intervalMs?: number }} options
+ */
+export function watchProcesses({ marker, needles = [], intervalMs = 50 }) {
+  /** @type {Map<string, string>} */
+  const seen = new Map()
+  /** @type {string[]} */
+  const offending = []
+  const markerBytes = Buffer.from(marker)
+  const poll = () => {
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      const pid = Number(entry)
+      if (pid === process.pid) continue
+      const cmdline = readProc(pid, 'cmdline')
+      if (!cmdline || cmdline.length === 0) continue
+      const args = cmdline.toString().split('\0').filter(Boolean).join(' ')
+      if (needles.some((needle) => args.includes(needle))) offending.push(`${pid}: ${args}`)
+      const key = `${pid} ${args}`
+      if (seen.has(key)) continue
+      const environ = readProc(pid, 'environ')
+      if (environ && environ.includes(markerBytes)) seen.set(key, args)
+    }
+  }
+  const timer = setInterval(poll, intervalMs)
+  poll()
+  return {
+    /** Stops polling; returns every command line seen and those that held a needle. */
+    stop() {
+      clearInterval(timer)
+      poll()
+      return { commands: [...new Set(seen.values())], offending }
+    }
+  }
+}
+
+/**
+ * Command lines of running processes whose environment holds `marker`.
+ * @param {string} marker
+ */
+export function processesWith(marker) {
+  const found = []
+  const markerBytes = Buffer.from(marker)
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    const environ = readProc(Number(entry), 'environ')
+    if (!environ || !environ.includes(markerBytes)) continue
+    const cmdline = readProc(Number(entry), 'cmdline')
+    if (cmdline?.length) found.push(`${entry}: ${cmdline.toString().split('\0').filter(Boolean).join(' ')}`)
+  }
+  return found
+}
