@@ -44,11 +44,17 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     jobs: { type: 'string', default: String(os.availableParallelism()) },
     json: { type: 'string', default: path.join('bench', 'results.json') },
+    'quiet-wait': { type: 'string', default: '300' },
     help: { type: 'boolean', default: false }
   }
 })
 if (args.help) {
-  console.log('usage: node bench/run.js [--size-gb 1] [--runs 3] [--jobs <cpus>] [--json bench/results.json]')
+  console.log(
+    'usage: node bench/run.js [--size-gb 1] [--runs 3] [--jobs <cpus>] [--json bench/results.json] [--quiet-wait 300]'
+  )
+  console.log(
+    '  --quiet-wait: seconds to wait, before each timed way, for other load on the machine to settle (0: never)'
+  )
   process.exit(0)
 }
 const sizeGb = Number(args['size-gb'])
@@ -59,6 +65,7 @@ if (!(sizeGb > 0) || !Number.isInteger(runs) || runs < 1 || !Number.isInteger(jo
   process.exit(2)
 }
 const jsonPath = path.resolve(args.json)
+const quietWait = Number(args['quiet-wait'])
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup: servers, the bundle server, every child this script started, the temp folder.
@@ -170,6 +177,58 @@ function readCpu() {
   return { busy: total - idle, total }
 }
 
+/** @param {number} pid CPU ticks of a process and of the children it has reaped. */
+function cpuTicks(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * CPU ticks spent by this benchmark: this process and its reaped children (client tools, the action
+ * and its tools), and both postmasters with their reaped backends and parallel workers.
+ */
+function ownTicks() {
+  let ticks = cpuTicks(process.pid)
+  for (const major of [14, 17]) {
+    try {
+      const pidFile = path.join(baseDir, `pg${major}`, 'data', 'postmaster.pid')
+      ticks += cpuTicks(Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]))
+    } catch {
+      // not running
+    }
+  }
+  return ticks
+}
+
+/**
+ * Others may share this machine: before each timed way, wait until the CPUs have been nearly idle
+ * for three seconds in a row, at most --quiet-wait seconds.
+ */
+async function waitForQuiet() {
+  const started = now()
+  let calm = 0
+  let last = readCpu()
+  while (quietWait > 0 && (now() - started) / 1000 < quietWait) {
+    await sleep(1000)
+    const current = readCpu()
+    const busy = (current.busy - last.busy) / Math.max(1, current.total - last.total)
+    last = current
+    calm = busy < 0.15 ? calm + 1 : 0
+    if (calm >= 3) break
+  }
+  const waited = (now() - started) / 1000
+  const quiet = quietWait <= 0 || calm >= 3
+  if (waited > 5 || !quiet) {
+    console.log(`      (waited ${waited.toFixed(0)} s for other load to settle${quiet ? '' : '; it did not'})`)
+  }
+  return { waitedSeconds: round(waited, 1), quiet }
+}
+
 /** pid → { ppid, rssBytes } for every process we may read. */
 function processTable() {
   /** @type {Map<number, { ppid: number, rss: number }>} */
@@ -221,6 +280,10 @@ function startSampler(options = {}) {
     pid: /** @type {number | undefined} */ (undefined)
   }
   let last = readCpu()
+  const first = last
+  const ownAtStart = ownTicks()
+  /** @type {number | undefined} */
+  let otherLoadPercent
   const tick = () => {
     const current = readCpu()
     cpu.push({ t: now(), busy: current.busy - last.busy, total: current.total - last.total })
@@ -255,11 +318,22 @@ function startSampler(options = {}) {
   const timer = setInterval(tick, 100)
   return {
     state,
-    stop() {
+    async stop() {
       clearInterval(timer)
       tick()
       live.actionPid = undefined
+      // What ran on the machine besides this benchmark, as a share of all CPUs. The servers' backends
+      // count once the postmaster has reaped them: give it a moment after the last client closed.
+      const end = last
+      await sleep(500)
+      const total = end.total - first.total
+      otherLoadPercent = total
+        ? round((100 * Math.max(0, end.busy - first.busy - (ownTicks() - ownAtStart))) / total, 0)
+        : 0
       return state
+    },
+    otherLoad() {
+      return otherLoadPercent
     },
     /** Average share of all CPUs busy between two times, in percent. */
     busy(/** @type {number} */ from, /** @type {number} */ to) {
@@ -275,14 +349,14 @@ function startSampler(options = {}) {
 
 /** Rows per table for the chosen size; tuned so --size-gb 1 gives about 1 GB on disk. */
 function plannedRows() {
-  const scale = Math.max(1, Math.round(15 * sizeGb))
+  const scale = Math.max(1, Math.round(10 * sizeGb))
   return {
     customers: Math.max(1000, Math.round(100_000 * sizeGb)),
     events: Math.max(10_000, Math.round(2_000_000 * sizeGb)),
     branches: scale,
     tellers: 10 * scale,
     accounts: 100_000 * scale,
-    history: Math.max(1000, Math.round(1_000_000 * sizeGb))
+    history: Math.max(1000, Math.round(500_000 * sizeGb))
   }
 }
 
@@ -504,10 +578,14 @@ async function plainPipe({ bin, env, source, target }) {
   })
   const [d, p] = /** @type {{ code: number | null, tail: string }[]} */ (await Promise.all([finished(dump), psqlDone]))
   const ended = now()
-  sampler.stop()
+  await sampler.stop()
   if (p.code !== 0) throw new Error(`psql exited ${p.code}: ${p.tail.split('\n').slice(-5).join(' | ')}`)
   if (d.code !== 0) throw new Error(`pg_dump exited ${d.code}: ${d.tail.split('\n').slice(-5).join(' | ')}`)
-  return { seconds: (ended - started) / 1000, cpuBusyPercent: sampler.busy(started, ended) }
+  return {
+    seconds: (ended - started) / 1000,
+    cpuBusyPercent: sampler.busy(started, ended),
+    otherLoadPercent: sampler.otherLoad()
+  }
 }
 
 /**
@@ -541,7 +619,7 @@ async function handTuned({ bin, env, source, target, workDir }) {
     env
   )
   const ended = now()
-  sampler.stop()
+  await sampler.stop()
   const dumpBytes = folderBytes(dumpDir)
   fs.rmSync(dumpDir, { recursive: true, force: true })
   return {
@@ -549,7 +627,8 @@ async function handTuned({ bin, env, source, target, workDir }) {
     dumpSeconds: (dumped - started) / 1000,
     restoreSeconds: (ended - dumped) / 1000,
     dumpBytes,
-    cpuBusyPercent: { dump: sampler.busy(started, dumped), restore: sampler.busy(dumped, ended) }
+    cpuBusyPercent: { dump: sampler.busy(started, dumped), restore: sampler.busy(dumped, ended) },
+    otherLoadPercent: sampler.otherLoad()
   }
 }
 
@@ -575,8 +654,11 @@ async function viaAction({ source, target, workDir, toolCache, run }) {
   /** @type {{ title: string, start: number, end?: number }[]} */
   const groups = []
   let pending = ''
+  /** @type {number | undefined} */
+  let firstOutput
   const onStdout = (/** @type {string} */ chunk) => {
     const t = now()
+    firstOutput ??= t
     pending += chunk
     const lines = pending.split('\n')
     pending = lines.pop() ?? ''
@@ -608,7 +690,7 @@ async function viaAction({ source, target, workDir, toolCache, run }) {
     timeoutMs: Math.max(600_000, 1_800_000 * sizeGb)
   })
   const ended = now()
-  const rss = sampler.stop()
+  const rss = await sampler.stop()
   const report = result.report
   const stages = (report?.stages ?? []).map((/** @type {any} */ s) => {
     const group = groups.find((g) => g.title === (s.database ? `${s.stage}: ${s.database}` : s.stage))
@@ -621,8 +703,14 @@ async function viaAction({ source, target, workDir, toolCache, run }) {
     }
   })
   const database = report?.databases?.find((/** @type {any} */ d) => d.name === DATABASE)
+  const lastGroupEnd = Math.max(...groups.map((g) => g.end ?? 0))
   const outcome = {
     seconds: (ended - started) / 1000,
+    // Outside the stages: node start and bundle load until the first line, and after the last stage
+    // (report, outputs, summary, exit).
+    startupSeconds: firstOutput === undefined ? undefined : round((firstOutput - started) / 1000, 2),
+    afterStagesSeconds: lastGroupEnd > 0 ? round((ended - lastGroupEnd) / 1000, 2) : undefined,
+    otherLoadPercent: sampler.otherLoad(),
     exitCode: result.exitCode,
     result: result.outputs.result,
     mismatches: Number(result.outputs.mismatches ?? NaN),
@@ -833,12 +921,17 @@ async function main() {
     const entry = { run }
 
     await freshTarget(target)
-    entry.a = await plainPipe({ bin, env, source, target })
+    const quietA = await waitForQuiet()
+    entry.a = { ...(await plainPipe({ bin, env, source, target })), quietBefore: quietA }
     entry.a.integrity = await check('a', run)
-    console.log(`  (a) pg_dump | psql                        ${secs(entry.a.seconds)}  cpu ${entry.a.cpuBusyPercent}%`)
+    console.log(
+      `  (a) pg_dump | psql                        ${secs(entry.a.seconds)}  cpu ${entry.a.cpuBusyPercent}%` +
+        ` (others ${entry.a.otherLoadPercent}%)`
+    )
 
     await freshTarget(target)
-    entry.b = await handTuned({ bin, env, source, target, workDir })
+    const quietB = await waitForQuiet()
+    entry.b = { ...(await handTuned({ bin, env, source, target, workDir })), quietBefore: quietB }
     entry.b.integrity = await check('b', run)
     // Not part of (b): what the ANALYZE the action runs after its restore costs on this copy.
     const analyzeStarted = now()
@@ -847,11 +940,12 @@ async function main() {
     console.log(
       `  (b) pg_dump -Fd -j${jobs} -Z zstd:1 + pg_restore -j${jobs}  ${secs(entry.b.seconds)}` +
         `  (dump ${secs(entry.b.dumpSeconds)} cpu ${entry.b.cpuBusyPercent.dump}%, restore ${secs(entry.b.restoreSeconds)} cpu ${entry.b.cpuBusyPercent.restore}%;` +
-        ` dump ${mib(entry.b.dumpBytes)}; a later ANALYZE takes ${secs(entry.b.analyzeAfterSeconds)})`
+        ` dump ${mib(entry.b.dumpBytes)}; a later ANALYZE takes ${secs(entry.b.analyzeAfterSeconds)}; others ${entry.b.otherLoadPercent}%)`
     )
 
     await freshTarget(target)
-    entry.c = await viaActionWithRetry({ source, target, workDir, toolCache, run })
+    const quietC = await waitForQuiet()
+    entry.c = { ...(await viaActionWithRetry({ source, target, workDir, toolCache, run })), quietBefore: quietC }
     entry.c.integrity = entry.c.exitCode === 0 ? await check('c', run) : { ok: false, wrong: ['the action failed'] }
     if (entry.c.exitCode !== 0 || entry.c.result !== 'passed') {
       integrityFailures++
@@ -860,7 +954,7 @@ async function main() {
       if (entry.c.stderrTail) console.log(entry.c.stderrTail)
     }
     console.log(
-      `  (c) the action (verify: full)              ${secs(entry.c.seconds)}` +
+      `  (c) the action (verify: full)              ${secs(entry.c.seconds)}  (others ${entry.c.otherLoadPercent}%)` +
         `${entry.c.clientDownloaded ? '  [first run: downloads and caches the client]' : '  [client from the tool cache]'}`
     )
     for (const s of entry.c.stages) {
@@ -869,6 +963,9 @@ async function main() {
           `${s.cpuBusyPercent === undefined ? '' : `  cpu ${s.cpuBusyPercent}%`}`
       )
     }
+    console.log(
+      `        outside stages: start ${secs(entry.c.startupSeconds)}, after the last stage ${secs(entry.c.afterStagesSeconds)}`
+    )
     console.log(
       `        peak RSS: action node ${mib(entry.c.peakRss.actionBytes)} (VmHWM), action tree ${mib(entry.c.peakRss.treeBytes)} (${entry.c.peakRss.treeProcessesAtPeak} processes)`
     )
@@ -992,13 +1089,28 @@ async function main() {
     `  peak RSS of the action's node process ${mib(peak.actionBytes)}; of its process tree ${mib(peak.treeBytes)}`
   )
   console.log(`  (peak RSS by polling /proc/<pid>/status VmHWM every 100 ms, keeping the max)`)
+  const otherMax = Math.max(
+    ...results.flatMap((r) => [r.a.otherLoadPercent, r.b.otherLoadPercent, r.c.otherLoadPercent])
+  )
+  console.log(
+    `  other load on the machine during the timed ways: at most ${otherMax}% of the CPUs` +
+      (otherMax > 10 ? ' (the machine was shared: treat the times with care)' : '')
+  )
   console.log(
     `  integrity: ${integrityFailures === 0 ? 'row counts of every table matched the source after every way' : `${integrityFailures} FAILURES`}`
   )
 
   const output = {
     startedAt: new Date(Date.now() - performance.now()).toISOString(),
-    config: { sizeGb, runs, jobs, cpus: os.availableParallelism(), memoryBytes: os.totalmem(), node: process.version },
+    config: {
+      sizeGb,
+      runs,
+      jobs,
+      quietWait,
+      cpus: os.availableParallelism(),
+      memoryBytes: os.totalmem(),
+      node: process.version
+    },
     versions: { ...versions, client: bundle.version },
     database: {
       name: DATABASE,

@@ -65,7 +65,11 @@ export function compareFingerprints(source: Fingerprint, target: Fingerprint, op
   const differences = [
     ...compareInventory(source.inventory, target.inventory, options),
     ...compareTables(source.tables, target.tables),
-    ...compareSequences(source.sequences, target.sequences, options.restoredFromSnapshot === true && source.snapshot !== undefined),
+    ...compareSequences(
+      source.sequences,
+      target.sequences,
+      options.restoredFromSnapshot === true && source.snapshot !== undefined
+    ),
     ...compareLargeObjects(source.largeObjects, target.largeObjects),
     ...compareQueries(source.queries, target.queries)
   ].sort(byReportOrder)
@@ -129,18 +133,25 @@ function compareObject(
       detail: `${object} is at version ${found.version} on the target, ${wanted.version} on the source: a restore creates the target's default version`
     })
   }
+  // PostgreSQL 15 gave schema public to pg_database_owner; the dump cannot carry the old owner.
+  const publicSchema = object === 'schema public' && found.owner === 'pg_database_owner'
   if (wanted.owner !== found.owner) {
-    const why = notKept ? ' (owners are not restored with privileges: skip)' : ''
+    const why = notKept
+      ? ' (owners are not restored with privileges: skip)'
+      : publicSchema
+        ? ' (PostgreSQL 15+ makes pg_database_owner its owner)'
+        : ''
     differences.push({
       kind: 'owner',
       object,
       source: wanted.owner,
       target: found.owner,
-      expected: notKept,
+      expected: notKept || publicSchema,
       detail: `${object} has another owner${why}`
     })
   }
-  if (wanted.acl !== found.acl) {
+  const wantedAcl = publicSchema ? renameGrantee(wanted.acl, wanted.owner, found.owner) : wanted.acl
+  if (withoutMaintain(wantedAcl) !== withoutMaintain(found.acl)) {
     const why = notKept ? ' (grants are not restored with privileges: skip)' : ''
     differences.push({
       kind: 'privileges',
@@ -152,6 +163,19 @@ function compareObject(
     })
   }
   return differences
+}
+
+/**
+ * PostgreSQL 17 added MAINTAIN (`m`), which an owner holds by default: an owner's full privileges on
+ * 14 and on 17 are the same grant.
+ */
+function withoutMaintain(acl: string | null): string | null {
+  return acl === null ? null : acl.replace(/=([a-zA-Z*]+)\//g, (_, privileges: string) => `=${privileges.replace('m', '')}/`)
+}
+
+function renameGrantee(acl: string | null, from: string | null, to: string | null): string | null {
+  if (acl === null || !from || !to) return acl
+  return acl.replace(new RegExp(`(^|[{,])${from.replace(/\W/g, '\\$&')}=`, 'g'), `$1${to}=`).replaceAll(`/${from}`, `/${to}`)
 }
 
 /** Only tables on both sides: a missing or extra table is reported once, by the inventory. */

@@ -1,9 +1,11 @@
 import * as core from '@actions/core'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { parse, toClientConfig } from 'pg-connection-string'
+import { onCancel, throwIfCancelled } from './cancel.js'
 import { InputError, MigrationError } from './errors.js'
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
@@ -48,7 +50,8 @@ export function parseDatabaseUrl(input: string, url: string, connectTimeout = 10
   if (sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(sslmode)) {
     throw new InputError(`${input} has an unknown sslmode "${sslmode}"`, `use one of ${SSL_MODES.join(', ')}`)
   }
-  if (!parsed.database) {
+  const database = databaseFromUrl(input, url)
+  if (!database) {
     throw new InputError(`${input} names no database`, `end the URL with the database name, e.g. …:5432/app`)
   }
   if (!parsed.host || parsed.host.startsWith('/')) {
@@ -64,7 +67,7 @@ export function parseDatabaseUrl(input: string, url: string, connectTimeout = 10
     port,
     user: parsed.user || os.userInfo().username,
     password: parsed.password || undefined,
-    database: parsed.database,
+    database,
     sslmode: sslmode as SslMode | undefined,
     sslFiles: {
       rootcert: parsed.sslrootcert as string | undefined,
@@ -72,6 +75,20 @@ export function parseDatabaseUrl(input: string, url: string, connectTimeout = 10
       key: parsed.sslkey as string | undefined
     },
     connectTimeout
+  }
+}
+
+/**
+ * The database name, percent-decoded as libpq decodes it. pg-connection-string uses decodeURI, which
+ * leaves %3B, %3D, %24, %2C… encoded: a database named `a;b` would be looked up as `a%3Bb`.
+ */
+function databaseFromUrl(input: string, url: string): string | undefined {
+  const raw = /^postgres(?:ql)?:\/\/[^/?#]*\/([^?#]*)/.exec(url)?.[1]
+  if (!raw) return undefined
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new InputError(`${input} has a malformed percent-escape in the database name`, 'percent-encode the database name, e.g. with encodeURIComponent')
   }
 }
 
@@ -129,6 +146,7 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
   let delay = options.retryDelayMs ?? 1000
   const tryTls = endpoint.sslmode !== undefined && endpoint.sslmode !== 'disable'
   for (let attempt = 1; ; attempt++) {
+    throwIfCancelled()
     try {
       return await connectOnce(endpoint, tryTls)
     } catch (error) {
@@ -152,7 +170,34 @@ async function connectOnce(endpoint: Endpoint, tls: boolean): Promise<pg.Client>
   }
   // An idle client's socket error must not crash the action: it surfaces on the next query.
   client.on('error', (error) => core.debug(`${endpoint.input}: connection error: ${error.message}`))
+  open.set(client, endpoint)
+  client.once('end', () => open.delete(client))
   return client
+}
+
+/** Every connection still open, so a cancelled run can close them and the process can exit. */
+const open = new Map<pg.Client, Endpoint>()
+
+onCancel(() => {
+  for (const [client, endpoint] of open) {
+    // A backend busy with a query would only notice the closed socket when the query ends: cancel
+    // the query first, so nothing keeps running on the servers after the action is gone.
+    const { processID, secretKey, activeQuery } = client as unknown as { processID?: number; secretKey?: number; activeQuery?: unknown }
+    if (activeQuery && processID !== undefined && secretKey !== undefined) sendCancelRequest(endpoint, processID, secretKey)
+    client.end().catch(() => undefined)
+  }
+})
+
+/** The protocol's CancelRequest: a fresh socket, 16 bytes, no login (the server checks the key). */
+function sendCancelRequest(endpoint: Endpoint, processID: number, secretKey: number): void {
+  const packet = Buffer.alloc(16)
+  packet.writeInt32BE(16, 0)
+  packet.writeInt32BE(80877102, 4)
+  packet.writeInt32BE(processID, 8)
+  packet.writeInt32BE(secretKey, 12)
+  const socket = net.connect(endpoint.port, endpoint.host, () => socket.end(packet))
+  socket.setTimeout(2000, () => socket.destroy())
+  socket.on('error', () => undefined)
 }
 
 /** Turns a driver error into one line that names the input and what to do. */
@@ -161,7 +206,11 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrati
   const where = `${endpoint.input} (${describe(endpoint)})`
   switch (code) {
     case '28P01':
-      return new MigrationError(`${where}: password authentication failed for user "${endpoint.user}"`, `check the password in ${endpoint.input}`)
+      return new MigrationError(
+        `${where}: password authentication failed for user "${endpoint.user}"`,
+        // The server answers the same for an unknown user, so both are worth checking.
+        `check the user name and password in ${endpoint.input}`
+      )
     case '28000':
       return new MigrationError(`${where}: the server refused user "${endpoint.user}": ${message}`, `check the user in ${endpoint.input} and the server's pg_hba.conf`)
     case '3D000':

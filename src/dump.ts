@@ -43,7 +43,7 @@ export function compressionArgument(compression: Compression, clientMajor: numbe
     case 'zstd':
     case 'lz4':
       if (clientMajor < 16) {
-        throw new StageError('dump', `compression ${compression} needs a PostgreSQL 16+ client (this one is ${clientMajor})`, `set ${Inputs.Compression}: gzip`)
+        throw new StageError('Dump', `compression ${compression} needs a PostgreSQL 16+ client (this one is ${clientMajor})`, `set ${Inputs.Compression}: gzip`)
       }
       return `${compression}:1`
     case 'gzip':
@@ -95,12 +95,21 @@ export async function dumpDatabase(
   const report = progressReporter('tables dumped', total)
   let done = 0
   await runTool(client.programs.pg_dump, [...dumpOptions, `--snapshot=${snapshot.id}`, `--file=${options.dir}`], {
-    stage: 'dump',
+    stage: 'Dump',
     env: clientEnvironment(endpoint, passfile),
     onLine(line) {
       const table = tableDataDone(line, options.jobs)
       if (table) report(++done, table)
     }
+  }).catch((error: Error) => {
+    if (!/No space left on device|Disk quota exceeded/i.test(error.message)) throw error
+    // A partial dump is of no use, and removing it gives the disk back to the rest of the job.
+    fs.rmSync(options.dir, { recursive: true, force: true })
+    throw new StageError(
+      'Dump',
+      `the disk under ${path.dirname(options.dir)} filled up during the dump (${error.message}); the partial dump was removed`,
+      `point ${Inputs.DumpPath} at a disk with room for the compressed database, or free space there`
+    )
   })
   const { bytes, files } = folderSize(options.dir)
   core.info(`dump: ${files} files, ${formatBytes(bytes)} (${compression}) in ${options.dir}`)
@@ -119,7 +128,7 @@ function prepareDumpFolder(dir: string): void {
   if (fs.existsSync(dir)) {
     const entries = fs.readdirSync(dir)
     if (entries.length > 0 && !entries.includes('toc.dat')) {
-      throw new StageError('dump', `dump-path ${dir} exists and is not an earlier dump`, `point ${Inputs.DumpPath} at an empty or new folder`)
+      throw new StageError('Dump', `dump-path ${dir} exists and is not an earlier dump`, `point ${Inputs.DumpPath} at an empty or new folder`)
     }
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -127,7 +136,7 @@ function prepareDumpFolder(dir: string): void {
     fs.mkdirSync(path.dirname(dir), { recursive: true })
     fs.accessSync(path.dirname(dir), fs.constants.W_OK)
   } catch {
-    throw new StageError('dump', `cannot write the dump under ${path.dirname(dir)}`, `point ${Inputs.DumpPath} at a writable folder`)
+    throw new StageError('Dump', `cannot write the dump under ${path.dirname(dir)}`, `point ${Inputs.DumpPath} at a writable folder`)
   }
 }
 

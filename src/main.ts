@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import path from 'node:path'
+import { cancelledBy, CancelledError, cancelRun } from './cancel.js'
 import { resolveCivoTarget, withCivoFirewallHint } from './civo.js'
 import { installClient, type Client } from './client/install.js'
 import { Passfile } from './connection.js'
@@ -10,7 +11,6 @@ import { dumpOnly, migrateDatabase, restoreOnly, validateDatabase } from './migr
 import { setOutputs } from './outputs.js'
 import { assertNoBlockers, blockersOf, planMigration, type Plan } from './plan.js'
 import { newReport, timed, writeJsonReport, writeSummary, type RunReport } from './report.js'
-import { stopRunningTools } from './run-tool.js'
 
 /** The action: plan, install the client, then per database dump, restore and verify. */
 export async function run(): Promise<void> {
@@ -19,7 +19,10 @@ export async function run(): Promise<void> {
   let reportPath = path.resolve(process.env.RUNNER_TEMP ?? '.', 'pg-migrate-report.json')
   const passfile = new Passfile()
   const cancel = (signal: NodeJS.Signals): void => {
-    core.error(`received ${signal}: stopping ${stopRunningTools()} child processes`)
+    // Child processes are stopped and connections closed (hooks in run-tool.ts and connection.ts);
+    // the stage in progress then fails and the report is written as for any failure.
+    core.info(`received ${signal}: cancelling`)
+    cancelRun(signal)
   }
   process.once('SIGTERM', cancel).once('SIGINT', cancel)
   try {
@@ -58,8 +61,11 @@ export async function run(): Promise<void> {
         if (restoring) await restoreOnly(context, restoring.dir, restoring.manifest)
         else if (inputs.mode === 'dump') await dumpOnly(context)
         else await migrateDatabase(context)
+        if (cancelledBy()) break
       }
     }
+    const signal = cancelledBy()
+    if (signal) throw new CancelledError(signal)
     report.mismatches = report.databases.reduce((n, d) => n + (d.comparison?.differences.filter((x) => !x.expected).length ?? 0), 0)
     const failedDatabase = report.databases.find((d) => d.error)
     report.result = failedDatabase || report.mismatches > 0 ? 'failed' : 'passed'
@@ -88,9 +94,13 @@ export async function run(): Promise<void> {
 /** A failed result fails the step, unless it is only a mismatch the user asked to tolerate. */
 function finish(report: RunReport, inputs: MigrateInputs): void {
   if (report.result !== 'failed') return
-  const onlyMismatches = report.databases.every((d) => !d.error)
-  if (onlyMismatches && !inputs.failOnMismatch) return
-  core.setFailed(report.error ? `${report.error.message}${report.error.hint ? ` — ${report.error.hint}` : ''}` : 'migration failed')
+  const failed = report.databases.filter((d) => d.error)
+  if (failed.length === 0 && !inputs.failOnMismatch) return
+  // One line per failed database, naming the stage and the fix; the last one fails the step.
+  const lines = failed.map(({ name, error }) => `${name}: ${error?.stage} failed: ${error?.message}${error?.hint ? ` — ${error.hint}` : ''}`)
+  if (lines.length === 0) lines.push(report.error ? `${report.error.message}${report.error.hint ? ` — ${report.error.hint}` : ''}` : 'migration failed')
+  for (const line of lines.slice(0, -1)) core.error(line)
+  core.setFailed(lines[lines.length - 1])
 }
 
 function recordPlan(report: RunReport, plan: Plan): void {
@@ -116,7 +126,11 @@ async function installFor(plan: Plan, inputs: MigrateInputs): Promise<Client> {
   return installClient(plan.client, inputs.clientDownloadUrl)
 }
 
-function recordError(report: RunReport, error: unknown): void {
+function recordError(report: RunReport, caught: unknown): void {
+  // Once cancelled, whatever failed failed because of it (a closed connection, a stopped child).
+  const signal = cancelledBy()
+  if (signal) report.cancelled = signal
+  const error = signal ? cancellation(report, signal) : caught
   const stage = error instanceof StageError ? error.stage : report.stages.find((s) => s.status === 'failed')?.stage
   const message = error instanceof Error ? error.message : String(error)
   const hint = error instanceof MigrationError ? error.hint : undefined
@@ -124,6 +138,17 @@ function recordError(report: RunReport, error: unknown): void {
   report.error = { stage, message, hint }
   if (error instanceof Error && error.stack) core.debug(error.stack)
   core.setFailed(hint ? `${message} — ${hint}` : message)
+}
+
+/** What a cancelled run says: the stage it stopped in, and whether the target may hold a partial copy. */
+function cancellation(report: RunReport, signal: NodeJS.Signals): StageError {
+  const stage = report.stages.find((s) => s.status === 'failed')?.stage ?? report.databases.find((d) => d.error)?.error?.stage ?? 'Start'
+  const touched = report.stages.some((s) => s.stage === 'Restore')
+  return new StageError(
+    stage,
+    `the run was cancelled (${signal}) during ${stage}: child processes stopped, connections closed`,
+    touched ? 'the target may hold a partial copy: run again with if-target-not-empty: clean' : 'nothing was written to the target: run the step again'
+  )
 }
 
 /** Outputs, report and summary: written in every outcome, so gates downstream can read them. */

@@ -5,7 +5,7 @@ import { uploadDump } from './artifact.js'
 import type { Client } from './client/install.js'
 import { compareFingerprints } from './compare.js'
 import { connect, withDatabase, type Endpoint, type Passfile } from './connection.js'
-import { dumpDatabase, holdSnapshot, type HeldSnapshot } from './dump.js'
+import { dumpDatabase, holdSnapshot } from './dump.js'
 import { StageError } from './errors.js'
 import { fingerprintDatabase, type Fingerprint } from './fingerprint/index.js'
 import type { MigrateInputs } from './inputs.js'
@@ -15,7 +15,7 @@ import { rolesReferenced } from './plan/checks/index.js'
 import { withConnection, type DatabasePlan, type Plan } from './plan.js'
 import type { DatabaseReport, RunReport } from './report.js'
 import { timed } from './report.js'
-import { cleanTarget, createMissingRoles, ensureTargetDatabase, restoreDatabase } from './restore.js'
+import { cleanTarget, createMissingRoles, ensureTargetDatabase, grantRolesToLogin, restoreDatabase } from './restore.js'
 
 export interface MigrateContext {
   inputs: MigrateInputs
@@ -116,8 +116,9 @@ async function failingStage(database: DatabaseReport, first: string, work: (stag
     await work((name) => (current = name))
   } catch (error) {
     const stage = error instanceof StageError ? error.stage : current
+    // main.ts reports it, once, with the hint, when every database has had its turn.
     database.error = { stage, message: (error as Error).message, hint: (error as { hint?: string }).hint }
-    core.error(`${database.name}: ${stage} failed: ${(error as Error).message}`)
+    core.info(`${database.name}: ${stage} failed`)
   }
 }
 
@@ -169,10 +170,10 @@ async function prepareTarget(inputs: MigrateInputs, databasePlan: DatabasePlan, 
   )
   await withConnection(target, async (db) => {
     if (databasePlan.targetObjects.length > 0 && inputs.ifTargetNotEmpty === 'clean') database.cleaned = await cleanTarget(db)
-    if (inputs.roles === 'create-missing' && inputs.source) {
-      const roles = await withConnection(withDatabase(inputs.source as Endpoint, databasePlan.source), (source) => rolesReferenced(source, inputs.privileges))
-      database.createdRoles = await createMissingRoles(db, roles)
-    }
+    if (!inputs.source || (inputs.roles !== 'create-missing' && inputs.privileges !== 'keep')) return
+    const roles = await withConnection(withDatabase(inputs.source, databasePlan.source), (source) => rolesReferenced(source, inputs.privileges))
+    if (inputs.roles === 'create-missing') database.createdRoles = await createMissingRoles(db, roles)
+    if (inputs.privileges === 'keep') await grantRolesToLogin(db, roles)
   })
 }
 
@@ -185,22 +186,22 @@ async function verifyTarget(inputs: MigrateInputs, database: DatabaseReport, sou
   const targetFingerprint = await fingerprintDatabase(() => connect(target), fingerprintOptions(inputs))
   database.targetFingerprint = targetFingerprint
   database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges, restoredFromSnapshot: true })
-  if (source) await locateRows(database, source, target, undefined)
+  if (source) await locateRows(database, source, target)
   summariseComparison(database)
 }
 
-async function locateRows(database: DatabaseReport, source: Endpoint, target: Endpoint, snapshot: HeldSnapshot | undefined): Promise<void> {
+async function locateRows(database: DatabaseReport, source: Endpoint, target: Endpoint): Promise<void> {
   const comparison = database.comparison
   if (!comparison || !database.sourceFingerprint) return
-  const tables = new Map(database.sourceFingerprint.tables.map((t) => [`${t.schema}.${t.name}`, t]))
+  const sourceTables = database.sourceFingerprint.tables
   for (const difference of comparison.differences.filter((d) => !d.expected && (d.kind === 'checksum' || d.kind === 'rows'))) {
-    const table = tables.get(difference.object)
+    const table = sourceTables.find((t) => t.schema === difference.table?.schema && t.name === difference.table?.name)
     if (!table || table.primaryKey.length === 0) continue
     const keys = await locateDifferingRows(
       () => connect(source),
       () => connect(target),
       table,
-      { snapshot: snapshot?.id, limit: 5 }
+      { limit: 5 }
     ).catch((error) => {
       core.debug(`locating rows in ${difference.object}: ${(error as Error).message}`)
       return []
@@ -260,7 +261,7 @@ export async function validateDatabase(inputs: MigrateInputs, database: Database
       } finally {
         await Promise.all([sourceSnapshot.close(), targetSnapshot.close()])
       }
-      await locateRows(database, source, target, undefined)
+      await locateRows(database, source, target)
       summariseComparison(database)
     })
   } catch (error) {

@@ -56,6 +56,8 @@ export interface RunReport {
   databases: DatabaseReport[]
   artifact?: UploadedArtifact | UploadSkipped | { failed: string }
   error?: { stage?: string; message: string; hint?: string }
+  /** The signal that cancelled the run (the runner sends SIGINT, then SIGTERM). */
+  cancelled?: NodeJS.Signals
 }
 
 export function newReport(mode: Mode): RunReport {

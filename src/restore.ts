@@ -39,17 +39,20 @@ export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDi
   for (const entry of skipped) core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
   const report = progressReporter('tables restored', dataItems)
   let done = 0
-  const args = [`--dbname=${endpoint.database}`, `--jobs=${options.jobs}`, '--exit-on-error', '--no-tablespaces', '--verbose', `--use-list=${listFile}`]
+  // As a conninfo value: a bare --dbname holding "=" or starting postgresql:// is read as a connection string.
+  const args = [`--dbname=dbname=${conninfoValue(endpoint.database)}`, `--jobs=${options.jobs}`, '--exit-on-error', '--no-tablespaces', '--verbose', `--use-list=${listFile}`]
   if (options.privileges === 'skip') args.push('--no-owner', '--no-acl')
   try {
     await runTool(client.programs.pg_restore, [...args, dumpDir], {
-      stage: 'restore',
+      stage: 'Restore',
       env,
       onLine(line) {
         const table = tableDataDone(line, options.jobs)
         if (table) report(++done, table)
       }
     })
+  } catch (error) {
+    throw partialCopy(error)
   } finally {
     fs.rmSync(listFile, { force: true })
   }
@@ -57,12 +60,23 @@ export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDi
   return { items: kept.length, skipped, seconds: (performance.now() - started) / 1000 }
 }
 
+/** pg_restore stopped part way: what it wrote stays, so say how to start over. */
+function partialCopy(error: unknown): unknown {
+  if (!(error instanceof StageError) || error.hint) return error
+  return new StageError(error.stage, error.message, 'the target database holds a partial copy: fix the cause, then run again with if-target-not-empty: clean')
+}
+
+/** A value in libpq's key=value syntax: single-quoted, backslash and quote escaped. */
+export function conninfoValue(value: string): string {
+  return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`
+}
+
 async function restoreList(client: Client, dumpDir: string, options: RestoreOptions, env: Record<string, string>) {
   const lines: string[] = []
-  await runTool(client.programs.pg_restore, ['--list', dumpDir], { stage: 'restore', env, onStdout: (line) => lines.push(line) })
+  await runTool(client.programs.pg_restore, ['--list', dumpDir], { stage: 'Restore', env, onStdout: (line) => lines.push(line) })
   const entries = lines.filter((line) => /^\d+;/.test(line))
   const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
-  const kept = entries.filter((line) => !skipped.includes(line))
+  const kept = options.privileges === 'keep' ? keepPrivilegesOrder(entries.filter((line) => !skipped.includes(line))) : entries.filter((line) => !skipped.includes(line))
   const dataItems = kept.filter((line) => / TABLE DATA /.test(line)).length
   return { kept, skipped, dataItems }
 }
@@ -94,6 +108,35 @@ export async function ensureTargetDatabase(admin: pg.Client, name: string, encod
   core.info(`creating target database ${name} (${encoding})`)
   await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)}`)
   return true
+}
+
+/**
+ * With owners kept, a new owner needs CREATE on its schema before `ALTER … OWNER`, and the schema
+ * grants normally come last: restore them right after the schemas. The public schema entry only
+ * carries `ALTER SCHEMA public OWNER TO` the source's superuser, which a managed target refuses.
+ */
+function keepPrivilegesOrder(entries: string[]): string[] {
+  const isSchema = (line: string): boolean => / SCHEMA - /.test(line) && !/ ACL /.test(line) && !/ COMMENT /.test(line)
+  const schemaAcls = entries.filter((line) => / ACL - SCHEMA /.test(line))
+  const rest = entries.filter((line) => !schemaAcls.includes(line) && !/ SCHEMA - public /.test(line))
+  const lastSchema = rest.reduce((last, line, index) => (isSchema(line) ? index : last), -1)
+  return [...rest.slice(0, lastSchema + 1), ...schemaAcls, ...rest.slice(lastSchema + 1)]
+}
+
+/**
+ * With owners kept, the login must be able to become each owner (ALTER … OWNER needs SET ROLE from
+ * 16 on). It holds ADMIN on roles it created, so it can grant itself membership.
+ */
+export async function grantRolesToLogin(target: pg.Client, roles: string[]): Promise<void> {
+  const { rows } = await target.query<{ num: number }>(`SELECT current_setting('server_version_num')::int AS num`)
+  const options = rows[0].num >= 160000 ? ' WITH INHERIT TRUE, SET TRUE' : ''
+  // Only roles it administers and is not yet a member of; the plan reports owners it cannot become.
+  const { rows: grantable } = await target.query<{ name: string }>(
+    `SELECT rolname AS name FROM pg_roles
+      WHERE rolname = ANY($1) AND NOT pg_has_role(current_user, oid, 'USAGE') AND pg_has_role(current_user, oid, 'USAGE WITH ADMIN OPTION')`,
+    [roles]
+  )
+  for (const { name } of grantable) await target.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER${options}`)
 }
 
 /** Roles the dump names and the target lacks, created without login: the dump needs them to exist, not to log in. */
@@ -141,5 +184,5 @@ export async function cleanTarget(target: pg.Client): Promise<string[]> {
 
 export function restoreError(error: unknown): StageError {
   if (error instanceof StageError) return error
-  return new StageError('restore', (error as Error).message)
+  return new StageError('Restore', (error as Error).message)
 }

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { spawn } from 'node:child_process'
+import { cancelledBy, CancelledError, onCancel, throwIfCancelled } from './cancel.js'
 import { StageError } from './errors.js'
 
 /** Children still running: stopped when the action is cancelled, so nothing is left behind. */
@@ -9,6 +10,10 @@ export function stopRunningTools(signal: NodeJS.Signals = 'SIGTERM'): number {
   for (const child of running) child.kill(signal)
   return running.size
 }
+
+onCancel(() => {
+  if (running.size > 0) core.info(`stopping ${stopRunningTools()} child processes`)
+})
 
 export interface ToolRun {
   stage: string
@@ -25,6 +30,7 @@ export interface ToolRun {
  * command line is logged as is. On failure the error carries the program's last error lines.
  */
 export async function runTool(program: string, args: string[], run: ToolRun): Promise<void> {
+  throwIfCancelled()
   core.info(`[command]${program} ${args.join(' ')}`)
   const child = spawn(program, args, { env: { ...process.env, ...run.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   running.add(child)
@@ -57,6 +63,9 @@ export async function runTool(program: string, args: string[], run: ToolRun): Pr
   }).finally(() => running.delete(child))
   handle(pending)
   if (stdout) run.onStdout?.(stdout)
+  const cancelled = cancelledBy()
+  // Stopped on purpose: say so, not "pg_dump failed".
+  if (code !== 0 && cancelled) throw new CancelledError(cancelled)
   if (code !== 0) {
     const name = program.split(/[\\/]/).pop()
     const detail = errors.slice(-3).join(' | ') || `exit code ${code ?? 'signal'}`

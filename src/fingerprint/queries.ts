@@ -27,7 +27,7 @@ export async function runValidationQueries(
     // Rolling back to the savepoint also undoes the SET LOCALs, and an aborted query's state.
     await client.query('ROLLBACK TO SAVEPOINT validation_query').catch((error: Error) => {
       throw new StageError(
-        'verify',
+        'Verify',
         `validation query ended the verification transaction: ${error.message}`,
         `validation queries must be single read-only statements; remove transaction control from: ${sql}`
       )

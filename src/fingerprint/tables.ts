@@ -61,7 +61,7 @@ async function checksumTable(client: pg.Client, table: TableToCheck, level: Veri
     return { schema, name, rows: Number(rows[0].rows), checksum: rows[0].checksum, primaryKey, ...root }
   } catch (error) {
     throw new StageError(
-      'verify',
+      'Verify',
       `could not read table ${displayName(table.schema, table.name)}: ${(error as Error).message}`,
       'the verifying role needs SELECT on every table, and must not be subject to row-level security (own the table or have BYPASSRLS)'
     )

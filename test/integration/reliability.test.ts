@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import { canMountTmpfs, mountTmpfs, startBlackhole } from '../support/faults.js'
 import { runAction, type ActionRun } from '../support/run-action.js'
 import { freePort, serverUrl } from '../support/servers.js'
@@ -56,14 +57,19 @@ function quoteLiteral(value: string): string {
   return "'" + value.replaceAll("'", "''") + "'"
 }
 
-async function userTables(url: string): Promise<string[]> {
-  return withClient(url, async (client) => {
-    const { rows } = await client.query<{ name: string }>(
-      `SELECT format('%s.%s', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1`
-    )
-    return rows.map((r) => r.name)
-  })
+/**
+ * A superuser session on one side. A config object, not a URL: pg decodes a URL's database with
+ * decodeURI, so a name with ; or = would not survive the round trip.
+ */
+async function onServer<T>(side: 'source' | 'target', database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const info = side === 'source' ? testbed.source : testbed.target
+  const client = new pg.Client({ host: info.host, port: info.port, user: info.superuser.user, password: info.superuser.password, database })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
 }
 
 describe('bad input values, through the real action process', () => {
@@ -77,18 +83,16 @@ describe('bad input values, through the real action process', () => {
   test.each([
     [{ mode: 'copy' }, ['mode is "copy"', 'use one of: migrate, plan, validate, dump, restore']],
     [{ compression: 'brotli' }, ['compression is "brotli"', 'use one of: auto, zstd, lz4, gzip, none']],
-    [{ 'if-target-not-empty': 'overwrite' }, ['if-target-not-empty is "overwrite"', 'use one of: fail, clean']],
-    [{ jobs: 'four' }, ['jobs is "four"', 'give a whole number of at least 1']],
     [{ jobs: '0' }, ['jobs is "0"', 'give a whole number of at least 1']],
-    [{ 'connect-timeout': '-5' }, ['connect-timeout is "-5"', 'give a whole number of at least 1']],
     [{ 'target-url': 'postgres:/localhost/db' }, ['target-url is not a postgresql:// URL', 'postgresql://user:password@host:5432/database']],
-    [{ 'target-url': 'postgresql://admin:pa%ZZss@127.0.0.1:5432/x' }, ['target-url could not be parsed as a URL', 'percent-encode']],
+    [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432x/db' }, ['target-url could not be parsed as a URL', 'percent-encode']],
+    [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432/d%ZZb' }, ['target-url has a malformed percent-escape in the database name', 'percent-encode']],
     [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432' }, ['target-url names no database', 'end the URL with the database name']],
     [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432/x?sslmode=sometimes' }, ['target-url has an unknown sslmode "sometimes"', 'use one of disable, allow, prefer, require, verify-ca, verify-full']]
   ])('%j is refused with one line naming the input and the fix', async (override, fragments) => {
     const result = await run({ 'source-url': testbed.sourceUrl(source), 'target-url': testbed.targetUrl(target), ...override })
     const line = expectRefused(result, ...fragments)
-    expect(line).not.toMatch(/pa%ZZss|secret@/)
+    expect(line).not.toMatch(/secret@/)
     expect(await targetDatabaseExists(target)).toBe(false)
   })
 })
@@ -199,54 +203,64 @@ describe('an object only a superuser may create', () => {
 describe('names with quotes, spaces, unicode, semicolons and shell syntax', () => {
   // Each name would break a query, a command line or a connection string that pasted it in.
   const marker = path.join(scratch, 'injected')
-  const db = `we"ird; db ✓ x=1 $(touch ${path.basename(marker)})`.slice(0, 50) + `_${uniqueName('n').slice(2)}`
+  const db = `we"ird; db ✓ x=1 $(touch ${path.basename(marker)})_${uniqueName('n').slice(2)}`
   const schema = `Sch ema; DROP TABLE x; --`
   const table = `ta"ble' \`touch ${marker}\``
   const column = 'co;l'
   const role = `ro"le; ✓ $(id)`
+  const qualified = `${quoteIdent(schema)}.${quoteIdent(table)}`
 
   beforeAll(async () => {
-    await testbed.query('source', 'postgres', `DROP ROLE IF EXISTS ${quoteIdent(role)}; CREATE ROLE ${quoteIdent(role)}`)
-    await testbed.createSourceDatabase(
-      db,
-      `CREATE SCHEMA ${quoteIdent(schema)};
-       CREATE TABLE ${quoteIdent(schema)}.${quoteIdent(table)} (id int PRIMARY KEY, ${quoteIdent(column)} text, "ü ber" jsonb);
-       INSERT INTO ${quoteIdent(schema)}.${quoteIdent(table)} SELECT g, 'v;' || g || '"', jsonb_build_object('k', g) FROM generate_series(1, 50) g;
-       CREATE INDEX ${quoteIdent('in"dex; ✓')} ON ${quoteIdent(schema)}.${quoteIdent(table)} (${quoteIdent(column)});
-       CREATE SEQUENCE ${quoteIdent(schema)}.${quoteIdent('se"q;')} START 77;
-       ALTER TABLE ${quoteIdent(schema)}.${quoteIdent(table)} ENABLE ROW LEVEL SECURITY;
-       CREATE POLICY ${quoteIdent('po"licy;')} ON ${quoteIdent(schema)}.${quoteIdent(table)} TO ${quoteIdent(role)} USING (id > 0);`
+    await onServer('source', 'postgres', async (c) => {
+      await c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}; CREATE ROLE ${quoteIdent(role)}`)
+      await c.query(`CREATE DATABASE ${quoteIdent(db)}`)
+    })
+    await onServer('source', db, (c) =>
+      c.query(
+        `CREATE SCHEMA ${quoteIdent(schema)};
+         CREATE TABLE ${qualified} (id int PRIMARY KEY, ${quoteIdent(column)} text, "ü ber" jsonb);
+         INSERT INTO ${qualified} SELECT g, 'v;' || g || '"', jsonb_build_object('k', g) FROM generate_series(1, 50) g;
+         CREATE INDEX ${quoteIdent('in"dex; ✓')} ON ${qualified} (${quoteIdent(column)});
+         CREATE SEQUENCE ${quoteIdent(schema)}.${quoteIdent('se"q;')} START 77;
+         SELECT nextval('${quoteIdent(schema).replaceAll("'", "''")}.${quoteIdent('se"q;')}');
+         ALTER TABLE ${qualified} ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY ${quoteIdent('po"licy;')} ON ${qualified} TO ${quoteIdent(role)} USING (id > 0);`
+      )
     )
   })
 
   afterAll(async () => {
-    await testbed.query('target', 'postgres', `DROP DATABASE IF EXISTS ${quoteIdent(db)}`).catch(() => undefined)
-    await testbed.query('target', 'postgres', `DROP ROLE IF EXISTS ${quoteIdent(role)}`).catch(() => undefined)
+    await onServer('target', 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)}`)).catch(() => undefined)
+    await onServer('target', 'postgres', (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(() => undefined)
   })
 
   test('migrate and verify; the role is created; nothing is injected', async () => {
     expect(Buffer.byteLength(db)).toBeLessThan(64)
-    const result = await run(
-      {
-        'source-url': testbed.sourceUrl(db),
-        'target-url': testbed.targetUrl(db),
-        roles: 'create-missing',
-        'validation-queries': `SELECT ${quoteIdent(column)}, count(*) FROM ${quoteIdent(schema)}.${quoteIdent(table)} GROUP BY 1 ORDER BY 1;`
-      },
-      { workDir: fs.mkdtempSync(path.join(scratch, 'names-')) }
-    )
+    const result = await run({
+      'source-url': testbed.sourceUrl(db),
+      'target-url': testbed.targetUrl(db),
+      roles: 'create-missing',
+      'validation-queries': `SELECT ${quoteIdent(column)}, count(*) FROM ${qualified} GROUP BY 1 ORDER BY 1;`
+    })
     expect({ exitCode: result.exitCode, result: result.outputs.result, tail: result.exitCode ? result.stdout.slice(-3000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
     expect(result.report.databases[0]).toMatchObject({ name: db, target: db, createdRoles: [role] })
     expect(result.report.databases[0].comparison.passed).toBe(true)
-    const rows = await withClient(testbed.targetSuperUrl(db), async (client) => {
-      const data = await client.query(`SELECT count(*)::int AS n, max(${quoteIdent(column)}) AS top FROM ${quoteIdent(schema)}.${quoteIdent(table)}`)
+    const copy = await onServer('target', db, async (client) => {
+      const data = await client.query(`SELECT count(*)::int AS n, max(${quoteIdent(column)}) AS top FROM ${qualified}`)
       const sequence = await client.query(`SELECT last_value::int AS v FROM ${quoteIdent(schema)}.${quoteIdent('se"q;')}`)
       const policy = await client.query(`SELECT polname, polroles::regrole[]::text[] AS roles FROM pg_policy`)
       const index = await client.query(`SELECT 1 FROM pg_class WHERE relname = 'in"dex; ✓'`)
-      return { n: data.rows[0].n, top: data.rows[0].top, sequence: sequence.rows[0].v, policy: policy.rows, index: index.rowCount }
+      const tables = await client.query(`SELECT relnamespace::regnamespace::text AS schema, relname FROM pg_class WHERE relkind = 'r' AND relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')`)
+      return { n: data.rows[0].n, top: data.rows[0].top, sequence: sequence.rows[0].v, policy: policy.rows, index: index.rowCount, tables: tables.rows }
     })
-    expect(rows).toEqual({ n: 50, top: 'v;9"', sequence: 77, policy: [{ polname: 'po"licy;', roles: [quoteIdent(role)] }], index: 1 })
-    expect(await userTables(testbed.targetSuperUrl(db))).toEqual([`${schema}.${table}`])
+    expect(copy).toEqual({
+      n: 50,
+      top: 'v;9"',
+      sequence: 77,
+      policy: [{ polname: 'po"licy;', roles: [quoteIdent(role)] }],
+      index: 1,
+      tables: [{ schema: quoteIdent(schema), relname: table }]
+    })
     expect(fs.existsSync(marker)).toBe(false)
     expect(fs.existsSync(path.basename(marker))).toBe(false)
   })
@@ -321,7 +335,7 @@ describe('a dump folder that cannot be written', () => {
     const file = path.join(scratch, 'a-file')
     fs.writeFileSync(file, 'not a folder')
     const result = await run({ 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'dump-path': path.join(file, 'dump') })
-    expectRefused(result, `cannot write the dump under ${file}`, 'point dump-path at a writable folder')
+    expectRefused(result, `${db}: Dump failed: cannot write the dump under ${file}`, 'point dump-path at a writable folder')
     expect(result.report.error.stage).toBe('Dump')
     expect(await targetDatabaseExists(db)).toBe(false)
   })
@@ -351,9 +365,10 @@ describe('a dump folder that cannot be written', () => {
     const unmount = mountTmpfs(dir, { size: '1m' })
     try {
       const result = await run({ 'source-url': testbed.sourceUrl(big), 'target-url': testbed.targetUrl(big), 'dump-path': path.join(dir, 'dump') })
-      const line = expectRefused(result, 'No space left on device', 'dump-path')
+      const line = expectRefused(result, `${big}: Dump failed: the disk under ${dir} filled up during the dump`, 'point dump-path at a disk with room')
+      expect(line).toMatch(/pg_dump failed: .*No space left on device/)
       expect(result.report.error.stage).toBe('Dump')
-      expect(line).toMatch(/pg_dump failed/)
+      expect(fs.readdirSync(dir)).toEqual([])
       expect(await targetDatabaseExists(big)).toBe(false)
     } finally {
       unmount()
@@ -367,7 +382,7 @@ describe('restore mode with a damaged dump', () => {
 
   beforeAll(async () => {
     await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g;')
-    const dump = await run({ mode: 'dump', 'source-url': testbed.sourceUrl(db), 'dump-path': dumpDir })
+    const dump = await run({ mode: 'dump', 'source-url': testbed.sourceUrl(db), 'dump-path': dumpDir, 'postgres-version': '17' })
     expect({ exitCode: dump.exitCode, tail: dump.exitCode ? dump.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, tail: '' })
   })
 

@@ -105,20 +105,42 @@ describe('split migration: dump here, restore there, the artifact in between', (
 })
 
 describe('a failing upload does not hide the migration result', () => {
-  test('the migration passes and the upload failure is a warning; with artifact-required it fails', async () => {
+  const table = 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;'
+
+  afterEach(() => services.failNext(0))
+
+  // The library retries each call five times with backoff: about 30 s per run here.
+  test('by default the migration passes and the failed upload is a warning', async () => {
     const db = uniqueName('upload_fails')
-    await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;')
+    await testbed.createSourceDatabase(db, table)
     services.failNext(1000)
-    try {
-      const run = await runAction(
-        { 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'client-download-url': testbed.clientTemplate },
-        { env: services.env }
-      )
-      expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })
-      expect(run.stdout).toMatch(/::warning::artifact upload failed/)
-      expect(run.report.artifact.failed).toMatch(/500/)
-    } finally {
-      services.failNext(0)
-    }
+    const run = await runAction(
+      { 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'client-download-url': testbed.clientTemplate },
+      { env: services.env }
+    )
+    expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })
+    expect(run.stdout).toMatch(/::warning::artifact upload failed/)
+    expect(run.report.artifact.failed).toMatch(/500/)
+    expect(run.report.databases[0].comparison.passed).toBe(true)
+  }, 170000)
+
+  test('with artifact-required the run fails, and still reports the verified migration', async () => {
+    const db = uniqueName('upload_required')
+    await testbed.createSourceDatabase(db, table)
+    services.failNext(1000)
+    const run = await runAction(
+      {
+        'source-url': testbed.sourceUrl(db),
+        'target-url': testbed.targetUrl(db),
+        'client-download-url': testbed.clientTemplate,
+        'artifact-required': 'true'
+      },
+      { env: services.env }
+    )
+    expect(run.exitCode).not.toBe(0)
+    expect(run.outputs.result).toBe('failed')
+    expect(run.stdout).toMatch(/::error::.*artifact-required is true/)
+    expect(run.report.databases[0].comparison.passed).toBe(true)
+    expect(run.report.databases[0].error.stage).toBe('Upload artifact')
   }, 170000)
 })

@@ -205,30 +205,35 @@ describe('compareFingerprints', () => {
       })
     })
 
-    test('inside a snapshot, a target ahead is expected (sequences move on during the dump), behind is not', () => {
+    const restoredFromDump = { privileges: 'skip', restoredFromSnapshot: true } as const
+
+    test('validate compares two live databases: a sequence ahead on the target is a difference', () => {
       const inSnapshot = fingerprint({ snapshot: '00000003-00000002-1' })
       expect(compareFingerprints(inSnapshot, restored({ sequences: at('5') }), { privileges: 'skip' }).passed).toBe(
-        true
-      )
-      expect(compareFingerprints(inSnapshot, restored({ sequences: at('2') }), { privileges: 'skip' }).passed).toBe(
         false
       )
+    })
+
+    test('inside a snapshot, a target ahead is expected (sequences move on during the dump), behind is not', () => {
+      const inSnapshot = fingerprint({ snapshot: '00000003-00000002-1' })
+      expect(compareFingerprints(inSnapshot, restored({ sequences: at('5') }), restoredFromDump).passed).toBe(true)
+      expect(compareFingerprints(inSnapshot, restored({ sequences: at('2') }), restoredFromDump).passed).toBe(false)
       // (3, called) hands out 4 next; (4, not called) hands out 4 too, (3, not called) 3, which was used.
-      expect(
-        compareFingerprints(inSnapshot, restored({ sequences: at('4', false) }), { privileges: 'skip' }).passed
-      ).toBe(true)
-      expect(
-        compareFingerprints(inSnapshot, restored({ sequences: at('3', false) }), { privileges: 'skip' }).passed
-      ).toBe(false)
+      expect(compareFingerprints(inSnapshot, restored({ sequences: at('4', false) }), restoredFromDump).passed).toBe(
+        true
+      )
+      expect(compareFingerprints(inSnapshot, restored({ sequences: at('3', false) }), restoredFromDump).passed).toBe(
+        false
+      )
     })
 
     test('a descending sequence is ahead when it is lower', () => {
       const inSnapshot = fingerprint({ snapshot: 'x', sequences: at('-10', true, '-1') })
       expect(
-        compareFingerprints(inSnapshot, restored({ sequences: at('-12', true, '-1') }), { privileges: 'skip' }).passed
+        compareFingerprints(inSnapshot, restored({ sequences: at('-12', true, '-1') }), restoredFromDump).passed
       ).toBe(true)
       expect(
-        compareFingerprints(inSnapshot, restored({ sequences: at('-9', true, '-1') }), { privileges: 'skip' }).passed
+        compareFingerprints(inSnapshot, restored({ sequences: at('-9', true, '-1') }), restoredFromDump).passed
       ).toBe(false)
     })
   })
@@ -372,5 +377,48 @@ describe('partitions', () => {
     expect(compareFingerprints(before, moved, { privileges: 'skip' }).passed).toBe(true)
     const lost = counted([leaf('by_color_0', 200, null), leaf('by_color_1', 299, null)])
     expect(compareFingerprints(before, lost, { privileges: 'skip' }).passed).toBe(false)
+  })
+})
+
+describe('privileges kept across 14 → 17', () => {
+  const kept = (inventory: SchemaObject[]): Fingerprint => fingerprint({ serverVersion: '17.10', inventory })
+
+  test("an owner's full privileges are equal although 17 adds MAINTAIN (m)", () => {
+    const target = kept(
+      source.inventory.map((item) =>
+        item.acl ? { ...item, acl: '{postgres=arwdDxtm/postgres,reader=r/postgres}' } : item
+      )
+    )
+    expect(compareFingerprints(source, target, { privileges: 'keep' }).differences).toEqual([])
+  })
+
+  test('a grant that really differs is still found', () => {
+    const target = kept(source.inventory.map((item) => (item.acl ? { ...item, acl: '{postgres=arwdDxtm/postgres}' } : item)))
+    expect(kinds(compareFingerprints(source, target, { privileges: 'keep' }).differences)).toEqual([
+      ['privileges', 'table app.orders', false]
+    ])
+  })
+
+  test('schema public owned by pg_database_owner on 17 is the expected PostgreSQL 15 change', () => {
+    const withPublic = fingerprint({
+      inventory: [object('schema', 'public', '', { owner: 'postgres', acl: '{postgres=UC/postgres,=UC/postgres}' })]
+    })
+    const target = kept([
+      object('schema', 'public', '', {
+        owner: 'pg_database_owner',
+        acl: '{pg_database_owner=UC/pg_database_owner,=UC/pg_database_owner}'
+      })
+    ])
+    expect(kinds(compareFingerprints(withPublic, target, { privileges: 'keep' }).differences)).toEqual([
+      ['owner', 'schema public', true]
+    ])
+    const revoked = kept([
+      object('schema', 'public', '', { owner: 'pg_database_owner', acl: '{pg_database_owner=UC/pg_database_owner,=U/pg_database_owner}' })
+    ])
+    expect(kinds(compareFingerprints(withPublic, revoked, { privileges: 'keep' }).differences)).toContainEqual([
+      'privileges',
+      'schema public',
+      false
+    ])
   })
 })

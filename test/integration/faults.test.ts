@@ -1,0 +1,165 @@
+// Faults caused on purpose while the action runs: the target restarts mid-restore, the run is
+// cancelled mid-dump, the source refuses connections for the first seconds. The target here is a
+// dedicated server, so restarting it cannot disturb other test files.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { processesWith, startLateProxy } from '../support/faults.js'
+import { runAction, type ActionRun } from '../support/run-action.js'
+import { defaultBaseDir, restartServer, serverUrl, startServer, stopServer, withClient } from '../support/servers.js'
+import { loadTestbed, uniqueName } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'))
+const toolCache = path.join(scratch, 'tool-cache')
+// Big enough that dump and restore each take a few seconds: time to strike while they run.
+const big = uniqueName('big')
+const BIG_SQL = `CREATE TABLE a (id int PRIMARY KEY, v text, n numeric);
+  INSERT INTO a SELECT g, md5(g::text), g * 1.5 FROM generate_series(1, 1000000) g;
+  CREATE TABLE b (id int PRIMARY KEY, v text);
+  INSERT INTO b SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 600000) g;
+  CREATE INDEX ON a (v); CREATE INDEX ON b (v);`
+let target: Awaited<ReturnType<typeof startServer>>
+const baseDir = defaultBaseDir('pg-migrate-faults')
+
+beforeAll(async () => {
+  ;[target] = await Promise.all([startServer({ major: 17, baseDir, target: true }), testbed.createSourceDatabase(big, BIG_SQL)])
+}, 120_000)
+
+afterAll(async () => {
+  if (target) await stopServer(target, 'immediate')
+  fs.rmSync(baseDir, { recursive: true, force: true })
+  fs.rmSync(scratch, { recursive: true, force: true })
+})
+
+function run(inputs: Record<string, string>, options: Parameters<typeof runAction>[1] = {}): Promise<ActionRun> {
+  return runAction({ 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs }, { toolCache, ...options })
+}
+
+/** Calls `act` once, when a whole stdout line matches `pattern`. */
+function onLine(pattern: RegExp, act: () => void): (chunk: string) => void {
+  let pending = ''
+  let done = false
+  return (chunk) => {
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    if (!done && lines.some((line) => pattern.test(line))) {
+      done = true
+      act()
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function errorLines(stdout: string): string[] {
+  return stdout.split('\n').filter((line) => line.startsWith('::error::'))
+}
+
+async function rowCounts(url: string): Promise<{ a: number; b: number }> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query('SELECT (SELECT count(*) FROM a)::int AS a, (SELECT count(*) FROM b)::int AS b')
+    return rows[0]
+  })
+}
+
+describe('the target restarts in the middle of the restore', () => {
+  test('the run fails naming the Restore stage; a rerun with if-target-not-empty: clean succeeds and verifies', async () => {
+    const inputs = { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, big, target.admin) }
+    let restart: Promise<unknown> | undefined
+    const broken = await run(inputs, {
+      onStdout: onLine(/^\[command\]\S*pg_restore --dbname=/, () => {
+        restart = sleep(300).then(() => restartServer(target))
+      })
+    })
+    await restart
+    expect(restart).toBeDefined()
+    const lines = errorLines(broken.stdout)
+    expect({ exitCode: broken.exitCode, result: broken.outputs.result, stage: broken.report.error?.stage, lines }).toEqual({
+      exitCode: 1,
+      result: 'failed',
+      stage: 'Restore',
+      lines: [expect.stringMatching(new RegExp(`^::error::${big}: Restore failed: pg_restore failed: .*(server closed the connection|terminating connection|connection to server).* — .*if-target-not-empty: clean`))]
+    })
+    expect(broken.summary).toContain('Restore failed')
+
+    const rerun = await run({ ...inputs, 'if-target-not-empty': 'clean' })
+    expect({ exitCode: rerun.exitCode, result: rerun.outputs.result, tail: rerun.exitCode ? rerun.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(rerun.report.databases[0].comparison.passed).toBe(true)
+    expect(await rowCounts(serverUrl(target, big))).toEqual({ a: 1_000_000, b: 600_000 })
+  })
+})
+
+describe('the action is cancelled in the middle of the dump', () => {
+  test('children are stopped, the snapshot is closed, the process exits and the report says cancelled', async () => {
+    const workDir = fs.mkdtempSync(path.join(scratch, 'cancel-'))
+    const marker = path.join(workDir, 'temp')
+    let before: string[] = []
+    let signalledAt = 0
+    const cancelled = await run(
+      { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, uniqueName('never'), target.admin) },
+      {
+        workDir,
+        onStdout: onLine(/^\[command\]\S*pg_dump /, () => {
+          void sleep(400).then(() => {
+            before = processesWith(marker)
+            const action = before.find((p) => p.includes('dist/index.js'))
+            signalledAt = Date.now()
+            process.kill(Number(action?.split(':')[0]), 'SIGTERM')
+          })
+        })
+      }
+    )
+    const exitedAfterMs = Date.now() - signalledAt
+    // pg_dump and its workers were running when the signal came.
+    expect(before.filter((p) => /pg_dump/.test(p)).length).toBeGreaterThanOrEqual(2)
+    expect(exitedAfterMs).toBeLessThan(5000)
+    expect(processesWith(marker)).toEqual([])
+    expect({ exitCode: cancelled.exitCode, result: cancelled.outputs.result, cancelled: cancelled.report.cancelled, error: cancelled.report.error }).toEqual({
+      exitCode: 1,
+      result: 'failed',
+      cancelled: 'SIGTERM',
+      error: {
+        stage: 'Dump',
+        message: 'the run was cancelled (SIGTERM) during Dump: child processes stopped, connections closed',
+        hint: 'nothing was written to the target: run the step again'
+      }
+    })
+    expect(errorLines(cancelled.stdout)).toEqual([
+      '::error::the run was cancelled (SIGTERM) during Dump: child processes stopped, connections closed — nothing was written to the target: run the step again'
+    ])
+    expect(cancelled.summary).toContain('cancelled (SIGTERM)')
+    // The exported snapshot's transaction and every checksum session are gone from the source.
+    let sessions: unknown[] = []
+    for (let i = 0; i < 20; i++) {
+      const { rows } = await testbed.query('source', 'postgres', "SELECT pid, datname, state, left(query, 60) AS query FROM pg_stat_activity WHERE application_name = 'pg-migrate-action'")
+      sessions = rows
+      if (rows.length === 0) break
+      await sleep(100)
+    }
+    expect(sessions).toEqual([])
+  })
+})
+
+describe('transient refusals at start', () => {
+  test('a source that refuses connections for its first 2 seconds is retried with backoff, then migrated', async () => {
+    const db = uniqueName('late')
+    await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, g::text FROM generate_series(1, 1000) g;')
+    const proxy = await startLateProxy({ host: testbed.source.host, port: testbed.source.port }, 2000)
+    try {
+      const late = { ...testbed.source, port: proxy.port }
+      const started = Date.now()
+      const result = await run({ 'source-url': serverUrl(late, db), 'target-url': serverUrl(target, db, target.admin) })
+      expect({ exitCode: result.exitCode, result: result.outputs.result, tail: result.exitCode ? result.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+      const retries = result.stdout.split('\n').filter((line) => /^source-url: .*ECONNREFUSED.*; retrying in \d+s/.test(line))
+      expect(retries.length).toBeGreaterThanOrEqual(1)
+      expect(retries[0]).toMatch(/retrying in 1s \(1\/2\)/)
+      if (retries.length > 1) expect(retries[1]).toMatch(/retrying in 2s \(2\/2\)/)
+      expect(proxy.openedAt() - started).toBeGreaterThanOrEqual(1900)
+      expect(proxy.forwarded()).toBeGreaterThan(0)
+    } finally {
+      await proxy.close()
+    }
+  })
+})
