@@ -160,8 +160,15 @@ function finished(child) {
 }
 
 /** @param {string} command @param {string[]} argv @param {Record<string, string>} env */
-async function runTool(command, argv, env) {
+async function runTool(command, argv, env, onLine = (/** @type {string} */ _line) => undefined) {
   const child = spawnTracked(command, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  let pending = ''
+  child.stderr?.on('data', (chunk) => {
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    lines.forEach(onLine)
+  })
   const { code, tail } = /** @type {{ code: number | null, tail: string }} */ (await finished(child))
   if (code !== 0) throw new Error(`${path.basename(command)} exited ${code}: ${tail.split('\n').slice(-5).join(' | ')}`)
 }
@@ -603,6 +610,10 @@ async function handTuned({ bin, env, source, target, workDir }) {
     env
   )
   const dumped = now()
+  // --verbose (as the action runs it) says when each table's data is in: from then on, that table
+  // could be checksummed on the target while the restore builds indexes and constraints.
+  /** @type {Record<string, number>} */
+  const dataDone = {}
   await runTool(
     bin.pg_restore,
     [
@@ -612,13 +623,20 @@ async function handTuned({ bin, env, source, target, workDir }) {
       '--no-owner',
       '--no-acl',
       '--exit-on-error',
+      '--verbose',
       '-d',
       DATABASE,
       dumpDir
     ],
-    env
+    env,
+    (line) => {
+      // The tag of a TABLE DATA item is the bare table name.
+      const match = /finished item \d+ TABLE DATA (.+)$/.exec(line)
+      if (match) dataDone[match[1]] = round((now() - dumped) / 1000, 2)
+    }
   )
   const ended = now()
+  const allDataIn = dumped + 1000 * Math.max(0, ...Object.values(dataDone))
   await sampler.stop()
   const dumpBytes = folderBytes(dumpDir)
   fs.rmSync(dumpDir, { recursive: true, force: true })
@@ -627,7 +645,17 @@ async function handTuned({ bin, env, source, target, workDir }) {
     dumpSeconds: (dumped - started) / 1000,
     restoreSeconds: (ended - dumped) / 1000,
     dumpBytes,
-    cpuBusyPercent: { dump: sampler.busy(started, dumped), restore: sampler.busy(dumped, ended) },
+    cpuBusyPercent: {
+      dump: sampler.busy(started, dumped),
+      restore: sampler.busy(dumped, ended),
+      restoreUntilAllDataIn: sampler.busy(dumped, allDataIn),
+      restoreAfterAllDataIn: sampler.busy(allDataIn, ended)
+    },
+    restoreTimeline: {
+      tableDataDoneSeconds: dataDone,
+      allDataInSeconds: round((allDataIn - dumped) / 1000, 2),
+      afterDataSeconds: round((ended - allDataIn) / 1000, 2)
+    },
     otherLoadPercent: sampler.otherLoad()
   }
 }
@@ -759,19 +787,25 @@ const SHA256_ROW = `('x' || substr(encode(sha256(convert_to((r.*)::text, 'UTF8')
 
 const PROBES = [
   { key: 'count', name: 'count(*) only', select: 'NULL::text' },
-  { key: 'text', name: 'row::text only (sum of lengths)', select: 'sum(length((r.*)::text))::text' },
-  { key: 'sha256', name: 'action now: sha256(row::text) → 64 bit', select: `coalesce(sum(${SHA256_ROW}), 0)::text` },
+  { key: 'text', name: 'row::text only (octet_length)', select: 'sum(octet_length((r.*)::text))::text' },
+  { key: 'sha256', name: 'action now: sha256(row::text) to 64 bit', select: `coalesce(sum(${SHA256_ROW}), 0)::text` },
   {
     key: 'md5',
-    name: 'md5(row::text) → 64 bit',
+    name: 'md5(row::text) to 64 bit',
     select: "coalesce(sum(('x' || left(md5((r.*)::text), 16))::bit(64)::bigint), 0)::text"
   },
   {
     key: 'hashtextextended',
     name: 'hashtextextended(row::text, 0)',
     select: 'coalesce(sum(hashtextextended((r.*)::text, 0)), 0)::text'
+  },
+  {
+    key: 'hash_record_extended',
+    name: 'hash_record_extended(row, 0) (binary)',
+    select: 'coalesce(sum(hash_record_extended(r, 0)), 0)::text'
   }
 ]
+const ACTION_PROBE = PROBES[2]
 const probeSql = (/** @type {string} */ select, /** @type {string} */ table, where = '') =>
   `SELECT count(*)::text AS n, ${select} AS v FROM ONLY ${table} AS r${where ? ` WHERE ${where}` : ''}`
 
@@ -785,8 +819,24 @@ async function probeSession(url) {
 }
 
 /**
- * Times each probe on one table, then the action's query split into `jobs` block ranges on `jobs`
- * sessions at once (TID range scans exist from 14 on), and notes whether the planner went parallel.
+ * Best of two: the first may still be warming a cache or meet a burst of other load.
+ * @param {() => Promise<any>} work
+ */
+async function bestOfTwo(work) {
+  let best = Infinity
+  let value
+  for (let i = 0; i < 2; i++) {
+    const started = now()
+    value = await work()
+    best = Math.min(best, (now() - started) / 1000)
+  }
+  return { seconds: round(best, 2), value }
+}
+
+/**
+ * Times, on one table: every variant with parallel workers off (so seconds ≈ CPU seconds), the
+ * action's query as the planner runs it (parallel or not), and the action's query split into `jobs`
+ * block ranges on `jobs` sessions at once (TID range scans exist from 14 on).
  * @param {string} url @param {string} table
  */
 async function probeTable(url, table) {
@@ -796,45 +846,46 @@ async function probeTable(url, table) {
   try {
     const { rows: size } = await client.query(`SELECT pg_relation_size('${table}')::bigint AS bytes`)
     const blocks = Math.ceil(Number(size[0].bytes) / 8192)
-    const { rows: plan } = await client.query(`EXPLAIN ${probeSql(PROBES[2].select, table)}`)
+    const { rows: plan } = await client.query(`EXPLAIN ${probeSql(ACTION_PROBE.select, table)}`)
     out.actionQueryPlan = plan.map((row) => row['QUERY PLAN']).join('\n')
     out.actionQueryParallel = /Gather/.test(out.actionQueryPlan)
     await client.query(`SELECT count(*) FROM ONLY ${table}`) // warm the cache
-    out.probes = []
-    for (const probe of PROBES) {
-      const started = now()
-      const { rows } = await client.query(probeSql(probe.select, table))
-      out.probes.push({
-        key: probe.key,
-        name: probe.name,
-        seconds: round((now() - started) / 1000, 2),
-        rows: rows[0].n,
-        value: rows[0].v
-      })
-    }
+    const planned = await bestOfTwo(() => client.query(probeSql(ACTION_PROBE.select, table)))
+    out.actionQueryPlannerSeconds = planned.seconds
     await client.query('SET LOCAL max_parallel_workers_per_gather = 0')
-    const serialStarted = now()
-    await client.query(probeSql(PROBES[2].select, table))
-    out.actionQueryNoParallelWorkersSeconds = round((now() - serialStarted) / 1000, 2)
-    // Split by block ranges over `jobs` sessions; the sums add up to the whole table's.
+    out.serial = []
+    for (const probe of PROBES) {
+      await client.query('SAVEPOINT probe')
+      try {
+        const { seconds, value } = await bestOfTwo(() => client.query(probeSql(probe.select, table)))
+        out.serial.push({ key: probe.key, name: probe.name, seconds, rows: value.rows[0].n, value: value.rows[0].v })
+        await client.query('RELEASE SAVEPOINT probe')
+      } catch (error) {
+        await client.query('ROLLBACK TO SAVEPOINT probe')
+        out.serial.push({ key: probe.key, name: probe.name, error: /** @type {Error} */ (error).message })
+      }
+    }
+    // Split by block ranges over `jobs` sessions, no parallel workers; the sums add up to the whole table's.
     const sessions = await Promise.all(Array.from({ length: jobs }, () => probeSession(url)))
     try {
+      await Promise.all(sessions.map((session) => session.query('SET LOCAL max_parallel_workers_per_gather = 0')))
       const step = Math.ceil(blocks / jobs)
-      const started = now()
-      const parts = await Promise.all(
-        sessions.map(async (session, i) => {
-          const range =
-            `ctid >= '(${i * step},0)'::tid` + (i === jobs - 1 ? '' : ` AND ctid < '(${(i + 1) * step},0)'::tid`)
-          const { rows } = await session.query(probeSql(PROBES[2].select, table, range))
-          return { n: Number(rows[0].n), s: BigInt(rows[0].v) }
-        })
+      const { seconds, value: parts } = await bestOfTwo(() =>
+        Promise.all(
+          sessions.map(async (session, i) => {
+            const range =
+              `ctid >= '(${i * step},0)'::tid` + (i === jobs - 1 ? '' : ` AND ctid < '(${(i + 1) * step},0)'::tid`)
+            const { rows } = await session.query(probeSql(ACTION_PROBE.select, table, range))
+            return BigInt(rows[0].v)
+          })
+        )
       )
-      out.actionQuerySplitSeconds = round((now() - started) / 1000, 2)
+      out.actionQuerySplitSeconds = seconds
       out.actionQuerySplitSessions = jobs
-      out.actionQuerySplitChecksum = parts.reduce((a, p) => a + p.s, 0n).toString()
-      out.actionQuerySplitMatches = out.actionQuerySplitChecksum === out.probes[2].value
+      const checksum = parts.reduce((/** @type {bigint} */ a, /** @type {bigint} */ p) => a + p, 0n).toString()
+      out.actionQuerySplitMatches = checksum === out.serial.find((/** @type {any} */ p) => p.key === 'sha256')?.value
     } finally {
-      await Promise.all(sessions.map((s) => s.end().catch(() => undefined)))
+      await Promise.all(sessions.map((session) => session.end().catch(() => undefined)))
     }
   } finally {
     await client.query('ROLLBACK').catch(() => undefined)
@@ -942,6 +993,12 @@ async function main() {
         `  (dump ${secs(entry.b.dumpSeconds)} cpu ${entry.b.cpuBusyPercent.dump}%, restore ${secs(entry.b.restoreSeconds)} cpu ${entry.b.cpuBusyPercent.restore}%;` +
         ` dump ${mib(entry.b.dumpBytes)}; a later ANALYZE takes ${secs(entry.b.analyzeAfterSeconds)}; others ${entry.b.otherLoadPercent}%)`
     )
+    const timeline = entry.b.restoreTimeline
+    console.log(
+      `      restore: all table data in after ${secs(timeline.allDataInSeconds)} (cpu ${entry.b.cpuBusyPercent.restoreUntilAllDataIn}%),` +
+        ` then ${secs(timeline.afterDataSeconds)} of indexes and constraints (cpu ${entry.b.cpuBusyPercent.restoreAfterAllDataIn}%);` +
+        ` ${BIG_TABLE} data in at ${secs(timeline.tableDataDoneSeconds[BIG_TABLE.split('.')[1]])}`
+    )
 
     await freshTarget(target)
     const quietC = await waitForQuiet()
@@ -974,33 +1031,39 @@ async function main() {
   }
 
   // Probes on the last copy the action made (already read once by its Verify stage) and on the source.
-  console.log('\nchecksum probes (the action query alone, and variants):')
+  console.log('\nchecksum probes on one session, parallel workers off (seconds ≈ CPU seconds), best of two:')
   /** @type {any[]} */
   const probes = []
+  const probeTables = [BIG_TABLE, 'public.pgbench_accounts']
   for (const [side, server, login] of [
     ['source 14', source, source.superuser],
     ['target 17', target, target.admin]
   ]) {
-    for (const table of [BIG_TABLE, 'public.pgbench_accounts']) {
+    for (const table of probeTables) {
+      const quiet = await waitForQuiet()
+      const sampler = startSampler()
       const probe = await probeTable(serverUrl(server, DATABASE, login), table)
-      probe.side = side
+      await sampler.stop()
+      Object.assign(probe, { side, quietBefore: quiet, otherLoadPercent: sampler.otherLoad() })
       probes.push(probe)
-      console.log(`  ${side} ${table} (planner parallel: ${probe.actionQueryParallel ? 'yes' : 'no'})`)
-      for (const p of probe.probes) console.log(`      ${p.name.padEnd(42)} ${secs(p.seconds)}`)
+      console.log(`  ${side} ${table} (others ${probe.otherLoadPercent}%)`)
+      for (const p of probe.serial)
+        console.log(`      ${p.name.padEnd(44)} ${p.error ? `error: ${p.error}` : secs(p.seconds)}`)
       console.log(
-        `      ${'action query, max_parallel_workers 0'.padEnd(42)} ${secs(probe.actionQueryNoParallelWorkersSeconds)}`
+        `      ${`action query as planned (${probe.actionQueryParallel ? 'parallel' : 'not parallel'})`.padEnd(44)} ${secs(probe.actionQueryPlannerSeconds)}`
       )
       console.log(
-        `      ${`action query split in ${probe.actionQuerySplitSessions} ctid ranges`.padEnd(42)} ${secs(probe.actionQuerySplitSeconds)}` +
+        `      ${`action query in ${probe.actionQuerySplitSessions} ctid ranges, ${probe.actionQuerySplitSessions} sessions`.padEnd(44)} ${secs(probe.actionQuerySplitSeconds)}` +
           `  (sum matches whole: ${probe.actionQuerySplitMatches ? 'yes' : 'NO'})`
       )
     }
   }
-  for (const table of [BIG_TABLE, 'public.pgbench_accounts']) {
+  for (const table of probeTables) {
     const [s, t] = ['source 14', 'target 17'].map((side) => probes.find((p) => p.side === side && p.table === table))
-    const same = PROBES.slice(1).map(
-      (probe, i) => `${probe.key} ${s.probes[i + 1].value === t.probes[i + 1].value ? 'same' : 'DIFFERENT'}`
-    )
+    const same = PROBES.slice(1).map((probe) => {
+      const [x, y] = [s, t].map((side) => side.serial.find((/** @type {any} */ p) => p.key === probe.key))
+      return `${probe.key} ${x.error || y.error ? 'n/a' : x.value === y.value ? 'same' : 'DIFFERENT'}`
+    })
     console.log(`  ${table}, values on 14 vs 17: ${same.join(', ')}`)
   }
   await dropTarget(target)

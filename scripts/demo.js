@@ -4,7 +4,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../test/support/client-bundle-server.js'
 import { runAction } from '../test/support/run-action.js'
-import { REPO_ROOT, defaultBaseDir, serverUrl, startServerPair, stopServer, withClient } from '../test/support/servers.js'
+import {
+  REPO_ROOT,
+  defaultBaseDir,
+  serverUrl,
+  startServerPair,
+  stopServer,
+  withClient
+} from '../test/support/servers.js'
 
 const baseDir = defaultBaseDir('pg-migrate-demo')
 console.log('starting PostgreSQL 14 (source) and 17 (target, admin without superuser)…')
@@ -20,7 +27,8 @@ try {
       'source-url': serverUrl(source, 'shop'),
       'target-url': serverUrl(target, 'shop', target.admin),
       'client-download-url': bundle.template,
-      'validation-queries': 'SELECT status, count(*) FROM shop.orders GROUP BY status;\nSELECT sum(total) FROM shop.order_totals;'
+      'validation-queries':
+        'SELECT status, count(*) FROM shop.orders GROUP BY status;\nSELECT sum(total) FROM shop.order_totals;'
     },
     { onStdout: (chunk) => process.stdout.write(chunk) }
   )

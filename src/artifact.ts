@@ -134,7 +134,7 @@ function findOptions(options: DownloadOptions): FindOptions | undefined {
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true })
   const nested = await Promise.all(
-    entries.map(async entry => {
+    entries.map(async (entry) => {
       const full = path.join(dir, entry.name)
       if (entry.isDirectory()) return listFiles(full)
       return entry.isFile() ? [full] : []

@@ -170,12 +170,16 @@ function compareObject(
  * 14 and on 17 are the same grant.
  */
 function withoutMaintain(acl: string | null): string | null {
-  return acl === null ? null : acl.replace(/=([a-zA-Z*]+)\//g, (_, privileges: string) => `=${privileges.replace('m', '')}/`)
+  return acl === null
+    ? null
+    : acl.replace(/=([a-zA-Z*]+)\//g, (_, privileges: string) => `=${privileges.replace('m', '')}/`)
 }
 
 function renameGrantee(acl: string | null, from: string | null, to: string | null): string | null {
   if (acl === null || !from || !to) return acl
-  return acl.replace(new RegExp(`(^|[{,])${from.replace(/\W/g, '\\$&')}=`, 'g'), `$1${to}=`).replaceAll(`/${from}`, `/${to}`)
+  return acl
+    .replace(new RegExp(`(^|[{,])${from.replace(/\W/g, '\\$&')}=`, 'g'), `$1${to}=`)
+    .replaceAll(`/${from}`, `/${to}`)
 }
 
 /** Only tables on both sides: a missing or extra table is reported once, by the inventory. */

@@ -43,7 +43,10 @@ export function parseDatabaseUrl(input: string, url: string, connectTimeout = 10
   try {
     parsed = parse(url)
   } catch {
-    throw new InputError(`${input} could not be parsed as a URL`, 'percent-encode special characters in the user and password')
+    throw new InputError(
+      `${input} could not be parsed as a URL`,
+      'percent-encode special characters in the user and password'
+    )
   }
   if (parsed.password) core.setSecret(parsed.password)
   const sslmode = parsed.sslmode as string | undefined
@@ -88,7 +91,10 @@ function databaseFromUrl(input: string, url: string): string | undefined {
   try {
     return decodeURIComponent(raw)
   } catch {
-    throw new InputError(`${input} has a malformed percent-escape in the database name`, 'percent-encode the database name, e.g. with encodeURIComponent')
+    throw new InputError(
+      `${input} has a malformed percent-escape in the database name`,
+      'percent-encode the database name, e.g. with encodeURIComponent'
+    )
   }
 }
 
@@ -106,7 +112,11 @@ function pgConfig(endpoint: Endpoint, ssl: boolean): pg.ClientConfig {
   // Rebuild through pg-connection-string with libpq semantics, so sslmode means for pg exactly
   // what it means for pg_dump and pg_restore.
   const params = new URLSearchParams()
-  const mode = ssl ? (endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer' ? 'require' : endpoint.sslmode) : 'disable'
+  const mode = ssl
+    ? endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer'
+      ? 'require'
+      : endpoint.sslmode
+    : 'disable'
   if (mode) params.set('sslmode', mode)
   if (endpoint.sslFiles.rootcert) params.set('sslrootcert', endpoint.sslFiles.rootcert)
   if (endpoint.sslFiles.cert) params.set('sslcert', endpoint.sslFiles.cert)
@@ -151,7 +161,9 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
       return await connectOnce(endpoint, tryTls)
     } catch (error) {
       if (attempt >= attempts || !isTransient(error)) throw explainConnectError(endpoint, error)
-      core.info(`${endpoint.input}: ${(error as Error).message}; retrying in ${delay / 1000}s (${attempt}/${attempts - 1})`)
+      core.info(
+        `${endpoint.input}: ${(error as Error).message}; retrying in ${delay / 1000}s (${attempt}/${attempts - 1})`
+      )
       await new Promise((resolve) => setTimeout(resolve, delay))
       delay *= 2
     }
@@ -182,8 +194,13 @@ onCancel(() => {
   for (const [client, endpoint] of open) {
     // A backend busy with a query would only notice the closed socket when the query ends: cancel
     // the query first, so nothing keeps running on the servers after the action is gone.
-    const { processID, secretKey, activeQuery } = client as unknown as { processID?: number; secretKey?: number; activeQuery?: unknown }
-    if (activeQuery && processID !== undefined && secretKey !== undefined) sendCancelRequest(endpoint, processID, secretKey)
+    const { processID, secretKey, activeQuery } = client as unknown as {
+      processID?: number
+      secretKey?: number
+      activeQuery?: unknown
+    }
+    if (activeQuery && processID !== undefined && secretKey !== undefined)
+      sendCancelRequest(endpoint, processID, secretKey)
     client.end().catch(() => undefined)
   }
 })
@@ -212,9 +229,15 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrati
         `check the user name and password in ${endpoint.input}`
       )
     case '28000':
-      return new MigrationError(`${where}: the server refused user "${endpoint.user}": ${message}`, `check the user in ${endpoint.input} and the server's pg_hba.conf`)
+      return new MigrationError(
+        `${where}: the server refused user "${endpoint.user}": ${message}`,
+        `check the user in ${endpoint.input} and the server's pg_hba.conf`
+      )
     case '3D000':
-      return new MigrationError(`${where}: database "${endpoint.database}" does not exist`, `create it or fix the database name in ${endpoint.input}`)
+      return new MigrationError(
+        `${where}: database "${endpoint.database}" does not exist`,
+        `create it or fix the database name in ${endpoint.input}`
+      )
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -224,6 +247,18 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrati
         `${where}: cannot reach the server (${code})`,
         `check the host and port in ${endpoint.input}; a managed database's firewall must admit this runner's IP address`
       )
+  }
+  if (/does not support SSL/i.test(message)) {
+    return new MigrationError(
+      `${where}: the server does not support SSL (TLS) connections, and sslmode=${endpoint.sslmode} requires them`,
+      `turn TLS on at the server, or set sslmode=prefer in ${endpoint.input} to accept a plain connection`
+    )
+  }
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
+    return new MigrationError(
+      `${where}: the server's TLS certificate was refused (sslmode=${endpoint.sslmode}): ${message}`,
+      `set sslrootcert in ${endpoint.input} to the CA certificate that signed the server's${endpoint.sslmode === 'verify-full' ? ', and connect by the host name the certificate names' : ''}`
+    )
   }
   if (/timeout/i.test(message)) {
     return new MigrationError(

@@ -20,7 +20,9 @@ export interface HeldSnapshot {
 export async function holdSnapshot(endpoint: Endpoint): Promise<HeldSnapshot> {
   const client = await connect(endpoint)
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-  const { rows } = await client.query<{ id: string; taken_at: string }>('SELECT pg_export_snapshot() AS id, now()::text AS taken_at')
+  const { rows } = await client.query<{ id: string; taken_at: string }>(
+    'SELECT pg_export_snapshot() AS id, now()::text AS taken_at'
+  )
   let closed = false
   return {
     id: rows[0].id,
@@ -43,7 +45,11 @@ export function compressionArgument(compression: Compression, clientMajor: numbe
     case 'zstd':
     case 'lz4':
       if (clientMajor < 16) {
-        throw new StageError('Dump', `compression ${compression} needs a PostgreSQL 16+ client (this one is ${clientMajor})`, `set ${Inputs.Compression}: gzip`)
+        throw new StageError(
+          'Dump',
+          `compression ${compression} needs a PostgreSQL 16+ client (this one is ${clientMajor})`,
+          `set ${Inputs.Compression}: gzip`
+        )
       }
       return `${compression}:1`
     case 'gzip':
@@ -89,9 +95,17 @@ export async function dumpDatabase(
   const started = performance.now()
   prepareDumpFolder(options.dir)
   const compression = compressionArgument(options.compression, client.major)
-  const dumpOptions = ['--format=directory', `--jobs=${options.jobs}`, `--compress=${compression}`, '--no-subscriptions', '--verbose']
+  const dumpOptions = [
+    '--format=directory',
+    `--jobs=${options.jobs}`,
+    `--compress=${compression}`,
+    '--no-subscriptions',
+    '--verbose'
+  ]
   const total = await countTables(snapshot)
-  const { rows: extensions } = await snapshot.client.query<{ name: string }>(`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`)
+  const { rows: extensions } = await snapshot.client.query<{ name: string }>(
+    `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`
+  )
   const report = progressReporter('tables dumped', total)
   let done = 0
   await runTool(client.programs.pg_dump, [...dumpOptions, `--snapshot=${snapshot.id}`, `--file=${options.dir}`], {
@@ -120,7 +134,9 @@ export async function dumpDatabase(
     snapshot: snapshot.id,
     compression,
     extensions: extensions.map((e) => e.name),
-    options: dumpOptions, seconds: (performance.now() - started) / 1000 }
+    options: dumpOptions,
+    seconds: (performance.now() - started) / 1000
+  }
 }
 
 /** pg_dump -Fd wants a folder that does not exist yet; refuse to overwrite anything but an old dump. */
@@ -128,7 +144,11 @@ function prepareDumpFolder(dir: string): void {
   if (fs.existsSync(dir)) {
     const entries = fs.readdirSync(dir)
     if (entries.length > 0 && !entries.includes('toc.dat')) {
-      throw new StageError('Dump', `dump-path ${dir} exists and is not an earlier dump`, `point ${Inputs.DumpPath} at an empty or new folder`)
+      throw new StageError(
+        'Dump',
+        `dump-path ${dir} exists and is not an earlier dump`,
+        `point ${Inputs.DumpPath} at an empty or new folder`
+      )
     }
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -136,7 +156,11 @@ function prepareDumpFolder(dir: string): void {
     fs.mkdirSync(path.dirname(dir), { recursive: true })
     fs.accessSync(path.dirname(dir), fs.constants.W_OK)
   } catch {
-    throw new StageError('Dump', `cannot write the dump under ${path.dirname(dir)}`, `point ${Inputs.DumpPath} at a writable folder`)
+    throw new StageError(
+      'Dump',
+      `cannot write the dump under ${path.dirname(dir)}`,
+      `point ${Inputs.DumpPath} at a writable folder`
+    )
   }
 }
 

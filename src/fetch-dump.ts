@@ -20,7 +20,9 @@ export async function fetchDump(inputs: MigrateInputs): Promise<{ dir: string; m
         `set ${Inputs.DumpPath} to the downloaded dump folder, or ${Inputs.ArtifactName} to download it`
       )
     }
-    core.info(`downloading artifact ${inputs.artifactName}${inputs.artifactRunId ? ` from run ${inputs.artifactRunId}` : ''}`)
+    core.info(
+      `downloading artifact ${inputs.artifactName}${inputs.artifactRunId ? ` from run ${inputs.artifactRunId}` : ''}`
+    )
     dir = await downloadDump({
       name: inputs.artifactName,
       destination: dir,
@@ -31,6 +33,8 @@ export async function fetchDump(inputs: MigrateInputs): Promise<{ dir: string; m
     })
   }
   const manifest = readVerifiedManifest(dir)
-  core.info(`dump of ${manifest.database} from PostgreSQL ${manifest.sourceVersion}, taken ${manifest.snapshotTakenAt}: ${Object.keys(manifest.files).length} files verified`)
+  core.info(
+    `dump of ${manifest.database} from PostgreSQL ${manifest.sourceVersion}, taken ${manifest.snapshotTakenAt}: ${Object.keys(manifest.files).length} files verified`
+  )
   return { dir, manifest }
 }

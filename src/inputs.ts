@@ -140,7 +140,10 @@ export function parseValidationQueries(raw: string): string[] {
   let sql = text
   if (/\.sql$/i.test(text) && !text.includes('\n')) {
     if (!fs.existsSync(text)) {
-      throw new InputError(`${Inputs.ValidationQueries} names ${text}, which does not exist`, 'give a path relative to the workspace, or inline SQL')
+      throw new InputError(
+        `${Inputs.ValidationQueries} names ${text}, which does not exist`,
+        'give a path relative to the workspace, or inline SQL'
+      )
     }
     sql = fs.readFileSync(text, 'utf8')
   }
@@ -164,7 +167,10 @@ function parsePostgresVersion(raw: string): string | undefined {
   const text = raw.trim()
   if (!text) return undefined
   if (!/^\d{2}(\.\d+){0,2}$/.test(text)) {
-    throw new InputError(`${Inputs.PostgresVersion} is "${text}"`, 'give a major such as 17, or a full release such as 17.9.0')
+    throw new InputError(
+      `${Inputs.PostgresVersion} is "${text}"`,
+      'give a major such as 17, or a full release such as 17.9.0'
+    )
   }
   return text
 }
@@ -182,6 +188,17 @@ function parseCivo(): CivoTarget | undefined {
   return { apiKey, database, region, apiUrl }
 }
 
+/** Inputs that hold passwords or tokens. */
+const SECRET_INPUTS = [Inputs.SourceUrl, Inputs.TargetUrl, Inputs.GithubToken, Inputs.CivoApiKey]
+
+/**
+ * Once parsed, the raw secret inputs leave the environment: every child process (tar, pg_dump…)
+ * inherits it, and none of them needs a password from there (the tools get a passfile).
+ */
+export function forgetSecretInputs(): void {
+  for (const name of SECRET_INPUTS) delete process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]
+}
+
 export function getInputs(): MigrateInputs {
   const mode = choice(Inputs.Mode, MODES, 'migrate')
   const connectTimeout = positiveInteger(Inputs.ConnectTimeout, 10) as number
@@ -191,7 +208,10 @@ export function getInputs(): MigrateInputs {
   const needsSource = mode !== 'restore'
   const needsTarget = mode !== 'dump'
   if (needsSource && !sourceUrl) {
-    throw new InputError(`${Inputs.SourceUrl} is empty; mode ${mode} reads the source`, 'pass the source database URL from a secret')
+    throw new InputError(
+      `${Inputs.SourceUrl} is empty; mode ${mode} reads the source`,
+      'pass the source database URL from a secret'
+    )
   }
   if (needsTarget && !targetUrl && !civo) {
     throw new InputError(
@@ -217,7 +237,9 @@ export function getInputs(): MigrateInputs {
     validationQueries: parseValidationQueries(core.getInput(Inputs.ValidationQueries)),
     failOnMismatch: boolean(Inputs.FailOnMismatch, true),
     dumpPath: path.resolve(core.getInput(Inputs.DumpPath).trim() || path.join(runnerTemp, 'pg-migrate-dump')),
-    reportPath: path.resolve(core.getInput(Inputs.ReportPath).trim() || path.join(runnerTemp, 'pg-migrate-report.json')),
+    reportPath: path.resolve(
+      core.getInput(Inputs.ReportPath).trim() || path.join(runnerTemp, 'pg-migrate-report.json')
+    ),
     connectTimeout,
     uploadArtifact: boolean(Inputs.UploadArtifact, true),
     artifactName: core.getInput(Inputs.ArtifactName).trim() || undefined,
@@ -228,10 +250,16 @@ export function getInputs(): MigrateInputs {
     civo
   }
   if (inputs.databases !== 'all' && inputs.databases.length > 1 && inputs.targetDatabase) {
-    throw new InputError(`${Inputs.TargetDatabase} is set with several databases`, 'each database goes to a same-named target database; drop target-database')
+    throw new InputError(
+      `${Inputs.TargetDatabase} is set with several databases`,
+      'each database goes to a same-named target database; drop target-database'
+    )
   }
   if (!/\{version\}/.test(inputs.clientDownloadUrl) && !/\{major\}/.test(inputs.clientDownloadUrl)) {
-    throw new InputError(`${Inputs.ClientDownloadUrl} has no {version} or {major} placeholder`, `use a template like ${DEFAULT_CLIENT_DOWNLOAD_URL}`)
+    throw new InputError(
+      `${Inputs.ClientDownloadUrl} has no {version} or {major} placeholder`,
+      `use a template like ${DEFAULT_CLIENT_DOWNLOAD_URL}`
+    )
   }
   return inputs
 }

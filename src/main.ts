@@ -5,7 +5,7 @@ import { resolveCivoTarget, withCivoFirewallHint } from './civo.js'
 import { installClient, type Client } from './client/install.js'
 import { Passfile } from './connection.js'
 import { MigrationError, StageError } from './errors.js'
-import { getInputs, type MigrateInputs } from './inputs.js'
+import { forgetSecretInputs, getInputs, type MigrateInputs } from './inputs.js'
 import { fetchDump } from './fetch-dump.js'
 import { dumpOnly, migrateDatabase, restoreOnly, validateDatabase } from './migrate.js'
 import { setOutputs } from './outputs.js'
@@ -27,6 +27,7 @@ export async function run(): Promise<void> {
   process.once('SIGTERM', cancel).once('SIGINT', cancel)
   try {
     const inputs = getInputs()
+    forgetSecretInputs()
     report.mode = inputs.mode
     reportPath = inputs.reportPath
     if (inputs.civo && !inputs.target && inputs.mode !== 'dump') {
@@ -35,7 +36,8 @@ export async function run(): Promise<void> {
         resolveCivoTarget(civo, { targetDatabase: inputs.targetDatabase, connectTimeout: inputs.connectTimeout })
       )
     }
-    const restoring = inputs.mode === 'restore' ? await timed(report, 'Check dump', undefined, () => fetchDump(inputs)) : undefined
+    const restoring =
+      inputs.mode === 'restore' ? await timed(report, 'Check dump', undefined, () => fetchDump(inputs)) : undefined
     const plan = await timed(report, 'Plan', undefined, () =>
       planMigration(inputs, restoring?.manifest).catch((error: unknown) => {
         throw withCivoFirewallHint(error, inputs.target)
@@ -66,7 +68,10 @@ export async function run(): Promise<void> {
     }
     const signal = cancelledBy()
     if (signal) throw new CancelledError(signal)
-    report.mismatches = report.databases.reduce((n, d) => n + (d.comparison?.differences.filter((x) => !x.expected).length ?? 0), 0)
+    report.mismatches = report.databases.reduce(
+      (n, d) => n + (d.comparison?.differences.filter((x) => !x.expected).length ?? 0),
+      0
+    )
     const failedDatabase = report.databases.find((d) => d.error)
     report.result = failedDatabase || report.mismatches > 0 ? 'failed' : 'passed'
     if (failedDatabase?.error) report.error = failedDatabase.error
@@ -97,8 +102,13 @@ function finish(report: RunReport, inputs: MigrateInputs): void {
   const failed = report.databases.filter((d) => d.error)
   if (failed.length === 0 && !inputs.failOnMismatch) return
   // One line per failed database, naming the stage and the fix; the last one fails the step.
-  const lines = failed.map(({ name, error }) => `${name}: ${error?.stage} failed: ${error?.message}${error?.hint ? ` — ${error.hint}` : ''}`)
-  if (lines.length === 0) lines.push(report.error ? `${report.error.message}${report.error.hint ? ` — ${report.error.hint}` : ''}` : 'migration failed')
+  const lines = failed.map(
+    ({ name, error }) => `${name}: ${error?.stage} failed: ${error?.message}${error?.hint ? ` — ${error.hint}` : ''}`
+  )
+  if (lines.length === 0)
+    lines.push(
+      report.error ? `${report.error.message}${report.error.hint ? ` — ${report.error.hint}` : ''}` : 'migration failed'
+    )
   for (const line of lines.slice(0, -1)) core.error(line)
   core.setFailed(lines[lines.length - 1])
 }
@@ -112,7 +122,12 @@ function recordPlan(report: RunReport, plan: Plan): void {
 function logFindings(plan: Plan): void {
   for (const database of plan.databases) {
     for (const finding of database.findings) {
-      const line = `${database.source}: ${finding.message}${finding.objects.length ? ` (${finding.objects.slice(0, 5).join(', ')}${finding.objects.length > 5 ? ', …' : ''})` : ''}`
+      // Most messages already name their objects; the rest get the first few appended.
+      const named = finding.objects.length === 0 || finding.message.includes(finding.objects[0])
+      const objects = named
+        ? ''
+        : ` (${finding.objects.slice(0, 5).join(', ')}${finding.objects.length > 5 ? ', …' : ''})`
+      const line = `${database.source}: ${finding.message}${objects}`
       if (finding.severity === 'warning') core.warning(`${line} — ${finding.hint}`)
       else core.info(`blocker: ${line}`)
     }
@@ -142,12 +157,17 @@ function recordError(report: RunReport, caught: unknown): void {
 
 /** What a cancelled run says: the stage it stopped in, and whether the target may hold a partial copy. */
 function cancellation(report: RunReport, signal: NodeJS.Signals): StageError {
-  const stage = report.stages.find((s) => s.status === 'failed')?.stage ?? report.databases.find((d) => d.error)?.error?.stage ?? 'Start'
+  const stage =
+    report.stages.find((s) => s.status === 'failed')?.stage ??
+    report.databases.find((d) => d.error)?.error?.stage ??
+    'Start'
   const touched = report.stages.some((s) => s.stage === 'Restore')
   return new StageError(
     stage,
     `the run was cancelled (${signal}) during ${stage}: child processes stopped, connections closed`,
-    touched ? 'the target may hold a partial copy: run again with if-target-not-empty: clean' : 'nothing was written to the target: run the step again'
+    touched
+      ? 'the target may hold a partial copy: run again with if-target-not-empty: clean'
+      : 'nothing was written to the target: run the step again'
   )
 }
 
@@ -159,5 +179,7 @@ async function writeResults(report: RunReport, reportPath: string): Promise<void
     core.warning(`could not write the report to ${reportPath}: ${(error as Error).message}`)
   }
   setOutputs(report, reportPath)
-  await writeSummary(report).catch((error) => core.warning(`could not write the job summary: ${(error as Error).message}`))
+  await writeSummary(report).catch((error) =>
+    core.warning(`could not write the job summary: ${(error as Error).message}`)
+  )
 }

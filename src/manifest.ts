@@ -86,16 +86,28 @@ export function writeManifest(
 export function readVerifiedManifest(dir: string): Manifest {
   const file = path.join(dir, MANIFEST_FILE)
   if (!fs.existsSync(file)) {
-    throw new StageError('Check dump', `no ${MANIFEST_FILE} in ${dir}: not a dump made by this action, or an incomplete download`, `point ${Inputs.DumpPath} at the dump folder, or set ${Inputs.ArtifactName}`)
+    throw new StageError(
+      'Check dump',
+      `no ${MANIFEST_FILE} in ${dir}: not a dump made by this action, or an incomplete download`,
+      `point ${Inputs.DumpPath} at the dump folder, or set ${Inputs.ArtifactName}`
+    )
   }
   let manifest: Manifest
   try {
     manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest
   } catch {
-    throw new StageError('Check dump', `${file} is not valid JSON`, 'the dump is damaged: make it again with mode: dump')
+    throw new StageError(
+      'Check dump',
+      `${file} is not valid JSON`,
+      'the dump is damaged: make it again with mode: dump'
+    )
   }
   if (manifest.format !== MANIFEST_FORMAT) {
-    throw new StageError('Check dump', `${file} has format ${manifest.format}; this action reads format ${MANIFEST_FORMAT}`, 'restore with the action version that made the dump, or dump again')
+    throw new StageError(
+      'Check dump',
+      `${file} has format ${manifest.format}; this action reads format ${MANIFEST_FORMAT}`,
+      'restore with the action version that made the dump, or dump again'
+    )
   }
   const expected = Object.keys(manifest.files ?? {}).sort()
   const actual = dumpFiles(dir)
@@ -110,7 +122,11 @@ export function readVerifiedManifest(dir: string): Manifest {
   }
   for (const name of expected) {
     if (sha256File(path.join(dir, name)) !== manifest.files[name]) {
-      throw new StageError('Check dump', `${name} in ${dir} does not match its sha256 in the manifest`, 'the dump is corrupted: download it again or dump again; the target was not touched')
+      throw new StageError(
+        'Check dump',
+        `${name} in ${dir} does not match its sha256 in the manifest`,
+        'the dump is corrupted: download it again or dump again; the target was not touched'
+      )
     }
   }
   return manifest

@@ -75,10 +75,13 @@ export async function migrateDatabase(context: MigrateContext): Promise<void> {
     await restoreStage(context, dumpDir)
     database.writesDuringRun = Math.max(0, (await withConnection(source, writeCount)) - writesBefore)
     if (database.writesDuringRun > 0) {
-      core.warning(`${database.writesDuringRun} rows were written to ${database.name} during the run: the copy holds the snapshot from the dump's start`)
+      core.warning(
+        `${database.writesDuringRun} rows were written to ${database.name} during the run: the copy holds the snapshot from the dump's start`
+      )
     }
     stage('Verify')
-    if (fingerprint) await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, fingerprint, target, source))
+    if (fingerprint)
+      await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, fingerprint, target, source))
     stage('Upload artifact')
     await upload
   })
@@ -110,7 +113,11 @@ export async function restoreOnly(context: MigrateContext, dumpDir: string, mani
 }
 
 /** Runs a database's stages; a failure is recorded against the stage it happened in, and the run goes on to the report. */
-async function failingStage(database: DatabaseReport, first: string, work: (stage: (name: string) => void) => Promise<void>): Promise<void> {
+async function failingStage(
+  database: DatabaseReport,
+  first: string,
+  work: (stage: (name: string) => void) => Promise<void>
+): Promise<void> {
   let current = first
   try {
     await work((name) => (current = name))
@@ -131,11 +138,23 @@ async function dumpStage(context: MigrateContext): Promise<{ dumpDir: string; fi
     const verifying = inputs.verify !== 'none'
     const [dump, fingerprint] = await timed(report, 'Dump', database.name, () =>
       Promise.all([
-        dumpDatabase(client, source, snapshot, { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression }, passfile),
+        dumpDatabase(
+          client,
+          source,
+          snapshot,
+          { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression },
+          passfile
+        ),
         verifying ? fingerprintDatabase(() => connect(source), fingerprintOptions(inputs, snapshot.id)) : undefined
       ])
     )
-    database.dump = { path: dump.path, bytes: dump.bytes, files: dump.files, snapshot: dump.snapshot, seconds: dump.seconds }
+    database.dump = {
+      path: dump.path,
+      bytes: dump.bytes,
+      files: dump.files,
+      snapshot: dump.snapshot,
+      seconds: dump.seconds
+    }
     database.sourceFingerprint = fingerprint
     writeManifest(dumpDir, {
       database: databasePlan.source,
@@ -164,14 +183,22 @@ async function restoreStage(context: MigrateContext, dumpDir: string): Promise<v
   })
 }
 
-async function prepareTarget(inputs: MigrateInputs, databasePlan: DatabasePlan, database: DatabaseReport, target: Endpoint): Promise<void> {
+async function prepareTarget(
+  inputs: MigrateInputs,
+  databasePlan: DatabasePlan,
+  database: DatabaseReport,
+  target: Endpoint
+): Promise<void> {
   await withConnection(withDatabase(target, maintenanceDatabase(inputs, databasePlan)), (admin) =>
     ensureTargetDatabase(admin, databasePlan.target, databasePlan.encoding)
   )
   await withConnection(target, async (db) => {
-    if (databasePlan.targetObjects.length > 0 && inputs.ifTargetNotEmpty === 'clean') database.cleaned = await cleanTarget(db)
+    if (databasePlan.targetObjects.length > 0 && inputs.ifTargetNotEmpty === 'clean')
+      database.cleaned = await cleanTarget(db)
     if (!inputs.source || (inputs.roles !== 'create-missing' && inputs.privileges !== 'keep')) return
-    const roles = await withConnection(withDatabase(inputs.source, databasePlan.source), (source) => rolesReferenced(source, inputs.privileges))
+    const roles = await withConnection(withDatabase(inputs.source, databasePlan.source), (source) =>
+      rolesReferenced(source, inputs.privileges)
+    )
     if (inputs.roles === 'create-missing') database.createdRoles = await createMissingRoles(db, roles)
     if (inputs.privileges === 'keep') await grantRolesToLogin(db, roles)
   })
@@ -179,13 +206,26 @@ async function prepareTarget(inputs: MigrateInputs, databasePlan: DatabasePlan, 
 
 /** Where to connect to create the target database: the URL's own when it exists, else postgres. */
 function maintenanceDatabase(inputs: MigrateInputs, databasePlan: DatabasePlan): string {
-  return databasePlan.targetExists ? databasePlan.target : inputs.target?.database === databasePlan.target ? 'postgres' : (inputs.target?.database ?? 'postgres')
+  return databasePlan.targetExists
+    ? databasePlan.target
+    : inputs.target?.database === databasePlan.target
+      ? 'postgres'
+      : (inputs.target?.database ?? 'postgres')
 }
 
-async function verifyTarget(inputs: MigrateInputs, database: DatabaseReport, sourceFingerprint: Fingerprint, target: Endpoint, source?: Endpoint): Promise<void> {
+async function verifyTarget(
+  inputs: MigrateInputs,
+  database: DatabaseReport,
+  sourceFingerprint: Fingerprint,
+  target: Endpoint,
+  source?: Endpoint
+): Promise<void> {
   const targetFingerprint = await fingerprintDatabase(() => connect(target), fingerprintOptions(inputs))
   database.targetFingerprint = targetFingerprint
-  database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges, restoredFromSnapshot: true })
+  database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
+    privileges: inputs.privileges,
+    restoredFromSnapshot: true
+  })
   if (source) await locateRows(database, source, target)
   summariseComparison(database)
 }
@@ -194,7 +234,9 @@ async function locateRows(database: DatabaseReport, source: Endpoint, target: En
   const comparison = database.comparison
   if (!comparison || !database.sourceFingerprint) return
   const sourceTables = database.sourceFingerprint.tables
-  for (const difference of comparison.differences.filter((d) => !d.expected && (d.kind === 'checksum' || d.kind === 'rows'))) {
+  for (const difference of comparison.differences.filter(
+    (d) => !d.expected && (d.kind === 'checksum' || d.kind === 'rows')
+  )) {
     const table = sourceTables.find((t) => t.schema === difference.table?.schema && t.name === difference.table?.name)
     if (!table || table.primaryKey.length === 0) continue
     const keys = await locateDifferingRows(
@@ -218,11 +260,18 @@ function summariseComparison(database: DatabaseReport): void {
   }
   for (const d of differences.slice(0, 50)) {
     const keys = database.differingRows?.[d.object]
-    core.error(`${database.name}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keys ? ` (keys ${keys.join(', ')})` : ''}`)
+    core.error(
+      `${database.name}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keys ? ` (keys ${keys.join(', ')})` : ''}`
+    )
   }
 }
 
-function startUpload(inputs: MigrateInputs, database: DatabaseReport, dumpDir: string, report: RunReport): Promise<void> {
+function startUpload(
+  inputs: MigrateInputs,
+  database: DatabaseReport,
+  dumpDir: string,
+  report: RunReport
+): Promise<void> {
   const name = inputs.artifactName ?? defaultArtifactName(database.name)
   // Best effort unless required: a failed upload must not hide the migration's result.
   const upload = (): ReturnType<typeof uploadDump> => uploadDump(dumpDir, { name, retentionDays: inputs.retentionDays })
@@ -233,7 +282,12 @@ function startUpload(inputs: MigrateInputs, database: DatabaseReport, dumpDir: s
     })
     .catch((error: Error) => {
       report.artifact = { failed: error.message }
-      if (inputs.artifactRequired) throw new StageError('Upload artifact', error.message, 'artifact-required is true; fix the upload or set it to false')
+      if (inputs.artifactRequired)
+        throw new StageError(
+          'Upload artifact',
+          error.message,
+          'artifact-required is true; fix the upload or set it to false'
+        )
       core.warning(`artifact upload failed (the dump stays at ${dumpDir}): ${error.message}`)
     })
 }
@@ -244,7 +298,11 @@ export function defaultArtifactName(database: string): string {
 }
 
 /** validate: both live databases, each side inside its own snapshot, compared as after a migration. */
-export async function validateDatabase(inputs: MigrateInputs, database: DatabaseReport, report: RunReport): Promise<void> {
+export async function validateDatabase(
+  inputs: MigrateInputs,
+  database: DatabaseReport,
+  report: RunReport
+): Promise<void> {
   const source = withDatabase(inputs.source as Endpoint, database.name)
   const target = withDatabase(inputs.target as Endpoint, database.target)
   try {
@@ -257,7 +315,9 @@ export async function validateDatabase(inputs: MigrateInputs, database: Database
         ])
         database.sourceFingerprint = sourceFingerprint
         database.targetFingerprint = targetFingerprint
-        database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges })
+        database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
+          privileges: inputs.privileges
+        })
       } finally {
         await Promise.all([sourceSnapshot.close(), targetSnapshot.close()])
       }

@@ -34,7 +34,8 @@ export interface Plan {
   databases: DatabasePlan[]
 }
 
-export const blockersOf = (plan: Plan): Finding[] => plan.databases.flatMap((d) => d.findings.filter((f) => f.severity === 'blocker'))
+export const blockersOf = (plan: Plan): Finding[] =>
+  plan.databases.flatMap((d) => d.findings.filter((f) => f.severity === 'blocker'))
 
 async function serverFacts(client: pg.Client): Promise<ServerFacts> {
   const { rows } = await client.query<{ num: string; version: string; rolsuper: boolean; rolcreatedb: boolean }>(
@@ -117,18 +118,29 @@ export async function planMigration(inputs: MigrateInputs, manifest?: Manifest):
       if (sourceAdmin) plan.source = await serverFacts(sourceAdmin)
       else if (manifest) plan.source = manifestFacts(manifest)
       if (targetAdmin) plan.target = await serverFacts(targetAdmin)
-      if (inputs.mode !== 'validate') plan.client = chooseClient(plan.source?.major, plan.target?.major, inputs.postgresVersion)
+      if (inputs.mode !== 'validate')
+        plan.client = chooseClient(plan.source?.major, plan.target?.major, inputs.postgresVersion)
       else if (plan.source && plan.target && plan.target.major < plan.source.major) {
         core.info(`note: the target (${plan.target.major}) is older than the source (${plan.source.major})`)
       }
       if (manifest) {
         const side = { source: manifest.database, encoding: manifest.encoding, extensions: manifest.extensions }
-        plan.databases.push(await planTarget(inputs, plan, side, targetAdmin, targetNameFor(inputs, manifest.database, 1)))
+        plan.databases.push(
+          await planTarget(inputs, plan, side, targetAdmin, targetNameFor(inputs, manifest.database, 1))
+        )
       }
       if (!sourceAdmin || !source) return plan
       const names = await sourceDatabases(sourceAdmin, inputs, source.database)
       for (const name of names) {
-        plan.databases.push(await planDatabase(inputs, plan, withDatabase(source, name), targetAdmin, targetNameFor(inputs, name, names.length)))
+        plan.databases.push(
+          await planDatabase(
+            inputs,
+            plan,
+            withDatabase(source, name),
+            targetAdmin,
+            targetNameFor(inputs, name, names.length)
+          )
+        )
       }
       return plan
     } finally {
@@ -141,7 +153,12 @@ export async function planMigration(inputs: MigrateInputs, manifest?: Manifest):
 
 /** Restore mode: the source as the dump's manifest recorded it. */
 function manifestFacts(manifest: Manifest): ServerFacts {
-  return { version: manifest.sourceVersion, major: Number(manifest.sourceVersion.split('.')[0]), superuser: false, createdb: false }
+  return {
+    version: manifest.sourceVersion,
+    major: Number(manifest.sourceVersion.split('.')[0]),
+    superuser: false,
+    createdb: false
+  }
 }
 
 /** The target database may not exist yet: then plan from the server's maintenance database. */
@@ -152,10 +169,24 @@ async function fallbackMaintenance(target: Endpoint, error: unknown): Promise<pg
   throw error
 }
 
-async function planDatabase(inputs: MigrateInputs, plan: Plan, source: Endpoint, targetAdmin: pg.Client | undefined, targetName: string): Promise<DatabasePlan> {
+async function planDatabase(
+  inputs: MigrateInputs,
+  plan: Plan,
+  source: Endpoint,
+  targetAdmin: pg.Client | undefined,
+  targetName: string
+): Promise<DatabasePlan> {
   return withConnection(source, async (sourceDb) => {
-    const { rows } = await sourceDb.query<{ encoding: string }>('SELECT pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = current_database()')
-    return planTarget(inputs, plan, { source: source.database, encoding: rows[0].encoding, sourceDb }, targetAdmin, targetName)
+    const { rows } = await sourceDb.query<{ encoding: string }>(
+      'SELECT pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = current_database()'
+    )
+    return planTarget(
+      inputs,
+      plan,
+      { source: source.database, encoding: rows[0].encoding, sourceDb },
+      targetAdmin,
+      targetName
+    )
   })
 }
 
@@ -169,19 +200,44 @@ export interface SourceSide {
 }
 
 /** The target side of one database: exists, creatable, empty, and what the source's catalog predicts. */
-export async function planTarget(inputs: MigrateInputs, plan: Plan, side: SourceSide, targetAdmin: pg.Client | undefined, targetName: string): Promise<DatabasePlan> {
-  const database: DatabasePlan = { source: side.source, target: targetName, targetExists: false, targetObjects: [], encoding: side.encoding, findings: [] }
+export async function planTarget(
+  inputs: MigrateInputs,
+  plan: Plan,
+  side: SourceSide,
+  targetAdmin: pg.Client | undefined,
+  targetName: string
+): Promise<DatabasePlan> {
+  const database: DatabasePlan = {
+    source: side.source,
+    target: targetName,
+    targetExists: false,
+    targetObjects: [],
+    encoding: side.encoding,
+    findings: []
+  }
   if (!targetAdmin || !inputs.target || !plan.target) return database
   const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [targetName])
   database.targetExists = Boolean(rowCount)
   const targetEndpoint = withDatabase(inputs.target, targetName)
   if (!database.targetExists && inputs.mode === 'validate') {
-    database.findings.push(blocker('target-missing', `target database "${targetName}" does not exist`, [targetName], `check ${Inputs.TargetUrl}`))
+    database.findings.push(
+      blocker(
+        'target-missing',
+        `target database "${targetName}" does not exist`,
+        [targetName],
+        `check ${Inputs.TargetUrl}`
+      )
+    )
     return database
   }
   if (!database.targetExists && !plan.target.createdb && !plan.target.superuser) {
     database.findings.push(
-      blocker('target-not-creatable', `target database "${targetName}" does not exist and ${inputs.target.user} may not create databases`, [targetName], 'create it first, or use a login with CREATEDB')
+      blocker(
+        'target-not-creatable',
+        `target database "${targetName}" does not exist and ${inputs.target.user} may not create databases`,
+        [targetName],
+        'create it first, or use a login with CREATEDB'
+      )
     )
   }
   if (inputs.mode === 'validate') return database
@@ -220,21 +276,36 @@ function notEmptyFinding(inputs: MigrateInputs, database: DatabasePlan, target: 
       ? `target database "${database.target}" is not empty: ${database.targetObjects.length} objects will be dropped first`
       : `target database "${database.target}" is not empty (${database.targetObjects.length} objects)`,
     objects: database.targetObjects,
-    hint: clean ? 'this is what if-target-not-empty: clean asked for' : `set ${Inputs.IfTargetNotEmpty}: clean, or pick an empty database (${describe(target)})`
+    hint: clean
+      ? 'this is what if-target-not-empty: clean asked for'
+      : `set ${Inputs.IfTargetNotEmpty}: clean, or pick an empty database (${describe(target)})`
   }
 }
 
 /** Restore mode has no source to ask: the dump's own extension list against the target's. */
 async function missingExtensions(target: pg.Client, extensions: string[]): Promise<Finding[]> {
-  const { rows } = await target.query<{ name: string }>('SELECT name FROM pg_available_extensions WHERE name = ANY($1)', [extensions])
+  const { rows } = await target.query<{ name: string }>(
+    'SELECT name FROM pg_available_extensions WHERE name = ANY($1)',
+    [extensions]
+  )
   const available = new Set(rows.map((r) => r.name))
   const missing = extensions.filter((name) => !available.has(name))
   return missing.length === 0
     ? []
-    : [blocker('extension-unavailable', `the dump needs extensions the target does not offer`, missing, 'ask the provider to enable them, or drop them from the source')]
+    : [
+        blocker(
+          'extension-unavailable',
+          `the dump needs extensions the target does not offer`,
+          missing,
+          'ask the provider to enable them, or drop them from the source'
+        )
+      ]
 }
 
-async function withOptionalConnection<T>(endpoint: Endpoint | undefined, work: (client: pg.Client | undefined) => Promise<T>): Promise<T> {
+async function withOptionalConnection<T>(
+  endpoint: Endpoint | undefined,
+  work: (client: pg.Client | undefined) => Promise<T>
+): Promise<T> {
   return endpoint ? withConnection(endpoint, work) : work(undefined)
 }
 
@@ -246,7 +317,10 @@ function blocker(id: string, message: string, objects: string[], hint: string): 
 export function assertNoBlockers(plan: Plan): void {
   const blockers = blockersOf(plan)
   if (blockers.length === 0) return
-  for (const finding of blockers) core.error(`${finding.message}${finding.objects.length ? `: ${finding.objects.slice(0, 10).join(', ')}` : ''} — ${finding.hint}`)
+  for (const finding of blockers)
+    core.error(
+      `${finding.message}${finding.objects.length ? `: ${finding.objects.slice(0, 10).join(', ')}` : ''} — ${finding.hint}`
+    )
   const first = blockers[0]
   throw new PlanError(
     blockers.length === 1 ? first.message : `the plan found ${blockers.length} blockers, first: ${first.message}`,

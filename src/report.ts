@@ -61,14 +61,28 @@ export interface RunReport {
 }
 
 export function newReport(mode: Mode): RunReport {
-  return { mode, result: 'failed', startedAt: new Date().toISOString(), durationSeconds: 0, mismatches: 0, stages: [], databases: [] }
+  return {
+    mode,
+    result: 'failed',
+    startedAt: new Date().toISOString(),
+    durationSeconds: 0,
+    mismatches: 0,
+    stages: [],
+    databases: []
+  }
 }
 
 /**
  * Runs a stage inside a log group and records its timing, also when it throws. A stage that runs
  * beside another (the upload) passes grouped false: log groups cannot overlap.
  */
-export async function timed<T>(report: RunReport, stage: string, database: string | undefined, work: () => Promise<T>, grouped = true): Promise<T> {
+export async function timed<T>(
+  report: RunReport,
+  stage: string,
+  database: string | undefined,
+  work: () => Promise<T>,
+  grouped = true
+): Promise<T> {
   const started = performance.now()
   const title = database ? `${stage}: ${database}` : stage
   try {
@@ -76,7 +90,13 @@ export async function timed<T>(report: RunReport, stage: string, database: strin
     report.stages.push({ stage, database, seconds: elapsed(started), status: 'ok' })
     return value
   } catch (error) {
-    report.stages.push({ stage, database, seconds: elapsed(started), status: 'failed', detail: (error as Error).message })
+    report.stages.push({
+      stage,
+      database,
+      seconds: elapsed(started),
+      status: 'failed',
+      detail: (error as Error).message
+    })
     throw error
   }
 }
@@ -91,7 +111,11 @@ export function writeJsonReport(report: RunReport, reportPath: string): void {
 const ICON: Record<RunResult, string> = { passed: '✅', failed: '❌', planned: '📋' }
 
 function headline(report: RunReport): string {
-  const versions = [report.sourceVersion && `source ${report.sourceVersion}`, report.targetVersion && `target ${report.targetVersion}`, report.clientVersion && `client ${report.clientVersion}`]
+  const versions = [
+    report.sourceVersion && `source ${report.sourceVersion}`,
+    report.targetVersion && `target ${report.targetVersion}`,
+    report.clientVersion && `client ${report.clientVersion}`
+  ]
     .filter(Boolean)
     .join(', ')
   return `${ICON[report.result]} pg-migrate ${report.mode}: ${report.result}${versions ? ` (${versions})` : ''} in ${report.durationSeconds}s`
@@ -101,7 +125,10 @@ function headline(report: RunReport): string {
 export async function writeSummary(report: RunReport): Promise<void> {
   const summary = core.summary.addHeading(headline(report), 2)
   if (report.error) {
-    summary.addRaw(`**${report.error.stage ? `${report.error.stage} failed` : 'Failed'}:** ${escape(report.error.message)}`, true)
+    summary.addRaw(
+      `**${report.error.stage ? `${report.error.stage} failed` : 'Failed'}:** ${escape(report.error.message)}`,
+      true
+    )
     if (report.error.hint) summary.addRaw(`\n\n**Fix:** ${escape(report.error.hint)}`, true)
   }
   summary.addTable([
@@ -111,7 +138,12 @@ export async function writeSummary(report: RunReport): Promise<void> {
       { data: 'Seconds', header: true },
       { data: 'Status', header: true }
     ],
-    ...report.stages.map((s) => [s.stage, s.database ?? '', s.seconds.toFixed(2), s.status === 'ok' ? 'ok' : `${s.status}${s.detail ? `: ${escape(s.detail)}` : ''}`])
+    ...report.stages.map((s) => [
+      s.stage,
+      s.database ?? '',
+      s.seconds.toFixed(2),
+      s.status === 'ok' ? 'ok' : `${s.status}${s.detail ? `: ${escape(s.detail)}` : ''}`
+    ])
   ])
   if (report.artifact) summary.addRaw(`\n**Artifact:** ${artifactLine(report.artifact)}\n`, true)
   for (const database of report.databases) addDatabase(database)
@@ -142,17 +174,26 @@ function addDatabase(database: DatabaseReport): void {
         .map((f) => [f.severity, escape(f.message), escape(abbreviate(f.objects)), escape(f.hint)])
     ])
   }
-  if (database.cleaned?.length) summary.addRaw(`Cleaned from the target first: ${escape(abbreviate(database.cleaned))}\n`, true)
-  if (database.createdRoles?.length) summary.addRaw(`Roles created NOLOGIN on the target: ${escape(database.createdRoles.join(', '))}\n`, true)
+  if (database.cleaned?.length)
+    summary.addRaw(`Cleaned from the target first: ${escape(abbreviate(database.cleaned))}\n`, true)
+  if (database.createdRoles?.length)
+    summary.addRaw(`Roles created NOLOGIN on the target: ${escape(database.createdRoles.join(', '))}\n`, true)
   if (database.writesDuringRun) {
-    summary.addRaw(`⚠️ ${database.writesDuringRun} rows were written to the source during the run; the copy holds the snapshot taken at the dump's start.\n`, true)
+    summary.addRaw(
+      `⚠️ ${database.writesDuringRun} rows were written to the source during the run; the copy holds the snapshot taken at the dump's start.\n`,
+      true
+    )
   }
   const comparison = database.comparison
   if (!comparison) return
   const unexpected = comparison.differences.filter((d) => !d.expected)
-  summary.addRaw(`\nVerification: ${unexpected.length === 0 ? 'no differences' : `**${unexpected.length} differences**`}`, true)
+  summary.addRaw(
+    `\nVerification: ${unexpected.length === 0 ? 'no differences' : `**${unexpected.length} differences**`}`,
+    true
+  )
   const expected = comparison.differences.length - unexpected.length
-  if (expected > 0) summary.addRaw(` (${expected} expected from the chosen options, e.g. owners and privileges skipped)`, true)
+  if (expected > 0)
+    summary.addRaw(` (${expected} expected from the chosen options, e.g. owners and privileges skipped)`, true)
   summary.addRaw('\n', true)
   if (unexpected.length > 0) {
     summary.addTable([
@@ -163,7 +204,15 @@ function addDatabase(database: DatabaseReport): void {
         { data: 'Target', header: true },
         { data: 'Detail', header: true }
       ],
-      ...unexpected.slice(0, 100).map((d) => [d.kind, escape(d.object), escape(String(d.source ?? '')), escape(String(d.target ?? '')), escape(detailWithRows(d.detail, database.differingRows?.[d.object]))])
+      ...unexpected
+        .slice(0, 100)
+        .map((d) => [
+          d.kind,
+          escape(d.object),
+          escape(String(d.source ?? '')),
+          escape(String(d.target ?? '')),
+          escape(detailWithRows(d.detail, database.differingRows?.[d.object]))
+        ])
     ])
   }
   const source = database.sourceFingerprint
@@ -174,7 +223,16 @@ function addDatabase(database: DatabaseReport): void {
       const key = `${t.schema}.${t.name}`
       const other = targetTables.get(key)
       const same = other !== undefined && other.rows === t.rows && other.checksum === t.checksum
-      return { key, same, cells: [escape(key), String(t.rows), String(other?.rows ?? 'missing'), t.checksum === null ? 'not computed' : same ? 'equal' : 'differs'] }
+      return {
+        key,
+        same,
+        cells: [
+          escape(key),
+          String(t.rows),
+          String(other?.rows ?? 'missing'),
+          t.checksum === null ? 'not computed' : same ? 'equal' : 'differs'
+        ]
+      }
     })
     rows.sort((a, b) => Number(a.same) - Number(b.same) || a.key.localeCompare(b.key))
     summary.addDetails(
@@ -198,7 +256,9 @@ function markdownTable(header: string[], rows: string[][]): string {
 }
 
 function abbreviate(items: string[], limit = 10): string {
-  return items.length <= limit ? items.join(', ') : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`
+  return items.length <= limit
+    ? items.join(', ')
+    : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`
 }
 
 /** Object names come from the database: never let them become markup. */

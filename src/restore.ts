@@ -30,17 +30,31 @@ export interface RestoreResult {
  * Restores a directory-format dump: stops at the first error, owners and privileges skipped unless
  * kept, then ANALYZE so the new server plans queries well from the start.
  */
-export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDir: string, options: RestoreOptions, passfile: Passfile): Promise<RestoreResult> {
+export async function restoreDatabase(
+  client: Client,
+  endpoint: Endpoint,
+  dumpDir: string,
+  options: RestoreOptions,
+  passfile: Passfile
+): Promise<RestoreResult> {
   const started = performance.now()
   const env = clientEnvironment(endpoint, passfile)
   const listFile = path.join(dumpDir, '..', `${path.basename(dumpDir)}.restore-list`)
   const { kept, skipped, dataItems } = await restoreList(client, dumpDir, options, env)
   fs.writeFileSync(listFile, kept.join('\n') + '\n')
-  for (const entry of skipped) core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
+  for (const entry of skipped)
+    core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
   const report = progressReporter('tables restored', dataItems)
   let done = 0
   // As a conninfo value: a bare --dbname holding "=" or starting postgresql:// is read as a connection string.
-  const args = [`--dbname=dbname=${conninfoValue(endpoint.database)}`, `--jobs=${options.jobs}`, '--exit-on-error', '--no-tablespaces', '--verbose', `--use-list=${listFile}`]
+  const args = [
+    `--dbname=dbname=${conninfoValue(endpoint.database)}`,
+    `--jobs=${options.jobs}`,
+    '--exit-on-error',
+    '--no-tablespaces',
+    '--verbose',
+    `--use-list=${listFile}`
+  ]
   if (options.privileges === 'skip') args.push('--no-owner', '--no-acl')
   try {
     await runTool(client.programs.pg_restore, [...args, dumpDir], {
@@ -63,7 +77,11 @@ export async function restoreDatabase(client: Client, endpoint: Endpoint, dumpDi
 /** pg_restore stopped part way: what it wrote stays, so say how to start over. */
 function partialCopy(error: unknown): unknown {
   if (!(error instanceof StageError) || error.hint) return error
-  return new StageError(error.stage, error.message, 'the target database holds a partial copy: fix the cause, then run again with if-target-not-empty: clean')
+  return new StageError(
+    error.stage,
+    error.message,
+    'the target database holds a partial copy: fix the cause, then run again with if-target-not-empty: clean'
+  )
 }
 
 /** A value in libpq's key=value syntax: single-quoted, backslash and quote escaped. */
@@ -73,10 +91,17 @@ export function conninfoValue(value: string): string {
 
 async function restoreList(client: Client, dumpDir: string, options: RestoreOptions, env: Record<string, string>) {
   const lines: string[] = []
-  await runTool(client.programs.pg_restore, ['--list', dumpDir], { stage: 'Restore', env, onStdout: (line) => lines.push(line) })
+  await runTool(client.programs.pg_restore, ['--list', dumpDir], {
+    stage: 'Restore',
+    env,
+    onStdout: (line) => lines.push(line)
+  })
   const entries = lines.filter((line) => /^\d+;/.test(line))
   const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
-  const kept = options.privileges === 'keep' ? keepPrivilegesOrder(entries.filter((line) => !skipped.includes(line))) : entries.filter((line) => !skipped.includes(line))
+  const kept =
+    options.privileges === 'keep'
+      ? keepPrivilegesOrder(entries.filter((line) => !skipped.includes(line)))
+      : entries.filter((line) => !skipped.includes(line))
   const dataItems = kept.filter((line) => / TABLE DATA /.test(line)).length
   return { kept, skipped, dataItems }
 }
@@ -94,7 +119,12 @@ async function analyze(endpoint: Endpoint): Promise<void> {
           AND n.nspname NOT LIKE 'pg\\_toast%' AND pg_has_role(c.relowner, 'USAGE')`
     )
     for (let start = 0; start < rows.length; start += 100) {
-      await db.query(`ANALYZE ${rows.slice(start, start + 100).map((r) => r.name).join(', ')}`)
+      await db.query(
+        `ANALYZE ${rows
+          .slice(start, start + 100)
+          .map((r) => r.name)
+          .join(', ')}`
+      )
     }
   } finally {
     await db.end()
@@ -155,7 +185,9 @@ export async function createMissingRoles(target: pg.Client, roles: string[]): Pr
 /** What `if-target-not-empty: clean` drops: every user schema, extension and large object. */
 export async function cleanTarget(target: pg.Client): Promise<string[]> {
   const dropped: string[] = []
-  const { rows: extensions } = await target.query<{ name: string }>(`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`)
+  const { rows: extensions } = await target.query<{ name: string }>(
+    `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`
+  )
   for (const { name } of extensions) {
     await target.query(`DROP EXTENSION IF EXISTS ${quoteIdent(name)} CASCADE`)
     dropped.push(`extension ${name}`)
@@ -170,9 +202,15 @@ export async function cleanTarget(target: pg.Client): Promise<string[]> {
     dropped.push(`schema ${name}`)
   }
   // Recreate public as initdb makes it: from 15 on, owned by the database owner, USAGE for all.
-  const { rows: version } = await target.query<{ num: number }>(`SELECT current_setting('server_version_num')::int AS num`)
-  await target.query(version[0].num >= 150000 ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner' : 'CREATE SCHEMA public')
-  await target.query(version[0].num >= 150000 ? 'GRANT USAGE ON SCHEMA public TO PUBLIC' : 'GRANT ALL ON SCHEMA public TO PUBLIC')
+  const { rows: version } = await target.query<{ num: number }>(
+    `SELECT current_setting('server_version_num')::int AS num`
+  )
+  await target.query(
+    version[0].num >= 150000 ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner' : 'CREATE SCHEMA public'
+  )
+  await target.query(
+    version[0].num >= 150000 ? 'GRANT USAGE ON SCHEMA public TO PUBLIC' : 'GRANT ALL ON SCHEMA public TO PUBLIC'
+  )
   const { rows: blobs } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')
   if (blobs[0].n > 0) {
     await target.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata')

@@ -89,6 +89,9 @@ export function progressReporter(label: string, total: number, seconds = 10): (d
  * says "finished item … TABLE DATA"; alone, the program names the table as it starts it.
  */
 export function tableDataDone(line: string, jobs: number): string | undefined {
-  const match = jobs > 1 ? /finished item \d+ TABLE DATA (.+)$/.exec(line) : /(?:dumping contents of|processing data for) table "([^"]+)"/.exec(line)
+  const match =
+    jobs > 1
+      ? /finished item \d+ TABLE DATA (.+)$/.exec(line)
+      : /(?:dumping contents of|processing data for) table "([^"]+)"/.exec(line)
   return match?.[1]
 }

@@ -25,14 +25,20 @@ export interface Client {
 }
 
 /** One way to find a client; returns a bin folder or undefined after logging why it missed. */
-type Finder = (requirement: ClientRequirement, downloadTemplate: string) => Promise<{ binDir: string; source: Client['source'] } | undefined>
+type Finder = (
+  requirement: ClientRequirement,
+  downloadTemplate: string
+) => Promise<{ binDir: string; source: Client['source'] } | undefined>
 
 const exe = (name: string): string => (process.platform === 'win32' ? `${name}.exe` : name)
 
 /** `pg_dump (PostgreSQL) 17.12 (Debian 17.12-1)` → `17.12`; undefined when the binary does not run. */
 export async function programVersion(program: string): Promise<string | undefined> {
   try {
-    const { exitCode, stdout } = await exec.getExecOutput(program, ['--version'], { silent: true, ignoreReturnCode: true })
+    const { exitCode, stdout } = await exec.getExecOutput(program, ['--version'], {
+      silent: true,
+      ignoreReturnCode: true
+    })
     if (exitCode !== 0) return undefined
     return /\(PostgreSQL\)\s+(\d+(?:\.\d+)?)/.exec(stdout)?.[1]
   } catch {
@@ -136,7 +142,10 @@ function findRoot(extracted: string): string {
   for (const entry of entries) {
     if (fs.existsSync(path.join(extracted, entry.name, 'bin'))) return path.join(extracted, entry.name)
   }
-  throw new ClientError('the client download has no bin/ folder', `point ${Inputs.ClientDownloadUrl} at a full PostgreSQL build`)
+  throw new ClientError(
+    'the client download has no bin/ folder',
+    `point ${Inputs.ClientDownloadUrl} at a full PostgreSQL build`
+  )
 }
 
 function toSemver(version: string): string {
@@ -150,13 +159,20 @@ export const finders = { onRunner, inToolCache, download }
 export const FINDERS: readonly Finder[] = [onRunner, inToolCache, download]
 
 /** Finds or installs the client, smoke-tests it, and puts it first on PATH. */
-export async function installClient(requirement: ClientRequirement, downloadTemplate: string, finders = FINDERS): Promise<Client> {
+export async function installClient(
+  requirement: ClientRequirement,
+  downloadTemplate: string,
+  finders = FINDERS
+): Promise<Client> {
   core.info(`PostgreSQL client ${requirement.major} required: ${requirement.reason}`)
   for (const find of finders) {
     const found = await find(requirement, downloadTemplate)
     if (found) return verifyClient(found.binDir, found.source, requirement.major)
   }
-  throw new ClientError(`no PostgreSQL ${requirement.major} client found`, `set ${Inputs.ClientDownloadUrl} or install it on the runner`)
+  throw new ClientError(
+    `no PostgreSQL ${requirement.major} client found`,
+    `set ${Inputs.ClientDownloadUrl} or install it on the runner`
+  )
 }
 
 async function verifyClient(binDir: string, source: Client['source'], major: number): Promise<Client> {

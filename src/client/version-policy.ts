@@ -31,7 +31,11 @@ export function majorOf(serverVersionNum: number): number {
  * The client major is the target's (restore with the target's tools; pg_dump reads older servers),
  * never older than the source's; postgres-version overrides within that bound.
  */
-export function chooseClient(sourceMajor: number | undefined, targetMajor: number | undefined, override?: string): ClientRequirement {
+export function chooseClient(
+  sourceMajor: number | undefined,
+  targetMajor: number | undefined,
+  override?: string
+): ClientRequirement {
   if (sourceMajor !== undefined && targetMajor !== undefined && targetMajor < sourceMajor) {
     throw new PlanError(
       `the target runs PostgreSQL ${targetMajor}, older than the source's ${sourceMajor}: a downgrade`,
@@ -57,7 +61,8 @@ export function chooseClient(sourceMajor: number | undefined, targetMajor: numbe
   }
   const major = targetMajor ?? sourceMajor
   if (major === undefined) throw new InputError('no server version to pick a client for', 'set postgres-version')
-  const reason = targetMajor !== undefined ? `the target's major (source ${sourceMajor ?? 'unknown'})` : `the source's major`
+  const reason =
+    targetMajor !== undefined ? `the target's major (source ${sourceMajor ?? 'unknown'})` : `the source's major`
   return { major, release: releaseFor(major), reason }
 }
 
@@ -86,7 +91,10 @@ export function platformTarget(platform: NodeJS.Platform = process.platform, arc
   }
   const target = targets[`${platform}-${arch}`]
   if (!target) {
-    throw new ClientError(`no PostgreSQL client download for ${platform}/${arch}`, 'install the client on the runner and put it on PATH')
+    throw new ClientError(
+      `no PostgreSQL client download for ${platform}/${arch}`,
+      'install the client on the runner and put it on PATH'
+    )
   }
   return target
 }

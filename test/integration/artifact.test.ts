@@ -87,7 +87,7 @@ describe('uploadDump', () => {
     expect(zip.length).toBeGreaterThan(payload)
     expect(zip.length).toBeLessThan(payload + 2048)
 
-    const create = services.calls.find(c => c.method === 'CreateArtifact')
+    const create = services.calls.find((c) => c.method === 'CreateArtifact')
     expect(create?.body).toMatchObject({ name: 'pg-dump', version: 7, expires_at: expect.any(String) })
   })
 

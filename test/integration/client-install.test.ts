@@ -12,7 +12,9 @@ let bundle: Awaited<ReturnType<typeof startClientBundleServer>>
 let workDir: string
 
 async function serverMajor(url: string): Promise<number> {
-  return withClient(url, async (client) => majorOf(Number((await client.query('SHOW server_version_num')).rows[0].server_version_num)))
+  return withClient(url, async (client) =>
+    majorOf(Number((await client.query('SHOW server_version_num')).rows[0].server_version_num))
+  )
 }
 
 beforeAll(async () => {
@@ -30,7 +32,10 @@ afterAll(async () => {
 })
 
 test('a 14 → 17 pair gets a 17 client: downloaded, verified, cached, then reused from the cache', async () => {
-  const requirement = chooseClient(await serverMajor(testbed.sourceUrl('postgres')), await serverMajor(testbed.targetUrl('postgres')))
+  const requirement = chooseClient(
+    await serverMajor(testbed.sourceUrl('postgres')),
+    await serverMajor(testbed.targetUrl('postgres'))
+  )
   expect(requirement.major).toBe(17)
 
   const downloaded = await installClient(requirement, bundle.template, [finders.inToolCache, finders.download])
@@ -49,9 +54,9 @@ test('a 14 → 17 pair gets a 17 client: downloaded, verified, cached, then reus
 test('a corrupted tarball is refused before extraction', async () => {
   process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'empty-cache')
   const requirement = chooseClient(14, 17)
-  await expect(installClient(requirement, bundle.corruptTemplate, [finders.inToolCache, finders.download])).rejects.toThrow(
-    /does not match its published sha256/
-  )
+  await expect(
+    installClient(requirement, bundle.corruptTemplate, [finders.inToolCache, finders.download])
+  ).rejects.toThrow(/does not match its published sha256/)
   expect(fs.existsSync(path.join(workDir, 'empty-cache', 'postgresql'))).toBe(false)
 })
 
@@ -59,11 +64,16 @@ test('a missing download (404) names the input to change', async () => {
   process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'empty-cache-2')
   await expect(
     installClient(chooseClient(14, 17), `${bundle.url}/nothing-{version}-{target}.tar.gz`, [finders.download])
-  ).rejects.toMatchObject({ message: expect.stringContaining('HTTP 404'), hint: expect.stringContaining('client-download-url') })
+  ).rejects.toMatchObject({
+    message: expect.stringContaining('HTTP 404'),
+    hint: expect.stringContaining('client-download-url')
+  })
 })
 
 test('a 17 → 14 pair is refused as a downgrade', async () => {
   const source = await serverMajor(testbed.targetUrl('postgres'))
   const target = await serverMajor(testbed.sourceUrl('postgres'))
-  expect(() => chooseClient(source, target)).toThrow('the target runs PostgreSQL 14, older than the source\'s 17: a downgrade')
+  expect(() => chooseClient(source, target)).toThrow(
+    "the target runs PostgreSQL 14, older than the source's 17: a downgrade"
+  )
 })

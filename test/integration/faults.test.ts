@@ -23,7 +23,10 @@ let target: Awaited<ReturnType<typeof startServer>>
 const baseDir = defaultBaseDir('pg-migrate-faults')
 
 beforeAll(async () => {
-  ;[target] = await Promise.all([startServer({ major: 17, baseDir, target: true }), testbed.createSourceDatabase(big, BIG_SQL)])
+  ;[target] = await Promise.all([
+    startServer({ major: 17, baseDir, target: true }),
+    testbed.createSourceDatabase(big, BIG_SQL)
+  ])
 }, 120_000)
 
 afterAll(async () => {
@@ -33,7 +36,10 @@ afterAll(async () => {
 })
 
 function run(inputs: Record<string, string>, options: Parameters<typeof runAction>[1] = {}): Promise<ActionRun> {
-  return runAction({ 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs }, { toolCache, ...options })
+  return runAction(
+    { 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
+    { toolCache, ...options }
+  )
 }
 
 /** Calls `act` once, when a whole stdout line matches `pattern`. */
@@ -64,6 +70,17 @@ async function rowCounts(url: string): Promise<{ a: number; b: number }> {
   })
 }
 
+/** The action's sessions on one database (other test files may run the action on other databases). */
+async function actionSessions(url: string, database: string): Promise<unknown[]> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query(
+      `SELECT pid, state, left(query, 60) AS query FROM pg_stat_activity WHERE application_name = 'pg-migrate-action' AND datname = $1`,
+      [database]
+    )
+    return rows
+  })
+}
+
 describe('the target restarts in the middle of the restore', () => {
   test('the run fails naming the Restore stage; a rerun with if-target-not-empty: clean succeeds and verifies', async () => {
     const inputs = { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, big, target.admin) }
@@ -76,16 +93,31 @@ describe('the target restarts in the middle of the restore', () => {
     await restart
     expect(restart).toBeDefined()
     const lines = errorLines(broken.stdout)
-    expect({ exitCode: broken.exitCode, result: broken.outputs.result, stage: broken.report.error?.stage, lines }).toEqual({
+    expect({
+      exitCode: broken.exitCode,
+      result: broken.outputs.result,
+      stage: broken.report.error?.stage,
+      lines
+    }).toEqual({
       exitCode: 1,
       result: 'failed',
       stage: 'Restore',
-      lines: [expect.stringMatching(new RegExp(`^::error::${big}: Restore failed: pg_restore failed: .*(server closed the connection|terminating connection|connection to server).* — .*if-target-not-empty: clean`))]
+      lines: [
+        expect.stringMatching(
+          new RegExp(
+            `^::error::${big}: Restore failed: pg_restore failed: .*(server closed the connection|terminating connection|connection to server).* — .*if-target-not-empty: clean`
+          )
+        )
+      ]
     })
     expect(broken.summary).toContain('Restore failed')
 
     const rerun = await run({ ...inputs, 'if-target-not-empty': 'clean' })
-    expect({ exitCode: rerun.exitCode, result: rerun.outputs.result, tail: rerun.exitCode ? rerun.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect({
+      exitCode: rerun.exitCode,
+      result: rerun.outputs.result,
+      tail: rerun.exitCode ? rerun.stdout.slice(-2000) : ''
+    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
     expect(rerun.report.databases[0].comparison.passed).toBe(true)
     expect(await rowCounts(serverUrl(target, big))).toEqual({ a: 1_000_000, b: 600_000 })
   })
@@ -116,7 +148,12 @@ describe('the action is cancelled in the middle of the dump', () => {
     expect(before.filter((p) => /pg_dump/.test(p)).length).toBeGreaterThanOrEqual(2)
     expect(exitedAfterMs).toBeLessThan(5000)
     expect(processesWith(marker)).toEqual([])
-    expect({ exitCode: cancelled.exitCode, result: cancelled.outputs.result, cancelled: cancelled.report.cancelled, error: cancelled.report.error }).toEqual({
+    expect({
+      exitCode: cancelled.exitCode,
+      result: cancelled.outputs.result,
+      cancelled: cancelled.report.cancelled,
+      error: cancelled.report.error
+    }).toEqual({
       exitCode: 1,
       result: 'failed',
       cancelled: 'SIGTERM',
@@ -133,9 +170,49 @@ describe('the action is cancelled in the middle of the dump', () => {
     // The exported snapshot's transaction and every checksum session are gone from the source.
     let sessions: unknown[] = []
     for (let i = 0; i < 20; i++) {
-      const { rows } = await testbed.query('source', 'postgres', "SELECT pid, datname, state, left(query, 60) AS query FROM pg_stat_activity WHERE application_name = 'pg-migrate-action'")
-      sessions = rows
-      if (rows.length === 0) break
+      sessions = await actionSessions(testbed.sourceUrl('postgres'), big)
+      if (sessions.length === 0) break
+      await sleep(100)
+    }
+    expect(sessions).toEqual([])
+  })
+
+  test('SIGINT (what the runner sends first) during the restore: the report says the target may hold a partial copy', async () => {
+    const workDir = fs.mkdtempSync(path.join(scratch, 'interrupt-'))
+    const marker = path.join(workDir, 'temp')
+    const partial = uniqueName('partial')
+    let restoring: string[] = []
+    const interrupted = await run(
+      { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, partial, target.admin) },
+      {
+        workDir,
+        onStdout: onLine(/^\[command\]\S*pg_restore --dbname=/, () => {
+          void sleep(300).then(() => {
+            restoring = processesWith(marker)
+            process.kill(Number(restoring.find((p) => p.includes('dist/index.js'))?.split(':')[0]), 'SIGINT')
+          })
+        })
+      }
+    )
+    expect(restoring.filter((p) => /pg_restore/.test(p)).length).toBeGreaterThanOrEqual(1)
+    expect(processesWith(marker)).toEqual([])
+    expect({
+      exitCode: interrupted.exitCode,
+      cancelled: interrupted.report.cancelled,
+      error: interrupted.report.error
+    }).toEqual({
+      exitCode: 1,
+      cancelled: 'SIGINT',
+      error: {
+        stage: 'Restore',
+        message: 'the run was cancelled (SIGINT) during Restore: child processes stopped, connections closed',
+        hint: 'the target may hold a partial copy: run again with if-target-not-empty: clean'
+      }
+    })
+    let sessions: unknown[] = []
+    for (let i = 0; i < 20; i++) {
+      sessions = await actionSessions(serverUrl(target, 'postgres'), partial)
+      if (sessions.length === 0) break
       await sleep(100)
     }
     expect(sessions).toEqual([])
@@ -145,14 +222,23 @@ describe('the action is cancelled in the middle of the dump', () => {
 describe('transient refusals at start', () => {
   test('a source that refuses connections for its first 2 seconds is retried with backoff, then migrated', async () => {
     const db = uniqueName('late')
-    await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, g::text FROM generate_series(1, 1000) g;')
+    await testbed.createSourceDatabase(
+      db,
+      'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, g::text FROM generate_series(1, 1000) g;'
+    )
     const proxy = await startLateProxy({ host: testbed.source.host, port: testbed.source.port }, 2000)
     try {
       const late = { ...testbed.source, port: proxy.port }
       const started = Date.now()
       const result = await run({ 'source-url': serverUrl(late, db), 'target-url': serverUrl(target, db, target.admin) })
-      expect({ exitCode: result.exitCode, result: result.outputs.result, tail: result.exitCode ? result.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
-      const retries = result.stdout.split('\n').filter((line) => /^source-url: .*ECONNREFUSED.*; retrying in \d+s/.test(line))
+      expect({
+        exitCode: result.exitCode,
+        result: result.outputs.result,
+        tail: result.exitCode ? result.stdout.slice(-2000) : ''
+      }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+      const retries = result.stdout
+        .split('\n')
+        .filter((line) => /^source-url: .*ECONNREFUSED.*; retrying in \d+s/.test(line))
       expect(retries.length).toBeGreaterThanOrEqual(1)
       expect(retries[0]).toMatch(/retrying in 1s \(1\/2\)/)
       if (retries.length > 1) expect(retries[1]).toMatch(/retrying in 2s \(2\/2\)/)

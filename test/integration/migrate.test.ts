@@ -8,23 +8,15 @@ import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/test
 const testbed = loadTestbed()
 const SAMPLE = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sample.sql'), 'utf8')
 
-function migrateInputs(source: string, target: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'source-url': testbed.sourceUrl(source),
-    'target-url': testbed.targetUrl(target),
-    'client-download-url': testbed.clientTemplate,
-    jobs: '2',
-    ...extra
-  }
-}
-
 /**
  * The test's own check, independent of the product's fingerprint: every table's rows as sorted text,
  * hashed, under the same pinned settings on both sides.
  */
 async function tableDigests(url: string): Promise<Record<string, string>> {
   return withClient(url, async (client: pg.Client) => {
-    await client.query("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET IntervalStyle = postgres")
+    await client.query(
+      "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET IntervalStyle = postgres"
+    )
     const { rows: tables } = await client.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
@@ -59,33 +51,60 @@ describe('migrate 14 → 17 as the managed admin', () => {
   })
 
   test('the sample database moves, verifies, and an independent check agrees', async () => {
-    const run = await runAction(migrateInputs(db, db, { 'validation-queries': 'SELECT status, count(*) FROM shop.orders GROUP BY status;' }))
-    expect({ exitCode: run.exitCode, result: run.outputs.result, stdout: run.exitCode === 0 ? '' : run.stdout.slice(-3000) }).toEqual({
+    const run = await runAction(
+      testbed.actionInputs(db, db, {
+        'validation-queries': 'SELECT status, count(*) FROM shop.orders GROUP BY status;'
+      })
+    )
+    expect({
+      exitCode: run.exitCode,
+      result: run.outputs.result,
+      stdout: run.exitCode === 0 ? '' : run.stdout.slice(-3000)
+    }).toEqual({
       exitCode: 0,
       result: 'passed',
       stdout: ''
     })
-    expect(run.outputs).toMatchObject({ mismatches: '0', 'source-version': expect.stringMatching(/^14\./), 'target-version': expect.stringMatching(/^17\./), 'client-version': expect.stringMatching(/^17\./) })
+    expect(run.outputs).toMatchObject({
+      mismatches: '0',
+      'source-version': expect.stringMatching(/^14\./),
+      'target-version': expect.stringMatching(/^17\./),
+      'client-version': expect.stringMatching(/^17\./)
+    })
     expect(run.summary).toContain('pg-migrate migrate: passed')
     expect(run.summary).toContain('shop.orders_2026_01')
     expect(run.report.databases[0].comparison.passed).toBe(true)
     // The runner hides what ::add-mask:: names; everything else must not carry a password.
-    const visible = run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n')
+    const visible = run.stdout
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n')
     expect(visible).not.toContain(testbed.target.admin?.password)
     expect(visible).not.toContain(testbed.source.superuser.password)
 
-    const [source, target] = await Promise.all([tableDigests(testbed.sourceUrl(db)), tableDigests(testbed.targetSuperUrl(db))])
+    const [source, target] = await Promise.all([
+      tableDigests(testbed.sourceUrl(db)),
+      tableDigests(testbed.targetSuperUrl(db))
+    ])
     expect(Object.keys(source).length).toBeGreaterThanOrEqual(8)
     expect(target).toEqual(source)
     const sequence = await testbed.query('target', db, 'SELECT last_value FROM shop.invoice_number')
     expect(Number(sequence.rows[0].last_value)).toBe(4242)
-    const blobs = await testbed.query('target', db, "SELECT convert_from(lo_get(oid), 'UTF8') AS text FROM pg_largeobject_metadata")
+    const blobs = await testbed.query(
+      'target',
+      db,
+      "SELECT convert_from(lo_get(oid), 'UTF8') AS text FROM pg_largeobject_metadata"
+    )
     expect(blobs.rows).toEqual([{ text: 'invoice template v1' }])
   })
 
   test('validate on the untouched pair passes (no false failure)', async () => {
-    const run = await runAction(migrateInputs(db, db, { mode: 'validate' }))
-    expect({ exitCode: run.exitCode, result: run.outputs.result, mismatches: run.outputs.mismatches }).toEqual({ exitCode: 0, result: 'passed', mismatches: '0' })
+    const run = await runAction(testbed.actionInputs(db, db, { mode: 'validate' }))
+    expect({ exitCode: run.exitCode, result: run.outputs.result, mismatches: run.outputs.mismatches }).toEqual({
+      exitCode: 0,
+      result: 'passed',
+      mismatches: '0'
+    })
   })
 
   test('tampering with the copy makes validate fail and name each difference', async () => {
@@ -97,7 +116,7 @@ describe('migrate 14 → 17 as the managed admin', () => {
        SELECT setval('shop.invoice_number', 5000);
        DROP INDEX shop.products_lower_title_idx;`
     )
-    const run = await runAction(migrateInputs(db, db, { mode: 'validate' }))
+    const run = await runAction(testbed.actionInputs(db, db, { mode: 'validate' }))
     expect(run.exitCode).not.toBe(0)
     expect(run.outputs.result).toBe('failed')
     const differences = run.report.databases[0].comparison.differences.filter((d: { expected: boolean }) => !d.expected)
@@ -115,7 +134,10 @@ describe('writes during the run', () => {
   const db = uniqueName('busy')
 
   test('rows inserted into the source while the migration runs cause no mismatch, and are counted', async () => {
-    await testbed.createSourceDatabase(db, `${SAMPLE}\nCREATE TABLE public.ticks (id bigserial PRIMARY KEY, at timestamptz DEFAULT now());`)
+    await testbed.createSourceDatabase(
+      db,
+      `${SAMPLE}\nCREATE TABLE public.ticks (id bigserial PRIMARY KEY, at timestamptz DEFAULT now());`
+    )
     const writer = new pg.Client({ connectionString: testbed.sourceUrl(db) })
     await writer.connect()
     let writing = true
@@ -123,12 +145,14 @@ describe('writes during the run', () => {
     const loop = (async () => {
       while (writing) {
         await writer.query('INSERT INTO public.ticks DEFAULT VALUES')
-        await writer.query("UPDATE shop.products SET details = details || '{\"seen\": true}' WHERE id = $1", [(written % 300) + 1])
+        await writer.query('UPDATE shop.products SET details = details || \'{"seen": true}\' WHERE id = $1', [
+          (written % 300) + 1
+        ])
         written++
       }
     })()
     try {
-      const run = await runAction(migrateInputs(db, db))
+      const run = await runAction(testbed.actionInputs(db, db))
       expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })
       expect(written).toBeGreaterThan(0)
       expect(run.report.databases[0].writesDuringRun).toBeGreaterThan(0)
@@ -152,7 +176,7 @@ describe('plan blockers stop the run before the target is written', () => {
        CREATE POLICY own ON notes TO ${role} USING (owner = current_user);`
     )
     await testbed.createTargetDatabase(db)
-    const run = await runAction(migrateInputs(db, db))
+    const run = await runAction(testbed.actionInputs(db, db))
     expect(run.exitCode).not.toBe(0)
     expect(run.outputs.result).toBe('failed')
     expect(run.stdout).toContain(role)
@@ -163,8 +187,10 @@ describe('plan blockers stop the run before the target is written', () => {
     const db = uniqueName('occupied')
     await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);')
     await testbed.createTargetDatabase(db)
-    await withClient(testbed.targetUrl(db), (client) => client.query('CREATE TABLE existing (id int); INSERT INTO existing VALUES (7)'))
-    const run = await runAction(migrateInputs(db, db))
+    await withClient(testbed.targetUrl(db), (client) =>
+      client.query('CREATE TABLE existing (id int); INSERT INTO existing VALUES (7)')
+    )
+    const run = await runAction(testbed.actionInputs(db, db))
     expect(run.exitCode).not.toBe(0)
     expect(run.stdout).toContain(`target database "${db}" is not empty`)
     expect(run.stdout).toContain('if-target-not-empty: clean')
@@ -172,7 +198,7 @@ describe('plan blockers stop the run before the target is written', () => {
     expect(left.rows).toEqual([{ id: 7 }])
     expect(await tableCount(testbed.targetSuperUrl(db))).toBe(1)
 
-    const clean = await runAction(migrateInputs(db, db, { 'if-target-not-empty': 'clean' }))
+    const clean = await runAction(testbed.actionInputs(db, db, { 'if-target-not-empty': 'clean' }))
     expect({ exitCode: clean.exitCode, result: clean.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })
     expect(clean.summary).toContain('Cleaned from the target first')
   })
@@ -183,7 +209,7 @@ describe('plan blockers stop the run before the target is written', () => {
     // contrib modules that 17 dropped or that a non-superuser cannot create (untrusted).
     await testbed.createSourceDatabase(db, 'CREATE EXTENSION IF NOT EXISTS pageinspect;')
     await testbed.createTargetDatabase(db)
-    const run = await runAction(migrateInputs(db, db))
+    const run = await runAction(testbed.actionInputs(db, db))
     expect(run.exitCode).not.toBe(0)
     expect(run.stdout).toContain('pageinspect')
     expect(await tableCount(testbed.targetSuperUrl(db))).toBe(0)

@@ -3,16 +3,6 @@ import { loadTestbed, uniqueName } from '../support/testbed.js'
 
 const testbed = loadTestbed()
 
-function inputs(source: string, target: string, extra: Record<string, string>): Record<string, string> {
-  return {
-    'source-url': testbed.sourceUrl(source),
-    'target-url': testbed.targetUrl(target),
-    'client-download-url': testbed.clientTemplate,
-    jobs: '2',
-    ...extra
-  }
-}
-
 test('roles: create-missing with privileges: keep restores owners and grants as the managed admin', async () => {
   const db = uniqueName('owned')
   const owner = uniqueName('app_owner')
@@ -27,12 +17,16 @@ test('roles: create-missing with privileges: keep restores owners and grants as 
      GRANT USAGE ON SCHEMA app TO ${reader};
      GRANT SELECT ON app.accounts TO ${reader};`
   )
-  const refused = await runAction(inputs(db, db, { privileges: 'keep' }))
+  const refused = await runAction(testbed.actionInputs(db, db, { privileges: 'keep' }))
   expect(refused.exitCode).not.toBe(0)
   expect(refused.stdout).toContain(owner)
 
-  const run = await runAction(inputs(db, db, { privileges: 'keep', roles: 'create-missing' }))
-  expect({ exitCode: run.exitCode, result: run.outputs.result, tail: run.exitCode ? run.stdout.slice(-2500) : '' }).toEqual({
+  const run = await runAction(testbed.actionInputs(db, db, { privileges: 'keep', roles: 'create-missing' }))
+  expect({
+    exitCode: run.exitCode,
+    result: run.outputs.result,
+    tail: run.exitCode ? run.stdout.slice(-2500) : ''
+  }).toEqual({
     exitCode: 0,
     result: 'passed',
     tail: ''
@@ -53,10 +47,20 @@ test('roles: create-missing with privileges: keep restores owners and grants as 
 test('databases: a list moves each database to a same-named target database, each reported', async () => {
   const first = uniqueName('fleet_a')
   const second = uniqueName('fleet_b')
-  await testbed.createSourceDatabase(first, 'CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a SELECT generate_series(1, 50);')
-  await testbed.createSourceDatabase(second, 'CREATE TABLE b (id int PRIMARY KEY, v jsonb); INSERT INTO b VALUES (1, \'{"x": 1}\');')
-  const run = await runAction(inputs(first, 'postgres', { databases: `${first}, ${second}` }))
-  expect({ exitCode: run.exitCode, result: run.outputs.result, tail: run.exitCode ? run.stdout.slice(-2500) : '' }).toEqual({
+  await testbed.createSourceDatabase(
+    first,
+    'CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a SELECT generate_series(1, 50);'
+  )
+  await testbed.createSourceDatabase(
+    second,
+    'CREATE TABLE b (id int PRIMARY KEY, v jsonb); INSERT INTO b VALUES (1, \'{"x": 1}\');'
+  )
+  const run = await runAction(testbed.actionInputs(first, 'postgres', { databases: `${first}, ${second}` }))
+  expect({
+    exitCode: run.exitCode,
+    result: run.outputs.result,
+    tail: run.exitCode ? run.stdout.slice(-2500) : ''
+  }).toEqual({
     exitCode: 0,
     result: 'passed',
     tail: ''
@@ -75,7 +79,7 @@ test('databases: a list moves each database to a same-named target database, eac
 test('mode: plan writes nothing and reports planned', async () => {
   const db = uniqueName('planned')
   await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY);')
-  const run = await runAction(inputs(db, db, { mode: 'plan' }))
+  const run = await runAction(testbed.actionInputs(db, db, { mode: 'plan' }))
   expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'planned' })
   expect(run.summary).toContain('pg-migrate plan: planned')
   const exists = await testbed.query('target', 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}'`)

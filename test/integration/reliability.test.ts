@@ -20,7 +20,10 @@ afterAll(() => {
 })
 
 function run(inputs: Record<string, string>, options: Parameters<typeof runAction>[1] = {}): Promise<ActionRun> {
-  return runAction({ 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs }, { toolCache, ...options })
+  return runAction(
+    { 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
+    { toolCache, ...options }
+  )
 }
 
 /** The workflow-command lines that become error annotations. */
@@ -49,7 +52,11 @@ function expectRefused(result: ActionRun, ...fragments: string[]): string {
 }
 
 async function targetDatabaseExists(name: string): Promise<boolean> {
-  const { rowCount } = await testbed.query('target', 'postgres', `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(name)}`)
+  const { rowCount } = await testbed.query(
+    'target',
+    'postgres',
+    `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(name)}`
+  )
   return Boolean(rowCount)
 }
 
@@ -61,9 +68,19 @@ function quoteLiteral(value: string): string {
  * A superuser session on one side. A config object, not a URL: pg decodes a URL's database with
  * decodeURI, so a name with ; or = would not survive the round trip.
  */
-async function onServer<T>(side: 'source' | 'target', database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+async function onServer<T>(
+  side: 'source' | 'target',
+  database: string,
+  work: (client: pg.Client) => Promise<T>
+): Promise<T> {
   const info = side === 'source' ? testbed.source : testbed.target
-  const client = new pg.Client({ host: info.host, port: info.port, user: info.superuser.user, password: info.superuser.password, database })
+  const client = new pg.Client({
+    host: info.host,
+    port: info.port,
+    user: info.superuser.user,
+    password: info.superuser.password,
+    database
+  })
   await client.connect()
   try {
     return await work(client)
@@ -83,14 +100,37 @@ describe('bad input values, through the real action process', () => {
   test.each([
     [{ mode: 'copy' }, ['mode is "copy"', 'use one of: migrate, plan, validate, dump, restore']],
     [{ compression: 'brotli' }, ['compression is "brotli"', 'use one of: auto, zstd, lz4, gzip, none']],
+    [{ jobs: 'four' }, ['jobs is "four"', 'give a whole number of at least 1']],
     [{ jobs: '0' }, ['jobs is "0"', 'give a whole number of at least 1']],
-    [{ 'target-url': 'postgres:/localhost/db' }, ['target-url is not a postgresql:// URL', 'postgresql://user:password@host:5432/database']],
-    [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432x/db' }, ['target-url could not be parsed as a URL', 'percent-encode']],
-    [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432/d%ZZb' }, ['target-url has a malformed percent-escape in the database name', 'percent-encode']],
-    [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432' }, ['target-url names no database', 'end the URL with the database name']],
-    [{ 'target-url': 'postgresql://admin:secret@127.0.0.1:5432/x?sslmode=sometimes' }, ['target-url has an unknown sslmode "sometimes"', 'use one of disable, allow, prefer, require, verify-ca, verify-full']]
+    [
+      { 'target-url': 'postgres:/localhost/db' },
+      ['target-url is not a postgresql:// URL', 'postgresql://user:password@host:5432/database']
+    ],
+    [
+      { 'target-url': 'postgresql://admin:secret@127.0.0.1:5432x/db' },
+      ['target-url could not be parsed as a URL', 'percent-encode']
+    ],
+    [
+      { 'target-url': 'postgresql://admin:secret@127.0.0.1:5432/d%ZZb' },
+      ['target-url has a malformed percent-escape in the database name', 'percent-encode']
+    ],
+    [
+      { 'target-url': 'postgresql://admin:secret@127.0.0.1:5432' },
+      ['target-url names no database', 'end the URL with the database name']
+    ],
+    [
+      { 'target-url': 'postgresql://admin:secret@127.0.0.1:5432/x?sslmode=sometimes' },
+      [
+        'target-url has an unknown sslmode "sometimes"',
+        'use one of disable, allow, prefer, require, verify-ca, verify-full'
+      ]
+    ]
   ])('%j is refused with one line naming the input and the fix', async (override, fragments) => {
-    const result = await run({ 'source-url': testbed.sourceUrl(source), 'target-url': testbed.targetUrl(target), ...override })
+    const result = await run({
+      'source-url': testbed.sourceUrl(source),
+      'target-url': testbed.targetUrl(target),
+      ...override
+    })
     const line = expectRefused(result, ...fragments)
     expect(line).not.toMatch(/secret@/)
     expect(await targetDatabaseExists(target)).toBe(false)
@@ -107,23 +147,52 @@ describe('servers that cannot be reached or refuse the login', () => {
 
   test('a wrong password names the input and the user, never the password', async () => {
     const wrong = { user: testbed.target.admin?.user as string, password: 'not-the-password-0xC0FFEE' }
-    const result = await run({ 'source-url': testbed.sourceUrl(source), 'target-url': serverUrl(testbed.target, target, wrong) })
-    const line = expectRefused(result, 'target-url (127.0.0.1:', 'password authentication failed for user "admin"', 'check the user name and password in target-url')
+    const result = await run({
+      'source-url': testbed.sourceUrl(source),
+      'target-url': serverUrl(testbed.target, target, wrong)
+    })
+    const line = expectRefused(
+      result,
+      'target-url (127.0.0.1:',
+      'password authentication failed for user "admin"',
+      'check the user name and password in target-url'
+    )
     expect(line).not.toContain('not-the-password-0xC0FFEE')
-    expect(result.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n')).not.toContain('not-the-password-0xC0FFEE')
+    expect(
+      result.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .join('\n')
+    ).not.toContain('not-the-password-0xC0FFEE')
     expect(await targetDatabaseExists(target)).toBe(false)
   })
 
   test('an unknown user reads the same as a wrong password (the server does not tell them apart)', async () => {
     const stranger = { user: 'nobody_here', password: 'whatever' }
-    const result = await run({ 'source-url': serverUrl(testbed.source, source, stranger), 'target-url': testbed.targetUrl(target) })
-    expectRefused(result, 'source-url (127.0.0.1:', 'password authentication failed for user "nobody_here"', 'check the user name and password in source-url')
+    const result = await run({
+      'source-url': serverUrl(testbed.source, source, stranger),
+      'target-url': testbed.targetUrl(target)
+    })
+    expectRefused(
+      result,
+      'source-url (127.0.0.1:',
+      'password authentication failed for user "nobody_here"',
+      'check the user name and password in source-url'
+    )
     expect(await targetDatabaseExists(target)).toBe(false)
   })
 
   test('a missing source database', async () => {
-    const result = await run({ 'source-url': testbed.sourceUrl('no_such_database'), 'target-url': testbed.targetUrl(target) })
-    expectRefused(result, 'source-url (127.0.0.1:', 'database "no_such_database" does not exist', 'fix the database name in source-url')
+    const result = await run({
+      'source-url': testbed.sourceUrl('no_such_database'),
+      'target-url': testbed.targetUrl(target)
+    })
+    expectRefused(
+      result,
+      'source-url (127.0.0.1:',
+      'database "no_such_database" does not exist',
+      'fix the database name in source-url'
+    )
     expect(await targetDatabaseExists(target)).toBe(false)
   })
 
@@ -132,7 +201,11 @@ describe('servers that cannot be reached or refuse the login', () => {
     const closed = { ...testbed.source, port }
     const started = Date.now()
     const result = await run({ 'source-url': serverUrl(closed, source), 'target-url': testbed.targetUrl(target) })
-    const line = expectRefused(result, `source-url (127.0.0.1:${port}/${source}): cannot reach the server (ECONNREFUSED)`, 'firewall must admit this runner')
+    const line = expectRefused(
+      result,
+      `source-url (127.0.0.1:${port}/${source}): cannot reach the server (ECONNREFUSED)`,
+      'firewall must admit this runner'
+    )
     expect(line).toContain('check the host and port in source-url')
     expect(result.stdout).toMatch(/retrying in 1s \(1\/2\)/)
     expect(Date.now() - started).toBeLessThan(20_000)
@@ -150,7 +223,12 @@ describe('servers that cannot be reached or refuse the login', () => {
         'connect-timeout': '2'
       })
       const seconds = (Date.now() - started) / 1000
-      expectRefused(result, `target-url (127.0.0.1:${blackhole.port}/${target}): no answer within 2s`, 'firewall must admit this runner', 'raise connect-timeout')
+      expectRefused(
+        result,
+        `target-url (127.0.0.1:${blackhole.port}/${target}): no answer within 2s`,
+        'firewall must admit this runner',
+        'raise connect-timeout'
+      )
       expect(blackhole.connections()).toBeGreaterThan(0)
       expect(seconds).toBeLessThan(15)
     } finally {
@@ -165,7 +243,11 @@ describe('server versions', () => {
     await withClient(testbed.targetSuperUrl('postgres'), (client) => client.query(`CREATE DATABASE ${quoteIdent(db)}`))
     await withClient(testbed.targetSuperUrl(db), (client) => client.query('CREATE TABLE t (id int PRIMARY KEY)'))
     const result = await run({ 'source-url': testbed.targetSuperUrl(db), 'target-url': testbed.sourceUrl(db) })
-    expectRefused(result, 'the target runs PostgreSQL 14, older than the source\'s 17: a downgrade', 'pick a target running PostgreSQL 17 or newer')
+    expectRefused(
+      result,
+      "the target runs PostgreSQL 14, older than the source's 17: a downgrade",
+      'pick a target running PostgreSQL 17 or newer'
+    )
     const { rowCount } = await testbed.query('source', 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}'`)
     expect(rowCount).toBe(0)
   })
@@ -173,8 +255,16 @@ describe('server versions', () => {
   test('postgres-version below the source major', async () => {
     const db = uniqueName('old_client')
     await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int)')
-    const result = await run({ 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'postgres-version': '13' })
-    expectRefused(result, "postgres-version 13 is older than the source's major 14", 'pg_dump must be at least the source')
+    const result = await run({
+      'source-url': testbed.sourceUrl(db),
+      'target-url': testbed.targetUrl(db),
+      'postgres-version': '13'
+    })
+    expectRefused(
+      result,
+      "postgres-version 13 is older than the source's major 14",
+      'pg_dump must be at least the source'
+    )
     expect(await targetDatabaseExists(db)).toBe(false)
   })
 })
@@ -190,10 +280,16 @@ describe('an object only a superuser may create', () => {
        CREATE EVENT TRIGGER ${trigger} ON ddl_command_end EXECUTE FUNCTION log_ddl();`
     )
     const result = await run({ 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db) })
-    const finding = result.report.databases[0].findings.find((f: { id: string }) => f.id === 'event-triggers-not-migrated')
+    const finding = result.report.databases[0].findings.find(
+      (f: { id: string }) => f.id === 'event-triggers-not-migrated'
+    )
     expect(finding).toMatchObject({ severity: 'warning', objects: [`event trigger ${trigger}`] })
     expect(result.stdout).toMatch(new RegExp(`::warning::.*1 event trigger will not be migrated.*${trigger}`))
-    expect({ exitCode: result.exitCode, result: result.outputs.result, errors: errorLines(result.stdout) }).toEqual({ exitCode: 0, result: 'passed', errors: [] })
+    expect({ exitCode: result.exitCode, result: result.outputs.result, errors: errorLines(result.stdout) }).toEqual({
+      exitCode: 0,
+      result: 'passed',
+      errors: []
+    })
     expect(result.summary).toContain(`event trigger ${trigger}`)
     const { rows } = await testbed.query('target', db, 'SELECT count(*)::int AS n FROM t')
     expect(rows[0].n).toBe(100)
@@ -230,8 +326,12 @@ describe('names with quotes, spaces, unicode, semicolons and shell syntax', () =
   })
 
   afterAll(async () => {
-    await onServer('target', 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)}`)).catch(() => undefined)
-    await onServer('target', 'postgres', (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(() => undefined)
+    await onServer('target', 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)}`)).catch(
+      () => undefined
+    )
+    await onServer('target', 'postgres', (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`)).catch(
+      () => undefined
+    )
   })
 
   test('migrate and verify; the role is created; nothing is injected', async () => {
@@ -242,16 +342,31 @@ describe('names with quotes, spaces, unicode, semicolons and shell syntax', () =
       roles: 'create-missing',
       'validation-queries': `SELECT ${quoteIdent(column)}, count(*) FROM ${qualified} GROUP BY 1 ORDER BY 1;`
     })
-    expect({ exitCode: result.exitCode, result: result.outputs.result, tail: result.exitCode ? result.stdout.slice(-3000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect({
+      exitCode: result.exitCode,
+      result: result.outputs.result,
+      tail: result.exitCode ? result.stdout.slice(-3000) : ''
+    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
     expect(result.report.databases[0]).toMatchObject({ name: db, target: db, createdRoles: [role] })
     expect(result.report.databases[0].comparison.passed).toBe(true)
     const copy = await onServer('target', db, async (client) => {
       const data = await client.query(`SELECT count(*)::int AS n, max(${quoteIdent(column)}) AS top FROM ${qualified}`)
-      const sequence = await client.query(`SELECT last_value::int AS v FROM ${quoteIdent(schema)}.${quoteIdent('se"q;')}`)
+      const sequence = await client.query(
+        `SELECT last_value::int AS v FROM ${quoteIdent(schema)}.${quoteIdent('se"q;')}`
+      )
       const policy = await client.query(`SELECT polname, polroles::regrole[]::text[] AS roles FROM pg_policy`)
       const index = await client.query(`SELECT 1 FROM pg_class WHERE relname = 'in"dex; ✓'`)
-      const tables = await client.query(`SELECT relnamespace::regnamespace::text AS schema, relname FROM pg_class WHERE relkind = 'r' AND relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')`)
-      return { n: data.rows[0].n, top: data.rows[0].top, sequence: sequence.rows[0].v, policy: policy.rows, index: index.rowCount, tables: tables.rows }
+      const tables = await client.query(
+        `SELECT relnamespace::regnamespace::text AS schema, relname FROM pg_class WHERE relkind = 'r' AND relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')`
+      )
+      return {
+        n: data.rows[0].n,
+        top: data.rows[0].top,
+        sequence: sequence.rows[0].v,
+        policy: policy.rows,
+        index: index.rowCount,
+        tables: tables.rows
+      }
     })
     expect(copy).toEqual({
       n: 50,
@@ -273,17 +388,31 @@ describe('validation queries', () => {
                  CREATE SEQUENCE s;`
 
   beforeAll(async () => {
-    await testbed.createSourceDatabase(db, `${setup} CREATE VIEW shape AS SELECT 1 AS a, 2 AS b; CREATE TABLE only_source (id int);`)
+    await testbed.createSourceDatabase(
+      db,
+      `${setup} CREATE VIEW shape AS SELECT 1 AS a, 2 AS b; CREATE TABLE only_source (id int);`
+    )
     await testbed.createTargetDatabase(db)
-    await withClient(testbed.targetUrl(db), (client) => client.query(`${setup} CREATE VIEW shape AS SELECT 1 AS a, 2 AS c;`))
+    await withClient(testbed.targetUrl(db), (client) =>
+      client.query(`${setup} CREATE VIEW shape AS SELECT 1 AS a, 2 AS c;`)
+    )
   })
 
   function validate(queries: string): Promise<ActionRun> {
-    return run({ mode: 'validate', 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'validation-queries': queries })
+    return run({
+      mode: 'validate',
+      'source-url': testbed.sourceUrl(db),
+      'target-url': testbed.targetUrl(db),
+      'validation-queries': queries
+    })
   }
 
   function queryDifferences(result: ActionRun): Record<string, string> {
-    const differences = result.report.databases[0].comparison.differences as { kind: string; object: string; detail: string }[]
+    const differences = result.report.databases[0].comparison.differences as {
+      kind: string
+      object: string
+      detail: string
+    }[]
     return Object.fromEntries(differences.filter((d) => d.kind === 'query').map((d) => [d.object, d.detail]))
   }
 
@@ -291,7 +420,9 @@ describe('validation queries', () => {
     const result = await validate('SELECT count(*) FROM only_source;\nSELECT * FROM shape;\nSELECT count(*) FROM t;')
     expect({ exitCode: result.exitCode, result: result.outputs.result }).toEqual({ exitCode: 1, result: 'failed' })
     expect(queryDifferences(result)).toEqual({
-      'SELECT count(*) FROM only_source': expect.stringMatching(/^the query failed on the target: relation "only_source" does not exist/),
+      'SELECT count(*) FROM only_source': expect.stringMatching(
+        /^the query failed on the target: relation "only_source" does not exist/
+      ),
       'SELECT * FROM shape': 'other columns: (a, b) on the source, (a, c) on the target'
     })
     expect(result.stdout).toMatch(/::error::.*query differs for SELECT \* FROM shape: other columns/)
@@ -312,13 +443,25 @@ describe('validation queries', () => {
     const result = await validate(writes.map((sql) => `${sql};`).join('\n'))
     expect({ exitCode: result.exitCode, result: result.outputs.result }).toEqual({ exitCode: 1, result: 'failed' })
     const differences = queryDifferences(result)
-    for (const sql of ['INSERT INTO t VALUES (100, $$x$$)', 'DELETE FROM t', 'UPDATE t SET v = NULL', 'CREATE TABLE planted (id int)', 'DELETE FROM t RETURNING *']) {
-      expect(differences[sql]).toMatch(/^the query failed on both sides: cannot execute \w+( TABLE)? in a read-only transaction/)
+    for (const sql of [
+      'INSERT INTO t VALUES (100, $$x$$)',
+      'DELETE FROM t',
+      'UPDATE t SET v = NULL',
+      'CREATE TABLE planted (id int)',
+      'DELETE FROM t RETURNING *'
+    ]) {
+      expect(differences[sql]).toMatch(
+        /^the query failed on both sides: cannot execute \w+( TABLE)? in a read-only transaction/
+      )
     }
     expect(differences['SELECT nextval($$s$$)']).toMatch(/cannot execute nextval\(\) in a read-only transaction/)
     expect(differences['SELECT 1; DELETE FROM t']).toMatch(/cannot insert multiple commands into a prepared statement/)
     for (const side of ['source', 'target'] as const) {
-      const { rows } = await testbed.query(side, db, `SELECT count(*)::int AS n, count(v)::int AS v, (SELECT last_value::int FROM s) AS s, to_regclass('planted') AS planted FROM t`)
+      const { rows } = await testbed.query(
+        side,
+        db,
+        `SELECT count(*)::int AS n, count(v)::int AS v, (SELECT last_value::int FROM s) AS s, to_regclass('planted') AS planted FROM t`
+      )
       expect(rows[0]).toEqual({ n: 20, v: 20, s: 1, planted: null })
     }
   })
@@ -328,27 +471,45 @@ describe('a dump folder that cannot be written', () => {
   const db = uniqueName('dumpdir')
 
   beforeAll(async () => {
-    await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;')
+    await testbed.createSourceDatabase(
+      db,
+      'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;'
+    )
   })
 
   test('a path under a regular file', async () => {
     const file = path.join(scratch, 'a-file')
     fs.writeFileSync(file, 'not a folder')
-    const result = await run({ 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'dump-path': path.join(file, 'dump') })
-    expectRefused(result, `${db}: Dump failed: cannot write the dump under ${file}`, 'point dump-path at a writable folder')
+    const result = await run({
+      'source-url': testbed.sourceUrl(db),
+      'target-url': testbed.targetUrl(db),
+      'dump-path': path.join(file, 'dump')
+    })
+    expectRefused(
+      result,
+      `${db}: Dump failed: cannot write the dump under ${file}`,
+      'point dump-path at a writable folder'
+    )
     expect(result.report.error.stage).toBe('Dump')
     expect(await targetDatabaseExists(db)).toBe(false)
   })
 
   const mountable = canMountTmpfs(scratch)
   const needsMount = mountable ? test : test.skip
-  if (!mountable) console.log('skipping read-only and full-disk dump tests: mounting a tmpfs needs root (and a kernel that allows it)')
+  if (!mountable)
+    console.log(
+      'skipping read-only and full-disk dump tests: mounting a tmpfs needs root (and a kernel that allows it)'
+    )
 
   needsMount('a read-only folder', async () => {
     const dir = path.join(scratch, 'readonly')
     const unmount = mountTmpfs(dir, { readOnly: true })
     try {
-      const result = await run({ 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'dump-path': path.join(dir, 'dump') })
+      const result = await run({
+        'source-url': testbed.sourceUrl(db),
+        'target-url': testbed.targetUrl(db),
+        'dump-path': path.join(dir, 'dump')
+      })
       expectRefused(result, `cannot write the dump under ${dir}`, 'point dump-path at a writable folder')
       expect(await targetDatabaseExists(db)).toBe(false)
     } finally {
@@ -359,13 +520,24 @@ describe('a dump folder that cannot be written', () => {
   needsMount('a disk that fills during the dump', async () => {
     const big = uniqueName('bigdump')
     // Random text compresses poorly: about 3 MiB of dump for a 1 MiB disk.
-    await testbed.createSourceDatabase(big, `CREATE TABLE t (id int PRIMARY KEY, v text);
-      INSERT INTO t SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 60000) g;`)
+    await testbed.createSourceDatabase(
+      big,
+      `CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 60000) g;`
+    )
     const dir = path.join(scratch, 'small')
     const unmount = mountTmpfs(dir, { size: '1m' })
     try {
-      const result = await run({ 'source-url': testbed.sourceUrl(big), 'target-url': testbed.targetUrl(big), 'dump-path': path.join(dir, 'dump') })
-      const line = expectRefused(result, `${big}: Dump failed: the disk under ${dir} filled up during the dump`, 'point dump-path at a disk with room')
+      const result = await run({
+        'source-url': testbed.sourceUrl(big),
+        'target-url': testbed.targetUrl(big),
+        'dump-path': path.join(dir, 'dump')
+      })
+      const line = expectRefused(
+        result,
+        `${big}: Dump failed: the disk under ${dir} filled up during the dump`,
+        'point dump-path at a disk with room'
+      )
       expect(line).toMatch(/pg_dump failed: .*No space left on device/)
       expect(result.report.error.stage).toBe('Dump')
       expect(fs.readdirSync(dir)).toEqual([])
@@ -381,9 +553,20 @@ describe('restore mode with a damaged dump', () => {
   const dumpDir = path.join(scratch, 'good-dump')
 
   beforeAll(async () => {
-    await testbed.createSourceDatabase(db, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g;')
-    const dump = await run({ mode: 'dump', 'source-url': testbed.sourceUrl(db), 'dump-path': dumpDir, 'postgres-version': '17' })
-    expect({ exitCode: dump.exitCode, tail: dump.exitCode ? dump.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, tail: '' })
+    await testbed.createSourceDatabase(
+      db,
+      'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g;'
+    )
+    const dump = await run({
+      mode: 'dump',
+      'source-url': testbed.sourceUrl(db),
+      'dump-path': dumpDir,
+      'postgres-version': '17'
+    })
+    expect({ exitCode: dump.exitCode, tail: dump.exitCode ? dump.stdout.slice(-2000) : '' }).toEqual({
+      exitCode: 0,
+      tail: ''
+    })
   })
 
   /** A copy of the good dump, changed by `damage`. */
@@ -402,7 +585,11 @@ describe('restore mode with a damaged dump', () => {
     const target = uniqueName('restore_missing')
     const dir = path.join(scratch, 'nothing-here')
     const result = await restore(dir, target)
-    expectRefused(result, `no dump at ${dir} (no manifest.json)`, 'set dump-path to the downloaded dump folder, or artifact-name to download it')
+    expectRefused(
+      result,
+      `no dump at ${dir} (no manifest.json)`,
+      'set dump-path to the downloaded dump folder, or artifact-name to download it'
+    )
     expect(result.report.error.stage).toBe('Check dump')
     expect(await targetDatabaseExists(target)).toBe(false)
   })
@@ -415,7 +602,11 @@ describe('restore mode with a damaged dump', () => {
       fs.rmSync(path.join(d, removed))
     })
     const result = await restore(dir, target)
-    expectRefused(result, `the dump in ${dir} does not match its manifest (missing: ${removed})`, 'the artifact is partial')
+    expectRefused(
+      result,
+      `the dump in ${dir} does not match its manifest (missing: ${removed})`,
+      'the artifact is partial'
+    )
     expect(await targetDatabaseExists(target)).toBe(false)
   })
 
@@ -442,13 +633,21 @@ describe('restore mode with a damaged dump', () => {
       fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), format: 99 }))
     })
     const result = await restore(dir, target)
-    expectRefused(result, 'has format 99; this action reads format 1', 'restore with the action version that made the dump')
+    expectRefused(
+      result,
+      'has format 99; this action reads format 1',
+      'restore with the action version that made the dump'
+    )
     expect(await targetDatabaseExists(target)).toBe(false)
   })
 
   test('the good dump restores and verifies (the damaged ones differ only by the damage)', async () => {
     const target = uniqueName('restore_ok')
     const result = await restore(dumpDir, target)
-    expect({ exitCode: result.exitCode, result: result.outputs.result, tail: result.exitCode ? result.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect({
+      exitCode: result.exitCode,
+      result: result.outputs.result,
+      tail: result.exitCode ? result.stdout.slice(-2000) : ''
+    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
   })
 })

@@ -49,13 +49,19 @@ describe('split migration: dump here, restore there, the artifact in between', (
       },
       { env: services.env }
     )
-    expect({ exitCode: run.exitCode, result: run.outputs.result, tail: run.exitCode ? run.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect({
+      exitCode: run.exitCode,
+      result: run.outputs.result,
+      tail: run.exitCode ? run.stdout.slice(-2000) : ''
+    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
     expect(run.outputs['artifact-id']).toMatch(/^\d+$/)
     expect(run.outputs['artifact-digest']).toMatch(/^sha256:[0-9a-f]{64}$/)
     const entries: Map<string, Buffer> = await unzipEntries(await services.readBlob(artifact))
     const dumpDir = path.join(dumpPath, 'dump')
     const onDisk = fs.readdirSync(dumpDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
-    expect(new Set(entries.keys())).toEqual(new Set(onDisk.map((e) => path.relative(dumpDir, path.join(e.parentPath, e.name)))))
+    expect(new Set(entries.keys())).toEqual(
+      new Set(onDisk.map((e) => path.relative(dumpDir, path.join(e.parentPath, e.name))))
+    )
     for (const [name, bytes] of entries) expect(bytes.equals(fs.readFileSync(path.join(dumpDir, name)))).toBe(true)
     const manifest = JSON.parse(entries.get('manifest.json')?.toString() ?? '{}')
     expect(manifest).toMatchObject({ format: 1, database: db, sourceVersion: expect.stringMatching(/^14\./) })
@@ -72,7 +78,11 @@ describe('split migration: dump here, restore there, the artifact in between', (
       },
       { env: services.env }
     )
-    expect({ exitCode: run.exitCode, result: run.outputs.result, tail: run.exitCode ? run.stdout.slice(-2000) : '' }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect({
+      exitCode: run.exitCode,
+      result: run.outputs.result,
+      tail: run.exitCode ? run.stdout.slice(-2000) : ''
+    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
     expect(run.outputs.mismatches).toBe('0')
     expect(run.report.databases[0].comparison.passed).toBe(true)
     expect(await targetTables(db)).toBeGreaterThan(5)
@@ -105,7 +115,8 @@ describe('split migration: dump here, restore there, the artifact in between', (
 })
 
 describe('a failing upload does not hide the migration result', () => {
-  const table = 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;'
+  const table =
+    'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;'
 
   afterEach(() => services.failNext(0))
 
@@ -115,7 +126,11 @@ describe('a failing upload does not hide the migration result', () => {
     await testbed.createSourceDatabase(db, table)
     services.failNext(1000)
     const run = await runAction(
-      { 'source-url': testbed.sourceUrl(db), 'target-url': testbed.targetUrl(db), 'client-download-url': testbed.clientTemplate },
+      {
+        'source-url': testbed.sourceUrl(db),
+        'target-url': testbed.targetUrl(db),
+        'client-download-url': testbed.clientTemplate
+      },
       { env: services.env }
     )
     expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })

@@ -105,7 +105,7 @@ export async function startArtifactServices(opts = {}) {
       return `${container.getBlobClient(blobName).url}?${sas.toString()}`
     }
     /** @param {StoredArtifact} a */
-    const visible = a => a.finalized && (!a.expiresAt || a.expiresAt > new Date())
+    const visible = (a) => a.finalized && (!a.expiresAt || a.expiresAt > new Date())
 
     /**
      * Each returns [status, body]; a TwirpError thrown inside becomes the Twirp error JSON.
@@ -124,7 +124,7 @@ export async function startArtifactServices(opts = {}) {
         if (body.mime_type !== undefined && typeof body.mime_type !== 'string') {
           throw new TwirpError(400, 'invalid_argument', 'mime_type must be a string')
         }
-        if (artifacts.some(a => a.runBackendId === run && a.name === name && visible(a))) {
+        if (artifacts.some((a) => a.runBackendId === run && a.name === name && visible(a))) {
           throw new TwirpError(
             409,
             'already_exists',
@@ -158,7 +158,7 @@ export async function startArtifactServices(opts = {}) {
           throw new TwirpError(400, 'invalid_argument', 'hash must be "sha256:<hex>"')
         }
         const artifact = artifacts.findLast(
-          a => a.runBackendId === run && a.jobRunBackendId === job && a.name === name && !a.finalized
+          (a) => a.runBackendId === run && a.jobRunBackendId === job && a.name === name && !a.finalized
         )
         if (!artifact) throw new TwirpError(404, 'not_found', `no pending artifact named ${name}`)
         const blob = container.getBlobClient(artifact.blobName)
@@ -187,7 +187,7 @@ export async function startArtifactServices(opts = {}) {
           throw new TwirpError(400, 'invalid_argument', 'id_filter must be an int64 string')
         }
         const found = artifacts.filter(
-          a =>
+          (a) =>
             a.runBackendId === run &&
             visible(a) &&
             (nameFilter === undefined || a.name === nameFilter) &&
@@ -196,7 +196,7 @@ export async function startArtifactServices(opts = {}) {
         return [
           200,
           {
-            artifacts: found.map(a => ({
+            artifacts: found.map((a) => ({
               workflow_run_backend_id: a.runBackendId,
               workflow_job_run_backend_id: a.jobRunBackendId,
               database_id: String(a.id),
@@ -212,7 +212,7 @@ export async function startArtifactServices(opts = {}) {
       async GetSignedArtifactURL(body, ids) {
         const { run, job, name } = requireIds(body, ids, { name: true, sameJob: false })
         const artifact = artifacts.findLast(
-          a => a.runBackendId === run && a.jobRunBackendId === job && a.name === name && visible(a)
+          (a) => a.runBackendId === run && a.jobRunBackendId === job && a.name === name && visible(a)
         )
         if (!artifact) throw new TwirpError(404, 'not_found', `artifact not found: ${name}`)
         return [200, { signed_url: signedUrl(artifact.blobName, 'r', 10) }]
@@ -227,12 +227,14 @@ export async function startArtifactServices(opts = {}) {
       if (list) {
         if (list[1] !== repository || Number(list[2]) !== runId) return [404, { message: 'Not Found' }]
         const name = url.searchParams.get('name')
-        const found = artifacts.filter(a => a.runBackendId === runBackendId && visible(a) && (!name || a.name === name))
+        const found = artifacts.filter(
+          (a) => a.runBackendId === runBackendId && visible(a) && (!name || a.name === name)
+        )
         return [
           200,
           {
             total_count: found.length,
-            artifacts: found.map(a => ({
+            artifacts: found.map((a) => ({
               id: a.id,
               name: a.name,
               size_in_bytes: a.size,
@@ -247,7 +249,7 @@ export async function startArtifactServices(opts = {}) {
       }
       const zip = url.pathname.match(/^\/repos\/([^/]+\/[^/]+)\/actions\/artifacts\/(\d+)\/zip$/)
       if (zip) {
-        const artifact = artifacts.find(a => a.id === Number(zip[2]) && visible(a))
+        const artifact = artifacts.find((a) => a.id === Number(zip[2]) && visible(a))
         if (zip[1] !== repository || !artifact) return [404, { message: 'Not Found' }]
         return [302, '', { location: signedUrl(artifact.blobName, 'r', 1) }]
       }
@@ -255,7 +257,7 @@ export async function startArtifactServices(opts = {}) {
     }
 
     /** @param {http.IncomingMessage} req @returns {Promise<[number, unknown, Record<string, string>?]>} */
-    const answer = async req => {
+    const answer = async (req) => {
       const url = new URL(req.url ?? '/', 'http://double')
       if (url.pathname.startsWith('/repos/')) {
         if (req.method !== 'GET') return [404, { message: 'Not Found' }]
@@ -305,7 +307,7 @@ export async function startArtifactServices(opts = {}) {
           res.writeHead(status, { 'content-type': 'application/json', ...headers })
           res.end(body === '' ? '' : JSON.stringify(body))
         },
-        error => {
+        (error) => {
           res.writeHead(500, { 'content-type': 'application/json' })
           res.end(JSON.stringify({ code: 'internal', msg: String(error?.stack ?? error) }))
         }
@@ -347,13 +349,13 @@ export async function startArtifactServices(opts = {}) {
         failures = n
       },
       async readBlob(name) {
-        const artifact = artifacts.findLast(a => a.name === name)
+        const artifact = artifacts.findLast((a) => a.name === name)
         if (!artifact) throw new Error(`no artifact named ${name} was created`)
         return container.getBlobClient(artifact.blobName).downloadToBuffer()
       },
       async close() {
         httpServer.closeAllConnections()
-        await new Promise(resolve => httpServer.close(() => resolve(undefined)))
+        await new Promise((resolve) => httpServer.close(() => resolve(undefined)))
         await azurite.stop()
       }
     }
@@ -458,7 +460,7 @@ function idsFromAuthorization(header) {
     throw new TwirpError(401, 'unauthenticated', 'token is not a JWT')
   }
   const scp = /** @type {{ scp?: unknown }} */ (claims)?.scp
-  const scope = typeof scp === 'string' ? scp.split(' ').find(s => s.startsWith('Actions.Results:')) : undefined
+  const scope = typeof scp === 'string' ? scp.split(' ').find((s) => s.startsWith('Actions.Results:')) : undefined
   const [, runBackendId, jobRunBackendId] = scope?.split(':') ?? []
   if (!runBackendId || !jobRunBackendId) {
     throw new TwirpError(401, 'unauthenticated', 'token has no Actions.Results scope')
@@ -469,7 +471,7 @@ function idsFromAuthorization(header) {
 /** @param {Record<string, unknown>} claims */
 function unsignedJwt(claims) {
   /** @param {object} part */
-  const encode = part => Buffer.from(JSON.stringify(part)).toString('base64url')
+  const encode = (part) => Buffer.from(JSON.stringify(part)).toString('base64url')
   return `${encode({ alg: 'none', typ: 'JWT' })}.${encode(claims)}.`
 }
 
@@ -500,7 +502,7 @@ async function startAzurite() {
     ],
     { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] }
   )
-  const exited = new Promise(resolve => child.once('exit', resolve))
+  const exited = new Promise((resolve) => child.once('exit', resolve))
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return
     child.kill('SIGTERM')
@@ -513,7 +515,7 @@ async function startAzurite() {
     const url = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`Azurite did not start within 30 s:\n${output}`)), 30_000)
       /** @param {Buffer} chunk */
-      const onOutput = chunk => {
+      const onOutput = (chunk) => {
         output += chunk.toString()
         const listening = output.match(/listens on (http:\/\/\S+)/)
         if (listening) {
@@ -524,7 +526,7 @@ async function startAzurite() {
       child.stdout.on('data', onOutput)
       child.stderr.on('data', onOutput)
       child.once('error', reject)
-      child.once('exit', code => reject(new Error(`Azurite exited with ${code} before listening:\n${output}`)))
+      child.once('exit', (code) => reject(new Error(`Azurite exited with ${code} before listening:\n${output}`)))
     })
     // Keep draining so a chatty child never blocks on a full pipe.
     child.stdout.resume()

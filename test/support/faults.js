@@ -5,11 +5,9 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { SERVER_USER, freePort } from './servers.js'
+import { freePort, runningAsRoot, serverIdentity } from './servers.js'
 
-export function runningAsRoot() {
-  return typeof process.getuid === 'function' && process.getuid() === 0
-}
+export { runningAsRoot }
 
 /**
  * A TCP server that accepts connections and never says a word, as a firewall that drops replies
@@ -133,16 +131,31 @@ export function makeCertificate(dir, name = 'server') {
   const key = path.join(dir, `${name}.key`)
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert
+    ],
     { stdio: 'ignore' }
   )
   fs.chmodSync(key, 0o600)
   fs.chmodSync(cert, 0o644)
-  if (runningAsRoot()) {
-    const uid = Number(execFileSync('id', ['-u', SERVER_USER]).toString().trim())
-    const gid = Number(execFileSync('id', ['-g', SERVER_USER]).toString().trim())
-    fs.chownSync(key, uid, gid)
-    fs.chownSync(cert, uid, gid)
+  const identity = serverIdentity()
+  if (identity) {
+    fs.chownSync(key, identity.uid, identity.gid)
+    fs.chownSync(cert, identity.uid, identity.gid)
   }
   return { cert, key }
 }
@@ -157,13 +170,13 @@ function readProc(pid, file) {
 }
 
 /**
- * Polls /proc every `intervalMs` and records the argv of every process whose environment holds
- * `marker` (a run's RUNNER_TEMP: every process the action starts inherits it), and of every process
- * at all whose argv contains one of `needles`.
+ * Polls /proc every `intervalMs` and records every process whose environment holds `marker` (a
+ * run's RUNNER_TEMP: every process the action starts inherits it) with its argv and environment,
+ * and the argv of every process at all that contains one of `needles`.
  * @param {{ marker: string, needles?: string[], intervalMs?: number }} options
  */
 export function watchProcesses({ marker, needles = [], intervalMs = 50 }) {
-  /** @type {Map<string, string>} */
+  /** @type {Map<string, { args: string, env: Record<string, string> }>} */
   const seen = new Map()
   /** @type {string[]} */
   const offending = []
@@ -180,17 +193,24 @@ export function watchProcesses({ marker, needles = [], intervalMs = 50 }) {
       const key = `${pid} ${args}`
       if (seen.has(key)) continue
       const environ = readProc(pid, 'environ')
-      if (environ && environ.includes(markerBytes)) seen.set(key, args)
+      if (!environ || !environ.includes(markerBytes)) continue
+      /** @type {Record<string, string>} */
+      const env = {}
+      for (const pair of environ.toString().split('\0')) {
+        const at = pair.indexOf('=')
+        if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1)
+      }
+      seen.set(key, { args, env })
     }
   }
   const timer = setInterval(poll, intervalMs)
   poll()
   return {
-    /** Stops polling; returns every command line seen and those that held a needle. */
+    /** Stops polling; returns every process seen and the command lines that held a needle. */
     stop() {
       clearInterval(timer)
       poll()
-      return { commands: [...new Set(seen.values())], offending }
+      return { processes: [...seen.values()], commands: [...new Set([...seen.values()].map((p) => p.args))], offending }
     }
   }
 }

@@ -14,7 +14,10 @@ export default async function globalSetup() {
     throw error
   })
   const stateFile = path.join(baseDir, 'state.json')
-  fs.writeFileSync(stateFile, JSON.stringify({ baseDir, source, target, clientTemplate: clientServer.template }, null, 2))
+  fs.writeFileSync(
+    stateFile,
+    JSON.stringify({ baseDir, source, target, clientTemplate: clientServer.template }, null, 2)
+  )
   process.env[STATE_ENV] = stateFile
   globalThis.__testbed = { source, target, clientServer, baseDir }
 }

@@ -4,6 +4,10 @@ import { stopServer } from './servers.js'
 export default async function globalTeardown() {
   const testbed = globalThis.__testbed
   if (!testbed) return
-  await Promise.all([stopServer(testbed.source, 'immediate'), stopServer(testbed.target, 'immediate'), testbed.clientServer.close()])
+  await Promise.all([
+    stopServer(testbed.source, 'immediate'),
+    stopServer(testbed.target, 'immediate'),
+    testbed.clientServer.close()
+  ])
   fs.rmSync(testbed.baseDir, { recursive: true, force: true })
 }

@@ -38,12 +38,12 @@ export function freePort() {
   })
 }
 
-function runningAsRoot() {
+export function runningAsRoot() {
   return typeof process.getuid === 'function' && process.getuid() === 0
 }
 
 /** @returns {{ uid: number, gid: number } | undefined} */
-function serverIdentity() {
+export function serverIdentity() {
   if (!runningAsRoot()) return undefined
   try {
     const uid = Number(execFileSync('id', ['-u', SERVER_USER]).toString().trim())
@@ -140,7 +140,19 @@ export async function startServer({ major, baseDir, port, target = false, settin
   }
   await runAs(
     path.join(binDir, 'initdb'),
-    ['-D', dataDir, '-U', superuser.user, '--pwfile', pwfile, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'],
+    [
+      '-D',
+      dataDir,
+      '-U',
+      superuser.user,
+      '--pwfile',
+      pwfile,
+      '--auth=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync'
+    ],
     identity
   )
   fs.rmSync(pwfile)
@@ -181,7 +193,13 @@ export async function stopServer(info, mode = 'fast') {
 
 /** @param {ServerInfo} info */
 export async function restartServer(info) {
-  await runAs(path.join(info.binDir, 'pg_ctl'), ['-D', info.dataDir, '-m', 'immediate', '-w', 'restart'], serverIdentity())
+  // With no log file the restarted server would hold our output pipe open, and pg_ctl never returns.
+  const log = path.join(path.dirname(info.dataDir), 'server.log')
+  await runAs(
+    path.join(info.binDir, 'pg_ctl'),
+    ['-D', info.dataDir, '-l', log, '-m', 'immediate', '-w', 'restart'],
+    serverIdentity()
+  )
 }
 
 /**

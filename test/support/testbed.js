@@ -56,6 +56,18 @@ export function loadTestbed() {
         client.query(`CREATE DATABASE ${quoteIdent(name)}`)
       )
     },
+    /**
+     * The action's inputs for a migration between two test databases as the managed admin.
+     * @param {string} source @param {string} target @param {Record<string, string>} [extra]
+     * @returns {Record<string, string>}
+     */
+    actionInputs: (source, target, extra = {}) => ({
+      'source-url': serverUrl(state.source, source),
+      'target-url': serverUrl(state.target, target, admin),
+      'client-download-url': state.clientTemplate,
+      jobs: '2',
+      ...extra
+    }),
     /** @param {'source' | 'target'} side @param {string} database @param {string} sql */
     async query(side, database, sql) {
       const url = side === 'source' ? serverUrl(source, database) : serverUrl(target, database)

@@ -393,7 +393,9 @@ describe('privileges kept across 14 → 17', () => {
   })
 
   test('a grant that really differs is still found', () => {
-    const target = kept(source.inventory.map((item) => (item.acl ? { ...item, acl: '{postgres=arwdDxtm/postgres}' } : item)))
+    const target = kept(
+      source.inventory.map((item) => (item.acl ? { ...item, acl: '{postgres=arwdDxtm/postgres}' } : item))
+    )
     expect(kinds(compareFingerprints(source, target, { privileges: 'keep' }).differences)).toEqual([
       ['privileges', 'table app.orders', false]
     ])
@@ -413,7 +415,10 @@ describe('privileges kept across 14 → 17', () => {
       ['owner', 'schema public', true]
     ])
     const revoked = kept([
-      object('schema', 'public', '', { owner: 'pg_database_owner', acl: '{pg_database_owner=UC/pg_database_owner,=U/pg_database_owner}' })
+      object('schema', 'public', '', {
+        owner: 'pg_database_owner',
+        acl: '{pg_database_owner=UC/pg_database_owner,=U/pg_database_owner}'
+      })
     ])
     expect(kinds(compareFingerprints(withPublic, revoked, { privileges: 'keep' }).differences)).toContainEqual([
       'privileges',

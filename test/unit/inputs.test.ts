@@ -90,7 +90,7 @@ test('databases: a list or all', () => {
 
 describe('parseValidationQueries', () => {
   test('inline statements split at line-ending semicolons, comments dropped', () => {
-    expect(parseValidationQueries('-- totals\nSELECT count(*) FROM a;\nSELECT \';\' AS x;\n')).toEqual([
+    expect(parseValidationQueries("-- totals\nSELECT count(*) FROM a;\nSELECT ';' AS x;\n")).toEqual([
       'SELECT count(*) FROM a',
       "SELECT ';' AS x"
     ])
@@ -103,6 +103,8 @@ describe('parseValidationQueries', () => {
   })
 
   test('a missing .sql path is refused', () => {
-    expect(() => parseValidationQueries('nope/checks.sql')).toThrow('validation-queries names nope/checks.sql, which does not exist')
+    expect(() => parseValidationQueries('nope/checks.sql')).toThrow(
+      'validation-queries names nope/checks.sql, which does not exist'
+    )
   })
 })

@@ -15,15 +15,15 @@ describe('chooseClient', () => {
   })
 
   test('a target older than the source is refused as a downgrade', () => {
-    expect(() => chooseClient(17, 14)).toThrow('the target runs PostgreSQL 14, older than the source\'s 17: a downgrade')
+    expect(() => chooseClient(17, 14)).toThrow("the target runs PostgreSQL 14, older than the source's 17: a downgrade")
   })
 
   test('postgres-version below the source major is refused, naming the input', () => {
-    expect(() => chooseClient(14, 17, '13')).toThrow('postgres-version 13 is older than the source\'s major 14')
+    expect(() => chooseClient(14, 17, '13')).toThrow("postgres-version 13 is older than the source's major 14")
   })
 
   test('postgres-version below the target major is refused', () => {
-    expect(() => chooseClient(14, 17, '16')).toThrow('postgres-version 16 is older than the target\'s major 17')
+    expect(() => chooseClient(14, 17, '16')).toThrow("postgres-version 16 is older than the target's major 17")
   })
 
   test('an unknown major without a full release is refused with a hint', () => {

@@ -172,8 +172,8 @@ export const missingRolesProbe: Probe = {
       : `${count(roles.length, 'role')} the dump names will be created NOLOGIN on the target: ${list(roles)}`,
   hint: (ctx) =>
     ctx.roles === 'fail'
-      ? 'create them on the target first (CREATE ROLE name NOLOGIN, with LOGIN and a password for those applications use), or set roles: create-missing'
-      : 'they are created without LOGIN and without passwords: give LOGIN and a password on the target to those applications connect as',
+      ? 'create them on the target first (CREATE ROLE name NOLOGIN, with LOGIN and a password for the roles your applications connect as), or set roles: create-missing'
+      : 'they are created without LOGIN and without passwords: give LOGIN and a password on the target to the roles your applications connect as',
   find: missingRoles
 }
 

@@ -1,0 +1,258 @@
+// Secrets and TLS: passwords reach child processes through a private passfile only, are masked in
+// the log and appear nowhere else; sslmode reaches pg and the client tools alike.
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { makeCertificate, watchProcesses } from '../support/faults.js'
+import { runAction, type ActionRun } from '../support/run-action.js'
+import { defaultBaseDir, serverUrl, startServer, stopServer } from '../support/servers.js'
+import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-'))
+const toolCache = path.join(scratch, 'tool-cache')
+
+afterAll(() => {
+  fs.rmSync(scratch, { recursive: true, force: true })
+})
+
+function run(inputs: Record<string, string>, options: Parameters<typeof runAction>[1] = {}): Promise<ActionRun> {
+  return runAction(
+    { 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
+    { toolCache, ...options }
+  )
+}
+
+function quoteLiteral(value: string): string {
+  return "'" + value.replaceAll("'", "''") + "'"
+}
+
+/** Every file under `dir` that holds one of `needles`, with the needle found. */
+function filesHolding(dir: string, needles: string[]): string[] {
+  const found: string[] = []
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const file = path.join(entry.parentPath, entry.name)
+    const bytes = fs.readFileSync(file)
+    for (const needle of needles) if (bytes.includes(Buffer.from(needle))) found.push(`${file}: ${needle}`)
+  }
+  return found
+}
+
+describe('passwords never leave the environment and the passfile', () => {
+  // Characters that need escaping in a URL, a passfile line, SQL and a shell.
+  const sourcePassword = `s:r\\c "p'w@/?#%;$(x)${randomBytes(6).toString('hex')}`
+  const targetPassword = `t:r\\g *p'w@/?#%&=${randomBytes(6).toString('hex')}`
+  const sourceLogin = { user: uniqueName('migrator'), password: sourcePassword }
+  const targetLogin = { user: uniqueName('manager'), password: targetPassword }
+  const db = uniqueName('secret')
+
+  beforeAll(async () => {
+    await testbed.query(
+      'source',
+      'postgres',
+      `CREATE ROLE ${quoteIdent(sourceLogin.user)} LOGIN SUPERUSER PASSWORD ${quoteLiteral(sourcePassword)}`
+    )
+    await testbed.query(
+      'target',
+      'postgres',
+      `CREATE ROLE ${quoteIdent(targetLogin.user)} LOGIN CREATEDB CREATEROLE PASSWORD ${quoteLiteral(targetPassword)}`
+    )
+    await testbed.createSourceDatabase(
+      db,
+      'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g;'
+    )
+  })
+
+  test('a full migration: no password in argv, files, outputs, summary or report; the passfile is private and removed', async () => {
+    const workDir = fs.mkdtempSync(path.join(scratch, 'run-'))
+    const runnerTemp = path.join(workDir, 'temp')
+    const sourceUrl = serverUrl(testbed.source, db, sourceLogin)
+    const targetUrl = serverUrl(testbed.target, db, targetLogin)
+    // The raw passwords, their URL-encoded forms and the whole URLs: none may show.
+    const needles = [
+      sourcePassword,
+      targetPassword,
+      encodeURIComponent(sourcePassword),
+      encodeURIComponent(targetPassword),
+      sourceUrl,
+      targetUrl
+    ]
+    const watcher = watchProcesses({ marker: runnerTemp, needles })
+    // The passfile as the children see it: its mode, while the run goes on.
+    const passfiles = new Map<string, number>()
+    const passfilePoll = setInterval(() => {
+      for (const entry of fs.existsSync(runnerTemp) ? fs.readdirSync(runnerTemp) : []) {
+        const file = path.join(runnerTemp, entry, 'pgpass')
+        if (fs.existsSync(file)) passfiles.set(file, fs.statSync(file).mode & 0o777)
+      }
+    }, 50)
+    let result: ActionRun
+    try {
+      result = await run({ 'source-url': sourceUrl, 'target-url': targetUrl }, { workDir })
+    } finally {
+      clearInterval(passfilePoll)
+    }
+    const { commands, processes, offending } = watcher.stop()
+    expect({
+      exitCode: result.exitCode,
+      result: result.outputs.result,
+      tail: result.exitCode ? result.stdout.slice(-2000) : ''
+    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+
+    // The watcher saw the children it was meant to see, and no command line held a secret.
+    expect(commands.some((c) => /pg_dump .*--snapshot=/.test(c))).toBe(true)
+    expect(commands.some((c) => /pg_restore .*--dbname=/.test(c))).toBe(true)
+    expect(offending).toEqual([])
+    expect(commands.filter((c) => needles.some((n) => c.includes(n)))).toEqual([])
+    // The children's environment holds connection settings and the passfile's path, not the
+    // step's inputs (INPUT_SOURCE-URL holds a password).
+    const children = processes.filter((p) => !p.args.includes('dist/index.js'))
+    expect(children.length).toBeGreaterThan(2)
+    for (const child of children) {
+      const holding = Object.entries(child.env).filter(([, value]) => needles.some((n) => value.includes(n)))
+      expect({ child: child.args, holding }).toEqual({ child: child.args, holding: [] })
+      expect(child.env.PGPASSWORD).toBeUndefined()
+    }
+    for (const child of children.filter((p) => /pg_dump .*--snapshot=|pg_restore .*--dbname=/.test(p.args))) {
+      expect(child.env.PGPASSFILE).toMatch(new RegExp(`^${runnerTemp}/pg-migrate-\\w+/pgpass$`))
+    }
+
+    // Masked for the runner, and nowhere else in what the step prints or writes.
+    const masks = result.stdout.split('\n').filter((line) => line.startsWith('::add-mask::'))
+    // Workflow commands escape % as %25; the runner unescapes before masking.
+    const escape = (value: string) => value.replaceAll('%', '%25')
+    expect(masks).toEqual(
+      expect.arrayContaining([`::add-mask::${escape(sourcePassword)}`, `::add-mask::${escape(targetPassword)}`])
+    )
+    const visible = result.stdout
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n')
+    for (const needle of needles) {
+      expect(visible).not.toContain(needle)
+      expect(result.stderr).not.toContain(needle)
+      expect(result.summary).not.toContain(needle)
+      expect(JSON.stringify(result.report)).not.toContain(needle)
+      expect(JSON.stringify(result.outputs)).not.toContain(needle)
+    }
+    // Every file the run left (report, outputs, summary, dump, tool cache is elsewhere) is clean.
+    expect(filesHolding(workDir, needles)).toEqual([])
+
+    // The passfile existed while the children ran, readable by its owner only, and is gone now.
+    expect(passfiles.size).toBeGreaterThan(0)
+    for (const [file, mode] of passfiles) {
+      expect({ file, mode: mode.toString(8) }).toEqual({ file, mode: '600' })
+      expect(fs.existsSync(path.dirname(file))).toBe(false)
+    }
+  })
+})
+
+describe('TLS', () => {
+  const baseDir = defaultBaseDir('pg-migrate-tls')
+  let tls: Awaited<ReturnType<typeof startServer>>
+  let certificate: { cert: string; key: string }
+  let stranger: { cert: string; key: string }
+
+  beforeAll(async () => {
+    fs.mkdirSync(baseDir, { recursive: true, mode: 0o755 })
+    certificate = makeCertificate(path.join(baseDir, 'certs'))
+    stranger = makeCertificate(path.join(baseDir, 'certs'), 'stranger')
+    tls = await startServer({
+      major: 17,
+      baseDir,
+      target: true,
+      settings: ['ssl=on', `ssl_cert_file=${certificate.cert}`, `ssl_key_file=${certificate.key}`, 'log_connections=on']
+    })
+  }, 60_000)
+
+  afterAll(async () => {
+    if (tls) await stopServer(tls, 'immediate')
+    fs.rmSync(baseDir, { recursive: true, force: true })
+  })
+
+  function serverLog(): string {
+    return fs.readFileSync(path.join(path.dirname(tls.dataDir), 'server.log'), 'utf8')
+  }
+
+  test('sslmode=verify-full: pg and the client tools all connect over TLS, the certificate checked', async () => {
+    const db = uniqueName('tls')
+    await testbed.createSourceDatabase(
+      db,
+      'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g;'
+    )
+    const logStart = serverLog().length
+    const target = `${serverUrl(tls, db, tls.admin)}?sslmode=verify-full&sslrootcert=${encodeURIComponent(certificate.cert)}`
+    const workDir = fs.mkdtempSync(path.join(scratch, 'tls-'))
+    const watcher = watchProcesses({ marker: path.join(workDir, 'temp') })
+    const result = await run({ 'source-url': testbed.sourceUrl(db), 'target-url': target }, { workDir })
+    const restores = watcher.stop().processes.filter((p) => /pg_restore .*--dbname=/.test(p.args))
+    // The tools get the same TLS settings as pg: libpq's own default (prefer) would also encrypt,
+    // but would not check the certificate.
+    expect(restores.length).toBeGreaterThan(0)
+    for (const restore of restores)
+      expect(restore.env).toMatchObject({
+        PGSSLMODE: 'verify-full',
+        PGSSLROOTCERT: certificate.cert,
+        PGHOST: '127.0.0.1'
+      })
+    expect({
+      exitCode: result.exitCode,
+      result: result.outputs.result,
+      tail: result.exitCode ? result.stdout.slice(-2000) : ''
+    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    // Only the action logs in as the admin on this server: every one of its sessions, pg's and
+    // pg_restore's alike, was encrypted.
+    const sessions = serverLog()
+      .slice(logStart)
+      .split('\n')
+      .filter((line) => line.includes(`connection authorized: user=${tls.admin?.user} `))
+    expect(sessions.length).toBeGreaterThanOrEqual(4)
+    expect(sessions.filter((line) => !/SSL enabled \(protocol=TLS/.test(line))).toEqual([])
+    expect(sessions.some((line) => line.includes('application_name=pg-migrate-action'))).toBe(true)
+    expect(
+      sessions.every(
+        (line) => !line.includes('application_name=') || line.includes('application_name=pg-migrate-action')
+      )
+    ).toBe(true)
+    await withClient(serverUrl(tls, db), async (client) => {
+      const { rows } = await client.query('SELECT count(*)::int AS n FROM t')
+      expect(rows[0].n).toBe(2000)
+    })
+  })
+
+  test('a certificate signed by someone else is refused with verify-full, in one line', async () => {
+    const db = uniqueName('tls_wrong_ca')
+    const target = `${serverUrl(tls, db, tls.admin)}?sslmode=verify-full&sslrootcert=${encodeURIComponent(stranger.cert)}`
+    const result = await run({ 'source-url': testbed.sourceUrl('postgres'), 'target-url': target, mode: 'plan' })
+    const lines = result.stdout.split('\n').filter((line) => line.startsWith('::error::'))
+    expect({ exitCode: result.exitCode, result: result.outputs.result, lines }).toEqual({
+      exitCode: 1,
+      result: 'failed',
+      lines: [
+        expect.stringMatching(
+          /^::error::target-url \(127\.0\.0\.1:\d+\/tls_wrong_ca_\w+\): the server's TLS certificate was refused \(sslmode=verify-full\): .* — set sslrootcert in target-url to the CA certificate/
+        )
+      ]
+    })
+  })
+
+  test('sslmode=require against a server without TLS fails in one line, not in plain text', async () => {
+    const result = await run({
+      'source-url': `${testbed.sourceUrl('postgres')}?sslmode=require`,
+      'target-url': testbed.targetUrl('postgres'),
+      mode: 'plan'
+    })
+    const lines = result.stdout.split('\n').filter((line) => line.startsWith('::error::'))
+    expect({ exitCode: result.exitCode, result: result.outputs.result, lines }).toEqual({
+      exitCode: 1,
+      result: 'failed',
+      lines: [
+        expect.stringMatching(
+          /^::error::source-url \(127\.0\.0\.1:\d+\/postgres\): the server does not support SSL \(TLS\) connections, and sslmode=require requires them — turn TLS on/
+        )
+      ]
+    })
+  })
+})
