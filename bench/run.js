@@ -7,13 +7,14 @@
 // run cannot look good. Then the checksum query is timed alone on the big table on 14 and on 17.
 //
 //   node bench/run.js [--size-gb 1] [--runs 3] [--jobs <cpus>] [--json bench/results.json]
+//                     [--quiet-wait 300] [--skip-probes]
 //
 // Peak RSS of the action: runAction spawns node itself, so /usr/bin/time cannot wrap it. The bench
 // polls /proc/<pid>/status (VmHWM, the kernel's own high-water mark) of the action's node process
 // every 100 ms and keeps the largest value; the last poll before exit is at most 100 ms old. It also
 // sums VmRSS over the action's whole process tree (node + pg_dump/pg_restore and their workers) at
 // each poll and keeps the peak. The same poller samples /proc/stat for CPU use per stage.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -34,6 +35,14 @@ import {
 
 const DATABASE = 'benchdb'
 const PAGE_SIZE = 4096
+/** USER_HZ: the unit of /proc CPU times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+  } catch {
+    return 100
+  }
+})()
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -45,12 +54,13 @@ const { values: args } = parseArgs({
     jobs: { type: 'string', default: String(os.availableParallelism()) },
     json: { type: 'string', default: path.join('bench', 'results.json') },
     'quiet-wait': { type: 'string', default: '300' },
+    'skip-probes': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false }
   }
 })
 if (args.help) {
   console.log(
-    'usage: node bench/run.js [--size-gb 1] [--runs 3] [--jobs <cpus>] [--json bench/results.json] [--quiet-wait 300]'
+    'usage: node bench/run.js [--size-gb 1] [--runs 3] [--jobs <cpus>] [--json bench/results.json] [--quiet-wait 300] [--skip-probes]'
   )
   console.log(
     '  --quiet-wait: seconds to wait, before each timed way, for other load on the machine to settle (0: never)'
@@ -291,6 +301,7 @@ function startSampler(options = {}) {
   const ownAtStart = ownTicks()
   /** @type {number | undefined} */
   let otherLoadPercent
+  let ownCpuSeconds = 0
   const tick = () => {
     const current = readCpu()
     cpu.push({ t: now(), busy: current.busy - last.busy, total: current.total - last.total })
@@ -334,13 +345,17 @@ function startSampler(options = {}) {
       const end = last
       await sleep(500)
       const total = end.total - first.total
-      otherLoadPercent = total
-        ? round((100 * Math.max(0, end.busy - first.busy - (ownTicks() - ownAtStart))) / total, 0)
-        : 0
+      const own = ownTicks() - ownAtStart
+      ownCpuSeconds = round(own / CLOCK_TICKS, 1)
+      otherLoadPercent = total ? round((100 * Math.max(0, end.busy - first.busy - own)) / total, 0) : 0
       return state
     },
     otherLoad() {
       return otherLoadPercent
+    },
+    /** CPU seconds this benchmark's processes (tools, action, both servers) used meanwhile. */
+    ownCpu() {
+      return ownCpuSeconds
     },
     /** Average share of all CPUs busy between two times, in percent. */
     busy(/** @type {number} */ from, /** @type {number} */ to) {
@@ -591,6 +606,7 @@ async function plainPipe({ bin, env, source, target }) {
   return {
     seconds: (ended - started) / 1000,
     cpuBusyPercent: sampler.busy(started, ended),
+    cpuSeconds: sampler.ownCpu(),
     otherLoadPercent: sampler.otherLoad()
   }
 }
@@ -656,6 +672,7 @@ async function handTuned({ bin, env, source, target, workDir }) {
       allDataInSeconds: round((allDataIn - dumped) / 1000, 2),
       afterDataSeconds: round((ended - allDataIn) / 1000, 2)
     },
+    cpuSeconds: sampler.ownCpu(),
     otherLoadPercent: sampler.otherLoad()
   }
 }
@@ -738,6 +755,7 @@ async function viaAction({ source, target, workDir, toolCache, run }) {
     // (report, outputs, summary, exit).
     startupSeconds: firstOutput === undefined ? undefined : round((firstOutput - started) / 1000, 2),
     afterStagesSeconds: lastGroupEnd > 0 ? round((ended - lastGroupEnd) / 1000, 2) : undefined,
+    cpuSeconds: sampler.ownCpu(),
     otherLoadPercent: sampler.otherLoad(),
     exitCode: result.exitCode,
     result: result.outputs.result,
@@ -966,75 +984,90 @@ async function main() {
     return { ok: wrong.length === 0, wrong }
   }
 
-  for (let run = 1; run <= runs; run++) {
-    console.log(`\nrun ${run}/${runs}`)
-    /** @type {any} */
-    const entry = { run }
-
-    await freshTarget(target)
-    const quietA = await waitForQuiet()
-    entry.a = { ...(await plainPipe({ bin, env, source, target })), quietBefore: quietA }
-    entry.a.integrity = await check('a', run)
-    console.log(
-      `  (a) pg_dump | psql                        ${secs(entry.a.seconds)}  cpu ${entry.a.cpuBusyPercent}%` +
-        ` (others ${entry.a.otherLoadPercent}%)`
-    )
-
-    await freshTarget(target)
-    const quietB = await waitForQuiet()
-    entry.b = { ...(await handTuned({ bin, env, source, target, workDir })), quietBefore: quietB }
-    entry.b.integrity = await check('b', run)
-    // Not part of (b): what the ANALYZE the action runs after its restore costs on this copy.
-    const analyzeStarted = now()
-    await withClient(serverUrl(target, DATABASE, target.admin), (c) => c.query('ANALYZE'))
-    entry.b.analyzeAfterSeconds = (now() - analyzeStarted) / 1000
-    console.log(
-      `  (b) pg_dump -Fd -j${jobs} -Z zstd:1 + pg_restore -j${jobs}  ${secs(entry.b.seconds)}` +
-        `  (dump ${secs(entry.b.dumpSeconds)} cpu ${entry.b.cpuBusyPercent.dump}%, restore ${secs(entry.b.restoreSeconds)} cpu ${entry.b.cpuBusyPercent.restore}%;` +
-        ` dump ${mib(entry.b.dumpBytes)}; a later ANALYZE takes ${secs(entry.b.analyzeAfterSeconds)}; others ${entry.b.otherLoadPercent}%)`
-    )
-    const timeline = entry.b.restoreTimeline
-    console.log(
-      `      restore: all table data in after ${secs(timeline.allDataInSeconds)} (cpu ${entry.b.cpuBusyPercent.restoreUntilAllDataIn}%),` +
-        ` then ${secs(timeline.afterDataSeconds)} of indexes and constraints (cpu ${entry.b.cpuBusyPercent.restoreAfterAllDataIn}%);` +
-        ` ${BIG_TABLE} data in at ${secs(timeline.tableDataDoneSeconds[BIG_TABLE.split('.')[1]])}`
-    )
-
-    await freshTarget(target)
-    const quietC = await waitForQuiet()
-    entry.c = { ...(await viaActionWithRetry({ source, target, workDir, toolCache, run })), quietBefore: quietC }
-    entry.c.integrity = entry.c.exitCode === 0 ? await check('c', run) : { ok: false, wrong: ['the action failed'] }
-    if (entry.c.exitCode !== 0 || entry.c.result !== 'passed') {
-      integrityFailures++
-      console.log(`  !! (c) the action did not pass: exit ${entry.c.exitCode}, result ${entry.c.result}`)
-      if (entry.c.error) console.log(`     ${JSON.stringify(entry.c.error)}`)
-      if (entry.c.stderrTail) console.log(entry.c.stderrTail)
-    }
-    console.log(
-      `  (c) the action (verify: full)              ${secs(entry.c.seconds)}  (others ${entry.c.otherLoadPercent}%)` +
-        `${entry.c.clientDownloaded ? '  [first run: downloads and caches the client]' : '  [client from the tool cache]'}`
-    )
-    for (const s of entry.c.stages) {
+  /** @type {Record<string, (run: number) => Promise<any>>} */
+  const ways = {
+    a: async (run) => {
+      const result = await plainPipe({ bin, env, source, target })
+      result.integrity = await check('a', run)
       console.log(
-        `        ${`${s.stage}${s.status === 'ok' ? '' : ` (${s.status})`}`.padEnd(28)} ${secs(s.seconds).padStart(8)}` +
-          `${s.cpuBusyPercent === undefined ? '' : `  cpu ${s.cpuBusyPercent}%`}`
+        `  (a) pg_dump | psql                        ${secs(result.seconds)}  cpu ${result.cpuBusyPercent}%` +
+          ` (${result.cpuSeconds} CPU s; others ${result.otherLoadPercent}%)`
       )
+      return result
+    },
+    b: async (run) => {
+      const result = await handTuned({ bin, env, source, target, workDir })
+      result.integrity = await check('b', run)
+      // Not part of (b): what the ANALYZE the action runs after its restore costs on this copy.
+      const analyzeStarted = now()
+      await withClient(serverUrl(target, DATABASE, target.admin), (c) => c.query('ANALYZE'))
+      result.analyzeAfterSeconds = round((now() - analyzeStarted) / 1000)
+      console.log(
+        `  (b) pg_dump -Fd -j${jobs} -Z zstd:1 + pg_restore -j${jobs}  ${secs(result.seconds)}` +
+          ` (${result.cpuSeconds} CPU s; others ${result.otherLoadPercent}%)`
+      )
+      const timeline = result.restoreTimeline
+      console.log(
+        `      dump ${secs(result.dumpSeconds)} cpu ${result.cpuBusyPercent.dump}%, ${mib(result.dumpBytes)};` +
+          ` restore ${secs(result.restoreSeconds)} cpu ${result.cpuBusyPercent.restore}%; a later ANALYZE takes ${secs(result.analyzeAfterSeconds)}`
+      )
+      console.log(
+        `      restore: all table data in after ${secs(timeline.allDataInSeconds)} (cpu ${result.cpuBusyPercent.restoreUntilAllDataIn}%),` +
+          ` then ${secs(timeline.afterDataSeconds)} of indexes and constraints (cpu ${result.cpuBusyPercent.restoreAfterAllDataIn}%)`
+      )
+      return result
+    },
+    c: async (run) => {
+      const result = await viaActionWithRetry({ source, target, workDir, toolCache, run })
+      result.integrity = result.exitCode === 0 ? await check('c', run) : { ok: false, wrong: ['the action failed'] }
+      if (result.exitCode !== 0 || result.result !== 'passed') {
+        integrityFailures++
+        console.log(`  !! (c) the action did not pass: exit ${result.exitCode}, result ${result.result}`)
+        if (result.error) console.log(`     ${JSON.stringify(result.error)}`)
+        if (result.stderrTail) console.log(result.stderrTail)
+      }
+      console.log(
+        `  (c) the action (verify: full)              ${secs(result.seconds)}` +
+          ` (${result.cpuSeconds} CPU s; others ${result.otherLoadPercent}%)` +
+          `${result.clientDownloaded ? '  [downloads and caches the client]' : '  [client from the tool cache]'}`
+      )
+      for (const stage of result.stages) {
+        console.log(
+          `        ${`${stage.stage}${stage.status === 'ok' ? '' : ` (${stage.status})`}`.padEnd(28)} ${secs(stage.seconds).padStart(8)}` +
+            `${stage.cpuBusyPercent === undefined ? '' : `  cpu ${stage.cpuBusyPercent}%`}`
+        )
+      }
+      console.log(
+        `        outside stages: start ${secs(result.startupSeconds)}, after the last stage ${secs(result.afterStagesSeconds)}`
+      )
+      console.log(
+        `        peak RSS: action node ${mib(result.peakRss.actionBytes)} (VmHWM), action tree ${mib(result.peakRss.treeBytes)} (${result.peakRss.treeProcessesAtPeak} processes)`
+      )
+      return result
     }
-    console.log(
-      `        outside stages: start ${secs(entry.c.startupSeconds)}, after the last stage ${secs(entry.c.afterStagesSeconds)}`
-    )
-    console.log(
-      `        peak RSS: action node ${mib(entry.c.peakRss.actionBytes)} (VmHWM), action tree ${mib(entry.c.peakRss.treeBytes)} (${entry.c.peakRss.treeProcessesAtPeak} processes)`
-    )
+  }
+
+  for (let run = 1; run <= runs; run++) {
+    // The order turns from run to run, so a burst of load or a warm cache does not always favour one way.
+    const order = ['a', 'b', 'c'].map((_, i, all) => all[(i + run - 1) % all.length])
+    console.log(`\nrun ${run}/${runs} (order ${order.join(', ')})`)
+    /** @type {any} */
+    const entry = { run, order }
+    for (const way of order) {
+      await freshTarget(target)
+      const quiet = await waitForQuiet()
+      entry[way] = { ...(await ways[way](run)), quietBefore: quiet }
+    }
     results.push(entry)
     if (run < runs) await dropTarget(target)
   }
 
-  // Probes on the last copy the action made (already read once by its Verify stage) and on the source.
-  console.log('\nchecksum probes on one session, parallel workers off (seconds ≈ CPU seconds), best of two:')
+  // Probes on the last copy made (already read in full by the row count check) and on the source.
+  if (!args['skip-probes'])
+    console.log('\nchecksum probes on one session, parallel workers off (seconds ≈ CPU seconds), best of two:')
   /** @type {any[]} */
   const probes = []
-  const probeTables = [BIG_TABLE, 'public.pgbench_accounts']
+  const probeTables = args['skip-probes'] ? [] : [BIG_TABLE, 'public.pgbench_accounts']
   for (const [side, server, login] of [
     ['source 14', source, source.superuser],
     ['target 17', target, target.admin]
@@ -1083,6 +1116,18 @@ async function main() {
       )
     )
   }
+  const cpu = {
+    a: median(results.map((r) => r.a.cpuSeconds)),
+    b: median(results.map((r) => r.b.cpuSeconds)),
+    c: median(results.map((r) => r.c.cpuSeconds))
+  }
+  // Medians over the runs in which a way had the machine (nearly) to itself.
+  const calm = Object.fromEntries(
+    ['a', 'b', 'c'].map((way) => {
+      const quiet = results.filter((r) => r[way].otherLoadPercent <= 10).map((r) => r[way].seconds)
+      return [way, { runs: quiet.length, median: round(median(quiet)) }]
+    })
+  )
   const stageNames = [...new Set(results.flatMap((r) => r.c.stages.map((/** @type {any} */ s) => s.stage)))]
   const stageMedians = Object.fromEntries(
     stageNames.map((name) => [
@@ -1100,7 +1145,10 @@ async function main() {
   const ratios = {
     cOverB: round(med.c / med.b, 2),
     cOverA: round(med.c / med.a, 2),
-    cWithoutInstallOverB: round(med.cWithoutInstall / med.b, 2)
+    cWithoutInstallOverB: round(med.cWithoutInstall / med.b, 2),
+    cpuCOverB: round(cpu.c / cpu.b, 2),
+    calmCOverB: round(calm.c.median / calm.b.median, 2),
+    calmCOverA: round(calm.c.median / calm.a.median, 2)
   }
   const peak = {
     actionBytes: Math.max(...results.map((r) => r.c.peakRss.actionBytes)),
@@ -1149,6 +1197,13 @@ async function main() {
     `  c/b = ${ratios.cOverB}   c/a = ${ratios.cOverA}   (c without the Install stage)/b = ${ratios.cWithoutInstallOverB}`
   )
   console.log(
+    `  CPU seconds used (tools, action, both servers), medians: a ${cpu.a}, b ${cpu.b}, c ${cpu.c}; c/b = ${ratios.cpuCOverB}`
+  )
+  console.log(
+    `  runs with others <= 10% of the CPUs: a ${calm.a.runs} (median ${secs(calm.a.median)}), b ${calm.b.runs} (${secs(calm.b.median)}),` +
+      ` c ${calm.c.runs} (${secs(calm.c.median)}); c/b = ${ratios.calmCOverB}, c/a = ${ratios.calmCOverA}`
+  )
+  console.log(
     `  peak RSS of the action's node process ${mib(peak.actionBytes)}; of its process tree ${mib(peak.treeBytes)}`
   )
   console.log(`  (peak RSS by polling /proc/<pid>/status VmHWM every 100 ms, keeping the max)`)
@@ -1185,7 +1240,12 @@ async function main() {
     peakRssMethod:
       'poll /proc/<pid>/status VmHWM of the action node process every 100 ms, keep the max; tree = sum of VmRSS over node and its descendants at each poll',
     runs: results,
-    medians: { ...Object.fromEntries(Object.entries(med).map(([k, v]) => [k, round(v)])), cStages: stageMedians },
+    medians: {
+      ...Object.fromEntries(Object.entries(med).map(([k, v]) => [k, round(v)])),
+      cStages: stageMedians,
+      cpuSeconds: cpu,
+      calm
+    },
     ratios,
     peakRss: peak,
     probes,

@@ -106,14 +106,14 @@ export async function dumpDatabase(
   const { rows: extensions } = await snapshot.client.query<{ name: string }>(
     `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`
   )
-  const report = progressReporter('tables dumped', total)
+  const report = progressReporter('tables dumped')
   let done = 0
   await runTool(client.programs.pg_dump, [...dumpOptions, `--snapshot=${snapshot.id}`, `--file=${options.dir}`], {
     stage: 'Dump',
     env: clientEnvironment(endpoint, passfile),
     onLine(line) {
       const table = tableDataDone(line, options.jobs)
-      if (table) report(++done, table)
+      if (table) report(++done, total, table)
     }
   }).catch((error: Error) => {
     if (!/No space left on device|Disk quota exceeded/i.test(error.message)) throw error

@@ -15,6 +15,7 @@ import { rolesReferenced } from './plan/checks/index.js'
 import { withConnection, type DatabasePlan, type Plan } from './plan.js'
 import type { DatabaseReport, RunReport } from './report.js'
 import { timed } from './report.js'
+import { progressReporter } from './run-tool.js'
 import { cleanTarget, createMissingRoles, ensureTargetDatabase, grantRolesToLogin, restoreDatabase } from './restore.js'
 
 export interface MigrateContext {
@@ -41,16 +42,7 @@ function fingerprintOptions(inputs: MigrateInputs, snapshot?: string) {
     jobs: inputs.jobs,
     snapshot,
     validationQueries: inputs.validationQueries,
-    onProgress: progressLine('tables fingerprinted')
-  }
-}
-
-function progressLine(label: string): (done: number, total: number, table: string) => void {
-  let last = 0
-  return (done, total, table) => {
-    if (done < total && Date.now() - last < 10_000) return
-    last = Date.now()
-    core.info(`${label}: ${done}/${total} (${table})`)
+    onProgress: progressReporter('tables fingerprinted')
   }
 }
 

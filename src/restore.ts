@@ -44,7 +44,7 @@ export async function restoreDatabase(
   fs.writeFileSync(listFile, kept.join('\n') + '\n')
   for (const entry of skipped)
     core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
-  const report = progressReporter('tables restored', dataItems)
+  const report = progressReporter('tables restored')
   let done = 0
   // As a conninfo value: a bare --dbname holding "=" or starting postgresql:// is read as a connection string.
   const args = [
@@ -62,7 +62,7 @@ export async function restoreDatabase(
       env,
       onLine(line) {
         const table = tableDataDone(line, options.jobs)
-        if (table) report(++done, table)
+        if (table) report(++done, dataItems, table)
       }
     })
   } catch (error) {

@@ -74,9 +74,9 @@ export async function runTool(program: string, args: string[], run: ToolRun): Pr
 }
 
 /** Logs a progress line at most every `seconds`, so a long stage is seen to move. */
-export function progressReporter(label: string, total: number, seconds = 10): (done: number, item?: string) => void {
+export function progressReporter(label: string, seconds = 10): (done: number, total: number, item?: string) => void {
   let last = 0
-  return (done, item) => {
+  return (done, total, item) => {
     const now = Date.now()
     if (done < total && now - last < seconds * 1000) return
     last = now

@@ -22,6 +22,8 @@ const dumpFiles: Record<string, Buffer> = {
 }
 
 beforeAll(async () => {
+  // In process, @actions/core writes its workflow commands to stdout: keep them out of the test log.
+  jest.spyOn(process.stdout, 'write').mockImplementation(() => true)
   services = await startArtifactServices()
   Object.assign(process.env, services.env)
   // @actions/github reads GITHUB_API_URL when first loaded, so load the stage after the env is set.

@@ -1,10 +1,9 @@
-import fs from 'node:fs'
 import pg from 'pg'
 import { compareFingerprints, type Difference } from '../../src/compare.js'
 import { fingerprintDatabase, type Fingerprint, type FingerprintOptions } from '../../src/fingerprint/index.js'
 import { locateDifferingRows } from '../../src/locate.js'
-import { defaultBaseDir, serverUrl, startServerPair, stopServer, withClient } from '../support/servers.js'
-import { STATE_ENV, loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
+import { withClient } from '../support/servers.js'
+import { loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
 
 /**
  * The same rich schema and data, created by SQL on 14 (as the superuser) and on 17 (as the managed
@@ -202,42 +201,18 @@ interface Bed {
   stop(): Promise<void>
 }
 
-/** The shared servers of the integration run when there are some, else a pair of our own. */
+/** The shared servers of the integration run. */
 async function openBed(): Promise<Bed> {
-  if (process.env[STATE_ENV]) {
-    const testbed = loadTestbed()
-    return {
-      sourceUrl: testbed.sourceUrl,
-      targetUrl: testbed.targetUrl,
-      createSource: (database, sql) => testbed.createSourceDatabase(database, sql),
-      async createTarget(database, sql) {
-        await testbed.createTargetDatabase(database)
-        await withClient(testbed.targetUrl(database), (client) => client.query(sql))
-      },
-      stop: async () => undefined
-    }
-  }
-  const baseDir = defaultBaseDir('pg-migrate-fingerprint')
-  const { source, target } = await startServerPair(baseDir)
-  const admin = target.admin
-  if (!admin) throw new Error('the target server has no managed-style admin')
-  const sourceUrl = (database: string): string => serverUrl(source, database)
-  const targetUrl = (database: string): string => serverUrl(target, database, admin)
+  const testbed = loadTestbed()
   return {
-    sourceUrl,
-    targetUrl,
-    async createSource(database, sql) {
-      await withClient(sourceUrl('postgres'), (client) => client.query(`CREATE DATABASE ${quoteIdent(database)}`))
-      await withClient(sourceUrl(database), (client) => client.query(sql))
-    },
+    sourceUrl: testbed.sourceUrl,
+    targetUrl: testbed.targetUrl,
+    createSource: (database, sql) => testbed.createSourceDatabase(database, sql),
     async createTarget(database, sql) {
-      await withClient(targetUrl('postgres'), (client) => client.query(`CREATE DATABASE ${quoteIdent(database)}`))
-      await withClient(targetUrl(database), (client) => client.query(sql))
+      await testbed.createTargetDatabase(database)
+      await withClient(testbed.targetUrl(database), (client) => client.query(sql))
     },
-    stop: async () => {
-      await Promise.all([stopServer(source), stopServer(target)])
-      fs.rmSync(baseDir, { recursive: true, force: true })
-    }
+    stop: async () => undefined
   }
 }
 

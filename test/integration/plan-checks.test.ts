@@ -2,34 +2,13 @@
 // what it claims is shown on the PostgreSQL 17 target, as the managed-style admin (LOGIN CREATEDB
 // CREATEROLE, no superuser) or as superuser where the claim is about the server itself.
 import { execFileSync } from 'node:child_process'
-import fs from 'node:fs'
+import path from 'node:path'
 import type { Finding } from '../../src/plan/findings.js'
 import { rolesReferenced, extensionsUsed, runChecks, type ProbeContext } from '../../src/plan/checks/index.js'
-import { defaultBaseDir, serverUrl, startServerPair, stopServer, withClient } from '../support/servers.js'
-import { loadTestbedState, quoteIdent, STATE_ENV, uniqueName } from '../support/testbed.js'
+import { serverUrl, withClient } from '../support/servers.js'
+import { loadTestbedState, quoteIdent, uniqueName } from '../support/testbed.js'
 
-type ServerInfo = Awaited<ReturnType<typeof startServerPair>>['source']
-
-let source: ServerInfo
-let target: ServerInfo
-let ownServers = false
-let baseDir = ''
-
-beforeAll(async () => {
-  if (process.env[STATE_ENV]) {
-    ;({ source, target } = loadTestbedState())
-  } else {
-    baseDir = defaultBaseDir('plan-checks')
-    ;({ source, target } = await startServerPair(baseDir))
-    ownServers = true
-  }
-})
-
-afterAll(async () => {
-  if (!ownServers) return
-  await Promise.all([stopServer(source), stopServer(target)])
-  fs.rmSync(baseDir, { recursive: true, force: true })
-})
+const { source, target, clientBinDir } = loadTestbedState()
 
 const admin = () => {
   if (!target.admin) throw new Error('the target has no managed-style admin')
@@ -148,10 +127,19 @@ describe('roles', () => {
     expect(skip).toEqual([policyRole])
     expect(keep).toEqual(expect.arrayContaining([policyRole, owner, grantee, defaults, 'postgres']))
 
-    const pgDump = findPgDump()
-    if (!pgDump) return console.warn('no pg_dump 14 or later here: the comparison with a real dump was skipped')
+    // The test bed's real pg_dump 17; the password travels in the environment, never argv.
     const dump = (args: string[]) =>
-      execFileSync(pgDump, ['--schema-only', ...args, '--dbname', sourceUrl(db)], { encoding: 'utf8' })
+      execFileSync(path.join(clientBinDir, 'pg_dump'), ['--schema-only', ...args], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          PGHOST: source.host,
+          PGPORT: String(source.port),
+          PGUSER: source.superuser.user,
+          PGPASSWORD: source.superuser.password,
+          PGDATABASE: db
+        }
+      })
     const withoutPrivileges = dump(['--no-owner', '--no-acl'])
     const withPrivileges = dump([])
     for (const role of [policyRole, owner, grantee, defaults]) {
@@ -622,12 +610,3 @@ describe('what 15, 16 and 17 removed or changed', () => {
     ).rejects.toThrow('column "b" in child table must not be a generated column')
   })
 })
-
-/** A pg_dump that can dump the 14 source, to compare rolesReferenced with a real dump. */
-function findPgDump(): string | undefined {
-  const candidates = [
-    process.env.PG_DUMP,
-    ...[17, 16, 15, 14].map((major) => `/usr/lib/postgresql/${major}/bin/pg_dump`)
-  ]
-  return candidates.find((file): file is string => Boolean(file && fs.existsSync(file)))
-}

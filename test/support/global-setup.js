@@ -1,8 +1,9 @@
 // Starts what integration tests share once per run: a PostgreSQL 14 source, a 17 target with a
 // managed-style admin, and the loopback server for the client bundle. Tests read the state file.
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { startClientBundleServer, CLIENT_BUNDLE_DIR } from './client-bundle-server.js'
+import { CLIENT_BUNDLE_DIR, findClientBundle, startClientBundleServer } from './client-bundle-server.js'
 import { defaultBaseDir, startServerPair, stopServer } from './servers.js'
 import { STATE_ENV } from './testbed.js'
 
@@ -13,11 +14,14 @@ export default async function globalSetup() {
     await Promise.all([stopServer(source), stopServer(target)])
     throw error
   })
+  // Tests that run client tools themselves (not through the action) use the same 17 client.
+  const clientDir = path.join(baseDir, 'client')
+  fs.mkdirSync(clientDir)
+  execFileSync('tar', ['xzf', findClientBundle().file, '-C', clientDir])
+  const clientBinDir = path.join(clientDir, fs.readdirSync(clientDir)[0], 'bin')
   const stateFile = path.join(baseDir, 'state.json')
-  fs.writeFileSync(
-    stateFile,
-    JSON.stringify({ baseDir, source, target, clientTemplate: clientServer.template }, null, 2)
-  )
+  const state = { baseDir, source, target, clientTemplate: clientServer.template, clientBinDir }
+  fs.writeFileSync(stateFile, JSON.stringify(state, null, 2))
   process.env[STATE_ENV] = stateFile
   globalThis.__testbed = { source, target, clientServer, baseDir }
 }

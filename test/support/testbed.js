@@ -7,7 +7,7 @@ export const STATE_ENV = 'PG_MIGRATE_TESTBED_STATE'
 
 /**
  * @typedef {import('./servers.js').ServerInfo} ServerInfo
- * @typedef {{ baseDir: string, source: ServerInfo, target: ServerInfo, clientTemplate: string }} TestbedState
+ * @typedef {{ baseDir: string, source: ServerInfo, target: ServerInfo, clientTemplate: string, clientBinDir: string }} TestbedState
  */
 
 /** @returns {TestbedState} */
