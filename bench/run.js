@@ -15,6 +15,7 @@
 // sums VmRSS over the action's whole process tree (node + pg_dump/pg_restore and their workers) at
 // each poll and keeps the peak. The same poller samples /proc/stat for CPU use per stage.
 import { execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -726,6 +727,11 @@ async function viaAction({ source, target, workDir, toolCache, run }) {
     // Outside Actions there is no artifact service: the action would skip the upload anyway.
     'upload-artifact': 'false'
   }
+  // dist/ may be rebuilt while the benchmark runs: say which build each run measured.
+  const distSha256 = createHash('sha256')
+    .update(fs.readFileSync(path.join(REPO_ROOT, 'dist', 'index.js')))
+    .digest('hex')
+    .slice(0, 12)
   const sampler = startSampler({ action: true })
   const started = now()
   const result = await runAction(inputs, {
@@ -757,6 +763,7 @@ async function viaAction({ source, target, workDir, toolCache, run }) {
     afterStagesSeconds: lastGroupEnd > 0 ? round((ended - lastGroupEnd) / 1000, 2) : undefined,
     cpuSeconds: sampler.ownCpu(),
     otherLoadPercent: sampler.otherLoad(),
+    distSha256,
     exitCode: result.exitCode,
     result: result.outputs.result,
     mismatches: Number(result.outputs.mismatches ?? NaN),
@@ -1029,7 +1036,8 @@ async function main() {
       console.log(
         `  (c) the action (verify: full)              ${secs(result.seconds)}` +
           ` (${result.cpuSeconds} CPU s; others ${result.otherLoadPercent}%)` +
-          `${result.clientDownloaded ? '  [downloads and caches the client]' : '  [client from the tool cache]'}`
+          `${result.clientDownloaded ? '  [downloads and caches the client]' : '  [client from the tool cache]'}` +
+          ` dist ${result.distSha256}`
       )
       for (const stage of result.stages) {
         console.log(
@@ -1147,6 +1155,10 @@ async function main() {
     cOverA: round(med.c / med.a, 2),
     cWithoutInstallOverB: round(med.cWithoutInstall / med.b, 2),
     cpuCOverB: round(cpu.c / cpu.b, 2),
+    // Each run's own c/b and c/a (the ways ran minutes apart), then the median: steadier when the
+    // machine's speed drifts over the benchmark.
+    perRunCOverB: round(median(results.map((r) => r.c.seconds / r.b.seconds)), 2),
+    perRunCOverA: round(median(results.map((r) => r.c.seconds / r.a.seconds)), 2),
     calmCOverB: round(calm.c.median / calm.b.median, 2),
     calmCOverA: round(calm.c.median / calm.a.median, 2)
   }
@@ -1196,6 +1208,7 @@ async function main() {
   console.log(
     `  c/b = ${ratios.cOverB}   c/a = ${ratios.cOverA}   (c without the Install stage)/b = ${ratios.cWithoutInstallOverB}`
   )
+  console.log(`  median of each run's own ratio: c/b = ${ratios.perRunCOverB}   c/a = ${ratios.perRunCOverA}`)
   console.log(
     `  CPU seconds used (tools, action, both servers), medians: a ${cpu.a}, b ${cpu.b}, c ${cpu.c}; c/b = ${ratios.cpuCOverB}`
   )
@@ -1214,6 +1227,12 @@ async function main() {
     `  other load on the machine during the timed ways: at most ${otherMax}% of the CPUs` +
       (otherMax > 10 ? ' (the machine was shared: treat the times with care)' : '')
   )
+  const builds = [...new Set(results.map((r) => r.c.distSha256))]
+  if (builds.length > 1) {
+    console.log(
+      `  note: dist/index.js changed during the benchmark (${builds.join(', ')}): runs measured different builds`
+    )
+  }
   console.log(
     `  integrity: ${integrityFailures === 0 ? 'row counts of every table matched the source after every way' : `${integrityFailures} FAILURES`}`
   )

@@ -51,7 +51,7 @@ export async function run(): Promise<void> {
       return
     }
     if (inputs.mode === 'validate') {
-      for (const database of report.databases) await validateDatabase(inputs, database, report)
+      for (const database of report.databases) await validateDatabase(inputs, database, report, plan)
     } else {
       const client = await timed(report, 'Install PostgreSQL client', undefined, () => installFor(plan, inputs))
       report.clientVersion = client.version

@@ -16,7 +16,14 @@ import { withConnection, type DatabasePlan, type Plan } from './plan.js'
 import type { DatabaseReport, RunReport } from './report.js'
 import { timed } from './report.js'
 import { progressReporter } from './run-tool.js'
-import { cleanTarget, createMissingRoles, ensureTargetDatabase, grantRolesToLogin, restoreDatabase } from './restore.js'
+import {
+  analyzeTarget,
+  cleanTarget,
+  createMissingRoles,
+  ensureTargetDatabase,
+  grantRolesToLogin,
+  restoreDatabase
+} from './restore.js'
 
 export interface MigrateContext {
   inputs: MigrateInputs
@@ -58,7 +65,6 @@ export function dumpFolder(inputs: MigrateInputs, report: RunReport, database: s
 export async function migrateDatabase(context: MigrateContext): Promise<void> {
   const { inputs, databasePlan, database, report } = context
   const source = withDatabase(inputs.source as Endpoint, databasePlan.source)
-  const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
   await failingStage(database, 'Dump', async (stage) => {
     const writesBefore = await withConnection(source, writeCount)
     const { dumpDir, fingerprint } = await dumpStage(context)
@@ -72,8 +78,7 @@ export async function migrateDatabase(context: MigrateContext): Promise<void> {
       )
     }
     stage('Verify')
-    if (fingerprint)
-      await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, fingerprint, target, source))
+    await analyzeAndVerify(context, fingerprint, source)
     stage('Upload artifact')
     await upload
   })
@@ -91,16 +96,32 @@ export async function dumpOnly(context: MigrateContext): Promise<void> {
 
 /** restore mode: a checked dump into the target, verified against the fingerprint in its manifest. */
 export async function restoreOnly(context: MigrateContext, dumpDir: string, manifest: Manifest): Promise<void> {
-  const { inputs, databasePlan, database, report } = context
-  const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
+  const { inputs, database } = context
   await failingStage(database, 'Restore', async (stage) => {
     await restoreStage(context, dumpDir)
     stage('Verify')
     database.sourceFingerprint = manifest.sourceFingerprint
-    if (manifest.sourceFingerprint && inputs.verify !== 'none') {
-      const sourceFingerprint = manifest.sourceFingerprint
-      await timed(report, 'Verify', database.name, () => verifyTarget(inputs, database, sourceFingerprint, target))
-    }
+    await analyzeAndVerify(context, inputs.verify === 'none' ? undefined : manifest.sourceFingerprint)
+  })
+}
+
+/**
+ * ANALYZE the restored tables beside the target's fingerprint: both only read the data, and the
+ * fingerprint's sequential scans do not wait for the statistics.
+ */
+async function analyzeAndVerify(
+  context: MigrateContext,
+  sourceFingerprint: Fingerprint | undefined,
+  source?: Endpoint
+): Promise<void> {
+  const { inputs, databasePlan, database, report } = context
+  const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
+  if (!sourceFingerprint) {
+    await timed(report, 'Analyze', database.name, () => analyzeTarget(target))
+    return
+  }
+  await timed(report, 'Verify', database.name, async () => {
+    await Promise.all([analyzeTarget(target), verifyTarget(inputs, database, sourceFingerprint, target, source)])
   })
 }
 
@@ -212,7 +233,9 @@ async function verifyTarget(
   target: Endpoint,
   source?: Endpoint
 ): Promise<void> {
-  const targetFingerprint = await fingerprintDatabase(() => connect(target), fingerprintOptions(inputs))
+  // Hash each table as the source side did, so the checksums compare.
+  const options = { ...fingerprintOptions(inputs), like: sourceFingerprint.tables }
+  const targetFingerprint = await fingerprintDatabase(() => connect(target), options)
   database.targetFingerprint = targetFingerprint
   database.comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
     privileges: inputs.privileges,
@@ -293,8 +316,11 @@ export function defaultArtifactName(database: string): string {
 export async function validateDatabase(
   inputs: MigrateInputs,
   database: DatabaseReport,
-  report: RunReport
+  report: RunReport,
+  plan: Plan
 ): Promise<void> {
+  // Both sides must hash alike, and hash_record_extended needs PostgreSQL 14 on each.
+  const textOnly = Math.min(plan.source?.major ?? 0, plan.target?.major ?? 0) < 14
   const source = withDatabase(inputs.source as Endpoint, database.name)
   const target = withDatabase(inputs.target as Endpoint, database.target)
   try {
@@ -302,8 +328,8 @@ export async function validateDatabase(
       const [sourceSnapshot, targetSnapshot] = await Promise.all([holdSnapshot(source), holdSnapshot(target)])
       try {
         const [sourceFingerprint, targetFingerprint] = await Promise.all([
-          fingerprintDatabase(() => connect(source), fingerprintOptions(inputs, sourceSnapshot.id)),
-          fingerprintDatabase(() => connect(target), fingerprintOptions(inputs, targetSnapshot.id))
+          fingerprintDatabase(() => connect(source), { ...fingerprintOptions(inputs, sourceSnapshot.id), textOnly }),
+          fingerprintDatabase(() => connect(target), { ...fingerprintOptions(inputs, targetSnapshot.id), textOnly })
         ])
         database.sourceFingerprint = sourceFingerprint
         database.targetFingerprint = targetFingerprint

@@ -70,7 +70,6 @@ export async function restoreDatabase(
   } finally {
     fs.rmSync(listFile, { force: true })
   }
-  await analyze(endpoint)
   return { items: kept.length, skipped, seconds: (performance.now() - started) / 1000 }
 }
 
@@ -110,7 +109,7 @@ async function restoreList(client: Client, dumpDir: string, options: RestoreOpti
  * ANALYZE what was restored: the user's own tables only, since a plain ANALYZE as a non-superuser
  * warns about every shared catalog it may not touch.
  */
-async function analyze(endpoint: Endpoint): Promise<void> {
+export async function analyzeTarget(endpoint: Endpoint): Promise<void> {
   const db = await connect(endpoint)
   try {
     const { rows } = await db.query<{ name: string }>(

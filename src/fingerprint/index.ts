@@ -25,7 +25,7 @@ export async function fingerprintDatabase(connect: Connect, options: Fingerprint
     const inventory = await readInventory(main)
     const sequences = await fingerprintSequences(main)
     const largeObjects = await fingerprintLargeObjects(main, options.level)
-    const tables = await fingerprintTables(sessions, options.level, options.onProgress)
+    const tables = await fingerprintTables(sessions, options.level, options.onProgress, options)
     const queries = await runValidationQueries(main, options.validationQueries, options.queryTimeoutMs)
     const snapshot = options.snapshot ? { snapshot: options.snapshot } : {}
     return {

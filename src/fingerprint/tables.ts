@@ -1,9 +1,17 @@
 import type pg from 'pg'
 import { StageError } from '../errors.js'
-import { displayName, isNotExtensionMember, isUserSchema, qualifiedName, rowHash } from './sql.js'
-import type { TableFingerprint, VerifyLevel } from './types.js'
+import {
+  RECORD_HASH_TYPES,
+  displayName,
+  isNotExtensionMember,
+  isUserSchema,
+  qualifiedName,
+  recordHash,
+  rowHash
+} from './sql.js'
+import type { RowHash, TableFingerprint, VerifyLevel } from './types.js'
 
-type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum'> & { bytes: number }
+type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & { bytes: number; recordHashable: boolean }
 
 /**
  * Tables whose rows the dump carries: ordinary and unlogged tables, including partitions and
@@ -18,7 +26,12 @@ SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::float8 A
     CROSS JOIN unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
     WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS primary_key,
-  rn.nspname AS root_schema, r.relname AS root_name
+  rn.nspname AS root_schema, r.relname AS root_name,
+  current_setting('server_version_num')::int >= 140000 AND NOT EXISTS (
+    SELECT FROM pg_attribute a LEFT JOIN pg_collation l ON l.oid = a.attcollation
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      AND (a.atttypid <> ALL ('{${RECORD_HASH_TYPES.join(',')}}'::oid[]) OR (a.attcollation <> 0 AND NOT l.collisdeterministic))
+  ) AS record_hashable
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
 LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
@@ -32,12 +45,19 @@ interface TableRow {
   primary_key: string[]
   root_schema: string | null
   root_name: string | null
+  record_hashable: boolean
 }
 
 export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
   const { rows } = await client.query<TableRow>(LIST_TABLES)
   return rows.map((row) => {
-    const table: TableToCheck = { schema: row.schema, name: row.name, primaryKey: row.primary_key, bytes: row.bytes }
+    const table: TableToCheck = {
+      schema: row.schema,
+      name: row.name,
+      primaryKey: row.primary_key,
+      bytes: row.bytes,
+      recordHashable: row.record_hashable
+    }
     if (row.root_schema !== null && row.root_name !== null) {
       table.partitionRoot = { schema: row.root_schema, name: row.root_name }
     }
@@ -46,19 +66,25 @@ export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
 }
 
 /** The count and checksum of one table; ONLY, so an inheritance parent does not count its children's rows. */
-export function tableChecksumSql(schema: string, name: string, level: VerifyLevel): string {
-  const checksum = level === 'full' ? `coalesce(sum(${rowHash('r')}), 0)::text` : 'NULL::text'
+export function tableChecksumSql(schema: string, name: string, level: VerifyLevel, hash: RowHash = 'text'): string {
+  const rowExpression = hash === 'record' ? recordHash('r') : rowHash('r')
+  const checksum = level === 'full' ? `coalesce(sum(${rowExpression}), 0)::text` : 'NULL::text'
   return `SELECT count(*)::text AS rows, ${checksum} AS checksum FROM ONLY ${qualifiedName(schema, name)} AS r`
 }
 
-async function checksumTable(client: pg.Client, table: TableToCheck, level: VerifyLevel): Promise<TableFingerprint> {
+async function checksumTable(
+  client: pg.Client,
+  table: TableToCheck,
+  level: VerifyLevel,
+  hash: RowHash
+): Promise<TableFingerprint> {
   try {
     const { rows } = await client.query<{ rows: string; checksum: string | null }>(
-      tableChecksumSql(table.schema, table.name, level)
+      tableChecksumSql(table.schema, table.name, level, hash)
     )
     const { schema, name, primaryKey, partitionRoot } = table
     const root = partitionRoot ? { partitionRoot } : {}
-    return { schema, name, rows: Number(rows[0].rows), checksum: rows[0].checksum, primaryKey, ...root }
+    return { schema, name, rows: Number(rows[0].rows), checksum: rows[0].checksum, hash, primaryKey, ...root }
   } catch (error) {
     throw new StageError(
       'Verify',
@@ -72,10 +98,28 @@ async function checksumTable(client: pg.Client, table: TableToCheck, level: Veri
  * Checksums every table, largest first so the long ones do not start last, each session taking the
  * next table as it finishes one. Results are sorted by name.
  */
+/**
+ * The method for one table: the other side's when known (so checksums compare), else the record
+ * hash where every column allows it. A table the other side hashed by record but whose columns here
+ * do not allow it falls back to text; its checksum then differs, and so does its inventory.
+ */
+function chooseHash(table: TableToCheck, options: HashChoice): RowHash {
+  if (options.textOnly || !table.recordHashable) return 'text'
+  if (!options.like) return 'record'
+  const other = options.like.find((t) => t.schema === table.schema && t.name === table.name)
+  return other?.hash ?? 'text'
+}
+
+export interface HashChoice {
+  like?: TableFingerprint[]
+  textOnly?: boolean
+}
+
 export async function fingerprintTables(
   sessions: pg.Client[],
   level: VerifyLevel,
-  onProgress?: (done: number, total: number, table: string) => void
+  onProgress?: (done: number, total: number, table: string) => void,
+  hashChoice: HashChoice = {}
 ): Promise<TableFingerprint[]> {
   const queue = (await listTables(sessions[0])).sort((a, b) => b.bytes - a.bytes)
   const total = queue.length
@@ -84,7 +128,7 @@ export async function fingerprintTables(
   const work = async (client: pg.Client): Promise<void> => {
     for (let table = queue.shift(); table && !failed; table = queue.shift()) {
       try {
-        results.push(await checksumTable(client, table, level))
+        results.push(await checksumTable(client, table, level, chooseHash(table, hashChoice)))
       } catch (error) {
         // The other sessions stop after their current table instead of working for nothing.
         failed = true

@@ -25,7 +25,22 @@ export interface FingerprintOptions {
   queryTimeoutMs?: number
   /** Called after each table's checksum, largest tables first. */
   onProgress?: (done: number, total: number, table: string) => void
+  /**
+   * How each table was hashed on the other side (its fingerprint's tables): the same method is used
+   * here, so the two checksums are comparable. Without it, the fastest portable method per table.
+   */
+  like?: TableFingerprint[]
+  /** Force the text form for every table, e.g. when the other side cannot hash records (before 14). */
+  textOnly?: boolean
 }
+
+/**
+ * `record`: hash_record_extended over the row, for tables whose columns are all core types whose
+ * hash functions are the same on every version (they back hash partitioning, which pg_upgrade keeps).
+ * `text`: a hash of the row's text form, for everything else (enums hash their OID, which a restore
+ * changes; domains, composites, arrays and extension types are not vouched for).
+ */
+export type RowHash = 'record' | 'text'
 
 export type ObjectKind =
   | 'schema'
@@ -70,6 +85,8 @@ export interface TableFingerprint {
    * duplicate rows count, where xor would cancel them). Null at level `counts`.
    */
   checksum: string | null
+  /** How rows were hashed; absent in fingerprints from before the choice existed (text). */
+  hash?: RowHash
   /** Primary-key columns in key order; empty when the table has no primary key. */
   primaryKey: string[]
   /** For a partition: the partitioned table at the top of its tree. */
