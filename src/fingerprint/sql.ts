@@ -53,7 +53,8 @@ export function hash64(textExpression: string): string {
  * text form: bool, bytea, int8, int2, int4, text, varchar, date, time, timestamp, timestamptz, uuid,
  * jsonb (jsonb equality ignores only trailing zeros in numbers). Built-in type OIDs never change.
  * Left out on purpose: numeric, float and interval (equal values print differently: 1.0 and 1.00,
- * 0 and -0, '1 day' and '24 hours'), bpchar (trailing blanks), enums and every non-core type.
+ * 0 and -0, '1 day' and '24 hours'), bpchar without a length (trailing blanks; char(n) is allowed in
+ * tables.ts, as it prints padded), enums and every non-core type.
  */
 export const RECORD_HASH_TYPES = [16, 17, 20, 21, 23, 25, 1043, 1082, 1083, 1114, 1184, 2950, 3802]
 

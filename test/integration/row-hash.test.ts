@@ -12,9 +12,9 @@ const SCHEMA = `
   CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100);
   CREATE TYPE pair AS (a int, b text);
   CREATE TABLE plain (id bigint PRIMARY KEY, flag bool, small int2, n int4, label text, code varchar(20), raw bytea,
-    day date, at time, ts timestamp, tz timestamptz, key uuid, doc jsonb);
+    day date, at time, fixed char(8), ts timestamp, tz timestamptz, key uuid, doc jsonb);
   INSERT INTO plain SELECT g, g % 2 = 0, (g % 100)::int2, g * 7, 'label ' || g || ' ✓', 'c' || g, decode(md5(g::text), 'hex'),
-    date '2026-01-01' + g, time '00:00' + g * interval '1 second', timestamp '2026-01-01' + g * interval '1 minute',
+    date '2026-01-01' + g, time '00:00' + g * interval '1 second', 'f' || (g % 9), timestamp '2026-01-01' + g * interval '1 minute',
     timestamptz '2026-01-01 00:00+00' + g * interval '1 hour', md5(g::text)::uuid, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g))
     FROM generate_series(1, 5000) g;
   INSERT INTO plain (id) VALUES (0);
@@ -28,6 +28,8 @@ const SCHEMA = `
   INSERT INTO with_array VALUES (1, '{a,b}');
   CREATE TABLE with_numeric (id int PRIMARY KEY, amount numeric);
   INSERT INTO with_numeric VALUES (1, 1.50);
+  CREATE TABLE with_bpchar (id int PRIMARY KEY, loose bpchar);
+  INSERT INTO with_bpchar VALUES (1, 'a ');
 `
 
 async function fingerprint(url: string, like?: TableFingerprint[]): Promise<Fingerprint> {
@@ -53,6 +55,7 @@ test('only tables of vouched-for core types are hashed by record', async () => {
   expect(methods).toEqual({
     plain: 'record',
     with_array: 'text',
+    with_bpchar: 'text',
     with_composite: 'text',
     with_domain: 'text',
     with_enum: 'text',
