@@ -52,9 +52,10 @@ export function hash64(textExpression: string): string {
  * Core types whose extended hash is a function of the value alone, with equality as strict as the
  * text form: bool, bytea, int8, int2, int4, text, varchar, date, time, timestamp, timestamptz, uuid,
  * jsonb (jsonb equality ignores only trailing zeros in numbers). Built-in type OIDs never change.
- * Left out on purpose: numeric, float and interval (equal values print differently: 1.0 and 1.00,
- * 0 and -0, '1 day' and '24 hours'), bpchar without a length (trailing blanks; char(n) is allowed in
- * tables.ts, as it prints padded), enums and every non-core type.
+ * Left out on purpose: numeric without a scale, float and interval (equal values print differently:
+ * 1.0 and 1.00, 0 and -0, '1 day' and '24 hours'), bpchar without a length (trailing blanks), enums
+ * and every non-core type. numeric(p, s) and char(n) are allowed in tables.ts: their typmod makes
+ * equal values print alike.
  */
 export const RECORD_HASH_TYPES = [16, 17, 20, 21, 23, 25, 1043, 1082, 1083, 1114, 1184, 2950, 3802]
 

@@ -31,8 +31,9 @@ SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::float8 A
     SELECT FROM pg_attribute a LEFT JOIN pg_collation l ON l.oid = a.attcollation
     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       AND (a.atttypid <> ALL ('{${RECORD_HASH_TYPES.join(',')}}'::oid[]) OR (a.attcollation <> 0 AND NOT l.collisdeterministic))
-      -- char(n) prints padded to n, so values equal but for trailing blanks print alike too
+      -- char(n) prints padded to n and numeric(p, s) with scale s: equal values print alike there
       AND NOT (a.atttypid = 1042 AND a.atttypmod > 0 AND (a.attcollation = 0 OR l.collisdeterministic))
+      AND NOT (a.atttypid = 1700 AND a.atttypmod > 0)
   ) AS record_hashable
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)

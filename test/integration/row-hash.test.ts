@@ -12,9 +12,9 @@ const SCHEMA = `
   CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100);
   CREATE TYPE pair AS (a int, b text);
   CREATE TABLE plain (id bigint PRIMARY KEY, flag bool, small int2, n int4, label text, code varchar(20), raw bytea,
-    day date, at time, fixed char(8), ts timestamp, tz timestamptz, key uuid, doc jsonb);
+    day date, at time, fixed char(8), price numeric(10, 2), ts timestamp, tz timestamptz, key uuid, doc jsonb);
   INSERT INTO plain SELECT g, g % 2 = 0, (g % 100)::int2, g * 7, 'label ' || g || ' ✓', 'c' || g, decode(md5(g::text), 'hex'),
-    date '2026-01-01' + g, time '00:00' + g * interval '1 second', 'f' || (g % 9), timestamp '2026-01-01' + g * interval '1 minute',
+    date '2026-01-01' + g, time '00:00' + g * interval '1 second', 'f' || (g % 9), g / 7.0, timestamp '2026-01-01' + g * interval '1 minute',
     timestamptz '2026-01-01 00:00+00' + g * interval '1 hour', md5(g::text)::uuid, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g))
     FROM generate_series(1, 5000) g;
   INSERT INTO plain (id) VALUES (0);
