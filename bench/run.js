@@ -4,7 +4,8 @@
 //   (b) hand-tuned pg_dump -Fd -j N -Z zstd:1 then pg_restore -j N, no verification;
 //   (c) the action itself (node dist/index.js, mode migrate, verify full), run as a workflow step.
 // After every copy the row counts of all tables are compared with the source, so a fast but wrong
-// run cannot look good. Then the checksum query is timed alone on the big table on 14 and on 17.
+// run cannot look good. Then the checksum queries (the action's text and record methods, and
+// variants) are timed alone on the big table on 14 and on 17.
 //
 //   node bench/run.js [--size-gb 1] [--runs 3] [--jobs <cpus>] [--json bench/results.json]
 //                     [--quiet-wait 300] [--skip-probes]
@@ -100,10 +101,20 @@ async function cleanup() {
     const pidFile = path.join(baseDir, `pg${major}`, 'data', 'postmaster.pid')
     if (!fs.existsSync(pidFile)) continue
     const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0])
-    if (pid > 0) killPid(pid, 'SIGQUIT')
+    // Only that server: a stale file's pid may belong to another process by now.
+    if (pid > 0 && isOurPostmaster(pid)) killPid(pid, 'SIGQUIT')
     await sleep(500)
   }
   fs.rmSync(baseDir, { recursive: true, force: true })
+}
+
+/** @param {number} pid */
+function isOurPostmaster(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(baseDir)
+  } catch {
+    return false
+  }
 }
 
 /** @param {number} pid @param {NodeJS.Signals} signal */
@@ -224,7 +235,7 @@ function ownTicks() {
 }
 
 /**
- * Others may share this machine: before each timed way, wait until the CPUs have been nearly idle
+ * A shared host makes times noisy: before each timed way, wait until the CPUs have been nearly idle
  * for three seconds in a row, at most --quiet-wait seconds.
  */
 async function waitForQuiet() {
@@ -773,6 +784,15 @@ async function viaAction({ source, target, workDir, toolCache, run }) {
     dump: database?.dump ? { seconds: database.dump.seconds, bytes: database.dump.bytes } : undefined,
     restore: database?.restore,
     tablesFingerprinted: database?.targetFingerprint?.tables?.length,
+    // How the action hashed each table's rows (text form or record hash), where the report says.
+    hashMethods: (database?.targetFingerprint?.tables ?? []).reduce(
+      (/** @type {Record<string, number>} */ counts, /** @type {any} */ t) => {
+        const method = t.hash ?? 'unrecorded'
+        counts[method] = (counts[method] ?? 0) + 1
+        return counts
+      },
+      {}
+    ),
     peakRss: {
       method: 'poll /proc/<pid>/status VmHWM of the action node process every 100 ms, keep the max',
       actionBytes: rss.hwm,
@@ -807,13 +827,13 @@ const PINNED = [
   ['statement_timeout', '0']
 ]
 
-/** Mirrors hash64/rowHash in src/fingerprint/sql.ts. */
+/** Mirrors hash64/rowHash in src/fingerprint/sql.ts: the action's text method. */
 const SHA256_ROW = `('x' || substr(encode(sha256(convert_to((r.*)::text, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint`
 
 const PROBES = [
   { key: 'count', name: 'count(*) only', select: 'NULL::text' },
   { key: 'text', name: 'row::text only (octet_length)', select: 'sum(octet_length((r.*)::text))::text' },
-  { key: 'sha256', name: 'action now: sha256(row::text) to 64 bit', select: `coalesce(sum(${SHA256_ROW}), 0)::text` },
+  { key: 'sha256', name: 'text method: sha256(row::text) to 64 bit', select: `coalesce(sum(${SHA256_ROW}), 0)::text` },
   {
     key: 'md5',
     name: 'md5(row::text) to 64 bit',
@@ -826,7 +846,7 @@ const PROBES = [
   },
   {
     key: 'hash_record_extended',
-    name: 'hash_record_extended(row, 0) (binary)',
+    name: 'record method: hash_record_extended(row, 0)',
     select: 'coalesce(sum(hash_record_extended(r, 0)), 0)::text'
   }
 ]
@@ -1037,7 +1057,7 @@ async function main() {
         `  (c) the action (verify: full)              ${secs(result.seconds)}` +
           ` (${result.cpuSeconds} CPU s; others ${result.otherLoadPercent}%)` +
           `${result.clientDownloaded ? '  [downloads and caches the client]' : '  [client from the tool cache]'}` +
-          ` dist ${result.distSha256}`
+          ` dist ${result.distSha256}; row hash by table: ${JSON.stringify(result.hashMethods)}`
       )
       for (const stage of result.stages) {
         console.log(
@@ -1091,10 +1111,10 @@ async function main() {
       for (const p of probe.serial)
         console.log(`      ${p.name.padEnd(44)} ${p.error ? `error: ${p.error}` : secs(p.seconds)}`)
       console.log(
-        `      ${`action query as planned (${probe.actionQueryParallel ? 'parallel' : 'not parallel'})`.padEnd(44)} ${secs(probe.actionQueryPlannerSeconds)}`
+        `      ${`text method as planned (${probe.actionQueryParallel ? 'parallel' : 'not parallel'})`.padEnd(44)} ${secs(probe.actionQueryPlannerSeconds)}`
       )
       console.log(
-        `      ${`action query in ${probe.actionQuerySplitSessions} ctid ranges, ${probe.actionQuerySplitSessions} sessions`.padEnd(44)} ${secs(probe.actionQuerySplitSeconds)}` +
+        `      ${`text method in ${probe.actionQuerySplitSessions} ctid ranges, ${probe.actionQuerySplitSessions} sessions`.padEnd(44)} ${secs(probe.actionQuerySplitSeconds)}` +
           `  (sum matches whole: ${probe.actionQuerySplitMatches ? 'yes' : 'NO'})`
       )
     }
@@ -1277,7 +1297,7 @@ async function main() {
 }
 
 /**
- * Others rebuild dist/ while benchmarks run: a run that died before writing any report (a half-written
+ * dist/ may be rebuilt while the benchmark runs: a run that died before writing any report (a half-written
  * bundle) is retried after a pause, twice at most. A run that failed with a report is a real result.
  * @param {{ source: any, target: any, workDir: string, toolCache: string, run: number }} ctx
  */

@@ -59,9 +59,13 @@ export function hash64(textExpression: string): string {
  */
 export const RECORD_HASH_TYPES = [16, 17, 20, 21, 23, 25, 1043, 1082, 1083, 1114, 1184, 2950, 3802]
 
-/** A 64-bit hash of the whole row from its values (PostgreSQL 14+), several times cheaper than the text form. */
+/**
+ * A 64-bit hash of the whole row from its values (PostgreSQL 14+), several times cheaper than the
+ * text form. hash_record_extended combines its columns linearly (31 * h + next), so a sum over rows
+ * would not see values swapped between rows; hashing its result again breaks the linearity.
+ */
 export function recordHash(alias: string): string {
-  return `hash_record_extended((${alias}.*), 0)`
+  return `hashint8extended(hash_record_extended((${alias}.*), 0), 0)`
 }
 
 /**

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { processesWith, startLateProxy } from '../support/faults.js'
-import { runAction, type ActionRun } from '../support/run-action.js'
+import { outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, restartServer, serverUrl, startServer, stopServer, withClient } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
 
@@ -35,12 +35,7 @@ afterAll(async () => {
   fs.rmSync(scratch, { recursive: true, force: true })
 })
 
-function run(inputs: Record<string, string>, options: Parameters<typeof runAction>[1] = {}): Promise<ActionRun> {
-  return runAction(
-    { 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
-    { toolCache, ...options }
-  )
-}
+const run = testbed.runner(toolCache)
 
 /** Calls `act` once, when a whole stdout line matches `pattern`. */
 function onLine(pattern: RegExp, act: () => void): (chunk: string) => void {
@@ -113,11 +108,7 @@ describe('the target restarts in the middle of the restore', () => {
     expect(broken.summary).toContain('Restore failed')
 
     const rerun = await run({ ...inputs, 'if-target-not-empty': 'clean' })
-    expect({
-      exitCode: rerun.exitCode,
-      result: rerun.outputs.result,
-      tail: rerun.exitCode ? rerun.stdout.slice(-2000) : ''
-    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(outcome(rerun)).toEqual(PASSED)
     expect(rerun.report.databases[0].comparison.passed).toBe(true)
     expect(await rowCounts(serverUrl(target, big))).toEqual({ a: 1_000_000, b: 600_000 })
   })
@@ -231,11 +222,7 @@ describe('transient refusals at start', () => {
       const late = { ...testbed.source, port: proxy.port }
       const started = Date.now()
       const result = await run({ 'source-url': serverUrl(late, db), 'target-url': serverUrl(target, db, target.admin) })
-      expect({
-        exitCode: result.exitCode,
-        result: result.outputs.result,
-        tail: result.exitCode ? result.stdout.slice(-2000) : ''
-      }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+      expect(outcome(result)).toEqual(PASSED)
       const retries = result.stdout
         .split('\n')
         .filter((line) => /^source-url: .*ECONNREFUSED.*; retrying in \d+s/.test(line))

@@ -1,4 +1,4 @@
-import { runAction } from '../support/run-action.js'
+import { runAction, outcome, PASSED } from '../support/run-action.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
 
 const testbed = loadTestbed()
@@ -22,15 +22,7 @@ test('roles: create-missing with privileges: keep restores owners and grants as 
   expect(refused.stdout).toContain(owner)
 
   const run = await runAction(testbed.actionInputs(db, db, { privileges: 'keep', roles: 'create-missing' }))
-  expect({
-    exitCode: run.exitCode,
-    result: run.outputs.result,
-    tail: run.exitCode ? run.stdout.slice(-2500) : ''
-  }).toEqual({
-    exitCode: 0,
-    result: 'passed',
-    tail: ''
-  })
+  expect(outcome(run)).toEqual(PASSED)
   expect(run.report.databases[0].createdRoles).toEqual(expect.arrayContaining([owner, reader]))
   expect(run.summary).toContain('Roles created NOLOGIN on the target')
   const { rows } = await testbed.query(
@@ -56,15 +48,7 @@ test('databases: a list moves each database to a same-named target database, eac
     'CREATE TABLE b (id int PRIMARY KEY, v jsonb); INSERT INTO b VALUES (1, \'{"x": 1}\');'
   )
   const run = await runAction(testbed.actionInputs(first, 'postgres', { databases: `${first}, ${second}` }))
-  expect({
-    exitCode: run.exitCode,
-    result: run.outputs.result,
-    tail: run.exitCode ? run.stdout.slice(-2500) : ''
-  }).toEqual({
-    exitCode: 0,
-    result: 'passed',
-    tail: ''
-  })
+  expect(outcome(run)).toEqual(PASSED)
   expect(JSON.parse(run.outputs['databases-json'])).toEqual([first, second])
   expect(run.report.databases.map((d: { name: string; target: string }) => [d.name, d.target])).toEqual([
     [first, first],

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { canMountTmpfs, mountTmpfs, startBlackhole } from '../support/faults.js'
-import { runAction, type ActionRun } from '../support/run-action.js'
+import { type ActionRun, outcome, PASSED } from '../support/run-action.js'
 import { freePort, serverUrl } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
 
@@ -19,12 +19,7 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true })
 })
 
-function run(inputs: Record<string, string>, options: Parameters<typeof runAction>[1] = {}): Promise<ActionRun> {
-  return runAction(
-    { 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
-    { toolCache, ...options }
-  )
-}
+const run = testbed.runner(toolCache)
 
 /** The workflow-command lines that become error annotations. */
 function errorLines(stdout: string): string[] {
@@ -342,11 +337,7 @@ describe('names with quotes, spaces, unicode, semicolons and shell syntax', () =
       roles: 'create-missing',
       'validation-queries': `SELECT ${quoteIdent(column)}, count(*) FROM ${qualified} GROUP BY 1 ORDER BY 1;`
     })
-    expect({
-      exitCode: result.exitCode,
-      result: result.outputs.result,
-      tail: result.exitCode ? result.stdout.slice(-3000) : ''
-    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(outcome(result)).toEqual(PASSED)
     expect(result.report.databases[0]).toMatchObject({ name: db, target: db, createdRoles: [role] })
     expect(result.report.databases[0].comparison.passed).toBe(true)
     const copy = await onServer('target', db, async (client) => {
@@ -644,10 +635,6 @@ describe('restore mode with a damaged dump', () => {
   test('the good dump restores and verifies (the damaged ones differ only by the damage)', async () => {
     const target = uniqueName('restore_ok')
     const result = await restore(dumpDir, target)
-    expect({
-      exitCode: result.exitCode,
-      result: result.outputs.result,
-      tail: result.exitCode ? result.stdout.slice(-2000) : ''
-    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(outcome(result)).toEqual(PASSED)
   })
 })

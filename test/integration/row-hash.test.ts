@@ -83,14 +83,16 @@ test('a table the other side hashed as text is hashed as text here too', async (
 })
 
 // Last: it changes the target. Each change must move the checksum from the state before it.
-test('the record hash sees a changed value, a deleted row and a duplicated row', async () => {
+test('the record hash sees a changed value, a deleted row, a duplicated row and values swapped between rows', async () => {
   const source = await fingerprint(testbed.sourceUrl(db))
   const plainOf = (f: Fingerprint): TableFingerprint | undefined => f.tables.find((t) => t.name === 'plain')
   let previous = plainOf(source)?.checksum
   for (const change of [
     `UPDATE plain SET doc = doc || '{"g": -1}' WHERE id = 10`,
     'DELETE FROM plain WHERE id = 11',
-    'ALTER TABLE plain DROP CONSTRAINT plain_pkey; INSERT INTO plain SELECT * FROM plain WHERE id = 12'
+    'ALTER TABLE plain DROP CONSTRAINT plain_pkey; INSERT INTO plain SELECT * FROM plain WHERE id = 12',
+    // The record hash combines columns linearly: a sum of raw row hashes would miss this swap.
+    'UPDATE plain SET n = CASE id WHEN 20 THEN 21 * 7 ELSE 20 * 7 END WHERE id IN (20, 21)'
   ]) {
     await testbed.query('target', db, change)
     const after = plainOf(await fingerprint(testbed.targetUrl(db), source.tables))

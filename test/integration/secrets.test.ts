@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { makeCertificate, watchProcesses } from '../support/faults.js'
-import { runAction, type ActionRun } from '../support/run-action.js'
+import { type ActionRun, outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, serverUrl, startServer, stopServer } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
 
@@ -17,12 +17,7 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true })
 })
 
-function run(inputs: Record<string, string>, options: Parameters<typeof runAction>[1] = {}): Promise<ActionRun> {
-  return runAction(
-    { 'client-download-url': testbed.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
-    { toolCache, ...options }
-  )
-}
+const run = testbed.runner(toolCache)
 
 function quoteLiteral(value: string): string {
   return "'" + value.replaceAll("'", "''") + "'"
@@ -95,11 +90,7 @@ describe('passwords never leave the environment and the passfile', () => {
       clearInterval(passfilePoll)
     }
     const { commands, processes, offending } = watcher.stop()
-    expect({
-      exitCode: result.exitCode,
-      result: result.outputs.result,
-      tail: result.exitCode ? result.stdout.slice(-2000) : ''
-    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(outcome(result)).toEqual(PASSED)
 
     // The watcher saw the children it was meant to see, and no command line held a secret.
     expect(commands.some((c) => /pg_dump .*--snapshot=/.test(c))).toBe(true)
@@ -197,11 +188,7 @@ describe('TLS', () => {
         PGSSLROOTCERT: certificate.cert,
         PGHOST: '127.0.0.1'
       })
-    expect({
-      exitCode: result.exitCode,
-      result: result.outputs.result,
-      tail: result.exitCode ? result.stdout.slice(-2000) : ''
-    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(outcome(result)).toEqual(PASSED)
     // Only the action logs in as the admin on this server: every one of its sessions, pg's and
     // pg_restore's alike, was encrypted.
     const sessions = serverLog()

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startArtifactServices, unzipEntries } from '../support/artifact-service.js'
-import { runAction } from '../support/run-action.js'
+import { runAction, outcome, PASSED } from '../support/run-action.js'
 import { REPO_ROOT } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
 
@@ -49,11 +49,7 @@ describe('split migration: dump here, restore there, the artifact in between', (
       },
       { env: services.env }
     )
-    expect({
-      exitCode: run.exitCode,
-      result: run.outputs.result,
-      tail: run.exitCode ? run.stdout.slice(-2000) : ''
-    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(outcome(run)).toEqual(PASSED)
     expect(run.outputs['artifact-id']).toMatch(/^\d+$/)
     expect(run.outputs['artifact-digest']).toMatch(/^sha256:[0-9a-f]{64}$/)
     const entries: Map<string, Buffer> = await unzipEntries(await services.readBlob(artifact))
@@ -78,11 +74,7 @@ describe('split migration: dump here, restore there, the artifact in between', (
       },
       { env: services.env }
     )
-    expect({
-      exitCode: run.exitCode,
-      result: run.outputs.result,
-      tail: run.exitCode ? run.stdout.slice(-2000) : ''
-    }).toEqual({ exitCode: 0, result: 'passed', tail: '' })
+    expect(outcome(run)).toEqual(PASSED)
     expect(run.outputs.mismatches).toBe('0')
     expect(run.report.databases[0].comparison.passed).toBe(true)
     expect(await targetTables(db)).toBeGreaterThan(5)

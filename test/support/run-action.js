@@ -13,6 +13,23 @@ import { REPO_ROOT } from './servers.js'
  * }} ActionRun
  */
 
+/** What a run that should pass looks like through `outcome`. */
+export const PASSED = { exitCode: 0, result: 'passed', log: '' }
+
+/**
+ * The parts of a run a test checks first, with the end of its log when it did not pass: a failing
+ * assertion then shows why.
+ * @param {ActionRun} run
+ */
+export function outcome(run) {
+  const passed = run.exitCode === 0 && run.outputs.result === 'passed'
+  return {
+    exitCode: run.exitCode,
+    result: run.outputs.result,
+    log: passed ? '' : (run.stdout + run.stderr).slice(-3000)
+  }
+}
+
 /**
  * Parses the GITHUB_OUTPUT file (`name<<delimiter` blocks, as @actions/core writes them).
  * @param {string} text

@@ -1,6 +1,7 @@
 // What an integration test sees of the shared servers: URLs and small helpers to make databases.
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import { runAction } from './run-action.js'
 import { serverUrl, withClient } from './servers.js'
 
 export const STATE_ENV = 'PG_MIGRATE_TESTBED_STATE'
@@ -68,6 +69,19 @@ export function loadTestbed() {
       jobs: '2',
       ...extra
     }),
+    /**
+     * Runs the action with the test bed's client download, one tool cache (so the client is fetched
+     * and checked once per file, not per run) and no artifact upload.
+     * @param {string} toolCache
+     * @returns {(inputs: Record<string, string>, options?: Parameters<typeof runAction>[1]) => ReturnType<typeof runAction>}
+     */
+    runner:
+      (toolCache) =>
+      (inputs, options = {}) =>
+        runAction(
+          { 'client-download-url': state.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
+          { toolCache, ...options }
+        ),
     /** @param {'source' | 'target'} side @param {string} database @param {string} sql */
     async query(side, database, sql) {
       const url = side === 'source' ? serverUrl(source, database) : serverUrl(target, database)
