@@ -131,20 +131,22 @@ export async function writeSummary(report: RunReport): Promise<void> {
     )
     if (report.error.hint) summary.addRaw(`\n\n**Fix:** ${escape(report.error.hint)}`, true)
   }
-  summary.addTable([
-    [
-      { data: 'Stage', header: true },
-      { data: 'Database', header: true },
-      { data: 'Seconds', header: true },
-      { data: 'Status', header: true }
-    ],
-    ...report.stages.map((s) => [
-      s.stage,
-      s.database ?? '',
-      s.seconds.toFixed(2),
-      s.status === 'ok' ? 'ok' : `${s.status}${s.detail ? `: ${escape(s.detail)}` : ''}`
+  summary.addTable(
+    filled([
+      [
+        { data: 'Stage', header: true },
+        { data: 'Database', header: true },
+        { data: 'Seconds', header: true },
+        { data: 'Status', header: true }
+      ],
+      ...report.stages.map((s) => [
+        s.stage,
+        s.database ?? '',
+        s.seconds.toFixed(2),
+        s.status === 'ok' ? 'ok' : `${s.status}${s.detail ? `: ${escape(s.detail)}` : ''}`
+      ])
     ])
-  ])
+  )
   if (report.artifact) summary.addRaw(`\n**Artifact:** ${artifactLine(report.artifact)}\n`, true)
   for (const database of report.databases) addDatabase(database)
   if (process.env.GITHUB_STEP_SUMMARY) await summary.write()
@@ -162,17 +164,19 @@ function addDatabase(database: DatabaseReport): void {
   summary.addHeading(`Database ${escape(title)}`, 3)
   if (database.error) summary.addRaw(`**${database.error.stage} failed:** ${escape(database.error.message)}\n`, true)
   if (database.findings.length > 0) {
-    summary.addTable([
-      [
-        { data: 'Severity', header: true },
-        { data: 'Finding', header: true },
-        { data: 'Objects', header: true },
-        { data: 'What to do', header: true }
-      ],
-      ...[...database.findings]
-        .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'blocker' ? -1 : 1))
-        .map((f) => [f.severity, escape(f.message), escape(abbreviate(f.objects)), escape(f.hint)])
-    ])
+    summary.addTable(
+      filled([
+        [
+          { data: 'Severity', header: true },
+          { data: 'Finding', header: true },
+          { data: 'Objects', header: true },
+          { data: 'What to do', header: true }
+        ],
+        ...[...database.findings]
+          .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'blocker' ? -1 : 1))
+          .map((f) => [f.severity, escape(f.message), escape(abbreviate(f.objects)), escape(f.hint)])
+      ])
+    )
   }
   if (database.cleaned?.length)
     summary.addRaw(`Cleaned from the target first: ${escape(abbreviate(database.cleaned))}\n`, true)
@@ -196,24 +200,26 @@ function addDatabase(database: DatabaseReport): void {
     summary.addRaw(` (${expected} expected from the chosen options, e.g. owners and privileges skipped)`, true)
   summary.addRaw('\n', true)
   if (unexpected.length > 0) {
-    summary.addTable([
-      [
-        { data: 'Kind', header: true },
-        { data: 'Object', header: true },
-        { data: 'Source', header: true },
-        { data: 'Target', header: true },
-        { data: 'Detail', header: true }
-      ],
-      ...unexpected
-        .slice(0, 100)
-        .map((d) => [
-          d.kind,
-          escape(d.object),
-          escape(String(d.source ?? '')),
-          escape(String(d.target ?? '')),
-          escape(detailWithRows(d.detail, database.differingRows?.[d.object]))
-        ])
-    ])
+    summary.addTable(
+      filled([
+        [
+          { data: 'Kind', header: true },
+          { data: 'Object', header: true },
+          { data: 'Source', header: true },
+          { data: 'Target', header: true },
+          { data: 'Detail', header: true }
+        ],
+        ...unexpected
+          .slice(0, 100)
+          .map((d) => [
+            d.kind,
+            escape(d.object),
+            escape(String(d.source ?? '')),
+            escape(String(d.target ?? '')),
+            escape(detailWithRows(d.detail, database.differingRows?.[d.object]))
+          ])
+      ])
+    )
   }
   const source = database.sourceFingerprint
   const target = database.targetFingerprint
@@ -259,6 +265,11 @@ function abbreviate(items: string[], limit = 10): string {
   return items.length <= limit
     ? items.join(', ')
     : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`
+}
+
+/** core.summary writes an empty cell as an unclosed `<td>`, which breaks the table: show a dash. */
+function filled<T>(rows: (string | T)[][]): (string | T)[][] {
+  return rows.map((row) => row.map((cell) => (cell === '' ? '—' : cell)))
 }
 
 /** Object names come from the database: never let them become markup. */
