@@ -155,10 +155,15 @@ function recordError(report: RunReport, caught: unknown): void {
   core.setFailed(hint ? `${message} — ${hint}` : message)
 }
 
+const BESIDE_STAGES = ['Fingerprint source', 'Upload artifact']
+
 /** What a cancelled run says: the stage it stopped in, and whether the target may hold a partial copy. */
 function cancellation(report: RunReport, signal: NodeJS.Signals): StageError {
+  // The main stage that was cut short; the source fingerprint and the upload only run beside one.
+  const cut = report.stages.filter((s) => s.status === 'failed' || s.status === 'running')
   const stage =
-    report.stages.find((s) => s.status === 'failed')?.stage ??
+    cut.find((s) => !BESIDE_STAGES.includes(s.stage))?.stage ??
+    cut[0]?.stage ??
     report.databases.find((d) => d.error)?.error?.stage ??
     'Start'
   const touched = report.stages.some((s) => s.stage === 'Restore')

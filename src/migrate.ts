@@ -7,7 +7,7 @@ import { compareFingerprints } from './compare.js'
 import { connect, withDatabase, type Endpoint, type Passfile } from './connection.js'
 import { dumpDatabase, holdSnapshot } from './dump.js'
 import { StageError } from './errors.js'
-import { fingerprintDatabase, type Fingerprint } from './fingerprint/index.js'
+import { fingerprintDatabase, fingerprintSequences, type Fingerprint } from './fingerprint/index.js'
 import type { MigrateInputs } from './inputs.js'
 import { locateDifferingRows } from './locate.js'
 import { writeManifest, type Manifest } from './manifest.js'
@@ -59,18 +59,23 @@ export function dumpFolder(inputs: MigrateInputs, report: RunReport, database: s
 }
 
 /**
- * One database: dump from a held snapshot while the source is fingerprinted inside it, upload the
- * dump while restoring, then fingerprint the target and compare.
+ * One database: dump from a held snapshot, then restore while the source is fingerprinted inside
+ * that snapshot and the dump is uploaded, then fingerprint the target and compare.
  */
 export async function migrateDatabase(context: MigrateContext): Promise<void> {
   const { inputs, databasePlan, database, report } = context
   const source = withDatabase(inputs.source as Endpoint, databasePlan.source)
+  let upload: Promise<void> = Promise.resolve()
   await failingStage(database, 'Dump', async (stage) => {
     const writesBefore = await withConnection(source, writeCount)
-    const { dumpDir, fingerprint } = await dumpStage(context)
-    const upload = inputs.uploadArtifact ? startUpload(inputs, database, dumpDir, report) : Promise.resolve()
-    stage('Restore')
-    await restoreStage(context, dumpDir)
+    const restore = (dumpDir: string): Promise<void> => {
+      stage('Restore')
+      return restoreStage(context, dumpDir)
+    }
+    const startUploading = (dumpDir: string): void => {
+      if (inputs.uploadArtifact) upload = settledLater(startUpload(inputs, database, dumpDir, report))
+    }
+    const { fingerprint } = await dumpStage(context, restore, startUploading)
     database.writesDuringRun = Math.max(0, (await withConnection(source, writeCount)) - writesBefore)
     if (database.writesDuringRun > 0) {
       core.warning(
@@ -142,24 +147,47 @@ async function failingStage(
   }
 }
 
-async function dumpStage(context: MigrateContext): Promise<{ dumpDir: string; fingerprint?: Fingerprint }> {
+/** Marks a promise handled now, so a rejection before anyone awaits it cannot end the process. */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined)
+  return promise
+}
+
+/**
+ * Dumps from a held snapshot and fingerprints the source inside it. `meanwhile` (migrate: the
+ * restore) starts when pg_dump is done and runs beside the source checksums, so work on the two
+ * servers overlaps instead of the checksums competing with pg_dump; the snapshot stays open until
+ * both are done. With nothing to overlap (dump mode) the checksums run beside pg_dump.
+ * `onManifest` is called once the manifest is written (migrate starts the upload there).
+ */
+async function dumpStage(
+  context: MigrateContext,
+  meanwhile?: (dumpDir: string) => Promise<void>,
+  onManifest?: (dumpDir: string) => void
+): Promise<{ dumpDir: string; fingerprint?: Fingerprint }> {
   const { inputs, plan, databasePlan, database, report, client, passfile } = context
   const source = withDatabase(inputs.source as Endpoint, databasePlan.source)
   const dumpDir = dumpFolder(inputs, report, databasePlan.source)
   const snapshot = await holdSnapshot(source)
+  // Read before pg_dump reads them: see FingerprintOptions.sequences.
+  const sequences = await fingerprintSequences(snapshot.client)
+  const fingerprintSource = (): Promise<Fingerprint | undefined> =>
+    inputs.verify === 'none'
+      ? Promise.resolve(undefined)
+      : settledLater(
+          timed(
+            report,
+            'Fingerprint source',
+            database.name,
+            () => fingerprintDatabase(() => connect(source), { ...fingerprintOptions(inputs, snapshot.id), sequences }),
+            false
+          )
+        )
+  let fingerprinting = meanwhile ? undefined : fingerprintSource()
   try {
-    const verifying = inputs.verify !== 'none'
-    const [dump, fingerprint] = await timed(report, 'Dump', database.name, () =>
-      Promise.all([
-        dumpDatabase(
-          client,
-          source,
-          snapshot,
-          { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression },
-          passfile
-        ),
-        verifying ? fingerprintDatabase(() => connect(source), fingerprintOptions(inputs, snapshot.id)) : undefined
-      ])
+    const options = { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression }
+    const dump = await timed(report, 'Dump', database.name, () =>
+      dumpDatabase(client, source, snapshot, options, passfile)
     )
     database.dump = {
       path: dump.path,
@@ -168,19 +196,30 @@ async function dumpStage(context: MigrateContext): Promise<{ dumpDir: string; fi
       snapshot: dump.snapshot,
       seconds: dump.seconds
     }
-    database.sourceFingerprint = fingerprint
-    writeManifest(dumpDir, {
-      database: databasePlan.source,
-      encoding: databasePlan.encoding,
-      extensions: dump.extensions,
-      dump,
-      client,
-      sourceVersion: plan.source?.version ?? '',
-      snapshotTakenAt: snapshot.takenAt,
-      fingerprint
+    fingerprinting ??= fingerprintSource()
+    const manifestWritten = fingerprinting.then((fingerprint) => {
+      database.sourceFingerprint = fingerprint
+      writeManifest(dumpDir, {
+        database: databasePlan.source,
+        encoding: databasePlan.encoding,
+        extensions: dump.extensions,
+        dump,
+        client,
+        sourceVersion: plan.source?.version ?? '',
+        snapshotTakenAt: snapshot.takenAt,
+        fingerprint
+      })
+      onManifest?.(dumpDir)
+      return fingerprint
     })
-    return { dumpDir, fingerprint }
+    // Both finish before this returns, so a failure of one leaves nothing running; the restore's own
+    // error explains more than a fingerprint cut short by it.
+    const [written, restored] = await Promise.allSettled([manifestWritten, meanwhile?.(dumpDir)])
+    if (restored.status === 'rejected') throw restored.reason
+    if (written.status === 'rejected') throw written.reason
+    return { dumpDir, fingerprint: written.value }
   } finally {
+    await fingerprinting?.catch(() => undefined)
     await snapshot.close()
   }
 }

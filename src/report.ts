@@ -14,7 +14,8 @@ export interface StageTiming {
   stage: string
   database?: string
   seconds: number
-  status: 'ok' | 'failed' | 'skipped'
+  /** `running` while it runs: a cancelled run's report shows what was cut short. */
+  status: 'ok' | 'failed' | 'skipped' | 'running'
   detail?: string
 }
 
@@ -85,18 +86,14 @@ export async function timed<T>(
 ): Promise<T> {
   const started = performance.now()
   const title = database ? `${stage}: ${database}` : stage
+  const timing: StageTiming = { stage, database, seconds: 0, status: 'running' }
+  report.stages.push(timing)
   try {
     const value = grouped ? await core.group(title, work) : await work()
-    report.stages.push({ stage, database, seconds: elapsed(started), status: 'ok' })
+    Object.assign(timing, { seconds: elapsed(started), status: 'ok' })
     return value
   } catch (error) {
-    report.stages.push({
-      stage,
-      database,
-      seconds: elapsed(started),
-      status: 'failed',
-      detail: (error as Error).message
-    })
+    Object.assign(timing, { seconds: elapsed(started), status: 'failed', detail: (error as Error).message })
     throw error
   }
 }

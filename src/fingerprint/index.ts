@@ -10,6 +10,7 @@ import type { Connect, Fingerprint, FingerprintOptions } from './types.js'
 export type * from './types.js'
 export { PINNED_SETTINGS } from './session.js'
 export { displayName } from './sql.js'
+export { fingerprintSequences } from './sequences.js'
 
 /**
  * Describes one database: its objects, every table's rows, sequences, large objects and the
@@ -23,7 +24,7 @@ export async function fingerprintDatabase(connect: Connect, options: Fingerprint
     const [main] = sessions
     const serverVersion = await readServerVersion(main)
     const inventory = await readInventory(main)
-    const sequences = await fingerprintSequences(main)
+    const sequences = options.sequences ?? (await fingerprintSequences(main))
     const largeObjects = await fingerprintLargeObjects(main, options.level)
     const tables = await fingerprintTables(sessions, options.level, options.onProgress, options)
     const queries = await runValidationQueries(main, options.validationQueries, options.queryTimeoutMs)

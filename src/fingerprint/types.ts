@@ -32,6 +32,11 @@ export interface FingerprintOptions {
   like?: TableFingerprint[]
   /** Force the text form for every table, e.g. when the other side cannot hash records (before 14). */
   textOnly?: boolean
+  /**
+   * Sequence states read earlier. Sequences are outside any snapshot: the source's must be read
+   * before pg_dump reads them, so a restored sequence can only be at or ahead of them.
+   */
+  sequences?: SequenceFingerprint[]
 }
 
 /**
