@@ -218,8 +218,3 @@ export async function cleanTarget(target: pg.Client): Promise<string[]> {
   core.info(`cleaned the target: dropped ${dropped.join(', ') || 'nothing'}`)
   return dropped
 }
-
-export function restoreError(error: unknown): StageError {
-  if (error instanceof StageError) return error
-  return new StageError('Restore', (error as Error).message)
-}

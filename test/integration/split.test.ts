@@ -117,14 +117,7 @@ describe('a failing upload does not hide the migration result', () => {
     const db = uniqueName('upload_fails')
     await testbed.createSourceDatabase(db, table)
     services.failNext(1000)
-    const run = await runAction(
-      {
-        'source-url': testbed.sourceUrl(db),
-        'target-url': testbed.targetUrl(db),
-        'client-download-url': testbed.clientTemplate
-      },
-      { env: services.env }
-    )
+    const run = await runAction(testbed.actionInputs(db, db), { env: services.env })
     expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })
     expect(run.stdout).toMatch(/::warning::artifact upload failed/)
     expect(run.report.artifact.failed).toMatch(/500/)
@@ -135,15 +128,7 @@ describe('a failing upload does not hide the migration result', () => {
     const db = uniqueName('upload_required')
     await testbed.createSourceDatabase(db, table)
     services.failNext(1000)
-    const run = await runAction(
-      {
-        'source-url': testbed.sourceUrl(db),
-        'target-url': testbed.targetUrl(db),
-        'client-download-url': testbed.clientTemplate,
-        'artifact-required': 'true'
-      },
-      { env: services.env }
-    )
+    const run = await runAction(testbed.actionInputs(db, db, { 'artifact-required': 'true' }), { env: services.env })
     expect(run.exitCode).not.toBe(0)
     expect(run.outputs.result).toBe('failed')
     expect(run.stdout).toMatch(/::error::.*artifact-required is true/)
