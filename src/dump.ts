@@ -89,7 +89,7 @@ export async function dumpDatabase(
   client: Client,
   endpoint: Endpoint,
   snapshot: HeldSnapshot,
-  options: { dir: string; jobs: number; compression: Compression },
+  options: { dir: string; jobs: number; compression: Compression; onLine?: (line: string) => void },
   passfile: Passfile
 ): Promise<DumpResult> {
   const started = performance.now()
@@ -112,6 +112,7 @@ export async function dumpDatabase(
     stage: 'Dump',
     env: clientEnvironment(endpoint, passfile),
     onLine(line) {
+      options.onLine?.(line)
       const table = tableDataDone(line, options.jobs)
       if (table) report(++done, total, table)
     }

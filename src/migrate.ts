@@ -5,7 +5,7 @@ import { uploadDump } from './artifact.js'
 import type { Client } from './client/install.js'
 import { compareFingerprints } from './compare.js'
 import { connect, withDatabase, type Endpoint, type Passfile } from './connection.js'
-import { dumpDatabase, holdSnapshot } from './dump.js'
+import { compressionArgument, dumpDatabase, holdSnapshot, type HeldSnapshot } from './dump.js'
 import { StageError } from './errors.js'
 import { fingerprintDatabase, fingerprintSequences, type Fingerprint } from './fingerprint/index.js'
 import type { MigrateInputs } from './inputs.js'
@@ -14,7 +14,8 @@ import { writeManifest, type Manifest } from './manifest.js'
 import { rolesReferenced } from './plan/checks/index.js'
 import { withConnection, type DatabasePlan, type Plan } from './plan.js'
 import type { DatabaseReport, RunReport } from './report.js'
-import { timed } from './report.js'
+import { startTiming, timed } from './report.js'
+import { dataFileReader, followableTables, followDump } from './restore-follow.js'
 import { progressReporter } from './run-tool.js'
 import {
   analyzeTarget,
@@ -35,12 +36,15 @@ export interface MigrateContext {
   passfile: Passfile
 }
 
-/** Rows inserted, updated or deleted so far, from the statistics: to say how many writes the run saw. */
-async function writeCount(client: pg.Client): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(
-    'SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::text AS n FROM pg_stat_user_tables'
+/**
+ * The next transaction id: how far it moves during the run counts the transactions that wrote on the
+ * source server. The statistics counters would name rows, but they reach readers up to a second late.
+ */
+async function nextTransactionId(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ xid: string }>(
+    'SELECT txid_snapshot_xmax(txid_current_snapshot())::text AS xid'
   )
-  return Number(rows[0].n)
+  return Number(rows[0].xid)
 }
 
 function fingerprintOptions(inputs: MigrateInputs, snapshot?: string) {
@@ -59,27 +63,25 @@ export function dumpFolder(inputs: MigrateInputs, report: RunReport, database: s
 }
 
 /**
- * One database: dump from a held snapshot, then restore while the source is fingerprinted inside
- * that snapshot and the dump is uploaded, then fingerprint the target and compare.
+ * One database: dump from a held snapshot while the target is restored (see restore-follow.ts), the
+ * source fingerprinted inside that snapshot and the dump uploaded; then fingerprint the target and compare.
  */
 export async function migrateDatabase(context: MigrateContext): Promise<void> {
   const { inputs, databasePlan, database, report } = context
   const source = withDatabase(inputs.source as Endpoint, databasePlan.source)
   let upload: Promise<void> = Promise.resolve()
   await failingStage(database, 'Dump', async (stage) => {
-    const writesBefore = await withConnection(source, writeCount)
-    const restore = (dumpDir: string): Promise<void> => {
-      stage('Restore')
-      return restoreStage(context, dumpDir)
-    }
+    const writesBefore = await withConnection(source, nextTransactionId)
     const startUploading = (dumpDir: string): void => {
       if (inputs.uploadArtifact) upload = settledLater(startUpload(inputs, database, dumpDir, report))
     }
+    const restore = (snapshot: HeldSnapshot, dumpDir: string): Promise<RestoreAlongside> =>
+      restoreAlongside(context, snapshot, dumpDir, () => stage('Restore'))
     const { fingerprint } = await dumpStage(context, restore, startUploading)
-    database.writesDuringRun = Math.max(0, (await withConnection(source, writeCount)) - writesBefore)
+    database.writesDuringRun = Math.max(0, (await withConnection(source, nextTransactionId)) - writesBefore)
     if (database.writesDuringRun > 0) {
       core.warning(
-        `${database.writesDuringRun} rows were written to ${database.name} during the run: the copy holds the snapshot from the dump's start`
+        `${database.writesDuringRun} transactions wrote on the source server during the run: the copy of ${database.name} holds the snapshot from the dump's start`
       )
     }
     stage('Verify')
@@ -87,6 +89,69 @@ export async function migrateDatabase(context: MigrateContext): Promise<void> {
     stage('Upload artifact')
     await upload
   })
+}
+
+/** The restore of a migrate, beside its dump: fed pg_dump's lines, told when pg_dump has exited. */
+interface RestoreAlongside {
+  onDumpLine?: (line: string) => void
+  /** Resolves when the target is restored; after a failed dump, once nothing is running. */
+  dumpDone(succeeded: boolean): Promise<void>
+}
+
+/**
+ * Follows the dump when the data files can be read as they are written (several jobs, and a
+ * compression Node can stream); otherwise restores once the dump is complete.
+ */
+async function restoreAlongside(
+  context: MigrateContext,
+  snapshot: HeldSnapshot,
+  dumpDir: string,
+  onStart: () => void
+): Promise<RestoreAlongside> {
+  const { inputs, plan, databasePlan, database, report, client, passfile } = context
+  const reader = inputs.jobs > 1 ? dataFileReader(compressionArgument(inputs.compression, client.major)) : undefined
+  if (!reader) {
+    return {
+      async dumpDone(succeeded) {
+        if (!succeeded) return
+        onStart()
+        await restoreStage(context, dumpDir)
+      }
+    }
+  }
+  const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
+  const targetReady = settledLater(prepareTarget(inputs, databasePlan, database, target))
+  let timing: ReturnType<typeof startTiming> | undefined
+  const follower = followDump({
+    client,
+    endpoint: target,
+    dumpDir,
+    options: restoreOptions(context),
+    passfile,
+    encoding: databasePlan.encoding,
+    targetMajor: plan.target?.major ?? client.major,
+    tables: await followableTables(snapshot.client),
+    reader,
+    targetReady,
+    onStart() {
+      onStart()
+      timing = startTiming(report, 'Restore', database.name)
+    }
+  })
+  return {
+    onDumpLine: (line) => follower.onDumpLine(line),
+    async dumpDone(succeeded) {
+      try {
+        const result = await follower.dumpDone(succeeded)
+        if (result) database.restore = { seconds: result.seconds, items: result.items, followed: result.followed }
+        if (succeeded) timing?.ok()
+        else timing?.failed(new Error('stopped: the dump failed'))
+      } catch (error) {
+        timing?.failed(error)
+        throw error
+      }
+    }
+  }
 }
 
 /** dump mode: the source side only, the dump and its manifest uploaded for a restore elsewhere. */
@@ -154,15 +219,15 @@ function settledLater<T>(promise: Promise<T>): Promise<T> {
 }
 
 /**
- * Dumps from a held snapshot and fingerprints the source inside it. `meanwhile` (migrate: the
- * restore) starts when pg_dump is done and runs beside the source checksums, so work on the two
+ * Dumps from a held snapshot and fingerprints the source inside it. With a restore beside (migrate),
+ * the checksums start when pg_dump is done, beside the rest of the restore, so work on the two
  * servers overlaps instead of the checksums competing with pg_dump; the snapshot stays open until
  * both are done. With nothing to overlap (dump mode) the checksums run beside pg_dump.
  * `onManifest` is called once the manifest is written (migrate starts the upload there).
  */
 async function dumpStage(
   context: MigrateContext,
-  meanwhile?: (dumpDir: string) => Promise<void>,
+  startRestore?: (snapshot: HeldSnapshot, dumpDir: string) => Promise<RestoreAlongside>,
   onManifest?: (dumpDir: string) => void
 ): Promise<{ dumpDir: string; fingerprint?: Fingerprint }> {
   const { inputs, plan, databasePlan, database, report, client, passfile } = context
@@ -183,12 +248,16 @@ async function dumpStage(
             false
           )
         )
-  let fingerprinting = meanwhile ? undefined : fingerprintSource()
+  let fingerprinting = startRestore ? undefined : fingerprintSource()
   try {
-    const options = { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression }
+    const restore = await startRestore?.(snapshot, dumpDir)
+    const options = { dir: dumpDir, jobs: inputs.jobs, compression: inputs.compression, onLine: restore?.onDumpLine }
     const dump = await timed(report, 'Dump', database.name, () =>
       dumpDatabase(client, source, snapshot, options, passfile)
-    )
+    ).catch(async (error: unknown) => {
+      await restore?.dumpDone(false).catch(() => undefined)
+      throw error
+    })
     database.dump = {
       path: dump.path,
       bytes: dump.bytes,
@@ -214,7 +283,7 @@ async function dumpStage(
     })
     // Both finish before this returns, so a failure of one leaves nothing running; the restore's own
     // error explains more than a fingerprint cut short by it.
-    const [written, restored] = await Promise.allSettled([manifestWritten, meanwhile?.(dumpDir)])
+    const [written, restored] = await Promise.allSettled([manifestWritten, restore?.dumpDone(true)])
     if (restored.status === 'rejected') throw restored.reason
     if (written.status === 'rejected') throw written.reason
     return { dumpDir, fingerprint: written.value }
@@ -224,13 +293,16 @@ async function dumpStage(
   }
 }
 
+function restoreOptions({ inputs, plan }: MigrateContext) {
+  return { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }
+}
+
 async function restoreStage(context: MigrateContext, dumpDir: string): Promise<void> {
-  const { inputs, plan, databasePlan, database, report, client, passfile } = context
+  const { inputs, databasePlan, database, report, client, passfile } = context
   const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
   await timed(report, 'Restore', database.name, async () => {
     await prepareTarget(inputs, databasePlan, database, target)
-    const options = { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }
-    const result = await restoreDatabase(client, target, dumpDir, options, passfile)
+    const result = await restoreDatabase(client, target, dumpDir, restoreOptions(context), passfile)
     database.restore = { seconds: result.seconds, items: result.items }
   })
 }

@@ -31,8 +31,9 @@ export interface DatabaseReport {
   /** Roles created NOLOGIN on the target because the dump names them. */
   createdRoles?: string[]
   dump?: { path: string; bytes: number; files: number; snapshot?: string; seconds: number }
-  restore?: { seconds: number; items: number }
-  /** Rows written to the source while the migration ran: not in the copy, by design of the snapshot. */
+  /** `followed`: tables loaded while pg_dump wrote them (see restore-follow.ts). */
+  restore?: { seconds: number; items: number; followed?: string[] }
+  /** Transactions that wrote on the source server (any database) while the migration ran: not in the copy, by design of the snapshot. */
   writesDuringRun?: number
   sourceFingerprint?: Fingerprint
   targetFingerprint?: Fingerprint
@@ -84,17 +85,30 @@ export async function timed<T>(
   work: () => Promise<T>,
   grouped = true
 ): Promise<T> {
-  const started = performance.now()
-  const title = database ? `${stage}: ${database}` : stage
-  const timing: StageTiming = { stage, database, seconds: 0, status: 'running' }
-  report.stages.push(timing)
+  const timing = startTiming(report, stage, database)
   try {
-    const value = grouped ? await core.group(title, work) : await work()
-    Object.assign(timing, { seconds: elapsed(started), status: 'ok' })
+    const value = grouped ? await core.group(database ? `${stage}: ${database}` : stage, work) : await work()
+    timing.ok()
     return value
   } catch (error) {
-    Object.assign(timing, { seconds: elapsed(started), status: 'failed', detail: (error as Error).message })
+    timing.failed(error)
     throw error
+  }
+}
+
+/** A stage's timing, started now and shown as running until it ends: for a stage that begins inside another. */
+export function startTiming(
+  report: RunReport,
+  stage: string,
+  database: string | undefined
+): { ok(): void; failed(error: unknown): void } {
+  const started = performance.now()
+  const timing: StageTiming = { stage, database, seconds: 0, status: 'running' }
+  report.stages.push(timing)
+  return {
+    ok: () => Object.assign(timing, { seconds: elapsed(started), status: 'ok' }),
+    failed: (error) =>
+      Object.assign(timing, { seconds: elapsed(started), status: 'failed', detail: (error as Error).message })
   }
 }
 
@@ -179,9 +193,14 @@ function addDatabase(database: DatabaseReport): void {
     summary.addRaw(`Cleaned from the target first: ${escape(abbreviate(database.cleaned))}\n`, true)
   if (database.createdRoles?.length)
     summary.addRaw(`Roles created NOLOGIN on the target: ${escape(database.createdRoles.join(', '))}\n`, true)
+  if (database.restore?.followed?.length)
+    summary.addRaw(
+      `Restored while the dump ran: schema first, then ${database.restore.followed.length} tables loaded as pg_dump wrote them (${escape(abbreviate(database.restore.followed))}).\n`,
+      true
+    )
   if (database.writesDuringRun) {
     summary.addRaw(
-      `⚠️ ${database.writesDuringRun} rows were written to the source during the run; the copy holds the snapshot taken at the dump's start.\n`,
+      `⚠️ ${database.writesDuringRun} transactions wrote on the source server during the run; the copy holds the snapshot taken at the dump's start.\n`,
       true
     )
   }

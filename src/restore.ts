@@ -24,6 +24,8 @@ export interface RestoreResult {
   /** TOC entries left out because the target cannot take them. */
   skipped: string[]
   seconds: number
+  /** Tables loaded while pg_dump wrote them. */
+  followed?: string[]
 }
 
 /**
@@ -39,13 +41,27 @@ export async function restoreDatabase(
 ): Promise<RestoreResult> {
   const started = performance.now()
   const env = clientEnvironment(endpoint, passfile)
-  const listFile = path.join(dumpDir, '..', `${path.basename(dumpDir)}.restore-list`)
-  const { kept, skipped, dataItems } = await restoreList(client, dumpDir, options, env)
-  fs.writeFileSync(listFile, kept.join('\n') + '\n')
-  for (const entry of skipped)
-    core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
+  const list = await restoreList(client, dumpDir, options, env)
   const report = progressReporter('tables restored')
   let done = 0
+  await restoreEntries(client, endpoint, dumpDir, list.kept, options, env, (table) =>
+    report(++done, list.dataItems, table)
+  )
+  return { items: list.kept.length, skipped: list.skipped, seconds: (performance.now() - started) / 1000 }
+}
+
+/** One pg_restore run over the given TOC entries, in their order: stops at the first error. */
+export async function restoreEntries(
+  client: Client,
+  endpoint: Endpoint,
+  dumpDir: string,
+  entries: string[],
+  options: RestoreOptions,
+  env: Record<string, string>,
+  onTableData?: (table: string) => void
+): Promise<void> {
+  const listFile = path.join(dumpDir, '..', `${path.basename(dumpDir)}.restore-list-${++listFiles}`)
+  fs.writeFileSync(listFile, entries.join('\n') + '\n')
   // As a conninfo value: a bare --dbname holding "=" or starting postgresql:// is read as a connection string.
   const args = [
     `--dbname=dbname=${conninfoValue(endpoint.database)}`,
@@ -62,7 +78,7 @@ export async function restoreDatabase(
       env,
       onLine(line) {
         const table = tableDataDone(line, options.jobs)
-        if (table) report(++done, dataItems, table)
+        if (table) onTableData?.(table)
       }
     })
   } catch (error) {
@@ -70,11 +86,12 @@ export async function restoreDatabase(
   } finally {
     fs.rmSync(listFile, { force: true })
   }
-  return { items: kept.length, skipped, seconds: (performance.now() - started) / 1000 }
 }
 
+let listFiles = 0
+
 /** pg_restore stopped part way: what it wrote stays, so say how to start over. */
-function partialCopy(error: unknown): unknown {
+export function partialCopy(error: unknown): unknown {
   if (!(error instanceof StageError) || error.hint) return error
   return new StageError(
     error.stage,
@@ -88,9 +105,26 @@ export function conninfoValue(value: string): string {
   return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`
 }
 
-async function restoreList(client: Client, dumpDir: string, options: RestoreOptions, env: Record<string, string>) {
+export interface RestoreList {
+  /** TOC entries to restore, in the order to restore them. */
+  kept: string[]
+  /** TOC entries left out because the target cannot take them. */
+  skipped: string[]
+  /** How many of the kept entries are table data. */
+  dataItems: number
+}
+
+/** The dump's table of contents, less what the target cannot take, in restore order. */
+export async function restoreList(
+  client: Client,
+  dumpDir: string,
+  options: RestoreOptions,
+  env: Record<string, string>,
+  section?: 'pre-data'
+): Promise<RestoreList> {
   const lines: string[] = []
-  await runTool(client.programs.pg_restore, ['--list', dumpDir], {
+  const args = section ? ['--list', `--section=${section}`, dumpDir] : ['--list', dumpDir]
+  await runTool(client.programs.pg_restore, args, {
     stage: 'Restore',
     env,
     onStdout: (line) => lines.push(line)
@@ -101,6 +135,9 @@ async function restoreList(client: Client, dumpDir: string, options: RestoreOpti
     options.privileges === 'keep'
       ? keepPrivilegesOrder(entries.filter((line) => !skipped.includes(line)))
       : entries.filter((line) => !skipped.includes(line))
+  if (!section)
+    for (const entry of skipped)
+      core.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
   const dataItems = kept.filter((line) => / TABLE DATA /.test(line)).length
   return { kept, skipped, dataItems }
 }

@@ -13,6 +13,9 @@ import { REPO_ROOT } from './servers.js'
  * }} ActionRun
  */
 
+/** The Node.js the action runs on, as on the runner (action.yml: node24); scripts/setup-testbed.sh installs it. */
+export const ACTION_NODE = path.join(REPO_ROOT, '.testbed', 'node', 'bin', 'node')
+
 /** What a run that should pass looks like through `outcome`. */
 export const PASSED = { exitCode: 0, result: 'passed', log: '' }
 
@@ -77,7 +80,8 @@ export async function runAction(inputs, options = {}) {
     ...options.env
   })
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'index.js')], {
+  if (!fs.existsSync(ACTION_NODE)) throw new Error(`${ACTION_NODE} is missing: run npm run testbed`)
+  const child = spawn(ACTION_NODE, [path.join(REPO_ROOT, 'dist', 'index.js')], {
     env,
     stdio: ['ignore', 'pipe', 'pipe']
   })

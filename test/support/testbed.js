@@ -91,3 +91,30 @@ export function loadTestbed() {
 }
 
 export { withClient }
+
+/**
+ * A test's own check, independent of the product's fingerprint: every table's rows as sorted text,
+ * hashed, under the same pinned settings on both sides.
+ * @param {string} url @returns {Promise<Record<string, string>>}
+ */
+export async function tableDigests(url) {
+  return withClient(url, async (client) => {
+    await client.query(
+      "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET IntervalStyle = postgres"
+    )
+    const { rows: tables } = await client.query(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+        ORDER BY 1, 2`
+    )
+    /** @type {Record<string, string>} */
+    const digests = {}
+    for (const { schema, name } of tables) {
+      const { rows } = await client.query(
+        `SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS digest, count(*) AS n FROM ${quoteIdent(schema)}.${quoteIdent(name)} t`
+      )
+      digests[`${schema}.${name}`] = `${rows[0].n}:${rows[0].digest}`
+    }
+    return digests
+  })
+}

@@ -1,0 +1,318 @@
+import * as core from '@actions/core'
+import fs from 'node:fs'
+import path from 'node:path'
+import { PassThrough, pipeline, Readable, type Transform } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import zlib from 'node:zlib'
+import type pg from 'pg'
+import { throwIfCancelled } from './cancel.js'
+import type { Client } from './client/install.js'
+import { clientEnvironment, type Endpoint, type Passfile } from './connection.js'
+import {
+  conninfoValue,
+  partialCopy,
+  restoreEntries,
+  restoreList,
+  type RestoreList,
+  type RestoreOptions,
+  type RestoreResult
+} from './restore.js'
+import { progressReporter, runTool } from './run-tool.js'
+
+/**
+ * Restoring while pg_dump runs. A directory-format dump writes toc.dat before any table data, so the
+ * schema can be restored as soon as the first table starts, and a big table's data file can be read
+ * as pg_dump writes it and fed to COPY on the target: the copy of the largest table then takes about
+ * as long as dumping it, instead of dumping it and then loading it. What is left (small tables,
+ * sequences, large objects, indexes, constraints, privileges) is restored by pg_restore once the dump
+ * is complete, as usual.
+ */
+
+/** Smaller tables wait for pg_restore: a psql per table would cost more than the overlap saves. */
+export const FOLLOW_MIN_BYTES = 8 * 1024 * 1024
+
+/** A source table big enough to load while it is dumped, with pg_dump's COPY column list. */
+export interface FollowedTable {
+  name: string
+  columns: string
+}
+
+/** Reads a data file as this compression writes it; undefined when this Node has no streaming decompressor. */
+export interface DataFileReader {
+  suffix: string
+  decompressor: () => Transform
+}
+
+export function dataFileReader(compression: string): DataFileReader | undefined {
+  const method = compression.split(':')[0]
+  if (method === '0' || method === 'none') return { suffix: '', decompressor: () => new PassThrough() }
+  if (method === 'gzip') return { suffix: '.gz', decompressor: () => zlib.createGunzip() }
+  // zstd is in node:zlib from Node 23.8 on (the action runs on node24); lz4 is not at all.
+  if (method === 'zstd' && typeof zlib.createZstdDecompress === 'function')
+    return { suffix: '.zst', decompressor: () => zlib.createZstdDecompress() }
+  return undefined
+}
+
+/**
+ * Tables to load while they are dumped, by OID, read in the dump's snapshot. Partitions are left to
+ * pg_restore: pg_dump may load them through their root (hash partitioning on an enum).
+ */
+export async function followableTables(
+  source: pg.Client,
+  minBytes = FOLLOW_MIN_BYTES
+): Promise<Map<string, FollowedTable>> {
+  const { rows: version } = await source.query<{ num: number }>(
+    `SELECT current_setting('server_version_num')::int AS num`
+  )
+  // pg_dump's column list: neither dropped columns nor, from 12 on, generated ones.
+  const notGenerated = version[0].num >= 120000 ? `AND a.attgenerated = ''` : ''
+  const notPartition = version[0].num >= 100000 ? 'AND NOT c.relispartition' : ''
+  const { rows } = await source.query<{ oid: string; name: string; columns: string | null }>(
+    `SELECT c.oid::text AS oid, format('%I.%I', n.nspname, c.relname) AS name,
+            (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' ${notPartition} AND pg_table_size(c.oid) >= $1
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`,
+    [minBytes]
+  )
+  return new Map(
+    rows.filter((row) => row.columns).map((row) => [row.oid, { name: row.name, columns: row.columns as string }])
+  )
+}
+
+export interface FollowSetup {
+  client: Client
+  endpoint: Endpoint
+  dumpDir: string
+  options: RestoreOptions
+  passfile: Passfile
+  /** The source database's encoding: pg_dump writes the data in it. */
+  encoding: string
+  targetMajor: number
+  tables: Map<string, FollowedTable>
+  reader: DataFileReader
+  /** Resolves when the target database is ready for the schema (created, cleaned, roles granted). */
+  targetReady: Promise<void>
+  /** Called once, when toc.dat is written and the restore begins. */
+  onStart: () => void
+}
+
+export interface DumpFollower {
+  /** pg_dump's --verbose lines, as they come. */
+  onDumpLine(line: string): void
+  /**
+   * pg_dump has exited. When it succeeded, restores what is left and resolves with the result;
+   * when it failed, stops the loads and resolves undefined (or rejects with the restore's own error).
+   */
+  dumpDone(succeeded: boolean): Promise<RestoreResult | undefined>
+}
+
+/** TOC entries for privileges: restored last, as pg_restore does, so the loads run as before them. */
+const LATE_ACL = /^\d+; \d+ \d+ (?:DEFAULT )?ACL (?!- SCHEMA )/
+const TABLE_DATA = /^(\d+); 0 (\d+) TABLE DATA /
+
+export function followDump(setup: FollowSetup): DumpFollower {
+  return new Follower(setup)
+}
+
+class Follower implements DumpFollower {
+  private readonly env: Record<string, string>
+  private readonly tocWritten = deferred<boolean>()
+  private readonly dumpExit = deferred<boolean>()
+  /** Data entries pg_dump reported done: their files are complete. */
+  private readonly closedEntries = new Set<string>()
+  /** Woken whenever an entry closes or pg_dump exits, so readers waiting at the end of a file look again. */
+  private tick = deferred<void>()
+  private dumpExited?: boolean
+  /** TABLE DATA entries of tables to follow: entry id → source table OID. */
+  private followedEntries = new Map<string, string>()
+  private readonly queued = new Set<string>()
+  private readonly loaded = new Set<string>()
+  private readonly followedNames: string[] = []
+  private readonly loads: Promise<void>[] = []
+  private readonly slot: <T>(work: () => Promise<T>) => Promise<T>
+  private schemaRestored = false
+  private failure?: unknown
+  private list?: RestoreList
+  private readonly report = progressReporter('tables restored')
+  private tablesDone = 0
+  private readonly started = performance.now()
+  private readonly restored: Promise<RestoreResult | undefined>
+
+  constructor(private readonly setup: FollowSetup) {
+    this.env = clientEnvironment(setup.endpoint, setup.passfile)
+    this.slot = limiter(setup.options.jobs)
+    this.restored = this.run()
+    this.restored.catch(() => undefined)
+  }
+
+  onDumpLine(line: string): void {
+    if (/dumping contents of table/.test(line)) {
+      // Workers start on data only after the leader has written and closed toc.dat.
+      this.tocWritten.resolve(true)
+      this.queueStartedFiles()
+    }
+    const closed = /finished item (\d+) TABLE DATA/.exec(line)
+    if (closed) {
+      this.closedEntries.add(closed[1])
+      this.wake()
+    }
+  }
+
+  dumpDone(succeeded: boolean): Promise<RestoreResult | undefined> {
+    this.dumpExited = succeeded
+    this.dumpExit.resolve(succeeded)
+    // A database without table data never logs a table: toc.dat is there once pg_dump succeeded.
+    this.tocWritten.resolve(succeeded)
+    this.wake()
+    return this.restored
+  }
+
+  private async run(): Promise<RestoreResult | undefined> {
+    const { client, endpoint, dumpDir, options } = this.setup
+    if (!(await this.tocWritten.promise)) return undefined
+    this.setup.onStart()
+    await this.setup.targetReady
+    const list = await restoreList(client, dumpDir, options, this.env)
+    const preData = await restoreList(client, dumpDir, options, this.env, 'pre-data')
+    this.list = list
+    const preDataIds = new Set(preData.kept.map(entryId))
+    const schema = list.kept.filter((line) => preDataIds.has(entryId(line)) && !LATE_ACL.test(line))
+    for (const line of list.kept) {
+      const match = TABLE_DATA.exec(line)
+      if (match && this.setup.tables.has(match[2])) this.followedEntries.set(match[1], match[2])
+    }
+    await restoreEntries(client, endpoint, dumpDir, schema, { ...options, jobs: 1 }, this.env)
+    this.schemaRestored = true
+    this.queueStartedFiles()
+    const dumped = await this.dumpExit.promise
+    // Every data file pg_dump will write exists once it has exited.
+    this.queueStartedFiles()
+    await Promise.allSettled(this.loads)
+    // pg_dump's own error explains more than the loads it cut short.
+    if (!dumped) return undefined
+    if (this.failure) throw partialCopy(this.failure)
+    const done = new Set([...schema.map(entryId), ...this.loaded])
+    const rest = list.kept.filter((line) => !done.has(entryId(line)))
+    await restoreEntries(client, endpoint, dumpDir, rest, options, this.env, (table) => this.tableDone(table))
+    return {
+      items: list.kept.length,
+      skipped: list.skipped,
+      seconds: (performance.now() - this.started) / 1000,
+      followed: this.followedNames
+    }
+  }
+
+  /** Starts a load for each followed table whose data file pg_dump has begun. */
+  private queueStartedFiles(): void {
+    if (!this.schemaRestored || this.failure) return
+    const pattern = new RegExp(`^(\\d+)\\.dat${this.setup.reader.suffix.replace('.', '\\.')}$`)
+    for (const file of fs.readdirSync(this.setup.dumpDir)) {
+      const id = pattern.exec(file)?.[1]
+      const oid = id && this.followedEntries.get(id)
+      if (!id || !oid || this.queued.has(id)) continue
+      this.queued.add(id)
+      this.loads.push(this.slot(() => this.load(id, oid, path.join(this.setup.dumpDir, file))))
+    }
+  }
+
+  private async load(id: string, oid: string, file: string): Promise<void> {
+    if (this.failure || this.dumpExited === false) return
+    const { client, endpoint, reader, targetMajor, encoding } = this.setup
+    const table = this.setup.tables.get(oid) as FollowedTable
+    // What pg_restore sets before it loads data, so the rows go in alike.
+    const session = [
+      `SET search_path = ''`,
+      'SET statement_timeout = 0',
+      'SET lock_timeout = 0',
+      'SET idle_in_transaction_session_timeout = 0',
+      ...(targetMajor >= 17 ? ['SET transaction_timeout = 0'] : []),
+      'SET row_security = off',
+      'SET xmloption = content'
+    ].join('; ')
+    core.info(`loading ${table.name} as pg_dump writes it`)
+    const input = pipeline(Readable.from(this.growingFile(id, file)), reader.decompressor(), () => undefined)
+    try {
+      await runTool(
+        client.programs.psql,
+        [
+          '--no-psqlrc',
+          '--quiet',
+          '--set=ON_ERROR_STOP=1',
+          `--dbname=dbname=${conninfoValue(endpoint.database)}`,
+          `--command=${session}`,
+          `--command=COPY ${table.name} (${table.columns}) FROM STDIN`
+        ],
+        { stage: 'Restore', env: { ...this.env, PGCLIENTENCODING: encoding }, input }
+      )
+      this.loaded.add(id)
+      this.followedNames.push(table.name)
+      this.tableDone(table.name)
+    } catch (error) {
+      this.failure ??= error
+      this.wake()
+    }
+  }
+
+  /** A data file as pg_dump writes it: read to its end, wait for more, until pg_dump has closed it. */
+  private async *growingFile(id: string, file: string): AsyncGenerator<Buffer> {
+    const handle = await fs.promises.open(file)
+    try {
+      for (;;) {
+        throwIfCancelled()
+        if (this.failure) throw new Error('stopped: another table failed to load')
+        if (this.dumpExited === false) throw new Error('stopped: pg_dump failed')
+        // Checked before the read: whatever was written before the close is read by it or after it.
+        const closed = this.closedEntries.has(id) || this.dumpExited === true
+        const buffer = Buffer.allocUnsafe(1 << 20)
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
+        if (bytesRead > 0) yield buffer.subarray(0, bytesRead)
+        else if (closed) return
+        else await Promise.race([this.tick.promise, sleep(50)])
+      }
+    } finally {
+      await handle.close()
+    }
+  }
+
+  private tableDone(table: string): void {
+    this.report(++this.tablesDone, this.list?.dataItems ?? 0, table)
+  }
+
+  private wake(): void {
+    this.tick.resolve()
+    this.tick = deferred<void>()
+  }
+}
+
+const entryId = (line: string): string => line.slice(0, line.indexOf(';'))
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => undefined
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+/** Runs at most `slots` pieces of work at once, the rest in the order they came. */
+function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let active = 0
+  const waiting: (() => void)[] = []
+  return async (work) => {
+    if (active < slots) active++
+    else await new Promise<void>((resolve) => waiting.push(resolve))
+    try {
+      return await work()
+    } finally {
+      // The slot passes straight to the next in line, so nobody can take it in between.
+      const next = waiting.shift()
+      if (next) next()
+      else active--
+    }
+  }
+}
