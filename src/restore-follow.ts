@@ -2,14 +2,16 @@ import * as core from '@actions/core'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PassThrough, pipeline, Readable, type Transform } from 'node:stream'
+import { pipeline as pipelinePromise } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
 import type pg from 'pg'
-import { throwIfCancelled } from './cancel.js'
+import { from as copyFrom } from 'pg-copy-streams'
+import { onCancel, throwIfCancelled } from './cancel.js'
 import type { Client } from './client/install.js'
-import { clientEnvironment, type Endpoint, type Passfile } from './connection.js'
+import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
+import { StageError } from './errors.js'
 import {
-  conninfoValue,
   partialCopy,
   restoreEntries,
   restoreList,
@@ -17,7 +19,8 @@ import {
   type RestoreOptions,
   type RestoreResult
 } from './restore.js'
-import { progressReporter, runTool } from './run-tool.js'
+import { progressReporter } from './run-tool.js'
+import { quoteLiteral } from './sql.js'
 
 /**
  * Restoring while pg_dump runs. A directory-format dump writes toc.dat before any table data, so the
@@ -28,7 +31,7 @@ import { progressReporter, runTool } from './run-tool.js'
  * is complete, as usual.
  */
 
-/** Smaller tables wait for pg_restore: a psql per table would cost more than the overlap saves. */
+/** Smaller tables wait for pg_restore: a connection per table would cost more than the overlap saves. */
 export const FOLLOW_MIN_BYTES = 8 * 1024 * 1024
 
 /** A source table big enough to load while it is dumped, with pg_dump's COPY column list. */
@@ -219,38 +222,24 @@ class Follower implements DumpFollower {
 
   private async load(id: string, oid: string, file: string): Promise<void> {
     if (this.failure || this.dumpExited === false) return
-    const { client, endpoint, reader, targetMajor, encoding } = this.setup
+    const { endpoint, reader, targetMajor, encoding } = this.setup
     const table = this.setup.tables.get(oid) as FollowedTable
-    // What pg_restore sets before it loads data, so the rows go in alike.
-    const session = [
-      `SET search_path = ''`,
-      'SET statement_timeout = 0',
-      'SET lock_timeout = 0',
-      'SET idle_in_transaction_session_timeout = 0',
-      ...(targetMajor >= 17 ? ['SET transaction_timeout = 0'] : []),
-      'SET row_security = off',
-      'SET xmloption = content'
-    ].join('; ')
     core.info(`loading ${table.name} as pg_dump writes it`)
-    const input = pipeline(Readable.from(this.growingFile(id, file)), reader.decompressor(), () => undefined)
     try {
-      await runTool(
-        client.programs.psql,
-        [
-          '--no-psqlrc',
-          '--quiet',
-          '--set=ON_ERROR_STOP=1',
-          `--dbname=dbname=${conninfoValue(endpoint.database)}`,
-          `--command=${session}`,
-          `--command=COPY ${table.name} (${table.columns}) FROM STDIN`
-        ],
-        { stage: 'Restore', env: { ...this.env, PGCLIENTENCODING: encoding }, input }
-      )
+      const target = await connect(endpoint)
+      const stopOnCancel = onCancel(() => void target.end())
+      try {
+        await prepareLoadSession(target, encoding, targetMajor)
+        await copyInto(target, table, pipeline(Readable.from(this.growingFile(id, file)), reader.decompressor(), noop))
+      } finally {
+        stopOnCancel()
+        await target.end().catch(noop)
+      }
       this.loaded.add(id)
       this.followedNames.push(table.name)
       this.tableDone(table.name)
     } catch (error) {
-      this.failure ??= error
+      this.failure ??= new StageError('Restore', `loading ${table.name}: ${(error as Error).message}`)
       this.wake()
     }
   }
@@ -265,7 +254,7 @@ class Follower implements DumpFollower {
         if (this.dumpExited === false) throw new Error('stopped: pg_dump failed')
         // Checked before the read: whatever was written before the close is read by it or after it.
         const closed = this.closedEntries.has(id) || this.dumpExited === true
-        const buffer = Buffer.allocUnsafe(1 << 20)
+        const buffer = Buffer.allocUnsafe(256 * 1024)
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
         if (bytesRead > 0) yield buffer.subarray(0, bytesRead)
         else if (closed) return
@@ -285,6 +274,32 @@ class Follower implements DumpFollower {
     this.tick = deferred<void>()
   }
 }
+
+/** What pg_restore sets before it loads data, so the rows go in alike; the data is in the source's encoding. */
+async function prepareLoadSession(target: pg.Client, encoding: string, targetMajor: number): Promise<void> {
+  await target.query(
+    [
+      `SET client_encoding = ${quoteLiteral(encoding)}`,
+      `SET search_path = ''`,
+      'SET statement_timeout = 0',
+      'SET lock_timeout = 0',
+      'SET idle_in_transaction_session_timeout = 0',
+      ...(targetMajor >= 17 ? ['SET transaction_timeout = 0'] : []),
+      'SET row_security = off',
+      'SET xmloption = content'
+    ].join('; ')
+  )
+}
+
+/**
+ * Streams COPY text into a table. Node passes the bytes on and never parses a row. If `data` fails,
+ * the COPY is cancelled (CopyFail) and nothing of it is committed.
+ */
+export async function copyInto(target: pg.Client, table: FollowedTable, data: Readable): Promise<void> {
+  await pipelinePromise(data, target.query(copyFrom(`COPY ${table.name} (${table.columns}) FROM STDIN`)))
+}
+
+const noop = (): void => undefined
 
 const entryId = (line: string): string => line.slice(0, line.indexOf(';'))
 

@@ -1,6 +1,5 @@
 import * as core from '@actions/core'
 import { spawn } from 'node:child_process'
-import type { Readable } from 'node:stream'
 import { cancelledBy, CancelledError, onCancel, throwIfCancelled } from './cancel.js'
 import { StageError } from './errors.js'
 
@@ -24,11 +23,6 @@ export interface ToolRun {
   onLine?: (line: string) => void
   /** Called with each stdout line; without it stdout goes to the debug log. */
   onStdout?: (line: string) => void
-  /**
-   * The program's stdin. If it fails, the program is killed before its stdin closes: psql would
-   * take an early end of input as the end of a COPY and commit a table cut short.
-   */
-  input?: Readable
 }
 
 /**
@@ -38,20 +32,8 @@ export interface ToolRun {
 export async function runTool(program: string, args: string[], run: ToolRun): Promise<void> {
   throwIfCancelled()
   core.info(`[command]${program} ${args.join(' ')}`)
-  const child = spawn(program, args, { env: { ...process.env, ...run.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(program, args, { env: { ...process.env, ...run.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   running.add(child)
-  let inputError: Error | undefined
-  // EPIPE when the program stops reading early: its exit code says why.
-  child.stdin.on('error', () => undefined)
-  if (run.input) {
-    run.input.once('error', (error) => {
-      inputError = error
-      child.kill('SIGKILL')
-    })
-    run.input.pipe(child.stdin)
-  } else {
-    child.stdin.end()
-  }
   const errors: string[] = []
   let pending = ''
   const consume = (chunk: Buffer): void => {
@@ -84,9 +66,8 @@ export async function runTool(program: string, args: string[], run: ToolRun): Pr
   const cancelled = cancelledBy()
   // Stopped on purpose: say so, not "pg_dump failed".
   if (code !== 0 && cancelled) throw new CancelledError(cancelled)
-  const name = program.split(/[\\/]/).pop()
-  if (inputError) throw new StageError(run.stage, `${name} input failed: ${inputError.message}`)
   if (code !== 0) {
+    const name = program.split(/[\\/]/).pop()
     const detail = errors.slice(-3).join(' | ') || `exit code ${code ?? 'signal'}`
     throw new StageError(run.stage, `${name} failed: ${detail}`)
   }

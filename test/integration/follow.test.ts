@@ -1,10 +1,13 @@
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { clientEnvironment, parseDatabaseUrl, Passfile } from '../../src/connection.js'
-import { conninfoValue } from '../../src/restore.js'
-import { runTool } from '../../src/run-tool.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type pg from 'pg'
+import type { Client } from '../../src/client/install.js'
+import { parseDatabaseUrl, Passfile } from '../../src/connection.js'
+import { copyInto, dataFileReader, followableTables, followDump } from '../../src/restore-follow.js'
 import { outcome, PASSED, runAction } from '../support/run-action.js'
 import { loadTestbed, loadTestbedState, tableDigests, uniqueName, withClient } from '../support/testbed.js'
 
@@ -73,8 +76,6 @@ describe('the restore follows the dump', () => {
     expect([...run.report.databases[0].restore.followed].sort()).toEqual(['app.big', 'public.refs'])
     expect(run.stdout).toContain('loading app.big as pg_dump writes it')
     expect(run.summary).toContain('2 tables loaded as pg_dump wrote them')
-    // The load began while pg_dump ran: before the line the dump logs once it has exited.
-    expect(run.stdout.indexOf('loading app.big as pg_dump writes it')).toBeLessThan(run.stdout.indexOf('dump: '))
     expect(run.report.stages.find((s: { stage: string }) => s.stage === 'Restore')?.status).toBe('ok')
   })
 
@@ -113,35 +114,129 @@ test('a LATIN1 source is loaded in its own encoding', async () => {
   expect(rows[0].word).toMatch(/^café crème brûlée /)
 })
 
-test('input that fails part way kills psql before its COPY ends, so nothing is committed', async () => {
+test('data that fails part way cancels the COPY, so nothing of it is committed', async () => {
   const db = uniqueName('cut')
   await testbed.createTargetDatabase(db)
-  await withClient(testbed.targetUrl(db), (client) => client.query('CREATE TABLE t (id int)'))
-  const passfile = new Passfile(fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-test-')))
-  const env = clientEnvironment(parseDatabaseUrl('target-url', testbed.targetUrl(db)), passfile)
-  const copy = (cutShort: boolean) =>
-    runTool(
-      path.join(clientBinDir, 'psql'),
-      ['--no-psqlrc', '--set=ON_ERROR_STOP=1', `--dbname=dbname=${conninfoValue(db)}`, '--command=COPY t FROM STDIN'],
-      {
-        stage: 'Restore',
-        env,
-        input: Readable.from(
-          (async function* () {
-            for (let i = 1; i <= 1000; i++) yield `${i}\n`
-            if (cutShort) throw new Error('the data file was cut short')
-          })()
-        )
-      }
-    )
-  const count = async () => (await testbed.query('target', db, 'SELECT count(*)::int AS n FROM t')).rows[0].n as number
-  try {
-    await expect(copy(true)).rejects.toThrow('psql input failed: the data file was cut short')
+  await withClient(testbed.targetUrl(db), async (client: pg.Client) => {
+    await client.query('CREATE TABLE t (id int)')
+    const rows = (cutShort: boolean) =>
+      Readable.from(
+        (async function* () {
+          for (let i = 1; i <= 1000; i++) yield Buffer.from(`${i}\n`)
+          if (cutShort) throw new Error('the data file was cut short')
+        })()
+      )
+    const count = async () => (await client.query('SELECT count(*)::int AS n FROM t')).rows[0].n as number
+    const table = { name: 'public.t', columns: 'id' }
+    await expect(copyInto(client, table, rows(true))).rejects.toThrow('the data file was cut short')
     expect(await count()).toBe(0)
-    // The same rows, whole: they are committed, so the zero above was the kill's doing.
-    await copy(false)
+    // The same rows, whole, are committed: the zero above was the cancel's doing.
+    await copyInto(client, table, rows(false))
     expect(await count()).toBe(1000)
-  } finally {
-    passfile.remove()
+  })
+})
+
+/**
+ * pg_dump played back at its boundary, the dump folder and its --verbose lines, from a real dump:
+ * toc.dat first, then the table's data file written a piece at a time while the follower reads it.
+ */
+describe('a data file read while it is written', () => {
+  const db = uniqueName('growing')
+  let realDump: string
+  let entry: string
+  const client: Client = {
+    version: '17',
+    major: 17,
+    binDir: clientBinDir,
+    source: 'runner',
+    programs: Object.fromEntries(
+      ['pg_dump', 'pg_restore', 'psql', 'pg_dumpall'].map((p) => [p, path.join(clientBinDir, p)])
+    ) as Client['programs']
   }
+
+  beforeAll(async () => {
+    await testbed.createSourceDatabase(
+      db,
+      `CREATE TABLE t (id int PRIMARY KEY, note text);
+       INSERT INTO t SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 200000) i`
+    )
+    realDump = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-growing-'))
+    const url = new URL(testbed.sourceUrl(db))
+    execFileSync(client.programs.pg_dump, ['--format=directory', '--compress=gzip:1', `--file=${realDump}/dump`], {
+      env: {
+        ...process.env,
+        PGHOST: url.hostname,
+        PGPORT: url.port,
+        PGUSER: decodeURIComponent(url.username),
+        PGPASSWORD: decodeURIComponent(url.password),
+        PGDATABASE: db
+      }
+    })
+    entry = fs.readdirSync(path.join(realDump, 'dump')).find((f) => f.endsWith('.dat.gz')) as string
+  })
+
+  async function rowsCopying(target: string): Promise<number> {
+    const { rows } = await testbed.query(
+      'target',
+      target,
+      'SELECT coalesce(sum(tuples_processed), 0)::int AS n FROM pg_stat_progress_copy'
+    )
+    return rows[0].n
+  }
+
+  /** Plays pg_dump: toc.dat, the start line, the data file in pieces, then `end` (finish or fail). */
+  async function playBack(target: string, end: 'finish' | 'fail') {
+    await testbed.createTargetDatabase(target)
+    const dumpDir = path.join(realDump, target)
+    fs.mkdirSync(dumpDir)
+    fs.copyFileSync(path.join(realDump, 'dump', 'toc.dat'), path.join(dumpDir, 'toc.dat'))
+    const tables = await withClient(testbed.sourceUrl(db), (source: pg.Client) => followableTables(source, 0))
+    const passfile = new Passfile(realDump)
+    const follower = followDump({
+      client,
+      endpoint: parseDatabaseUrl('target-url', testbed.targetUrl(target)),
+      dumpDir,
+      options: { jobs: 2, privileges: 'skip', superuser: false },
+      passfile,
+      encoding: 'UTF8',
+      targetMajor: 17,
+      tables,
+      reader: dataFileReader('gzip:1') as NonNullable<ReturnType<typeof dataFileReader>>,
+      targetReady: Promise.resolve(),
+      onStart: () => undefined
+    })
+    const data = fs.readFileSync(path.join(realDump, 'dump', entry))
+    const out = fs.openSync(path.join(dumpDir, entry), 'w')
+    follower.onDumpLine('pg_dump: dumping contents of table "public.t"')
+    const pieces = 20
+    const last = end === 'finish' ? pieces - 1 : pieces / 2
+    let copying = 0
+    for (let i = 0; i <= last; i++) {
+      const piece = data.subarray(Math.floor((i * data.length) / pieces), Math.floor(((i + 1) * data.length) / pieces))
+      // Rows the target has taken so far, measured before the last piece is written.
+      if (i === last) copying = await rowsCopying(target)
+      fs.writeSync(out, piece)
+      await sleep(100)
+    }
+    fs.closeSync(out)
+    if (end === 'finish') follower.onDumpLine(`pg_dump: finished item ${entry.split('.')[0]} TABLE DATA t`)
+    const result = await follower.dumpDone(end === 'finish')
+    passfile.remove()
+    const { rows } = await testbed.query('target', target, 'SELECT count(*)::int AS n FROM t')
+    return { result, copying, rows: rows[0].n as number }
+  }
+
+  test('rows reach the target before the file is complete, and all of them by its end', async () => {
+    const { result, copying, rows } = await playBack(`${db}_ok`, 'finish')
+    expect(copying).toBeGreaterThan(0)
+    expect(rows).toBe(200000)
+    expect(result?.followed).toEqual(['public.t'])
+  })
+
+  test('pg_dump failing part way leaves the table empty, not cut short', async () => {
+    const { result, copying, rows } = await playBack(`${db}_fail`, 'fail')
+    expect(result).toBeUndefined()
+    expect(copying).toBeGreaterThan(0)
+    expect(rows).toBe(0)
+  })
 })
