@@ -1,7 +1,6 @@
 import * as core from '@actions/core'
 import fs from 'node:fs'
 import path from 'node:path'
-import { downloadDump } from './artifact.js'
 import { StageError } from './errors.js'
 import { Inputs, type MigrateInputs } from './inputs.js'
 import { MANIFEST_FILE, readVerifiedManifest, type Manifest } from './manifest.js'
@@ -23,6 +22,7 @@ export async function fetchDump(inputs: MigrateInputs): Promise<{ dir: string; m
     core.info(
       `downloading artifact ${inputs.artifactName}${inputs.artifactRunId ? ` from run ${inputs.artifactRunId}` : ''}`
     )
+    const { downloadDump } = await import('./artifact.js')
     dir = await downloadDump({
       name: inputs.artifactName,
       destination: dir,

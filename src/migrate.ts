@@ -1,7 +1,6 @@
 import * as core from '@actions/core'
 import path from 'node:path'
 import type pg from 'pg'
-import { uploadDump } from './artifact.js'
 import type { Client } from './client/install.js'
 import { compareFingerprints } from './compare.js'
 import { connect, withDatabase, type Endpoint, type Passfile } from './connection.js'
@@ -13,6 +12,7 @@ import { locateDifferingRows } from './locate.js'
 import { writeManifest, type Manifest } from './manifest.js'
 import { rolesReferenced } from './plan/checks/index.js'
 import { withConnection, type DatabasePlan, type Plan } from './plan.js'
+import type { UploadedArtifact, UploadSkipped } from './artifact.js'
 import type { DatabaseReport, RunReport } from './report.js'
 import { startTiming, timed } from './report.js'
 import { dataFileReader, followableTables, followDump } from './restore-follow.js'
@@ -400,7 +400,11 @@ function startUpload(
 ): Promise<void> {
   const name = inputs.artifactName ?? defaultArtifactName(database.name)
   // Best effort unless required: a failed upload must not hide the migration's result.
-  const upload = (): ReturnType<typeof uploadDump> => uploadDump(dumpDir, { name, retentionDays: inputs.retentionDays })
+  // Loaded on use: the artifact client is most of the bundle, and most runs on a laptop never upload.
+  const upload = async (): Promise<UploadedArtifact | UploadSkipped> => {
+    const { uploadDump } = await import('./artifact.js')
+    return uploadDump(dumpDir, { name, retentionDays: inputs.retentionDays })
+  }
   return timed(report, 'Upload artifact', database.name, upload, false)
     .then((artifact) => {
       report.artifact = artifact

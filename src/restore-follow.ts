@@ -230,7 +230,11 @@ class Follower implements DumpFollower {
       const stopOnCancel = onCancel(() => void target.end())
       try {
         await prepareLoadSession(target, encoding, targetMajor)
-        await copyInto(target, table, pipeline(Readable.from(this.growingFile(id, file)), reader.decompressor(), noop))
+        await copyInto(
+          target,
+          table,
+          pipeline(Readable.from(this.growingFile(id, file), { objectMode: false }), reader.decompressor(), noop)
+        )
       } finally {
         stopOnCancel()
         await target.end().catch(noop)
@@ -254,7 +258,7 @@ class Follower implements DumpFollower {
         if (this.dumpExited === false) throw new Error('stopped: pg_dump failed')
         // Checked before the read: whatever was written before the close is read by it or after it.
         const closed = this.closedEntries.has(id) || this.dumpExited === true
-        const buffer = Buffer.allocUnsafe(256 * 1024)
+        const buffer = Buffer.allocUnsafe(64 * 1024)
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
         if (bytesRead > 0) yield buffer.subarray(0, bytesRead)
         else if (closed) return
