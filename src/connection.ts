@@ -145,6 +145,8 @@ export interface ConnectOptions {
   /** Attempts for transient refusals, with doubling backoff from retryDelayMs. */
   attempts?: number
   retryDelayMs?: number
+  /** Connect even though the run is cancelled: only to undo what this run did (drop a database it created). */
+  afterCancel?: boolean
 }
 
 /**
@@ -156,7 +158,7 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
   let delay = options.retryDelayMs ?? 1000
   const tryTls = endpoint.sslmode !== undefined && endpoint.sslmode !== 'disable'
   for (let attempt = 1; ; attempt++) {
-    throwIfCancelled()
+    if (!options.afterCancel) throwIfCancelled()
     try {
       return await connectOnce(endpoint, tryTls)
     } catch (error) {

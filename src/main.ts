@@ -166,7 +166,7 @@ function cancellation(report: RunReport, signal: NodeJS.Signals): StageError {
     cut[0]?.stage ??
     report.databases.find((d) => d.error)?.error?.stage ??
     'Start'
-  const touched = report.stages.some((s) => s.stage === 'Restore')
+  const touched = report.databases.some((d) => d.targetTouched)
   return new StageError(
     stage,
     `the run was cancelled (${signal}) during ${stage}: child processes stopped, connections closed`,

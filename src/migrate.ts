@@ -15,6 +15,7 @@ import { withConnection, type DatabasePlan, type Plan } from './plan.js'
 import type { UploadedArtifact, UploadSkipped } from './artifact.js'
 import type { DatabaseReport, RunReport } from './report.js'
 import { startTiming, timed } from './report.js'
+import { quoteIdent } from './sql.js'
 import { dataFileReader, followableTables, followDump } from './restore-follow.js'
 import { progressReporter } from './run-tool.js'
 import {
@@ -120,8 +121,8 @@ async function restoreAlongside(
     }
   }
   const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
-  const targetReady = settledLater(prepareTarget(inputs, databasePlan, database, target))
   let timing: ReturnType<typeof startTiming> | undefined
+  let createdTarget = false
   const follower = followDump({
     client,
     endpoint: target,
@@ -132,25 +133,57 @@ async function restoreAlongside(
     targetMajor: plan.target?.major ?? client.major,
     tables: await followableTables(snapshot.client),
     reader,
-    targetReady,
-    onStart() {
+    async prepareTarget() {
       onStart()
       timing = startTiming(report, 'Restore', database.name)
+      database.targetTouched = true
+      await prepareTarget(inputs, databasePlan, database, target, () => (createdTarget = true))
     }
   })
   return {
     onDumpLine: (line) => follower.onDumpLine(line),
     async dumpDone(succeeded) {
+      if (!succeeded) {
+        // What the restore says now only follows from the dump's failure, which is reported.
+        await follower.dumpDone(false).catch(() => undefined)
+        // A database this run created holds nothing anyone had: it goes, and the target is as it was.
+        if (createdTarget) await dropCreatedTarget(inputs, databasePlan, database, plan.target?.major ?? 0)
+        const undone = createdTarget ? '; the database it had created was dropped' : ''
+        timing?.failed(new Error(`stopped: the dump failed${undone}`))
+        return
+      }
       try {
-        const result = await follower.dumpDone(succeeded)
+        const result = await follower.dumpDone(true)
         if (result) database.restore = { seconds: result.seconds, items: result.items, followed: result.followed }
-        if (succeeded) timing?.ok()
-        else timing?.failed(new Error('stopped: the dump failed'))
+        timing?.ok()
       } catch (error) {
         timing?.failed(error)
         throw error
       }
     }
+  }
+}
+
+async function dropCreatedTarget(
+  inputs: MigrateInputs,
+  databasePlan: DatabasePlan,
+  database: DatabaseReport,
+  targetMajor: number
+): Promise<void> {
+  const maintenance = withDatabase(inputs.target as Endpoint, maintenanceDatabase(inputs, databasePlan))
+  try {
+    const admin = await connect(maintenance, { afterCancel: true })
+    try {
+      // Our own sessions in it may still be on their way out.
+      const force = targetMajor >= 13 ? ' WITH (FORCE)' : ''
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(databasePlan.target)}${force}`)
+    } finally {
+      await admin.end().catch(() => undefined)
+    }
+    database.targetTouched = false
+    core.info(`dropped the target database ${databasePlan.target}: this run had created it, and the dump failed`)
+  } catch (error) {
+    core.warning(`could not drop ${databasePlan.target}, which this run created: ${(error as Error).message}`)
   }
 }
 
@@ -301,21 +334,25 @@ async function restoreStage(context: MigrateContext, dumpDir: string): Promise<v
   const { inputs, databasePlan, database, report, client, passfile } = context
   const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
   await timed(report, 'Restore', database.name, async () => {
+    database.targetTouched = true
     await prepareTarget(inputs, databasePlan, database, target)
     const result = await restoreDatabase(client, target, dumpDir, restoreOptions(context), passfile)
     database.restore = { seconds: result.seconds, items: result.items }
   })
 }
 
+/** Readies the target database; `onCreated` hears at once when this run creates it. */
 async function prepareTarget(
   inputs: MigrateInputs,
   databasePlan: DatabasePlan,
   database: DatabaseReport,
-  target: Endpoint
+  target: Endpoint,
+  onCreated?: () => void
 ): Promise<void> {
-  await withConnection(withDatabase(target, maintenanceDatabase(inputs, databasePlan)), (admin) =>
+  const created = await withConnection(withDatabase(target, maintenanceDatabase(inputs, databasePlan)), (admin) =>
     ensureTargetDatabase(admin, databasePlan.target, databasePlan.encoding)
   )
+  if (created) onCreated?.()
   await withConnection(target, async (db) => {
     if (databasePlan.targetObjects.length > 0 && inputs.ifTargetNotEmpty === 'clean')
       database.cleaned = await cleanTarget(db)

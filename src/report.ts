@@ -31,6 +31,8 @@ export interface DatabaseReport {
   /** Roles created NOLOGIN on the target because the dump names them. */
   createdRoles?: string[]
   dump?: { path: string; bytes: number; files: number; snapshot?: string; seconds: number }
+  /** The run wrote to the target database and did not undo it: a cancelled run says so. */
+  targetTouched?: boolean
   /** `followed`: tables loaded while pg_dump wrote them (see restore-follow.ts). */
   restore?: { seconds: number; items: number; followed?: string[] }
   /** Transactions that wrote on the source server (any database) while the migration ran: not in the copy, by design of the snapshot. */

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import { onCancel, throwIfCancelled } from './cancel.js'
+import { throwIfCancelled } from './cancel.js'
 import type { Client } from './client/install.js'
 import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
 import { StageError } from './errors.js'
@@ -95,10 +95,12 @@ export interface FollowSetup {
   targetMajor: number
   tables: Map<string, FollowedTable>
   reader: DataFileReader
-  /** Resolves when the target database is ready for the schema (created, cleaned, roles granted). */
-  targetReady: Promise<void>
-  /** Called once, when toc.dat is written and the restore begins. */
-  onStart: () => void
+  /**
+   * Called once, when toc.dat is written and the restore begins: readies the target database
+   * (created, cleaned, roles granted). Nothing touches the target before, so a dump that fails
+   * early leaves it as it was.
+   */
+  prepareTarget: () => Promise<void>
 }
 
 export interface DumpFollower {
@@ -175,8 +177,7 @@ class Follower implements DumpFollower {
   private async run(): Promise<RestoreResult | undefined> {
     const { client, endpoint, dumpDir, options } = this.setup
     if (!(await this.tocWritten.promise)) return undefined
-    this.setup.onStart()
-    await this.setup.targetReady
+    await this.setup.prepareTarget()
     const list = await restoreList(client, dumpDir, options, this.env)
     const preData = await restoreList(client, dumpDir, options, this.env, 'pre-data')
     this.list = list
@@ -226,24 +227,24 @@ class Follower implements DumpFollower {
     const table = this.setup.tables.get(oid) as FollowedTable
     core.info(`loading ${table.name} as pg_dump writes it`)
     try {
+      // A cancelled run closes every connection, this one too (connection.ts).
       const target = await connect(endpoint)
-      const stopOnCancel = onCancel(() => void target.end())
       try {
         await prepareLoadSession(target, encoding, targetMajor)
-        await copyInto(
-          target,
-          table,
-          pipeline(Readable.from(this.growingFile(id, file), { objectMode: false }), reader.decompressor(), noop)
+        const data = pipeline(
+          Readable.from(this.growingFile(id, file), { objectMode: false }),
+          reader.decompressor(),
+          noop
         )
+        await copyInto(target, table, data)
       } finally {
-        stopOnCancel()
         await target.end().catch(noop)
       }
       this.loaded.add(id)
       this.followedNames.push(table.name)
       this.tableDone(table.name)
     } catch (error) {
-      this.failure ??= new StageError('Restore', `loading ${table.name}: ${(error as Error).message}`)
+      this.failure ??= new StageError('Restore', `loading ${table.name}: ${lostConnection(error)}`)
       this.wake()
     }
   }
@@ -304,6 +305,13 @@ export async function copyInto(target: pg.Client, table: FollowedTable, data: Re
 }
 
 const noop = (): void => undefined
+
+/** A dropped connection says so in words, not only as a socket error code. */
+function lostConnection(error: unknown): string {
+  const message = (error as Error).message
+  const lost = /ECONNRESET|EPIPE|Connection terminated|terminating connection|server closed the connection/i
+  return lost.test(message) ? `the connection to the target was lost (${message})` : message
+}
 
 const entryId = (line: string): string => line.slice(0, line.indexOf(';'))
 

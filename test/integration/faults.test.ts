@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type pg from 'pg'
 import { processesWith, startLateProxy } from '../support/faults.js'
 import { outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, restartServer, serverUrl, startServer, stopServer, withClient } from '../support/servers.js'
@@ -100,7 +101,7 @@ describe('the target restarts in the middle of the restore', () => {
       lines: [
         expect.stringMatching(
           new RegExp(
-            `^::error::${big}: Restore failed: pg_restore failed: .*(server closed the connection|terminating connection|connection to server).* — .*if-target-not-empty: clean`
+            `^::error::${big}: Restore failed: (pg_restore failed|loading \\S+): .*(server closed the connection|terminating connection|connection to server|connection to the target was lost).* — .*if-target-not-empty: clean`
           )
         )
       ]
@@ -113,6 +114,14 @@ describe('the target restarts in the middle of the restore', () => {
     expect(await rowCounts(serverUrl(target, big))).toEqual({ a: 1_000_000, b: 600_000 })
   })
 })
+
+/** COPY commands running on a server now. */
+async function activeCopies(url: string): Promise<number> {
+  return withClient(url, async (client: pg.Client) => {
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_progress_copy')
+    return rows[0].n as number
+  })
+}
 
 describe('the action is cancelled in the middle of the dump', () => {
   test('children are stopped, the snapshot is closed, the process exits and the report says cancelled', async () => {
@@ -168,25 +177,41 @@ describe('the action is cancelled in the middle of the dump', () => {
     expect(sessions).toEqual([])
   })
 
-  test('SIGINT (what the runner sends first) during the restore: the report says the target may hold a partial copy', async () => {
+  /** Runs the action on `big` into `database`, sending SIGINT 300 ms after a log line; what was running then. */
+  async function interruptAfter(line: RegExp, database: string) {
     const workDir = fs.mkdtempSync(path.join(scratch, 'interrupt-'))
     const marker = path.join(workDir, 'temp')
-    const partial = uniqueName('partial')
     let restoring: string[] = []
+    let copying = 0
     const interrupted = await run(
-      { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, partial, target.admin) },
+      { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, database, target.admin) },
       {
         workDir,
-        onStdout: onLine(/^\[command\]\S*pg_restore --dbname=/, () => {
-          void sleep(300).then(() => {
+        onStdout: onLine(line, () => {
+          void sleep(300).then(async () => {
             restoring = processesWith(marker)
+            copying = await activeCopies(serverUrl(target, 'postgres'))
             process.kill(Number(restoring.find((p) => p.includes('dist/index.js'))?.split(':')[0]), 'SIGINT')
           })
         })
       }
     )
-    expect(restoring.filter((p) => /pg_restore/.test(p)).length).toBeGreaterThanOrEqual(1)
     expect(processesWith(marker)).toEqual([])
+    let sessions: unknown[] = []
+    for (let i = 0; i < 20; i++) {
+      sessions = await actionSessions(serverUrl(target, 'postgres'), database)
+      if (sessions.length === 0) break
+      await sleep(100)
+    }
+    expect(sessions).toEqual([])
+    return { interrupted, restoring, copying }
+  }
+
+  test('SIGINT (what the runner sends first) once the dump is done: the report says the target may hold a partial copy', async () => {
+    const partial = uniqueName('partial')
+    // "dump: …" is logged when pg_dump has exited; the restore goes on with indexes and constraints.
+    const { interrupted, restoring, copying } = await interruptAfter(/^dump: \d+ files/, partial)
+    expect(restoring.filter((p) => /pg_restore/.test(p)).length + copying).toBeGreaterThanOrEqual(1)
     expect({
       exitCode: interrupted.exitCode,
       cancelled: interrupted.report.cancelled,
@@ -200,13 +225,22 @@ describe('the action is cancelled in the middle of the dump', () => {
         hint: 'the target may hold a partial copy: run again with if-target-not-empty: clean'
       }
     })
-    let sessions: unknown[] = []
-    for (let i = 0; i < 20; i++) {
-      sessions = await actionSessions(serverUrl(target, 'postgres'), partial)
-      if (sessions.length === 0) break
-      await sleep(100)
-    }
-    expect(sessions).toEqual([])
+  })
+
+  test('SIGINT while a table loads as pg_dump writes it: the database the run created is dropped again', async () => {
+    const created = uniqueName('created')
+    const { interrupted, copying } = await interruptAfter(/^loading public\.a as pg_dump writes it/, created)
+    expect(copying).toBeGreaterThanOrEqual(1)
+    expect(interrupted.report.error).toEqual({
+      stage: 'Dump',
+      message: 'the run was cancelled (SIGINT) during Dump: child processes stopped, connections closed',
+      hint: 'nothing was written to the target: run the step again'
+    })
+    expect(interrupted.stdout).toContain(`dropped the target database ${created}`)
+    const { rows } = await withClient(serverUrl(target, 'postgres'), (client: pg.Client) =>
+      client.query('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [created])
+    )
+    expect(rows[0].n).toBe(0)
   })
 })
 

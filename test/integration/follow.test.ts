@@ -202,8 +202,7 @@ describe('a data file read while it is written', () => {
       targetMajor: 17,
       tables,
       reader: dataFileReader('gzip:1') as NonNullable<ReturnType<typeof dataFileReader>>,
-      targetReady: Promise.resolve(),
-      onStart: () => undefined
+      prepareTarget: () => Promise.resolve()
     })
     const data = fs.readFileSync(path.join(realDump, 'dump', entry))
     const out = fs.openSync(path.join(dumpDir, entry), 'w')
