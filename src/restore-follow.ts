@@ -10,6 +10,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { throwIfCancelled } from './cancel.js'
 import type { Client } from './client/install.js'
 import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
+import { formatBytes } from './dump.js'
 import { StageError } from './errors.js'
 import {
   partialCopy,
@@ -232,7 +233,7 @@ class Follower implements DumpFollower {
       try {
         await prepareLoadSession(target, encoding, targetMajor)
         const data = pipeline(
-          Readable.from(this.growingFile(id, file), { objectMode: false }),
+          Readable.from(this.growingFile(id, file, table.name), { objectMode: false }),
           reader.decompressor(),
           noop
         )
@@ -250,8 +251,11 @@ class Follower implements DumpFollower {
   }
 
   /** A data file as pg_dump writes it: read to its end, wait for more, until pg_dump has closed it. */
-  private async *growingFile(id: string, file: string): AsyncGenerator<Buffer> {
+  private async *growingFile(id: string, file: string, table: string): AsyncGenerator<Buffer> {
     const handle = await fs.promises.open(file)
+    // A big table takes minutes: say how far it is, every ten seconds.
+    let read = 0
+    let reported = Date.now()
     try {
       for (;;) {
         throwIfCancelled()
@@ -261,8 +265,14 @@ class Follower implements DumpFollower {
         const closed = this.closedEntries.has(id) || this.dumpExited === true
         const buffer = Buffer.allocUnsafe(64 * 1024)
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
-        if (bytesRead > 0) yield buffer.subarray(0, bytesRead)
-        else if (closed) return
+        if (bytesRead > 0) {
+          read += bytesRead
+          if (Date.now() - reported >= 10_000) {
+            reported = Date.now()
+            core.info(`loading ${table}: ${formatBytes(read)} of its dump file read so far`)
+          }
+          yield buffer.subarray(0, bytesRead)
+        } else if (closed) return
         else await Promise.race([this.tick.promise, sleep(50)])
       }
     } finally {
