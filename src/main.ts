@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import os from 'node:os'
 import path from 'node:path'
 import { cancelledBy, CancelledError, cancelRun } from './cancel.js'
 import { resolveCivoTarget, withCivoFirewallHint } from './civo.js'
@@ -16,7 +17,8 @@ import { newReport, timed, writeJsonReport, writeSummary, type RunReport } from 
 export async function run(): Promise<void> {
   const report = newReport('migrate')
   const started = performance.now()
-  let reportPath = path.resolve(process.env.RUNNER_TEMP ?? '.', 'pg-migrate-report.json')
+  // Where inputs.ts puts it by default; used when the inputs themselves are refused.
+  let reportPath = path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'pg-migrate-report.json')
   const passfile = new Passfile()
   const cancel = (signal: NodeJS.Signals): void => {
     // Child processes are stopped and connections closed (hooks in run-tool.ts and connection.ts);

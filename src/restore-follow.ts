@@ -131,9 +131,8 @@ class Follower implements DumpFollower {
   /** Woken whenever an entry closes or pg_dump exits, so readers waiting at the end of a file look again. */
   private tick = deferred<void>()
   private dumpExited?: boolean
-  /** TABLE DATA entries of tables to follow: entry id → source table OID. */
-  private followedEntries = new Map<string, string>()
-  private readonly queued = new Set<string>()
+  /** TABLE DATA entries of tables to follow whose load has not begun: entry id → source table OID. */
+  private readonly notStarted = new Map<string, string>()
   private readonly loaded = new Set<string>()
   private readonly followedNames: string[] = []
   private readonly loads: Promise<void>[] = []
@@ -143,7 +142,6 @@ class Follower implements DumpFollower {
   private list?: RestoreList
   private readonly report = progressReporter('tables restored')
   private tablesDone = 0
-  private readonly started = performance.now()
   private readonly restored: Promise<RestoreResult | undefined>
 
   constructor(private readonly setup: FollowSetup) {
@@ -178,6 +176,7 @@ class Follower implements DumpFollower {
   private async run(): Promise<RestoreResult | undefined> {
     const { client, endpoint, dumpDir, options } = this.setup
     if (!(await this.tocWritten.promise)) return undefined
+    const started = performance.now()
     await this.setup.prepareTarget()
     const list = await restoreList(client, dumpDir, options, this.env)
     const preData = await restoreList(client, dumpDir, options, this.env, 'pre-data')
@@ -186,7 +185,7 @@ class Follower implements DumpFollower {
     const schema = list.kept.filter((line) => preDataIds.has(entryId(line)) && !LATE_ACL.test(line))
     for (const line of list.kept) {
       const match = TABLE_DATA.exec(line)
-      if (match && this.setup.tables.has(match[2])) this.followedEntries.set(match[1], match[2])
+      if (match && this.setup.tables.has(match[2])) this.notStarted.set(match[1], match[2])
     }
     await restoreEntries(client, endpoint, dumpDir, schema, { ...options, jobs: 1 }, this.env)
     this.schemaRestored = true
@@ -204,7 +203,7 @@ class Follower implements DumpFollower {
     return {
       items: list.kept.length,
       skipped: list.skipped,
-      seconds: (performance.now() - this.started) / 1000,
+      seconds: (performance.now() - started) / 1000,
       followed: this.followedNames
     }
   }
@@ -212,13 +211,13 @@ class Follower implements DumpFollower {
   /** Starts a load for each followed table whose data file pg_dump has begun. */
   private queueStartedFiles(): void {
     if (!this.schemaRestored || this.failure) return
-    const pattern = new RegExp(`^(\\d+)\\.dat${this.setup.reader.suffix.replace('.', '\\.')}$`)
-    for (const file of fs.readdirSync(this.setup.dumpDir)) {
-      const id = pattern.exec(file)?.[1]
-      const oid = id && this.followedEntries.get(id)
-      if (!id || !oid || this.queued.has(id)) continue
-      this.queued.add(id)
-      this.loads.push(this.slot(() => this.load(id, oid, path.join(this.setup.dumpDir, file))))
+    // Only followed entries not started yet: pg_dump starts the biggest tables first, so after the
+    // first few lines there are none left to look for, however many tables follow.
+    for (const [id, oid] of this.notStarted) {
+      const file = path.join(this.setup.dumpDir, `${id}.dat${this.setup.reader.suffix}`)
+      if (!fs.existsSync(file)) continue
+      this.notStarted.delete(id)
+      this.loads.push(this.slot(() => this.load(id, oid, file)))
     }
   }
 
