@@ -15,7 +15,12 @@ test('roles: create-missing with privileges: keep restores owners and grants as 
      ALTER TABLE app.accounts OWNER TO ${owner};
      INSERT INTO app.accounts SELECT g, 'n' || g FROM generate_series(1, 100) g;
      GRANT USAGE ON SCHEMA app TO ${reader};
-     GRANT SELECT ON app.accounts TO ${reader};`
+     GRANT SELECT ON app.accounts TO ${reader};
+     CREATE TABLE app.ledger (id int PRIMARY KEY, entry text);
+     ALTER TABLE app.ledger OWNER TO ${owner};
+     INSERT INTO app.ledger SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 60000) g;
+     REVOKE ALL ON app.ledger FROM PUBLIC;
+     GRANT SELECT ON app.ledger TO ${reader};`
   )
   const refused = await runAction(testbed.actionInputs(db, db, { privileges: 'keep' }))
   expect(refused.exitCode).not.toBe(0)
@@ -25,13 +30,20 @@ test('roles: create-missing with privileges: keep restores owners and grants as 
   expect(outcome(run)).toEqual(PASSED)
   expect(run.report.databases[0].createdRoles).toEqual(expect.arrayContaining([owner, reader]))
   expect(run.summary).toContain('Roles created NOLOGIN on the target')
+  // Big enough to load as pg_dump writes it: into a table the login owns only through the granted role.
+  expect(run.report.databases[0].restore.followed).toEqual(['app.ledger'])
   const { rows } = await testbed.query(
     'target',
     db,
-    `SELECT pg_get_userbyid(c.relowner) AS owner, has_table_privilege('${reader}', c.oid, 'SELECT') AS readable
-       FROM pg_class c WHERE c.oid = 'app.accounts'::regclass`
+    `SELECT c.relname AS table, pg_get_userbyid(c.relowner) AS owner, has_table_privilege('${reader}', c.oid, 'SELECT') AS readable
+       FROM pg_class c WHERE c.oid IN ('app.accounts'::regclass, 'app.ledger'::regclass) ORDER BY 1`
   )
-  expect(rows).toEqual([{ owner, readable: true }])
+  expect(rows).toEqual([
+    { table: 'accounts', owner, readable: true },
+    { table: 'ledger', owner, readable: true }
+  ])
+  const ledger = await testbed.query('target', db, 'SELECT count(*)::int AS n FROM app.ledger')
+  expect(ledger.rows).toEqual([{ n: 60000 }])
   const login = await testbed.query('target', 'postgres', `SELECT rolcanlogin FROM pg_roles WHERE rolname = '${owner}'`)
   expect(login.rows).toEqual([{ rolcanlogin: false }])
 })
