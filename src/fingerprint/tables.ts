@@ -11,7 +11,22 @@ import {
 } from './sql.js'
 import type { RowHash, TableFingerprint, VerifyLevel } from './types.js'
 
-type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & { bytes: number; recordHashable: boolean }
+type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & {
+  bytes: number
+  blockSize: number
+  /** The server scans a ctid range by its blocks only (14 and later), so a table can be split. */
+  tidRanges: boolean
+  recordHashable: boolean
+}
+
+/** Blocks [from, to) of a table; `to` undefined: to its end, whatever it has grown to. */
+interface BlockRange {
+  from: number
+  to?: number
+}
+
+/** Tables split across the sessions from this size on. */
+const SPLIT_MIN_BYTES = 64 * 1024 * 1024
 
 /**
  * Tables whose rows the dump carries: ordinary and unlogged tables, including partitions and
@@ -21,6 +36,8 @@ type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & { byt
  */
 const LIST_TABLES = `
 SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::float8 AS bytes,
+  current_setting('block_size')::int AS block_size,
+  current_setting('server_version_num')::int >= 140000 AS tid_ranges,
   coalesce((SELECT array_agg(a.attname::text ORDER BY k.position)
     FROM pg_index i
     CROSS JOIN unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
@@ -45,6 +62,8 @@ interface TableRow {
   schema: string
   name: string
   bytes: number
+  block_size: number
+  tid_ranges: boolean
   primary_key: string[]
   root_schema: string | null
   root_name: string | null
@@ -59,6 +78,8 @@ export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
       name: row.name,
       primaryKey: row.primary_key,
       bytes: row.bytes,
+      blockSize: row.block_size,
+      tidRanges: row.tid_ranges,
       recordHashable: row.record_hashable
     }
     if (row.root_schema !== null && row.root_name !== null) {
@@ -68,26 +89,50 @@ export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
   })
 }
 
-/** The count and checksum of one table; ONLY, so an inheritance parent does not count its children's rows. */
-export function tableChecksumSql(schema: string, name: string, level: VerifyLevel, hash: RowHash = 'text'): string {
+/**
+ * The count and checksum of one table, or of a block range of it; ONLY, so an inheritance parent
+ * does not count its children's rows. The checksum is a sum, so the ranges' sums add up to the table's.
+ */
+export function tableChecksumSql(
+  schema: string,
+  name: string,
+  level: VerifyLevel,
+  hash: RowHash = 'text',
+  range?: BlockRange
+): string {
   const rowExpression = hash === 'record' ? recordHash('r') : rowHash('r')
   const checksum = level === 'full' ? `coalesce(sum(${rowExpression}), 0)::text` : 'NULL::text'
-  return `SELECT count(*)::text AS rows, ${checksum} AS checksum FROM ONLY ${qualifiedName(schema, name)} AS r`
+  const where = range
+    ? ` WHERE r.ctid >= '(${range.from},0)'::tid${range.to === undefined ? '' : ` AND r.ctid < '(${range.to},0)'::tid`}`
+    : ''
+  return `SELECT count(*)::text AS rows, ${checksum} AS checksum FROM ONLY ${qualifiedName(schema, name)} AS r${where}`
 }
 
-async function checksumTable(
+interface Part {
+  rows: bigint
+  checksum: bigint | null
+}
+
+interface TableInProgress {
+  table: TableToCheck
+  hash: RowHash
+  parts: Part[]
+  /** Parts to wait for: 1, or one per session when the table is split. */
+  expected: number
+}
+
+async function checksumPart(
   client: pg.Client,
   table: TableToCheck,
   level: VerifyLevel,
-  hash: RowHash
-): Promise<TableFingerprint> {
+  hash: RowHash,
+  range?: BlockRange
+): Promise<Part> {
   try {
     const { rows } = await client.query<{ rows: string; checksum: string | null }>(
-      tableChecksumSql(table.schema, table.name, level, hash)
+      tableChecksumSql(table.schema, table.name, level, hash, range)
     )
-    const { schema, name, primaryKey, partitionRoot } = table
-    const root = partitionRoot ? { partitionRoot } : {}
-    return { schema, name, rows: Number(rows[0].rows), checksum: rows[0].checksum, hash, primaryKey, ...root }
+    return { rows: BigInt(rows[0].rows), checksum: rows[0].checksum === null ? null : BigInt(rows[0].checksum) }
   } catch (error) {
     throw new StageError(
       'Verify',
@@ -97,10 +142,6 @@ async function checksumTable(
   }
 }
 
-/**
- * Checksums every table, largest first so the long ones do not start last, each session taking the
- * next table as it finishes one. Results are sorted by name.
- */
 /**
  * The method for one table: the other side's when known (so checksums compare), else the record
  * hash where every column allows it. A table the other side hashed by record but whose columns here
@@ -118,32 +159,64 @@ export interface HashChoice {
   textOnly?: boolean
 }
 
+/**
+ * Checksums every table, largest first so the long ones do not start last, each session taking the
+ * next piece as it finishes one; a big table is split into a block range per session. Results are
+ * sorted by name.
+ */
 export async function fingerprintTables(
   sessions: pg.Client[],
   level: VerifyLevel,
   onProgress?: (done: number, total: number, table: string) => void,
-  hashChoice: HashChoice = {}
+  options: HashChoice & { splitMinBytes?: number } = {}
 ): Promise<TableFingerprint[]> {
-  const queue = (await listTables(sessions[0])).sort((a, b) => b.bytes - a.bytes)
-  const total = queue.length
+  const tables = (await listTables(sessions[0])).sort((a, b) => b.bytes - a.bytes)
+  const splitMinBytes = options.splitMinBytes ?? SPLIT_MIN_BYTES
+  // One piece of work per table, or per block range of a big one; largest first.
+  const queue = tables.flatMap((table): { done: TableInProgress; range?: BlockRange }[] => {
+    const done: TableInProgress = { table, hash: chooseHash(table, options), parts: [], expected: 1 }
+    const blocks = Math.ceil(table.bytes / table.blockSize)
+    if (sessions.length < 2 || !table.tidRanges || table.bytes < splitMinBytes) return [{ done }]
+    done.expected = sessions.length
+    return sessions.map((_, i) => ({
+      done,
+      range: {
+        from: Math.floor((i * blocks) / sessions.length),
+        to: i === sessions.length - 1 ? undefined : Math.floor(((i + 1) * blocks) / sessions.length)
+      }
+    }))
+  })
   const results: TableFingerprint[] = []
   let failed = false
   const work = async (client: pg.Client): Promise<void> => {
-    for (let table = queue.shift(); table && !failed; table = queue.shift()) {
+    for (let item = queue.shift(); item && !failed; item = queue.shift()) {
+      const { done, range } = item
       try {
-        results.push(await checksumTable(client, table, level, chooseHash(table, hashChoice)))
+        done.parts.push(await checksumPart(client, done.table, level, done.hash, range))
       } catch (error) {
-        // The other sessions stop after their current table instead of working for nothing.
+        // The other sessions stop after their current piece instead of working for nothing.
         failed = true
         throw error
       }
-      onProgress?.(results.length, total, displayName(table.schema, table.name))
+      if (done.parts.length < done.expected) continue
+      results.push(tableFingerprint(done.table, done.hash, done.parts))
+      onProgress?.(results.length, tables.length, displayName(done.table.schema, done.table.name))
     }
   }
   const settled = await Promise.allSettled(sessions.map(work))
   const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
   if (failure) throw failure.reason
   return results.sort((a, b) => compareNames(a, b))
+}
+
+function tableFingerprint(table: TableToCheck, hash: RowHash, parts: Part[]): TableFingerprint {
+  const rows = parts.reduce((sum, part) => sum + part.rows, 0n)
+  const checksum = parts.some((part) => part.checksum === null)
+    ? null
+    : parts.reduce((sum, part) => sum + (part.checksum as bigint), 0n).toString()
+  const { schema, name, primaryKey, partitionRoot } = table
+  const root = partitionRoot ? { partitionRoot } : {}
+  return { schema, name, rows: Number(rows), checksum, hash, primaryKey, ...root }
 }
 
 function compareNames(a: { schema: string; name: string }, b: { schema: string; name: string }): number {

@@ -37,6 +37,11 @@ export interface FingerprintOptions {
    * before pg_dump reads them, so a restored sequence can only be at or ahead of them.
    */
   sequences?: SequenceFingerprint[]
+  /**
+   * Tables at least this big are split into one block range per session, so the biggest table does
+   * not leave the other sessions idle at the end. Default 64 MiB; only on 14 and later (TID range scans).
+   */
+  splitMinBytes?: number
 }
 
 /**

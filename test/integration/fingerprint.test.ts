@@ -493,6 +493,32 @@ describe('the checksum', () => {
   })
 })
 
+describe('a table split across sessions by block range', () => {
+  const db = uniqueName('fp_split')
+  beforeAll(async () => {
+    await bed.createSource(
+      db,
+      `CREATE TABLE plain (id int, note text);
+       INSERT INTO plain SELECT i, md5(i::text) FROM generate_series(1, 20000) i;
+       CREATE TABLE typed (id int, mood text[]);
+       INSERT INTO typed SELECT i, ARRAY[md5(i::text)] FROM generate_series(1, 20000) i;
+       DELETE FROM plain WHERE id % 7 = 0`
+    )
+  })
+
+  test('adds up to the whole table: rows and checksum, record and text method alike', async () => {
+    const whole = await fingerprintDatabase(connector(bed.sourceUrl(db)), options({ validationQueries: [], jobs: 1 }))
+    const split = await fingerprintDatabase(
+      connector(bed.sourceUrl(db)),
+      options({ validationQueries: [], jobs: 3, splitMinBytes: 1 })
+    )
+    expect(tableOf(whole, 'public.plain').hash).toBe('record')
+    expect(tableOf(whole, 'public.typed').hash).toBe('text')
+    expect(tableOf(whole, 'public.plain').rows).toBe(20000 - 2857)
+    expect(split.tables).toEqual(whole.tables)
+  })
+})
+
 describe('validation queries', () => {
   const db = uniqueName('fp_queries')
   beforeAll(async () => {
