@@ -172,6 +172,26 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
   }
 }
 
+/** Runs `work` with a connection, closing it after. */
+export async function withConnection<T>(
+  endpoint: Endpoint,
+  work: (client: pg.Client) => Promise<T>,
+  options: ConnectOptions = {}
+): Promise<T> {
+  const client = await connect(endpoint, options)
+  try {
+    return await work(client)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** `server_version_num`, e.g. 170004: what a statement may use depends on it. */
+export async function serverVersionNumber(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ num: number }>(`SELECT current_setting('server_version_num')::int AS num`)
+  return rows[0].num
+}
+
 async function connectOnce(endpoint: Endpoint, tls: boolean): Promise<pg.Client> {
   const client = new pg.Client(pgConfig(endpoint, tls))
   try {

@@ -6,6 +6,7 @@ import type { Client } from './client/install.js'
 import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
 import { StageError } from './errors.js'
 import { Inputs, type Compression } from './inputs.js'
+import { isUserSchema } from './sql.js'
 import { progressReporter, runTool, tableDataDone } from './run-tool.js'
 
 /** A REPEATABLE READ transaction that exported its snapshot; pg_dump and the source checksums share it. */
@@ -76,7 +77,7 @@ export interface DumpResult {
 async function countTables(snapshot: HeldSnapshot): Promise<number> {
   const { rows } = await snapshot.client.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`
+      WHERE c.relkind = 'r' AND ${isUserSchema('n')}`
   )
   return rows[0].n
 }

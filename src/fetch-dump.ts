@@ -32,7 +32,7 @@ export async function fetchDump(inputs: MigrateInputs): Promise<{ dir: string; m
       throw new StageError('Check dump', error.message, `check ${Inputs.ArtifactName} and ${Inputs.ArtifactRunId}`)
     })
   }
-  const manifest = readVerifiedManifest(dir)
+  const manifest = await readVerifiedManifest(dir)
   core.info(
     `dump of ${manifest.database} from PostgreSQL ${manifest.sourceVersion}, taken ${manifest.snapshotTakenAt}: ${Object.keys(manifest.files).length} files verified`
   )

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Client } from './client/install.js'
 import type { DumpResult } from './dump.js'
 import { StageError } from './errors.js'
+import { sha256File } from './files.js'
 import { Inputs } from './inputs.js'
 import type { Fingerprint } from './fingerprint/index.js'
 
@@ -28,19 +28,6 @@ export interface Manifest {
   sourceFingerprint?: Fingerprint
 }
 
-export function sha256File(file: string): string {
-  const hash = createHash('sha256')
-  const fd = fs.openSync(file, 'r')
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20)
-    let read: number
-    while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) hash.update(buffer.subarray(0, read))
-  } finally {
-    fs.closeSync(fd)
-  }
-  return hash.digest('hex')
-}
-
 function dumpFiles(dir: string): string[] {
   return fs
     .readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -50,7 +37,7 @@ function dumpFiles(dir: string): string[] {
     .sort()
 }
 
-export function writeManifest(
+export async function writeManifest(
   dir: string,
   parts: {
     database: string
@@ -62,7 +49,9 @@ export function writeManifest(
     snapshotTakenAt: string
     fingerprint?: Fingerprint
   }
-): Manifest {
+): Promise<Manifest> {
+  const files: Record<string, string> = {}
+  for (const file of dumpFiles(dir)) files[file] = await sha256File(path.join(dir, file))
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     database: parts.database,
@@ -72,7 +61,7 @@ export function writeManifest(
     encoding: parts.encoding,
     extensions: parts.extensions,
     dumpOptions: parts.dump.options,
-    files: Object.fromEntries(dumpFiles(dir).map((file) => [file, sha256File(path.join(dir, file))])),
+    files,
     sourceFingerprint: parts.fingerprint
   }
   fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest) + '\n')
@@ -83,7 +72,7 @@ export function writeManifest(
  * Reads the manifest and checks every dump file against it before anything touches the target:
  * a partial or corrupted artifact is refused here.
  */
-export function readVerifiedManifest(dir: string): Manifest {
+export async function readVerifiedManifest(dir: string): Promise<Manifest> {
   const file = path.join(dir, MANIFEST_FILE)
   if (!fs.existsSync(file)) {
     throw new StageError(
@@ -121,7 +110,7 @@ export function readVerifiedManifest(dir: string): Manifest {
     )
   }
   for (const name of expected) {
-    if (sha256File(path.join(dir, name)) !== manifest.files[name]) {
+    if ((await sha256File(path.join(dir, name))) !== manifest.files[name]) {
       throw new StageError(
         'Check dump',
         `${name} in ${dir} does not match its sha256 in the manifest`,

@@ -3,7 +3,7 @@ import path from 'node:path'
 import type pg from 'pg'
 import type { Client } from './client/install.js'
 import { compareFingerprints } from './compare.js'
-import { connect, withDatabase, type Endpoint, type Passfile } from './connection.js'
+import { connect, withConnection, withDatabase, type Endpoint, type Passfile } from './connection.js'
 import { compressionArgument, dumpDatabase, holdSnapshot, type HeldSnapshot } from './dump.js'
 import { StageError } from './errors.js'
 import { fingerprintDatabase, fingerprintSequences, type Fingerprint } from './fingerprint/index.js'
@@ -11,7 +11,7 @@ import type { MigrateInputs } from './inputs.js'
 import { locateDifferingRows } from './locate.js'
 import { writeManifest, type Manifest } from './manifest.js'
 import { rolesReferenced } from './plan/checks/index.js'
-import { withConnection, type DatabasePlan, type Plan } from './plan.js'
+import type { DatabasePlan, Plan } from './plan.js'
 import type { UploadedArtifact, UploadSkipped } from './artifact.js'
 import type { DatabaseReport, RunReport } from './report.js'
 import { startTiming, timed } from './report.js'
@@ -171,15 +171,14 @@ async function dropCreatedTarget(
   targetMajor: number
 ): Promise<void> {
   const maintenance = withDatabase(inputs.target as Endpoint, maintenanceDatabase(inputs, databasePlan))
+  // Our own sessions in it may still be on their way out.
+  const force = targetMajor >= 13 ? ' WITH (FORCE)' : ''
   try {
-    const admin = await connect(maintenance, { afterCancel: true })
-    try {
-      // Our own sessions in it may still be on their way out.
-      const force = targetMajor >= 13 ? ' WITH (FORCE)' : ''
-      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(databasePlan.target)}${force}`)
-    } finally {
-      await admin.end().catch(() => undefined)
-    }
+    await withConnection(
+      maintenance,
+      (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(databasePlan.target)}${force}`),
+      { afterCancel: true }
+    )
     database.targetTouched = false
     core.info(`dropped the target database ${databasePlan.target}: this run had created it, and the dump failed`)
   } catch (error) {
@@ -299,9 +298,9 @@ async function dumpStage(
       seconds: dump.seconds
     }
     fingerprinting ??= fingerprintSource()
-    const manifestWritten = fingerprinting.then((fingerprint) => {
+    const manifestWritten = fingerprinting.then(async (fingerprint) => {
       database.sourceFingerprint = fingerprint
-      writeManifest(dumpDir, {
+      await writeManifest(dumpDir, {
         database: databasePlan.source,
         encoding: databasePlan.encoding,
         extensions: dump.extensions,

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type pg from 'pg'
 import { chooseClient, majorOf, type ClientRequirement } from './client/version-policy.js'
-import { connect, describe, withDatabase, type Endpoint } from './connection.js'
+import { connect, describe, withConnection, withDatabase, type Endpoint } from './connection.js'
 import { PlanError } from './errors.js'
 import { Inputs, type MigrateInputs } from './inputs.js'
 import { runChecks } from './plan/checks/index.js'
@@ -47,16 +47,6 @@ async function serverFacts(client: pg.Client): Promise<ServerFacts> {
     major: majorOf(Number(rows[0].num)),
     superuser: rows[0].rolsuper,
     createdb: rows[0].rolcreatedb
-  }
-}
-
-/** Runs `work` with a connection, closing it after. */
-export async function withConnection<T>(endpoint: Endpoint, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect(endpoint)
-  try {
-    return await work(client)
-  } finally {
-    await client.end().catch(() => undefined)
   }
 }
 

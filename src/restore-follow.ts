@@ -9,7 +9,7 @@ import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { throwIfCancelled } from './cancel.js'
 import type { Client } from './client/install.js'
-import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
+import { clientEnvironment, serverVersionNumber, withConnection, type Endpoint, type Passfile } from './connection.js'
 import { formatBytes } from './dump.js'
 import { StageError } from './errors.js'
 import {
@@ -21,7 +21,7 @@ import {
   type RestoreResult
 } from './restore.js'
 import { progressReporter } from './run-tool.js'
-import { quoteLiteral } from './sql.js'
+import { isUserSchema, quoteLiteral } from './sql.js'
 
 /**
  * Restoring while pg_dump runs. A directory-format dump writes toc.dat before any table data, so the
@@ -65,19 +65,16 @@ export async function followableTables(
   source: pg.Client,
   minBytes = FOLLOW_MIN_BYTES
 ): Promise<Map<string, FollowedTable>> {
-  const { rows: version } = await source.query<{ num: number }>(
-    `SELECT current_setting('server_version_num')::int AS num`
-  )
+  const version = await serverVersionNumber(source)
   // pg_dump's column list: neither dropped columns nor, from 12 on, generated ones.
-  const notGenerated = version[0].num >= 120000 ? `AND a.attgenerated = ''` : ''
-  const notPartition = version[0].num >= 100000 ? 'AND NOT c.relispartition' : ''
+  const notGenerated = version >= 120000 ? `AND a.attgenerated = ''` : ''
+  const notPartition = version >= 100000 ? 'AND NOT c.relispartition' : ''
   const { rows } = await source.query<{ oid: string; name: string; columns: string | null }>(
     `SELECT c.oid::text AS oid, format('%I.%I', n.nspname, c.relname) AS name,
             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' ${notPartition} AND pg_table_size(c.oid) >= $1
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`,
+      WHERE c.relkind = 'r' ${notPartition} AND pg_table_size(c.oid) >= $1 AND ${isUserSchema('n')}`,
     [minBytes]
   )
   return new Map(
@@ -178,8 +175,10 @@ class Follower implements DumpFollower {
     if (!(await this.tocWritten.promise)) return undefined
     const started = performance.now()
     await this.setup.prepareTarget()
-    const list = await restoreList(client, dumpDir, options, this.env)
-    const preData = await restoreList(client, dumpDir, options, this.env, 'pre-data')
+    const [list, preData] = await Promise.all([
+      restoreList(client, dumpDir, options, this.env),
+      restoreList(client, dumpDir, options, this.env, 'pre-data')
+    ])
     this.list = list
     const preDataIds = new Set(preData.kept.map(entryId))
     const schema = list.kept.filter((line) => preDataIds.has(entryId(line)) && !LATE_ACL.test(line))
@@ -228,8 +227,7 @@ class Follower implements DumpFollower {
     core.info(`loading ${table.name} as pg_dump writes it`)
     try {
       // A cancelled run closes every connection, this one too (connection.ts).
-      const target = await connect(endpoint)
-      try {
+      await withConnection(endpoint, async (target) => {
         await prepareLoadSession(target, encoding, targetMajor)
         const data = pipeline(
           Readable.from(this.growingFile(id, file, table.name), { objectMode: false }),
@@ -237,9 +235,7 @@ class Follower implements DumpFollower {
           noop
         )
         await copyInto(target, table, data)
-      } finally {
-        await target.end().catch(noop)
-      }
+      })
       this.loaded.add(id)
       this.followedNames.push(table.name)
       this.tableDone(table.name)

@@ -3,11 +3,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import type { Client } from './client/install.js'
-import { clientEnvironment, connect, type Endpoint, type Passfile } from './connection.js'
+import { clientEnvironment, serverVersionNumber, withConnection, type Endpoint, type Passfile } from './connection.js'
 import { StageError } from './errors.js'
 import type { Privileges } from './inputs.js'
 import { progressReporter, runTool, tableDataDone } from './run-tool.js'
-import { quoteIdent, quoteLiteral } from './sql.js'
+import { isUserSchema, quoteIdent, quoteLiteral } from './sql.js'
 
 /** TOC entries a target without superuser cannot restore; the plan reports the objects behind them. */
 const SUPERUSER_ONLY = /^\d+; \d+ \d+ (EVENT TRIGGER|SUBSCRIPTION|COMMENT - EXTENSION|PUBLICATION TABLE|PUBLICATION) /
@@ -147,12 +147,10 @@ export async function restoreList(
  * warns about every shared catalog it may not touch.
  */
 export async function analyzeTarget(endpoint: Endpoint): Promise<void> {
-  const db = await connect(endpoint)
-  try {
+  await withConnection(endpoint, async (db) => {
     const { rows } = await db.query<{ name: string }>(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\\_toast%' AND pg_has_role(c.relowner, 'USAGE')`
+        WHERE c.relkind IN ('r', 'm', 'p') AND ${isUserSchema('n')} AND pg_has_role(c.relowner, 'USAGE')`
     )
     for (let start = 0; start < rows.length; start += 100) {
       await db.query(
@@ -162,9 +160,7 @@ export async function analyzeTarget(endpoint: Endpoint): Promise<void> {
           .join(', ')}`
       )
     }
-  } finally {
-    await db.end()
-  }
+  })
 }
 
 /** Creates the target database when missing, owned by the login, encoded as the source. */
@@ -194,8 +190,7 @@ function keepPrivilegesOrder(entries: string[]): string[] {
  * 16 on). It holds ADMIN on roles it created, so it can grant itself membership.
  */
 export async function grantRolesToLogin(target: pg.Client, roles: string[]): Promise<void> {
-  const { rows } = await target.query<{ num: number }>(`SELECT current_setting('server_version_num')::int AS num`)
-  const options = rows[0].num >= 160000 ? ' WITH INHERIT TRUE, SET TRUE' : ''
+  const options = (await serverVersionNumber(target)) >= 160000 ? ' WITH INHERIT TRUE, SET TRUE' : ''
   // Only roles it administers and is not yet a member of; the plan reports owners it cannot become.
   const { rows: grantable } = await target.query<{ name: string }>(
     `SELECT rolname AS name FROM pg_roles
@@ -238,15 +233,9 @@ export async function cleanTarget(target: pg.Client): Promise<string[]> {
     dropped.push(`schema ${name}`)
   }
   // Recreate public as initdb makes it: from 15 on, owned by the database owner, USAGE for all.
-  const { rows: version } = await target.query<{ num: number }>(
-    `SELECT current_setting('server_version_num')::int AS num`
-  )
-  await target.query(
-    version[0].num >= 150000 ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner' : 'CREATE SCHEMA public'
-  )
-  await target.query(
-    version[0].num >= 150000 ? 'GRANT USAGE ON SCHEMA public TO PUBLIC' : 'GRANT ALL ON SCHEMA public TO PUBLIC'
-  )
+  const fifteen = (await serverVersionNumber(target)) >= 150000
+  await target.query(fifteen ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner' : 'CREATE SCHEMA public')
+  await target.query(fifteen ? 'GRANT USAGE ON SCHEMA public TO PUBLIC' : 'GRANT ALL ON SCHEMA public TO PUBLIC')
   const { rows: blobs } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')
   if (blobs[0].n > 0) {
     await target.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata')

@@ -3,6 +3,15 @@ export function quoteIdent(name: string): string {
   return '"' + name.replaceAll('"', '""') + '"'
 }
 
+/**
+ * User schemas only: not the catalogs, not TOAST, not any session's temp schema. `alias` is a
+ * pg_namespace row.
+ */
+export function isUserSchema(alias: string): string {
+  return `(${alias}.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND ${alias}.nspname NOT LIKE 'pg\\_toast%' AND ${alias}.nspname NOT LIKE 'pg\\_temp\\_%')`
+}
+
 /** Quotes a string literal for SQL text where a parameter cannot be used (DDL). */
 export function quoteLiteral(value: string): string {
   return "'" + value.replaceAll("'", "''") + "'"

@@ -1,10 +1,10 @@
 import * as core from '@actions/core'
 import * as exec from '@actions/exec'
 import * as tc from '@actions/tool-cache'
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ClientError } from '../errors.js'
+import { sha256File } from '../files.js'
 import { Inputs } from '../inputs.js'
 import { downloadUrl, platformTarget, type ClientRequirement } from './version-policy.js'
 
@@ -85,16 +85,6 @@ const inToolCache: Finder = async ({ major }) => {
   return undefined
 }
 
-function sha256(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256')
-    fs.createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('end', () => resolve(hash.digest('hex')))
-      .on('error', reject)
-  })
-}
-
 async function fetchTool(url: string, what: string): Promise<string> {
   try {
     return await tc.downloadTool(url)
@@ -114,7 +104,7 @@ const download: Finder = async (requirement, template) => {
   const archive = await fetchTool(url, 'client')
   const checksumFile = await fetchTool(`${url}.sha256`, 'client checksum')
   const expected = /^[0-9a-f]{64}/i.exec(fs.readFileSync(checksumFile, 'utf8').trim())?.[0]?.toLowerCase()
-  const actual = await sha256(archive)
+  const actual = await sha256File(archive)
   if (!expected || expected !== actual) {
     throw new ClientError(
       `the client download from ${url} does not match its published sha256 (expected ${expected ?? 'none'}, got ${actual})`,

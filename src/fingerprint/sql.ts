@@ -1,10 +1,9 @@
 // SQL fragments shared by the fingerprint queries. Sessions run with search_path = pg_catalog, so
 // catalog names need no qualification and user objects always print qualified.
 
-/** Quotes an identifier the way quote_ident does, always. */
-export function quoteIdent(name: string): string {
-  return '"' + name.replaceAll('"', '""') + '"'
-}
+import { quoteIdent } from '../sql.js'
+
+export { isUserSchema, quoteIdent } from '../sql.js'
 
 export function qualifiedName(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`
@@ -17,15 +16,6 @@ export function qualifiedName(schema: string, name: string): string {
 export function displayName(schema: string, name: string): string {
   const show = (part: string): string => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part))
   return `${show(schema)}.${show(name)}`
-}
-
-/**
- * User schemas only: not the catalogs, not TOAST, not any session's temp schema. `alias` is a
- * pg_namespace row.
- */
-export function isUserSchema(alias: string): string {
-  return `(${alias}.nspname NOT IN ('pg_catalog', 'information_schema')
-    AND ${alias}.nspname NOT LIKE 'pg\\_toast%' AND ${alias}.nspname NOT LIKE 'pg\\_temp\\_%')`
 }
 
 /**
