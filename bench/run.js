@@ -239,31 +239,15 @@ async function main() {
   console.log(`\nsummary (${runs} run(s), medians; ${mib(generated.database)} database, ${jobs} jobs)`)
   const row = (/** @type {string} */ label, /** @type {number[]} */ xs, /** @type {number} */ m) =>
     console.log(`  ${label.padEnd(36)} ${xs.map((x) => secs(x).padStart(8)).join(' ')}   median ${secs(m)}`)
-  row(
-    '(a) pg_dump | psql',
-    results.map((r) => r.a.seconds),
-    med.a
-  )
-  row(
-    `(b) -Fd -j${jobs} zstd:1 + pg_restore -j${jobs}`,
-    results.map((r) => r.b.seconds),
-    med.b
-  )
-  row(
-    '    of which pg_dump',
-    results.map((r) => r.b.dumpSeconds),
-    med.bDump
-  )
-  row(
-    '    of which pg_restore',
-    results.map((r) => r.b.restoreSeconds),
-    med.bRestore
-  )
-  row(
-    '(c) the action, verify full',
-    results.map((r) => r.c.seconds),
-    med.c
-  )
+  /** @type {[string, (r: any) => number, number][]} */
+  const totals = [
+    ['(a) pg_dump | psql', (r) => r.a.seconds, med.a],
+    [`(b) -Fd -j${jobs} zstd:1 + pg_restore -j${jobs}`, (r) => r.b.seconds, med.b],
+    ['    of which pg_dump', (r) => r.b.dumpSeconds, med.bDump],
+    ['    of which pg_restore', (r) => r.b.restoreSeconds, med.bRestore],
+    ['(c) the action, verify full', (r) => r.c.seconds, med.c]
+  ]
+  for (const [label, seconds, m] of totals) row(label, results.map(seconds), m)
   for (const name of stageNames) {
     row(
       `    stage ${name}`,

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
 import { processesWith, startLateProxy } from '../support/faults.js'
-import { outcome, PASSED } from '../support/run-action.js'
+import { errorLines, outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, restartServer, serverUrl, startServer, stopServer, withClient } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
 
@@ -54,10 +54,6 @@ function onLine(pattern: RegExp, act: () => void): (chunk: string) => void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function errorLines(stdout: string): string[] {
-  return stdout.split('\n').filter((line) => line.startsWith('::error::'))
-}
 
 async function rowCounts(url: string): Promise<{ a: number; b: number }> {
   return withClient(url, async (client) => {

@@ -6,9 +6,9 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { canMountTmpfs, mountTmpfs, startBlackhole } from '../support/faults.js'
-import { type ActionRun, outcome, PASSED } from '../support/run-action.js'
+import { type ActionRun, errorLines, outcome, PASSED } from '../support/run-action.js'
 import { freePort, serverUrl } from '../support/servers.js'
-import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
+import { loadTestbed, quoteIdent, quoteLiteral, uniqueName, withClient } from '../support/testbed.js'
 
 const testbed = loadTestbed()
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-'))
@@ -20,11 +20,6 @@ afterAll(() => {
 })
 
 const run = testbed.runner(toolCache)
-
-/** The workflow-command lines that become error annotations. */
-function errorLines(stdout: string): string[] {
-  return stdout.split('\n').filter((line) => line.startsWith('::error::'))
-}
 
 /**
  * What every refused run must show: a nonzero exit, result=failed, the summary written with the
@@ -53,10 +48,6 @@ async function targetDatabaseExists(name: string): Promise<boolean> {
     `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(name)}`
   )
   return Boolean(rowCount)
-}
-
-function quoteLiteral(value: string): string {
-  return "'" + value.replaceAll("'", "''") + "'"
 }
 
 /**

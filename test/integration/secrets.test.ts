@@ -5,9 +5,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { makeCertificate, watchProcesses } from '../support/faults.js'
-import { type ActionRun, outcome, PASSED } from '../support/run-action.js'
+import { type ActionRun, errorLines, outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, serverUrl, startServer, stopServer } from '../support/servers.js'
-import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
+import { loadTestbed, quoteIdent, quoteLiteral, uniqueName, withClient } from '../support/testbed.js'
 
 const testbed = loadTestbed()
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-'))
@@ -18,10 +18,6 @@ afterAll(() => {
 })
 
 const run = testbed.runner(toolCache)
-
-function quoteLiteral(value: string): string {
-  return "'" + value.replaceAll("'", "''") + "'"
-}
 
 /** Every file under `dir` that holds one of `needles`, with the needle found. */
 function filesHolding(dir: string, needles: string[]): string[] {
@@ -213,7 +209,7 @@ describe('TLS', () => {
     const db = uniqueName('tls_wrong_ca')
     const target = `${serverUrl(tls, db, tls.admin)}?sslmode=verify-full&sslrootcert=${encodeURIComponent(stranger.cert)}`
     const result = await run({ 'source-url': testbed.sourceUrl('postgres'), 'target-url': target, mode: 'plan' })
-    const lines = result.stdout.split('\n').filter((line) => line.startsWith('::error::'))
+    const lines = errorLines(result.stdout)
     expect({ exitCode: result.exitCode, result: result.outputs.result, lines }).toEqual({
       exitCode: 1,
       result: 'failed',
@@ -231,7 +227,7 @@ describe('TLS', () => {
       'target-url': testbed.targetUrl('postgres'),
       mode: 'plan'
     })
-    const lines = result.stdout.split('\n').filter((line) => line.startsWith('::error::'))
+    const lines = errorLines(result.stdout)
     expect({ exitCode: result.exitCode, result: result.outputs.result, lines }).toEqual({
       exitCode: 1,
       result: 'failed',

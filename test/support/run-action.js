@@ -34,6 +34,14 @@ export function outcome(run) {
 }
 
 /**
+ * The workflow-command lines that become error annotations.
+ * @param {string} stdout
+ */
+export function errorLines(stdout) {
+  return stdout.split('\n').filter((line) => line.startsWith('::error::'))
+}
+
+/**
  * Parses the GITHUB_OUTPUT file (`name<<delimiter` blocks, as @actions/core writes them).
  * @param {string} text
  */

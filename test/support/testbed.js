@@ -25,6 +25,11 @@ export function uniqueName(prefix) {
   return `${prefix}_${randomBytes(4).toString('hex')}`
 }
 
+/** @param {string} value */
+export function quoteLiteral(value) {
+  return "'" + value.replaceAll("'", "''") + "'"
+}
+
 /** @param {string} name */
 export function quoteIdent(name) {
   return '"' + name.replaceAll('"', '""') + '"'
