@@ -175,10 +175,8 @@ class Follower implements DumpFollower {
     if (!(await this.tocWritten.promise)) return undefined
     const started = performance.now()
     await this.setup.prepareTarget()
-    const [list, preData] = await Promise.all([
-      restoreList(client, dumpDir, options, this.env),
-      restoreList(client, dumpDir, options, this.env, 'pre-data')
-    ])
+    const list = await restoreList(client, dumpDir, options, this.env)
+    const preData = await restoreList(client, dumpDir, options, this.env, 'pre-data')
     this.list = list
     const preDataIds = new Set(preData.kept.map(entryId))
     const schema = list.kept.filter((line) => preDataIds.has(entryId(line)) && !LATE_ACL.test(line))
