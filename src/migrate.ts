@@ -136,7 +136,6 @@ async function restoreAlongside(
     async prepareTarget() {
       onStart()
       timing = startTiming(report, 'Restore', database.name)
-      database.targetTouched = true
       await prepareTarget(inputs, databasePlan, database, target, () => (createdTarget = true))
     }
   })
@@ -333,7 +332,6 @@ async function restoreStage(context: MigrateContext, dumpDir: string): Promise<v
   const { inputs, databasePlan, database, report, client, passfile } = context
   const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
   await timed(report, 'Restore', database.name, async () => {
-    database.targetTouched = true
     await prepareTarget(inputs, databasePlan, database, target)
     const result = await restoreDatabase(client, target, dumpDir, restoreOptions(context), passfile)
     database.restore = { seconds: result.seconds, items: result.items }
@@ -351,6 +349,8 @@ async function prepareTarget(
   const created = await withConnection(withDatabase(target, maintenanceDatabase(inputs, databasePlan)), (admin) =>
     ensureTargetDatabase(admin, databasePlan.target, databasePlan.encoding)
   )
+  // From here on the target is written to; a CREATE DATABASE cut short by a cancel wrote nothing.
+  database.targetTouched = true
   if (created) onCreated?.()
   await withConnection(target, async (db) => {
     if (databasePlan.targetObjects.length > 0 && inputs.ifTargetNotEmpty === 'clean')
