@@ -1,7 +1,7 @@
 import pg from 'pg'
-import { compareFingerprints, type Difference } from '../../src/compare.js'
-import { fingerprintDatabase, type Fingerprint, type FingerprintOptions } from '../../src/fingerprint/index.js'
-import { locateDifferingRows } from '../../src/locate.js'
+import { compareFingerprints, type Difference } from '../../src/verify/compare.js'
+import { fingerprintDatabase, type Fingerprint, type FingerprintOptions } from '../../src/verify/fingerprint/index.js'
+import { locateDifferingRows } from '../../src/verify/locate.js'
 import { withClient } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
 

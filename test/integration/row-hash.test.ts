@@ -1,6 +1,6 @@
 import pg from 'pg'
-import { compareFingerprints } from '../../src/compare.js'
-import { fingerprintDatabase, type Fingerprint, type TableFingerprint } from '../../src/fingerprint/index.js'
+import { compareFingerprints } from '../../src/verify/compare.js'
+import { fingerprintDatabase, type Fingerprint, type TableFingerprint } from '../../src/verify/fingerprint/index.js'
 import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
 
 // The record hash is a shortcut: it must give the same checksum on 14 and 17 for the same rows, be

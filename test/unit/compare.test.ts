@@ -1,6 +1,6 @@
-import { compareFingerprints, type Difference } from '../../src/compare.js'
-import type { Fingerprint, SchemaObject, TableFingerprint } from '../../src/fingerprint/index.js'
-import { unqualify } from '../../src/fingerprint/normalise.js'
+import { compareFingerprints, type Difference } from '../../src/verify/compare.js'
+import type { Fingerprint, SchemaObject, TableFingerprint } from '../../src/verify/fingerprint/index.js'
+import { unqualify } from '../../src/verify/fingerprint/normalise.js'
 
 function object(
   kind: SchemaObject['kind'],

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals'
-import { getInputs, parseValidationQueries } from '../../src/inputs.js'
+import { getInputs, parseValidationQueries } from '../../src/action/inputs.js'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'

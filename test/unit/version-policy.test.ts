@@ -1,4 +1,10 @@
-import { CLIENT_RELEASES, chooseClient, downloadUrl, majorOf, platformTarget } from '../../src/client/version-policy.js'
+import {
+  CLIENT_RELEASES,
+  chooseClient,
+  downloadUrl,
+  majorOf,
+  platformTarget
+} from '../../src/tools/client/version-policy.js'
 
 describe('chooseClient', () => {
   test.each([

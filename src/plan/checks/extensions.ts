@@ -1,7 +1,7 @@
 // Extensions: what the source uses, and whether the target can take them.
 import type pg from 'pg'
 import { count, crosses, FIRST_NORMAL_OID, list, names, notInExtension } from './catalog.js'
-import { quoteIdent } from '../../sql.js'
+import { quoteIdent } from '../../pg/sql.js'
 import type { Probe, ProbeContext } from './types.js'
 
 export interface ExtensionUse {

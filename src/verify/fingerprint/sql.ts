@@ -1,9 +1,9 @@
 // SQL fragments shared by the fingerprint queries. Sessions run with search_path = pg_catalog, so
 // catalog names need no qualification and user objects always print qualified.
 
-import { quoteIdent } from '../sql.js'
+import { quoteIdent } from '../../pg/sql.js'
 
-export { isUserSchema, quoteIdent } from '../sql.js'
+export { isUserSchema, quoteIdent } from '../../pg/sql.js'
 
 export function qualifiedName(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`

@@ -1,8 +1,8 @@
-export const id = 849;
-export const ids = [849];
+export const id = 975;
+export const ids = [975];
 export const modules = {
 
-/***/ 15849:
+/***/ 59975:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
@@ -127,4 +127,4 @@ function firstLine(error) {
 
 };
 
-//# sourceMappingURL=849.index.js.map
+//# sourceMappingURL=975.index.js.map

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { StageError } from '../errors.js'
+import { StageError } from '../../errors.js'
 import {
   RECORD_HASH_TYPES,
   displayName,

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { spawn } from 'node:child_process'
-import { cancelledBy, CancelledError, onCancel, throwIfCancelled } from './cancel.js'
-import { StageError } from './errors.js'
+import { cancelledBy, CancelledError, onCancel, throwIfCancelled } from '../cancel.js'
+import { StageError } from '../errors.js'
 
 /** Children still running: stopped when the action is cancelled, so nothing is left behind. */
 const running = new Set<import('node:child_process').ChildProcess>()

@@ -1,4 +1,4 @@
-import { ClientError, InputError, PlanError } from '../errors.js'
+import { ClientError, InputError, PlanError } from '../../errors.js'
 
 /**
  * The release each major maps to when postgres-version does not name one exactly. Versions are the

@@ -1,12 +1,12 @@
 import * as core from '@actions/core'
 import type pg from 'pg'
-import { chooseClient, majorOf, type ClientRequirement } from './client/version-policy.js'
-import { connect, describe, withConnection, withDatabase, type Endpoint } from './connection.js'
-import { PlanError } from './errors.js'
-import { Inputs, type MigrateInputs } from './inputs.js'
-import { runChecks } from './plan/checks/index.js'
-import type { Manifest } from './manifest.js'
-import type { Finding } from './plan/findings.js'
+import { chooseClient, majorOf, type ClientRequirement } from '../tools/client/version-policy.js'
+import { connect, describe, withConnection, withDatabase, type Endpoint } from '../pg/connection.js'
+import { PlanError } from '../errors.js'
+import { Inputs, type MigrateInputs } from '../action/inputs.js'
+import { runChecks } from './checks/index.js'
+import type { Manifest } from '../artifact/manifest.js'
+import type { Finding } from './findings.js'
 
 export interface ServerFacts {
   /** e.g. 14.23 */

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
-import type { Endpoint } from './connection.js'
-import { InputError, MigrationError, StageError } from './errors.js'
-import { Inputs, type CivoTarget } from './inputs.js'
+import type { Endpoint } from '../pg/connection.js'
+import { InputError, MigrationError, StageError } from '../errors.js'
+import { Inputs, type CivoTarget } from '../action/inputs.js'
 
 /** One database as `GET /v2/databases` lists it; only the fields this action reads. */
 interface CivoDatabaseItem {

@@ -2,8 +2,8 @@ import * as core from '@actions/core'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseDatabaseUrl, type Endpoint } from './connection.js'
-import { InputError } from './errors.js'
+import { parseDatabaseUrl, type Endpoint } from '../pg/connection.js'
+import { InputError } from '../errors.js'
 
 export enum Inputs {
   Mode = 'mode',

@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Client } from './client/install.js'
-import type { DumpResult } from './dump.js'
-import { StageError } from './errors.js'
-import { sha256File } from './files.js'
-import { Inputs } from './inputs.js'
-import type { Fingerprint } from './fingerprint/index.js'
+import type { Client } from '../tools/client/install.js'
+import type { DumpResult } from '../tools/pg-dump.js'
+import { StageError } from '../errors.js'
+import { sha256File } from '../base/files.js'
+import { Inputs } from '../action/inputs.js'
+import type { Fingerprint } from '../verify/fingerprint/index.js'
 
 export const MANIFEST_FILE = 'manifest.json'
 /** Bumped when a reader of an older action could misread the manifest. */

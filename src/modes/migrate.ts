@@ -1,23 +1,23 @@
 import * as core from '@actions/core'
 import path from 'node:path'
 import type pg from 'pg'
-import type { Client } from './client/install.js'
-import { compareFingerprints } from './compare.js'
-import { connect, withConnection, withDatabase, type Endpoint, type Passfile } from './connection.js'
-import { compressionArgument, dumpDatabase, holdSnapshot, type HeldSnapshot } from './dump.js'
-import { StageError } from './errors.js'
-import { fingerprintDatabase, fingerprintSequences, type Fingerprint } from './fingerprint/index.js'
-import type { MigrateInputs } from './inputs.js'
-import { locateDifferingRows } from './locate.js'
-import { writeManifest, type Manifest } from './manifest.js'
-import { rolesReferenced } from './plan/checks/index.js'
-import type { DatabasePlan, Plan } from './plan.js'
-import type { UploadedArtifact, UploadSkipped } from './artifact.js'
-import type { DatabaseReport, RunReport } from './report.js'
-import { startTiming, timed } from './report.js'
-import { quoteIdent } from './sql.js'
-import { dataFileReader, followableTables, followDump } from './restore-follow.js'
-import { progressReporter } from './run-tool.js'
+import type { Client } from '../tools/client/install.js'
+import { compareFingerprints } from '../verify/compare.js'
+import { connect, withConnection, withDatabase, type Endpoint, type Passfile } from '../pg/connection.js'
+import { compressionArgument, dumpDatabase, holdSnapshot, type HeldSnapshot } from '../tools/pg-dump.js'
+import { StageError } from '../errors.js'
+import { fingerprintDatabase, fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
+import type { MigrateInputs } from '../action/inputs.js'
+import { locateDifferingRows } from '../verify/locate.js'
+import { writeManifest, type Manifest } from '../artifact/manifest.js'
+import { rolesReferenced } from '../plan/checks/index.js'
+import type { DatabasePlan, Plan } from '../plan/plan.js'
+import type { UploadedArtifact, UploadSkipped } from '../artifact/store.js'
+import type { DatabaseReport, RunReport } from '../action/report.js'
+import { startTiming, timed } from '../action/report.js'
+import { quoteIdent } from '../pg/sql.js'
+import { dataFileReader, followableTables, followDump } from '../tools/follow.js'
+import { progressReporter } from '../tools/run-tool.js'
 import {
   analyzeTarget,
   cleanTarget,
@@ -25,7 +25,7 @@ import {
   ensureTargetDatabase,
   grantRolesToLogin,
   restoreDatabase
-} from './restore.js'
+} from '../tools/pg-restore.js'
 
 export interface MigrateContext {
   inputs: MigrateInputs
@@ -438,7 +438,7 @@ function startUpload(
   // Best effort unless required: a failed upload must not hide the migration's result.
   // Loaded on use: the artifact client is most of the bundle, and most runs on a laptop never upload.
   const upload = async (): Promise<UploadedArtifact | UploadSkipped> => {
-    const { uploadDump } = await import('./artifact.js')
+    const { uploadDump } = await import('../artifact/store.js')
     return uploadDump(dumpDir, { name, retentionDays: inputs.retentionDays })
   }
   return timed(report, 'Upload artifact', database.name, upload, false)

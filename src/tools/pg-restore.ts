@@ -3,11 +3,17 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import type { Client } from './client/install.js'
-import { clientEnvironment, serverVersionNumber, withConnection, type Endpoint, type Passfile } from './connection.js'
-import { StageError } from './errors.js'
-import type { Privileges } from './inputs.js'
+import {
+  clientEnvironment,
+  serverVersionNumber,
+  withConnection,
+  type Endpoint,
+  type Passfile
+} from '../pg/connection.js'
+import { StageError } from '../errors.js'
+import type { Privileges } from '../action/inputs.js'
 import { progressReporter, runTool, tableDataDone } from './run-tool.js'
-import { isUserSchema, quoteIdent, quoteLiteral } from './sql.js'
+import { isUserSchema, quoteIdent, quoteLiteral } from '../pg/sql.js'
 
 /** TOC entries a target without superuser cannot restore; the plan reports the objects behind them. */
 const SUPERUSER_ONLY = /^\d+; \d+ \d+ (EVENT TRIGGER|SUBSCRIPTION|COMMENT - EXTENSION|PUBLICATION TABLE|PUBLICATION) /

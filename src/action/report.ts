@@ -1,11 +1,11 @@
 import * as core from '@actions/core'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { UploadedArtifact, UploadSkipped } from './artifact.js'
-import type { Comparison } from './compare.js'
-import type { Fingerprint } from './fingerprint/index.js'
+import type { UploadedArtifact, UploadSkipped } from '../artifact/store.js'
+import type { Comparison } from '../verify/compare.js'
+import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { Mode } from './inputs.js'
-import type { Finding } from './plan/findings.js'
+import type { Finding } from '../plan/findings.js'
 
 export type RunResult = 'passed' | 'failed' | 'planned'
 

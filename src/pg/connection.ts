@@ -5,8 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { parse, toClientConfig } from 'pg-connection-string'
-import { onCancel, throwIfCancelled } from './cancel.js'
-import { InputError, MigrationError } from './errors.js'
+import { onCancel, throwIfCancelled } from '../cancel.js'
+import { InputError, MigrationError } from '../errors.js'
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
 export type SslMode = (typeof SSL_MODES)[number]

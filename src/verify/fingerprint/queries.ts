@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
-import { StageError } from '../errors.js'
+import { StageError } from '../../errors.js'
 import type { QueryFingerprint } from './types.js'
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 300_000

@@ -1,8 +1,8 @@
 import * as core from '@actions/core'
 import fs from 'node:fs'
 import path from 'node:path'
-import { StageError } from './errors.js'
-import { Inputs, type MigrateInputs } from './inputs.js'
+import { StageError } from '../errors.js'
+import { Inputs, type MigrateInputs } from '../action/inputs.js'
 import { MANIFEST_FILE, readVerifiedManifest, type Manifest } from './manifest.js'
 
 /**
@@ -22,7 +22,7 @@ export async function fetchDump(inputs: MigrateInputs): Promise<{ dir: string; m
     core.info(
       `downloading artifact ${inputs.artifactName}${inputs.artifactRunId ? ` from run ${inputs.artifactRunId}` : ''}`
     )
-    const { downloadDump } = await import('./artifact.js')
+    const { downloadDump } = await import('./store.js')
     dir = await downloadDump({
       name: inputs.artifactName,
       destination: dir,

@@ -7,11 +7,17 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import { throwIfCancelled } from './cancel.js'
+import { throwIfCancelled } from '../cancel.js'
 import type { Client } from './client/install.js'
-import { clientEnvironment, serverVersionNumber, withConnection, type Endpoint, type Passfile } from './connection.js'
-import { formatBytes } from './dump.js'
-import { StageError } from './errors.js'
+import {
+  clientEnvironment,
+  serverVersionNumber,
+  withConnection,
+  type Endpoint,
+  type Passfile
+} from '../pg/connection.js'
+import { formatBytes } from './pg-dump.js'
+import { StageError } from '../errors.js'
 import {
   partialCopy,
   restoreEntries,
@@ -19,9 +25,9 @@ import {
   type RestoreList,
   type RestoreOptions,
   type RestoreResult
-} from './restore.js'
+} from './pg-restore.js'
 import { progressReporter } from './run-tool.js'
-import { isUserSchema, quoteLiteral } from './sql.js'
+import { isUserSchema, quoteLiteral } from '../pg/sql.js'
 
 /**
  * Restoring while pg_dump runs. A directory-format dump writes toc.dat before any table data, so the
