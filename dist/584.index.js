@@ -47773,7 +47773,7 @@ module.exports = function MakeTypedArrayWithBufferWitnessRecord(obj, order) {
 var $TypeError = __webpack_require__(73314);
 
 var hasOwnProperty = __webpack_require__(94327);
-var ToBigInt64 = __webpack_require__(88586);
+var ToBigInt64 = __webpack_require__(66205);
 var ToBigUint64 = __webpack_require__(82531);
 var ToInt16 = __webpack_require__(25089);
 var ToInt32 = __webpack_require__(64543);
@@ -48263,7 +48263,7 @@ module.exports = function ToBigInt(argument) {
 
 /***/ }),
 
-/***/ 88586:
+/***/ 66205:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 

@@ -1,5 +1,6 @@
 // A real migration on the embedded default: starts a local PostgreSQL 14 and 17, loads a sample shop
-// database into 14, runs the bundled action as a workflow step would, and prints its job summary.
+// database into 14, runs the bundled action as a workflow step would, and shows its log and job
+// summary as a terminal can (`npm run demo -- --debug` shows the debug lines too).
 import fs from 'node:fs'
 import path from 'node:path'
 import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../test/support/client-bundle-server.js'
@@ -12,7 +13,9 @@ import {
   stopServer,
   withClient
 } from '../test/support/servers.js'
+import { logLine, summaryText } from './terminal.js'
 
+const debug = process.argv.includes('--debug')
 const baseDir = defaultBaseDir('pg-migrate-demo')
 console.log('starting PostgreSQL 14 (source) and 17 (target, admin without superuser)…')
 const { source, target } = await startServerPair(baseDir)
@@ -22,6 +25,7 @@ try {
   const sample = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sample.sql'), 'utf8')
   await withClient(serverUrl(source, 'shop'), (client) => client.query(sample))
   console.log('loaded the sample database "shop" into PostgreSQL 14; running the action…\n')
+  let pending = ''
   const run = await runAction(
     {
       'source-url': serverUrl(source, 'shop'),
@@ -30,11 +34,22 @@ try {
       'validation-queries':
         'SELECT status, count(*) FROM shop.orders GROUP BY status;\nSELECT sum(total) FROM shop.order_totals;'
     },
-    { onStdout: (chunk) => process.stdout.write(chunk) }
+    {
+      onStdout(chunk) {
+        pending += chunk
+        const lines = pending.split('\n')
+        pending = lines.pop() ?? ''
+        for (const line of lines) {
+          const shown = logLine(line, { debug })
+          if (shown !== undefined) console.log(shown)
+        }
+      }
+    }
   )
-  console.log('\n==== job summary ====\n' + run.summary)
-  console.log('==== outputs ====')
-  for (const [name, value] of Object.entries(run.outputs)) console.log(`${name}: ${value}`)
+  console.log(`\n${summaryText(run.summary)}`)
+  console.log('Outputs')
+  console.log('───────')
+  for (const [name, value] of Object.entries(run.outputs)) console.log(`  ${name}: ${value}`)
   process.exitCode = run.exitCode ?? 1
 } finally {
   await bundle.close()

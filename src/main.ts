@@ -1,192 +1,211 @@
-import * as core from '@actions/core'
 import os from 'node:os'
 import path from 'node:path'
-import { cancelledBy, CancelledError, cancelRun } from './cancel.js'
-import { resolveCivoTarget, withCivoFirewallHint } from './targets/civo.js'
-import { installClient, type Client } from './tools/client/install.js'
-import { Passfile } from './pg/connection.js'
-import { MigrationError, StageError } from './errors.js'
-import { forgetSecretInputs, getInputs, type MigrateInputs } from './action/inputs.js'
-import { fetchDump } from './artifact/fetch-dump.js'
-import { dumpOnly, migrateDatabase, restoreOnly, validateDatabase } from './modes/migrate.js'
+import { conclude, failureLines, recordFailure } from './action/conclusion.js'
+import type { HintContext } from './action/hints.js'
+import { hintFor } from './action/hints.js'
+import { Inputs, SECRET_INPUTS, type ActionInputs } from './action/inputs.js'
 import { setOutputs } from './action/outputs.js'
-import { assertNoBlockers, blockersOf, planMigration, type Plan } from './plan/plan.js'
-import { newReport, timed, writeJsonReport, writeSummary, type RunReport } from './action/report.js'
+import { getInputs } from './action/parse-inputs.js'
+import { planRequestFor } from './action/plan-request.js'
+import { DatabaseRecorder, newReport, writeJsonReport, type RunReport } from './action/report.js'
+import type { ActionRunner } from './action/runner.js'
+import { Stage, Stages } from './action/stages.js'
+import { renderSummary } from './action/summary.js'
+import { fetchDump } from './artifact/fetch-dump.js'
+import { githubArtifactStore, type ArtifactStore } from './artifact/store.js'
+import type { Cancellation } from './base/cancellation.js'
+import { asMigrationError } from './base/errors.js'
+import type { RunScope } from './base/scope.js'
+import type { ModeContext } from './modes/context.js'
+import { dumpOnly } from './modes/dump.js'
+import { migrateDatabase } from './modes/migrate.js'
+import { restoreDump, type CheckedDump } from './modes/restore.js'
+import { validateDatabase } from './modes/validate.js'
+import { Connector } from './pg/connection.js'
+import type { Endpoint } from './pg/endpoint.js'
+import { Passfile } from './pg/passfile.js'
+import { blockedBy, planMigration, type DatabaseJob, type Plan } from './plan/plan.js'
+import { isCivoEndpoint, resolveCivoTarget } from './targets/civo.js'
+import { installClient } from './tools/client/install.js'
+import { ProcessRunner, type ToolRunner } from './tools/run-tool.js'
 
-/** The action: plan, install the client, then per database dump, restore and verify. */
-export async function run(): Promise<void> {
-  const report = newReport('migrate')
-  const started = performance.now()
-  // Where inputs.ts puts it by default; used when the inputs themselves are refused.
-  let reportPath = path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'pg-migrate-report.json')
-  const passfile = new Passfile()
-  const cancel = (signal: NodeJS.Signals): void => {
-    // Child processes are stopped and connections closed (hooks in run-tool.ts and connection.ts);
-    // the stage in progress then fails and the report is written as for any failure.
-    core.info(`received ${signal}: cancelling`)
-    cancelRun(signal)
-  }
-  process.once('SIGTERM', cancel).once('SIGINT', cancel)
-  try {
-    const inputs = getInputs()
-    forgetSecretInputs()
-    report.mode = inputs.mode
-    reportPath = inputs.reportPath
-    if (inputs.civo && !inputs.target && inputs.mode !== 'dump') {
-      const civo = inputs.civo
-      inputs.target = await timed(report, 'Resolve Civo target', undefined, () =>
-        resolveCivoTarget(civo, { targetDatabase: inputs.targetDatabase, connectTimeout: inputs.connectTimeout })
-      )
-    }
-    const restoring =
-      inputs.mode === 'restore' ? await timed(report, 'Check dump', undefined, () => fetchDump(inputs)) : undefined
-    const plan = await timed(report, 'Plan', undefined, () =>
-      planMigration(inputs, restoring?.manifest).catch((error: unknown) => {
-        throw withCivoFirewallHint(error, inputs.target)
-      })
-    )
-    recordPlan(report, plan)
-    logFindings(plan)
-    assertNoBlockers(plan)
-    if (inputs.mode === 'plan') {
-      report.result = 'planned'
-      return
-    }
-    if (inputs.mode === 'validate') {
-      for (const database of report.databases) await validateDatabase(inputs, database, report, plan)
-    } else {
-      const client = await timed(report, 'Install PostgreSQL client', undefined, () => installFor(plan, inputs))
-      report.clientVersion = client.version
-      report.dumpPath = restoring?.dir ?? inputs.dumpPath
-      for (const database of report.databases) {
-        const databasePlan = plan.databases.find((d) => d.source === database.name)
-        if (!databasePlan) continue
-        const context = { inputs, plan, databasePlan, database, report, client, passfile }
-        if (restoring) await restoreOnly(context, restoring.dir, restoring.manifest)
-        else if (inputs.mode === 'dump') await dumpOnly(context)
-        else await migrateDatabase(context)
-        if (cancelledBy()) break
-      }
-    }
-    const signal = cancelledBy()
-    if (signal) throw new CancelledError(signal)
-    report.mismatches = report.databases.reduce(
-      (n, d) => n + (d.comparison?.differences.filter((x) => !x.expected).length ?? 0),
-      0
-    )
-    const failedDatabase = report.databases.find((d) => d.error)
-    report.result = failedDatabase || report.mismatches > 0 ? 'failed' : 'passed'
-    if (failedDatabase?.error) report.error = failedDatabase.error
-    else if (report.mismatches > 0) {
-      report.error = {
-        stage: 'Verify',
-        message: `${report.mismatches} differences between source and target`,
-        hint: 'see the job summary and the JSON report for each table and the differing keys'
-      }
-    }
-    if (report.result === 'failed' && inputs.mode !== 'validate' && !inputs.failOnMismatch && !failedDatabase) {
-      core.warning(`${report.mismatches} differences found; fail-on-mismatch is false, so the step passes`)
-    }
-    finish(report, inputs)
-  } catch (error) {
-    recordError(report, error)
-  } finally {
-    process.off('SIGTERM', cancel).off('SIGINT', cancel)
-    passfile.remove()
-    report.durationSeconds = Math.round((performance.now() - started) / 10) / 100
-    await writeResults(report, reportPath)
-  }
+/** What a run is given: the runner it reports to, its cancellation, and the means tests replace. */
+export interface Runtime {
+  runner: ActionRunner
+  cancellation: Cancellation
+  /** Runs the client programs; default: child processes. */
+  tools?: (scope: RunScope) => ToolRunner
+  /** Where dumps are uploaded and downloaded; default: GitHub's artifact service. */
+  artifacts?: ArtifactStore
 }
 
-/** A failed result fails the step, unless it is only a mismatch the user asked to tolerate. */
-function finish(report: RunReport, inputs: MigrateInputs): void {
-  if (report.result !== 'failed') return
-  const failed = report.databases.filter((d) => d.error)
-  if (failed.length === 0 && !inputs.failOnMismatch) return
-  // One line per failed database, naming the stage and the fix; the last one fails the step.
-  const lines = failed.map(
-    ({ name, error }) => `${name}: ${error?.stage} failed: ${error?.message}${error?.hint ? ` — ${error.hint}` : ''}`
-  )
-  if (lines.length === 0)
-    lines.push(
-      report.error ? `${report.error.message}${report.error.hint ? ` — ${report.error.hint}` : ''}` : 'migration failed'
+/**
+ * The action: inputs → target → plan → client → each database's job → report. The report, the
+ * outputs and the job summary are written in every outcome, before the step is failed.
+ */
+export async function run(runtime: Runtime): Promise<RunReport> {
+  const { runner, cancellation } = runtime
+  const log = runner.log
+  const scope: RunScope = { log, cancellation }
+  const report = newReport('migrate')
+  const stages = new Stages(report.stages, log)
+  const started = performance.now()
+  const temp = runner.env.RUNNER_TEMP || os.tmpdir()
+  let reportPath = path.join(temp, 'pg-migrate-report.json')
+  const passfile = new Passfile(temp)
+  const hints: HintContext = {}
+  let failOnMismatch = true
+  try {
+    const inputs = getInputs(runner)
+    runner.forgetInputs(SECRET_INPUTS)
+    report.mode = inputs.mode
+    reportPath = inputs.reportPath
+    failOnMismatch = 'failOnMismatch' in inputs ? inputs.failOnMismatch : true
+    const connector = new Connector(scope)
+    const artifacts = runtime.artifacts ?? githubArtifactStore()
+
+    const target = await resolveTarget(inputs, stages, scope)
+    if (isCivoEndpoint(target)) hints.civo = { ref: target.civo, port: target.port }
+    const dump =
+      inputs.mode === 'restore'
+        ? await stages.run(Stage.CheckDump, undefined, () => fetchDump(inputs, artifacts, log))
+        : undefined
+    const dumped = dump && { ...dump.manifest, extensions: dump.manifest.extensions }
+    const plan = await stages.run(Stage.Plan, undefined, () =>
+      planMigration(
+        planRequestFor(inputs, { endpoint: target, fromCivo: isCivoEndpoint(target) }, dumped),
+        connector,
+        log
+      )
     )
-  for (const line of lines.slice(0, -1)) core.error(line)
-  core.setFailed(lines[lines.length - 1])
+    recordPlan(report, plan)
+    logFindings(log, plan)
+    const blocked = blockedBy(plan)
+    if (blocked) throw blocked
+    if (inputs.mode === 'plan') {
+      report.result = 'planned'
+      return report
+    }
+
+    const client = plan.client
+      ? await stages.run(Stage.InstallClient, undefined, () =>
+          installClient(plan.client!, {
+            downloadTemplate: 'clientDownloadUrl' in inputs ? inputs.clientDownloadUrl : '',
+            env: runner.env,
+            log
+          })
+        )
+      : undefined
+    if (client) {
+      report.clientVersion = client.version
+      runner.addPath(client.binDir)
+    }
+    report.dumpPath = dump?.dir ?? ('dumpPath' in inputs ? inputs.dumpPath : undefined)
+    const context: ModeContext = {
+      inputs,
+      plan,
+      source: 'source' in inputs ? inputs.source : undefined,
+      target,
+      client,
+      log,
+      cancellation,
+      connector,
+      tools: runtime.tools?.(scope) ?? new ProcessRunner(scope),
+      stages,
+      passfile,
+      artifacts,
+      env: runner.env
+    }
+    for (const [index, job] of plan.jobs.entries()) {
+      const record = new DatabaseRecorder(report.databases[index], report)
+      await runJob(job, record, context, dump).catch((caught: unknown) => {
+        const error = asMigrationError(caught)
+        record.failed(error, hintFor(error, { ...hints, targetTouched: record.report.targetTouched }))
+        log.info(`${job.source}: ${error.stage ?? 'run'} failed`)
+      })
+      if (cancellation.signal) break
+    }
+    cancellation.throwIfCancelled()
+    conclude(report, failOnMismatch, log)
+  } catch (caught) {
+    recordFailure(report, asMigrationError(caught), cancellation, hints)
+    log.debug(asMigrationError(caught).stack ?? '')
+  } finally {
+    passfile.remove()
+    report.durationSeconds = Math.round((performance.now() - started) / 10) / 100
+    await writeResults(runner, report, reportPath)
+    const lines = failureLines(report, failOnMismatch)
+    for (const line of lines.slice(0, -1)) log.error(line)
+    if (lines.length > 0) runner.setFailed(lines[lines.length - 1])
+  }
+  return report
+}
+
+/** The target endpoint: the URL's, or resolved through Civo's API; none in dump mode. */
+async function resolveTarget(inputs: ActionInputs, stages: Stages, scope: RunScope): Promise<Endpoint | undefined> {
+  if (!('target' in inputs)) return undefined
+  if ('url' in inputs.target) return inputs.target.url
+  const civo = inputs.target.civo
+  return stages.run(Stage.ResolveCivoTarget, undefined, () =>
+    resolveCivoTarget(
+      civo,
+      { input: Inputs.CivoDatabase, targetDatabase: inputs.targetDatabase, connectTimeout: inputs.connectTimeout },
+      scope.log
+    )
+  )
+}
+
+/** One database, the way the mode moves or compares it. */
+function runJob(job: DatabaseJob, record: DatabaseRecorder, context: ModeContext, dump?: CheckedDump): Promise<void> {
+  const { inputs } = context
+  switch (inputs.mode) {
+    case 'migrate':
+      return migrateDatabase(job, record, { ...context, inputs })
+    case 'dump':
+      return dumpOnly(job, record, { ...context, inputs })
+    case 'restore':
+      if (!dump) throw new Error('internal: restore without a checked dump')
+      return restoreDump(job, record, { ...context, inputs }, dump)
+    case 'validate':
+      return validateDatabase(job, record, { ...context, inputs })
+    case 'plan':
+      return Promise.resolve()
+  }
 }
 
 function recordPlan(report: RunReport, plan: Plan): void {
   report.sourceVersion = plan.source?.version
   report.targetVersion = plan.target?.version
-  report.databases = plan.databases.map((d) => ({ name: d.source, target: d.target, findings: d.findings }))
+  report.databases = plan.jobs.map((job) => ({ name: job.source, target: job.target, findings: job.findings }))
 }
 
-function logFindings(plan: Plan): void {
-  for (const database of plan.databases) {
-    for (const finding of database.findings) {
+/** Warnings as warnings; blockers as errors, each with its fix, all before the run stops. */
+function logFindings(log: ActionRunner['log'], plan: Plan): void {
+  for (const job of plan.jobs) {
+    for (const finding of job.findings) {
       // Most messages already name their objects; the rest get the first few appended.
       const named = finding.objects.length === 0 || finding.message.includes(finding.objects[0])
       const objects = named
         ? ''
-        : ` (${finding.objects.slice(0, 5).join(', ')}${finding.objects.length > 5 ? ', …' : ''})`
-      const line = `${database.source}: ${finding.message}${objects}`
-      if (finding.severity === 'warning') core.warning(`${line} — ${finding.hint}`)
-      else core.info(`blocker: ${line}`)
+        : `: ${finding.objects.slice(0, 5).join(', ')}${finding.objects.length > 5 ? ', …' : ''}`
+      const line = `${job.source}: ${finding.message}${objects} — ${finding.hint}`
+      if (finding.severity === 'warning') log.warning(line)
+      else log.error(line)
     }
   }
-  const blockers = blockersOf(plan).length
-  core.info(`plan: ${plan.databases.length} database(s), ${blockers} blocker(s)`)
+  const blockers = plan.jobs.flatMap((job) => job.findings.filter((f) => f.severity === 'blocker')).length
+  log.info(`plan: ${plan.jobs.length} database(s), ${blockers} blocker(s)`)
 }
 
-async function installFor(plan: Plan, inputs: MigrateInputs): Promise<Client> {
-  if (!plan.client) throw new MigrationError('no client version was chosen', 'set postgres-version')
-  return installClient(plan.client, inputs.clientDownloadUrl)
-}
-
-function recordError(report: RunReport, caught: unknown): void {
-  // Once cancelled, whatever failed failed because of it (a closed connection, a stopped child).
-  const signal = cancelledBy()
-  if (signal) report.cancelled = signal
-  const error = signal ? cancellation(report, signal) : caught
-  const stage = error instanceof StageError ? error.stage : report.stages.find((s) => s.status === 'failed')?.stage
-  const message = error instanceof Error ? error.message : String(error)
-  const hint = error instanceof MigrationError ? error.hint : undefined
-  report.result = 'failed'
-  report.error = { stage, message, hint }
-  if (error instanceof Error && error.stack) core.debug(error.stack)
-  core.setFailed(hint ? `${message} — ${hint}` : message)
-}
-
-const BESIDE_STAGES = ['Fingerprint source', 'Upload artifact']
-
-/** What a cancelled run says: the stage it stopped in, and whether the target may hold a partial copy. */
-function cancellation(report: RunReport, signal: NodeJS.Signals): StageError {
-  // The main stage that was cut short; the source fingerprint and the upload only run beside one.
-  const cut = report.stages.filter((s) => s.status === 'failed' || s.status === 'running')
-  const stage =
-    cut.find((s) => !BESIDE_STAGES.includes(s.stage))?.stage ??
-    cut[0]?.stage ??
-    report.databases.find((d) => d.error)?.error?.stage ??
-    'Start'
-  const touched = report.databases.some((d) => d.targetTouched)
-  return new StageError(
-    stage,
-    `the run was cancelled (${signal}) during ${stage}: child processes stopped, connections closed`,
-    touched
-      ? 'the target may hold a partial copy: run again with if-target-not-empty: clean'
-      : 'nothing was written to the target: run the step again'
-  )
-}
-
-/** Outputs, report and summary: written in every outcome, so gates downstream can read them. */
-async function writeResults(report: RunReport, reportPath: string): Promise<void> {
+/** Report, outputs and summary: written in every outcome, so gates downstream can read them. */
+async function writeResults(runner: ActionRunner, report: RunReport, reportPath: string): Promise<void> {
   try {
     writeJsonReport(report, reportPath)
   } catch (error) {
-    core.warning(`could not write the report to ${reportPath}: ${(error as Error).message}`)
+    runner.log.warning(`could not write the report to ${reportPath}: ${(error as Error).message}`)
   }
-  setOutputs(report, reportPath)
-  await writeSummary(report).catch((error) =>
-    core.warning(`could not write the job summary: ${(error as Error).message}`)
-  )
+  setOutputs(runner, report, reportPath)
+  await runner
+    .writeSummary(renderSummary(report))
+    .catch((error: Error) => runner.log.warning(`could not write the job summary: ${error.message}`))
 }

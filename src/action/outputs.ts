@@ -1,5 +1,5 @@
-import * as core from '@actions/core'
 import type { RunReport } from './report.js'
+import type { ActionRunner } from './runner.js'
 
 export enum Outputs {
   Result = 'result',
@@ -18,7 +18,7 @@ export enum Outputs {
 }
 
 /** Every output, set in one place from the report, before the step is failed. */
-export function setOutputs(report: RunReport, reportPath: string): void {
+export function setOutputs(runner: ActionRunner, report: RunReport, reportPath: string): void {
   const values: Record<Outputs, string | number | undefined> = {
     [Outputs.Result]: report.result,
     [Outputs.Mismatches]: report.mismatches,
@@ -35,6 +35,6 @@ export function setOutputs(report: RunReport, reportPath: string): void {
     [Outputs.DatabasesJson]: JSON.stringify(report.databases.map((database) => database.name))
   }
   for (const [name, value] of Object.entries(values)) {
-    if (value !== undefined && value !== '') core.setOutput(name, value)
+    if (value !== undefined && value !== '') runner.setOutput(name, value)
   }
 }

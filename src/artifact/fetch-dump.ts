@@ -1,39 +1,47 @@
-import * as core from '@actions/core'
 import fs from 'node:fs'
 import path from 'node:path'
-import { StageError } from '../errors.js'
-import { Inputs, type MigrateInputs } from '../action/inputs.js'
+import { MigrationError } from '../base/errors.js'
+import type { Log } from '../base/log.js'
 import { MANIFEST_FILE, readVerifiedManifest, type Manifest } from './manifest.js'
+import type { ArtifactStore } from './store.js'
+
+/** Where restore mode finds its dump. */
+export interface DumpSource {
+  /** A folder holding the dump (e.g. after actions/download-artifact), and where a download goes. */
+  dumpPath: string
+  /** The artifact to download when the folder holds no dump. */
+  artifactName?: string
+  /** The workflow run that uploaded it, when not this one; needs `token`. */
+  artifactRunId?: number
+  token?: string
+}
 
 /**
- * restore mode's dump: already at dump-path (e.g. after actions/download-artifact), or downloaded by
- * artifact-name. Every file is checked against the manifest before the target is touched.
+ * restore mode's dump: already at dumpPath, or downloaded by artifact name. Every file is checked
+ * against the manifest before the target is touched.
  */
-export async function fetchDump(inputs: MigrateInputs): Promise<{ dir: string; manifest: Manifest }> {
-  let dir = inputs.dumpPath
+export async function fetchDump(
+  from: DumpSource,
+  artifacts: ArtifactStore,
+  log: Log
+): Promise<{ dir: string; manifest: Manifest }> {
+  let dir = from.dumpPath
   if (!fs.existsSync(path.join(dir, MANIFEST_FILE))) {
-    if (!inputs.artifactName) {
-      throw new StageError(
-        'Check dump',
-        `no dump at ${dir} (no ${MANIFEST_FILE})`,
-        `set ${Inputs.DumpPath} to the downloaded dump folder, or ${Inputs.ArtifactName} to download it`
-      )
-    }
-    core.info(
-      `downloading artifact ${inputs.artifactName}${inputs.artifactRunId ? ` from run ${inputs.artifactRunId}` : ''}`
-    )
-    const { downloadDump } = await import('./store.js')
-    dir = await downloadDump({
-      name: inputs.artifactName,
-      destination: dir,
-      runId: inputs.artifactRunId,
-      token: inputs.githubToken
-    }).catch((error: Error) => {
-      throw new StageError('Check dump', error.message, `check ${Inputs.ArtifactName} and ${Inputs.ArtifactRunId}`)
-    })
+    if (!from.artifactName) throw new MigrationError('no-dump', `no dump at ${dir} (no ${MANIFEST_FILE})`)
+    log.info(`downloading artifact ${from.artifactName}${from.artifactRunId ? ` from run ${from.artifactRunId}` : ''}`)
+    dir = await artifacts
+      .download({
+        name: from.artifactName,
+        destination: dir,
+        runId: from.artifactRunId,
+        token: from.token
+      })
+      .catch((error: Error) => {
+        throw new MigrationError('artifact-download', error.message)
+      })
   }
   const manifest = await readVerifiedManifest(dir)
-  core.info(
+  log.info(
     `dump of ${manifest.database} from PostgreSQL ${manifest.sourceVersion}, taken ${manifest.snapshotTakenAt}: ${Object.keys(manifest.files).length} files verified`
   )
   return { dir, manifest }

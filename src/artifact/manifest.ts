@@ -1,10 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { MigrationError } from '../base/errors.js'
+import { filesUnder, sha256File } from '../base/files.js'
 import type { Client } from '../tools/client/install.js'
 import type { DumpResult } from '../tools/pg-dump.js'
-import { StageError } from '../errors.js'
-import { sha256File } from '../base/files.js'
-import { Inputs } from '../action/inputs.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 
 export const MANIFEST_FILE = 'manifest.json'
@@ -29,13 +28,10 @@ export interface Manifest {
 }
 
 function dumpFiles(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
-    .filter((file) => file !== MANIFEST_FILE)
-    .sort()
+  return filesUnder(dir).filter((file) => file !== MANIFEST_FILE)
 }
+
+const damaged = (message: string, hint: string): MigrationError => new MigrationError('dump-damaged', message, { hint })
 
 export async function writeManifest(
   dir: string,
@@ -75,25 +71,19 @@ export async function writeManifest(
 export async function readVerifiedManifest(dir: string): Promise<Manifest> {
   const file = path.join(dir, MANIFEST_FILE)
   if (!fs.existsSync(file)) {
-    throw new StageError(
-      'Check dump',
-      `no ${MANIFEST_FILE} in ${dir}: not a dump made by this action, or an incomplete download`,
-      `point ${Inputs.DumpPath} at the dump folder, or set ${Inputs.ArtifactName}`
+    throw new MigrationError(
+      'no-manifest',
+      `no ${MANIFEST_FILE} in ${dir}: not a dump made by this action, or an incomplete download`
     )
   }
   let manifest: Manifest
   try {
     manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest
   } catch {
-    throw new StageError(
-      'Check dump',
-      `${file} is not valid JSON`,
-      'the dump is damaged: make it again with mode: dump'
-    )
+    throw damaged(`${file} is not valid JSON`, 'the dump is damaged: make it again with mode: dump')
   }
   if (manifest.format !== MANIFEST_FORMAT) {
-    throw new StageError(
-      'Check dump',
+    throw damaged(
       `${file} has format ${manifest.format}; this action reads format ${MANIFEST_FORMAT}`,
       'restore with the action version that made the dump, or dump again'
     )
@@ -103,16 +93,14 @@ export async function readVerifiedManifest(dir: string): Promise<Manifest> {
   const missing = expected.filter((f) => !actual.includes(f))
   const extra = actual.filter((f) => !expected.includes(f))
   if (missing.length > 0 || extra.length > 0) {
-    throw new StageError(
-      'Check dump',
+    throw damaged(
       `the dump in ${dir} does not match its manifest (${missing.length ? `missing: ${missing.slice(0, 5).join(', ')}` : ''}${extra.length ? ` extra: ${extra.slice(0, 5).join(', ')}` : ''})`,
       'the artifact is partial: download it again or dump again'
     )
   }
   for (const name of expected) {
     if ((await sha256File(path.join(dir, name))) !== manifest.files[name]) {
-      throw new StageError(
-        'Check dump',
+      throw damaged(
         `${name} in ${dir} does not match its sha256 in the manifest`,
         'the dump is corrupted: download it again or dump again; the target was not touched'
       )

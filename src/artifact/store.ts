@@ -1,156 +1,22 @@
-import * as fs from 'node:fs/promises'
-import * as path from 'node:path'
-import { DefaultArtifactClient, type FindOptions } from '@actions/artifact'
+import type { DownloadOptions, UploadedArtifact, UploadOptions, UploadSkipped } from './types.js'
 
-/** A dump stored as a workflow artifact. */
-export interface UploadedArtifact {
-  id: number
-  name: string
-  /** Bytes of the zip as stored. */
-  size: number
-  /** "sha256:<hex>" of the zip, the form GitHub shows and download checks against. */
-  digest: string
-  /** Page of the artifact on GitHub, when the run's GITHUB_* variables are known. */
-  url?: string
+export type * from './types.js'
+
+/** Where dumps are kept between jobs: GitHub's artifact service on a runner. */
+export interface ArtifactStore {
+  /** Uploads every file under `dir` as one artifact, paths kept relative to `dir`. */
+  upload(dir: string, options: UploadOptions): Promise<UploadedArtifact | UploadSkipped>
+  /** Finds the artifact by name and extracts it into `destination`; returns that folder. */
+  download(options: DownloadOptions): Promise<string>
 }
 
-/** Why no artifact was made; the dump folder is left where it is. */
-export interface UploadSkipped {
-  skipped: true
-  reason: string
-}
-
-export interface UploadOptions {
-  /** Artifact name, unique within the workflow run. */
-  name: string
-  /** Days to keep the artifact; the repository's own limit applies when unset or lower. */
-  retentionDays?: number
-}
-
-export interface DownloadOptions {
-  /** Name the dump was uploaded under. */
-  name: string
-  /** Folder to extract into; created if missing. */
-  destination: string
-  /** Workflow run that uploaded it, when it is not this run. Needs `token`. */
-  runId?: number
-  /** owner/name of that run's repository; defaults to GITHUB_REPOSITORY. */
-  repository?: string
-  /** Token with actions:read on `repository`, for another run's artifacts. */
-  token?: string
-}
-
-/** Uploads every file under `dir` as one artifact, paths kept relative to `dir`. */
-export async function uploadDump(dir: string, options: UploadOptions): Promise<UploadedArtifact | UploadSkipped> {
-  if (!process.env.ACTIONS_RUNTIME_TOKEN) {
-    return {
-      skipped: true,
-      reason: `not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN): the dump stays at ${dir}`
-    }
-  }
-  const root = path.resolve(dir)
-  const files = await listFiles(root)
-  if (files.length === 0) throw new Error(`dump folder ${root} has no files to upload`)
-
-  let response
-  try {
-    response = await new DefaultArtifactClient().uploadArtifact(options.name, files, root, {
-      // pg_dump already compressed every table file with zstd; deflating again only costs CPU.
-      compressionLevel: 0,
-      retentionDays: options.retentionDays
-    })
-  } catch (error) {
-    throw new Error(`uploading artifact "${options.name}" failed: ${firstLine(error)}`)
-  }
-  const { id, size, digest } = response
-  if (id === undefined || size === undefined || !digest) {
-    throw new Error(`uploading artifact "${options.name}" failed: the artifact service returned no id, size or digest`)
-  }
-  return { id, name: options.name, size, digest: `sha256:${digest}`, url: artifactUrl(id) }
-}
-
-/** Finds the dump artifact by name and extracts it into `destination`; returns that folder. */
-export async function downloadDump(options: DownloadOptions): Promise<string> {
-  const { name } = options
-  const find = findOptions(options)
-  const where = find
-    ? `run ${options.runId} of ${find.findBy?.repositoryOwner}/${find.findBy?.repositoryName}`
-    : 'this run'
-  if (!find && !process.env.ACTIONS_RUNTIME_TOKEN) {
-    throw new Error(
-      `cannot look up artifact "${name}": not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN); pass a run id and a token to read it from a workflow run`
-    )
-  }
-  const client = new DefaultArtifactClient()
-
-  let artifact
-  try {
-    ;({ artifact } = await client.getArtifact(name, find))
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ArtifactNotFoundError') {
-      const hint = find
-        ? 'check the name and run id, and that the artifact has not expired'
-        : 'upload it earlier in this run under that name, or pass the run id and a token to read it from another run'
-      throw new Error(`artifact "${name}" not found in ${where}; ${hint}`)
-    }
-    throw new Error(`looking up artifact "${name}" in ${where} failed: ${firstLine(error)}`)
-  }
-
-  const destination = path.resolve(options.destination)
-  let result
-  try {
-    result = await client.downloadArtifact(artifact.id, { ...find, path: destination, expectedHash: artifact.digest })
-  } catch (error) {
-    throw new Error(`downloading artifact "${name}" from ${where} failed: ${firstLine(error)}`)
-  }
-  // The library only reports a mismatch; a damaged dump must not be restored.
-  if (result.digestMismatch) {
-    throw new Error(
-      `artifact "${name}" downloaded with a different sha256 digest than ${artifact.digest}; it is damaged`
-    )
-  }
-  return destination
-}
-
-function findOptions(options: DownloadOptions): FindOptions | undefined {
-  if (options.runId === undefined) return undefined
-  const repository = options.repository ?? process.env.GITHUB_REPOSITORY
-  const [owner, repo, ...rest] = repository?.split('/') ?? []
-  if (!owner || !repo || rest.length > 0) {
-    throw new Error(
-      `cannot read artifacts of run ${options.runId}: repository must be owner/name (got "${repository ?? ''}")`
-    )
-  }
-  if (!options.token) {
-    throw new Error(
-      `cannot read artifacts of run ${options.runId}: a token with actions:read on ${repository} is needed`
-    )
-  }
+/**
+ * GitHub's artifact service, loaded on first use: its client is most of the bundle, and most runs
+ * on a laptop never upload.
+ */
+export function githubArtifactStore(): ArtifactStore {
   return {
-    findBy: { token: options.token, workflowRunId: options.runId, repositoryOwner: owner, repositoryName: repo }
+    upload: async (dir, options) => (await import('./github-artifacts.js')).uploadDump(dir, options),
+    download: async (options) => (await import('./github-artifacts.js')).downloadDump(options)
   }
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { withFileTypes: true })
-  const nested = await Promise.all(
-    entries.map(async (entry) => {
-      const full = path.join(dir, entry.name)
-      if (entry.isDirectory()) return listFiles(full)
-      return entry.isFile() ? [full] : []
-    })
-  )
-  return nested.flat()
-}
-
-function artifactUrl(id: number): string | undefined {
-  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId } = process.env
-  if (!server || !repository || !runId) return undefined
-  return `${server}/${repository}/actions/runs/${runId}/artifacts/${id}`
-}
-
-// Library errors run over several lines (FAQ links, self-hosted runner advice); the log wants one.
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  return message.split('\n')[0].trim()
 }

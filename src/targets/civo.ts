@@ -1,7 +1,15 @@
-import * as core from '@actions/core'
-import type { Endpoint } from '../pg/connection.js'
-import { InputError, MigrationError, StageError } from '../errors.js'
-import { Inputs, type CivoTarget } from '../action/inputs.js'
+import { MigrationError } from '../base/errors.js'
+import type { Log } from '../base/log.js'
+import type { Endpoint } from '../pg/endpoint.js'
+
+/** The Civo API coordinates that resolve the target (from the civo-* inputs). */
+export interface CivoTarget {
+  apiKey: string
+  database: string
+  region: string
+  /** An absolute http(s) URL. */
+  apiUrl: string
+}
 
 /** One database as `GET /v2/databases` lists it; only the fields this action reads. */
 interface CivoDatabaseItem {
@@ -42,6 +50,8 @@ export interface CivoEndpoint extends Endpoint {
 }
 
 export interface ResolveCivoOptions {
+  /** The input the endpoint is named after in messages. */
+  input: string
   /** The database to connect to on the Civo server; default the maintenance database. */
   targetDatabase?: string
   /** Seconds for each database connection (the API call gets at least 10). */
@@ -58,32 +68,32 @@ const MAX_PAGES = 100
  * target endpoint: its public IPv4 address, the first database user's login, sslmode=require.
  * Refuses a database that is missing, ambiguous, not Ready, not PostgreSQL, or older than the source.
  */
-export async function resolveCivoTarget(civo: CivoTarget, options: ResolveCivoOptions): Promise<CivoEndpoint> {
+export async function resolveCivoTarget(
+  civo: CivoTarget,
+  options: ResolveCivoOptions,
+  log: Log
+): Promise<CivoEndpoint> {
   const items = await listDatabases(civo, Math.max(options.connectTimeout, 10))
   const item = pickDatabase(civo, items)
   const name = item.name ?? item.id ?? civo.database
   const user = item.database_user_info?.[0]
   const password = user?.password ?? item.password
   // Masked before anything else can print it.
-  if (password) core.setSecret(password)
+  if (password) log.mask(password)
   checkDatabase(item, name, options.sourceMajor)
 
   const host = item.public_ipv4 || item.public_ip
   if (!host) {
-    throw new MigrationError(
-      `Civo database "${name}" has no public IPv4 address`,
-      'a runner outside its Civo network can only reach a database with a public address; give target-url to connect another way'
-    )
+    throw new MigrationError('civo-no-address', `Civo database "${name}" has no public IPv4 address`)
   }
   const username = user?.username ?? item.username
   if (!username || !password) {
-    throw new MigrationError(
-      `the Civo API returned no login for database "${name}"`,
-      `check that civo-api-key may read database credentials (civo database credential ${name}), or give target-url`
-    )
+    throw new MigrationError('civo-no-login', `the Civo API returned no login for database "${name}"`, {
+      facts: { name }
+    })
   }
   const endpoint: CivoEndpoint = {
-    input: Inputs.CivoDatabase,
+    input: options.input,
     host,
     port: user?.port || item.port || 5432,
     user: username,
@@ -94,8 +104,8 @@ export async function resolveCivoTarget(civo: CivoTarget, options: ResolveCivoOp
     connectTimeout: options.connectTimeout,
     civo: { id: item.id ?? name, name, region: civo.region, firewallId: item.firewall_id || undefined }
   }
-  core.info(
-    `${Inputs.CivoDatabase}: "${name}" (${endpoint.civo.id}) in ${civo.region}, PostgreSQL ${item.software_version ?? '?'} at ${host}:${endpoint.port}`
+  log.info(
+    `Civo database "${name}" (${endpoint.civo.id}) in ${civo.region}, PostgreSQL ${item.software_version ?? '?'} at ${host}:${endpoint.port}`
   )
   return endpoint
 }
@@ -111,10 +121,7 @@ async function listDatabases(civo: CivoTarget, timeoutSeconds: number): Promise<
       timeoutSeconds
     )
     if (!body || typeof body !== 'object' || !Array.isArray((body as CivoPage).items)) {
-      throw new MigrationError(
-        'the Civo API answered GET /v2/databases without an items list',
-        `check ${Inputs.CivoApiUrl}`
-      )
+      throw new MigrationError('civo-api-url', 'the Civo API answered GET /v2/databases without an items list')
     }
     const data = body as CivoPage
     items.push(...(data.items ?? []))
@@ -124,12 +131,7 @@ async function listDatabases(civo: CivoTarget, timeoutSeconds: number): Promise<
 }
 
 async function getJson(civo: CivoTarget, pathAndQuery: string, timeoutSeconds: number): Promise<unknown> {
-  let base: URL
-  try {
-    base = new URL(civo.apiUrl)
-  } catch {
-    throw new InputError(`${Inputs.CivoApiUrl} is not a URL`, 'leave it empty for https://api.civo.com')
-  }
+  const base = new URL(civo.apiUrl)
   const url = `${base.origin}${base.pathname.replace(/\/+$/, '')}${pathAndQuery}`
   const where = `GET ${pathAndQuery}`
   let response: Response
@@ -140,31 +142,26 @@ async function getJson(civo: CivoTarget, pathAndQuery: string, timeoutSeconds: n
     })
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name
-    throw new MigrationError(
-      `could not reach the Civo API at ${base.origin} (${cause})`,
-      `check ${Inputs.CivoApiUrl} and that this runner can reach it`
-    )
+    throw new MigrationError('civo-unreachable', `could not reach the Civo API at ${base.origin} (${cause})`)
   }
   const text = scrub(await response.text(), civo.apiKey)
   if (response.status === 401 || response.status === 403) {
     throw new MigrationError(
-      `the Civo API refused ${Inputs.CivoApiKey} (HTTP ${response.status})${civoReason(text)}`,
-      'create an API key with access to databases in the Civo dashboard and pass it from a secret'
+      'civo-key-refused',
+      `the Civo API refused the API key (HTTP ${response.status})${civoReason(text)}`
     )
   }
   if (!response.ok) {
     throw new MigrationError(
+      'civo-http',
       `the Civo API answered HTTP ${response.status} to ${where}${civoReason(text)}`,
-      `check ${Inputs.CivoRegion} ("${civo.region}") and ${Inputs.CivoApiUrl}; retry if Civo reports an outage`
+      { facts: { region: civo.region } }
     )
   }
   try {
     return JSON.parse(text)
   } catch {
-    throw new MigrationError(
-      `the Civo API answered ${where} with something that is not JSON`,
-      `check ${Inputs.CivoApiUrl}`
-    )
+    throw new MigrationError('civo-api-url', `the Civo API answered ${where} with something that is not JSON`)
   }
 }
 
@@ -197,36 +194,40 @@ function pickDatabase(civo: CivoTarget, items: CivoDatabaseItem[]): CivoDatabase
   if (byName.length === 0) byName = items.filter((item) => item.name?.toLowerCase() === wanted.toLowerCase())
   if (byName.length === 1) return byName[0]
   if (byName.length > 1) {
-    throw new InputError(
-      `${byName.length} Civo databases in ${civo.region} are named "${wanted}" (ids ${byName.map((item) => item.id).join(', ')})`,
-      `set ${Inputs.CivoDatabase} to the id of the one to migrate into`
+    throw new MigrationError(
+      'civo-ambiguous',
+      `${byName.length} Civo databases in ${civo.region} are named "${wanted}" (ids ${byName.map((item) => item.id).join(', ')})`
     )
   }
   const names = items.map((item) => item.name ?? item.id).filter(Boolean)
-  throw new InputError(
-    `no Civo database "${wanted}" in ${civo.region}${names.length > 0 ? ` (found: ${names.join(', ')})` : ' (the region has none)'}`,
-    `check ${Inputs.CivoDatabase} and ${Inputs.CivoRegion}`
+  throw new MigrationError(
+    'civo-not-found',
+    `no Civo database "${wanted}" in ${civo.region}${names.length > 0 ? ` (found: ${names.join(', ')})` : ' (the region has none)'}`
   )
 }
 
 function checkDatabase(item: CivoDatabaseItem, name: string, sourceMajor: number | undefined): void {
   if (item.status?.toLowerCase() !== 'ready') {
     throw new MigrationError(
+      'civo-not-ready',
       `Civo database "${name}" is ${item.status ?? 'in an unknown state'}, not Ready`,
-      `wait until it is Ready (civo database show ${name}) and run again`
+      {
+        hint: `wait until it is Ready (civo database show ${name}) and run again`
+      }
     )
   }
   if (!/postgres/i.test(item.software ?? '')) {
-    throw new InputError(
-      `Civo database "${name}" runs ${item.software ?? 'unknown software'}, not PostgreSQL`,
-      `set ${Inputs.CivoDatabase} to a PostgreSQL database`
+    throw new MigrationError(
+      'civo-not-postgres',
+      `Civo database "${name}" runs ${item.software ?? 'unknown software'}, not PostgreSQL`
     )
   }
   const major = Number.parseInt(item.software_version ?? '', 10)
   if (sourceMajor !== undefined && Number.isInteger(major) && major < sourceMajor) {
     throw new MigrationError(
+      'downgrade',
       `Civo database "${name}" runs PostgreSQL ${item.software_version}, older than the source's ${sourceMajor}: a downgrade`,
-      `create a Civo database with PostgreSQL ${sourceMajor} or newer`
+      { hint: `create a Civo database with PostgreSQL ${sourceMajor} or newer` }
     )
   }
 }
@@ -246,22 +247,4 @@ export function civoFirewallHint(ref: CivoDatabaseRef, port = 5432): string {
 /** Whether an endpoint came from resolveCivoTarget. */
 export function isCivoEndpoint(endpoint: Endpoint | undefined): endpoint is CivoEndpoint {
   return Boolean(endpoint && (endpoint as Partial<CivoEndpoint>).civo)
-}
-
-/**
- * A connection error for a Civo target gets the firewall hint instead of the generic one; anything
- * else passes through unchanged. Matches connection.ts's "cannot reach" and "no answer" messages.
- */
-export function withCivoFirewallHint(error: unknown, endpoint: Endpoint | undefined): unknown {
-  if (!isCivoEndpoint(endpoint) || !(error instanceof MigrationError)) return error
-  if (!error.message.startsWith(`${endpoint.input} (`)) return error
-  if (!/cannot reach the server|no answer within/.test(error.message)) return error
-  const base = civoFirewallHint(endpoint.civo, endpoint.port)
-  const hint = error.hint?.includes('connect-timeout') ? `${base} (raise connect-timeout for slow networks)` : base
-  const explained =
-    error instanceof StageError
-      ? new StageError(error.stage, error.message, hint)
-      : new MigrationError(error.message, hint)
-  explained.stack = error.stack
-  return explained
 }

@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PassThrough, pipeline, Readable, type Transform } from 'node:stream'
@@ -7,27 +6,23 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import { throwIfCancelled } from '../cancel.js'
-import type { Client } from './client/install.js'
-import {
-  clientEnvironment,
-  serverVersionNumber,
-  withConnection,
-  type Endpoint,
-  type Passfile
-} from '../pg/connection.js'
-import { formatBytes } from './pg-dump.js'
-import { StageError } from '../errors.js'
+import { deferred, limiter } from '../base/async.js'
+import { MigrationError } from '../base/errors.js'
+import { formatBytes } from '../base/files.js'
+import type { RunScope } from '../base/scope.js'
+import type { Connector } from '../pg/connection.js'
+import { isUserSchema, quoteLiteral } from '../pg/sql.js'
+import type { DumpProgress } from './pg-dump.js'
 import {
   partialCopy,
+  restoreDatabase,
   restoreEntries,
   restoreList,
   type RestoreList,
-  type RestoreOptions,
+  type Restorer,
   type RestoreResult
 } from './pg-restore.js'
 import { progressReporter } from './run-tool.js'
-import { isUserSchema, quoteLiteral } from '../pg/sql.js'
 
 /**
  * Restoring while pg_dump runs. A directory-format dump writes toc.dat before any table data, so the
@@ -71,10 +66,12 @@ export async function followableTables(
   source: pg.Client,
   minBytes = FOLLOW_MIN_BYTES
 ): Promise<Map<string, FollowedTable>> {
-  const version = await serverVersionNumber(source)
+  const { rows: version } = await source.query<{ num: number }>(
+    `SELECT current_setting('server_version_num')::int AS num`
+  )
   // pg_dump's column list: neither dropped columns nor, from 12 on, generated ones.
-  const notGenerated = version >= 120000 ? `AND a.attgenerated = ''` : ''
-  const notPartition = version >= 100000 ? 'AND NOT c.relispartition' : ''
+  const notGenerated = version[0].num >= 120000 ? `AND a.attgenerated = ''` : ''
+  const notPartition = version[0].num >= 100000 ? 'AND NOT c.relispartition' : ''
   const { rows } = await source.query<{ oid: string; name: string; columns: string | null }>(
     `SELECT c.oid::text AS oid, format('%I.%I', n.nspname, c.relname) AS name,
             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
@@ -88,45 +85,49 @@ export async function followableTables(
   )
 }
 
-export interface FollowSetup {
-  client: Client
-  endpoint: Endpoint
-  dumpDir: string
-  options: RestoreOptions
-  passfile: Passfile
+export interface RestoreBesideDump {
+  restorer: Restorer
+  scope: RunScope
+  connector: Connector
   /** The source database's encoding: pg_dump writes the data in it. */
   encoding: string
   targetMajor: number
+  /** Tables to load as they are dumped (empty: none). */
   tables: Map<string, FollowedTable>
-  reader: DataFileReader
+  /** How to read the data files as they grow; undefined: restore once the dump is complete. */
+  reader?: DataFileReader
   /**
-   * Called once, when toc.dat is written and the restore begins: readies the target database
-   * (created, cleaned, roles granted). Nothing touches the target before, so a dump that fails
-   * early leaves it as it was.
+   * Called once, when the restore begins (toc.dat written, or the dump complete): readies the target
+   * database. Nothing touches the target before, so a dump that fails early leaves it as it was.
    */
   prepareTarget: () => Promise<void>
 }
 
-export interface DumpFollower {
-  /** pg_dump's --verbose lines, as they come. */
-  onDumpLine(line: string): void
-  /**
-   * pg_dump has exited. When it succeeded, restores what is left and resolves with the result;
-   * when it failed, stops the loads and resolves undefined (or rejects with the restore's own error).
-   */
-  dumpDone(succeeded: boolean): Promise<RestoreResult | undefined>
+/**
+ * The restore of a dump that is being written: follows it when the data files can be read as they
+ * grow, else waits for it. Resolves with the result; undefined when the dump failed (pg_dump's own
+ * error explains more than what it cut short), once nothing of the restore is running any more.
+ */
+export function restoreBesideDump(dump: DumpProgress, setup: RestoreBesideDump): Promise<RestoreResult | undefined> {
+  if (!setup.reader || setup.restorer.options.jobs < 2) return restoreAfterDump(dump, setup)
+  return new Follower(dump, { ...setup, reader: setup.reader }).restored
+}
+
+async function restoreAfterDump(dump: DumpProgress, setup: RestoreBesideDump): Promise<RestoreResult | undefined> {
+  const dumped = await dump.done.then(
+    () => true,
+    () => false
+  )
+  if (!dumped) return undefined
+  await setup.prepareTarget()
+  return restoreDatabase(setup.restorer)
 }
 
 /** TOC entries for privileges: restored last, as pg_restore does, so the loads run as before them. */
 const LATE_ACL = /^\d+; \d+ \d+ (?:DEFAULT )?ACL (?!- SCHEMA )/
 const TABLE_DATA = /^(\d+); 0 (\d+) TABLE DATA /
 
-export function followDump(setup: FollowSetup): DumpFollower {
-  return new Follower(setup)
-}
-
-class Follower implements DumpFollower {
-  private readonly env: Record<string, string>
+class Follower {
   private readonly tocWritten = deferred<boolean>()
   private readonly dumpExit = deferred<boolean>()
   /** Data entries pg_dump reported done: their files are complete. */
@@ -143,18 +144,25 @@ class Follower implements DumpFollower {
   private schemaRestored = false
   private failure?: unknown
   private list?: RestoreList
-  private readonly report = progressReporter('tables restored')
+  private readonly report: ReturnType<typeof progressReporter>
   private tablesDone = 0
-  private readonly restored: Promise<RestoreResult | undefined>
+  readonly restored: Promise<RestoreResult | undefined>
 
-  constructor(private readonly setup: FollowSetup) {
-    this.env = clientEnvironment(setup.endpoint, setup.passfile)
-    this.slot = limiter(setup.options.jobs)
+  constructor(
+    private readonly dump: DumpProgress,
+    private readonly setup: RestoreBesideDump & { reader: DataFileReader }
+  ) {
+    this.slot = limiter(setup.restorer.options.jobs)
+    this.report = progressReporter(setup.scope.log, 'tables restored')
+    dump.onLine((line) => this.onDumpLine(line))
+    dump.done.then(
+      () => this.dumpDone(true),
+      () => this.dumpDone(false)
+    )
     this.restored = this.run()
-    this.restored.catch(() => undefined)
   }
 
-  onDumpLine(line: string): void {
+  private onDumpLine(line: string): void {
     if (/dumping contents of table/.test(line)) {
       // Workers start on data only after the leader has written and closed toc.dat.
       this.tocWritten.resolve(true)
@@ -167,22 +175,21 @@ class Follower implements DumpFollower {
     }
   }
 
-  dumpDone(succeeded: boolean): Promise<RestoreResult | undefined> {
+  private dumpDone(succeeded: boolean): void {
     this.dumpExited = succeeded
     this.dumpExit.resolve(succeeded)
     // A database without table data never logs a table: toc.dat is there once pg_dump succeeded.
     this.tocWritten.resolve(succeeded)
     this.wake()
-    return this.restored
   }
 
   private async run(): Promise<RestoreResult | undefined> {
-    const { client, endpoint, dumpDir, options } = this.setup
+    const { restorer } = this.setup
     if (!(await this.tocWritten.promise)) return undefined
     const started = performance.now()
     await this.setup.prepareTarget()
-    const list = await restoreList(client, dumpDir, options, this.env)
-    const preData = await restoreList(client, dumpDir, options, this.env, 'pre-data')
+    const list = await restoreList(restorer)
+    const preData = await restoreList(restorer, 'pre-data')
     this.list = list
     const preDataIds = new Set(preData.kept.map(entryId))
     const schema = list.kept.filter((line) => preDataIds.has(entryId(line)) && !LATE_ACL.test(line))
@@ -190,7 +197,7 @@ class Follower implements DumpFollower {
       const match = TABLE_DATA.exec(line)
       if (match && this.setup.tables.has(match[2])) this.notStarted.set(match[1], match[2])
     }
-    await restoreEntries(client, endpoint, dumpDir, schema, { ...options, jobs: 1 }, this.env)
+    await restoreEntries(restorer, schema, undefined, 1)
     this.schemaRestored = true
     this.queueStartedFiles()
     const dumped = await this.dumpExit.promise
@@ -202,7 +209,7 @@ class Follower implements DumpFollower {
     if (this.failure) throw partialCopy(this.failure)
     const done = new Set([...schema.map(entryId), ...this.loaded])
     const rest = list.kept.filter((line) => !done.has(entryId(line)))
-    await restoreEntries(client, endpoint, dumpDir, rest, options, this.env, (table) => this.tableDone(table))
+    await restoreEntries(restorer, rest, (table) => this.tableDone(table))
     return {
       items: list.kept.length,
       skipped: list.skipped,
@@ -217,7 +224,7 @@ class Follower implements DumpFollower {
     // Only followed entries not started yet: pg_dump starts the biggest tables first, so after the
     // first few lines there are none left to look for, however many tables follow.
     for (const [id, oid] of this.notStarted) {
-      const file = path.join(this.setup.dumpDir, `${id}.dat${this.setup.reader.suffix}`)
+      const file = path.join(this.dump.dir, `${id}.dat${this.setup.reader.suffix}`)
       if (!fs.existsSync(file)) continue
       this.notStarted.delete(id)
       this.loads.push(this.slot(() => this.load(id, oid, file)))
@@ -226,12 +233,12 @@ class Follower implements DumpFollower {
 
   private async load(id: string, oid: string, file: string): Promise<void> {
     if (this.failure || this.dumpExited === false) return
-    const { endpoint, reader, targetMajor, encoding } = this.setup
+    const { restorer, reader, targetMajor, encoding, connector, scope } = this.setup
     const table = this.setup.tables.get(oid) as FollowedTable
-    core.info(`loading ${table.name} as pg_dump writes it`)
+    scope.log.info(`loading ${table.name} as pg_dump writes it`)
     try {
-      // A cancelled run closes every connection, this one too (connection.ts).
-      await withConnection(endpoint, async (target) => {
+      // A cancelled run closes every connection, this one too.
+      await connector.withConnection(restorer.endpoint, async (target) => {
         await prepareLoadSession(target, encoding, targetMajor)
         const data = pipeline(
           Readable.from(this.growingFile(id, file, table.name), { objectMode: false }),
@@ -244,7 +251,7 @@ class Follower implements DumpFollower {
       this.followedNames.push(table.name)
       this.tableDone(table.name)
     } catch (error) {
-      this.failure ??= new StageError('Restore', `loading ${table.name}: ${lostConnection(error)}`)
+      this.failure ??= new MigrationError('tool-failed', `loading ${table.name}: ${lostConnection(error)}`)
       this.wake()
     }
   }
@@ -257,7 +264,7 @@ class Follower implements DumpFollower {
     let reported = Date.now()
     try {
       for (;;) {
-        throwIfCancelled()
+        this.setup.scope.cancellation.throwIfCancelled()
         if (this.failure) throw new Error('stopped: another table failed to load')
         if (this.dumpExited === false) throw new Error('stopped: pg_dump failed')
         // Checked before the read: whatever was written before the close is read by it or after it.
@@ -268,7 +275,7 @@ class Follower implements DumpFollower {
           read += bytesRead
           if (Date.now() - reported >= 10_000) {
             reported = Date.now()
-            core.info(`loading ${table}: ${formatBytes(read)} of its dump file read so far`)
+            this.setup.scope.log.info(`loading ${table}: ${formatBytes(read)} of its dump file read so far`)
           }
           yield buffer.subarray(0, bytesRead)
         } else if (closed) return
@@ -323,32 +330,3 @@ function lostConnection(error: unknown): string {
 }
 
 const entryId = (line: string): string => line.slice(0, line.indexOf(';'))
-
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve: (value: T) => void
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve: (value: T) => void = () => undefined
-  const promise = new Promise<T>((r) => (resolve = r))
-  return { promise, resolve }
-}
-
-/** Runs at most `slots` pieces of work at once, the rest in the order they came. */
-function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
-  let active = 0
-  const waiting: (() => void)[] = []
-  return async (work) => {
-    if (active < slots) active++
-    else await new Promise<void>((resolve) => waiting.push(resolve))
-    try {
-      return await work()
-    } finally {
-      // The slot passes straight to the next in line, so nobody can take it in between.
-      const next = waiting.shift()
-      if (next) next()
-      else active--
-    }
-  }
-}

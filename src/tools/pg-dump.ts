@@ -1,44 +1,19 @@
-import * as core from '@actions/core'
 import fs from 'node:fs'
 import path from 'node:path'
-import type pg from 'pg'
-import type { Client } from './client/install.js'
-import { clientEnvironment, connect, type Endpoint, type Passfile } from '../pg/connection.js'
-import { StageError } from '../errors.js'
-import { Inputs, type Compression } from '../action/inputs.js'
+import { MigrationError } from '../base/errors.js'
+import { folderSize, formatBytes } from '../base/files.js'
+import type { Log } from '../base/log.js'
+import type { Endpoint } from '../pg/endpoint.js'
+import { clientEnvironment, type Passfile } from '../pg/passfile.js'
+import type { HeldSnapshot } from '../pg/snapshot.js'
 import { isUserSchema } from '../pg/sql.js'
-import { progressReporter, runTool, tableDataDone } from './run-tool.js'
+import type { Client } from './client/install.js'
+import { progressReporter, tableDataDone, type ToolRunner } from './run-tool.js'
 
-/** A REPEATABLE READ transaction that exported its snapshot; pg_dump and the source checksums share it. */
-export interface HeldSnapshot {
-  id: string
-  client: pg.Client
-  /** Transaction id horizon at the snapshot, to count writes that happened during the run. */
-  takenAt: string
-  close(): Promise<void>
-}
+/** `auto`: zstd when the client supports it (PostgreSQL 16+), else gzip. */
+export type Compression = 'auto' | 'zstd' | 'lz4' | 'gzip' | 'none'
 
-export async function holdSnapshot(endpoint: Endpoint): Promise<HeldSnapshot> {
-  const client = await connect(endpoint)
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-  const { rows } = await client.query<{ id: string; taken_at: string }>(
-    'SELECT pg_export_snapshot() AS id, now()::text AS taken_at'
-  )
-  let closed = false
-  return {
-    id: rows[0].id,
-    client,
-    takenAt: rows[0].taken_at,
-    async close() {
-      if (closed) return
-      closed = true
-      await client.query('ROLLBACK').catch(() => undefined)
-      await client.end().catch(() => undefined)
-    }
-  }
-}
-
-/** pg_dump's -Z argument; zstd needs a 16+ client. */
+/** pg_dump's -Z argument; zstd and lz4 need a 16+ client. */
 export function compressionArgument(compression: Compression, clientMajor: number): string {
   switch (compression) {
     case 'auto':
@@ -46,10 +21,9 @@ export function compressionArgument(compression: Compression, clientMajor: numbe
     case 'zstd':
     case 'lz4':
       if (clientMajor < 16) {
-        throw new StageError(
-          'Dump',
-          `compression ${compression} needs a PostgreSQL 16+ client (this one is ${clientMajor})`,
-          `set ${Inputs.Compression}: gzip`
+        throw new MigrationError(
+          'compression-unsupported',
+          `compression ${compression} needs a PostgreSQL 16+ client (this one is ${clientMajor})`
         )
       }
       return `${compression}:1`
@@ -73,6 +47,85 @@ export interface DumpResult {
   seconds: number
 }
 
+/** What a restore running beside pg_dump sees of it: its --verbose lines as they come, and its end. */
+export interface DumpProgress {
+  /** The folder pg_dump writes. */
+  dir: string
+  /** Subscribes to pg_dump's --verbose lines; lines before the subscription are not replayed. */
+  onLine(listener: (line: string) => void): void
+  /** Resolves when pg_dump has exited 0, rejects when it failed. */
+  done: Promise<unknown>
+}
+
+/** A running pg_dump. */
+export interface DumpRun extends DumpProgress {
+  done: Promise<DumpResult>
+}
+
+export interface DumpRequest {
+  client: Client
+  tools: ToolRunner
+  log: Log
+  passfile: Passfile
+  endpoint: Endpoint
+  /** The held snapshot pg_dump dumps from; the source checksums run in it too. */
+  snapshot: HeldSnapshot
+  dir: string
+  jobs: number
+  compression: Compression
+}
+
+/**
+ * Starts dumping one database in directory format, in parallel, from the held snapshot, so the dump
+ * and the source fingerprint describe the same moment. Returns at once: a restore subscribes to its
+ * lines before the first one comes, and `done` also rejects when the dump could not start.
+ */
+export function startDump(request: DumpRequest): DumpRun {
+  const listeners: ((line: string) => void)[] = []
+  const done = dump(request, (line) => listeners.forEach((listener) => listener(line)))
+  return { dir: request.dir, done, onLine: (listener) => listeners.push(listener) }
+}
+
+async function dump(request: DumpRequest, onLine: (line: string) => void): Promise<DumpResult> {
+  const { client, tools, log, passfile, endpoint, snapshot, dir, jobs } = request
+  const started = performance.now()
+  prepareDumpFolder(dir)
+  const compression = compressionArgument(request.compression, client.major)
+  const options = [
+    '--format=directory',
+    `--jobs=${jobs}`,
+    `--compress=${compression}`,
+    '--no-subscriptions',
+    '--verbose'
+  ]
+  const total = await countTables(snapshot)
+  const extensions = await extensionsOf(snapshot)
+  const report = progressReporter(log, 'tables dumped')
+  let dumped = 0
+  await tools
+    .run(client.programs.pg_dump, [...options, `--snapshot=${snapshot.id}`, `--file=${dir}`], {
+      env: clientEnvironment(endpoint, passfile),
+      onLine(line) {
+        onLine(line)
+        const table = tableDataDone(line, jobs)
+        if (table) report(++dumped, total, table)
+      }
+    })
+    .catch((error: Error) => {
+      if (!/No space left on device|Disk quota exceeded/i.test(error.message)) throw error
+      // A partial dump is of no use, and removing it gives the disk back to the rest of the job.
+      fs.rmSync(dir, { recursive: true, force: true })
+      throw new MigrationError(
+        'disk-full',
+        `the disk under ${path.dirname(dir)} filled up during the dump (${error.message}); the partial dump was removed`
+      )
+    })
+  const { bytes, files } = folderSize(dir)
+  log.info(`dump: ${files} files, ${formatBytes(bytes)} (${compression}) in ${dir}`)
+  const seconds = (performance.now() - started) / 1000
+  return { path: dir, bytes, files, snapshot: snapshot.id, compression, extensions, options, seconds }
+}
+
 /** Every table's data entry, counted for the progress line. */
 async function countTables(snapshot: HeldSnapshot): Promise<number> {
   const { rows } = await snapshot.client.query<{ n: number }>(
@@ -82,63 +135,11 @@ async function countTables(snapshot: HeldSnapshot): Promise<number> {
   return rows[0].n
 }
 
-/**
- * Dumps one database in directory format, in parallel, from the held snapshot, so the dump and the
- * source fingerprint describe the same moment.
- */
-export async function dumpDatabase(
-  client: Client,
-  endpoint: Endpoint,
-  snapshot: HeldSnapshot,
-  options: { dir: string; jobs: number; compression: Compression; onLine?: (line: string) => void },
-  passfile: Passfile
-): Promise<DumpResult> {
-  const started = performance.now()
-  prepareDumpFolder(options.dir)
-  const compression = compressionArgument(options.compression, client.major)
-  const dumpOptions = [
-    '--format=directory',
-    `--jobs=${options.jobs}`,
-    `--compress=${compression}`,
-    '--no-subscriptions',
-    '--verbose'
-  ]
-  const total = await countTables(snapshot)
-  const { rows: extensions } = await snapshot.client.query<{ name: string }>(
+async function extensionsOf(snapshot: HeldSnapshot): Promise<string[]> {
+  const { rows } = await snapshot.client.query<{ name: string }>(
     `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`
   )
-  const report = progressReporter('tables dumped')
-  let done = 0
-  await runTool(client.programs.pg_dump, [...dumpOptions, `--snapshot=${snapshot.id}`, `--file=${options.dir}`], {
-    stage: 'Dump',
-    env: clientEnvironment(endpoint, passfile),
-    onLine(line) {
-      options.onLine?.(line)
-      const table = tableDataDone(line, options.jobs)
-      if (table) report(++done, total, table)
-    }
-  }).catch((error: Error) => {
-    if (!/No space left on device|Disk quota exceeded/i.test(error.message)) throw error
-    // A partial dump is of no use, and removing it gives the disk back to the rest of the job.
-    fs.rmSync(options.dir, { recursive: true, force: true })
-    throw new StageError(
-      'Dump',
-      `the disk under ${path.dirname(options.dir)} filled up during the dump (${error.message}); the partial dump was removed`,
-      `point ${Inputs.DumpPath} at a disk with room for the compressed database, or free space there`
-    )
-  })
-  const { bytes, files } = folderSize(options.dir)
-  core.info(`dump: ${files} files, ${formatBytes(bytes)} (${compression}) in ${options.dir}`)
-  return {
-    path: options.dir,
-    bytes,
-    files,
-    snapshot: snapshot.id,
-    compression,
-    extensions: extensions.map((e) => e.name),
-    options: dumpOptions,
-    seconds: (performance.now() - started) / 1000
-  }
+  return rows.map((row) => row.name)
 }
 
 /** pg_dump -Fd wants a folder that does not exist yet; refuse to overwrite anything but an old dump. */
@@ -146,11 +147,7 @@ function prepareDumpFolder(dir: string): void {
   if (fs.existsSync(dir)) {
     const entries = fs.readdirSync(dir)
     if (entries.length > 0 && !entries.includes('toc.dat')) {
-      throw new StageError(
-        'Dump',
-        `dump-path ${dir} exists and is not an earlier dump`,
-        `point ${Inputs.DumpPath} at an empty or new folder`
-      )
+      throw new MigrationError('dump-path-occupied', `the dump folder ${dir} exists and is not an earlier dump`)
     }
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -158,32 +155,6 @@ function prepareDumpFolder(dir: string): void {
     fs.mkdirSync(path.dirname(dir), { recursive: true })
     fs.accessSync(path.dirname(dir), fs.constants.W_OK)
   } catch {
-    throw new StageError(
-      'Dump',
-      `cannot write the dump under ${path.dirname(dir)}`,
-      `point ${Inputs.DumpPath} at a writable folder`
-    )
+    throw new MigrationError('dump-path-unwritable', `cannot write the dump under ${path.dirname(dir)}`)
   }
-}
-
-export function folderSize(dir: string): { bytes: number; files: number } {
-  let bytes = 0
-  let files = 0
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue
-    files++
-    bytes += fs.statSync(path.join(entry.parentPath, entry.name)).size
-  }
-  return { bytes, files }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
 }

@@ -1,22 +1,9 @@
-import * as core from '@actions/core'
 import { spawn } from 'node:child_process'
-import { cancelledBy, CancelledError, onCancel, throwIfCancelled } from '../cancel.js'
-import { StageError } from '../errors.js'
-
-/** Children still running: stopped when the action is cancelled, so nothing is left behind. */
-const running = new Set<import('node:child_process').ChildProcess>()
-
-export function stopRunningTools(signal: NodeJS.Signals = 'SIGTERM'): number {
-  for (const child of running) child.kill(signal)
-  return running.size
-}
-
-onCancel(() => {
-  if (running.size > 0) core.info(`stopping ${stopRunningTools()} child processes`)
-})
+import { CancelledError, MigrationError } from '../base/errors.js'
+import type { Log } from '../base/log.js'
+import type { RunScope } from '../base/scope.js'
 
 export interface ToolRun {
-  stage: string
   /** Connection settings and the passfile; never a password. */
   env: Record<string, string>
   /** Called with each stderr line (pg_dump and pg_restore log progress there with --verbose). */
@@ -25,62 +12,80 @@ export interface ToolRun {
   onStdout?: (line: string) => void
 }
 
+/** Runs the client programs; tests wrap it to watch or interrupt what the run starts. */
+export interface ToolRunner {
+  run(program: string, args: string[], run: ToolRun): Promise<void>
+}
+
 /**
- * Runs a client program. Arguments never hold secrets (they travel in env and the passfile), so the
- * command line is logged as is. On failure the error carries the program's last error lines.
+ * Runs client programs as child processes. Arguments never hold secrets (they travel in env and the
+ * passfile), so the command line is logged as is. A cancelled run stops every child it started.
  */
-export async function runTool(program: string, args: string[], run: ToolRun): Promise<void> {
-  throwIfCancelled()
-  core.info(`[command]${program} ${args.join(' ')}`)
-  const child = spawn(program, args, { env: { ...process.env, ...run.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  running.add(child)
-  const errors: string[] = []
+export class ProcessRunner implements ToolRunner {
+  constructor(private readonly scope: RunScope) {}
+
+  async run(program: string, args: string[], run: ToolRun): Promise<void> {
+    const { log, cancellation } = this.scope
+    cancellation.throwIfCancelled()
+    log.info(`[command]${program} ${args.join(' ')}`)
+    const child = spawn(program, args, { env: { ...process.env, ...run.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const forget = cancellation.onCancel(() => child.kill('SIGTERM'))
+    const errors: string[] = []
+    const handle = (line: string): void => {
+      if (!line) return
+      if (/error|fatal|could not|failed/i.test(line)) errors.push(line)
+      log.debug(line)
+      run.onLine?.(line)
+    }
+    const stderr = lineSplitter(handle)
+    const stdout = lineSplitter(run.onStdout ?? ((line) => log.debug(line)))
+    child.stdout.on('data', stdout.push)
+    child.stderr.on('data', stderr.push)
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject)
+      child.on('close', (exitCode, signal) => resolve(signal ? null : exitCode))
+    }).finally(forget)
+    stderr.end()
+    stdout.end()
+    // Stopped on purpose: say so, not "pg_dump failed".
+    if (code !== 0 && cancellation.signal) throw new CancelledError(cancellation.signal)
+    if (code !== 0) {
+      const name = program.split(/[\\/]/).pop()
+      const detail = errors.slice(-3).join(' | ') || `exit code ${code ?? 'signal'}`
+      throw new MigrationError('tool-failed', `${name} failed: ${detail}`)
+    }
+  }
+}
+
+/** Feeds whole lines to `onLine` as chunks arrive; `end` flushes the last, unterminated one. */
+function lineSplitter(onLine: (line: string) => void): { push: (chunk: Buffer) => void; end: () => void } {
   let pending = ''
-  const consume = (chunk: Buffer): void => {
-    pending += chunk.toString()
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) handle(line)
-  }
-  const handle = (line: string): void => {
-    if (!line) return
-    if (/error|fatal|could not|failed/i.test(line)) errors.push(line)
-    core.debug(line)
-    run.onLine?.(line)
-  }
-  let stdout = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    if (!run.onStdout) return core.debug(chunk.toString().trimEnd())
-    stdout += chunk.toString()
-    const lines = stdout.split('\n')
-    stdout = lines.pop() ?? ''
-    lines.forEach(run.onStdout)
-  })
-  child.stderr.on('data', consume)
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (exitCode, signal) => resolve(signal ? null : exitCode))
-  }).finally(() => running.delete(child))
-  handle(pending)
-  if (stdout) run.onStdout?.(stdout)
-  const cancelled = cancelledBy()
-  // Stopped on purpose: say so, not "pg_dump failed".
-  if (code !== 0 && cancelled) throw new CancelledError(cancelled)
-  if (code !== 0) {
-    const name = program.split(/[\\/]/).pop()
-    const detail = errors.slice(-3).join(' | ') || `exit code ${code ?? 'signal'}`
-    throw new StageError(run.stage, `${name} failed: ${detail}`)
+  return {
+    push(chunk) {
+      pending += chunk.toString()
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      lines.forEach(onLine)
+    },
+    end() {
+      if (pending) onLine(pending)
+      pending = ''
+    }
   }
 }
 
 /** Logs a progress line at most every `seconds`, so a long stage is seen to move. */
-export function progressReporter(label: string, seconds = 10): (done: number, total: number, item?: string) => void {
+export function progressReporter(
+  log: Log,
+  label: string,
+  seconds = 10
+): (done: number, total: number, item?: string) => void {
   let last = 0
   return (done, total, item) => {
     const now = Date.now()
     if (done < total && now - last < seconds * 1000) return
     last = now
-    core.info(`${label}: ${done}/${total}${item ? ` (${item})` : ''}`)
+    log.info(`${label}: ${done}/${total}${item ? ` (${item})` : ''}`)
   }
 }
 

@@ -5,7 +5,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { startArtifactServices, unzipEntries, type ArtifactServices } from '../support/artifact-service.js'
 
-type ArtifactModule = typeof import('../../src/artifact/store.js')
+type ArtifactModule = typeof import('../../src/artifact/github-artifacts.js')
 
 let services: ArtifactServices
 let artifact: ArtifactModule
@@ -27,7 +27,7 @@ beforeAll(async () => {
   services = await startArtifactServices()
   Object.assign(process.env, services.env)
   // @actions/github reads GITHUB_API_URL when first loaded, so load the stage after the env is set.
-  artifact = await import('../../src/artifact/store.js')
+  artifact = await import('../../src/artifact/github-artifacts.js')
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'artifact-test-'))
   dumpDir = path.join(work, 'dump')
   for (const [name, bytes] of Object.entries(dumpFiles)) {

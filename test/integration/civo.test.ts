@@ -1,14 +1,20 @@
-import { jest } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
-import { civoFirewallHint, resolveCivoTarget, withCivoFirewallHint, type CivoEndpoint } from '../../src/targets/civo.js'
-import { connect } from '../../src/pg/connection.js'
-import { MigrationError } from '../../src/errors.js'
-import type { CivoTarget } from '../../src/action/inputs.js'
+import { hintFor } from '../../src/action/hints.js'
+import { Cancellation } from '../../src/base/cancellation.js'
+import { MigrationError } from '../../src/base/errors.js'
+import { Connector, explainConnectError } from '../../src/pg/connection.js'
+import {
+  civoFirewallHint,
+  resolveCivoTarget as resolve,
+  type CivoTarget,
+  type ResolveCivoOptions
+} from '../../src/targets/civo.js'
+import { recordingLog, type RecordedLog } from '../support/in-process.js'
 import { civoDatabase, startCivoApi } from '../support/civo-api.js'
 import { runAction } from '../support/run-action.js'
 import { freePort, startServer, stopServer, type ServerInfo } from '../support/servers.js'
@@ -34,7 +40,7 @@ const DATABASES = [
 ]
 
 let api: Awaited<ReturnType<typeof startCivoApi>>
-let written = ''
+let recorded: RecordedLog
 
 beforeAll(async () => {
   api = await startCivoApi({ apiKey: API_KEY, databases: DATABASES })
@@ -43,16 +49,16 @@ afterAll(async () => {
   await api.close()
 })
 beforeEach(() => {
-  written = ''
+  recorded = recordingLog()
   api.requests.length = 0
   api.setDatabases(DATABASES)
   api.failWith(undefined)
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written += chunk.toString()
-    return true
-  })
 })
-afterEach(() => jest.restoreAllMocks())
+
+/** What the action does with the civo-* inputs, logging to the recorded log. */
+function resolveCivoTarget(civo: CivoTarget, options: Omit<ResolveCivoOptions, 'input'>) {
+  return resolve(civo, { input: 'civo-database', ...options }, recorded.log)
+}
 
 function civo(database: string, extra: Partial<CivoTarget> = {}): CivoTarget {
   return { apiKey: API_KEY, database, region: 'LON1', apiUrl: api.url, ...extra }
@@ -65,8 +71,7 @@ async function failure(promise: Promise<unknown>): Promise<{ message: string; hi
     (e: unknown) => e
   )
   expect(error).toBeInstanceOf(MigrationError)
-  const { message, hint } = error as MigrationError
-  return { message, hint }
+  return { message: (error as MigrationError).message, hint: hintFor(error as MigrationError) }
 }
 
 describe('resolveCivoTarget against the Civo API double', () => {
@@ -108,8 +113,8 @@ describe('resolveCivoTarget against the Civo API double', () => {
 
   test('the password is masked the moment it is read', async () => {
     await resolveCivoTarget(civo('app-db'), { connectTimeout: 10 })
-    expect(written).toContain('::add-mask::app-db-password-7f3a')
-    expect(written.replace('::add-mask::app-db-password-7f3a', '')).not.toContain('app-db-password-7f3a')
+    expect(recorded.masked).toContain('app-db-password-7f3a')
+    expect(recorded.lines.join('\n')).not.toContain('app-db-password-7f3a')
   })
 
   test('an unknown name lists the databases of that region', async () => {
@@ -155,11 +160,13 @@ describe('resolveCivoTarget against the Civo API double', () => {
     const { message, hint } = await failure(
       resolveCivoTarget(civo('app-db', { apiKey: wrongKey }), { connectTimeout: 10 })
     )
-    expect(message).toMatch(/^the Civo API refused civo-api-key \(HTTP 401\): authentication_invalid_key/)
-    expect(hint).toBe('create an API key with access to databases in the Civo dashboard and pass it from a secret')
+    expect(message).toMatch(/^the Civo API refused the API key \(HTTP 401\): authentication_invalid_key/)
+    expect(hint).toBe(
+      'check civo-api-key: create an API key with access to databases in the Civo dashboard and pass it from a secret'
+    )
     expect(api.requests[0].authorization).toBe(`bearer ${wrongKey}`)
     expect(`${message} ${hint}`).not.toContain(wrongKey)
-    expect(written).not.toContain(wrongKey)
+    expect(recorded.lines.join('\n')).not.toContain(wrongKey)
   })
 
   test("another HTTP error carries Civo's code and reason, but not the key", async () => {
@@ -185,18 +192,15 @@ describe('resolveCivoTarget against the Civo API double', () => {
       "the Civo database firewall must admit this runner's IP address: add it in the Civo dashboard (Databases → app-db → Firewall) " +
         'or `civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1`'
     )
-    const unreachable = new MigrationError(
-      'civo-database (203.0.113.20:6543/postgres): cannot reach the server (ETIMEDOUT)',
-      'generic'
-    )
-    expect((withCivoFirewallHint(unreachable, endpoint) as MigrationError).hint).toBe(hint)
-    const auth = new MigrationError(
-      'civo-database (203.0.113.20:6543/postgres): password authentication failed for user "civo"'
-    )
-    expect(withCivoFirewallHint(auth, endpoint)).toBe(auth)
-    expect(withCivoFirewallHint(unreachable, { ...endpoint, civo: undefined } as unknown as CivoEndpoint)).toBe(
-      unreachable
-    )
+    const civoContext = { civo: { ref: endpoint.civo, port: endpoint.port } }
+    const unreachable = explainConnectError(endpoint, { code: 'ETIMEDOUT', message: 'connect ETIMEDOUT' })
+    expect(unreachable.message).toBe('civo-database (203.0.113.20:6543/postgres): cannot reach the server (ETIMEDOUT)')
+    expect(hintFor(unreachable, civoContext)).toBe(hint)
+    const slow = explainConnectError(endpoint, { message: 'timeout expired' })
+    expect(hintFor(slow, civoContext)).toBe(`${hint} (raise connect-timeout for slow networks)`)
+    const auth = explainConnectError(endpoint, { code: '28P01', message: 'password authentication failed' })
+    expect(hintFor(auth, civoContext)).toBe('check the user name and password in civo-database')
+    expect(hintFor(unreachable)).toMatch(/^check the host and port in civo-database/)
   })
 })
 
@@ -324,7 +328,8 @@ describe('the action resolves its target from Civo', () => {
       })
     ])
     const endpoint = await resolveCivoTarget(civo('plain'), { connectTimeout: 5 })
-    await expect(connect(endpoint, { attempts: 1 })).rejects.toThrow(/does not support SSL/)
+    const connector = new Connector({ log: recorded.log, cancellation: new Cancellation() })
+    await expect(connector.connect(endpoint, { attempts: 1 })).rejects.toThrow(/does not support SSL/)
   })
 
   test('an unreachable Civo database fails the plan with the firewall hint', async () => {

@@ -1,10 +1,12 @@
-import { jest } from '@jest/globals'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { hintFor } from '../../src/action/hints.js'
+import type { MigrationError } from '../../src/base/errors.js'
 import { finders, installClient } from '../../src/tools/client/install.js'
 import { chooseClient, majorOf } from '../../src/tools/client/version-policy.js'
 import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../support/client-bundle-server.js'
+import { recordingLog } from '../support/in-process.js'
 import { loadTestbed, withClient } from '../support/testbed.js'
 
 const testbed = loadTestbed()
@@ -22,11 +24,12 @@ beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-install-'))
   process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'tool-cache')
   process.env.RUNNER_TEMP = path.join(workDir, 'temp')
-  jest.spyOn(process.stdout, 'write').mockImplementation(() => true)
 })
 
+/** Where to look: the template given, nothing on this machine's PATH. */
+const search = (downloadTemplate: string) => ({ downloadTemplate, env: {}, log: recordingLog().log })
+
 afterAll(async () => {
-  jest.restoreAllMocks()
   await bundle.close()
   fs.rmSync(workDir, { recursive: true, force: true })
 })
@@ -38,7 +41,7 @@ test('a 14 → 17 pair gets a 17 client: downloaded, verified, cached, then reus
   )
   expect(requirement.major).toBe(17)
 
-  const downloaded = await installClient(requirement, bundle.template, [finders.inToolCache, finders.download])
+  const downloaded = await installClient(requirement, search(bundle.template), [finders.inToolCache, finders.download])
   expect(downloaded).toMatchObject({ major: 17, source: 'download' })
   expect(downloaded.version).toMatch(/^17\.\d+$/)
   expect(downloaded.binDir.startsWith(process.env.RUNNER_TOOL_CACHE as string)).toBe(true)
@@ -46,7 +49,7 @@ test('a 14 → 17 pair gets a 17 client: downloaded, verified, cached, then reus
   expect(tarballs).toHaveLength(1)
   for (const program of Object.values(downloaded.programs)) expect(fs.existsSync(program)).toBe(true)
 
-  const cached = await installClient(requirement, bundle.template, [finders.inToolCache, finders.download])
+  const cached = await installClient(requirement, search(bundle.template), [finders.inToolCache, finders.download])
   expect(cached).toMatchObject({ major: 17, source: 'tool-cache', version: downloaded.version })
   expect(bundle.requests.filter((p) => p.endsWith('.tar.gz'))).toHaveLength(1)
 })
@@ -55,19 +58,18 @@ test('a corrupted tarball is refused before extraction', async () => {
   process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'empty-cache')
   const requirement = chooseClient(14, 17)
   await expect(
-    installClient(requirement, bundle.corruptTemplate, [finders.inToolCache, finders.download])
+    installClient(requirement, search(bundle.corruptTemplate), [finders.inToolCache, finders.download])
   ).rejects.toThrow(/does not match its published sha256/)
   expect(fs.existsSync(path.join(workDir, 'empty-cache', 'postgresql'))).toBe(false)
 })
 
 test('a missing download (404) names the input to change', async () => {
   process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'empty-cache-2')
-  await expect(
-    installClient(chooseClient(14, 17), `${bundle.url}/nothing-{version}-{target}.tar.gz`, [finders.download])
-  ).rejects.toMatchObject({
-    message: expect.stringContaining('HTTP 404'),
-    hint: expect.stringContaining('client-download-url')
-  })
+  const error = (await installClient(chooseClient(14, 17), search(`${bundle.url}/nothing-{version}-{target}.tar.gz`), [
+    finders.download
+  ]).catch((e: unknown) => e)) as MigrationError
+  expect(error.message).toContain('HTTP 404')
+  expect(hintFor(error)).toContain('client-download-url')
 })
 
 test('a 17 → 14 pair is refused as a downgrade', async () => {

@@ -78,8 +78,10 @@ describe('the target restarts in the middle of the restore', () => {
     const inputs = { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, big, target.admin) }
     let restart: Promise<unknown> | undefined
     const broken = await run(inputs, {
-      onStdout: onLine(/^\[command\]\S*pg_restore --dbname=/, () => {
-        restart = sleep(300).then(() => restartServer(target))
+      // Strike while rows are on their way in: a restart at a fixed delay sometimes came before the
+      // loads began, and the crash (synchronous_commit off) took the just-created tables with it.
+      onStdout: onLine(/^loading \S+ as pg_dump writes it$/, () => {
+        restart = rowsCopying(serverUrl(target, 'postgres')).then(() => restartServer(target))
       })
     })
     await restart
@@ -111,6 +113,17 @@ describe('the target restarts in the middle of the restore', () => {
   })
 })
 
+/** Resolves once a COPY on the server has taken rows. */
+async function rowsCopying(url: string): Promise<void> {
+  for (;;) {
+    const { rows } = await withClient(url, (client: pg.Client) =>
+      client.query('SELECT coalesce(max(tuples_processed), 0)::int AS n FROM pg_stat_progress_copy')
+    )
+    if (rows[0].n > 0) return
+    await sleep(20)
+  }
+}
+
 /** COPY commands running on a server now. */
 async function activeCopies(url: string): Promise<number> {
   return withClient(url, async (client: pg.Client) => {
@@ -129,13 +142,13 @@ describe('the action is cancelled in the middle of the dump', () => {
       { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, uniqueName('never'), target.admin) },
       {
         workDir,
-        onStdout: onLine(/^\[command\]\S*pg_dump /, () => {
-          void sleep(400).then(() => {
-            before = processesWith(marker)
-            const action = before.find((p) => p.includes('dist/index.js'))
-            signalledAt = Date.now()
-            process.kill(Number(action?.split(':')[0]), 'SIGTERM')
-          })
+        // A worker names the table it starts on: from then on the leader and that worker both run,
+        // whatever the machine's load (a fixed delay after the command line raced the workers' start).
+        onStdout: onLine(/^::debug::pg_dump: dumping contents of table/, () => {
+          before = processesWith(marker)
+          const action = before.find((p) => p.includes('dist/index.js'))
+          signalledAt = Date.now()
+          process.kill(Number(action?.split(':')[0]), 'SIGTERM')
         })
       }
     )

@@ -5,9 +5,16 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
+import { deferred } from '../../src/base/async.js'
+import { Cancellation } from '../../src/base/cancellation.js'
+import { Connector } from '../../src/pg/connection.js'
+import { parseDatabaseUrl } from '../../src/pg/endpoint.js'
+import { Passfile } from '../../src/pg/passfile.js'
 import type { Client } from '../../src/tools/client/install.js'
-import { parseDatabaseUrl, Passfile } from '../../src/pg/connection.js'
-import { copyInto, dataFileReader, followableTables, followDump } from '../../src/tools/follow.js'
+import { copyInto, dataFileReader, followableTables, restoreBesideDump } from '../../src/tools/follow.js'
+import type { DumpProgress } from '../../src/tools/pg-dump.js'
+import { ProcessRunner } from '../../src/tools/run-tool.js'
+import { recordingLog } from '../support/in-process.js'
 import { outcome, PASSED, runAction } from '../support/run-action.js'
 import { loadTestbed, loadTestbedState, tableDigests, uniqueName, withClient } from '../support/testbed.js'
 
@@ -192,21 +199,40 @@ describe('a data file read while it is written', () => {
     fs.copyFileSync(path.join(realDump, 'dump', 'toc.dat'), path.join(dumpDir, 'toc.dat'))
     const tables = await withClient(testbed.sourceUrl(db), (source: pg.Client) => followableTables(source, 0))
     const passfile = new Passfile(realDump)
-    const follower = followDump({
-      client,
-      endpoint: parseDatabaseUrl('target-url', testbed.targetUrl(target)),
-      dumpDir,
-      options: { jobs: 2, privileges: 'skip', superuser: false },
-      passfile,
+    const { log } = recordingLog()
+    const scope = { log, cancellation: new Cancellation() }
+    // pg_dump, played back: its lines go to whoever listens, and its end is ours to choose.
+    const listeners: ((line: string) => void)[] = []
+    const exited = deferred<boolean>()
+    const dump: DumpProgress = {
+      dir: dumpDir,
+      onLine: (listener) => listeners.push(listener),
+      done: exited.promise.then((ok) => {
+        if (!ok) throw new Error('pg_dump failed')
+      })
+    }
+    const say = (line: string) => listeners.forEach((listener) => listener(line))
+    const restored = restoreBesideDump(dump, {
+      restorer: {
+        client,
+        tools: new ProcessRunner(scope),
+        log,
+        endpoint: parseDatabaseUrl('target-url', testbed.targetUrl(target), log),
+        passfile,
+        dumpDir,
+        options: { jobs: 2, privileges: 'skip', superuser: false }
+      },
+      scope,
+      connector: new Connector(scope),
       encoding: 'UTF8',
       targetMajor: 17,
       tables,
-      reader: dataFileReader('gzip:1') as NonNullable<ReturnType<typeof dataFileReader>>,
+      reader: dataFileReader('gzip:1'),
       prepareTarget: () => Promise.resolve()
     })
     const data = fs.readFileSync(path.join(realDump, 'dump', entry))
     const out = fs.openSync(path.join(dumpDir, entry), 'w')
-    follower.onDumpLine('pg_dump: dumping contents of table "public.t"')
+    say('pg_dump: dumping contents of table "public.t"')
     const pieces = 20
     const last = end === 'finish' ? pieces - 1 : pieces / 2
     let copying = 0
@@ -218,8 +244,9 @@ describe('a data file read while it is written', () => {
       await sleep(100)
     }
     fs.closeSync(out)
-    if (end === 'finish') follower.onDumpLine(`pg_dump: finished item ${entry.split('.')[0]} TABLE DATA t`)
-    const result = await follower.dumpDone(end === 'finish')
+    if (end === 'finish') say(`pg_dump: finished item ${entry.split('.')[0]} TABLE DATA t`)
+    exited.resolve(end === 'finish')
+    const result = await restored
     passfile.remove()
     const { rows } = await testbed.query('target', target, 'SELECT count(*)::int AS n FROM t')
     return { result, copying, rows: rows[0].n as number }

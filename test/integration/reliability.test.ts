@@ -248,8 +248,8 @@ describe('server versions', () => {
     })
     expectRefused(
       result,
-      "postgres-version 13 is older than the source's major 14",
-      'pg_dump must be at least the source'
+      "the requested client version 13 is older than the source's major 14",
+      'set postgres-version to 17 or newer: pg_dump must be at least the source'
     )
     expect(await targetDatabaseExists(db)).toBe(false)
   })

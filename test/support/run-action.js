@@ -67,7 +67,23 @@ export function parseOutputs(text) {
  * @returns {Promise<ActionRun>}
  */
 export async function runAction(inputs, options = {}) {
+  // A folder of its own is removed once the run's outputs, summary and report are read.
+  const ownDir = options.workDir === undefined
   const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-run-'))
+  try {
+    return await runIn(workDir, inputs, options)
+  } finally {
+    if (ownDir) fs.rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * @param {string} workDir
+ * @param {Record<string, string>} inputs
+ * @param {Parameters<typeof runAction>[1] & {}} options
+ * @returns {Promise<ActionRun>}
+ */
+async function runIn(workDir, inputs, options) {
   const runnerTemp = path.join(workDir, 'temp')
   fs.mkdirSync(runnerTemp, { recursive: true })
   const outputFile = path.join(workDir, 'output')

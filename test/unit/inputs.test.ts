@@ -1,30 +1,47 @@
-import { jest } from '@jest/globals'
-import { getInputs, parseValidationQueries } from '../../src/action/inputs.js'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { getInputs, parseValidationQueries } from '../../src/action/parse-inputs.js'
+import type { ActionRunner } from '../../src/action/runner.js'
+import { hintFor } from '../../src/action/hints.js'
+import type { MigrationError } from '../../src/base/errors.js'
+import { recordingLog } from '../support/in-process.js'
 
 const SOURCE = 'postgresql://app:s3cret@db.example.test:5432/app'
 const TARGET = 'postgresql://civo:t0psecret@10.0.0.1:5432/app?sslmode=require'
 
+let given: Record<string, string> = {}
+let masked: string[] = []
+
 function setInputs(inputs: Record<string, string>): void {
-  for (const key of Object.keys(process.env)) if (key.startsWith('INPUT_')) delete process.env[key]
-  for (const [name, value] of Object.entries(inputs)) process.env[`INPUT_${name.toUpperCase()}`] = value
+  given = inputs
 }
 
-let written = ''
-beforeEach(() => {
-  written = ''
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written += chunk.toString()
-    return true
-  })
-})
-afterEach(() => jest.restoreAllMocks())
+/** A runner that answers with the inputs given and remembers what it was asked to mask. */
+function runner(): ActionRunner {
+  const { log } = recordingLog()
+  masked = []
+  return {
+    log: { ...log, mask: (secret) => void masked.push(secret) },
+    getInput: (name) => given[name] ?? '',
+    setOutput: () => undefined,
+    setFailed: () => undefined,
+    writeSummary: async () => undefined,
+    addPath: () => undefined,
+    forgetInputs: () => undefined,
+    env: { RUNNER_TEMP: os.tmpdir() }
+  }
+}
+
+/** The inputs, or the line the run would refuse them with. */
+function parse() {
+  return getInputs(runner())
+}
 
 test('defaults for a plain migration', () => {
   setInputs({ 'source-url': SOURCE, 'target-url': TARGET })
-  const inputs = getInputs()
+  const inputs = parse()
+  if (inputs.mode !== 'migrate') throw new Error('expected migrate')
   expect(inputs).toMatchObject({
     mode: 'migrate',
     privileges: 'skip',
@@ -38,14 +55,13 @@ test('defaults for a plain migration', () => {
   })
   expect(inputs.jobs).toBeGreaterThanOrEqual(1)
   expect(inputs.source).toMatchObject({ host: 'db.example.test', port: 5432, user: 'app', database: 'app' })
-  expect(inputs.target).toMatchObject({ sslmode: 'require', database: 'app' })
+  expect(inputs.target).toMatchObject({ url: { sslmode: 'require', database: 'app' } })
 })
 
 test('passwords are masked', () => {
   setInputs({ 'source-url': SOURCE, 'target-url': TARGET })
-  getInputs()
-  expect(written).toContain('::add-mask::s3cret')
-  expect(written).toContain('::add-mask::t0psecret')
+  parse()
+  expect(masked).toEqual(expect.arrayContaining(['s3cret', 't0psecret']))
 })
 
 test.each([
@@ -62,30 +78,38 @@ test.each([
   [{ 'target-url': '' }, 'target-url is empty; mode migrate needs a target']
 ])('bad input %j is refused naming the input', (override, message) => {
   setInputs({ 'source-url': SOURCE, 'target-url': TARGET, ...override })
-  let error: (Error & { hint?: string }) | undefined
+  let error: MigrationError | undefined
   try {
-    getInputs()
+    parse()
   } catch (caught) {
-    error = caught as Error & { hint?: string }
+    error = caught as MigrationError
   }
   expect(error).toBeDefined()
-  expect(`${error?.message}${error?.hint ? ` — ${error.hint}` : ''}`).toContain(message)
+  const hint = error && hintFor(error)
+  expect(`${error?.message}${hint ? ` — ${hint}` : ''}`).toContain(message)
   expect(error?.message).not.toContain('s3cret')
   expect(error?.message).not.toContain('t0psecret')
 })
 
 test('dump mode needs no target, restore mode no source', () => {
   setInputs({ mode: 'dump', 'source-url': SOURCE })
-  expect(getInputs().target).toBeUndefined()
+  expect('target' in parse()).toBe(false)
   setInputs({ mode: 'restore', 'target-url': TARGET })
-  expect(getInputs().source).toBeUndefined()
+  expect('source' in parse()).toBe(false)
+})
+
+test('validate compares: verify none is refused there', () => {
+  setInputs({ mode: 'validate', 'source-url': SOURCE, 'target-url': TARGET, verify: 'none' })
+  expect(() => parse()).toThrow('verify is "none"')
+  setInputs({ mode: 'validate', 'source-url': SOURCE, 'target-url': TARGET })
+  expect(parse()).toMatchObject({ mode: 'validate', verify: 'full' })
 })
 
 test('databases: a list or all', () => {
   setInputs({ 'source-url': SOURCE, 'target-url': TARGET, databases: 'app, billing\nreports' })
-  expect(getInputs().databases).toEqual(['app', 'billing', 'reports'])
+  expect(parse()).toMatchObject({ databases: ['app', 'billing', 'reports'] })
   setInputs({ 'source-url': SOURCE, 'target-url': TARGET, databases: 'all' })
-  expect(getInputs().databases).toBe('all')
+  expect(parse()).toMatchObject({ databases: 'all' })
 })
 
 describe('parseValidationQueries', () => {
@@ -97,9 +121,14 @@ describe('parseValidationQueries', () => {
   })
 
   test('a .sql path is read', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'q-')), 'checks.sql')
-    fs.writeFileSync(file, 'SELECT 1;\nSELECT 2;\n')
-    expect(parseValidationQueries(file)).toEqual(['SELECT 1', 'SELECT 2'])
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'q-'))
+    try {
+      const file = path.join(dir, 'checks.sql')
+      fs.writeFileSync(file, 'SELECT 1;\nSELECT 2;\n')
+      expect(parseValidationQueries(file)).toEqual(['SELECT 1', 'SELECT 2'])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test('a missing .sql path is refused', () => {

@@ -1,3 +1,5 @@
+import { hintFor } from '../../src/action/hints.js'
+import type { MigrationError } from '../../src/base/errors.js'
 import {
   CLIENT_RELEASES,
   chooseClient,
@@ -24,12 +26,26 @@ describe('chooseClient', () => {
     expect(() => chooseClient(17, 14)).toThrow("the target runs PostgreSQL 14, older than the source's 17: a downgrade")
   })
 
+  /** The line the run fails with: the message, then the fix in the user's terms. */
+  const refusal = (work: () => unknown): string => {
+    try {
+      work()
+    } catch (error) {
+      return `${(error as MigrationError).message} — ${hintFor(error as MigrationError)}`
+    }
+    throw new Error('not refused')
+  }
+
   test('postgres-version below the source major is refused, naming the input', () => {
-    expect(() => chooseClient(14, 17, '13')).toThrow("postgres-version 13 is older than the source's major 14")
+    expect(refusal(() => chooseClient(14, 17, '13'))).toBe(
+      "the requested client version 13 is older than the source's major 14 — set postgres-version to 17 or newer: pg_dump must be at least the source's major"
+    )
   })
 
   test('postgres-version below the target major is refused', () => {
-    expect(() => chooseClient(14, 17, '16')).toThrow("postgres-version 16 is older than the target's major 17")
+    expect(refusal(() => chooseClient(14, 17, '16'))).toBe(
+      "the requested client version 16 is older than the target's major 17 — set postgres-version to 17 or newer: restore with the target's tools"
+    )
   })
 
   test('an unknown major without a full release is refused with a hint', () => {

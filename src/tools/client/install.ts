@@ -1,11 +1,10 @@
-import * as core from '@actions/core'
 import * as exec from '@actions/exec'
 import * as tc from '@actions/tool-cache'
 import fs from 'node:fs'
 import path from 'node:path'
-import { ClientError } from '../../errors.js'
+import { MigrationError } from '../../base/errors.js'
 import { sha256File } from '../../base/files.js'
-import { Inputs } from '../../action/inputs.js'
+import type { Log } from '../../base/log.js'
 import { downloadUrl, platformTarget, type ClientRequirement } from './version-policy.js'
 
 const TOOL_NAME = 'postgresql'
@@ -24,10 +23,19 @@ export interface Client {
   programs: Record<Program, string>
 }
 
+/** Where and how to look for a client. */
+export interface ClientSearch {
+  /** The download URL template ({version}, {major}, {target}). */
+  downloadTemplate: string
+  /** The runner's environment: PATH and PGBIN are searched. */
+  env: NodeJS.ProcessEnv
+  log: Log
+}
+
 /** One way to find a client; returns a bin folder or undefined after logging why it missed. */
 type Finder = (
   requirement: ClientRequirement,
-  downloadTemplate: string
+  search: ClientSearch
 ) => Promise<{ binDir: string; source: Client['source'] } | undefined>
 
 const exe = (name: string): string => (process.platform === 'win32' ? `${name}.exe` : name)
@@ -58,12 +66,10 @@ async function matchingBinDir(binDir: string, major: number): Promise<string | u
 }
 
 /** PATH, PGBIN and Debian/Ubuntu's versioned folders: a matching client already here costs nothing. */
-const onRunner: Finder = async ({ major }) => {
-  const candidates = [
-    process.env.PGBIN,
-    `/usr/lib/postgresql/${major}/bin`,
-    ...(process.env.PATH ?? '').split(path.delimiter)
-  ].filter((dir): dir is string => Boolean(dir))
+const onRunner: Finder = async ({ major }, { env, log }) => {
+  const candidates = [env.PGBIN, `/usr/lib/postgresql/${major}/bin`, ...(env.PATH ?? '').split(path.delimiter)].filter(
+    (dir): dir is string => Boolean(dir)
+  )
   const seen: string[] = []
   for (const dir of new Set(candidates)) {
     const match = await matchingBinDir(dir, major)
@@ -71,17 +77,17 @@ const onRunner: Finder = async ({ major }) => {
     const pgDump = path.join(dir, exe('pg_dump'))
     if (fs.existsSync(pgDump)) seen.push(`${pgDump} is ${(await programVersion(pgDump)) ?? 'not runnable'}`)
   }
-  core.info(`no pg_dump ${major} on this runner${seen.length ? ` (${seen.join('; ')})` : ''}`)
+  log.info(`no pg_dump ${major} on this runner${seen.length ? ` (${seen.join('; ')})` : ''}`)
   return undefined
 }
 
-const inToolCache: Finder = async ({ major }) => {
+const inToolCache: Finder = async ({ major }, { log }) => {
   const dir = tc.find(TOOL_NAME, String(major))
   if (dir) {
     const match = await matchingBinDir(path.join(dir, 'bin'), major)
     if (match) return { binDir: match, source: 'tool-cache' }
   }
-  core.info(`no PostgreSQL ${major} client in the tool cache`)
+  log.info(`no PostgreSQL ${major} client in the tool cache`)
   return undefined
 }
 
@@ -90,25 +96,25 @@ async function fetchTool(url: string, what: string): Promise<string> {
     return await tc.downloadTool(url)
   } catch (error) {
     const status = (error as { httpStatusCode?: number }).httpStatusCode
-    throw new ClientError(
-      `downloading the ${what} failed${status ? ` (HTTP ${status})` : ''}: ${url}`,
-      `check ${Inputs.ClientDownloadUrl} and ${Inputs.PostgresVersion}, or install the client on the runner`
+    throw new MigrationError(
+      'client-download',
+      `downloading the ${what} failed${status ? ` (HTTP ${status})` : ''}: ${url}`
     )
   }
 }
 
 /** The published `<hex>  <file>` checksum is checked before anything is extracted. */
-const download: Finder = async (requirement, template) => {
-  const url = downloadUrl(template, requirement, platformTarget())
-  core.info(`downloading PostgreSQL ${requirement.release} client from ${url}`)
+const download: Finder = async (requirement, { downloadTemplate, log }) => {
+  const url = downloadUrl(downloadTemplate, requirement, platformTarget())
+  log.info(`downloading the PostgreSQL ${requirement.major} client (release ${requirement.release}) from ${url}`)
   const archive = await fetchTool(url, 'client')
   const checksumFile = await fetchTool(`${url}.sha256`, 'client checksum')
   const expected = /^[0-9a-f]{64}/i.exec(fs.readFileSync(checksumFile, 'utf8').trim())?.[0]?.toLowerCase()
   const actual = await sha256File(archive)
   if (!expected || expected !== actual) {
-    throw new ClientError(
-      `the client download from ${url} does not match its published sha256 (expected ${expected ?? 'none'}, got ${actual})`,
-      `retry; if it persists, check ${Inputs.ClientDownloadUrl}`
+    throw new MigrationError(
+      'client-checksum',
+      `the client download from ${url} does not match its published sha256 (expected ${expected ?? 'none'}, got ${actual})`
     )
   }
   const extracted = await tc.extractTar(archive)
@@ -116,9 +122,10 @@ const download: Finder = async (requirement, template) => {
   // Cache under what the binary says it is: a three-part version, or find('postgresql', '17') misses it.
   const version = await programVersion(path.join(root, 'bin', exe('pg_dump')))
   if (!version || majorOfVersion(version) !== requirement.major) {
-    throw new ClientError(
+    throw new MigrationError(
+      'client-wrong-build',
       `the client from ${url} ${version ? `is PostgreSQL ${version}, not ${requirement.major}` : 'does not run on this runner'}`,
-      `point ${Inputs.ClientDownloadUrl} at a PostgreSQL ${requirement.major} build for ${platformTarget()}`
+      { facts: { major: requirement.major, platform: platformTarget() } }
     )
   }
   const cached = await tc.cacheDir(root, TOOL_NAME, toSemver(version))
@@ -132,10 +139,7 @@ function findRoot(extracted: string): string {
   for (const entry of entries) {
     if (fs.existsSync(path.join(extracted, entry.name, 'bin'))) return path.join(extracted, entry.name)
   }
-  throw new ClientError(
-    'the client download has no bin/ folder',
-    `point ${Inputs.ClientDownloadUrl} at a full PostgreSQL build`
-  )
+  throw new MigrationError('client-layout', 'the client download has no bin/ folder')
 }
 
 function toSemver(version: string): string {
@@ -148,36 +152,33 @@ function toSemver(version: string): string {
 export const finders = { onRunner, inToolCache, download }
 export const FINDERS: readonly Finder[] = [onRunner, inToolCache, download]
 
-/** Finds or installs the client, smoke-tests it, and puts it first on PATH. */
+/** Finds or installs the client and smoke-tests every program it will run. */
 export async function installClient(
   requirement: ClientRequirement,
-  downloadTemplate: string,
-  finders = FINDERS
+  search: ClientSearch,
+  chain = FINDERS
 ): Promise<Client> {
-  core.info(`PostgreSQL client ${requirement.major} required: ${requirement.reason}`)
-  for (const find of finders) {
-    const found = await find(requirement, downloadTemplate)
-    if (found) return verifyClient(found.binDir, found.source, requirement.major)
+  search.log.info(`PostgreSQL client ${requirement.major} required: ${requirement.reason}`)
+  for (const find of chain) {
+    const found = await find(requirement, search)
+    if (found) return verifyClient(found.binDir, found.source, requirement.major, search.log)
   }
-  throw new ClientError(
-    `no PostgreSQL ${requirement.major} client found`,
-    `set ${Inputs.ClientDownloadUrl} or install it on the runner`
-  )
+  throw new MigrationError('client-missing', `no PostgreSQL ${requirement.major} client found`)
 }
 
-async function verifyClient(binDir: string, source: Client['source'], major: number): Promise<Client> {
+async function verifyClient(binDir: string, source: Client['source'], major: number, log: Log): Promise<Client> {
   const programs = Object.fromEntries(PROGRAMS.map((p) => [p, path.join(binDir, exe(p))])) as Record<Program, string>
   for (const program of PROGRAMS) {
     const version = await programVersion(programs[program])
     if (!version || majorOfVersion(version) !== major) {
-      throw new ClientError(
+      throw new MigrationError(
+        'client-broken',
         `${programs[program]} ${version ? `is version ${version}, not ${major}` : 'does not run'}`,
-        `remove the broken client from ${source === 'runner' ? 'the runner' : 'the tool cache'} or set ${Inputs.ClientDownloadUrl}`
+        { facts: { where: source === 'runner' ? 'the runner' : 'the tool cache' } }
       )
     }
   }
   const version = (await programVersion(programs.pg_dump)) as string
-  core.addPath(binDir)
-  core.info(`using PostgreSQL client ${version} from ${binDir} (${source})`)
+  log.info(`using PostgreSQL client ${version} from ${binDir} (${source})`)
   return { version, major, binDir, source, programs }
 }

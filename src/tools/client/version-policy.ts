@@ -1,4 +1,4 @@
-import { ClientError, InputError, PlanError } from '../../errors.js'
+import { MigrationError } from '../../base/errors.js'
 
 /**
  * The release each major maps to when postgres-version does not name one exactly. Versions are the
@@ -29,7 +29,7 @@ export function majorOf(serverVersionNum: number): number {
 
 /**
  * The client major is the target's (restore with the target's tools; pg_dump reads older servers),
- * never older than the source's; postgres-version overrides within that bound.
+ * never older than the source's; a requested version overrides within that bound.
  */
 export function chooseClient(
   sourceMajor: number | undefined,
@@ -37,30 +37,33 @@ export function chooseClient(
   override?: string
 ): ClientRequirement {
   if (sourceMajor !== undefined && targetMajor !== undefined && targetMajor < sourceMajor) {
-    throw new PlanError(
+    throw new MigrationError(
+      'downgrade',
       `the target runs PostgreSQL ${targetMajor}, older than the source's ${sourceMajor}: a downgrade`,
-      `pick a target running PostgreSQL ${sourceMajor} or newer`
+      { hint: `pick a target running PostgreSQL ${sourceMajor} or newer` }
     )
   }
   const floor = sourceMajor ?? 0
   if (override) {
     const major = Number(override.split('.')[0])
     if (major < floor) {
-      throw new InputError(
-        `postgres-version ${override} is older than the source's major ${floor}`,
-        `pg_dump must be at least the source's major: use ${targetMajor ?? floor} or newer`
+      throw new MigrationError(
+        'client-too-old',
+        `the requested client version ${override} is older than the source's major ${floor}`,
+        { hint: "pg_dump must be at least the source's major", facts: { minimum: targetMajor ?? floor } }
       )
     }
     if (targetMajor !== undefined && major < targetMajor) {
-      throw new InputError(
-        `postgres-version ${override} is older than the target's major ${targetMajor}`,
-        `restore with the target's tools: use ${targetMajor} or newer`
+      throw new MigrationError(
+        'client-too-old',
+        `the requested client version ${override} is older than the target's major ${targetMajor}`,
+        { hint: "restore with the target's tools", facts: { minimum: targetMajor } }
       )
     }
-    return { major, release: releaseFor(major, override), reason: `postgres-version ${override}` }
+    return { major, release: releaseFor(major, override), reason: `requested version ${override}` }
   }
   const major = targetMajor ?? sourceMajor
-  if (major === undefined) throw new InputError('no server version to pick a client for', 'set postgres-version')
+  if (major === undefined) throw new MigrationError('client-release-unknown', 'no server version to pick a client for')
   const reason =
     targetMajor !== undefined ? `the target's major (source ${sourceMajor ?? 'unknown'})` : `the source's major`
   return { major, release: releaseFor(major), reason }
@@ -72,10 +75,9 @@ function releaseFor(major: number, override?: string): string {
   if (parts.length === 2) return `${override}.0`
   const release = CLIENT_RELEASES[major]
   if (!release) {
-    throw new ClientError(
-      `no known client release for PostgreSQL ${major}`,
-      `set postgres-version to a full release such as ${major}.1.0, or client-download-url to your own build`
-    )
+    throw new MigrationError('client-release-unknown', `no known client release for PostgreSQL ${major}`, {
+      facts: { major }
+    })
   }
   return release
 }
@@ -91,10 +93,9 @@ export function platformTarget(platform: NodeJS.Platform = process.platform, arc
   }
   const target = targets[`${platform}-${arch}`]
   if (!target) {
-    throw new ClientError(
-      `no PostgreSQL client download for ${platform}/${arch}`,
-      'install the client on the runner and put it on PATH'
-    )
+    throw new MigrationError('client-platform', `no PostgreSQL client download for ${platform}/${arch}`, {
+      hint: 'install the client on the runner and put it on PATH'
+    })
   }
   return target
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
-import { StageError } from '../../errors.js'
+import { MigrationError } from '../../base/errors.js'
 import type { QueryFingerprint } from './types.js'
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 300_000
@@ -26,10 +26,10 @@ export async function runValidationQueries(
     results.push(await runOne(client, sql))
     // Rolling back to the savepoint also undoes the SET LOCALs, and an aborted query's state.
     await client.query('ROLLBACK TO SAVEPOINT validation_query').catch((error: Error) => {
-      throw new StageError(
-        'Verify',
+      throw new MigrationError(
+        'validation-query',
         `validation query ended the verification transaction: ${error.message}`,
-        `validation queries must be single read-only statements; remove transaction control from: ${sql}`
+        { hint: `validation queries must be single read-only statements; remove transaction control from: ${sql}` }
       )
     })
   }

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { StageError } from '../../errors.js'
+import { MigrationError } from '../../base/errors.js'
 import {
   RECORD_HASH_TYPES,
   displayName,
@@ -134,10 +134,12 @@ async function checksumPart(
     )
     return { rows: BigInt(rows[0].rows), checksum: rows[0].checksum === null ? null : BigInt(rows[0].checksum) }
   } catch (error) {
-    throw new StageError(
-      'Verify',
+    throw new MigrationError(
+      'table-unreadable',
       `could not read table ${displayName(table.schema, table.name)}: ${(error as Error).message}`,
-      'the verifying role needs SELECT on every table, and must not be subject to row-level security (own the table or have BYPASSRLS)'
+      {
+        hint: 'the verifying role needs SELECT on every table, and must not be subject to row-level security (own the table or have BYPASSRLS)'
+      }
     )
   }
 }

@@ -1,10 +1,11 @@
-export const id = 975;
-export const ids = [975];
+export const id = 393;
+export const ids = [393];
 export const modules = {
 
-/***/ 59975:
+/***/ 34393:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
+__webpack_require__.r(__webpack_exports__);
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   downloadDump: () => (/* binding */ downloadDump),
 /* harmony export */   uploadDump: () => (/* binding */ uploadDump)
@@ -127,4 +128,4 @@ function firstLine(error) {
 
 };
 
-//# sourceMappingURL=975.index.js.map
+//# sourceMappingURL=393.index.js.map

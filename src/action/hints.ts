@@ -1,0 +1,83 @@
+import type { ErrorKind, MigrationError } from '../base/errors.js'
+import { civoFirewallHint, type CivoDatabaseRef } from '../targets/civo.js'
+import { Inputs } from './inputs.js'
+
+/** What the run knows that a hint may use. */
+export interface HintContext {
+  /** The Civo database the target was resolved from, when it was. */
+  civo?: { ref: CivoDatabaseRef; port: number }
+  /** Whether the run wrote to a target database and did not undo it. */
+  targetTouched?: boolean
+}
+
+type HintRule = (error: MigrationError, context: HintContext) => string | undefined
+
+const input = (error: MigrationError): string => error.input ?? 'the database URL'
+
+/** A firewall is the usual reason a managed database cannot be reached; Civo's is named. */
+function unreachable(error: MigrationError, context: HintContext, slow = ''): string {
+  if (context.civo && error.input === Inputs.CivoDatabase)
+    return civoFirewallHint(context.civo.ref, context.civo.port) + slow
+  return `check the host and port in ${input(error)}; a managed database's firewall must admit this runner's IP address${slow}`
+}
+
+/**
+ * The fixes that name inputs: lower layers say what failed (the kind), only this table says which
+ * input to change. Kinds without a rule keep the hint their error carries.
+ */
+const RULES: Partial<Record<ErrorKind, HintRule>> = {
+  unreachable: (error, context) => unreachable(error, context),
+  'connect-timeout': (error, context) => unreachable(error, context, ' (raise connect-timeout for slow networks)'),
+  authentication: (error) => `check the user name and password in ${input(error)}`,
+  'role-refused': (error) => `check the user in ${input(error)} and the server's pg_hba.conf`,
+  'missing-database': (error) => `create it or fix the database name in ${input(error)}`,
+  'tls-unsupported': (error) =>
+    `turn TLS on at the server, or set sslmode=prefer in ${input(error)} to accept a plain connection`,
+  'tls-certificate': (error) =>
+    `set sslrootcert in ${input(error)} to the CA certificate that signed the server's${error.facts.sslmode === 'verify-full' ? ', and connect by the host name the certificate names' : ''}`,
+  'client-download': () =>
+    `check ${Inputs.ClientDownloadUrl} and ${Inputs.PostgresVersion}, or install the client on the runner`,
+  'client-checksum': () => `retry; if it persists, check ${Inputs.ClientDownloadUrl}`,
+  'client-wrong-build': (error) =>
+    `point ${Inputs.ClientDownloadUrl} at a PostgreSQL ${error.facts.major} build for ${error.facts.platform}`,
+  'client-layout': () => `point ${Inputs.ClientDownloadUrl} at a full PostgreSQL build`,
+  'client-missing': () => `set ${Inputs.ClientDownloadUrl} or install it on the runner`,
+  'client-broken': (error) => `remove the broken client from ${error.facts.where} or set ${Inputs.ClientDownloadUrl}`,
+  'client-release-unknown': (error) =>
+    error.facts.major
+      ? `set ${Inputs.PostgresVersion} to a full release such as ${error.facts.major}.1.0, or ${Inputs.ClientDownloadUrl} to your own build`
+      : `set ${Inputs.PostgresVersion}`,
+  'client-too-old': (error) => `set ${Inputs.PostgresVersion} to ${error.facts.minimum} or newer: ${error.hint}`,
+  'compression-unsupported': () => `set ${Inputs.Compression}: gzip`,
+  'disk-full': () => `point ${Inputs.DumpPath} at a disk with room for the compressed database, or free space there`,
+  'dump-path-occupied': () => `point ${Inputs.DumpPath} at an empty or new folder`,
+  'dump-path-unwritable': () => `point ${Inputs.DumpPath} at a writable folder`,
+  'no-dump': () => `set ${Inputs.DumpPath} to the downloaded dump folder, or ${Inputs.ArtifactName} to download it`,
+  'no-manifest': () => `point ${Inputs.DumpPath} at the dump folder, or set ${Inputs.ArtifactName}`,
+  'artifact-download': () => `check ${Inputs.ArtifactName} and ${Inputs.ArtifactRunId}`,
+  'artifact-upload': () => `${Inputs.ArtifactRequired} is true; fix the upload or set it to false`,
+  'partial-copy': () =>
+    `the target database holds a partial copy: fix the cause, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
+  'civo-api-url': () => `check ${Inputs.CivoApiUrl}`,
+  'civo-unreachable': () => `check ${Inputs.CivoApiUrl} and that this runner can reach it`,
+  'civo-key-refused': () =>
+    `check ${Inputs.CivoApiKey}: create an API key with access to databases in the Civo dashboard and pass it from a secret`,
+  'civo-http': (error) =>
+    `check ${Inputs.CivoRegion} ("${error.facts.region}") and ${Inputs.CivoApiUrl}; retry if Civo reports an outage`,
+  'civo-not-found': () => `check ${Inputs.CivoDatabase} and ${Inputs.CivoRegion}`,
+  'civo-ambiguous': () => `set ${Inputs.CivoDatabase} to the id of the one to migrate into`,
+  'civo-not-postgres': () => `set ${Inputs.CivoDatabase} to a PostgreSQL database`,
+  'civo-no-address': () =>
+    `a runner outside its Civo network can only reach a database with a public address; give ${Inputs.TargetUrl} to connect another way`,
+  'civo-no-login': (error) =>
+    `check that ${Inputs.CivoApiKey} may read database credentials (civo database credential ${error.facts.name}), or give ${Inputs.TargetUrl}`,
+  cancelled: (_error, context) =>
+    context.targetTouched
+      ? `the target may hold a partial copy: run again with ${Inputs.IfTargetNotEmpty}: clean`
+      : 'nothing was written to the target: run the step again'
+}
+
+/** The fix for an error, in the user's terms; undefined when there is nothing to add. */
+export function hintFor(error: MigrationError, context: HintContext = {}): string | undefined {
+  return RULES[error.kind]?.(error, context) ?? error.hint
+}

@@ -1,0 +1,248 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { MigrationError } from '../base/errors.js'
+import { parseDatabaseUrl, type Endpoint } from '../pg/endpoint.js'
+import type { CivoTarget } from '../targets/civo.js'
+import {
+  DEFAULT_CLIENT_DOWNLOAD_URL,
+  Inputs,
+  MODES,
+  type ActionInputs,
+  type TargetInput,
+  type VerifyLevel
+} from './inputs.js'
+import type { ActionRunner } from './runner.js'
+
+const refused = (message: string, hint: string): MigrationError => new MigrationError('input', message, { hint })
+
+/** Reads one runner's inputs: each helper names the input it checks in the line it refuses with. */
+class InputReader {
+  constructor(private readonly runner: ActionRunner) {}
+
+  text(name: Inputs): string {
+    return this.runner.getInput(name).trim()
+  }
+
+  choice<T extends string>(name: Inputs, allowed: readonly T[], fallback: T): T {
+    const value = this.text(name) || fallback
+    if (!(allowed as readonly string[]).includes(value))
+      throw refused(`${name} is "${value}"`, `use one of: ${allowed.join(', ')}`)
+    return value as T
+  }
+
+  positiveInteger(name: Inputs): number | undefined {
+    const raw = this.text(name)
+    if (!raw) return undefined
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw refused(`${name} is "${raw}"`, 'give a whole number of at least 1')
+    return Number(raw)
+  }
+
+  /** YAML 1.2 core booleans, as core.getBooleanInput reads them. */
+  boolean(name: Inputs, fallback: boolean): boolean {
+    const raw = this.text(name)
+    if (!raw) return fallback
+    if (['true', 'True', 'TRUE'].includes(raw)) return true
+    if (['false', 'False', 'FALSE'].includes(raw)) return false
+    throw refused(`${name} is "${raw}"`, 'use true or false')
+  }
+
+  secret(name: Inputs): string | undefined {
+    const value = this.text(name)
+    if (value) this.runner.log.mask(value)
+    return value || undefined
+  }
+}
+
+/** Inline SQL (statements separated by semicolons at line ends) or a path to a .sql file. */
+export function parseValidationQueries(raw: string): string[] {
+  const text = raw.trim()
+  if (!text) return []
+  let sql = text
+  if (/\.sql$/i.test(text) && !text.includes('\n')) {
+    if (!fs.existsSync(text)) {
+      throw refused(
+        `${Inputs.ValidationQueries} names ${text}, which does not exist`,
+        'give a path relative to the workspace, or inline SQL'
+      )
+    }
+    sql = fs.readFileSync(text, 'utf8')
+  }
+  return sql
+    .split(/;\s*(?:\n|$)/)
+    .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
+    .filter((statement) => statement.length > 0)
+}
+
+function parseDatabases(raw: string): string[] | 'all' {
+  if (!raw) return []
+  if (raw === 'all') return 'all'
+  return raw
+    .split(/[\n,]/)
+    .map((name) => name.trim())
+    .filter(Boolean)
+}
+
+function parsePostgresVersion(raw: string): string | undefined {
+  if (!raw) return undefined
+  if (!/^\d{2}(\.\d+){0,2}$/.test(raw)) {
+    throw refused(`${Inputs.PostgresVersion} is "${raw}"`, 'give a major such as 17, or a full release such as 17.9.0')
+  }
+  return raw
+}
+
+function parseCivo(read: InputReader): CivoTarget | undefined {
+  const apiKey = read.secret(Inputs.CivoApiKey)
+  const database = read.text(Inputs.CivoDatabase)
+  if (!apiKey && !database) return undefined
+  if (!apiKey || !database)
+    throw refused('civo-api-key and civo-database go together', 'set both, or give target-url instead')
+  const region = read.text(Inputs.CivoRegion)
+  if (!region) throw refused('civo-region is empty', 'name the region the database runs in, e.g. LON1')
+  const apiUrl = read.text(Inputs.CivoApiUrl) || 'https://api.civo.com'
+  if (!/^https?:\/\//.test(apiUrl) || !URL.canParse(apiUrl)) {
+    throw refused(`${Inputs.CivoApiUrl} is not a URL`, 'leave it empty for https://api.civo.com')
+  }
+  return { apiKey, database, region, apiUrl }
+}
+
+/** Every input, parsed and checked once, shaped by the mode; secrets masked as they are read. */
+export function getInputs(runner: ActionRunner): ActionInputs {
+  const read = new InputReader(runner)
+  const mode = read.choice(Inputs.Mode, MODES, 'migrate')
+  const connectTimeout = read.positiveInteger(Inputs.ConnectTimeout) ?? 10
+  const sourceUrl = read.secret(Inputs.SourceUrl)
+  const targetUrl = read.secret(Inputs.TargetUrl)
+  const civo = parseCivo(read)
+  const runnerTemp = runner.env.RUNNER_TEMP || os.tmpdir()
+  const endpoint = (name: Inputs, url: string): Endpoint => parseDatabaseUrl(name, url, runner.log, connectTimeout)
+
+  const source = (): Endpoint => {
+    if (!sourceUrl)
+      throw refused(
+        `${Inputs.SourceUrl} is empty; mode ${mode} reads the source`,
+        'pass the source database URL from a secret'
+      )
+    return endpoint(Inputs.SourceUrl, sourceUrl)
+  }
+  const target = (): TargetInput => {
+    if (targetUrl) return { url: endpoint(Inputs.TargetUrl, targetUrl) }
+    if (civo) return { civo }
+    throw refused(
+      `${Inputs.TargetUrl} is empty; mode ${mode} needs a target`,
+      'pass the target database URL from a secret, or civo-api-key with civo-database'
+    )
+  }
+  const run = {
+    jobs: read.positiveInteger(Inputs.Jobs) ?? Math.max(1, os.availableParallelism()),
+    connectTimeout,
+    reportPath: path.resolve(read.text(Inputs.ReportPath) || path.join(runnerTemp, 'pg-migrate-report.json'))
+  }
+  const databases = parseDatabases(read.text(Inputs.Databases))
+  const targetDatabase = read.text(Inputs.TargetDatabase) || undefined
+  if (databases !== 'all' && databases.length > 1 && targetDatabase) {
+    throw refused(
+      `${Inputs.TargetDatabase} is set with several databases`,
+      'each database goes to a same-named target database; drop target-database'
+    )
+  }
+  const client = () => {
+    const clientDownloadUrl = read.text(Inputs.ClientDownloadUrl) || DEFAULT_CLIENT_DOWNLOAD_URL
+    if (!/\{version\}/.test(clientDownloadUrl) && !/\{major\}/.test(clientDownloadUrl)) {
+      throw refused(
+        `${Inputs.ClientDownloadUrl} has no {version} or {major} placeholder`,
+        `use a template like ${DEFAULT_CLIENT_DOWNLOAD_URL}`
+      )
+    }
+    return { postgresVersion: parsePostgresVersion(read.text(Inputs.PostgresVersion)), clientDownloadUrl }
+  }
+  const restore = () => ({
+    privileges: read.choice(Inputs.Privileges, ['skip', 'keep'] as const, 'skip'),
+    roles: read.choice(Inputs.Roles, ['fail', 'create-missing'] as const, 'fail'),
+    ifTargetNotEmpty: read.choice(Inputs.IfTargetNotEmpty, ['fail', 'clean'] as const, 'fail')
+  })
+  const verify = <Level extends VerifyLevel>(levels: readonly Level[]) => ({
+    verify: read.choice(Inputs.Verify, levels, levels[0]),
+    validationQueries: parseValidationQueries(read.text(Inputs.ValidationQueries)),
+    failOnMismatch: read.boolean(Inputs.FailOnMismatch, true)
+  })
+  const dumpPath = path.resolve(read.text(Inputs.DumpPath) || path.join(runnerTemp, 'pg-migrate-dump'))
+  const dump = () => ({
+    compression: read.choice(Inputs.Compression, ['auto', 'zstd', 'lz4', 'gzip', 'none'] as const, 'auto'),
+    dumpPath
+  })
+  const upload = () => ({
+    uploadArtifact: read.boolean(Inputs.UploadArtifact, true),
+    artifactName: read.text(Inputs.ArtifactName) || undefined,
+    retentionDays: read.positiveInteger(Inputs.RetentionDays),
+    artifactRequired: read.boolean(Inputs.ArtifactRequired, false)
+  })
+  const levels = ['full', 'counts', 'none'] as const
+  switch (mode) {
+    case 'migrate':
+      return {
+        mode,
+        ...run,
+        source: source(),
+        databases,
+        target: target(),
+        targetDatabase,
+        ...client(),
+        ...restore(),
+        ...dump(),
+        ...upload(),
+        ...verify(levels)
+      }
+    case 'plan':
+      return {
+        mode,
+        ...run,
+        source: source(),
+        databases,
+        target: target(),
+        targetDatabase,
+        ...client(),
+        ...restore(),
+        ...verify(levels)
+      }
+    case 'validate':
+      return {
+        mode,
+        ...run,
+        source: source(),
+        databases,
+        target: target(),
+        targetDatabase,
+        privileges: restore().privileges,
+        ...verify(['full', 'counts'] as const)
+      }
+    case 'dump': {
+      const { verify: level, validationQueries } = verify(levels)
+      return {
+        mode,
+        ...run,
+        source: source(),
+        databases,
+        ...client(),
+        ...dump(),
+        ...upload(),
+        verify: level,
+        validationQueries
+      }
+    }
+    case 'restore':
+      return {
+        mode,
+        ...run,
+        target: target(),
+        targetDatabase,
+        ...client(),
+        ...restore(),
+        dumpPath,
+        artifactName: read.text(Inputs.ArtifactName) || undefined,
+        artifactRunId: read.positiveInteger(Inputs.ArtifactRunId),
+        githubToken: read.secret(Inputs.GithubToken),
+        ...verify(levels)
+      }
+  }
+}

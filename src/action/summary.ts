@@ -1,0 +1,219 @@
+import type { Finding } from '../plan/findings.js'
+import type { Difference } from '../verify/compare.js'
+import type { Fingerprint } from '../verify/fingerprint/index.js'
+import type { DatabaseReport, RunReport, RunResult } from './report.js'
+
+/**
+ * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
+ * tables with escaped cells, long lists folded in <details>. Every count a reader can check; no
+ * checksum sums, which mean nothing to a person.
+ */
+export function renderSummary(report: RunReport): string {
+  const blocks: string[] = [`## ${headline(report)}`]
+  if (report.error) {
+    const where = report.error.stage ? `${report.error.stage} failed` : 'Failed'
+    blocks.push(`**${where}:** ${inline(report.error.message)}`)
+    if (report.error.hint) blocks.push(`**Fix:** ${inline(report.error.hint)}`)
+  }
+  if (report.stages.length > 0) {
+    blocks.push(
+      table(
+        ['Stage', 'Database', 'Seconds', 'Status'],
+        report.stages.map((s) => [
+          s.stage,
+          s.database ?? '',
+          s.seconds.toFixed(2),
+          s.status === 'ok' ? 'ok' : `${s.status}${s.detail ? `: ${s.detail}` : ''}`
+        ])
+      )
+    )
+  }
+  if (report.artifact) blocks.push(`**Artifact:** ${artifactLine(report.artifact)}`)
+  for (const database of report.databases) blocks.push(...databaseBlocks(database))
+  return blocks.join('\n\n') + '\n'
+}
+
+const ICON: Record<RunResult, string> = { passed: '✅', failed: '❌', planned: '📋' }
+
+function headline(report: RunReport): string {
+  const versions = [
+    report.sourceVersion && `source ${report.sourceVersion}`,
+    report.targetVersion && `target ${report.targetVersion}`,
+    report.clientVersion && `client ${report.clientVersion}`
+  ]
+    .filter(Boolean)
+    .join(', ')
+  return `${ICON[report.result]} pg-migrate ${report.mode}: ${report.result}${versions ? ` (${versions})` : ''} in ${report.durationSeconds}s`
+}
+
+function artifactLine(artifact: NonNullable<RunReport['artifact']>): string {
+  if ('failed' in artifact) return `upload failed: ${inline(artifact.failed)}`
+  if ('skipped' in artifact) return inline(artifact.reason)
+  const name = artifact.url ? `[${inline(artifact.name)}](${artifact.url})` : inline(artifact.name)
+  return `${name} (${artifact.size} bytes, ${artifact.digest})`
+}
+
+function databaseBlocks(database: DatabaseReport): string[] {
+  const title = database.name === database.target ? database.name : `${database.name} → ${database.target}`
+  const blocks = [`### Database ${inline(title)}`]
+  if (database.error) blocks.push(`**${database.error.stage ?? 'Run'} failed:** ${inline(database.error.message)}`)
+  if (database.findings.length > 0) blocks.push(...findingBlocks(database.findings))
+  const notes: string[] = []
+  if (database.cleaned?.length) notes.push(`Cleaned from the target first: ${inline(abbreviate(database.cleaned))}.`)
+  if (database.createdRoles?.length)
+    notes.push(`Roles created NOLOGIN on the target: ${inline(database.createdRoles.join(', '))}.`)
+  if (database.restore) {
+    const followed = database.restore.followed ?? []
+    notes.push(
+      followed.length > 0
+        ? `Restored while the dump ran: schema first, then ${followed.length} tables loaded as pg_dump wrote them (${inline(abbreviate(followed))}).`
+        : `Restored ${database.restore.items} items of the dump.`
+    )
+  }
+  if (database.writesDuringRun)
+    notes.push(
+      `⚠️ ${database.writesDuringRun} transactions wrote on the source server during the run; the copy holds the snapshot taken at the dump's start.`
+    )
+  if (notes.length > 0) blocks.push(notes.join('\n'))
+  if (database.comparison) blocks.push(...verificationBlocks(database))
+  return blocks
+}
+
+function findingBlocks(findings: Finding[]): string[] {
+  const blockers = findings.filter((f) => f.severity === 'blocker').length
+  const warnings = findings.length - blockers
+  const ordered = [...findings].sort((a, b) => Number(a.severity !== 'blocker') - Number(b.severity !== 'blocker'))
+  return [
+    `Plan: ${count(blockers, 'blocker')}, ${count(warnings, 'warning')}.`,
+    table(
+      ['Severity', 'Finding', 'What to do'],
+      ordered.map((f) => [f.severity, withObjects(f), f.hint])
+    )
+  ]
+}
+
+/** The message, and the objects it does not already name (most messages list the first few). */
+function withObjects(finding: Finding): string {
+  const unnamed = finding.objects.filter((object) => !finding.message.includes(object))
+  if (unnamed.length === 0) return finding.message
+  return `${finding.message} (${count(finding.objects.length, 'object')}${finding.objects.length <= 10 ? `: ${finding.objects.join(', ')}` : ''})`
+}
+
+function verificationBlocks(database: DatabaseReport): string[] {
+  const differences = database.comparison?.differences ?? []
+  const unexpected = differences.filter((d) => !d.expected)
+  const expected = differences.filter((d) => d.expected)
+  const checked = database.targetFingerprint ? ` — compared ${coverage(database.targetFingerprint)}` : ''
+  const blocks = [
+    unexpected.length === 0
+      ? `**Verification: no differences**${checked}${expected.length ? ` (${count(expected.length, 'expected difference')}, listed below)` : ''}.`
+      : `**Verification: ${count(unexpected.length, 'difference')}**${checked}.`
+  ]
+  if (unexpected.length > 0) {
+    blocks.push(table(['Kind', 'Count', 'Objects'], byKind(unexpected)))
+    blocks.push(details(`Differences (${unexpected.length})`, differenceTable(unexpected, database.differingRows)))
+  }
+  if (expected.length > 0)
+    blocks.push(details(`Expected differences (${expected.length})`, differenceTable(expected, database.differingRows)))
+  const tables = tableRows(database)
+  if (tables) blocks.push(tables)
+  return blocks
+}
+
+/** What was compared, counted: the reader sees that every part was verified. */
+function coverage(fingerprint: Fingerprint): string {
+  const rows = fingerprint.tables.reduce((sum, table) => sum + table.rows, 0)
+  return [
+    `${count(fingerprint.tables.length, 'table')} (${count(rows, 'row')})`,
+    count(fingerprint.sequences.length, 'sequence'),
+    count(fingerprint.largeObjects.count, 'large object'),
+    count(fingerprint.queries.length, 'validation query', 'validation queries'),
+    count(fingerprint.inventory.length, 'schema object')
+  ].join(', ')
+}
+
+function byKind(differences: Difference[]): string[][] {
+  const kinds = new Map<string, string[]>()
+  for (const d of differences) kinds.set(d.kind, [...(kinds.get(d.kind) ?? []), d.object])
+  return [...kinds].map(([kind, objects]) => [kind, String(objects.length), abbreviate(objects, 5)])
+}
+
+/** Checksums stay in the JSON report; the summary shows what a person can act on. */
+function differenceTable(differences: Difference[], keys: Record<string, string[]> = {}): string {
+  const value = (d: Difference, side: 'source' | 'target'): string =>
+    d.kind === 'checksum' || (d.kind === 'large-objects' && typeof d[side] === 'string') ? '' : String(d[side] ?? '')
+  return table(
+    ['Kind', 'Object', 'Source', 'Target', 'Detail'],
+    differences
+      .slice(0, 200)
+      .map((d) => [
+        d.kind,
+        d.object,
+        value(d, 'source'),
+        value(d, 'target'),
+        keys[d.object]?.length ? `${d.detail}; differing keys: ${keys[d.object].join(', ')}` : d.detail
+      ])
+  )
+}
+
+function tableRows(database: DatabaseReport): string | undefined {
+  const source = database.sourceFingerprint
+  const target = database.targetFingerprint
+  if (!source || !target) return undefined
+  const targetTables = new Map(target.tables.map((t) => [`${t.schema}.${t.name}`, t]))
+  const rows = source.tables.map((t) => {
+    const key = `${t.schema}.${t.name}`
+    const other = targetTables.get(key)
+    const same = other !== undefined && other.rows === t.rows && other.checksum === t.checksum
+    const content = t.checksum === null ? 'not compared' : same ? 'equal' : 'differs'
+    return { key, same, cells: [key, String(t.rows), other ? String(other.rows) : 'missing', content] }
+  })
+  rows.sort((a, b) => Number(a.same) - Number(b.same) || a.key.localeCompare(b.key))
+  return details(
+    `Tables (${rows.length})`,
+    table(
+      ['Table', 'Source rows', 'Target rows', 'Content'],
+      rows.slice(0, 500).map((r) => r.cells)
+    )
+  )
+}
+
+function details(title: string, body: string): string {
+  return `<details><summary>${html(title)}</summary>\n\n${body}\n\n</details>`
+}
+
+/** A GFM table; every cell is text, never markup. */
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.map((cell) => cellText(cell) || '—').join(' | ')} |`
+  return [line(header), `| ${header.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n')
+}
+
+function cellText(text: string): string {
+  return inline(text).replace(/\|/g, '\\|')
+}
+
+/**
+ * Text from databases and errors, on one line, with nothing a renderer would take for markup. Only
+ * what could start or end markup is escaped, so names stay readable in the raw text: `SELECT * FROM`
+ * keeps its lone star and `order_lines` its inner underscore.
+ */
+function inline(text: string): string {
+  return html(text.replace(/\s*\n\s*/g, ' '))
+    .replace(/[\\`[\]~]/g, '\\$&')
+    .replace(/\*(?=\S)|(?<=\S)\*/g, '\\*')
+    .replace(/(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, '\\_')
+}
+
+function html(text: string): string {
+  return text.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] as string)
+}
+
+function abbreviate(items: string[], limit = 10): string {
+  return items.length <= limit
+    ? items.join(', ')
+    : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`
+}
+
+function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`
+}

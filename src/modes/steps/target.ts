@@ -1,0 +1,160 @@
+import type pg from 'pg'
+import type { DatabaseRecorder } from '../../action/report.js'
+import type { Log } from '../../base/log.js'
+import type { Connector } from '../../pg/connection.js'
+import { serverVersionNumber } from '../../pg/connection.js'
+import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
+import { isUserSchema, quoteIdent, quoteLiteral } from '../../pg/sql.js'
+import { rolesReferenced } from '../../plan/checks/index.js'
+import type { DatabaseJob } from '../../plan/plan.js'
+
+/** How the target database is readied before the restore. */
+export interface TargetPreparation {
+  connector: Connector
+  log: Log
+  job: DatabaseJob
+  /** The target server as the login reaches it, and the database its URL names. */
+  target: Endpoint
+  /** The source server, to read the roles the dump names; absent in restore mode. */
+  source?: Endpoint
+  ifTargetNotEmpty: 'fail' | 'clean'
+  privileges: 'skip' | 'keep'
+  roles: 'fail' | 'create-missing'
+}
+
+/**
+ * Creates the target database when missing, cleans it when asked, and creates or grants the roles
+ * the dump names. `record` hears at once that the target was touched (and created, if it was).
+ */
+export async function prepareTarget(step: TargetPreparation, record: DatabaseRecorder): Promise<{ created: boolean }> {
+  const { connector, log, job } = step
+  const created = await connector.withConnection(withDatabase(step.target, maintenanceDatabase(step)), (admin) =>
+    ensureTargetDatabase(admin, job.target, job.encoding, log)
+  )
+  // From here on the target is written to; a CREATE DATABASE cut short by a cancel wrote nothing.
+  record.targetTouched(true)
+  await connector.withConnection(withDatabase(step.target, job.target), async (db) => {
+    if (job.targetObjects.length > 0 && step.ifTargetNotEmpty === 'clean') record.cleaned(await cleanTarget(db, log))
+    if (!step.source || (step.roles !== 'create-missing' && step.privileges !== 'keep')) return
+    const roles = await connector.withConnection(withDatabase(step.source, job.source), (source) =>
+      rolesReferenced(source, step.privileges)
+    )
+    if (step.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
+    if (step.privileges === 'keep') await grantRolesToLogin(db, roles)
+  })
+  return { created }
+}
+
+/** Undoes a target database this run created, when the dump failed: the target is left as it was. */
+export async function dropCreatedTarget(
+  step: TargetPreparation,
+  record: DatabaseRecorder,
+  targetMajor: number
+): Promise<void> {
+  const { connector, log, job } = step
+  // Our own sessions in it may still be on their way out.
+  const force = targetMajor >= 13 ? ' WITH (FORCE)' : ''
+  try {
+    await connector.withConnection(
+      withDatabase(step.target, maintenanceDatabase({ ...step, job: { ...job, targetExists: false } })),
+      (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(job.target)}${force}`),
+      { afterCancel: true }
+    )
+    record.targetTouched(false)
+    log.info(`dropped the target database ${job.target}: this run had created it, and the dump failed`)
+  } catch (error) {
+    log.warning(`could not drop ${job.target}, which this run created: ${(error as Error).message}`)
+  }
+}
+
+/** Where to connect to create the target database: the URL's own when it exists, else postgres. */
+function maintenanceDatabase({ job, target }: Pick<TargetPreparation, 'job' | 'target'>): string {
+  if (job.targetExists) return job.target
+  return target.database === job.target ? 'postgres' : target.database
+}
+
+/** Creates the target database when missing, owned by the login, encoded as the source. */
+async function ensureTargetDatabase(admin: pg.Client, name: string, encoding: string, log: Log): Promise<boolean> {
+  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+  if (rowCount) return false
+  log.info(`creating target database ${name} (${encoding})`)
+  await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)}`)
+  return true
+}
+
+/**
+ * With owners kept, the login must be able to become each owner (ALTER … OWNER needs SET ROLE from
+ * 16 on). It holds ADMIN on roles it created, so it can grant itself membership.
+ */
+async function grantRolesToLogin(target: pg.Client, roles: string[]): Promise<void> {
+  const options = (await serverVersionNumber(target)) >= 160000 ? ' WITH INHERIT TRUE, SET TRUE' : ''
+  // Only roles it administers and is not yet a member of; the plan reports owners it cannot become.
+  const { rows: grantable } = await target.query<{ name: string }>(
+    `SELECT rolname AS name FROM pg_roles
+      WHERE rolname = ANY($1) AND NOT pg_has_role(current_user, oid, 'USAGE') AND pg_has_role(current_user, oid, 'USAGE WITH ADMIN OPTION')`,
+    [roles]
+  )
+  for (const { name } of grantable) await target.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER${options}`)
+}
+
+/** Roles the dump names and the target lacks, created without login: the dump needs them to exist, not to log in. */
+async function createMissingRoles(target: pg.Client, roles: string[], log: Log): Promise<string[]> {
+  const created: string[] = []
+  for (const role of roles) {
+    const { rowCount } = await target.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])
+    if (rowCount) continue
+    await target.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`)
+    created.push(role)
+  }
+  if (created.length) log.info(`created roles NOLOGIN: ${created.join(', ')}`)
+  return created
+}
+
+/** What `if-target-not-empty: clean` drops: every user schema, extension and large object. */
+async function cleanTarget(target: pg.Client, log: Log): Promise<string[]> {
+  const dropped: string[] = []
+  const { rows: extensions } = await target.query<{ name: string }>(
+    `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`
+  )
+  for (const { name } of extensions) {
+    await target.query(`DROP EXTENSION IF EXISTS ${quoteIdent(name)} CASCADE`)
+    dropped.push(`extension ${name}`)
+  }
+  const { rows: schemas } = await target.query<{ name: string }>(
+    `SELECT nspname AS name FROM pg_namespace
+      WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'
+      ORDER BY 1`
+  )
+  for (const { name } of schemas) {
+    await target.query(`DROP SCHEMA ${quoteIdent(name)} CASCADE`)
+    dropped.push(`schema ${name}`)
+  }
+  // Recreate public as initdb makes it: from 15 on, owned by the database owner, USAGE for all.
+  const fifteen = (await serverVersionNumber(target)) >= 150000
+  await target.query(fifteen ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner' : 'CREATE SCHEMA public')
+  await target.query(fifteen ? 'GRANT USAGE ON SCHEMA public TO PUBLIC' : 'GRANT ALL ON SCHEMA public TO PUBLIC')
+  const { rows: blobs } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')
+  if (blobs[0].n > 0) {
+    await target.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata')
+    dropped.push(`${blobs[0].n} large objects`)
+  }
+  log.info(`cleaned the target: dropped ${dropped.join(', ') || 'nothing'}`)
+  return dropped
+}
+
+/**
+ * ANALYZE what was restored: the user's own tables only, since a plain ANALYZE as a non-superuser
+ * warns about every shared catalog it may not touch.
+ */
+export async function analyzeTarget(connector: Connector, target: Endpoint): Promise<void> {
+  await connector.withConnection(target, async (db) => {
+    const { rows } = await db.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'm', 'p') AND ${isUserSchema('n')} AND pg_has_role(c.relowner, 'USAGE')`
+    )
+    for (let start = 0; start < rows.length; start += 100) {
+      const batch = rows.slice(start, start + 100).map((r) => r.name)
+      await db.query(`ANALYZE ${batch.join(', ')}`)
+    }
+  })
+}

@@ -1,0 +1,99 @@
+import type { Verification } from '../../action/report.js'
+import type { Log } from '../../base/log.js'
+import type { Connector } from '../../pg/connection.js'
+import type { Endpoint } from '../../pg/endpoint.js'
+import { progressReporter } from '../../tools/run-tool.js'
+import { compareFingerprints, type Comparison } from '../../verify/compare.js'
+import {
+  fingerprintDatabase,
+  type Fingerprint,
+  type FingerprintOptions,
+  type TableFingerprint
+} from '../../verify/fingerprint/index.js'
+import { locateDifferingRows } from '../../verify/locate.js'
+
+/** What a verification reads and how closely. */
+export interface VerifySettings {
+  verify: 'full' | 'counts' | 'none'
+  jobs: number
+  validationQueries: string[]
+  privileges: 'skip' | 'keep'
+}
+
+/** How closely to read one side. */
+export type ReadSettings = Pick<VerifySettings, 'verify' | 'jobs' | 'validationQueries'>
+
+export function fingerprintOptions(settings: ReadSettings, log: Log, snapshot?: string): FingerprintOptions {
+  return {
+    level: settings.verify === 'counts' ? 'counts' : 'full',
+    jobs: settings.jobs,
+    snapshot,
+    validationQueries: settings.validationQueries,
+    onProgress: progressReporter(log, 'tables fingerprinted')
+  }
+}
+
+/**
+ * Fingerprints the restored target the way the source was fingerprinted (each table hashed as the
+ * source side did, so the checksums compare), compares, and looks for differing keys on the source
+ * when it can be reached.
+ */
+export async function verifyTarget(
+  request: { connector: Connector; log: Log; settings: VerifySettings; target: Endpoint; source?: Endpoint },
+  sourceFingerprint: Fingerprint
+): Promise<Verification> {
+  const { connector, log, settings, target, source } = request
+  const options = { ...fingerprintOptions(settings, log), like: sourceFingerprint.tables }
+  const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
+  const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
+    privileges: settings.privileges,
+    restoredFromSnapshot: true
+  })
+  const differingRows = source
+    ? await locateRows(connector, log, comparison, sourceFingerprint.tables, source, target)
+    : undefined
+  return { source: sourceFingerprint, target: targetFingerprint, comparison, differingRows }
+}
+
+/** A few primary keys of the rows that differ, per table whose rows or checksum differ. */
+export async function locateRows(
+  connector: Connector,
+  log: Log,
+  comparison: Comparison,
+  sourceTables: TableFingerprint[],
+  source: Endpoint,
+  target: Endpoint
+): Promise<Record<string, string[]>> {
+  const found: Record<string, string[]> = {}
+  for (const difference of comparison.differences) {
+    if (difference.expected || (difference.kind !== 'checksum' && difference.kind !== 'rows')) continue
+    const table = sourceTables.find((t) => t.schema === difference.table?.schema && t.name === difference.table?.name)
+    if (!table || table.primaryKey.length === 0) continue
+    const keys = await locateDifferingRows(
+      () => connector.connect(source),
+      () => connector.connect(target),
+      table,
+      { limit: 5 }
+    ).catch((error) => {
+      log.debug(`locating rows in ${difference.object}: ${(error as Error).message}`)
+      return []
+    })
+    if (keys.length) found[difference.object] = keys
+  }
+  return found
+}
+
+/** One log line per unexpected difference (the first 50), or one saying there were none. */
+export function logVerification(log: Log, database: string, verification: Verification): void {
+  const differences = verification.comparison.differences.filter((d) => !d.expected)
+  if (differences.length === 0) {
+    log.info(`${database}: verified, no differences (${verification.target.tables.length} tables)`)
+    return
+  }
+  for (const d of differences.slice(0, 50)) {
+    const keys = verification.differingRows?.[d.object]
+    log.error(
+      `${database}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keys ? ` (keys ${keys.join(', ')})` : ''}`
+    )
+  }
+}

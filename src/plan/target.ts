@@ -1,0 +1,149 @@
+import type pg from 'pg'
+import type { Connector } from '../pg/connection.js'
+import { describe, withDatabase, type Endpoint } from '../pg/endpoint.js'
+import { runChecks } from './checks/index.js'
+import type { Finding } from './findings.js'
+import type { DatabaseJob, Plan, PlanRequest, TargetRules } from './types.js'
+
+/** What the plan knows of one source database: a live connection, or only what a dump's manifest says. */
+export interface SourceSide {
+  source: string
+  encoding: string
+  sourceDb?: pg.Client
+  /** Extensions the dump creates, when there is no live source to ask. */
+  extensions?: string[]
+}
+
+export interface PlanContext {
+  request: PlanRequest
+  plan: Plan
+  connector: Connector
+  /** A connection to the target server (its maintenance database when the target database is missing). */
+  targetAdmin?: pg.Client
+}
+
+/** The target side of one database: exists, creatable, empty, and what the source's catalog predicts. */
+export async function planTarget(context: PlanContext, side: SourceSide, targetName: string): Promise<DatabaseJob> {
+  const { request, plan, connector, targetAdmin } = context
+  const job: DatabaseJob = {
+    source: side.source,
+    target: targetName,
+    targetExists: false,
+    targetObjects: [],
+    encoding: side.encoding,
+    findings: []
+  }
+  if (!targetAdmin || !request.target || !plan.target) return job
+  const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [targetName])
+  job.targetExists = Boolean(rowCount)
+  const targetEndpoint = withDatabase(request.target, targetName)
+  if (request.purpose === 'compare') {
+    if (!job.targetExists)
+      job.findings.push(
+        blocker(
+          'target-missing',
+          `target database "${targetName}" does not exist`,
+          [targetName],
+          "check the target URL's database name"
+        )
+      )
+    return job
+  }
+  if (!job.targetExists && !plan.target.createdb && !plan.target.superuser) {
+    job.findings.push(
+      blocker(
+        'target-not-creatable',
+        `target database "${targetName}" does not exist and ${request.target.user} may not create databases`,
+        [targetName],
+        'create it first, or use a login with CREATEDB'
+      )
+    )
+  }
+  const inspect = async (targetDb: pg.Client | undefined): Promise<void> => {
+    if (targetDb) {
+      job.targetObjects = await userObjects(targetDb)
+      if (job.targetObjects.length > 0) job.findings.push(notEmptyFinding(request, job, targetEndpoint))
+    }
+    if (side.sourceDb) {
+      job.findings.push(
+        ...(await runChecks({
+          source: side.sourceDb,
+          target: targetDb ?? targetAdmin,
+          sourceMajor: plan.source?.major ?? 0,
+          targetMajor: plan.target?.major ?? 0,
+          targetIsSuperuser: plan.target?.superuser ?? false,
+          privileges: request.privileges,
+          roles: request.roles,
+          validationQueries: request.validationQueries
+        }))
+      )
+    } else if (side.extensions) {
+      job.findings.push(...(await missingExtensions(targetDb ?? targetAdmin, side.extensions)))
+    }
+  }
+  if (job.targetExists) await connector.withConnection(targetEndpoint, inspect)
+  else await inspect(undefined)
+  return job
+}
+
+/** User objects in a database: what makes a target "not empty". */
+export async function userObjects(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ object: string }>(
+    `SELECT format('%s %I.%I', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+              WHEN 'S' THEN 'sequence' WHEN 'p' THEN 'table' WHEN 'f' THEN 'foreign table' ELSE 'relation' END, n.nspname, c.relname) AS object
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'v', 'm', 'S', 'p', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+     UNION ALL
+     SELECT format('function %I.%I', n.nspname, p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+     UNION ALL
+     SELECT format('schema %I', nspname) FROM pg_namespace
+      WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND nspname NOT LIKE 'pg\\_%'
+     UNION ALL
+     SELECT format('extension %I', extname) FROM pg_extension WHERE extname <> 'plpgsql'
+     UNION ALL
+     SELECT format('%s large objects', count(*)) FROM pg_largeobject_metadata HAVING count(*) > 0
+     ORDER BY 1`
+  )
+  return rows.map((r) => r.object)
+}
+
+function notEmptyFinding(rules: TargetRules, job: DatabaseJob, target: Endpoint): Finding {
+  const clean = rules.ifTargetNotEmpty === 'clean'
+  return {
+    id: 'target-not-empty',
+    severity: clean ? 'warning' : 'blocker',
+    message: clean
+      ? `target database "${job.target}" is not empty: ${job.targetObjects.length} objects will be dropped first`
+      : `target database "${job.target}" is not empty (${job.targetObjects.length} objects)`,
+    objects: job.targetObjects,
+    hint: clean
+      ? 'this is what if-target-not-empty: clean asked for'
+      : `set if-target-not-empty: clean, or pick an empty database (${describe(target)})`
+  }
+}
+
+/** Restore mode has no source to ask: the dump's own extension list against the target's. */
+async function missingExtensions(target: pg.Client, extensions: string[]): Promise<Finding[]> {
+  const { rows } = await target.query<{ name: string }>(
+    'SELECT name FROM pg_available_extensions WHERE name = ANY($1)',
+    [extensions]
+  )
+  const available = new Set(rows.map((r) => r.name))
+  const missing = extensions.filter((name) => !available.has(name))
+  if (missing.length === 0) return []
+  return [
+    blocker(
+      'extension-unavailable',
+      `the dump needs extensions the target does not offer`,
+      missing,
+      'ask the provider to enable them, or drop them from the source'
+    )
+  ]
+}
+
+function blocker(id: string, message: string, objects: string[], hint: string): Finding {
+  return { id, severity: 'blocker', message, objects, hint }
+}

@@ -1,0 +1,165 @@
+// The job summary rendered the way GitHub renders it (CommonMark with the GFM extensions, raw HTML
+// allowed for <details>): nothing may be left as literal markup, and names from the database must
+// show as they are, never as markup.
+import { micromark } from 'micromark'
+import { gfm, gfmHtml } from 'micromark-extension-gfm'
+import type { RunReport } from '../../src/action/report.js'
+import { Stage } from '../../src/action/stages.js'
+import { renderSummary } from '../../src/action/summary.js'
+import type { Fingerprint } from '../../src/verify/fingerprint/index.js'
+
+function render(markdown: string): string {
+  return micromark(markdown, { extensions: [gfm()], htmlExtensions: [gfmHtml()], allowDangerousHtml: true })
+}
+
+/** What a reader sees: the rendered page without its tags. */
+function visibleText(html: string): string {
+  return html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+}
+
+const fingerprint = (checksum: string): Fingerprint => ({
+  serverVersion: '14.23',
+  takenAt: '2026-11-28T00:00:00Z',
+  level: 'full',
+  inventory: [{ kind: 'table', name: 'shop.order_lines', definition: 'ordinary', owner: 'app', acl: null }],
+  tables: [
+    { schema: 'shop', name: 'order_lines', rows: 120, checksum, primaryKey: ['id'] },
+    { schema: 'shop', name: 'a|b*c', rows: 3, checksum: '5', primaryKey: [] }
+  ],
+  sequences: [{ schema: 'shop', name: 'ticket', lastValue: '101', isCalled: true, increment: '1' }],
+  largeObjects: { count: 1, checksum: '9' },
+  queries: [{ sql: 'SELECT * FROM shape', columns: ['n'], rowCount: 1, checksum: '1' }]
+})
+
+const failed: RunReport = {
+  mode: 'migrate',
+  result: 'failed',
+  startedAt: '2026-11-28T00:00:00Z',
+  durationSeconds: 12.5,
+  sourceVersion: '14.23',
+  targetVersion: '17.10',
+  clientVersion: '17.12',
+  mismatches: 3,
+  stages: [
+    { stage: Stage.Plan, seconds: 0.4, status: 'ok' },
+    { stage: Stage.Verify, database: 'app_db', seconds: 1.2, status: 'failed', detail: 'column "x|y" <oops>' }
+  ],
+  databases: [
+    {
+      name: 'app_db',
+      target: 'app_db',
+      findings: [
+        {
+          id: 'missing-roles',
+          severity: 'blocker',
+          message: '1 role the dump names does not exist on the target: _reader_',
+          objects: ['_reader_'],
+          hint: 'create it, or set roles: create-missing'
+        },
+        {
+          id: 'event-triggers-not-migrated',
+          severity: 'warning',
+          message: 'event triggers will not be migrated',
+          objects: ['event trigger **audit**'],
+          hint: 'recreate them'
+        }
+      ],
+      restore: { seconds: 3, items: 40, followed: ['shop.order_lines'] },
+      sourceFingerprint: fingerprint('1234567890123456789'),
+      targetFingerprint: fingerprint('9876543210987654321'),
+      comparison: {
+        passed: false,
+        differences: [
+          {
+            kind: 'checksum',
+            object: 'shop.order_lines',
+            source: '1234567890123456789',
+            target: '9876543210987654321',
+            expected: false,
+            detail: 'the same 120 rows on both sides, but some hold other values',
+            table: { schema: 'shop', name: 'order_lines' }
+          },
+          {
+            kind: 'definition',
+            object: 'view shop.`v`',
+            source: 'SELECT a | b',
+            target: 'SELECT a || b',
+            expected: false,
+            detail: 'view shop.`v` is defined differently'
+          },
+          {
+            kind: 'definition',
+            object: 'index shop.i_1',
+            source: 'x',
+            target: 'y',
+            expected: false,
+            detail: 'index shop.i_1 is defined differently'
+          },
+          {
+            kind: 'owner',
+            object: 'schema shop',
+            source: 'app',
+            target: 'admin',
+            expected: true,
+            detail: 'owners not kept'
+          }
+        ]
+      },
+      differingRows: { 'shop.order_lines': ['17', '42'] }
+    }
+  ],
+  error: {
+    stage: 'Verify',
+    message: '3 differences between source and target',
+    hint: 'each difference is listed with its table and the keys of differing rows'
+  }
+}
+
+test('a failed run renders with no markdown left literal and every name shown as it is', () => {
+  const html = render(renderSummary(failed))
+  const text = visibleText(html)
+  expect(html).toContain('<h2>')
+  expect(html).toContain('<strong>Verify failed:</strong>')
+  expect(html).toContain('<strong>Fix:</strong>')
+  expect(html).toContain('<details>')
+  // Tables rendered as tables, and no cell split by a name holding a pipe.
+  expect((html.match(/<table>/g) ?? []).length).toBeGreaterThanOrEqual(5)
+  const names = ['_reader_', 'event trigger **audit**', 'view shop.`v`', 'SELECT a | b', 'a|b*c', 'column "x|y" <oops>']
+  for (const name of names) expect(text).toContain(name)
+  // Once the names (which hold markup characters of their own) are taken out, no markup is left.
+  const rest = names.reduce((remaining, name) => remaining.split(name).join(' '), text)
+  expect(rest).not.toMatch(/\*\*|\| ?---|\s#|`|\\/)
+  expect(html).not.toContain('<oops>')
+})
+
+test('differences are grouped by kind with counts, keys are shown and checksum sums are not', () => {
+  const text = visibleText(render(renderSummary(failed)))
+  expect(text).toContain('Kind Count Objects checksum 1 shop.order_lines definition 2 view shop.`v`, index shop.i_1')
+  expect(text).toContain('differing keys: 17, 42')
+  expect(text).not.toContain('1234567890123456789')
+  expect(text).toContain('Expected differences (1)')
+  expect(text).toContain(
+    'compared 2 tables (123 rows), 1 sequence, 1 large object, 1 validation query, 1 schema object'
+  )
+  expect(text).toContain('Plan: 1 blocker, 1 warning.')
+  expect(text).toContain('1 tables loaded as pg_dump wrote them (shop.order_lines)')
+})
+
+test('a passed run says what it compared', () => {
+  const passed: RunReport = {
+    ...failed,
+    result: 'passed',
+    error: undefined,
+    mismatches: 0,
+    databases: [{ ...failed.databases[0], findings: [], comparison: { passed: true, differences: [] } }]
+  }
+  const text = visibleText(render(renderSummary(passed)))
+  expect(text).toContain('✅ pg-migrate migrate: passed (source 14.23, target 17.10, client 17.12) in 12.5s')
+  expect(text).toContain('Verification: no differences — compared 2 tables')
+})
