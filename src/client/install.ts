@@ -100,7 +100,9 @@ async function fetchTool(url: string, what: string): Promise<string> {
 /** The published `<hex>  <file>` checksum is checked before anything is extracted. */
 const download: Finder = async (requirement, template) => {
   const url = downloadUrl(template, requirement, platformTarget())
-  core.info(`downloading PostgreSQL ${requirement.release} client from ${url}`)
+  // A URL without {version} (a mirror by major) fetches whatever release it holds: claim only the major.
+  const what = template.includes('{version}') ? requirement.release : String(requirement.major)
+  core.info(`downloading PostgreSQL ${what} client from ${url}`)
   const archive = await fetchTool(url, 'client')
   const checksumFile = await fetchTool(`${url}.sha256`, 'client checksum')
   const expected = /^[0-9a-f]{64}/i.exec(fs.readFileSync(checksumFile, 'utf8').trim())?.[0]?.toLowerCase()
