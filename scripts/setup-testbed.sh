@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmark need on a fresh machine: node modules, the
 # Node.js 24 the action runs on, the unprivileged user the servers run as when we are root, and the
-# PostgreSQL 17 client bundle.
+# PostgreSQL 17 and 18 client bundles (a target's major picks the client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

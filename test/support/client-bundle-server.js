@@ -1,6 +1,6 @@
-// Serves the PostgreSQL 17 client bundle (built by scripts/build-client-bundle.sh) on loopback, named
-// like the production release assets, so the action's real download, checksum, extract and cache path
-// runs against real binaries. Plain JavaScript: jest setup, the demo and the benchmark all load it.
+// Serves the PostgreSQL client bundles (17 and 18, built by scripts/build-client-bundle.sh) on loopback,
+// named like the production release assets, so the action's real download, checksum, extract and cache
+// path runs against real binaries. Plain JavaScript: jest setup, the demo and the benchmark all load it.
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-/** Where scripts/build-client-bundle.sh puts the tarball and its .sha256. */
+/** Where scripts/build-client-bundle.sh puts the tarballs and their .sha256 files. */
 export const CLIENT_BUNDLE_DIR = path.join(REPO_ROOT, '.testbed', 'client')
 
 export const CLIENT_BUNDLE_TARGET = 'x86_64-unknown-linux-gnu'
@@ -16,7 +16,7 @@ export const CLIENT_BUNDLE_TARGET = 'x86_64-unknown-linux-gnu'
 /** Paths under this prefix serve the named file with bytes flipped, so a checksum must refuse it. */
 export const CORRUPT_PREFIX = '/corrupt/'
 
-const BUNDLE_NAME = /^postgresql-(17\.\d+\.\d+)-x86_64-unknown-linux-gnu\.tar\.gz$/
+const BUNDLE_NAME = /^postgresql-((\d+)\.\d+\.\d+)-x86_64-unknown-linux-gnu\.tar\.gz$/
 
 /**
  * @typedef {{ version: string, file: string, sha256File: string }} ClientBundle
@@ -31,20 +31,21 @@ const BUNDLE_NAME = /^postgresql-(17\.\d+\.\d+)-x86_64-unknown-linux-gnu\.tar\.g
  */
 
 /**
- * The built bundle, the newest if several are there.
+ * The built bundle of one major, the newest if several are there.
  * @param {string} [dir]
+ * @param {number} [major]
  * @returns {ClientBundle}
  */
-export function findClientBundle(dir = CLIENT_BUNDLE_DIR) {
+export function findClientBundle(dir = CLIENT_BUNDLE_DIR, major = 17) {
   const names = fs.existsSync(dir) ? fs.readdirSync(dir) : []
   const found = names
     .map((name) => ({ name, match: BUNDLE_NAME.exec(name) }))
-    .filter(({ name, match }) => match && names.includes(`${name}.sha256`))
+    .filter(({ name, match }) => match && Number(match[2]) === major && names.includes(`${name}.sha256`))
     .map(({ name, match }) => ({ name, version: /** @type {RegExpExecArray} */ (match)[1] }))
     .sort((a, b) => compareVersions(b.version, a.version))
   if (found.length === 0) {
     throw new Error(
-      `no PostgreSQL 17 client bundle in ${dir}: run \`bash scripts/build-client-bundle.sh\` (or \`npm run testbed\`)`
+      `no PostgreSQL ${major} client bundle in ${dir}: run \`bash scripts/build-client-bundle.sh ${major}\` (or \`npm run testbed\`)`
     )
   }
   const file = path.join(dir, found[0].name)
@@ -99,8 +100,9 @@ export async function startClientBundleServer({ dir, corrupt = false }) {
   const address = server.address()
   if (!address || typeof address !== 'object') throw new Error('client bundle server has no address')
   const url = `http://127.0.0.1:${address.port}`
-  // By major, as a mirror that carries whichever 17 release it has: the action's release table
-  // names the newest upstream release, the bundle is what Debian ships.
+  // By major, as a mirror that carries one release of each major: the action's release table names
+  // the newest upstream release, the bundle is whatever Debian ships, and a URL without {version}
+  // never claims a release it cannot serve. Exact names (postgresql-17.12.0-…) are served too.
   const asset = 'postgresql-{major}-{target}.tar.gz'
   return {
     url,
@@ -116,14 +118,15 @@ export async function startClientBundleServer({ dir, corrupt = false }) {
 }
 
 /**
- * `postgresql-17-<target>.tar.gz[.sha256]` names the newest 17 bundle in dir; other names pass through.
+ * `postgresql-<major>-<target>.tar.gz[.sha256]` names the newest bundle of that major in dir; other
+ * names pass through.
  * @param {string} dir @param {string} name
  */
 function byMajor(dir, name) {
   const match = /^postgresql-(\d+)-x86_64-unknown-linux-gnu\.tar\.gz(\.sha256)?$/.exec(name)
-  if (!match || match[1] !== '17') return name
+  if (!match) return name
   try {
-    return path.basename(findClientBundle(dir).file) + (match[2] ?? '')
+    return path.basename(findClientBundle(dir, Number(match[1])).file) + (match[2] ?? '')
   } catch {
     return name
   }

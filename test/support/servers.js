@@ -1,4 +1,5 @@
-// Real PostgreSQL 14 and 17 servers for tests, the demo and the benchmark.
+// Real PostgreSQL servers (12 to 18, one npm package per major) for tests, the matrix, the demo and the
+// benchmark.
 // Plain JavaScript so scripts that cannot load TypeScript share it with jest.
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -115,19 +116,23 @@ function runAs(command, args, identity, env = {}) {
   })
 }
 
+/** The majors with a server package (package.json: pg<major>-server). */
+export const SERVER_MAJORS = [12, 13, 14, 15, 16, 17, 18]
+
 /**
  * Creates a cluster with scram passwords, starts it on 127.0.0.1, and on the target creates the
- * managed-style admin.
- * @param {{ major: number, baseDir: string, port?: number, target?: boolean, settings?: string[] }} options
+ * managed-style admin. `name` is the server's folder under baseDir (default pg<major>): two servers
+ * of one major need two names.
+ * @param {{ major: number, baseDir: string, name?: string, port?: number, target?: boolean, settings?: string[] }} options
  * @returns {Promise<ServerInfo>}
  */
-export async function startServer({ major, baseDir, port, target = false, settings = [] }) {
+export async function startServer({ major, baseDir, name = `pg${major}`, port, target = false, settings = [] }) {
   const identity = serverIdentity()
   fs.mkdirSync(baseDir, { recursive: true })
   if (identity) fs.chmodSync(baseDir, 0o755)
   const binDir = serverBinaries(major, baseDir)
   // One folder per server, owned by the server user: data, socket and log live there.
-  const serverDir = path.join(baseDir, `pg${major}`)
+  const serverDir = path.join(baseDir, name)
   const dataDir = path.join(serverDir, 'data')
   const socketDir = serverDir
   fs.rmSync(serverDir, { recursive: true, force: true })

@@ -106,7 +106,9 @@ async function fetchTool(url: string, what: string): Promise<string> {
 /** The published `<hex>  <file>` checksum is checked before anything is extracted. */
 const download: Finder = async (requirement, { downloadTemplate, log }) => {
   const url = downloadUrl(downloadTemplate, requirement, platformTarget())
-  log.info(`downloading the PostgreSQL ${requirement.major} client (release ${requirement.release}) from ${url}`)
+  // A URL without {version} (a mirror by major) fetches whatever release it holds: claim only the major.
+  const what = downloadTemplate.includes('{version}') ? requirement.release : String(requirement.major)
+  log.info(`downloading PostgreSQL ${what} client from ${url}`)
   const archive = await fetchTool(url, 'client')
   const checksumFile = await fetchTool(`${url}.sha256`, 'client checksum')
   const expected = /^[0-9a-f]{64}/i.exec(fs.readFileSync(checksumFile, 'utf8').trim())?.[0]?.toLowerCase()

@@ -29,7 +29,14 @@ SELECT 'extension' AS kind, quote_ident(e.extname) AS name, 'schema ' || quote_i
   NULL AS owner, NULL AS acl, e.extversion AS version
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`
 
-const TYPES = `
+// A range's multirange (14+) is named only when it is not the name the server makes by itself
+// (makeMultirangeTypeName): a 12 or 13 source has none, and its copy on 14+ gets the made one.
+const MULTIRANGE = `(SELECT 'multirange ' || format_type(m.oid, NULL) FROM pg_type m WHERE m.oid = r.rngmultitypid
+  AND (m.typnamespace <> t.typnamespace OR m.typname <> left(CASE WHEN strpos(t.typname, 'range') > 0
+    THEN overlay(t.typname PLACING 'multirange' FROM strpos(t.typname, 'range') FOR 5)
+    ELSE left(t.typname, 52) || '_multirange' END, 63)))`
+
+const TYPES = (version: number): string => `
 SELECT 'type' AS kind, format('%I.%I', n.nspname, t.typname) AS name,
   CASE t.typtype
     WHEN 'e' THEN 'enum (' || coalesce((SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
@@ -48,7 +55,7 @@ SELECT 'type' AS kind, format('%I.%I', n.nspname, t.typname) AS name,
         'opclass ' || (SELECT quote_ident(o.opcname) FROM pg_opclass o WHERE o.oid = r.rngsubopc),
         ${collationClause('r.rngcollation', '(SELECT s.typcollation FROM pg_type s WHERE s.oid = r.rngsubtype)')},
         'canonical ' || r.rngcanonical::text, 'subdiff ' || r.rngsubdiff::text,
-        'multirange ' || format_type(r.rngmultitypid, NULL))
+        ${version >= 140000 ? MULTIRANGE : 'NULL'})
       FROM pg_range r WHERE r.rngtypid = t.oid)
     ELSE concat_ws(' ', 'base input', t.typinput::text, 'output', t.typoutput::text, 'length', t.typlen,
       'alignment', t.typalign, 'storage', t.typstorage)
@@ -102,11 +109,15 @@ LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't'
   AND ${userClass('c')}`
 
+// A foreign key to a partitioned table has one derived row per referenced partition, on the same
+// table (conparentid set): the server makes and names them (17: <table>_<cols>_fkey1, 18: <fkey>_1),
+// pg_dump leaves them out, and the user's key and the partitions they follow are compared already.
 const CONSTRAINTS = `
 SELECT 'constraint' AS kind, format('%I.%I.%I', n.nspname, c.relname, k.conname) AS name,
   pg_get_constraintdef(k.oid) AS definition, NULL AS owner, NULL AS acl
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE k.contype IN ('c', 'f', 'p', 'u', 't', 'x') AND c.relpersistence <> 't' AND ${userClass('c')}`
+WHERE k.contype IN ('c', 'f', 'p', 'u', 't', 'x') AND c.relpersistence <> 't' AND ${userClass('c')}
+  AND NOT EXISTS (SELECT FROM pg_constraint p WHERE p.oid = k.conparentid AND p.conrelid = k.conrelid)`
 
 const INDEXES = `
 SELECT 'index' AS kind, format('%I.%I', n.nspname, x.relname) AS name,
@@ -145,7 +156,7 @@ WHERE c.relkind IN ('v', 'm') AND c.relpersistence <> 't' AND ${userClass('c')}`
 // The body goes in as a digest (see describe): enough to tell bodies apart, short enough for a
 // report. SQL-standard bodies (BEGIN ATOMIC) are stored as parse trees holding OIDs, so they are
 // compared deparsed. Functions a range type made for itself belong to the type, like its name.
-const ROUTINES = `
+const ROUTINES = (version: number): string => `
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,
   format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS name,
   concat_ws(' ', '(' || pg_get_function_arguments(p.oid) || ')',
@@ -165,7 +176,7 @@ SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE '
         CASE WHEN a.aggsortop <> 0 THEN 'sortop ' || a.aggsortop::regoperator::text END)
       FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
   ) AS definition,
-  CASE WHEN p.prokind <> 'a' THEN coalesce(pg_get_function_sqlbody(p.oid), p.prosrc) END AS body,
+  CASE WHEN p.prokind <> 'a' THEN ${version >= 140000 ? 'coalesce(pg_get_function_sqlbody(p.oid), p.prosrc)' : 'p.prosrc'} END AS body,
   pg_get_userbyid(p.proowner) AS owner, p.proacl::text AS acl
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
 WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')}
@@ -173,14 +184,14 @@ WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')}
     AND d.refclassid = 'pg_type'::regclass AND d.deptype = 'i')`
 
 // Triggers cloned onto partitions are not the user's (pg_dump leaves them out): 14 marks them
-// internal, 17 does not, so they are told apart by tgparentid on both.
-const TRIGGERS = `
+// internal, 17 does not, so they are told apart by tgparentid on both (13+; 12 marks them internal).
+const TRIGGERS = (version: number): string => `
 SELECT 'trigger' AS kind, format('%I.%I.%I', n.nspname, c.relname, t.tgname) AS name,
   concat_ws(' ', pg_get_triggerdef(t.oid), CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled replica'
     WHEN 'A' THEN 'enabled always' END) AS definition,
   NULL AS owner, NULL AS acl
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND c.relpersistence <> 't' AND ${userClass('c')}`
+WHERE NOT t.tgisinternal ${version >= 130000 ? 'AND t.tgparentid = 0' : ''} AND c.relpersistence <> 't' AND ${userClass('c')}`
 
 const POLICIES = `
 SELECT 'policy' AS kind, format('%I.%I.%I', n.nspname, c.relname, p.polname) AS name,
@@ -226,17 +237,18 @@ SELECT 'sequence' AS kind, format('%I.%I', n.nspname, c.relname) AS name,
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relpersistence <> 't' AND ${userClass('c')}`
 
-export const INVENTORY_QUERIES: readonly string[] = [
+/** The queries for a server of this `server_version_num`: sources run 12 and later. */
+export const inventoryQueries = (version: number): readonly string[] => [
   SCHEMAS,
   EXTENSIONS,
-  TYPES,
+  TYPES(version),
   TABLES,
   COLUMNS,
   CONSTRAINTS,
   INDEXES,
   VIEWS,
-  ROUTINES,
-  TRIGGERS,
+  ROUTINES(version),
+  TRIGGERS(version),
   POLICIES,
   RULES,
   STATISTICS,
@@ -259,7 +271,10 @@ interface InventoryRow {
 /** Every user object in the database, sorted by kind and name. */
 export async function readInventory(client: pg.Client): Promise<SchemaObject[]> {
   const objects: SchemaObject[] = []
-  for (const sql of INVENTORY_QUERIES) {
+  const { rows: server } = await client.query<{ num: number }>(
+    `SELECT current_setting('server_version_num')::int AS num`
+  )
+  for (const sql of inventoryQueries(server[0].num)) {
     const { rows } = await client.query<InventoryRow>(sql)
     objects.push(...rows.map(describe))
   }
