@@ -1,5 +1,5 @@
 import type { CompareOptions, Difference } from './compare.js'
-import { aclItems, sortAcl, type Fingerprint, type SchemaObject } from './fingerprint/index.js'
+import { aclItems, showName, sortAcl, type Fingerprint, type SchemaObject } from './fingerprint/index.js'
 
 /** What a comparison of two inventories needs to know about the servers they were read on. */
 interface Sides {
@@ -169,7 +169,7 @@ function compareColumnOrder(
   if (sourceOrder.join('\0') === targetOrder.join('\0')) return []
   const restored = inheritedOrder(wanted, targets)
   const expected = restored !== undefined && restored.join('\0') === found.columns.join('\0')
-  const show = (columns: string[]): string => columns.join(', ')
+  const show = (columns: string[]): string => columns.map(showName).join(', ')
   return [
     {
       kind: 'column-order',

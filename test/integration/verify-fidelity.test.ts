@@ -90,7 +90,11 @@ describe('an inheritance child whose parent got a column after it', () => {
        CREATE TABLE child_text (tags text[]) INHERITS (parent);
        ALTER TABLE parent ADD COLUMN added date;
        INSERT INTO child VALUES (1, 'one', 10, '2024-01-01'), (2, 'two', 20, NULL);
-       INSERT INTO child_text VALUES (3, 'three', '{a,b}', '2024-02-02');`
+       INSERT INTO child_text VALUES (3, 'three', '{a,b}', '2024-02-02');
+       CREATE SCHEMA "Odd";
+       CREATE TABLE "Odd"."Base Table" (id int);
+       CREATE TABLE "Odd".child (extra int) INHERITS ("Odd"."Base Table");
+       ALTER TABLE "Odd"."Base Table" ADD COLUMN "Added" int;`
     )
     moved = await verify(db)
   })
@@ -105,15 +109,20 @@ describe('an inheritance child whose parent got a column after it', () => {
   test('reported once, as the column order pg_dump gives a child, expected; data and columns agree', () => {
     expect(unexpected(moved.comparison)).toEqual([])
     const orders = moved.comparison.differences.filter((d) => d.kind === 'column-order')
-    expect(orders).toEqual([
-      expect.objectContaining({
-        object: 'table public.child',
-        source: 'id, label, extra, added',
-        target: 'id, label, added, extra',
-        expected: true
-      }),
-      expect.objectContaining({ object: 'table public.child_text', expected: true })
-    ])
+    expect(orders).toHaveLength(3)
+    expect(orders).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          object: 'table public.child',
+          source: 'id, label, extra, added',
+          target: 'id, label, added, extra',
+          expected: true
+        }),
+        expect.objectContaining({ object: 'table public.child_text', expected: true }),
+        // Its parent is named in SQL, the table in JS: both quote alike, or the parent would not be found.
+        expect.objectContaining({ object: 'table "Odd".child', source: 'id, extra, "Added"', expected: true })
+      ])
+    )
     // Both hashing methods ran over the reordered rows.
     const hashes = Object.fromEntries(moved.target.tables.map((table) => [table.name, table.hash]))
     expect(hashes).toMatchObject({ child: 'record-by-name', child_text: 'text-by-name' })
