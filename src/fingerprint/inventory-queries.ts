@@ -171,7 +171,8 @@ WHERE c.relkind IN ('v', 'm') AND c.relpersistence <> 't' AND ${userClass('c')}`
 // A routine is named by its input argument types (its identity); argument names and modes are in
 // the definition. The body goes in as a digest (see describe): enough to tell bodies apart, short
 // enough for a report. SQL-standard bodies (BEGIN ATOMIC, 14+) are stored as parse trees holding
-// OIDs, so they are compared deparsed. Functions a range type made for itself belong to the type.
+// OIDs, so they are compared deparsed, and normalised like any deparsed text first (17 prints
+// tj."json" where 14 prints tj.json). Functions a range type made for itself belong to the type.
 const routines = (version: number): string => `
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,
   ARRAY[n.nspname::text, p.proname::text] AS parts,
@@ -193,7 +194,8 @@ SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE '
         CASE WHEN a.aggsortop <> 0 THEN 'sortop ' || a.aggsortop::regoperator::text END)
       FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
   ) AS definition,
-  CASE WHEN p.prokind <> 'a' THEN ${version >= 140000 ? 'coalesce(pg_get_function_sqlbody(p.oid), p.prosrc)' : 'p.prosrc'} END AS body,
+  CASE WHEN p.prokind <> 'a' THEN p.prosrc END AS body,
+  ${version >= 140000 ? 'pg_get_function_sqlbody(p.oid)' : 'NULL'} AS sqlbody,
   pg_get_userbyid(p.proowner) AS owner, ${effectiveAcl('p.proacl', 'f', 'p.proowner')} AS acl
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
 WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')}

@@ -16,8 +16,10 @@ interface InventoryRow {
   definition: string | null
   /** Views: pg_get_viewdef, compared unqualified. */
   deparsed?: string | null
-  /** Routines: the body, compared as a digest. */
+  /** Routines: the body as written (prosrc), compared as a digest. */
   body?: string | null
+  /** Routines with a SQL-standard body (BEGIN ATOMIC, 14+): that body, deparsed. */
+  sqlbody?: string | null
   owner: string | null
   acl: string | null
   version?: string
@@ -73,7 +75,8 @@ function nameObjects(rows: InventoryRow[]): string[] {
 function describe(row: InventoryRow, name: string): SchemaObject {
   const parts = [row.definition ?? '']
   if (row.deparsed) parts.unshift(unqualify(row.deparsed))
-  if (row.body != null) parts.push(`body sha256 ${createHash('sha256').update(row.body).digest('hex').slice(0, 16)}`)
+  const body = row.sqlbody != null ? normaliseDefinition(row.sqlbody) : row.body
+  if (body != null) parts.push(`body sha256 ${createHash('sha256').update(body).digest('hex').slice(0, 16)}`)
   const object: SchemaObject = {
     kind: row.kind,
     name,

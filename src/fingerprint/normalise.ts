@@ -1,12 +1,16 @@
 // Where two versions describe the same object differently. Found by restoring PostgreSQL's own
-// regression database from 14 into 15, 16, 17 and 18 (and from 12 and 13 into 17), and by one
-// rich schema created on 14 and 17, then comparing every definition. In the catalog queries
+// regression database from 14 into 15, 16, 17 and 18, from 12, 13 and 15 into 17 and from 16 and
+// 17 into 18, and by one rich schema created on 14 and 17, then comparing every definition (views,
+// materialized views, check constraints, defaults, generated columns, index expressions and
+// predicates, policies, rules, trigger WHEN clauses, routines). In the catalog queries
 // (inventory-queries.ts): 17 also lists a domain's NOT NULL as a constraint row, 18 a column's;
 // triggers cloned onto partitions are internal on 14 and not on 17; which system objects get
 // pg_depend rows changed in 15; foreign keys cloned for partitions are named anew on restore, and
-// 18 names them another way. The text ones are here; what a newer server prints otherwise in a
-// view (16's XMLSERIALIZE … NO INDENT, 14's SUBSTRING(… FROM …) for 13's "substring"(…)) is
-// settled by the target printing the source's text again (reprint.ts).
+// 18 names them another way. The text ones are here.
+//
+// Printing is compared rather than having the target print the source's text again: that would
+// only repeat what the restore did, and hide what a source's deparser lost on the way (12 prints
+// XMLNAMESPACES ('…' AS Zz) unquoted, so the restored view names its namespace zz: a real change).
 
 import type { ObjectKind } from './types.js'
 

@@ -130,7 +130,7 @@ describe('an inheritance child whose parent got a column after it', () => {
   })
 })
 
-describe('names that became keywords: columns named json and json_table, a view column named system_user', () => {
+describe('names that became keywords: columns named json and json_table in a view, a check and a BEGIN ATOMIC body', () => {
   let moved: Moved
 
   beforeAll(async () => {
@@ -140,6 +140,8 @@ describe('names that became keywords: columns named json and json_table, a view 
        CREATE INDEX docs_json_table_idx ON docs (json_table);
        CREATE FUNCTION first_key(doc json) RETURNS text LANGUAGE sql AS $$ SELECT json_object_keys(doc) LIMIT 1 $$;
        CREATE VIEW doc_keys AS SELECT id, json, first_key(json) AS system_user FROM docs;
+       CREATE FUNCTION docs_with_table(t text) RETURNS bigint LANGUAGE sql
+         BEGIN ATOMIC SELECT count(*) FROM docs WHERE docs.json_table = t AND docs.json IS NOT NULL; END;
        INSERT INTO docs VALUES (1, '{"a": 1}', 'x');`
     )
     moved = await verify(db)
@@ -152,7 +154,7 @@ describe('names that became keywords: columns named json and json_table, a view 
       expect.arrayContaining(['public.docs.json', 'public.docs.json_table'])
     )
     expect(names(moved.target, 'column')).toEqual(names(moved.source, 'column'))
-    expect(names(moved.source, 'function')).toEqual(['public.first_key(json)'])
+    expect(names(moved.source, 'function')).toEqual(['public.docs_with_table(text)', 'public.first_key(json)'])
     expect(unexpected(moved.comparison)).toEqual([])
     expect(moved.comparison.differences.filter((d) => d.kind !== 'owner' && d.kind !== 'privileges')).toEqual([])
   })
