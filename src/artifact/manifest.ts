@@ -7,8 +7,12 @@ import type { DumpResult } from '../tools/pg-dump.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 
 export const MANIFEST_FILE = 'manifest.json'
-/** Bumped when a reader of an older action could misread the manifest. */
-export const MANIFEST_FORMAT = 1
+/**
+ * Bumped when a reader of an older action could misread the manifest. 2: the source fingerprint
+ * names objects by their stored names and hashes rows over columns in order of name; a fingerprint
+ * of format 1 cannot be compared with a target fingerprinted now, so such a dump is refused.
+ */
+export const MANIFEST_FORMAT = 2
 
 /** Travels with the dump: what it is, how to check it, and the source as it was in the dump's snapshot. */
 export interface Manifest {

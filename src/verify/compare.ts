@@ -1,69 +1,20 @@
+import { compareInventory } from './compare-inventory.js'
 import {
   displayName,
   type Fingerprint,
   type LargeObjectsFingerprint,
   type QueryFingerprint,
-  type SchemaObject,
   type SequenceFingerprint,
   type TableFingerprint
 } from './fingerprint/index.js'
 
-/** In report order: what is lost first, what is only different in who may use it last. */
-export const DIFFERENCE_KINDS = [
-  'missing',
-  'extra',
-  'definition',
-  'rows',
-  'checksum',
-  'sequence',
-  'large-objects',
-  'query',
-  'owner',
-  'privileges'
-] as const
+import { DIFFERENCE_KINDS, type CompareOptions, type Comparison, type Difference } from './differences.js'
 
-export type DifferenceKind = (typeof DIFFERENCE_KINDS)[number]
-
-export type Value = string | number | boolean | null
-
-export interface Difference {
-  kind: DifferenceKind
-  /**
-   * What differs: a schema object as `<kind> <name>` (`index app.orders_pkey`), a table's data or a
-   * sequence as its name (`app.orders`), `large objects`, or a validation query's SQL.
-   */
-  object: string
-  source?: Value
-  target?: Value
-  /** True when the options explain the difference (owners and ACLs not kept…); it does not fail the run. */
-  expected: boolean
-  /** One sentence for people. */
-  detail: string
-  /** For `rows` and `checksum`: the table, to locate its differing rows. */
-  table?: { schema: string; name: string }
-}
-
-export interface Comparison {
-  /** No unexpected differences. */
-  passed: boolean
-  /** Unexpected first; then by kind in DIFFERENCE_KINDS order, then by object. */
-  differences: Difference[]
-}
-
-export interface CompareOptions {
-  /** `skip`: owners and ACLs were not restored (--no-owner --no-acl), so their differences are expected. */
-  privileges: 'skip' | 'keep'
-  /**
-   * True when the target was restored from a dump of the source's snapshot: pg_dump reads sequences
-   * outside it, so a target sequence ahead of the snapshot is expected. Two live databases compared
-   * by validate must agree exactly.
-   */
-  restoredFromSnapshot?: boolean
-}
+export * from './differences.js'
 
 export function compareFingerprints(source: Fingerprint, target: Fingerprint, options: CompareOptions): Comparison {
   const differences = [
-    ...compareInventory(source.inventory, target.inventory, options),
+    ...compareInventory(source, target, options),
     ...compareTables(source.tables, target.tables),
     ...compareSequences(
       source.sequences,
@@ -74,112 +25,6 @@ export function compareFingerprints(source: Fingerprint, target: Fingerprint, op
     ...compareQueries(source.queries, target.queries)
   ].sort(byReportOrder)
   return { passed: differences.every((difference) => difference.expected), differences }
-}
-
-function compareInventory(source: SchemaObject[], target: SchemaObject[], options: CompareOptions): Difference[] {
-  const key = (object: SchemaObject): string => `${object.kind} ${object.name}`
-  const targets = new Map(target.map((object) => [key(object), object]))
-  const sources = new Map(source.map((object) => [key(object), object]))
-  const differences: Difference[] = []
-  for (const [object, wanted] of sources) {
-    const found = targets.get(object)
-    if (!found) {
-      differences.push({
-        kind: 'missing',
-        object,
-        source: wanted.definition,
-        expected: false,
-        detail: `${object} is not on the target`
-      })
-      continue
-    }
-    differences.push(...compareObject(object, wanted, found, options))
-  }
-  for (const [object, found] of targets) {
-    if (sources.has(object)) continue
-    // A hosted target may come with extensions of its own; they add nothing to the copied data.
-    const expected = found.kind === 'extension'
-    const detail = expected ? `${object} is installed on the target only` : `${object} is on the target only`
-    differences.push({ kind: 'extra', object, target: found.definition, expected, detail })
-  }
-  return differences
-}
-
-function compareObject(
-  object: string,
-  wanted: SchemaObject,
-  found: SchemaObject,
-  options: CompareOptions
-): Difference[] {
-  const differences: Difference[] = []
-  const notKept = options.privileges === 'skip'
-  if (wanted.definition !== found.definition) {
-    differences.push({
-      kind: 'definition',
-      object,
-      source: wanted.definition,
-      target: found.definition,
-      expected: false,
-      detail: `${object} is defined differently`
-    })
-  }
-  if (wanted.version !== found.version) {
-    differences.push({
-      kind: 'definition',
-      object,
-      source: wanted.version ?? null,
-      target: found.version ?? null,
-      expected: true,
-      detail: `${object} is at version ${found.version} on the target, ${wanted.version} on the source: a restore creates the target's default version`
-    })
-  }
-  // PostgreSQL 15 gave schema public to pg_database_owner; the dump cannot carry the old owner.
-  const publicSchema = object === 'schema public' && found.owner === 'pg_database_owner'
-  if (wanted.owner !== found.owner) {
-    const why = notKept
-      ? ' (owners are not restored with privileges: skip)'
-      : publicSchema
-        ? ' (PostgreSQL 15+ makes pg_database_owner its owner)'
-        : ''
-    differences.push({
-      kind: 'owner',
-      object,
-      source: wanted.owner,
-      target: found.owner,
-      expected: notKept || publicSchema,
-      detail: `${object} has another owner${why}`
-    })
-  }
-  const wantedAcl = publicSchema ? renameGrantee(wanted.acl, wanted.owner, found.owner) : wanted.acl
-  if (withoutMaintain(wantedAcl) !== withoutMaintain(found.acl)) {
-    const why = notKept ? ' (grants are not restored with privileges: skip)' : ''
-    differences.push({
-      kind: 'privileges',
-      object,
-      source: wanted.acl,
-      target: found.acl,
-      expected: notKept,
-      detail: `${object} has other privileges${why}`
-    })
-  }
-  return differences
-}
-
-/**
- * PostgreSQL 17 added MAINTAIN (`m`), which an owner holds by default: an owner's full privileges on
- * 14 and on 17 are the same grant.
- */
-function withoutMaintain(acl: string | null): string | null {
-  return acl === null
-    ? null
-    : acl.replace(/=([a-zA-Z*]+)\//g, (_, privileges: string) => `=${privileges.replace('m', '')}/`)
-}
-
-function renameGrantee(acl: string | null, from: string | null, to: string | null): string | null {
-  if (acl === null || !from || !to) return acl
-  return acl
-    .replace(new RegExp(`(^|[{,])${from.replace(/\W/g, '\\$&')}=`, 'g'), `$1${to}=`)
-    .replaceAll(`/${from}`, `/${to}`)
 }
 
 /** Only tables on both sides: a missing or extra table is reported once, by the inventory. */
@@ -202,7 +47,11 @@ function compareTables(source: TableFingerprint[], target: TableFingerprint[]): 
       const detail = `${wanted.rows} rows on the source, ${found.rows} on the target (${change > 0 ? '+' : ''}${change})${why}`
       differences.push({ kind: 'rows', object, source: wanted.rows, target: found.rows, expected, detail, table })
     } else if (wanted.checksum !== null && found.checksum !== null && wanted.checksum !== found.checksum) {
-      const detail = `the same ${wanted.rows} rows on both sides, but some hold other values${why}`
+      // Checksums of another method (fingerprints from before rows were hashed by column name) say nothing.
+      const detail =
+        wanted.hash === found.hash
+          ? `the same ${wanted.rows} rows on both sides, but some hold other values${why}`
+          : `the same ${wanted.rows} rows on both sides; their checksums were computed differently (${wanted.hash ?? 'text'} and ${found.hash ?? 'text'}) and cannot be compared`
       differences.push({
         kind: 'checksum',
         object,

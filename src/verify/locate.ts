@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { Connect, TableFingerprint } from './fingerprint/index.js'
 import { withSession } from './fingerprint/session.js'
-import { qualifiedName, quoteIdent, rowHash } from './fingerprint/sql.js'
+import { columnsByName, qualifiedName, quoteIdent, rowHash } from './fingerprint/sql.js'
 
 export interface LocateOptions {
   /** The source's exported snapshot, as for its fingerprint. */
@@ -95,6 +95,9 @@ async function describeSide(client: pg.Client, table: TableFingerprint): Promise
     [relation]
   )
   const byName = new Map(columns.map((column) => [column.name, column]))
+  // Rows hash over their columns in order of name, as the fingerprint's checksums do: a column
+  // order that differs between the sides changes no row's hash.
+  const rowHashSql = rowHash('r', columnsByName(columns.map((column) => column.name)))
   const key = table.primaryKey.map((name) => {
     const column = byName.get(name)
     if (!column) throw new Error(`${relation} has no column ${name}`)
@@ -122,7 +125,7 @@ async function describeSide(client: pg.Client, table: TableFingerprint): Promise
     async summarise(range) {
       const { sql, values } = where(range)
       const { rows } = await client.query<{ rows: string; sum: string }>(
-        `SELECT count(*)::text AS rows, coalesce(sum(${rowHash('r')}), 0)::text AS sum FROM ONLY ${relation} AS r ${sql}`,
+        `SELECT count(*)::text AS rows, coalesce(sum(${rowHashSql}), 0)::text AS sum FROM ONLY ${relation} AS r ${sql}`,
         values
       )
       return { rows: BigInt(rows[0].rows), sum: BigInt(rows[0].sum) }
@@ -138,7 +141,7 @@ async function describeSide(client: pg.Client, table: TableFingerprint): Promise
     async rowsIn(range) {
       const { sql, values } = where(range)
       const { rows } = await client.query<{ key: string[]; hash: string }>(
-        `SELECT ${keyText} AS key, ${rowHash('r')}::text AS hash FROM ONLY ${relation} AS r ${sql} ORDER BY ${orderBy}`,
+        `SELECT ${keyText} AS key, ${rowHashSql}::text AS hash FROM ONLY ${relation} AS r ${sql} ORDER BY ${orderBy}`,
         values
       )
       return new Map(rows.map((row) => [showKey(row.key), row.hash]))

@@ -408,8 +408,8 @@ describe('a tampered target', () => {
     expect(differences).toContainEqual(
       expect.objectContaining({
         kind: 'definition',
-        source: 'position 2 text',
-        target: 'position 2 character varying(100)'
+        source: 'text',
+        target: 'character varying(100)'
       })
     )
     expect(differences.find((difference) => difference.kind === 'query')?.detail).toMatch(
@@ -512,8 +512,8 @@ describe('a table split across sessions by block range', () => {
       connector(bed.sourceUrl(db)),
       options({ validationQueries: [], jobs: 3, splitMinBytes: 1 })
     )
-    expect(tableOf(whole, 'public.plain').hash).toBe('record')
-    expect(tableOf(whole, 'public.typed').hash).toBe('text')
+    expect(tableOf(whole, 'public.plain').hash).toBe('record-by-name')
+    expect(tableOf(whole, 'public.typed').hash).toBe('text-by-name')
     expect(tableOf(whole, 'public.plain').rows).toBe(20000 - 2857)
     expect(split.tables).toEqual(whole.tables)
   })

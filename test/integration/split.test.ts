@@ -60,7 +60,7 @@ describe('split migration: dump here, restore there, the artifact in between', (
     )
     for (const [name, bytes] of entries) expect(bytes.equals(fs.readFileSync(path.join(dumpDir, name)))).toBe(true)
     const manifest = JSON.parse(entries.get('manifest.json')?.toString() ?? '{}')
-    expect(manifest).toMatchObject({ format: 1, database: db, sourceVersion: expect.stringMatching(/^14\./) })
+    expect(manifest).toMatchObject({ format: 2, database: db, sourceVersion: expect.stringMatching(/^14\./) })
     expect(manifest.sourceFingerprint.tables.length).toBeGreaterThan(5)
   })
 

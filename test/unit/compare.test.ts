@@ -1,6 +1,6 @@
 import { compareFingerprints, type Difference } from '../../src/verify/compare.js'
 import type { Fingerprint, SchemaObject, TableFingerprint } from '../../src/verify/fingerprint/index.js'
-import { unqualify } from '../../src/verify/fingerprint/normalise.js'
+import { normaliseDefinition, unqualify } from '../../src/verify/fingerprint/normalise.js'
 
 function object(
   kind: SchemaObject['kind'],
@@ -22,13 +22,13 @@ function fingerprint(overrides: Partial<Fingerprint> = {}): Fingerprint {
         owner: 'postgres',
         acl: '{postgres=arwdDxt/postgres,reader=r/postgres}'
       }),
-      object('column', 'app.orders.id', 'position 1 integer not null'),
+      object('column', 'app.orders.id', 'integer not null'),
       object('index', 'app.orders_pkey', 'CREATE UNIQUE INDEX orders_pkey ON app.orders USING btree (id)'),
       object('extension', 'citext', 'schema public', { version: '1.6' })
     ],
     tables: [
-      { schema: 'app', name: 'orders', rows: 3, checksum: '123', primaryKey: ['id'] },
-      { schema: 'app', name: 'log', rows: 2, checksum: '-77', primaryKey: [] }
+      { schema: 'app', name: 'orders', rows: 3, checksum: '123', hash: 'record-by-name', primaryKey: ['id'] },
+      { schema: 'app', name: 'log', rows: 2, checksum: '-77', hash: 'text-by-name', primaryKey: [] }
     ],
     sequences: [{ schema: 'app', name: 'orders_id_seq', lastValue: '3', isCalled: true, increment: '1' }],
     largeObjects: { count: 1, checksum: '42' },
@@ -92,11 +92,11 @@ describe('compareFingerprints', () => {
     const target = fingerprint({
       inventory: [
         object('schema', 'app', '', { owner: 'postgres' }),
-        object('column', 'app.orders.id', 'position 1 bigint not null'),
+        object('column', 'app.orders.id', 'bigint not null'),
         object('index', 'app.orders_placed_idx', 'CREATE INDEX orders_placed_idx ON app.orders USING btree (placed)'),
         object('extension', 'citext', 'schema public', { version: '1.6' })
       ],
-      tables: [{ schema: 'app', name: 'log', rows: 2, checksum: '-77', primaryKey: [] }]
+      tables: [{ schema: 'app', name: 'log', rows: 2, checksum: '-77', hash: 'text-by-name', primaryKey: [] }]
     })
     const comparison = compareFingerprints(source, target, { privileges: 'skip' })
     expect(comparison.passed).toBe(false)
@@ -107,8 +107,8 @@ describe('compareFingerprints', () => {
       ['definition', 'column app.orders.id', false]
     ])
     expect(comparison.differences[3]).toMatchObject({
-      source: 'position 1 integer not null',
-      target: 'position 1 bigint not null'
+      source: 'integer not null',
+      target: 'bigint not null'
     })
   })
 
@@ -139,8 +139,8 @@ describe('compareFingerprints', () => {
   test('row counts and checksums: a count difference says by how much; the table is named for row location', () => {
     const target = restored({
       tables: [
-        { schema: 'app', name: 'orders', rows: 3, checksum: '124', primaryKey: ['id'] },
-        { schema: 'app', name: 'log', rows: 3, checksum: '-70', primaryKey: [] }
+        { schema: 'app', name: 'orders', rows: 3, checksum: '124', hash: 'record-by-name', primaryKey: ['id'] },
+        { schema: 'app', name: 'log', rows: 3, checksum: '-70', hash: 'text-by-name', primaryKey: [] }
       ]
     })
     const unexpected = compareFingerprints(source, target, { privileges: 'skip' }).differences.filter(
@@ -178,7 +178,14 @@ describe('compareFingerprints', () => {
   })
 
   test('names that need quotes are quoted', () => {
-    const weird = { schema: 'Mixed Case', name: 'Weird "Name"', rows: 1, checksum: '1', primaryKey: [] }
+    const weird: TableFingerprint = {
+      schema: 'Mixed Case',
+      name: 'Weird "Name"',
+      rows: 1,
+      checksum: '1',
+      hash: 'text-by-name',
+      primaryKey: []
+    }
     const comparison = compareFingerprints(
       fingerprint({ tables: [weird] }),
       fingerprint({ tables: [{ ...weird, rows: 0, checksum: '0' }] }),
@@ -295,8 +302,8 @@ describe('compareFingerprints', () => {
     const target = restored({
       inventory: restored().inventory.filter((item) => item.name !== 'app.orders_pkey'),
       tables: [
-        { schema: 'app', name: 'orders', rows: 4, checksum: '1', primaryKey: ['id'] },
-        { schema: 'app', name: 'log', rows: 2, checksum: '0', primaryKey: [] }
+        { schema: 'app', name: 'orders', rows: 4, checksum: '1', hash: 'record-by-name', primaryKey: ['id'] },
+        { schema: 'app', name: 'log', rows: 2, checksum: '0', hash: 'text-by-name', primaryKey: [] }
       ],
       sequences: [{ schema: 'app', name: 'orders_id_seq', lastValue: '4', isCalled: true, increment: '1' }]
     })
@@ -340,11 +347,12 @@ describe('unqualify', () => {
 })
 
 describe('partitions', () => {
-  const leaf = (name: string, rows: number, checksum: string | null) => ({
+  const leaf = (name: string, rows: number, checksum: string | null): TableFingerprint => ({
     schema: 'app',
     name,
     rows,
     checksum,
+    hash: 'record-by-name',
     primaryKey: ['color', 'id'],
     partitionRoot: { schema: 'app', name: 'by_color' }
   })
@@ -381,6 +389,8 @@ describe('partitions', () => {
 })
 
 describe('privileges kept across 14 → 17', () => {
+  // Fingerprints hold effective ACLs: a NULL ACL is read as acldefault(type, owner), so an explicit
+  // default and none are the same text before compareFingerprints sees them (see the integration test).
   const kept = (inventory: SchemaObject[]): Fingerprint => fingerprint({ serverVersion: '17.10', inventory })
 
   test("an owner's full privileges are equal although 17 adds MAINTAIN (m)", () => {
@@ -425,5 +435,169 @@ describe('privileges kept across 14 → 17', () => {
       'schema public',
       false
     ])
+  })
+})
+
+describe('privileges: MAINTAIN, item order', () => {
+  const withAcl = (serverVersion: string, acl: string): Fingerprint =>
+    fingerprint({ serverVersion, inventory: [object('table', 'app.t', 'ordinary', { owner: 'postgres', acl })] })
+
+  test('MAINTAIN is set aside only when one side is older than 17; between two 17s it counts', () => {
+    const full14 = withAcl('14.23', '{postgres=arwdDxt/postgres,reader=r*w*a*d*D*x*t*/postgres}')
+    const full17 = withAcl('17.10', '{postgres=arwdDxtm/postgres,reader=r*w*a*d*D*x*t*m*/postgres}')
+    expect(compareFingerprints(full14, full17, { privileges: 'keep' }).differences).toEqual([])
+    const without17 = withAcl('17.10', '{postgres=arwdDxt/postgres,reader=r*w*a*d*D*x*t*/postgres}')
+    expect(kinds(compareFingerprints(without17, full17, { privileges: 'keep' }).differences)).toEqual([
+      ['privileges', 'table app.t', false]
+    ])
+  })
+
+  test('the order of ACL items means nothing', () => {
+    const one = withAcl('17.10', '{postgres=arwdDxtm/postgres,=r/postgres,reader=r/postgres}')
+    const other = withAcl('17.10', '{reader=r/postgres,=r/postgres,postgres=arwdDxtm/postgres}')
+    expect(compareFingerprints(one, other, { privileges: 'keep' }).differences).toEqual([])
+  })
+
+  test('schema public keeps its own rules on a 14 target: no pg_database_owner there', () => {
+    const publicOf = (serverVersion: string, owner: string) =>
+      fingerprint({ serverVersion, inventory: [object('schema', 'public', '', { owner })] })
+    expect(
+      kinds(
+        compareFingerprints(publicOf('14.23', 'postgres'), publicOf('14.23', 'app'), { privileges: 'keep' }).differences
+      )
+    ).toEqual([['owner', 'schema public', false]])
+  })
+})
+
+describe('column order', () => {
+  const table = (name: string, columns: string[], parents?: string[]): SchemaObject =>
+    object('table', name, parents ? `ordinary inherits ${parents.join(', ')}` : 'ordinary', {
+      columns,
+      ...(parents ? { parents } : {})
+    })
+  const at = (serverVersion: string, tables: SchemaObject[]): Fingerprint =>
+    fingerprint({ serverVersion, inventory: tables, tables: [] })
+  // The parent got column c after the child existed: on the source the child has it last.
+  const source14 = at('14.23', [
+    table('app.parent', ['a', 'b', 'c']),
+    table('app.child', ['a', 'b', 'x', 'c'], ['app.parent'])
+  ])
+
+  test("an inheritance child laid out as pg_dump recreates it (parents' columns first) is expected", () => {
+    const target = at('17.10', [
+      table('app.parent', ['a', 'b', 'c']),
+      table('app.child', ['a', 'b', 'c', 'x'], ['app.parent'])
+    ])
+    const comparison = compareFingerprints(source14, target, { privileges: 'keep' })
+    expect(comparison.passed).toBe(true)
+    expect(comparison.differences).toEqual([
+      {
+        kind: 'column-order',
+        object: 'table app.child',
+        source: 'a, b, x, c',
+        target: 'a, b, c, x',
+        expected: true,
+        detail:
+          "table app.child has its columns in another order: pg_dump recreates an inheritance child with its parents' columns first; positional INSERT … VALUES and SELECT * see the new order"
+      }
+    ])
+  })
+
+  test('with several parents, each parent in turn, a column both have once', () => {
+    const source = at('14.23', [
+      table('app.p1', ['a', 'b']),
+      table('app.p2', ['b', 'c']),
+      table('app.child', ['own', 'c', 'b', 'a'], ['app.p1', 'app.p2'])
+    ])
+    const target = at('17.10', [
+      table('app.p1', ['a', 'b']),
+      table('app.p2', ['b', 'c']),
+      table('app.child', ['a', 'b', 'c', 'own'], ['app.p1', 'app.p2'])
+    ])
+    expect(kinds(compareFingerprints(source, target, { privileges: 'keep' }).differences)).toEqual([
+      ['column-order', 'table app.child', true]
+    ])
+  })
+
+  test('any other order fails: a table without parents, or a child laid out otherwise', () => {
+    const source = at('14.23', [table('app.plain', ['a', 'b'])])
+    const target = at('17.10', [table('app.plain', ['b', 'a'])])
+    expect(kinds(compareFingerprints(source, target, { privileges: 'keep' }).differences)).toEqual([
+      ['column-order', 'table app.plain', false]
+    ])
+    const shuffled = at('17.10', [
+      table('app.parent', ['a', 'b', 'c']),
+      table('app.child', ['x', 'a', 'b', 'c'], ['app.parent'])
+    ])
+    expect(kinds(compareFingerprints(source14, shuffled, { privileges: 'keep' }).differences)).toEqual([
+      ['column-order', 'table app.child', false]
+    ])
+  })
+
+  test('a missing column is reported once, as missing, not as an order too', () => {
+    const source = at('14.23', [table('app.t', ['a', 'b', 'c']), object('column', 'app.t.b', 'integer')])
+    const target = at('17.10', [table('app.t', ['a', 'c'])])
+    expect(kinds(compareFingerprints(source, target, { privileges: 'keep' }).differences)).toEqual([
+      ['missing', 'column app.t.b', false]
+    ])
+  })
+})
+
+describe('definitions across versions', () => {
+  test("a range's multirange (14+) is compared only when both sides have one", () => {
+    const range = (serverVersion: string, definition: string) =>
+      fingerprint({ serverVersion, inventory: [object('type', 'app.floatrange', definition)] })
+    const on13 = range('13.23', 'range of double precision opclass float8_ops subdiff float8mi')
+    const on17 = range(
+      '17.10',
+      'range of double precision opclass float8_ops subdiff float8mi multirange app.floatmultirange'
+    )
+    expect(compareFingerprints(on13, on17, { privileges: 'keep' }).differences).toEqual([])
+    const other17 = range('17.10', 'range of double precision opclass float8_ops subdiff float8mi multirange app.other')
+    expect(kinds(compareFingerprints(on17, other17, { privileges: 'keep' }).differences)).toEqual([
+      ['definition', 'type app.floatrange', false]
+    ])
+  })
+
+  test('checksums of another method are not read as other values', () => {
+    const legacy = fingerprint({
+      tables: source.tables.map((table) => ({ ...table, hash: 'record' as unknown as TableFingerprint['hash'] }))
+    })
+    const target = restored({ tables: source.tables.map((table) => ({ ...table, checksum: '5' })) })
+    const detail = compareFingerprints(legacy, target, { privileges: 'skip' }).differences.find(
+      (d) => d.kind === 'checksum' && d.object === 'app.orders'
+    )?.detail
+    expect(detail).toBe(
+      'the same 3 rows on both sides; their checksums were computed differently (record and record-by-name) and cannot be compared'
+    )
+  })
+})
+
+// What the fingerprint does to every definition before it is compared (see normalise.ts).
+describe('normaliseDefinition', () => {
+  test.each([
+    // 17 quotes words that became keywords in 16 and 17; 14 prints them bare.
+    ['CHECK (("json" IS NOT NULL))', 'CHECK ((json IS NOT NULL))'],
+    ['SELECT "system_user", "Mixed", "two words", "a""b"', 'SELECT system_user, "Mixed", "two words", "a""b"'],
+    // Layout is not meaning; a literal is a value, blanks and all.
+    ['SELECT a,\n    b   FROM t', 'SELECT a, b FROM t'],
+    [`SELECT 'x  "json"\n  NO INDENT)' AS "v"`, `SELECT 'x  "json"\n  NO INDENT)' AS v`],
+    // 16 prints XMLSERIALIZE's default, NO INDENT, where 15 printed nothing.
+    [
+      "SELECT XMLSERIALIZE(CONTENT 'good'::xml AS text NO INDENT) AS xmlserialize;",
+      "SELECT XMLSERIALIZE(CONTENT 'good'::xml AS text) AS xmlserialize;"
+    ],
+    ['SELECT XMLSERIALIZE(CONTENT x AS text INDENT)', 'SELECT XMLSERIALIZE(CONTENT x AS text INDENT)']
+  ])('%s', (printed, normalised) => {
+    expect(normaliseDefinition(printed)).toBe(normalised)
+  })
+
+  test("14 prints IN for a procedure's arguments; 13 did not, and functions never do", () => {
+    const on17 = "(IN a integer, IN b text DEFAULT ', IN x', INOUT c integer) language sql"
+    expect(normaliseDefinition(on17, 'procedure')).toBe(
+      "(a integer, b text DEFAULT ', IN x', INOUT c integer) language sql"
+    )
+    expect(normaliseDefinition('(a integer, IN_b text)', 'procedure')).toBe('(a integer, IN_b text)')
+    expect(normaliseDefinition(on17, 'function')).toBe(on17)
   })
 })

@@ -29,8 +29,8 @@ const fingerprint = (checksum: string): Fingerprint => ({
   level: 'full',
   inventory: [{ kind: 'table', name: 'shop.order_lines', definition: 'ordinary', owner: 'app', acl: null }],
   tables: [
-    { schema: 'shop', name: 'order_lines', rows: 120, checksum, primaryKey: ['id'] },
-    { schema: 'shop', name: 'a|b*c', rows: 3, checksum: '5', primaryKey: [] }
+    { schema: 'shop', name: 'order_lines', rows: 120, checksum, hash: 'record-by-name', primaryKey: ['id'] },
+    { schema: 'shop', name: 'a|b*c', rows: 3, checksum: '5', hash: 'text-by-name', primaryKey: [] }
   ],
   sequences: [{ schema: 'shop', name: 'ticket', lastValue: '101', isCalled: true, increment: '1' }],
   largeObjects: { count: 1, checksum: '9' },

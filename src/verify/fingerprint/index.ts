@@ -9,7 +9,8 @@ import type { Connect, Fingerprint, FingerprintOptions } from './types.js'
 
 export type * from './types.js'
 export { PINNED_SETTINGS } from './session.js'
-export { displayName } from './sql.js'
+export { displayName, showName } from './sql.js'
+export { aclItems, sortAcl } from './inventory.js'
 export { fingerprintSequences } from './sequences.js'
 
 /**

@@ -9,13 +9,27 @@ export function qualifiedName(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`
 }
 
+/** A plain lower-case word: shown bare, keywords included (see showName). */
+const PLAIN_NAME = '^[a-z_][a-z0-9_$]*$'
+
 /**
- * `schema.name` for people: quoted only where a name needs it, like format('%I.%I') in the
- * inventory, except that keywords (`order`) stay bare here.
+ * One part of a name as the fingerprint shows it: bare when a plain lower-case word, else quoted.
+ * Unlike quote_ident, keywords stay bare: the servers' keyword lists differ (16 and 17 made json,
+ * system_user, merge_action and other JSON words keywords), and a name must read the same on both.
  */
+export function showName(part: string): string {
+  return new RegExp(PLAIN_NAME).test(part) ? part : quoteIdent(part)
+}
+
+/** The same as showName, in SQL, for names a query puts inside a definition. */
+export function showNameSql(expression: string): string {
+  return `(CASE WHEN (${expression}) COLLATE "C" ~ '${PLAIN_NAME}' THEN (${expression})::text
+    ELSE '"' || replace(${expression}, '"', '""') || '"' END)`
+}
+
+/** `schema.name` for people and for matching: see showName. */
 export function displayName(schema: string, name: string): string {
-  const show = (part: string): string => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part))
-  return `${show(schema)}.${show(name)}`
+  return `${showName(schema)}.${showName(name)}`
 }
 
 /**
@@ -50,18 +64,35 @@ export function hash64(textExpression: string): string {
 export const RECORD_HASH_TYPES = [16, 17, 20, 21, 23, 25, 1043, 1082, 1083, 1114, 1184, 2950, 3802]
 
 /**
+ * The columns of a row in order of their names, as a row constructor: equal rows hash alike
+ * whatever order the columns have on each side, while a value moved to another column still moves
+ * the hash. `columns` are sorted by the caller (columnsByName), the same way on both sides.
+ */
+function rowByName(alias: string, columns: readonly string[]): string {
+  return `ROW(${columns.map((column) => `${alias}.${quoteIdent(column)}`).join(', ')})`
+}
+
+/**
+ * Names sorted by UTF-16 code units: a fixed order that needs no collation, the same in every
+ * process. Names within one table are unique, so the order is total.
+ */
+export function columnsByName(columns: readonly string[]): string[] {
+  return [...columns].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/**
  * A 64-bit hash of the whole row from its values (PostgreSQL 14+), several times cheaper than the
  * text form. hash_record_extended combines its columns linearly (31 * h + next), so a sum over rows
  * would not see values swapped between rows; hashing its result again breaks the linearity.
  */
-export function recordHash(alias: string): string {
-  return `hashint8extended(hash_record_extended((${alias}.*), 0), 0)`
+export function recordHash(alias: string, columns: readonly string[]): string {
+  return `hashint8extended(hash_record_extended(${rowByName(alias, columns)}, 0), 0)`
 }
 
 /**
  * The hash of a whole row through its text form, which prints the same on every version given the
- * pinned settings. `(alias.*)` rather than `alias`: a column named like the alias would win.
+ * pinned settings.
  */
-export function rowHash(alias: string): string {
-  return hash64(`(${alias}.*)::text`)
+export function rowHash(alias: string, columns: readonly string[]): string {
+  return hash64(`${rowByName(alias, columns)}::text`)
 }

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { MigrationError } from '../../base/errors.js'
 import {
   RECORD_HASH_TYPES,
+  columnsByName,
   displayName,
   isNotExtensionMember,
   isUserSchema,
@@ -12,6 +13,8 @@ import {
 import type { RowHash, TableFingerprint, VerifyLevel } from './types.js'
 
 type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & {
+  /** Live columns, sorted by columnsByName: the order rows are hashed in. */
+  columns: string[]
   bytes: number
   blockSize: number
   /** The server scans a ctid range by its blocks only (14 and later), so a table can be split. */
@@ -38,6 +41,8 @@ const LIST_TABLES = `
 SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::float8 AS bytes,
   current_setting('block_size')::int AS block_size,
   current_setting('server_version_num')::int >= 140000 AS tid_ranges,
+  coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}') AS columns,
   coalesce((SELECT array_agg(a.attname::text ORDER BY k.position)
     FROM pg_index i
     CROSS JOIN unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
@@ -64,6 +69,7 @@ interface TableRow {
   bytes: number
   block_size: number
   tid_ranges: boolean
+  columns: string[]
   primary_key: string[]
   root_schema: string | null
   root_name: string | null
@@ -76,6 +82,7 @@ export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
     const table: TableToCheck = {
       schema: row.schema,
       name: row.name,
+      columns: columnsByName(row.columns),
       primaryKey: row.primary_key,
       bytes: row.bytes,
       blockSize: row.block_size,
@@ -94,18 +101,17 @@ export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
  * does not count its children's rows. The checksum is a sum, so the ranges' sums add up to the table's.
  */
 export function tableChecksumSql(
-  schema: string,
-  name: string,
+  table: { schema: string; name: string; columns: readonly string[] },
   level: VerifyLevel,
-  hash: RowHash = 'text',
+  hash: RowHash,
   range?: BlockRange
 ): string {
-  const rowExpression = hash === 'record' ? recordHash('r') : rowHash('r')
+  const rowExpression = hash === 'record-by-name' ? recordHash('r', table.columns) : rowHash('r', table.columns)
   const checksum = level === 'full' ? `coalesce(sum(${rowExpression}), 0)::text` : 'NULL::text'
   const where = range
     ? ` WHERE r.ctid >= '(${range.from},0)'::tid${range.to === undefined ? '' : ` AND r.ctid < '(${range.to},0)'::tid`}`
     : ''
-  return `SELECT count(*)::text AS rows, ${checksum} AS checksum FROM ONLY ${qualifiedName(schema, name)} AS r${where}`
+  return `SELECT count(*)::text AS rows, ${checksum} AS checksum FROM ONLY ${qualifiedName(table.schema, table.name)} AS r${where}`
 }
 
 interface Part {
@@ -130,7 +136,7 @@ async function checksumPart(
 ): Promise<Part> {
   try {
     const { rows } = await client.query<{ rows: string; checksum: string | null }>(
-      tableChecksumSql(table.schema, table.name, level, hash, range)
+      tableChecksumSql(table, level, hash, range)
     )
     return { rows: BigInt(rows[0].rows), checksum: rows[0].checksum === null ? null : BigInt(rows[0].checksum) }
   } catch (error) {
@@ -150,10 +156,10 @@ async function checksumPart(
  * do not allow it falls back to text; its checksum then differs, and so does its inventory.
  */
 function chooseHash(table: TableToCheck, options: HashChoice): RowHash {
-  if (options.textOnly || !table.recordHashable) return 'text'
-  if (!options.like) return 'record'
+  if (options.textOnly || !table.recordHashable) return 'text-by-name'
+  if (!options.like) return 'record-by-name'
   const other = options.like.find((t) => t.schema === table.schema && t.name === table.name)
-  return other?.hash ?? 'text'
+  return other?.hash === 'record-by-name' ? 'record-by-name' : 'text-by-name'
 }
 
 export interface HashChoice {

@@ -45,12 +45,19 @@ export interface FingerprintOptions {
 }
 
 /**
- * `record`: hash_record_extended over the row, for tables whose columns are all core types whose
- * hash functions are the same on every version (they back hash partitioning, which pg_upgrade keeps).
- * `text`: a hash of the row's text form, for everything else (enums hash their OID, which a restore
- * changes; domains, composites, arrays and extension types are not vouched for).
+ * How a table's rows were hashed. Both run over the columns in order of their names, never their
+ * physical order: a restore may lay columns out in another order (pg_dump cannot keep it for
+ * inheritance children), and that must not read as a change of data, nor can a value moved to
+ * another column read as none.
+ * `record-by-name`: hash_record_extended over the row (14+), for tables whose columns are all core
+ * types whose hash functions are the same on every version (they back hash partitioning, which
+ * pg_upgrade keeps).
+ * `text-by-name`: a hash of the row's text form, for everything else (enums hash their OID, which a
+ * restore changes; domains, composites, arrays and extension types are not vouched for).
+ * Fingerprints written before the columns were ordered by name said `record` or `text`; they
+ * cannot be compared with these (see compare.ts).
  */
-export type RowHash = 'record' | 'text'
+export type RowHash = 'record-by-name' | 'text-by-name'
 
 export type ObjectKind =
   | 'schema'
@@ -71,19 +78,34 @@ export type ObjectKind =
   | 'rule'
   | 'statistics'
 
-/** One catalog object, printed so that the same object prints the same on 14 and on 17. */
+/** One catalog object, printed so that the same object prints the same on every version. */
 export interface SchemaObject {
   kind: ObjectKind
-  /** Qualified and quoted as in SQL: `app.orders`, `app.orders.total`, `app.add(integer, integer)`. */
+  /**
+   * Its identity, from the names as stored, never the server's quoting (which follows its keyword
+   * list: 17 quotes a column named json, 14 does not): each part bare when it is a plain lower-case
+   * word, keywords included, else double-quoted: `app.orders`, `app.orders.total`,
+   * `app.add(integer, integer)` (argument types only). Objects a restore names anew are named
+   * through what they derive from: `app.orders_2024 (from app.orders.orders_customer_fkey,
+   * references app.customers)`.
+   */
   name: string
   /** Normalised definition; two equal objects have equal definitions. */
   definition: string
   /** Owning role; null for objects that have none of their own (columns, indexes, constraints…). */
   owner: string | null
-  /** The ACL as `aclitem[]` text; null when none is set (the defaults apply). */
+  /**
+   * The effective ACL as `aclitem[]` text, items sorted: a NULL ACL is spelled out as the owner's
+   * default for the object's type on its server, so an explicit default equals none. Null where
+   * the effective ACL is empty (most columns) or the object has none.
+   */
   acl: string | null
   /** Extensions only: pg_restore installs the target's default version, so this may differ. */
   version?: string
+  /** Tables only: live column names in physical order. */
+  columns?: string[]
+  /** Inheritance children only (not partitions): their parents in inheritance order. */
+  parents?: string[]
 }
 
 export interface TableFingerprint {
@@ -91,12 +113,12 @@ export interface TableFingerprint {
   name: string
   rows: number
   /**
-   * Sum of 64-bit hashes of every row's text form, as a decimal string (numeric: no overflow, and
-   * duplicate rows count, where xor would cancel them). Null at level `counts`.
+   * Sum of 64-bit hashes of every row, as a decimal string (numeric: no overflow, and duplicate
+   * rows count, where xor would cancel them). Null at level `counts`.
    */
   checksum: string | null
-  /** How rows were hashed; absent in fingerprints from before the choice existed (text). */
-  hash?: RowHash
+  /** How rows were hashed. */
+  hash: RowHash
   /** Primary-key columns in key order; empty when the table has no primary key. */
   primaryKey: string[]
   /** For a partition: the partitioned table at the top of its tree. */
