@@ -3,6 +3,7 @@
 import { serverUrl, withClient } from '../../test/support/servers.js'
 import { copyDatabase, databaseError, dropDatabase, runCorpusAction } from './action.js'
 import { dropObjects } from './objects.js'
+import { ident } from './regress.js'
 
 const PG_CLASS = 1259
 
@@ -94,7 +95,8 @@ export async function copyWithout(ctx, { from, copy, resolved, login, planAgain 
     await withClient(serverUrl(ctx.target, 'postgres'), async (client) => {
       for (const role of roles) {
         const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])
-        if (!rowCount) await client.query(`CREATE ROLE "${role.replaceAll('"', '""')}" NOLOGIN`)
+        if (rowCount) continue
+        await client.query(`CREATE ROLE ${ident(role)} NOLOGIN`)
         rolesCreated.push(role)
       }
     })
@@ -103,6 +105,28 @@ export async function copyWithout(ctx, { from, copy, resolved, login, planAgain 
     blockers = (await planAgain(ctx, login, `${copy}_plan`, copy)).resolved
   }
   return { drops, rolesCreated, revealed, remaining: blockers.map((b) => `${b.finding}: ${b.object}`) }
+}
+
+/**
+ * Runs a phase and then drops the roles it made on the target (for blockers, or by roles:
+ * create-missing), once the databases naming them are gone: the next phase sees the target as on a
+ * fresh server.
+ * @template T @param {import('./action.js').ActionContext} ctx @param {() => Promise<T>} work @returns {Promise<T>}
+ */
+export async function withTargetRolesRestored(ctx, work) {
+  const roles = () =>
+    withClient(serverUrl(ctx.target, 'postgres'), async (client) =>
+      (await client.query('SELECT rolname FROM pg_roles')).rows.map((row) => row.rolname)
+    )
+  const before = new Set(await roles())
+  try {
+    return await work()
+  } finally {
+    const made = (await roles()).filter((role) => !before.has(role))
+    await withClient(serverUrl(ctx.target, 'postgres'), async (client) => {
+      for (const role of made) await client.query(`DROP ROLE IF EXISTS ${ident(role)}`)
+    })
+  }
 }
 
 function secondsSince(started) {

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { serverUrl, withClient } from '../../test/support/servers.js'
 import { dropDatabase, runCorpusAction } from './action.js'
-import { copyWithout, migrateUntilRestored } from './loop.js'
+import { copyWithout, migrateUntilRestored, withTargetRolesRestored } from './loop.js'
 import { resolveFindings } from './objects.js'
 import { REGRESSION_DB, ident } from './regress.js'
 import { dump, restoreWithErrors, tocEntries } from './toc.js'
@@ -34,7 +34,12 @@ export async function plannedBlockers(ctx, login, targetDb, sourceDb = REGRESSIO
 }
 
 /** @param {PhaseContext} ctx */
-export async function planPhase(ctx) {
+export function planPhase(ctx) {
+  return withTargetRolesRestored(ctx, () => scorePlan(ctx))
+}
+
+/** @param {PhaseContext} ctx */
+async function scorePlan(ctx) {
   const admin = /** @type {import('../../test/support/servers.js').Login} */ (ctx.target.admin)
   const plan = await ctx.timed('plan: mode plan', () => plannedBlockers(ctx, admin, 'corpus_plan'))
   ctx.log(`  ${plan.resolved.length} objects in ${plan.findings.length} blocker findings`)

@@ -11,6 +11,7 @@ export function measure(results) {
     numbers.falseBlockers = plan.predicted.filter((p) => p.status === 'false').length
     numbers.unresolvedBlockers = plan.predicted.filter((p) => p.status === 'unresolved').length
     numbers.missedBlockers = plan.missed.missed.length
+    numbers.revealedBlockers = plan.missed.revealed.length
   }
   if (verify) {
     numbers.superuserMissedBlockers = verify.runs.skip.missed.length + verify.runs.keep.missed.length
@@ -53,6 +54,7 @@ const LABELS = {
   falseBlockers: 'false blockers',
   unresolvedBlockers: 'blockers the corpus could not map to an object',
   missedBlockers: 'missed blockers',
+  revealedBlockers: 'blockers named only once the first ones were dropped',
   superuserMissedBlockers: 'missed blockers (superuser target)',
   unexpectedSkip: 'unexpected differences, privileges skip',
   unexpectedKeep: 'unexpected differences, privileges keep'
@@ -76,21 +78,18 @@ export function formatScorecard(results, numbers, allowed) {
     lines.push('Plan, target login without superuser (admin), privileges skip')
     row('blockers predicted (objects)', p.length)
     row('  confirmed by the restore as admin', p.filter((x) => x.status === 'confirmed').length)
-    row('    of which failed only as a consequence ("does not exist")', p.filter((x) => x.onlyConsequence).length)
+    row('    of which only by "does not exist" (a consequence)', p.filter((x) => x.onlyConsequence).length)
     row(LABELS.falseBlockers, numbers.falseBlockers, 'falseBlockers')
     row(LABELS.unresolvedBlockers, numbers.unresolvedBlockers, 'unresolvedBlockers')
     row(LABELS.missedBlockers, numbers.missedBlockers, 'missedBlockers')
-    row('  blockers named only once the first ones were dropped', results.plan.missed.revealed.length)
+    row(LABELS.revealedBlockers, numbers.revealedBlockers, 'revealedBlockers')
     row('  restore rounds on the copy', results.plan.missed.rounds)
     row('  failed TOC entries in the confirming restore', results.plan.confirmation.failedEntries)
     row('  of which no predicted blocker owns', results.plan.confirmation.unexplained.length)
   }
   if (results.verify) {
     lines.push('Verify, target login superuser (postgres)')
-    row(
-      'blockers predicted (objects), dropped on the copy',
-      results.verify.drops.length + results.verify.rolesCreated.length
-    )
+    row('blockers predicted (objects), removed from the copy', results.verify.findings.flatMap((f) => f.objects).length)
     row(LABELS.superuserMissedBlockers, numbers.superuserMissedBlockers, 'superuserMissedBlockers')
     for (const name of ['skip', 'keep']) {
       const run = results.verify.runs[name]

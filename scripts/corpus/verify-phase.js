@@ -2,11 +2,16 @@
 // blockers, a migration with privileges skip and one with keep; every difference the report calls
 // unexpected is a failure of the copy or of the comparison, and is listed.
 import { dropDatabase } from './action.js'
-import { copyWithout, migrateUntilRestored } from './loop.js'
+import { copyWithout, migrateUntilRestored, withTargetRolesRestored } from './loop.js'
 import { plannedBlockers } from './plan-phase.js'
 
 /** @param {import('./plan-phase.js').PhaseContext} ctx */
-export async function verifyPhase(ctx) {
+export function verifyPhase(ctx) {
+  return withTargetRolesRestored(ctx, () => scoreVerify(ctx))
+}
+
+/** @param {import('./plan-phase.js').PhaseContext} ctx */
+async function scoreVerify(ctx) {
   const superuser = ctx.target.superuser
   const plan = await ctx.timed('verify: mode plan (superuser target)', () =>
     plannedBlockers(ctx, superuser, 'corpus_verify_plan')
