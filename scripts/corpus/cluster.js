@@ -36,20 +36,22 @@ export function fetchSuite(suite) {
 
 /**
  * Starts the source server holding the regression database, from the cache when there is one.
- * @param {{ major: number, suite: number, baseDir: string, rebuild: boolean, psql: string,
+ * @param {{ major: number, suite: number, baseDir: string, rebuild: boolean, psql: string, psqlMajor: number,
  *   passfileFor: (server: import('../../test/support/servers.js').ServerInfo) => string,
  *   log: (line: string) => void }} options
  * @returns {Promise<SourceCluster>}
  */
-export async function startSourceCluster({ major, suite, baseDir, rebuild, psql, passfileFor, log }) {
+export async function startSourceCluster({ major, suite, baseDir, rebuild, psql, psqlMajor, passfileFor, log }) {
   const started = performance.now()
   const { regressDir, version } = fetchSuite(suite)
   const cacheFile = path.join(CORPUS_DIR, `cluster-pg${major}-suite${version}.tar.zst`)
   const factsFile = cacheFile.replace(/\.tar\.zst$/, '.json')
   const server = await startServer({ major, baseDir })
-  if (!rebuild && fs.existsSync(cacheFile) && fs.existsSync(factsFile)) {
+  const facts =
+    fs.existsSync(cacheFile) && fs.existsSync(factsFile) ? JSON.parse(fs.readFileSync(factsFile, 'utf8')) : undefined
+  // A build through an older psql than now available skipped what that psql could not run.
+  if (!rebuild && facts && facts.build.psqlMajor === psqlMajor) {
     log(`source: regression database from the cache ${path.relative(REPO_ROOT, cacheFile)}`)
-    const facts = JSON.parse(fs.readFileSync(factsFile, 'utf8'))
     await swapDataDirectory(server, cacheFile)
     server.superuser.password = facts.password
     return { server, cached: true, seconds: secondsSince(started), build: facts.build, cacheFile }
@@ -64,7 +66,7 @@ export async function startSourceCluster({ major, suite, baseDir, rebuild, psql,
     passfile: passfileFor(server),
     log
   })
-  const build = { buildSeconds: secondsSince(buildStarted), ...result }
+  const build = { buildSeconds: secondsSince(buildStarted), psqlMajor, ...result }
   log(`source: built in ${build.buildSeconds} s (${result.tests} tests, ${result.errors} errors as the suite expects)`)
   await stopServer(server)
   fs.mkdirSync(CORPUS_DIR, { recursive: true })

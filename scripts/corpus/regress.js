@@ -8,6 +8,9 @@ import { libpqEnv, run } from './tools.js'
 
 export const REGRESSION_DB = 'regression'
 
+/** The slowest test of the suite takes seconds; this is only there so no test can hang the build. */
+const TEST_TIMEOUT_MS = 120_000
+
 /** Tests of parallel_schedule in order ("test: a b c" lines; "ignore:" lines name no test). */
 export function scheduledTests(regressDir) {
   return fs
@@ -52,7 +55,7 @@ export async function dropLeftovers(server) {
 /**
  * @param {{ server: import('../../test/support/servers.js').ServerInfo, regressDir: string, workDir: string,
  *   psql: string, passfile: string, log?: (line: string) => void }} options
- * @returns {Promise<{ tests: number, testsWithErrors: number, errors: number }>}
+ * @returns {Promise<{ tests: number, testsWithErrors: number, errors: number, timedOut: string[] }>}
  */
 export async function buildRegressionDatabase({ server, regressDir, workDir, psql, passfile, log = () => {} }) {
   await dropLeftovers(server)
@@ -102,6 +105,8 @@ export async function buildRegressionDatabase({ server, regressDir, workDir, psq
   const tests = scheduledTests(regressDir)
   let errors = 0
   let testsWithErrors = 0
+  /** @type {string[]} */
+  const timedOut = []
   for (const [index, test] of tests.entries()) {
     const sqlFile = path.join(srcDir, 'sql', `${test}.sql`)
     const outFile = path.join(outDir, `${test}.out`)
@@ -109,13 +114,24 @@ export async function buildRegressionDatabase({ server, regressDir, workDir, psq
       log(`  ${test}: no sql/${test}.sql, skipped`)
       continue
     }
-    await run(psql, ['-X', '-a', '-q', '-d', REGRESSION_DB], { env, stdinFile: sqlFile, outFile, cwd: srcDir })
+    // A test written for a newer psql can wait forever (an unknown command before \watch): cut it off.
+    const { timedOut: cut } = await run(psql, ['-X', '-a', '-q', '-d', REGRESSION_DB], {
+      env,
+      stdinFile: sqlFile,
+      outFile,
+      cwd: srcDir,
+      timeoutMs: TEST_TIMEOUT_MS
+    })
+    if (cut) {
+      timedOut.push(test)
+      log(`  ${test}: stopped after ${TEST_TIMEOUT_MS / 1000} s`)
+    }
     const found = (fs.readFileSync(outFile, 'utf8').match(/^(psql:\S+ )?ERROR: /gm) ?? []).length
     errors += found
     if (found > 0) testsWithErrors++
     if ((index + 1) % 25 === 0) log(`  ${index + 1}/${tests.length} tests run (${test})`)
   }
-  return { tests: tests.length, testsWithErrors, errors }
+  return { tests: tests.length, testsWithErrors, errors, timedOut }
 }
 
 /** @param {string} name */

@@ -16,7 +16,7 @@ import { regressionFacts, secondsSince, startSourceCluster } from './cluster.js'
 import { parseOptions } from './options.js'
 import { planPhase } from './plan-phase.js'
 import { check, formatDetails, formatScorecard, incomplete, measure } from './scorecard.js'
-import { libpqEnv, unpackClient, writePassfile } from './tools.js'
+import { hasClientBundle, libpqEnv, unpackClient, writePassfile } from './tools.js'
 import { verifyPhase } from './verify-phase.js'
 
 const options = parseOptions(process.argv.slice(2))
@@ -40,6 +40,19 @@ async function main() {
   }
   fs.mkdirSync(baseDir, { recursive: true })
   const bin = unpackClient(options.targetMajor, baseDir)
+  // The suite's tests use its own psql's commands (\getenv from 15, pipelines from 18): a newer
+  // suite gets its own psql when a bundle of that major is there.
+  let psqlBin = bin
+  let psqlMajor = options.targetMajor
+  if (options.suite > options.targetMajor) {
+    if (hasClientBundle(options.suite)) {
+      psqlBin = unpackClient(options.suite, baseDir)
+      psqlMajor = options.suite
+    } else
+      log(
+        `note: no ${options.suite} client bundle, the ${options.suite} suite runs through psql ${options.targetMajor}`
+      )
+  }
   const passfile = path.join(baseDir, 'pgpass')
   const target = await timed(`start PostgreSQL ${options.targetMajor} target`, () =>
     startServer({ major: options.targetMajor, baseDir, target: true })
@@ -58,7 +71,8 @@ async function main() {
       suite: options.suite,
       baseDir,
       rebuild: options.rebuild,
-      psql: path.join(bin, 'psql'),
+      psql: path.join(psqlBin, 'psql'),
+      psqlMajor,
       passfileFor: (server) => {
         writeLogins(server)
         return passfile

@@ -24,6 +24,7 @@ export function measure(results) {
 /** Runs that stopped before an answer: their numbers are lower bounds, and the check fails on them. */
 export function incomplete(results) {
   const stops = []
+  if (results.plan?.confirmation.error) stops.push(`plan, confirmation: ${results.plan.confirmation.error.slice(-500)}`)
   if (results.plan && !results.plan.missed.passed) stops.push(`plan, missed blockers: ${results.plan.missed.stopped}`)
   for (const [name, run] of Object.entries(results.verify?.runs ?? {})) {
     if (!run.passed) stops.push(`verify ${name}: ${run.stopped}`)
@@ -77,6 +78,11 @@ export function formatScorecard(results, numbers, allowed) {
     const p = results.plan.predicted
     lines.push('Plan, target login without superuser (admin), privileges skip')
     row('blockers predicted (objects)', p.length)
+    for (const id of new Set(p.map((x) => x.finding))) {
+      const of = p.filter((x) => x.finding === id)
+      const confirmed = of.filter((x) => x.status === 'confirmed').length
+      row(`  ${id} (${confirmed} confirmed)`, of.length)
+    }
     row('  confirmed by the restore as admin', p.filter((x) => x.status === 'confirmed').length)
     row('    of which only by "does not exist" (a consequence)', p.filter((x) => x.onlyConsequence).length)
     row(LABELS.falseBlockers, numbers.falseBlockers, 'falseBlockers')

@@ -8,15 +8,23 @@ import { CLIENT_BUNDLE_DIR } from '../../test/support/client-bundle-server.js'
 
 /** The newest client bundle of one major in .testbed/client (scripts/build-client-bundle.sh makes the 17 one). */
 export function clientBundleFile(major) {
-  const pattern = new RegExp(`^postgresql-${major}\\.(\\d+)\\.\\d+-x86_64-unknown-linux-gnu\\.tar\\.gz$`)
-  const found = (fs.existsSync(CLIENT_BUNDLE_DIR) ? fs.readdirSync(CLIENT_BUNDLE_DIR) : [])
-    .map((name) => ({ name, minor: Number(pattern.exec(name)?.[1] ?? -1) }))
-    .filter((bundle) => bundle.minor >= 0)
-    .sort((a, b) => b.minor - a.minor)
+  const found = clientBundles(major)
   if (found.length === 0) {
     throw new Error(`no PostgreSQL ${major} client bundle in ${CLIENT_BUNDLE_DIR}: run npm run testbed`)
   }
   return path.join(CLIENT_BUNDLE_DIR, found[0].name)
+}
+
+export function hasClientBundle(major) {
+  return clientBundles(major).length > 0
+}
+
+function clientBundles(major) {
+  const pattern = new RegExp(`^postgresql-${major}\\.(\\d+)\\.\\d+-x86_64-unknown-linux-gnu\\.tar\\.gz$`)
+  return (fs.existsSync(CLIENT_BUNDLE_DIR) ? fs.readdirSync(CLIENT_BUNDLE_DIR) : [])
+    .map((name) => ({ name, minor: Number(pattern.exec(name)?.[1] ?? -1) }))
+    .filter((bundle) => bundle.minor >= 0)
+    .sort((a, b) => b.minor - a.minor)
 }
 
 /**
@@ -51,8 +59,8 @@ export function libpqEnv(server, user, passfile) {
 /**
  * Runs a program to its end; resolves with its exit code and output whatever the code.
  * @param {string} program @param {string[]} args
- * @param {{ env?: Record<string, string>, stdinFile?: string, outFile?: string, cwd?: string }} [options]
- * @returns {Promise<{ code: number | null, stdout: string, stderr: string }>}
+ * @param {{ env?: Record<string, string>, stdinFile?: string, outFile?: string, cwd?: string, timeoutMs?: number }} [options]
+ * @returns {Promise<{ code: number | null, stdout: string, stderr: string, timedOut: boolean }>}
  */
 export function run(program, args, options = {}) {
   return new Promise((resolve, reject) => {
@@ -62,6 +70,13 @@ export function run(program, args, options = {}) {
     const stdin = options.stdinFile ? fs.openSync(options.stdinFile, 'r') : undefined
     const child = spawn(program, args, { env, cwd: options.cwd, stdio: [stdin ?? 'ignore', 'pipe', 'pipe'] })
     if (stdin !== undefined) fs.closeSync(stdin)
+    let timedOut = false
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true
+          child.kill('SIGKILL')
+        }, options.timeoutMs)
+      : undefined
     const out = options.outFile ? fs.createWriteStream(options.outFile) : undefined
     let stdout = ''
     let stderr = ''
@@ -69,8 +84,9 @@ export function run(program, args, options = {}) {
     child.stderr.on('data', (chunk) => (out ? out.write(chunk) : (stderr += chunk)))
     child.on('error', reject)
     child.on('close', (code) => {
-      if (!out) return resolve({ code, stdout, stderr })
-      out.end(() => resolve({ code, stdout, stderr }))
+      clearTimeout(timer)
+      if (!out) return resolve({ code, stdout, stderr, timedOut })
+      out.end(() => resolve({ code, stdout, stderr, timedOut }))
     })
   })
 }
