@@ -5,13 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "installing node modules (npm ci)"
-  npm ci --no-audit --no-fund
-fi
-
 # action.yml says node24, and the runner runs dist/ on its own Node 24 whatever the machine has: the
-# tests, the demo and the bench do the same. The npm registry carries the official binaries.
+# tests, the demo and the bench do the same, and so does npm ci (some dependencies require Node 22+).
+# The npm registry carries the official binaries; the machine's npm only fetches them.
 node_version=24.21.0
 if [ "$(.testbed/node/bin/node --version 2>/dev/null)" != "v$node_version" ]; then
   case "$(uname -m)" in
@@ -25,6 +21,11 @@ if [ "$(.testbed/node/bin/node --version 2>/dev/null)" != "v$node_version" ]; th
   (cd .testbed/node-pack && npm pack --silent "$node_package@$node_version" >/dev/null)
   tar -xzf .testbed/node-pack/*.tgz -C .testbed/node --strip-components=1
   rm -rf .testbed/node-pack
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing node modules (npm ci on Node.js $node_version)"
+  PATH="$PWD/.testbed/node/bin:$PATH" npm ci --no-audit --no-fund
 fi
 
 if [ "$(id -u)" = 0 ] && ! id pgtest >/dev/null 2>&1; then
