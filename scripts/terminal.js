@@ -6,7 +6,7 @@
  * @param {string} line @param {{ debug: boolean }} options
  */
 export function logLine(line, { debug }) {
-  if (line.startsWith('::add-mask::') || line.startsWith('::endgroup::')) return undefined
+  if (/^::(add-mask|endgroup|add-path)::/.test(line)) return undefined
   if (line.startsWith('::debug::')) return debug ? `  ${line.slice(9)}` : undefined
   if (line.startsWith('::group::')) return `▸ ${line.slice(9)}`
   if (line.startsWith('::warning::')) return `warning: ${line.slice(11)}`

@@ -113,10 +113,46 @@ function verificationBlocks(database: DatabaseReport): string[] {
     blocks.push(table(['Kind', 'Count', 'Objects'], byKind(unexpected)))
     blocks.push(details(`Differences (${unexpected.length})`, differenceTable(unexpected, database.differingRows)))
   }
-  if (expected.length > 0)
-    blocks.push(details(`Expected differences (${expected.length})`, differenceTable(expected, database.differingRows)))
+  if (expected.length > 0) blocks.push(...expectedBlocks(expected))
   const tables = tableRows(database)
   if (tables) blocks.push(tables)
+  return blocks
+}
+
+/**
+ * Expected differences by kind, each with its reason; column orders one by one, since positional
+ * `INSERT … VALUES` and `SELECT *` see the new order. Every one is in the JSON report.
+ */
+function expectedBlocks(expected: Difference[]): string[] {
+  const reasons = new Map<string, Difference[]>()
+  for (const d of expected) {
+    const reason = /\(([^()]+)\)$/.exec(d.detail)?.[1] ?? d.detail
+    const key = `${d.kind}\u0000${reason}`
+    reasons.set(key, [...(reasons.get(key) ?? []), d])
+  }
+  const rows = [...reasons].map(([key, ds]) => {
+    const [kind, reason] = key.split('\u0000')
+    return [
+      kind,
+      String(ds.length),
+      reason,
+      abbreviate(
+        ds.map((d) => d.object),
+        5
+      )
+    ]
+  })
+  const blocks = [
+    details(`Expected differences (${expected.length})`, table(['Kind', 'Count', 'Why', 'Objects'], rows))
+  ]
+  const orders = expected.filter((d) => d.kind === 'column-order')
+  if (orders.length > 0)
+    blocks.push(
+      details(
+        `Column orders the restore could not keep (${orders.length}): positional INSERT … VALUES and SELECT * see the target's order`,
+        differenceTable(orders)
+      )
+    )
   return blocks
 }
 
