@@ -178,33 +178,22 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     artifactRequired: read.boolean(Inputs.ArtifactRequired, false)
   })
   const levels = ['full', 'counts', 'none'] as const
+  // What migrate and plan read alike: plan is migrate's first stage on its own.
+  const copy = () => ({
+    ...run,
+    source: source(),
+    databases,
+    target: target(),
+    targetDatabase,
+    ...client(),
+    ...restore(),
+    ...verify(levels)
+  })
   switch (mode) {
     case 'migrate':
-      return {
-        mode,
-        ...run,
-        source: source(),
-        databases,
-        target: target(),
-        targetDatabase,
-        ...client(),
-        ...restore(),
-        ...dump(),
-        ...upload(),
-        ...verify(levels)
-      }
+      return { mode, ...copy(), ...dump(), ...upload() }
     case 'plan':
-      return {
-        mode,
-        ...run,
-        source: source(),
-        databases,
-        target: target(),
-        targetDatabase,
-        ...client(),
-        ...restore(),
-        ...verify(levels)
-      }
+      return { mode, ...copy() }
     case 'validate':
       return {
         mode,

@@ -16,22 +16,22 @@ export function planRequestFor(
   }
   // A Civo target's URL names the maintenance database, not the one to migrate into.
   const targetUrlDatabase = target.fromCivo ? undefined : target.endpoint?.database
+  // The target of a copy is written by these rules, whether the source is live or a dump.
+  const writing = (from: Extract<ActionInputs, { mode: 'migrate' | 'plan' | 'restore' }>) => ({
+    purpose: 'copy' as const,
+    target: target.endpoint,
+    targetDatabase: from.targetDatabase,
+    targetUrlDatabase,
+    clientVersion: from.postgresVersion,
+    ifTargetNotEmpty: from.ifTargetNotEmpty,
+    privileges: from.privileges,
+    roles: from.roles,
+    validationQueries: from.validationQueries
+  })
   switch (inputs.mode) {
     case 'migrate':
     case 'plan':
-      return {
-        purpose: 'copy',
-        source: inputs.source,
-        target: target.endpoint,
-        databases: inputs.databases,
-        targetDatabase: inputs.targetDatabase,
-        targetUrlDatabase,
-        clientVersion: inputs.postgresVersion,
-        ifTargetNotEmpty: inputs.ifTargetNotEmpty,
-        privileges: inputs.privileges,
-        roles: inputs.roles,
-        validationQueries: inputs.validationQueries
-      }
+      return { ...writing(inputs), source: inputs.source, databases: inputs.databases }
     case 'validate':
       return {
         ...rules,
@@ -52,18 +52,6 @@ export function planRequestFor(
         clientVersion: inputs.postgresVersion
       }
     case 'restore':
-      return {
-        purpose: 'copy',
-        target: target.endpoint,
-        dumped,
-        databases: [],
-        targetDatabase: inputs.targetDatabase,
-        targetUrlDatabase,
-        clientVersion: inputs.postgresVersion,
-        ifTargetNotEmpty: inputs.ifTargetNotEmpty,
-        privileges: inputs.privileges,
-        roles: inputs.roles,
-        validationQueries: inputs.validationQueries
-      }
+      return { ...writing(inputs), dumped, databases: [] }
   }
 }

@@ -8,7 +8,7 @@ import type { DatabaseJob } from '../plan/plan.js'
 import { startDump } from '../tools/pg-dump.js'
 import { fingerprintSequences } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
-import { dumpFolder } from './migrate.js'
+import { dumpRequestFor } from './steps/copy.js'
 import { fingerprintSource, writeDumpManifest } from './steps/source.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
 
@@ -29,17 +29,7 @@ export async function dumpOnly(
   let dumpDir: string
   try {
     const sequences = await within(Stage.Dump, fingerprintSequences(snapshot.client))
-    const dump = startDump({
-      client,
-      tools: context.tools,
-      log,
-      passfile: context.passfile,
-      endpoint: source,
-      snapshot,
-      dir: dumpFolder(inputs.dumpPath, plan.jobs.length, job.source),
-      jobs: inputs.jobs,
-      compression: inputs.compression
-    })
+    const dump = startDump(dumpRequestFor(context, job, client, source, snapshot))
     sourceFingerprint = settledLater(
       stages.run(
         Stage.FingerprintSource,

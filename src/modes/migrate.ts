@@ -1,4 +1,3 @@
-import path from 'node:path'
 import type { MigrateInputs } from '../action/inputs.js'
 import type { DatabaseRecorder } from '../action/report.js'
 import { Stage, within, type StageTimer } from '../action/stages.js'
@@ -11,15 +10,11 @@ import { compressionArgument, startDump } from '../tools/pg-dump.js'
 import type { RestoreResult } from '../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
+import { dumpRequestFor, restorerFor } from './steps/copy.js'
 import { fingerprintSource, writeDumpManifest } from './steps/source.js'
 import { analyzeTarget, dropCreatedTarget, prepareTarget, type TargetPreparation } from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
 import { logVerification, verifyTarget } from './steps/verify.js'
-
-/** Where one database's dump goes: the folder itself, or a subfolder per database when there are several. */
-export function dumpFolder(dumpPath: string, jobs: number, database: string): string {
-  return jobs > 1 ? path.join(dumpPath, database) : dumpPath
-}
 
 /**
  * migrate, one database. pg_dump runs from a held snapshot while the restore follows it; once the
@@ -56,32 +51,14 @@ export async function migrateDatabase(
       Stage.Dump,
       Promise.all([fingerprintSequences(snapshot.client), followableTables(snapshot.client)])
     )
-    const dump = startDump({
-      client,
-      tools: context.tools,
-      log,
-      passfile: context.passfile,
-      endpoint: source,
-      snapshot,
-      dir: dumpFolder(inputs.dumpPath, plan.jobs.length, job.source),
-      jobs: inputs.jobs,
-      compression: inputs.compression
-    })
+    const dump = startDump(dumpRequestFor(context, job, client, source, snapshot))
 
     // The restore beside the dump: it touches the target only once toc.dat is written.
     let restoreTimer: StageTimer | undefined
     let createdTarget = false
     const restore: Promise<RestoreResult | undefined> = settledLater(
       restoreBesideDump(dump, {
-        restorer: {
-          client,
-          tools: context.tools,
-          log,
-          endpoint: target,
-          passfile: context.passfile,
-          dumpDir: dump.dir,
-          options: { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }
-        },
+        restorer: restorerFor(context, client, target, dump.dir),
         scope: context,
         connector,
         encoding: job.encoding,

@@ -6,6 +6,7 @@ import { withDatabase } from '../pg/endpoint.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { restoreDatabase } from '../tools/pg-restore.js'
 import { required, type ModeContext } from './context.js'
+import { restorerFor } from './steps/copy.js'
 import { analyzeTarget, prepareTarget } from './steps/target.js'
 import { logVerification, verifyTarget } from './steps/verify.js'
 
@@ -22,23 +23,13 @@ export async function restoreDump(
   context: ModeContext<RestoreModeInputs>,
   dump: CheckedDump
 ): Promise<void> {
-  const { inputs, plan, connector, stages, log } = context
+  const { inputs, connector, stages, log } = context
   const client = required(context.client, 'the client')
   const server = required(context.target, 'the target')
   const target = withDatabase(server, job.target)
   await stages.run(Stage.Restore, job.source, async () => {
     await prepareTarget({ ...inputs, connector, log, job, target: server }, record)
-    record.restored(
-      await restoreDatabase({
-        client,
-        tools: context.tools,
-        log,
-        endpoint: target,
-        passfile: context.passfile,
-        dumpDir: dump.dir,
-        options: { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }
-      })
-    )
+    record.restored(await restoreDatabase(restorerFor(context, client, target, dump.dir)))
   })
   const fingerprint = inputs.verify === 'none' ? undefined : dump.manifest.sourceFingerprint
   record.sourceFingerprinted(dump.manifest.sourceFingerprint)
