@@ -63,6 +63,24 @@ function faultyTools(hooks: {
   }
 }
 
+/**
+ * pg_dump's exit held until the restore beside it has created the table, then `fault`: what pg_dump
+ * does at that point, as far as the flow can tell, whatever the machine's speed.
+ */
+function onceTheSchemaIsRestored(fault: (scope: RunScope) => void): (scope: RunScope) => ToolRunner {
+  const schemaRestored = deferred<void>()
+  return faultyTools({
+    onLine(program, line) {
+      if (program === 'pg_restore' && /creating TABLE "shop.items"/.test(line)) schemaRestored.resolve()
+    },
+    async afterExit(program, scope) {
+      if (program !== 'pg_dump') return
+      await schemaRestored.promise
+      fault(scope)
+    }
+  })
+}
+
 /** An artifact store that keeps what it is given; `fail` makes every upload fail. */
 function keepingStore(fail?: string): ArtifactStore & { uploads: { files: string[]; options: UploadOptions }[] } {
   const uploads: { files: string[]; options: UploadOptions }[] = []
@@ -110,19 +128,10 @@ describe('migrate', () => {
 
   test('pg_dump failing after the restore began: the target database it created is dropped again', async () => {
     const target = `${db}_dumpfail`
-    const schemaRestored = deferred<void>()
     const run = await runInProcess(migrate(db, target), {
       ...withClientOnPath,
-      tools: faultyTools({
-        onLine(program, line) {
-          if (program === 'pg_restore' && /creating TABLE "shop.items"/.test(line)) schemaRestored.resolve()
-        },
-        // pg_dump's exit is held until the restore beside it has created the table, then made a failure.
-        async afterExit(program) {
-          if (program !== 'pg_dump') return
-          await schemaRestored.promise
-          throw new MigrationError('tool-failed', 'pg_dump failed: server closed the connection unexpectedly')
-        }
+      tools: onceTheSchemaIsRestored(() => {
+        throw new MigrationError('tool-failed', 'pg_dump failed: server closed the connection unexpectedly')
       })
     })
     expect(run.report.error).toEqual({
@@ -137,20 +146,12 @@ describe('migrate', () => {
 
   test('cancelled while pg_dump runs and the restore has begun: nothing is left on the target', async () => {
     const target = `${db}_cancelled`
-    const schemaRestored = deferred<void>()
     const run = await runInProcess(migrate(db, target), {
       ...withClientOnPath,
-      tools: faultyTools({
-        onLine(program, line) {
-          if (program === 'pg_restore' && /creating TABLE "shop.items"/.test(line)) schemaRestored.resolve()
-        },
-        // As if pg_dump were still writing when the runner cancelled: stopped, not finished.
-        async afterExit(program, scope) {
-          if (program !== 'pg_dump') return
-          await schemaRestored.promise
-          scope.cancellation.cancel('SIGINT')
-          scope.cancellation.throwIfCancelled()
-        }
+      // As if pg_dump were still writing when the runner cancelled: stopped, not finished.
+      tools: onceTheSchemaIsRestored((scope) => {
+        scope.cancellation.cancel('SIGINT')
+        scope.cancellation.throwIfCancelled()
       })
     })
     expect(run.report.cancelled).toBe('SIGINT')
