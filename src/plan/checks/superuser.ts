@@ -1,5 +1,14 @@
 // Objects only a superuser may create, for targets whose login is not one (managed databases).
-import { count, crosses, FIRST_NORMAL_OID, list, names, notInExtension, userNamespace } from './catalog.js'
+import {
+  count,
+  crosses,
+  dumpedAsFunction,
+  FIRST_NORMAL_OID,
+  list,
+  names,
+  notInExtension,
+  userNamespace
+} from './catalog.js'
 import type { Probe } from './types.js'
 
 /** The restore leaves event triggers out for a non-superuser (CREATE EVENT TRIGGER needs one). */
@@ -48,7 +57,11 @@ export const publicationsProbe: Probe = {
   }
 }
 
-/** Functions in an untrusted language (C, internal, plperlu, plpython3u, pltclu…) can only be created by a superuser. */
+/**
+ * Functions in an untrusted language (C, internal, plperlu, plpython3u, pltclu…) can only be created
+ * by a superuser. Only the functions the dump creates with CREATE FUNCTION count: aggregates (whose
+ * prolang is internal) are CREATE AGGREGATE, and a range type's constructors come with CREATE TYPE.
+ */
 export const untrustedFunctionsProbe: Probe = {
   id: 'untrusted-language-functions',
   severity: 'blocker',
@@ -64,6 +77,7 @@ export const untrustedFunctionsProbe: Probe = {
       `SELECT format('function %I.%I(%s) (%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid), l.lanname) AS name
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
         WHERE NOT l.lanpltrusted AND l.lanname <> ALL($1) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+          AND ${dumpedAsFunction('p')}
         ORDER BY 1`,
       [skip]
     )
@@ -72,9 +86,11 @@ export const untrustedFunctionsProbe: Probe = {
 
 /**
  * Other objects whose CREATE needs a superuser: procedural languages, foreign-data wrappers, access
- * methods, operator classes and families, text search parsers and templates, binary-coercible casts,
- * and casts between types the restoring login will not own (CREATE CAST needs ownership of one).
- * Extension members are left out: the extension script creates them.
+ * methods, operator classes and families, text search parsers and templates, base and shell types,
+ * aggregates whose state is of type internal, LEAKPROOF functions, binary-coercible casts, and casts
+ * and transforms on types the restoring login will not own (they need ownership of the type).
+ * Extension members are left out: the extension script creates them. So are objects another CREATE
+ * makes by itself (array and multirange types, range constructors), which the dump does not write.
  */
 export const superuserObjectsProbe: Probe = {
   id: 'superuser-only-objects',
@@ -86,8 +102,8 @@ export const superuserObjectsProbe: Probe = {
     if (ctx.targetIsSuperuser) return []
     // A type the restore creates (user schema, not from an extension) is owned by the restoring login.
     const restoredType = (oid: string) =>
-      `EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
-                WHERE t.oid = ${oid} AND t.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('tn.nspname')} AND ${notInExtension('pg_type', 't.oid')})`
+      `EXISTS (SELECT 1 FROM pg_catalog.pg_type rt JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
+                WHERE rt.oid = ${oid} AND rt.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('rtn.nspname')} AND ${notInExtension('pg_type', 'rt.oid')})`
     // Python 2 is reported by pg15-plpython2 when that crossing applies.
     const skip = crosses(ctx.sourceMajor, ctx.targetMajor, 15) ? ['plpythonu', 'plpython2u'] : []
     return names(
@@ -114,6 +130,23 @@ export const superuserObjectsProbe: Probe = {
        UNION ALL
        SELECT format('text search template %I.%I', n.nspname, t.tmplname) FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
         WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_template', 't.oid')}
+       UNION ALL
+       SELECT format('%s %I.%I', CASE t.typtype WHEN 'p' THEN 'shell type' ELSE 'base type' END, n.nspname, t.typname)
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+        WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined)) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_type', 't.oid')}
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
+       UNION ALL
+       SELECT format('aggregate %I.%I(%s) with a transition state of type internal', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+         FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc p ON p.oid = a.aggfnoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE 'pg_catalog.internal'::pg_catalog.regtype IN (a.aggtranstype, a.aggmtranstype) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+       UNION ALL
+       SELECT format('LEAKPROOF function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.proleakproof AND ${dumpedAsFunction('p')} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+       UNION ALL
+       SELECT format('transform for %s language %I', pg_catalog.format_type(tr.trftype, NULL), l.lanname)
+         FROM pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang
+        WHERE tr.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_transform', 'tr.oid')} AND (NOT l.lanpltrusted OR NOT ${restoredType('tr.trftype')})
        UNION ALL
        SELECT format('cast (%s AS %s)%s', pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
                      CASE WHEN c.castmethod = 'b' THEN ' WITHOUT FUNCTION' ELSE ' between types the target login will not own' END)

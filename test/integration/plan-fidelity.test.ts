@@ -1,0 +1,370 @@
+// The plan against the real restore: for each class of object, a 14 source database holding it, the
+// plan's checks as the 17 target's managed-style admin would run them, and a real pg_dump 17 |
+// pg_restore 17 as that admin. A blocker must mean the restore fails there, and no blocker that it
+// does not.
+import type { Finding } from '../../src/plan/findings.js'
+import { runChecks } from '../../src/plan/checks/index.js'
+import { restoreAsAdmin, type RestoreFailure } from '../support/restore-as-admin.js'
+import { serverUrl, withClient } from '../support/servers.js'
+import { loadTestbedState, quoteIdent, uniqueName } from '../support/testbed.js'
+
+const { source, target } = loadTestbedState()
+const admin = target.admin as { user: string; password: string }
+
+async function sourceDatabase(sql: string): Promise<string> {
+  const name = uniqueName('fidelity')
+  await withClient(serverUrl(source, 'postgres'), (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`))
+  await withClient(serverUrl(source, name), (c) => c.query(sql))
+  return name
+}
+
+/** What the plan says of `db` for a new admin-owned target database. */
+async function plan(db: string): Promise<Finding[]> {
+  const targetDb = uniqueName('planned')
+  await withClient(serverUrl(target, 'postgres', admin), (c) => c.query(`CREATE DATABASE ${quoteIdent(targetDb)}`))
+  return withClient(serverUrl(source, db), (sourceClient) =>
+    withClient(serverUrl(target, targetDb, admin), (targetClient) =>
+      runChecks({
+        source: sourceClient,
+        target: targetClient,
+        sourceMajor: source.major,
+        targetMajor: target.major,
+        targetIsSuperuser: false,
+        privileges: 'skip',
+        roles: 'fail',
+        validationQueries: []
+      })
+    )
+  )
+}
+
+interface Verdict {
+  blockers: Record<string, string[]>
+  warnings: Record<string, string[]>
+  failures: RestoreFailure[]
+}
+
+/** The plan's findings by id, and what the real restore of the same database refused. */
+async function judge(sql: string): Promise<Verdict> {
+  const db = await sourceDatabase(sql)
+  const findings = await plan(db)
+  const { failures } = await restoreAsAdmin(db)
+  const byId = (severity: string) =>
+    Object.fromEntries(findings.filter((f) => f.severity === severity).map((f) => [f.id, f.objects]))
+  return { blockers: byId('blocker'), warnings: byId('warning'), failures }
+}
+
+const errors = (verdict: Verdict) => verdict.failures.map((f) => `${f.entry}: ${f.error}`)
+
+describe('no false blockers: what any role may create restores as the admin, and the plan agrees', () => {
+  test('user-defined aggregates with a plain state (their prolang is internal)', async () => {
+    const verdict = await judge(`
+      CREATE AGGREGATE my_sum(int) (SFUNC = int4pl, STYPE = int);
+      CREATE AGGREGATE my_msum(int) (SFUNC = int4pl, STYPE = int, MSFUNC = int4pl, MINVFUNC = int4mi, MSTYPE = int);
+      CREATE FUNCTION add_text(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1 || $2';
+      CREATE AGGREGATE concat_all(text) (SFUNC = add_text, STYPE = text, INITCOND = '');
+      CREATE FUNCTION greater_of(anyelement, anyelement) RETURNS anyelement LANGUAGE sql AS 'SELECT greatest($1, $2)';
+      CREATE AGGREGATE my_max(anyelement) (SFUNC = greater_of, STYPE = anyelement);
+      CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2);
+      CREATE VIEW totals AS SELECT my_sum(n), concat_all(n::text), my_max(n) FROM t;
+      CREATE VIEW running AS SELECT my_msum(n) OVER (ORDER BY n) FROM t;`)
+    expect(verdict.blockers).toEqual({})
+    expect(errors(verdict)).toEqual([])
+  })
+
+  test('a range type, its multirange and the constructor functions CREATE TYPE makes for both', async () => {
+    const verdict = await judge(`
+      CREATE TYPE floatrange AS RANGE (subtype = float8, subtype_diff = float8mi);
+      CREATE TABLE readings (span floatrange, spans floatmultirange);
+      INSERT INTO readings VALUES (floatrange(1, 2), floatmultirange(floatrange(1, 2), floatrange(3, 4)));`)
+    expect(verdict.blockers).toEqual({})
+    expect(errors(verdict)).toEqual([])
+  })
+
+  test('everything else a database owner may create, implicit companions included', async () => {
+    const verdict = await judge(`
+      CREATE EXTENSION citext;
+      CREATE SCHEMA app;
+      CREATE TYPE app.mood AS ENUM ('sad', 'happy');
+      CREATE TYPE app.pair AS (a int, b text);
+      CREATE DOMAIN app.positive AS int CHECK (VALUE > 0);
+      CREATE TABLE app.people (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, serial_no serial UNIQUE, name citext,
+        mood app.mood, pair app.pair, moods app.mood[], score app.positive, note text,
+        EXCLUDE USING btree (note WITH =));
+      INSERT INTO app.people (name, mood, pair, moods, score, note)
+        VALUES ('Ann', 'happy', (1, 'x'), '{sad}', 3, repeat('long text ', 1000));
+      CREATE TABLE app.events (at date, person int REFERENCES app.people) PARTITION BY RANGE (at);
+      CREATE TABLE app.events_2026 PARTITION OF app.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      CREATE INDEX ON app.events (person);
+      CREATE TABLE app.base (id int CHECK (id > 0)); CREATE TABLE app.derived (extra int) INHERITS (app.base);
+      CREATE FUNCTION app.mood_to_int(app.mood) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';
+      CREATE CAST (app.mood AS int) WITH FUNCTION app.mood_to_int(app.mood);
+      CREATE CAST (app.pair AS text) WITH INOUT;
+      CREATE OPERATOR app.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);
+      CREATE COLLATION app.c_coll (provider = libc, locale = 'C');
+      CREATE CONVERSION app.latin_utf8 FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;
+      CREATE TEXT SEARCH DICTIONARY app.simple_dict (TEMPLATE = simple);
+      CREATE TEXT SEARCH CONFIGURATION app.cfg (COPY = english);
+      CREATE STATISTICS app.people_stats ON mood, score FROM app.people;
+      CREATE MATERIALIZED VIEW app.moods AS SELECT mood, count(*) FROM app.people GROUP BY mood;
+      CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS 'begin return new; end';
+      CREATE TRIGGER touch BEFORE INSERT ON app.events FOR EACH ROW EXECUTE FUNCTION app.touch();
+      CREATE FUNCTION app.slow() RETURNS int LANGUAGE sql SET work_mem = '64MB' AS 'SELECT 1';
+      CREATE PROCEDURE app.noop() LANGUAGE sql AS 'SELECT 1';
+      CREATE RULE keep AS ON DELETE TO app.base DO INSTEAD NOTHING;
+      ALTER TABLE app.people ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY everyone ON app.people USING (true);
+      SELECT lo_from_bytea(0, 'large object');`)
+    expect(verdict.blockers).toEqual({})
+    expect(errors(verdict)).toEqual([])
+  })
+
+  test('a search-path-dependent function that the restore does not evaluate: a check on an empty table, an unpopulated view', async () => {
+    const verdict = await judge(`
+      CREATE FUNCTION helper(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT n + 1';
+      CREATE FUNCTION wrap(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT helper(n)';
+      CREATE TABLE empty (a int CHECK (wrap(a) > 0));
+      CREATE DOMAIN checked AS int CHECK (wrap(VALUE) > 0);
+      CREATE TABLE also_empty (c checked);
+      CREATE MATERIALIZED VIEW later AS SELECT wrap(a) FROM empty WITH NO DATA;`)
+    expect(verdict.blockers).toEqual({})
+    expect(verdict.warnings['function-search-path-unverified']).toEqual([
+      expect.stringMatching(
+        /^public\.wrap\(n integer\) \(sql: function helper\(integer\) does not exist\).*does not evaluate/
+      )
+    ])
+    expect(errors(verdict)).toEqual([])
+  })
+})
+
+describe('every blocker is a failure of the real restore as the admin', () => {
+  /** Each case: the source SQL, the blocker the plan must name, and what pg_restore must say. */
+  const cases: [string, string, Record<string, string[]>, RegExp[]][] = [
+    [
+      'functions in untrusted languages, a window function among them',
+      `CREATE FUNCTION my_abs(int) RETURNS int LANGUAGE internal IMMUTABLE STRICT AS 'int4abs';
+       CREATE FUNCTION my_rank() RETURNS bigint LANGUAGE internal WINDOW AS 'window_rank';`,
+      {
+        'untrusted-language-functions': [
+          'function public.my_abs(integer) (internal)',
+          'function public.my_rank() (internal)'
+        ]
+      },
+      [/^FUNCTION my_abs\(integer\): ERROR: {2}permission denied for language internal/, /^FUNCTION my_rank\(\)/]
+    ],
+    [
+      'aggregates whose state is of type internal (plain or moving)',
+      `CREATE AGGREGATE my_array(anynonarray) (SFUNC = array_agg_transfn, STYPE = internal, FINALFUNC = array_agg_finalfn, FINALFUNC_EXTRA);
+       CREATE FUNCTION sum_state(numeric, int8) RETURNS numeric LANGUAGE sql AS 'SELECT $1 + $2';
+       CREATE AGGREGATE my_moving(int8) (SFUNC = sum_state, STYPE = numeric, MSFUNC = int8_avg_accum,
+         MINVFUNC = int8_avg_accum_inv, MSTYPE = internal, MFINALFUNC = numeric_poly_sum);`,
+      {
+        'superuser-only-objects': [
+          'aggregate public.my_array(anynonarray) with a transition state of type internal',
+          'aggregate public.my_moving(bigint) with a transition state of type internal'
+        ]
+      },
+      [
+        /^AGGREGATE my_array.*aggregate transition data type cannot be internal/,
+        /^AGGREGATE my_moving.*cannot be internal/
+      ]
+    ],
+    [
+      'base and shell types',
+      `CREATE TYPE shell_only;
+       CREATE TYPE text_like;
+       CREATE FUNCTION text_like_in(cstring) RETURNS text_like LANGUAGE internal IMMUTABLE STRICT AS 'textin';
+       CREATE FUNCTION text_like_out(text_like) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'textout';
+       CREATE TYPE text_like (INPUT = text_like_in, OUTPUT = text_like_out, INTERNALLENGTH = variable);`,
+      {
+        'untrusted-language-functions': [
+          'function public.text_like_in(cstring) (internal)',
+          'function public.text_like_out(text_like) (internal)'
+        ],
+        'superuser-only-objects': ['base type public.text_like', 'shell type public.shell_only']
+      },
+      [
+        /^TYPE shell_only: ERROR: {2}must be superuser to create a base type/,
+        /^SHELL TYPE text_like: ERROR: {2}must be superuser to create a base type/,
+        /^FUNCTION text_like_in\(cstring\): ERROR: {2}permission denied for language internal/,
+        /^FUNCTION text_like_out\(public.text_like\): ERROR: {2}permission denied for language internal/,
+        /^TYPE text_like: ERROR: {2}must be superuser to create a base type/
+      ]
+    ],
+    [
+      'LEAKPROOF functions',
+      `CREATE FUNCTION sees_nothing(text) RETURNS boolean LANGUAGE sql LEAKPROOF AS 'SELECT true';`,
+      { 'superuser-only-objects': ['LEAKPROOF function public.sees_nothing(text)'] },
+      [/^FUNCTION sees_nothing\(text\): ERROR: {2}only superuser can define a leakproof function/]
+    ],
+    [
+      'operator classes and families (the family an operator class makes is written too)',
+      `CREATE OPERATOR FAMILY loose USING btree;
+       CREATE OPERATOR CLASS my_int_ops FOR TYPE int4 USING btree AS
+         OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint4cmp(int4, int4);`,
+      {
+        'superuser-only-objects': [
+          'operator class public.my_int_ops USING btree',
+          'operator family public.loose USING btree'
+        ]
+      },
+      [
+        /^OPERATOR FAMILY loose: ERROR: {2}must be superuser to create an operator family/,
+        /^OPERATOR FAMILY my_int_ops: ERROR: {2}must be superuser to create an operator family/,
+        /^OPERATOR CLASS my_int_ops: ERROR: {2}must be superuser to create an operator class/
+      ]
+    ],
+    [
+      'text search parsers and templates (and the dictionary built on one)',
+      `CREATE TEXT SEARCH PARSER my_parser (START = prsd_start, GETTOKEN = prsd_nexttoken, END = prsd_end, LEXTYPES = prsd_lextype);
+       CREATE TEXT SEARCH TEMPLATE my_template (INIT = dsimple_init, LEXIZE = dsimple_lexize);
+       CREATE TEXT SEARCH DICTIONARY my_dict (TEMPLATE = my_template);`,
+      { 'superuser-only-objects': ['text search parser public.my_parser', 'text search template public.my_template'] },
+      [
+        /^TEXT SEARCH PARSER my_parser: ERROR: {2}must be superuser to create text search parsers/,
+        /^TEXT SEARCH TEMPLATE my_template: ERROR: {2}must be superuser to create text search templates/,
+        /^TEXT SEARCH DICTIONARY my_dict: ERROR: {2}text search template "public.my_template" does not exist/
+      ]
+    ],
+    [
+      'access methods, foreign-data wrappers (and their servers) and procedural languages',
+      `CREATE ACCESS METHOD my_am TYPE INDEX HANDLER bthandler;
+       CREATE FOREIGN DATA WRAPPER my_fdw; CREATE SERVER my_server FOREIGN DATA WRAPPER my_fdw;
+       CREATE LANGUAGE plstandin HANDLER plpgsql_call_handler;`,
+      {
+        'superuser-only-objects': ['access method my_am', 'foreign-data wrapper my_fdw', 'language plstandin']
+      },
+      [
+        /^ACCESS METHOD my_am: ERROR: {2}permission denied to create access method "my_am"/,
+        /^FOREIGN DATA WRAPPER my_fdw: ERROR: {2}permission denied to create foreign-data wrapper "my_fdw"/,
+        /^SERVER my_server: ERROR: {2}foreign-data wrapper "my_fdw" does not exist/,
+        /^PROCEDURAL LANGUAGE plstandin: ERROR: {2}extension "plstandin" is not available/
+      ]
+    ],
+    [
+      'casts without a function or between types the admin will not own, and transforms on such types',
+      `CREATE CAST (bytea AS text) WITHOUT FUNCTION;
+       CREATE FUNCTION point_text(point) RETURNS text LANGUAGE sql AS 'SELECT $1::text';
+       CREATE CAST (point AS text) WITH FUNCTION point_text(point);
+       CREATE TRANSFORM FOR int LANGUAGE sql (FROM SQL WITH FUNCTION prsd_lextype(internal), TO SQL WITH FUNCTION int4recv(internal));`,
+      {
+        'superuser-only-objects': [
+          'cast (bytea AS text) WITHOUT FUNCTION',
+          'cast (point AS text) between types the target login will not own',
+          'transform for integer language sql'
+        ]
+      },
+      [
+        /^CAST CAST \(bytea AS text\): ERROR: {2}must be owner of type bytea or type text/,
+        /^CAST CAST \(point AS text\): ERROR: {2}must be owner of type point or type text/,
+        /^TRANSFORM TRANSFORM FOR integer LANGUAGE sql: ERROR: {2}must be owner of type integer/
+      ]
+    ],
+    [
+      'a search-path-dependent SQL function where the restore evaluates it: index, generated column, populated view, checked rows',
+      `CREATE FUNCTION helper(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT n + 1';
+       CREATE FUNCTION wrap(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT helper(n)';
+       CREATE TABLE t (a int CHECK (wrap(a) > 0)); INSERT INTO t VALUES (1);
+       CREATE INDEX t_wrap ON t (wrap(a));
+       CREATE MATERIALIZED VIEW mv AS SELECT wrap(a) FROM t;
+       CREATE TABLE g (a int, b int GENERATED ALWAYS AS (wrap(a)) STORED);`,
+      {
+        'function-search-path': [
+          'public.wrap(n integer), used by constraint t_a_check on public.t, generated column public.g.b, index public.t_wrap, materialized view public.mv: function helper(integer) does not exist'
+        ]
+      },
+      [
+        /^TABLE DATA t: COPY failed for table "t": ERROR: {2}function helper\(integer\) does not exist/,
+        /^TABLE g: ERROR: {2}function helper\(integer\) does not exist/,
+        /^TABLE DATA g: ERROR: {2}relation "public.g" does not exist/,
+        /^INDEX t_wrap: ERROR: {2}function helper\(integer\) does not exist/,
+        /^MATERIALIZED VIEW DATA mv: ERROR: {2}function helper\(integer\) does not exist/
+      ]
+    ],
+    [
+      'views on built-in functions and statistics columns 17 no longer has',
+      `CREATE VIEW backup_state AS SELECT pg_is_in_backup() AS running;
+       CREATE VIEW checkpoints AS SELECT checkpoints_timed FROM pg_stat_bgwriter;`,
+      {
+        'removed-builtins': [
+          'view public.backup_state (pg_is_in_backup())',
+          'view public.checkpoints (pg_stat_bgwriter.checkpoints_timed → pg_stat_checkpointer.num_timed)'
+        ]
+      },
+      [
+        /^VIEW backup_state: ERROR: {2}function pg_is_in_backup\(\) does not exist/,
+        /^VIEW checkpoints: ERROR: {2}column pg_stat_bgwriter.checkpoints_timed does not exist/
+      ]
+    ],
+    [
+      'a child generating a column its parent stores plainly (inheritance and partition)',
+      `CREATE TABLE parent (a int, b int);
+       CREATE TABLE child (a int, b int GENERATED ALWAYS AS (a * 2) STORED) INHERITS (parent);
+       CREATE TABLE measures (a int, b int) PARTITION BY RANGE (a);
+       CREATE TABLE measures_low (a int, b int GENERATED ALWAYS AS (a * 2) STORED);
+       ALTER TABLE measures ATTACH PARTITION measures_low FOR VALUES FROM (0) TO (10);`,
+      {
+        'pg16-generated-inheritance': [
+          'public.child.b (generated; parent public.parent: not generated)',
+          'public.measures_low.b (generated; parent public.measures: not generated)'
+        ]
+      },
+      [
+        /^TABLE child: ERROR: {2}child column "b" specifies generation expression/,
+        /^TABLE ATTACH measures_low: ERROR: {2}column "b" in child table must not be a generated column/,
+        /^TABLE DATA child: ERROR: {2}relation "public.child" does not exist/
+      ]
+    ],
+    [
+      'an index and a generated column on interval::text',
+      `CREATE TABLE spans (span interval, label text GENERATED ALWAYS AS (span::text) STORED);
+       CREATE TABLE plain (span interval); CREATE INDEX plain_text ON plain ((span::text));`,
+      { 'pg15-interval-text-expression': ['generated column public.spans.label', 'index public.plain_text'] },
+      [
+        /^TABLE spans: ERROR: {2}generation expression is not immutable/,
+        /^TABLE DATA spans: ERROR: {2}relation "public.spans" does not exist/,
+        /^INDEX plain_text: ERROR: {2}functions in index expression must be marked IMMUTABLE/
+      ]
+    ],
+    [
+      'extensions 17 lacks, or that need a superuser to create',
+      `CREATE EXTENSION old_snapshot; CREATE EXTENSION pgstattuple; CREATE EXTENSION adminpack;`,
+      {
+        'extension-unavailable': ['old_snapshot'],
+        'extension-needs-superuser': ['pgstattuple'],
+        'pg17-adminpack': ['extension adminpack']
+      },
+      [
+        /^EXTENSION adminpack: ERROR: {2}extension "adminpack" is not available/,
+        /^EXTENSION old_snapshot: ERROR: {2}extension "old_snapshot" is not available/,
+        /^EXTENSION pgstattuple: ERROR: {2}permission denied to create extension "pgstattuple"/
+      ]
+    ],
+    [
+      'a policy naming a role the target lacks',
+      `CREATE ROLE fidelity_reader NOLOGIN; CREATE TABLE t (id int);
+       CREATE POLICY readers ON t FOR SELECT TO fidelity_reader USING (true);`,
+      { 'missing-roles': ['fidelity_reader'] },
+      [/^POLICY t readers: ERROR: {2}role "fidelity_reader" does not exist/]
+    ],
+    [
+      'Python 2 functions (a stand-in language of that name: this 14 build has no Python 2)',
+      `CREATE LANGUAGE plpythonu HANDLER plpgsql_call_handler;
+       CREATE FUNCTION py_add(a int, b int) RETURNS int LANGUAGE plpythonu AS 'begin return a + b; end';`,
+      { 'pg15-plpython2': ['function public.py_add(a integer, b integer) (plpythonu)'] },
+      [
+        /^PROCEDURAL LANGUAGE plpythonu: ERROR: {2}extension "plpythonu" is not available/,
+        /^FUNCTION py_add\(integer, integer\): ERROR: {2}language "plpythonu" does not exist/
+      ]
+    ]
+  ]
+
+  test.each(cases)('%s', async (_name, sql, blockers, refusals) => {
+    const verdict = await judge(sql)
+    expect(verdict.blockers).toEqual(blockers)
+    const said = errors(verdict)
+    for (const refusal of refusals) expect(said).toContainEqual(expect.stringMatching(refusal))
+    // Nothing else failed: every error of the restore is one the plan named.
+    expect(said).toHaveLength(refusals.length)
+  })
+})
