@@ -7,6 +7,7 @@ import {
   type SequenceFingerprint,
   type TableFingerprint
 } from './fingerprint/index.js'
+import { compareDatabaseSettings } from './fingerprint/database-settings.js'
 
 /** In report order: what is lost first, what is only different in who may use it last. */
 export const DIFFERENCE_KINDS = [
@@ -71,7 +72,8 @@ export function compareFingerprints(source: Fingerprint, target: Fingerprint, op
       options.restoredFromSnapshot === true && source.snapshot !== undefined
     ),
     ...compareLargeObjects(source.largeObjects, target.largeObjects),
-    ...compareQueries(source.queries, target.queries)
+    ...compareQueries(source.queries, target.queries),
+    ...compareDatabaseSettings(source.databaseSettings, target.databaseSettings)
   ].sort(byReportOrder)
   return { passed: differences.every((difference) => difference.expected), differences }
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import type pg from 'pg'
 import type { Client } from './client/install.js'
 import { compareFingerprints } from './compare.js'
+import { carryDatabaseSettings } from './database-settings.js'
 import { connect, withConnection, withDatabase, type Endpoint, type Passfile } from './connection.js'
 import { compressionArgument, dumpDatabase, holdSnapshot, type HeldSnapshot } from './dump.js'
 import { StageError } from './errors.js'
@@ -217,6 +218,9 @@ async function analyzeAndVerify(
 ): Promise<void> {
   const { inputs, databasePlan, database, report } = context
   const target = withDatabase(inputs.target as Endpoint, databasePlan.target)
+  // Database settings and comment are not in a dump made without --create: set here, after the restore
+  // (some would change how it runs) and before the verify, which compares them (see database-settings.ts).
+  await carryDatabaseSettings(target, { source, fingerprint: sourceFingerprint })
   if (!sourceFingerprint) {
     await timed(report, 'Analyze', database.name, () => analyzeTarget(target))
     return

@@ -242,6 +242,7 @@ export async function planTarget(
         ...(await runChecks({
           source: side.sourceDb,
           target: targetDb ?? targetAdmin,
+          targetDatabase: targetName,
           sourceMajor: plan.source?.major ?? 0,
           targetMajor: plan.target?.major ?? 0,
           targetIsSuperuser: plan.target?.superuser ?? false,

@@ -198,6 +198,21 @@ describe('every blocker is a failure of the real restore as the admin', () => {
       [/^FUNCTION sees_nothing\(text\): ERROR: {2}only superuser can define a leakproof function/]
     ],
     [
+      "functions that SET a superuser's parameter or a custom one the target does not know",
+      `CREATE FUNCTION loud() RETURNS int LANGUAGE sql SET log_statement = 'all' AS 'SELECT 1';
+       CREATE FUNCTION tagged() RETURNS int LANGUAGE sql SET myapp.tag = 'x' AS 'SELECT 1';`,
+      {
+        'function-setting-not-settable': [
+          'function public.loud() SET log_statement: only a superuser or a role granted SET on log_statement may set it',
+          'function public.tagged() SET myapp.tag: the target does not know myapp.tag (its module is not loaded), so only a superuser or a role granted SET on it may set it'
+        ]
+      },
+      [
+        /^FUNCTION loud\(\): ERROR: {2}permission denied to set parameter "log_statement"/,
+        /^FUNCTION tagged\(\): ERROR: {2}permission denied to set parameter "myapp.tag"/
+      ]
+    ],
+    [
       'operator classes and families (the family an operator class makes is written too)',
       `CREATE OPERATOR FAMILY loose USING btree;
        CREATE OPERATOR CLASS my_int_ops FOR TYPE int4 USING btree AS

@@ -21,8 +21,10 @@ import {
 } from './removed.js'
 import { aclGrantorProbe, missingRolesProbe, ownerNotAssignableProbe, rolesNotCreatableProbe } from './roles.js'
 import { searchPathProbe, searchPathUnverifiedProbe } from './search-path.js'
+import { databaseSettingsProbe } from './database-settings.js'
 import {
   eventTriggersProbe,
+  functionSettingsProbe,
   publicationsProbe,
   subscriptionsProbe,
   superuserObjectsProbe,
@@ -46,6 +48,7 @@ export const PROBES: readonly Probe[] = [
   extensionCommentProbe,
   untrustedFunctionsProbe,
   superuserObjectsProbe,
+  functionSettingsProbe,
   eventTriggersProbe,
   publicationsProbe,
   subscriptionsProbe,
@@ -55,6 +58,7 @@ export const PROBES: readonly Probe[] = [
   removedBuiltinsInCodeProbe,
   removedSettingInFunctionProbe,
   removedSettingInDatabaseProbe,
+  databaseSettingsProbe,
   validationQueriesProbe,
   python2Probe,
   publicSchemaCreateProbe,

@@ -1,4 +1,5 @@
 // Objects only a superuser may create, for targets whose login is not one (managed databases).
+import { parameterVerdicts } from '../../database-settings.js'
 import {
   count,
   crosses,
@@ -156,5 +157,40 @@ export const superuserObjectsProbe: Probe = {
        ORDER BY 1`,
       [skip]
     )
+  }
+}
+
+/**
+ * CREATE FUNCTION … SET name = value needs the right to set the parameter, as SET does: a superuser's
+ * parameters (log_statement…) and custom ones the target does not know need a superuser, or from 15
+ * a granted SET. Parameters the target lacks altogether are reported by removed-setting-in-function.
+ */
+export const functionSettingsProbe: Probe = {
+  id: 'function-setting-not-settable',
+  severity: 'blocker',
+  message: (objects) =>
+    `${count(objects.length, 'function')} ${objects.length === 1 ? 'sets' : 'set'} a parameter the target login may not set, so CREATE FUNCTION fails: ${list(objects, 3)}`,
+  hint: 'on the source, ALTER FUNCTION … RESET the parameter (or set it another way), or have a superuser on the target GRANT SET ON PARAMETER … TO the login (15 and later)',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser || !ctx.target) return []
+    const { rows } = await ctx.source.query<{ fn: string; setting: string }>(
+      `SELECT format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname, p.proname,
+                     pg_catalog.pg_get_function_identity_arguments(p.oid)) AS fn,
+              pg_catalog.split_part(cfg.setting, '=', 1) AS setting
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace CROSS JOIN LATERAL pg_catalog.unnest(p.proconfig) AS cfg(setting)
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+        ORDER BY 1, 2`
+    )
+    if (rows.length === 0) return []
+    const verdicts = await parameterVerdicts(
+      ctx.target,
+      rows.map((row) => row.setting),
+      ctx.targetMajor,
+      ctx.targetIsSuperuser
+    )
+    return rows.flatMap(({ fn, setting }) => {
+      const verdict = verdicts.get(setting)
+      return verdict && !verdict.settable && !verdict.removed ? [`${fn} SET ${setting}: ${verdict.reason}`] : []
+    })
   }
 }
