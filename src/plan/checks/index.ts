@@ -21,6 +21,7 @@ import {
 } from './removed.js'
 import { aclGrantorProbe, missingRolesProbe, ownerNotAssignableProbe, rolesNotCreatableProbe } from './roles.js'
 import { searchPathProbe, searchPathUnverifiedProbe } from './search-path.js'
+import { columnOrderProbe } from './column-order.js'
 import { databaseSettingsProbe } from './database-settings.js'
 import {
   eventTriggersProbe,
@@ -64,6 +65,7 @@ export const PROBES: readonly Probe[] = [
   publicSchemaCreateProbe,
   intervalTextProbe,
   generatedInheritanceProbe,
+  columnOrderProbe,
   adminpackProbe
 ]
 
