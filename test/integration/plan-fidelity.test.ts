@@ -18,15 +18,22 @@ async function sourceDatabase(sql: string): Promise<string> {
   return name
 }
 
-/** What the plan says of `db` for a new admin-owned target database. */
-async function plan(db: string): Promise<Finding[]> {
-  const targetDb = uniqueName('planned')
-  await withClient(serverUrl(target, 'postgres', admin), (c) => c.query(`CREATE DATABASE ${quoteIdent(targetDb)}`))
+/** A new target database owned by the admin, as a provider creates it; `superSql` runs in it as superuser. */
+async function targetDatabase(superSql?: string): Promise<string> {
+  const name = uniqueName('planned')
+  await withClient(serverUrl(target, 'postgres', admin), (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`))
+  if (superSql) await withClient(serverUrl(target, name), (c) => c.query(superSql))
+  return name
+}
+
+/** What the plan says of `db` for the target database `targetDb`. */
+async function plan(db: string, targetDb: string): Promise<Finding[]> {
   return withClient(serverUrl(source, db), (sourceClient) =>
     withClient(serverUrl(target, targetDb, admin), (targetClient) =>
       runChecks({
         source: sourceClient,
         target: targetClient,
+        targetDatabase: targetDb,
         sourceMajor: source.major,
         targetMajor: target.major,
         targetIsSuperuser: false,
@@ -39,19 +46,24 @@ async function plan(db: string): Promise<Finding[]> {
 }
 
 interface Verdict {
+  targetDb: string
   blockers: Record<string, string[]>
   warnings: Record<string, string[]>
   failures: RestoreFailure[]
 }
 
-/** The plan's findings by id, and what the real restore of the same database refused. */
-async function judge(sql: string): Promise<Verdict> {
+/**
+ * The plan's findings by id for a new target database (prepared by `targetSetup`, as superuser),
+ * and what the real restore of the same source into that same database refused.
+ */
+async function judge(sql: string, targetSetup?: string): Promise<Verdict> {
   const db = await sourceDatabase(sql)
-  const findings = await plan(db)
-  const { failures } = await restoreAsAdmin(db)
+  const targetDb = await targetDatabase(targetSetup)
+  const findings = await plan(db, targetDb)
+  const { failures } = await restoreAsAdmin(db, targetDb)
   const byId = (severity: string) =>
     Object.fromEntries(findings.filter((f) => f.severity === severity).map((f) => [f.id, f.objects]))
-  return { blockers: byId('blocker'), warnings: byId('warning'), failures }
+  return { targetDb, blockers: byId('blocker'), warnings: byId('warning'), failures }
 }
 
 const errors = (verdict: Verdict) => verdict.failures.map((f) => `${f.entry}: ${f.error}`)
@@ -96,6 +108,11 @@ describe('no false blockers: what any role may create restores as the admin, and
       CREATE TABLE app.events (at date, person int REFERENCES app.people) PARTITION BY RANGE (at);
       CREATE TABLE app.events_2026 PARTITION OF app.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
       CREATE INDEX ON app.events (person);
+      CREATE TABLE app.orders (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE app.orders_2026 PARTITION OF app.orders FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      CREATE TABLE app.lines (order_id int, at date, FOREIGN KEY (order_id, at) REFERENCES app.orders) PARTITION BY RANGE (at);
+      CREATE TABLE app.lines_2026 PARTITION OF app.lines FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      INSERT INTO app.orders VALUES (1, '2026-05-01'); INSERT INTO app.lines VALUES (1, '2026-05-01');
       CREATE TABLE app.base (id int CHECK (id > 0)); CREATE TABLE app.derived (extra int) INHERITS (app.base);
       CREATE FUNCTION app.mood_to_int(app.mood) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';
       CREATE CAST (app.mood AS int) WITH FUNCTION app.mood_to_int(app.mood);
@@ -137,9 +154,18 @@ describe('no false blockers: what any role may create restores as the admin, and
   })
 })
 
+test('no false blocker: a foreign server on an installed wrapper the admin was granted USAGE on', async () => {
+  const verdict = await judge(
+    `CREATE EXTENSION postgres_fdw; CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw;`,
+    'CREATE EXTENSION postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO admin'
+  )
+  expect(verdict.blockers).toEqual({})
+  expect(errors(verdict)).toEqual([])
+})
+
 describe('every blocker is a failure of the real restore as the admin', () => {
   /** Each case: the source SQL, the blocker the plan must name, and what pg_restore must say. */
-  const cases: [string, string, Record<string, string[]>, RegExp[]][] = [
+  const cases: [string, string, Record<string, string[]>, RegExp[], string?][] = [
     [
       'functions in untrusted languages, a window function among them',
       `CREATE FUNCTION my_abs(int) RETURNS int LANGUAGE internal IMMUTABLE STRICT AS 'int4abs';
@@ -261,15 +287,19 @@ describe('every blocker is a failure of the real restore as the admin', () => {
       `CREATE CAST (bytea AS text) WITHOUT FUNCTION;
        CREATE FUNCTION point_text(point) RETURNS text LANGUAGE sql AS 'SELECT $1::text';
        CREATE CAST (point AS text) WITH FUNCTION point_text(point);
-       CREATE TRANSFORM FOR int LANGUAGE sql (FROM SQL WITH FUNCTION prsd_lextype(internal), TO SQL WITH FUNCTION int4recv(internal));`,
+       CREATE TRANSFORM FOR int LANGUAGE sql (FROM SQL WITH FUNCTION prsd_lextype(internal), TO SQL WITH FUNCTION int4recv(internal));
+       CREATE TYPE r1 AS RANGE (subtype = float8); CREATE TYPE r2 AS RANGE (subtype = float8);
+       CREATE CAST (r1 AS r2) WITHOUT FUNCTION;`,
       {
         'superuser-only-objects': [
           'cast (bytea AS text) WITHOUT FUNCTION',
           'cast (point AS text) between types the target login will not own',
+          'cast (r1 AS r2) WITHOUT FUNCTION',
           'transform for integer language sql'
         ]
       },
       [
+        /^CAST CAST \(public.r1 AS public.r2\): ERROR: {2}must be superuser to create a cast WITHOUT FUNCTION/,
         /^CAST CAST \(bytea AS text\): ERROR: {2}must be owner of type bytea or type text/,
         /^CAST CAST \(point AS text\): ERROR: {2}must be owner of type point or type text/,
         /^TRANSFORM TRANSFORM FOR integer LANGUAGE sql: ERROR: {2}must be owner of type integer/
@@ -371,11 +401,29 @@ describe('every blocker is a failure of the real restore as the admin', () => {
         /^PROCEDURAL LANGUAGE plpythonu: ERROR: {2}extension "plpythonu" is not available/,
         /^FUNCTION py_add\(integer, integer\): ERROR: {2}language "plpythonu" does not exist/
       ]
+    ],
+    [
+      'a function that SETs a parameter 17 removed',
+      `CREATE FUNCTION parallel_report() RETURNS int LANGUAGE sql SET force_parallel_mode = on AS 'SELECT 1';`,
+      {
+        'removed-setting-in-function': [
+          'function public.parallel_report() SET force_parallel_mode → debug_parallel_query'
+        ]
+      },
+      [/^FUNCTION parallel_report\(\): ERROR: {2}unrecognized configuration parameter "force_parallel_mode"/]
+    ],
+    [
+      'a foreign server on a wrapper a superuser installed in the target database, without USAGE for the admin',
+      `CREATE EXTENSION postgres_fdw; CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw;`,
+      { 'foreign-server-wrapper-usage': ['server remote (foreign-data wrapper postgres_fdw)'] },
+      [/^SERVER remote: ERROR: {2}permission denied for foreign-data wrapper postgres_fdw/],
+      'CREATE EXTENSION postgres_fdw'
     ]
   ]
 
-  test.each(cases)('%s', async (_name, sql, blockers, refusals) => {
-    const verdict = await judge(sql)
+  // A rest parameter: jest takes a parameter beyond a row's length for a done callback.
+  test.each(cases)('%s', async (...[, sql, blockers, refusals, targetSetup]) => {
+    const verdict = await judge(sql, targetSetup)
     expect(verdict.blockers).toEqual(blockers)
     const said = errors(verdict)
     for (const refusal of refusals) expect(said).toContainEqual(expect.stringMatching(refusal))
@@ -414,7 +462,8 @@ describe('warnings that describe the restore', () => {
       ALTER TABLE pt ADD COLUMN w int;
       CREATE TABLE pt2 (v text, w int, k int); ALTER TABLE pt ATTACH PARTITION pt2 FOR VALUES FROM (10) TO (20);
       INSERT INTO child VALUES (1, 2, 3, 4);`)
-    const findings = await plan(db)
+    const targetDb = await targetDatabase()
+    const findings = await plan(db, targetDb)
     const warning = findings.find((f) => f.id === 'inheritance-column-order')
     expect(warning).toMatchObject({
       severity: 'warning',
@@ -429,7 +478,7 @@ describe('warnings that describe the restore', () => {
     expect(warning?.hint).toContain('positional INSERT … VALUES')
     expect(warning?.hint).toContain('SELECT *')
 
-    const { targetDb, failures } = await restoreAsAdmin(db)
+    const { failures } = await restoreAsAdmin(db, targetDb)
     expect(failures).toEqual([])
     const [before, after] = await Promise.all([
       columnOrders(serverUrl(source, db)),
@@ -446,4 +495,16 @@ describe('warnings that describe the restore', () => {
     const moved = await withClient(serverUrl(target, targetDb, admin), (c) => c.query('SELECT * FROM child'))
     expect(moved.fields.map((f) => f.name)).toEqual(['a', 'b', 'd', 'c'])
   })
+})
+
+test("an extension's own comment changed on the source is named as lost: the restore leaves COMMENT ON EXTENSION out", async () => {
+  const changed = await judge(`CREATE EXTENSION citext; COMMENT ON EXTENSION citext IS 'case-blind names, see wiki'`)
+  expect(changed.warnings['extension-comment-not-migrated']).toEqual(['citext'])
+  expect(errors(changed)).toEqual([])
+  const { rows } = await withClient(serverUrl(target, changed.targetDb, admin), (c) =>
+    c.query(`SELECT obj_description(oid, 'pg_extension') AS comment FROM pg_extension WHERE extname = 'citext'`)
+  )
+  expect(rows[0].comment).toBe('data type for case-insensitive character strings')
+  const unchanged = await judge('CREATE EXTENSION citext')
+  expect(unchanged.warnings['extension-comment-not-migrated']).toBeUndefined()
 })

@@ -61,18 +61,20 @@ export function restoreFailures(stderr) {
 }
 
 /**
- * Dumps `sourceDb` from the 14 source with the test bed's pg_dump 17 and restores it into a new
- * database the admin creates on the 17 target, as the action does with privileges: skip
- * (--no-owner --no-acl --no-tablespaces).
+ * Dumps `sourceDb` from the 14 source with the test bed's pg_dump 17 and restores it as the admin
+ * into `targetDb` on the 17 target (by default a new database the admin creates), as the action
+ * does with privileges: skip (--no-owner --no-acl --no-tablespaces).
  * @param {string} sourceDb
+ * @param {string} [existingTargetDb]
  * @returns {Promise<{ targetDb: string, failures: RestoreFailure[] }>}
  */
-export async function restoreAsAdmin(sourceDb) {
+export async function restoreAsAdmin(sourceDb, existingTargetDb) {
   const { source, target, clientBinDir } = loadTestbedState()
   const admin = target.admin
   if (!admin) throw new Error('the target has no managed-style admin')
-  const targetDb = uniqueName('restored')
-  await withClient(serverUrl(target, 'postgres', admin), (c) => c.query(`CREATE DATABASE ${quoteIdent(targetDb)}`))
+  const targetDb = existingTargetDb ?? uniqueName('restored')
+  if (!existingTargetDb)
+    await withClient(serverUrl(target, 'postgres', admin), (c) => c.query(`CREATE DATABASE ${quoteIdent(targetDb)}`))
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-oracle-'))
   try {
     const dumpDir = path.join(dir, 'dump')

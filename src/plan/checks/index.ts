@@ -25,6 +25,7 @@ import { columnOrderProbe } from './column-order.js'
 import { databaseSettingsProbe } from './database-settings.js'
 import {
   eventTriggersProbe,
+  foreignServerUsageProbe,
   functionSettingsProbe,
   publicationsProbe,
   subscriptionsProbe,
@@ -50,6 +51,7 @@ export const PROBES: readonly Probe[] = [
   untrustedFunctionsProbe,
   superuserObjectsProbe,
   functionSettingsProbe,
+  foreignServerUsageProbe,
   eventTriggersProbe,
   publicationsProbe,
   subscriptionsProbe,

@@ -194,3 +194,37 @@ export const functionSettingsProbe: Probe = {
     })
   }
 }
+
+/**
+ * CREATE SERVER needs USAGE on its foreign-data wrapper. A wrapper the restore creates (a trusted
+ * extension) belongs to the login; one already in the target database, installed by a superuser,
+ * does not, and the login may lack USAGE on it.
+ */
+export const foreignServerUsageProbe: Probe = {
+  id: 'foreign-server-wrapper-usage',
+  severity: 'blocker',
+  message: (objects) =>
+    `${count(objects.length, 'foreign server')} ${objects.length === 1 ? 'uses' : 'use'} a foreign-data wrapper the target database already has and the target login may not use: ${list(objects)}`,
+  hint: 'have the wrapper owner or a superuser on the target run GRANT USAGE ON FOREIGN DATA WRAPPER … TO the login, then run again',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser || !ctx.target) return []
+    // Planned from the maintenance database, the target does not exist yet: created from template0, it has no wrapper.
+    const { rows: here } = await ctx.target.query<{ name: string }>('SELECT pg_catalog.current_database() AS name')
+    if (ctx.targetDatabase !== undefined && here[0].name !== ctx.targetDatabase) return []
+    const { rows: servers } = await ctx.source.query<{ server: string; wrapper: string }>(
+      `SELECT format('server %I (foreign-data wrapper %I)', s.srvname, w.fdwname) AS server, w.fdwname AS wrapper
+         FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+        WHERE ${notInExtension('pg_foreign_server', 's.oid')} ORDER BY 1`
+    )
+    if (servers.length === 0) return []
+    const unusable = new Set(
+      await names(
+        ctx.target,
+        `SELECT fdwname AS name FROM pg_catalog.pg_foreign_data_wrapper
+          WHERE fdwname = ANY($1) AND NOT pg_catalog.has_foreign_data_wrapper_privilege(oid, 'USAGE')`,
+        [servers.map((s) => s.wrapper)]
+      )
+    )
+    return servers.filter((s) => unusable.has(s.wrapper)).map((s) => s.server)
+  }
+}
