@@ -209,9 +209,7 @@ export async function carryDatabaseSettings(
     ? await withConnection(from.source, fingerprintDatabaseSettings)
     : from.fingerprint?.databaseSettings
   if (!wanted) {
-    log.info(
-      'database settings: nothing records the source database settings (dump from an older version); none carried'
-    )
+    log.info('database settings: none carried (no source to read them from, and no source fingerprint holding them)')
     return
   }
   if (wanted.settings.length === 0 && wanted.comment === null) return
