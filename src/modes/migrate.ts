@@ -4,6 +4,7 @@ import { Stage, within, type StageTimer } from '../action/stages.js'
 import { settledLater } from '../base/async.js'
 import { withDatabase } from '../pg/endpoint.js'
 import { holdSnapshot, nextTransactionId } from '../pg/snapshot.js'
+import { carryDatabaseSettings } from '../settings/database-settings.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { dataFileReader, followableTables, restoreBesideDump } from '../tools/follow.js'
 import { compressionArgument, startDump } from '../tools/pg-dump.js'
@@ -38,7 +39,8 @@ export async function migrateDatabase(
     log,
     job,
     target: server.target,
-    source: server.source
+    source: server.source,
+    targetIsSuperuser: plan.target?.superuser ?? false
   }
 
   const writesBefore = await within(Stage.Dump, connector.withConnection(source, nextTransactionId))
@@ -137,6 +139,8 @@ export async function migrateDatabase(
     )
 
   const fingerprint = await sourceFingerprint
+  // Not in a dump made without --create; set after the restore, which some of them would change.
+  await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
   if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
   else {
     const verification = await stages.run(Stage.Verify, job.source, async () => {

@@ -69,6 +69,7 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
         ...(await runChecks({
           source: side.sourceDb,
           target: targetDb ?? targetAdmin,
+          targetDatabase: job.target,
           sourceMajor: plan.source?.major ?? 0,
           targetMajor: plan.target?.major ?? 0,
           targetIsSuperuser: plan.target?.superuser ?? false,

@@ -7,6 +7,7 @@ import {
   type SequenceFingerprint,
   type TableFingerprint
 } from './fingerprint/index.js'
+import { compareDatabaseSettings } from './fingerprint/database-settings.js'
 
 import { DIFFERENCE_KINDS, type CompareOptions, type Comparison, type Difference } from './differences.js'
 
@@ -22,7 +23,8 @@ export function compareFingerprints(source: Fingerprint, target: Fingerprint, op
       options.restoredFromSnapshot === true && source.snapshot !== undefined
     ),
     ...compareLargeObjects(source.largeObjects, target.largeObjects),
-    ...compareQueries(source.queries, target.queries)
+    ...compareQueries(source.queries, target.queries),
+    ...compareDatabaseSettings(source.databaseSettings, target.databaseSettings)
   ].sort(byReportOrder)
   return { passed: differences.every((difference) => difference.expected), differences }
 }

@@ -20,6 +20,8 @@ export interface TargetPreparation {
   ifTargetNotEmpty: 'fail' | 'clean'
   privileges: 'skip' | 'keep'
   roles: 'fail' | 'create-missing'
+  /** A superuser target restores publications, so their roles are needed too. */
+  targetIsSuperuser: boolean
 }
 
 /**
@@ -37,7 +39,7 @@ export async function prepareTarget(step: TargetPreparation, record: DatabaseRec
     if (job.targetObjects.length > 0 && step.ifTargetNotEmpty === 'clean') record.cleaned(await cleanTarget(db, log))
     if (!step.source || (step.roles !== 'create-missing' && step.privileges !== 'keep')) return
     const roles = await connector.withConnection(withDatabase(step.source, job.source), (source) =>
-      rolesReferenced(source, step.privileges)
+      rolesReferenced(source, step.privileges, step.targetIsSuperuser)
     )
     if (step.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
     if (step.privileges === 'keep') await grantRolesToLogin(db, roles)

@@ -14,6 +14,15 @@ export function notInExtension(catalog: string, oid: string): string {
   return `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend ext WHERE ext.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND ext.objid = ${oid} AND ext.deptype = 'e')`
 }
 
+/**
+ * SQL condition: the function is one pg_dump writes a CREATE FUNCTION for. Aggregates are written as
+ * CREATE AGGREGATE, and functions another CREATE made by itself (the constructors of a range type and
+ * its multirange, an internal dependency) come back with that CREATE.
+ */
+export function dumpedAsFunction(proc: string): string {
+  return `(${proc}.prokind <> 'a' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND dep.objid = ${proc}.oid AND dep.deptype = 'i'))`
+}
+
 /** Runs a query whose rows carry a `name` column and returns the names, in order. */
 export async function names(client: pg.Client, sql: string, params: unknown[] = []): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(sql, params)

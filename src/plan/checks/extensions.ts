@@ -50,6 +50,8 @@ interface TargetExtension extends ExtensionUse {
   installedOwnedByLogin: boolean
   sourceComment: string | null
   targetComment: string | null
+  /** The comment of the target's control file: what an extension the restore creates gets. */
+  defaultComment: string | null
 }
 
 const targetByContext = new WeakMap<ProbeContext, Promise<TargetExtension[]>>()
@@ -77,12 +79,13 @@ async function readTargetExtensions(ctx: ProbeContext): Promise<TargetExtension[
     installed_schema: string | null
     owned: boolean
     comment: string | null
+    default_comment: string | null
   }>(
     `SELECT u.name, a.name IS NOT NULL AS available,
             COALESCE((SELECT NOT v.superuser OR v.trusted FROM pg_catalog.pg_available_extension_versions v
                        WHERE v.name = a.name AND v.version = a.default_version), false) AS creatable,
             n.nspname AS installed_schema, COALESCE(e.extowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user), false) AS owned,
-            pg_catalog.obj_description(e.oid, 'pg_extension') AS comment
+            pg_catalog.obj_description(e.oid, 'pg_extension') AS comment, a.comment AS default_comment
        FROM pg_catalog.unnest($1::text[]) AS u(name)
        LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = u.name
        LEFT JOIN pg_catalog.pg_extension e ON e.extname = u.name
@@ -101,7 +104,8 @@ async function readTargetExtensions(ctx: ProbeContext): Promise<TargetExtension[
       installedSchema: t?.installed_schema ?? null,
       installedOwnedByLogin: t?.owned ?? false,
       sourceComment: u.comment,
-      targetComment: t?.comment ?? null
+      targetComment: t?.comment ?? null,
+      defaultComment: t?.default_comment ?? null
     }
   })
 }
@@ -153,9 +157,9 @@ export const extensionSchemaProbe: Probe = {
 
 /**
  * COMMENT ON EXTENSION needs ownership, so the restore leaves those entries out when the login is not
- * a superuser; an extension the login creates gets the comment of its control file. Only a comment
- * changed on the source is lost: an extension already on the target, owned by someone else, whose
- * comment differs from the source's.
+ * a superuser. A comment changed on the source is then lost: on an extension already on the target,
+ * owned by someone else, whose comment differs; and on one the restore creates, which gets the
+ * comment of the target's control file.
  */
 export const extensionCommentProbe: Probe = {
   id: 'extension-comment-not-migrated',
@@ -167,7 +171,11 @@ export const extensionCommentProbe: Probe = {
     if (ctx.targetIsSuperuser) return []
     const extensions = await targetExtensions(ctx)
     return extensions
-      .filter((e) => e.installedSchema !== null && !e.installedOwnedByLogin && e.sourceComment !== e.targetComment)
+      .filter((e) =>
+        e.installedSchema !== null
+          ? !e.installedOwnedByLogin && e.sourceComment !== e.targetComment
+          : e.available && e.sourceComment !== e.defaultComment
+      )
       .map((e) => e.name)
   }
 }

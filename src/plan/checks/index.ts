@@ -21,8 +21,12 @@ import {
 } from './removed.js'
 import { aclGrantorProbe, missingRolesProbe, ownerNotAssignableProbe, rolesNotCreatableProbe } from './roles.js'
 import { searchPathProbe, searchPathUnverifiedProbe } from './search-path.js'
+import { columnOrderProbe } from './column-order.js'
+import { databaseSettingsProbe } from './database-settings.js'
 import {
   eventTriggersProbe,
+  foreignServerUsageProbe,
+  functionSettingsProbe,
   publicationsProbe,
   subscriptionsProbe,
   superuserObjectsProbe,
@@ -46,6 +50,8 @@ export const PROBES: readonly Probe[] = [
   extensionCommentProbe,
   untrustedFunctionsProbe,
   superuserObjectsProbe,
+  functionSettingsProbe,
+  foreignServerUsageProbe,
   eventTriggersProbe,
   publicationsProbe,
   subscriptionsProbe,
@@ -55,11 +61,13 @@ export const PROBES: readonly Probe[] = [
   removedBuiltinsInCodeProbe,
   removedSettingInFunctionProbe,
   removedSettingInDatabaseProbe,
+  databaseSettingsProbe,
   validationQueriesProbe,
   python2Probe,
   publicSchemaCreateProbe,
   intervalTextProbe,
   generatedInheritanceProbe,
+  columnOrderProbe,
   adminpackProbe
 ]
 

@@ -20,6 +20,7 @@ const OWNED = `
   SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)), p.proowner
     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
    WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objid = p.oid AND i.deptype = 'i')
   UNION ALL
   SELECT format('type %I.%I', n.nspname, t.typname), t.typowner FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
    WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type a WHERE a.typarray = t.oid)
@@ -124,9 +125,12 @@ const ALWAYS_NAMED = `
    WHERE c.cfg ~ '^(role|session_authorization)=' AND c.cfg !~ '=(none|default)$'
      AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}`
 
+/** Objects the restore leaves out when the target login is not a superuser (see restore.ts). */
+const SKIPPED_FOR_NON_SUPERUSER = `o.object !~ '^(event trigger|publication) '`
+
 /** Roles named only when owners and grants are kept: owners, grantees, grantors, default privileges. */
-const KEEP_NAMED = `
-  SELECT r.rolname AS name FROM (${OWNED}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
+const keepNamed = (owned: string) => `
+  SELECT r.rolname AS name FROM (${owned}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
   UNION
   SELECT r.rolname FROM (${ACL_ENTRIES}) e JOIN pg_catalog.pg_roles r ON r.oid IN (e.grantee, e.grantor)
   UNION
@@ -139,8 +143,13 @@ const KEEP_NAMED = `
  * default privileges only when privileges are kept. Database and role settings are not in a dump
  * made without --create, so their roles are not named. PUBLIC is not a role.
  */
-export async function rolesReferenced(source: pg.Client, privileges: 'skip' | 'keep'): Promise<string[]> {
-  const sql = privileges === 'keep' ? `${ALWAYS_NAMED} UNION ${KEEP_NAMED}` : ALWAYS_NAMED
+export async function rolesReferenced(
+  source: pg.Client,
+  privileges: 'skip' | 'keep',
+  targetIsSuperuser = true
+): Promise<string[]> {
+  const owned = targetIsSuperuser ? OWNED : `SELECT * FROM (${OWNED}) o WHERE ${SKIPPED_FOR_NON_SUPERUSER}`
+  const sql = privileges === 'keep' ? `${ALWAYS_NAMED} UNION ${keepNamed(owned)}` : ALWAYS_NAMED
   return distinct(await names(source, `SELECT name FROM (${sql}) named WHERE name IS NOT NULL AND name <> ''`))
 }
 
@@ -152,7 +161,7 @@ async function missingRoles(ctx: ProbeContext): Promise<string[]> {
   if (!target) return []
   let missing = missingByContext.get(ctx)
   if (!missing) {
-    missing = rolesReferenced(ctx.source, ctx.privileges).then(async (roles) => {
+    missing = rolesReferenced(ctx.source, ctx.privileges, ctx.targetIsSuperuser).then(async (roles) => {
       const present = new Set(
         await names(target, 'SELECT rolname AS name FROM pg_catalog.pg_roles WHERE rolname = ANY($1)', [roles])
       )
@@ -208,7 +217,8 @@ export const ownerNotAssignableProbe: Probe = {
   async find(ctx) {
     if (ctx.privileges !== 'keep' || ctx.targetIsSuperuser || !ctx.target) return []
     const { rows } = await ctx.source.query<{ object: string; owner: string }>(
-      `SELECT o.object, r.rolname AS owner FROM (${OWNED}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner ORDER BY 2, 1`
+      `SELECT o.object, r.rolname AS owner FROM (${OWNED}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
+        WHERE ${SKIPPED_FOR_NON_SUPERUSER} ORDER BY 2, 1`
     )
     const owners = distinct(rows.map((row) => row.owner))
     const canSet =

@@ -1,5 +1,15 @@
 // Objects only a superuser may create, for targets whose login is not one (managed databases).
-import { count, crosses, FIRST_NORMAL_OID, list, names, notInExtension, userNamespace } from './catalog.js'
+import { parameterVerdicts } from '../../settings/database-settings.js'
+import {
+  count,
+  crosses,
+  dumpedAsFunction,
+  FIRST_NORMAL_OID,
+  list,
+  names,
+  notInExtension,
+  userNamespace
+} from './catalog.js'
 import type { Probe } from './types.js'
 
 /** The restore leaves event triggers out for a non-superuser (CREATE EVENT TRIGGER needs one). */
@@ -48,7 +58,11 @@ export const publicationsProbe: Probe = {
   }
 }
 
-/** Functions in an untrusted language (C, internal, plperlu, plpython3u, pltclu…) can only be created by a superuser. */
+/**
+ * Functions in an untrusted language (C, internal, plperlu, plpython3u, pltclu…) can only be created
+ * by a superuser. Only the functions the dump creates with CREATE FUNCTION count: aggregates (whose
+ * prolang is internal) are CREATE AGGREGATE, and a range type's constructors come with CREATE TYPE.
+ */
 export const untrustedFunctionsProbe: Probe = {
   id: 'untrusted-language-functions',
   severity: 'blocker',
@@ -64,6 +78,7 @@ export const untrustedFunctionsProbe: Probe = {
       `SELECT format('function %I.%I(%s) (%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid), l.lanname) AS name
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
         WHERE NOT l.lanpltrusted AND l.lanname <> ALL($1) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+          AND ${dumpedAsFunction('p')}
         ORDER BY 1`,
       [skip]
     )
@@ -72,9 +87,11 @@ export const untrustedFunctionsProbe: Probe = {
 
 /**
  * Other objects whose CREATE needs a superuser: procedural languages, foreign-data wrappers, access
- * methods, operator classes and families, text search parsers and templates, binary-coercible casts,
- * and casts between types the restoring login will not own (CREATE CAST needs ownership of one).
- * Extension members are left out: the extension script creates them.
+ * methods, operator classes and families, text search parsers and templates, base and shell types,
+ * aggregates whose state is of type internal, LEAKPROOF functions, binary-coercible casts, and casts
+ * and transforms on types the restoring login will not own (they need ownership of the type).
+ * Extension members are left out: the extension script creates them. So are objects another CREATE
+ * makes by itself (array and multirange types, range constructors), which the dump does not write.
  */
 export const superuserObjectsProbe: Probe = {
   id: 'superuser-only-objects',
@@ -86,8 +103,8 @@ export const superuserObjectsProbe: Probe = {
     if (ctx.targetIsSuperuser) return []
     // A type the restore creates (user schema, not from an extension) is owned by the restoring login.
     const restoredType = (oid: string) =>
-      `EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
-                WHERE t.oid = ${oid} AND t.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('tn.nspname')} AND ${notInExtension('pg_type', 't.oid')})`
+      `EXISTS (SELECT 1 FROM pg_catalog.pg_type rt JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
+                WHERE rt.oid = ${oid} AND rt.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('rtn.nspname')} AND ${notInExtension('pg_type', 'rt.oid')})`
     // Python 2 is reported by pg15-plpython2 when that crossing applies.
     const skip = crosses(ctx.sourceMajor, ctx.targetMajor, 15) ? ['plpythonu', 'plpython2u'] : []
     return names(
@@ -115,6 +132,23 @@ export const superuserObjectsProbe: Probe = {
        SELECT format('text search template %I.%I', n.nspname, t.tmplname) FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
         WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_template', 't.oid')}
        UNION ALL
+       SELECT format('%s %I.%I', CASE t.typtype WHEN 'p' THEN 'shell type' ELSE 'base type' END, n.nspname, t.typname)
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+        WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined)) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_type', 't.oid')}
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
+       UNION ALL
+       SELECT format('aggregate %I.%I(%s) with a transition state of type internal', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+         FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc p ON p.oid = a.aggfnoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE 'pg_catalog.internal'::pg_catalog.regtype IN (a.aggtranstype, a.aggmtranstype) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+       UNION ALL
+       SELECT format('LEAKPROOF function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.proleakproof AND ${dumpedAsFunction('p')} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+       UNION ALL
+       SELECT format('transform for %s language %I', pg_catalog.format_type(tr.trftype, NULL), l.lanname)
+         FROM pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang
+        WHERE tr.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_transform', 'tr.oid')} AND (NOT l.lanpltrusted OR NOT ${restoredType('tr.trftype')})
+       UNION ALL
        SELECT format('cast (%s AS %s)%s', pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
                      CASE WHEN c.castmethod = 'b' THEN ' WITHOUT FUNCTION' ELSE ' between types the target login will not own' END)
          FROM pg_catalog.pg_cast c
@@ -123,5 +157,74 @@ export const superuserObjectsProbe: Probe = {
        ORDER BY 1`,
       [skip]
     )
+  }
+}
+
+/**
+ * CREATE FUNCTION … SET name = value needs the right to set the parameter, as SET does: a superuser's
+ * parameters (log_statement…) and custom ones the target does not know need a superuser, or from 15
+ * a granted SET. Parameters the target lacks altogether are reported by removed-setting-in-function.
+ */
+export const functionSettingsProbe: Probe = {
+  id: 'function-setting-not-settable',
+  severity: 'blocker',
+  message: (objects) =>
+    `${count(objects.length, 'function')} ${objects.length === 1 ? 'sets' : 'set'} a parameter the target login may not set, so CREATE FUNCTION fails: ${list(objects, 3)}`,
+  hint: 'on the source, ALTER FUNCTION … RESET the parameter (or set it another way), or have a superuser on the target GRANT SET ON PARAMETER … TO the login (15 and later)',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser || !ctx.target) return []
+    const { rows } = await ctx.source.query<{ fn: string; setting: string }>(
+      `SELECT format('%s %I.%I(%s)', CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname, p.proname,
+                     pg_catalog.pg_get_function_identity_arguments(p.oid)) AS fn,
+              pg_catalog.split_part(cfg.setting, '=', 1) AS setting
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace CROSS JOIN LATERAL pg_catalog.unnest(p.proconfig) AS cfg(setting)
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+        ORDER BY 1, 2`
+    )
+    if (rows.length === 0) return []
+    const verdicts = await parameterVerdicts(
+      ctx.target,
+      rows.map((row) => row.setting),
+      ctx.targetMajor,
+      ctx.targetIsSuperuser
+    )
+    return rows.flatMap(({ fn, setting }) => {
+      const verdict = verdicts.get(setting)
+      return verdict && !verdict.settable && !verdict.removed ? [`${fn} SET ${setting}: ${verdict.reason}`] : []
+    })
+  }
+}
+
+/**
+ * CREATE SERVER needs USAGE on its foreign-data wrapper. A wrapper the restore creates (a trusted
+ * extension) belongs to the login; one already in the target database, installed by a superuser,
+ * does not, and the login may lack USAGE on it.
+ */
+export const foreignServerUsageProbe: Probe = {
+  id: 'foreign-server-wrapper-usage',
+  severity: 'blocker',
+  message: (objects) =>
+    `${count(objects.length, 'foreign server')} ${objects.length === 1 ? 'uses' : 'use'} a foreign-data wrapper the target database already has and the target login may not use: ${list(objects)}`,
+  hint: 'have the wrapper owner or a superuser on the target run GRANT USAGE ON FOREIGN DATA WRAPPER … TO the login, then run again',
+  async find(ctx) {
+    if (ctx.targetIsSuperuser || !ctx.target) return []
+    // Planned from the maintenance database, the target does not exist yet: created from template0, it has no wrapper.
+    const { rows: here } = await ctx.target.query<{ name: string }>('SELECT pg_catalog.current_database() AS name')
+    if (ctx.targetDatabase !== undefined && here[0].name !== ctx.targetDatabase) return []
+    const { rows: servers } = await ctx.source.query<{ server: string; wrapper: string }>(
+      `SELECT format('server %I (foreign-data wrapper %I)', s.srvname, w.fdwname) AS server, w.fdwname AS wrapper
+         FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+        WHERE ${notInExtension('pg_foreign_server', 's.oid')} ORDER BY 1`
+    )
+    if (servers.length === 0) return []
+    const unusable = new Set(
+      await names(
+        ctx.target,
+        `SELECT fdwname AS name FROM pg_catalog.pg_foreign_data_wrapper
+          WHERE fdwname = ANY($1) AND NOT pg_catalog.has_foreign_data_wrapper_privilege(oid, 'USAGE')`,
+        [servers.map((s) => s.wrapper)]
+      )
+    )
+    return servers.filter((s) => unusable.has(s.wrapper)).map((s) => s.server)
   }
 }

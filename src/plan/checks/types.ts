@@ -7,6 +7,8 @@ export interface ProbeContext {
   source: pg.Client
   /** The target database (or the target server's maintenance database when the target database does not exist yet). */
   target?: pg.Client
+  /** The target database's name, which may not exist yet; absent: the database `target` is connected to. */
+  targetDatabase?: string
   sourceMajor: number
   targetMajor: number
   /** True when the target login is a superuser: then nothing is out of its reach. */

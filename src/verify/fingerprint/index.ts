@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { fingerprintDatabaseSettings } from './database-settings.js'
 import { readInventory } from './inventory.js'
 import { fingerprintLargeObjects } from './large-objects.js'
 import { runValidationQueries } from './queries.js'
@@ -39,7 +40,8 @@ export async function fingerprintDatabase(connect: Connect, options: Fingerprint
       tables,
       sequences,
       largeObjects,
-      queries
+      queries,
+      databaseSettings: await fingerprintDatabaseSettings(main)
     }
   } finally {
     await Promise.all(sessions.map(closeSession))

@@ -165,6 +165,8 @@ export interface Fingerprint {
   sequences: SequenceFingerprint[]
   largeObjects: LargeObjectsFingerprint
   queries: QueryFingerprint[]
+  /** The database's own settings and comment; absent in fingerprints from before they were carried. */
+  databaseSettings?: import('./database-settings.js').DatabaseSettingsFingerprint
 }
 
 /** Makes a new, connected client; the fingerprint ends it. */
