@@ -32,6 +32,21 @@ const DESCRIPTIONS = `
     CROSS JOIN (VALUES (''), ('generated column '), ('default ')) AS x(prefix)
    WHERE a.attnum > 0 AND NOT a.attisdropped
   UNION ALL
+  SELECT format('%s %I.%I(%s)', x.prefix, n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+         'pg_proc'::regclass::oid, p.oid, 0
+    FROM pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
+    CROSS JOIN (VALUES ('procedure'), ('LEAKPROOF function'), ('aggregate')) AS x(prefix)
+  UNION ALL
+  SELECT format('aggregate %I.%I(%s) with a transition state of type internal', n.nspname, p.proname,
+                pg_get_function_identity_arguments(p.oid)), 'pg_proc'::regclass::oid, p.oid, 0
+    FROM pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
+  UNION ALL
+  SELECT format('%s %I.%I', x.kind, n.nspname, t.typname), 'pg_type'::regclass::oid, t.oid, 0
+    FROM pg_type t JOIN user_ns n ON n.oid = t.typnamespace CROSS JOIN (VALUES ('base type'), ('shell type')) AS x(kind)
+  UNION ALL
+  SELECT format('transform for %s language %I', format_type(tr.trftype, NULL), l.lanname), 'pg_transform'::regclass::oid, tr.oid, 0
+    FROM pg_transform tr JOIN pg_language l ON l.oid = tr.trflang
+  UNION ALL
   SELECT format('schema %I', n.nspname), 'pg_namespace'::regclass::oid, n.oid, 0 FROM user_ns n
   UNION ALL
   SELECT format('type %I.%I', n.nspname, t.typname), 'pg_type'::regclass::oid, t.oid, 0
@@ -246,7 +261,7 @@ export async function dropStatement(client, address) {
       sql = `DROP AGGREGATE ${row.identity.replace(/\(\)$/, '(*)')} CASCADE`
       break
     case 'transform': {
-      const [, type, language] = /^for (.+) on language (.+)$/.exec(row.identity) ?? []
+      const [, type, language] = /^for (.+?) (?:on )?language (.+)$/.exec(row.identity) ?? []
       sql = `DROP TRANSFORM FOR ${type} LANGUAGE ${language} CASCADE`
       break
     }

@@ -84,8 +84,8 @@ describe('every blocker is a failure of the real restore as the admin', () => {
          OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint4cmp(int4, int4);`,
       {
         'superuser-only-objects': [
-          'operator class public.my_int_ops USING btree',
-          'operator family public.loose USING btree'
+          'operator family public.loose USING btree',
+          'operator family public.my_int_ops USING btree (with its operator class of the same name)'
         ]
       },
       [

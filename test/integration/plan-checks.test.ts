@@ -329,7 +329,7 @@ describe('objects that need a superuser on the target', () => {
       'cast (bytea AS text) WITHOUT FUNCTION',
       'foreign-data wrapper my_fdw',
       'language plstandin',
-      'operator class public.my_int_ops USING btree',
+      'operator family public.my_int_ops USING btree (with its operator class of the same name)',
       'text search parser public.my_parser',
       'text search template public.my_template'
     ])

@@ -119,12 +119,18 @@ export const superuserObjectsProbe: Probe = {
        UNION ALL
        SELECT format('operator class %I.%I USING %I', n.nspname, o.opcname, a.amname)
          FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace JOIN pg_catalog.pg_am a ON a.oid = o.opcmethod
+         JOIN pg_catalog.pg_opfamily f ON f.oid = o.opcfamily
         WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opclass', 'o.oid')}
+          AND (f.opfname <> o.opcname OR f.opfnamespace <> o.opcnamespace)
        UNION ALL
-       SELECT format('operator family %I.%I USING %I', n.nspname, f.opfname, a.amname)
+       -- A class made without FAMILY makes a family of its name, which the dump creates on its own and
+       -- DROP OPERATOR CLASS leaves behind: the pair is named once, by the family, whose DROP takes both.
+       SELECT format('operator family %I.%I USING %I%s', n.nspname, f.opfname, a.amname,
+                     CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o WHERE o.opcfamily = f.oid AND o.opcname = f.opfname
+                                          AND o.opcnamespace = f.opfnamespace)
+                          THEN ' (with its operator class of the same name)' ELSE '' END)
          FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod
         WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opfamily', 'f.oid')}
-          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o WHERE o.opcfamily = f.oid AND o.opcname = f.opfname)
        UNION ALL
        SELECT format('text search parser %I.%I', n.nspname, p.prsname) FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
         WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_parser', 'p.oid')}
