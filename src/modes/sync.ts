@@ -24,8 +24,11 @@ import { fingerprintOptions } from './steps/verify.js'
 export interface SyncStep {
   /** The slot's snapshot: the dump and the source checksums are taken in it. */
   snapshot: HeldSnapshot
-  /** TOC entries the restore leaves for cutover (the triggers), when the target cannot apply as a replica. */
-  holdBack?: RegExp
+  /**
+   * TOC entries the restore leaves out: the sync's publication, and the triggers and rules (created
+   * at cutover) when the target cannot apply as a replica.
+   */
+  holdBack: RegExp
   /** After the restore: streams until cutover, runs the cutover steps; the source's fingerprint now, for verify. */
   catchUp(restorer: Restorer): Promise<Fingerprint | undefined>
   /** Verify is over: the downtime window closes. */
@@ -56,13 +59,15 @@ export async function openSync(
       ? 'sync: changes are applied with session_replication_role = replica, so the target fires no trigger for them'
       : `sync: the target login may not set session_replication_role, so the dump's triggers and rules are created at cutover`
   )
+  // The sync's own publication is in the dump too; it never goes to the target.
+  const ownPublication = new RegExp(`^\\d+; \\d+ \\d+ PUBLICATION (?:TABLE )?\\S+ ${name} `)
   let closed = false
   let lastWrite = 0
   let cutoverStarted = 0
   let cutoverEnded = 0
   return {
     snapshot: slot.snapshot,
-    holdBack: replicaRole ? undefined : TRIGGERS_AND_RULES,
+    holdBack: replicaRole ? ownPublication : new RegExp(`${TRIGGERS_AND_RULES.source}|${ownPublication.source}`),
     async catchUp(restorer) {
       const followed = await stages.run(Stage.Sync, job.source, () =>
         followUntilCutover({
@@ -127,7 +132,7 @@ export async function openSync(
 
   /** The triggers and rules the restore held back, created now that no change is replayed any more. */
   async function restoreHeldBack(restorer: Restorer): Promise<number> {
-    const whole = { ...restorer, options: { ...restorer.options, holdBack: undefined } }
+    const whole = { ...restorer, options: { ...restorer.options, holdBack: ownPublication } }
     const entries = (await restoreList(whole)).kept.filter((line) => TRIGGERS_AND_RULES.test(line))
     if (entries.length > 0) await restoreEntries(whole, entries, undefined, 1)
     const created = entries.filter((line) => !/^\d+; \d+ \d+ COMMENT /.test(line)).length

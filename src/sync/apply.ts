@@ -70,7 +70,7 @@ export class Applier {
         await this.insert(message.relation, message.new)
         return undefined
       case 'update':
-        await this.update(message.relation, message.key ?? message.old, message.new)
+        await this.update(message)
         return undefined
       case 'delete':
         await this.remove(message.relation, (message.key ?? message.old) as Row)
@@ -125,14 +125,27 @@ export class Applier {
     this.counts.inserts++
   }
 
-  private async update(relation: Pgoutput.MessageRelation, old: Row | null, row: Row): Promise<void> {
-    // Unchanged TOASTed values are not sent: they keep their value on the target too.
-    const set = relation.columns.map((column) => column.name).filter((column) => row[column] !== undefined)
+  private async update(message: Pgoutput.MessageUpdate): Promise<void> {
+    const { relation, new: row } = message
+    const old = (message.key ?? message.old) as Row | null
+    // Without an old key the key did not change: it need not be set. Unchanged TOASTed values are not
+    // sent and keep theirs on the target too. GENERATED ALWAYS identity columns can only be set to
+    // DEFAULT; the source could not give them another value either.
+    const keep = new Set([...(old ? [] : relation.keyColumns), ...this.alwaysIdentity(relation)])
+    const set = relation.columns
+      .map((column) => column.name)
+      .filter((column) => row[column] !== undefined && !keep.has(column))
+    this.counts.updates++
+    if (set.length === 0) return
     const where = this.match(relation, old ?? row, set.length)
     const text = `UPDATE ${tableName(relation)} SET ${set.map((column, i) => `${quoteIdent(column)} = $${i + 1}`).join(', ')} WHERE ${where.sql}`
     const found = await this.run(text, [...set.map((column) => row[column] ?? null), ...where.values])
-    this.counts.updates++
     if (found === 0) this.counts.noRow++
+  }
+
+  private alwaysIdentity(relation: Pgoutput.MessageRelation): string[] {
+    const table = this.known.get(`${relation.schema}.${relation.name}`)
+    return (table?.columns ?? []).filter((column) => column.always).map((column) => column.name)
   }
 
   private async remove(relation: Pgoutput.MessageRelation, old: Row): Promise<void> {

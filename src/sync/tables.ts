@@ -20,8 +20,8 @@ export interface SyncedTable {
   name: string
   schema: string
   table: string
-  /** Columns pgoutput sends (not dropped, not generated), with their type OIDs. */
-  columns: { name: string; type: number }[]
+  /** Columns pgoutput sends (not dropped, not generated), with their type OIDs; `always`: GENERATED ALWAYS AS IDENTITY. */
+  columns: { name: string; type: number; always: boolean }[]
 }
 
 /** The tables to publish, with their columns, read from `client` (inside the slot's snapshot). */
@@ -35,10 +35,10 @@ export async function readSyncedTables(client: pg.Client): Promise<SyncedTable[]
     name: string
     schema: string
     table: string
-    columns: { name: string; type: number }[] | null
+    columns: { name: string; type: number; always: boolean }[] | null
   }>(
     `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name, n.nspname AS schema, c.relname AS table,
-            (SELECT json_agg(json_build_object('name', a.attname, 'type', a.atttypid::int) ORDER BY a.attnum)
+            (SELECT json_agg(json_build_object('name', a.attname, 'type', a.atttypid::int, 'always', a.attidentity = 'a') ORDER BY a.attnum)
                FROM pg_catalog.pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -121,9 +121,9 @@ export async function restoreList(restorer: Restorer, section?: 'pre-data'): Pro
     env: clientEnvironment(endpoint, passfile),
     onStdout: (line) => lines.push(line)
   })
-  const entries = lines.filter((line) => /^\d+;/.test(line))
+  const entries = lines.filter((line) => /^\d+;/.test(line) && !options.holdBack?.test(line))
   const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
-  const restorable = entries.filter((line) => !skipped.includes(line) && !options.holdBack?.test(line))
+  const restorable = entries.filter((line) => !skipped.includes(line))
   const kept = options.privileges === 'keep' ? keepPrivilegesOrder(restorable) : restorable
   if (!section)
     for (const entry of skipped)
