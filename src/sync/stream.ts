@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { PgoutputPlugin, type Pgoutput } from 'pg-logical-replication'
 import { MigrationError } from '../base/errors.js'
+import { quoteIdent, quoteLiteral } from '../pg/sql.js'
 import { formatLsn } from './lsn.js'
 
 /**
@@ -10,6 +11,13 @@ import { formatLsn } from './lsn.js'
  * float's last digits do not survive that; text goes back into the target exactly as it came.
  */
 class TextPgoutputPlugin extends PgoutputPlugin {
+  /** The library also sends `messages`, an option only 14 and later know: 12 and 13 refuse the stream. */
+  start(client: pg.Client, slot: string, lsn: string): Promise<unknown> {
+    return client.query(
+      `START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lsn} (proto_version '1', publication_names ${quoteLiteral(quoteIdent(this.options.publicationNames[0]))})`
+    )
+  }
+
   parse(buffer: Buffer): Pgoutput.Message {
     const message = super.parse(buffer)
     // The parser keeps this relation object and reads every later row of the table through it.

@@ -228,6 +228,32 @@ test('a source written to all along is caught up, cut over when idle, and verifi
   expect(await leftovers(database)).toEqual([])
 })
 
+test('a target login that may set session_replication_role applies as a replica: triggers restored as usual, none fires twice', async () => {
+  const database = await sourceDatabase('sync_replica')
+  const writer = new Writer(ownerUrl(database))
+  await writer.warmedUp
+  const run = await runInProcess(
+    // The target's superuser stands for a login granted SET on session_replication_role.
+    { ...migrate(database), 'target-url': testbed.targetSuperUrl(database) },
+    {
+      ...withClientOnPath,
+      onLine(line) {
+        if (line.startsWith('sync: caught up with the source')) writer.stopAfter(20)
+      }
+    }
+  )
+  writer.stopAfter(0)
+  await writer.running
+  expect({ result: run.report.result, errors: run.errors }).toEqual({ result: 'passed', errors: [] })
+  expect(run.report.databases[0].sync?.triggers).toBe('replica-role')
+  expect(run.summary).toContain('session_replication_role = replica')
+  const audit = async (url: string) =>
+    withClient(url, async (client) => (await client.query('SELECT count(*)::int AS n FROM app.audit')).rows[0].n)
+  expect(await audit(testbed.targetSuperUrl(database))).toBe(3000 + writer.accountChanges)
+  expect(await audit(ownerUrl(database))).toBe(3000 + writer.accountChanges)
+  expect(await leftovers(database)).toEqual([])
+})
+
 test('a table without a primary key or replica identity is a blocker before anything is written', async () => {
   const database = await sourceDatabase(
     'sync_nokey',
