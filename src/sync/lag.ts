@@ -18,12 +18,21 @@ export interface SourceProbe {
 export interface LagSample {
   /** Seconds since the stream started. */
   at: number
-  /** Seconds the target was behind the source then. */
+  /**
+   * Seconds the target was behind the source then: the source's time less the last change the target
+   * held; for a probe the target reached within a second, the time it took to reach it.
+   */
   lag: number
 }
 
+/**
+ * A probe reached this soon was reached at its first chance (the next keepalive): its lag is the time
+ * it took, not the time since the last commit, which a quiet source makes look like lag.
+ */
+const PROMPT_MS = 1000
+
 export class LagTracker {
-  private readonly pending: SourceProbe[] = []
+  private readonly pending: (SourceProbe & { sample: LagSample })[] = []
   /** Source clock: the target holds every change committed up to this moment. */
   private currentAsOfMs: number
   /** Source clock: the last commit to a migrated table the stream carried (the slot's creation when none). */
@@ -51,9 +60,10 @@ export class LagTracker {
   /** A new look at the source; returns the lag at that moment. */
   probed(probe: SourceProbe): number {
     this.offsetMs = probe.sourceMs - probe.runnerMs
-    this.pending.push(probe)
     const lag = Math.max(0, (probe.sourceMs - this.currentAsOfMs) / 1000)
-    this.samples.push({ at: round((probe.runnerMs - this.startedRunnerMs) / 1000), lag: round(lag) })
+    const sample = { at: round((probe.runnerMs - this.startedRunnerMs) / 1000), lag: round(lag) }
+    this.samples.push(sample)
+    this.pending.push({ ...probe, sample })
     if (lag < this.lowestLag) {
       this.lowestLag = lag
       this.lowestAtMs = probe.runnerMs
@@ -71,9 +81,11 @@ export class LagTracker {
   /** Everything before `applied` is on the target: every probe at or before it is reached. */
   reached(applied: bigint, runnerMs: number): void {
     while (this.pending.length > 0 && this.pending[0].lsn <= applied) {
-      const probe = this.pending.shift() as SourceProbe
+      const probe = this.pending.shift() as SourceProbe & { sample: LagSample }
       this.reachedProbe = probe
       this.reachedDelayMs = runnerMs - probe.runnerMs
+      if (this.reachedDelayMs <= PROMPT_MS)
+        probe.sample.lag = Math.min(probe.sample.lag, round(this.reachedDelayMs / 1000))
       this.currentAsOfMs = Math.max(this.currentAsOfMs, probe.sourceMs)
       // Caught up: whatever the lag does next is measured afresh.
       this.lowestLag = Infinity
@@ -105,10 +117,6 @@ export class LagTracker {
   /** How long the target took to reach the latest probe it reached: the replication delay at that moment. */
   delaySeconds(): number {
     return round(this.reachedDelayMs / 1000)
-  }
-
-  currentLag(): number {
-    return this.samples.length > 0 ? this.samples[this.samples.length - 1].lag : 0
   }
 }
 

@@ -38,6 +38,8 @@ describe('the lag, on the source clock', () => {
     lag.reached(1100n, 31_400)
     expect(lag.caughtUpSince(0)).toBe(true)
     expect(lag.delaySeconds()).toBe(0.4)
+    // Reached at its first chance, a probe's lag is the time that took; a late one keeps the backlog's.
+    expect(lag.samples.map((sample) => sample.lag)).toEqual([30, 0.4])
     expect(lag.probed(probe(1100, 32_000))).toBe(1)
     // The last write was at 20 s; the latest reached probe was taken at 31 s.
     expect(lag.idleSeconds()).toBe(11)
