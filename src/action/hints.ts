@@ -65,7 +65,7 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
   'sync-source-changed': () =>
     `the schema must not change while a sync runs: hold schema migrations until after cutover, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
   'sync-lag': () =>
-    `the target cannot keep up with the source's writes: sync at a quieter time, raise ${Inputs.Jobs} for the copy, or raise ${Inputs.MaxLagSeconds}; run again with ${Inputs.IfTargetNotEmpty}: clean`,
+    `the target holds a partial copy and cannot keep up with the source's writes: sync at a quieter time or raise ${Inputs.MaxLagSeconds}, and run again with ${Inputs.IfTargetNotEmpty}: clean`,
   'civo-api-url': () => `check ${Inputs.CivoApiUrl}`,
   'civo-unreachable': () => `check ${Inputs.CivoApiUrl} and that this runner can reach it`,
   'civo-key-refused': () =>

@@ -78,7 +78,7 @@ export async function openSync(
           slot,
           settings: inputs,
           replicaRole,
-          targetMajor: context.plan.target?.major ?? 17
+          targetMajor: context.plan.target?.major ?? required(context.client, 'the client').major
         })
       )
       lastWrite = followed.lastWriteRunnerMs

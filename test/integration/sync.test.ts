@@ -297,6 +297,33 @@ test('an apply failure mid-sync drops the slot and reports the target as partial
   expect(await leftovers(database)).toEqual([])
 })
 
+test('a lag that keeps growing for max-lag-seconds fails the run instead of running on', async () => {
+  const database = await sourceDatabase('sync_lag')
+  const writer = new Writer(ownerUrl(database))
+  await writer.warmedUp
+  // The target stops taking changes to one table: a lock held open, as a long report query might.
+  const lock = new pg.Client({ connectionString: testbed.targetSuperUrl(database) })
+  let locked: Promise<unknown> | undefined
+  const run = await runInProcess(migrate(database, { 'max-lag-seconds': '2' }), {
+    ...withClientOnPath,
+    onLine(line) {
+      if (line.startsWith('sync: streaming changes'))
+        locked = lock.connect().then(() => lock.query('BEGIN; LOCK TABLE app.scratch IN ACCESS EXCLUSIVE MODE'))
+    }
+  })
+  writer.stopAfter(0)
+  await writer.running
+  await locked
+  await lock.query('ROLLBACK')
+  await lock.end()
+  expect(run.report.result).toBe('failed')
+  expect(run.report.databases[0].error?.stage).toBe('Sync')
+  expect(run.failed).toMatch(
+    /the target is \d+ s behind the source and has not come closer for 2 s \(max-lag-seconds\) — the target holds a partial copy/
+  )
+  expect(await leftovers(database)).toEqual([])
+})
+
 test('a cancel mid-sync drops the slot and the publication', async () => {
   const database = await sourceDatabase('sync_cancel')
   const run = await runInProcess(migrate(database), {
@@ -363,9 +390,10 @@ test('a runner killed mid-sync leaves nothing the next plan does not name', asyn
     }
   )
   expect({ killed, exitCode: run.exitCode }).toEqual({ killed: true, exitCode: null })
-  const left = await leftovers(database)
   const plan = await runInProcess({ ...migrate(database), mode: 'plan' }, withClientOnPath)
   const found = plan.report.databases[0].findings.find((finding) => finding.id === 'sync-leftovers')
+  // Read after the plan: whatever is still there now was there when the plan looked.
+  const left = await leftovers(database)
   // The publication stays; the temporary slot goes once the server sees the connection closed, and
   // until then the plan names it too, with the statements that drop them.
   expect(left).toContainEqual(expect.stringMatching(/^publication pg_migrate_/))

@@ -35,12 +35,12 @@ export const syncLeftoversProbe: Probe = {
   find: (ctx) =>
     names(
       ctx.source,
-      `SELECT format('replication slot %s (%s, database %s, holding %s of WAL)', slot_name,
-                     CASE WHEN active THEN 'active' ELSE 'inactive' END, database,
+      `SELECT format('replication slot %s (%s, holding %s of WAL)', slot_name,
+                     CASE WHEN active THEN 'active' ELSE 'inactive' END,
                      pg_catalog.pg_size_pretty(pg_catalog.pg_wal_lsn_diff(
                        CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END,
                        restart_lsn))) AS name
-         FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE '${SYNC_PREFIX_PATTERN}'
+         FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE '${SYNC_PREFIX_PATTERN}' AND database = current_database()
        UNION ALL
        SELECT format('publication %s', pubname) FROM pg_catalog.pg_publication WHERE pubname LIKE '${SYNC_PREFIX_PATTERN}'
        ORDER BY 1`
