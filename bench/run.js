@@ -23,6 +23,7 @@ import { BIG_TABLE, DATABASE, generate, TABLES, tableCounts } from './database.j
 import { jobs, jsonPath, quietWait, runs, sizeGb } from './options.js'
 import { baseDir, cleanup, live, median, mib, now, round, runTool, secs, toolEnv } from './processes.js'
 import { waitForQuiet } from './sampler.js'
+import { benchSync } from './sync.js'
 import { dropTarget, freshTarget, handTuned, plainPipe, viaActionWithRetry } from './ways.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -177,6 +178,8 @@ async function main() {
   }
 
   await dropTarget(target)
+  // The zero-downtime case last: its writer changes the source.
+  const sync = await benchSync({ source, target, workDir, toolCache })
 
   // Summary
   const med = {
@@ -320,6 +323,7 @@ async function main() {
     },
     ratios,
     peakRss: peak,
+    sync,
     integrityFailures
   }
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true })

@@ -58,6 +58,14 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
   'artifact-upload': () => `${Inputs.ArtifactRequired} is true; fix the upload or set it to false`,
   'partial-copy': () =>
     `the target database holds a partial copy: fix the cause, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
+  'sync-stream': () =>
+    `the target holds a partial copy and the sync's slot was dropped: check the source's replication settings and connection, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
+  'sync-apply': () =>
+    `the target holds a partial copy: something on the target refused a change the source made (a row written on the target directly, a missing role or extension); fix it, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
+  'sync-source-changed': () =>
+    `the schema must not change while a sync runs: hold schema migrations until after cutover, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
+  'sync-lag': () =>
+    `the target holds a partial copy and cannot keep up with the source's writes: sync at a quieter time or raise ${Inputs.MaxLagSeconds}, and run again with ${Inputs.IfTargetNotEmpty}: clean`,
   'civo-api-url': () => `check ${Inputs.CivoApiUrl}`,
   'civo-unreachable': () => `check ${Inputs.CivoApiUrl} and that this runner can reach it`,
   'civo-key-refused': () =>

@@ -31,7 +31,11 @@ export enum Inputs {
   CivoApiKey = 'civo-api-key',
   CivoDatabase = 'civo-database',
   CivoRegion = 'civo-region',
-  CivoApiUrl = 'civo-api-url'
+  CivoApiUrl = 'civo-api-url',
+  Sync = 'sync',
+  Cutover = 'cutover',
+  CutoverIdleSeconds = 'cutover-idle-seconds',
+  MaxLagSeconds = 'max-lag-seconds'
 }
 
 export const MODES = ['migrate', 'plan', 'validate', 'dump', 'restore'] as const
@@ -104,6 +108,18 @@ interface VerifyInputs<Level extends VerifyLevel = VerifyLevel> {
   failOnMismatch: boolean
 }
 
+/** Keeping the target in step with a source that is still written to, then cutting over (docs/zero-downtime.md). */
+export interface SyncInputs {
+  /** `logical`: replay the source's changes from a logical replication slot until cutover; `none`: copy the snapshot only. */
+  sync: 'none' | 'logical'
+  /** `when-idle`: once caught up and the source has not written for cutoverIdleSeconds; `after-catch-up`: the first time the lag is zero. */
+  cutover: 'when-idle' | 'after-catch-up'
+  /** Seconds without a source write to the migrated tables that mean the application has stopped writing. */
+  cutoverIdleSeconds: number
+  /** Seconds the lag may keep from coming down before the run fails. */
+  maxLagSeconds: number
+}
+
 /** Restore mode's dump: a folder, or an artifact to download into it. */
 interface DumpSourceInputs {
   dumpPath: string
@@ -121,15 +137,17 @@ export type MigrateInputs = { mode: 'migrate' } & RunInputs &
   RestoreInputs &
   DumpInputs &
   UploadInputs &
-  VerifyInputs
+  VerifyInputs &
+  SyncInputs
 
-/** plan: the migrate plan, read only. */
+/** plan: the migrate plan, read only; with sync, also what a sync needs of the source. */
 export type PlanInputs = { mode: 'plan' } & RunInputs &
   SourceInputs &
   TargetInputs &
   ClientInputs &
   RestoreInputs &
-  VerifyInputs
+  VerifyInputs &
+  SyncInputs
 
 /** validate: both live databases compared; `none` is not a level here. */
 export type ValidateInputs = { mode: 'validate' } & RunInputs &

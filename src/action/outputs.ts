@@ -14,7 +14,10 @@ export enum Outputs {
   ArtifactName = 'artifact-name',
   ArtifactUrl = 'artifact-url',
   ArtifactDigest = 'artifact-digest',
-  DatabasesJson = 'databases-json'
+  DatabasesJson = 'databases-json',
+  DowntimeSeconds = 'downtime-seconds',
+  CutoverLagSeconds = 'cutover-lag-seconds',
+  SyncLagJson = 'sync-lag-json'
 }
 
 /** Every output, set in one place from the report, before the step is failed. */
@@ -32,9 +35,33 @@ export function setOutputs(runner: ActionRunner, report: RunReport, reportPath: 
     [Outputs.ArtifactName]: report.artifact && 'name' in report.artifact ? report.artifact.name : undefined,
     [Outputs.ArtifactUrl]: report.artifact && 'url' in report.artifact ? report.artifact.url : undefined,
     [Outputs.ArtifactDigest]: report.artifact && 'digest' in report.artifact ? report.artifact.digest : undefined,
-    [Outputs.DatabasesJson]: JSON.stringify(report.databases.map((database) => database.name))
+    [Outputs.DatabasesJson]: JSON.stringify(report.databases.map((database) => database.name)),
+    ...syncOutputs(report)
   }
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined && value !== '') runner.setOutput(name, value)
+  }
+}
+
+/** sync: logical: the longest downtime window and lag at cutover over the databases, and each one's lag over time. */
+function syncOutputs(
+  report: RunReport
+): Record<Outputs.DowntimeSeconds | Outputs.CutoverLagSeconds | Outputs.SyncLagJson, string | number | undefined> {
+  const synced = report.databases.filter((database) => database.sync)
+  const most = (values: (number | undefined)[]): number | undefined => {
+    const known = values.filter((value): value is number => value !== undefined)
+    return known.length > 0 ? Math.max(...known) : undefined
+  }
+  return {
+    [Outputs.DowntimeSeconds]: most(synced.map((database) => database.sync?.downtime?.seconds)),
+    [Outputs.CutoverLagSeconds]: most(synced.map((database) => database.sync?.lagAtCutoverSeconds)),
+    [Outputs.SyncLagJson]:
+      synced.length === 0
+        ? undefined
+        : JSON.stringify(
+            Object.fromEntries(
+              synced.map((database) => [database.name, (database.sync?.lag ?? []).map((s) => [s.at, s.lag])])
+            )
+          )
   }
 }

@@ -177,6 +177,12 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     retentionDays: read.positiveInteger(Inputs.RetentionDays),
     artifactRequired: read.boolean(Inputs.ArtifactRequired, false)
   })
+  const sync = () => ({
+    sync: read.choice(Inputs.Sync, ['none', 'logical'] as const, 'none'),
+    cutover: read.choice(Inputs.Cutover, ['when-idle', 'after-catch-up'] as const, 'when-idle'),
+    cutoverIdleSeconds: read.positiveInteger(Inputs.CutoverIdleSeconds) ?? 10,
+    maxLagSeconds: read.positiveInteger(Inputs.MaxLagSeconds) ?? 600
+  })
   const levels = ['full', 'counts', 'none'] as const
   // What migrate and plan read alike: plan is migrate's first stage on its own.
   const copy = () => ({
@@ -191,9 +197,9 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   })
   switch (mode) {
     case 'migrate':
-      return { mode, ...copy(), ...dump(), ...upload() }
+      return { mode, ...copy(), ...dump(), ...upload(), ...sync() }
     case 'plan':
-      return { mode, ...copy() }
+      return { mode, ...copy(), ...sync() }
     case 'validate':
       return {
         mode,

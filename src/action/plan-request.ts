@@ -31,7 +31,7 @@ export function planRequestFor(
   switch (inputs.mode) {
     case 'migrate':
     case 'plan':
-      return { ...writing(inputs), source: inputs.source, databases: inputs.databases }
+      return { ...writing(inputs), source: inputs.source, databases: inputs.databases, sync: inputs.sync }
     case 'validate':
       return {
         ...rules,

@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { MigrationError } from '../base/errors.js'
 import type { UploadedArtifact, UploadSkipped } from '../artifact/store.js'
 import type { Finding } from '../plan/findings.js'
+import type { SyncRecord } from '../sync/types.js'
 import type { DumpResult } from '../tools/pg-dump.js'
 import type { RestoreResult } from '../tools/pg-restore.js'
 import type { Comparison } from '../verify/compare.js'
@@ -37,6 +38,8 @@ export interface DatabaseReport {
   restore?: { seconds: number; items: number; followed?: string[] }
   /** Transactions that wrote on the source server (any database) while the migration ran: not in the copy, by design of the snapshot. */
   writesDuringRun?: number
+  /** sync: logical: the change stream, the cutover and the downtime window. */
+  sync?: SyncRecord
   sourceFingerprint?: Fingerprint
   targetFingerprint?: Fingerprint
   comparison?: Comparison
@@ -126,6 +129,11 @@ export class DatabaseRecorder {
 
   writesDuringRun(transactions: number): void {
     this.report.writesDuringRun = transactions
+  }
+
+  /** The sync's record so far: kept up to date, so a failed or cancelled sync still shows how far it got. */
+  synced(record: SyncRecord): void {
+    this.report.sync = record
   }
 
   /** The source side alone (dump mode: it travels in the manifest). */

@@ -11,6 +11,8 @@ export enum Stage {
   FingerprintSource = 'Fingerprint source',
   Restore = 'Restore',
   UploadArtifact = 'Upload artifact',
+  Sync = 'Sync',
+  Cutover = 'Cutover',
   Verify = 'Verify',
   Analyze = 'Analyze',
   Validate = 'Validate'

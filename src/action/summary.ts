@@ -1,4 +1,5 @@
 import type { Finding } from '../plan/findings.js'
+import type { SyncRecord } from '../sync/types.js'
 import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { DatabaseReport, RunReport, RunResult } from './report.js'
@@ -75,7 +76,44 @@ function databaseBlocks(database: DatabaseReport): string[] {
       `⚠️ ${database.writesDuringRun} transactions wrote on the source server during the run; the copy holds the snapshot taken at the dump's start.`
     )
   if (notes.length > 0) blocks.push(notes.join('\n'))
+  if (database.sync) blocks.push(...syncBlocks(database.sync))
   if (database.comparison) blocks.push(...verificationBlocks(database))
+  return blocks
+}
+
+/** What the sync replayed, how it ended, how triggers were kept from firing twice, and the downtime window. */
+function syncBlocks(sync: SyncRecord): string[] {
+  const lines: string[] = []
+  const applied = sync.applied
+  if (applied)
+    lines.push(
+      `**Sync:** ${count(applied.transactions, 'source transaction')} replayed in ${sync.streamSeconds ?? 0} s (${applied.inserts} inserts, ${applied.updates} updates, ${applied.deletes} deletes, ${count(applied.truncates, 'truncate')}).`
+    )
+  else lines.push(`**Sync:** stopped before the change stream caught up; the target holds a partial copy.`)
+  if (sync.reason)
+    lines.push(`Cutover (${sync.cutover}): ${inline(sync.reason)}; lag at cutover ${sync.lagAtCutoverSeconds} s.`)
+  if (sync.downtime)
+    lines.push(
+      `**Downtime window: ${sync.downtime.seconds} s** from the source's last write to the end of verify (waiting for cutover ${sync.downtime.waitingSeconds} s, cutover ${sync.downtime.cutoverSeconds} s, verify ${sync.downtime.verifySeconds} s).`
+    )
+  lines.push(
+    sync.triggers === 'replica-role'
+      ? 'Triggers: changes were applied with session_replication_role = replica, so no trigger fired twice.'
+      : `Triggers: the target login may not set session_replication_role, so the dump's triggers and rules were held back and created at cutover${sync.triggersCreated !== undefined ? ` (${sync.triggersCreated})` : ''}.`
+  )
+  if (sync.sequences !== undefined) lines.push(`Sequences set from the source at cutover: ${sync.sequences}.`)
+  lines.push(`Replication slot and publication \`${sync.slot}\` on the source: dropped.`)
+  const blocks = [lines.join('\n')]
+  if (sync.lag?.length)
+    blocks.push(
+      details(
+        `Lag over time (${sync.lag.length} samples)`,
+        table(
+          ['Seconds into the sync', 'Seconds behind the source'],
+          sync.lag.map((sample) => [String(sample.at), String(sample.lag)])
+        )
+      )
+    )
   return blocks
 }
 

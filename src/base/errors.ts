@@ -44,6 +44,11 @@ export type ErrorKind =
   | 'validation-query'
   // the plan
   | 'plan-blocked'
+  // sync: logical (the target holds a partial copy when one of these ends the run)
+  | 'sync-stream'
+  | 'sync-apply'
+  | 'sync-source-changed'
+  | 'sync-lag'
   // Civo's API
   | 'civo-api-url'
   | 'civo-unreachable'

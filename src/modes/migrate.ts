@@ -2,19 +2,20 @@ import type { MigrateInputs } from '../action/inputs.js'
 import type { DatabaseRecorder } from '../action/report.js'
 import { Stage, within, type StageTimer } from '../action/stages.js'
 import { settledLater } from '../base/async.js'
-import { withDatabase } from '../pg/endpoint.js'
+import { withDatabase, type Endpoint } from '../pg/endpoint.js'
 import { holdSnapshot, nextTransactionId } from '../pg/snapshot.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { dataFileReader, followableTables, restoreBesideDump } from '../tools/follow.js'
 import { compressionArgument, startDump } from '../tools/pg-dump.js'
-import type { RestoreResult } from '../tools/pg-restore.js'
+import type { Restorer, RestoreResult } from '../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
 import { dumpRequestFor, restorerFor } from './steps/copy.js'
 import { fingerprintSource, writeDumpManifest } from './steps/source.js'
 import { analyzeTarget, dropCreatedTarget, prepareTarget, type TargetPreparation } from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
+import { openSync, type SyncStep } from './sync.js'
 import { logVerification, verifyTarget } from './steps/verify.js'
 
 /**
@@ -26,6 +27,22 @@ export async function migrateDatabase(
   job: DatabaseJob,
   record: DatabaseRecorder,
   context: ModeContext<MigrateInputs>
+): Promise<void> {
+  if (context.inputs.sync === 'none') return copyAndVerify(job, record, context)
+  // sync: logical — the slot and its publication are dropped on every exit: success, failure, cancel.
+  const sync = await openSync(job, record, context)
+  try {
+    await copyAndVerify(job, record, context, sync)
+  } finally {
+    await sync.close()
+  }
+}
+
+async function copyAndVerify(
+  job: DatabaseJob,
+  record: DatabaseRecorder,
+  context: ModeContext<MigrateInputs>,
+  sync?: SyncStep
 ): Promise<void> {
   const { inputs, plan, connector, stages, log } = context
   const client = required(context.client, 'the client')
@@ -44,29 +61,40 @@ export async function migrateDatabase(
   }
 
   const writesBefore = await within(Stage.Dump, connector.withConnection(source, nextTransactionId))
-  const snapshot = await within(Stage.Dump, holdSnapshot(connector, source))
+  // sync: the dump is taken in the replication slot's snapshot, where its change stream begins.
+  const snapshot = sync?.snapshot ?? (await within(Stage.Dump, holdSnapshot(connector, source)))
   let sourceFingerprint: Promise<Fingerprint | undefined> | undefined
   let upload: Promise<void> | undefined
+  let restorer: Restorer | undefined
   try {
     // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
     const [sequences, followable] = await within(
       Stage.Dump,
       Promise.all([fingerprintSequences(snapshot.client), followableTables(snapshot.client)])
     )
-    const dump = startDump(dumpRequestFor(context, job, client, source, snapshot))
+    const dump = startDump({
+      ...dumpRequestFor(context, job, client, source, snapshot),
+      // sync: one pg_dump process. A parallel dump's workers lock with NOWAIT and fail on the first
+      // TRUNCATE or DDL the application queues meanwhile; one process only makes those wait.
+      jobs: sync ? 1 : inputs.jobs
+    })
 
     // The restore beside the dump: it touches the target only once toc.dat is written.
     let restoreTimer: StageTimer | undefined
     let createdTarget = false
+    restorer = restorerFor(context, client, target, dump.dir)
+    // sync: the sync's publication, and the triggers when the target would fire them for replayed changes, wait.
+    if (sync) restorer.options.holdBack = sync.holdBack
     const restore: Promise<RestoreResult | undefined> = settledLater(
       restoreBesideDump(dump, {
-        restorer: restorerFor(context, client, target, dump.dir),
+        restorer,
         scope: context,
         connector,
         encoding: job.encoding,
         targetMajor,
         tables: followable,
-        reader: dataFileReader(compressionArgument(inputs.compression, client.major)),
+        // A one-process dump writes toc.dat last: the restore waits for it.
+        reader: sync ? undefined : dataFileReader(compressionArgument(inputs.compression, client.major)),
         async prepareTarget() {
           restoreTimer = stages.begin(Stage.Restore, job.source)
           createdTarget = (await prepareTarget(preparation, record)).created
@@ -131,14 +159,10 @@ export async function migrateDatabase(
     await snapshot.close()
   }
 
-  const writes = Math.max(0, (await connector.withConnection(source, nextTransactionId)) - writesBefore)
-  record.writesDuringRun(writes)
-  if (writes > 0)
-    log.warning(
-      `${writes} transactions wrote on the source server during the run: the copy of ${job.source} holds the snapshot from the dump's start`
-    )
-
-  const fingerprint = await sourceFingerprint
+  // sync: the source's changes are replayed until cutover, and verify compares the source as it is then.
+  const fingerprint = sync
+    ? await sync.catchUp(required(restorer, 'the restore'))
+    : await warnOfWritesDuringRun(job, record, context, source, writesBefore).then(() => sourceFingerprint)
   // Not in a dump made without --create; set after the restore, which some of them would change.
   await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
   if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
@@ -154,5 +178,22 @@ export async function migrateDatabase(
     record.verified(verification)
     logVerification(log, job.source, verification)
   }
+  sync?.verified()
   await within(Stage.UploadArtifact, upload ?? Promise.resolve())
+}
+
+/** Without a sync the copy holds the snapshot from the dump's start: say when the source moved on meanwhile. */
+async function warnOfWritesDuringRun(
+  job: DatabaseJob,
+  record: DatabaseRecorder,
+  { connector, log }: ModeContext<MigrateInputs>,
+  source: Endpoint,
+  writesBefore: number
+): Promise<void> {
+  const writes = Math.max(0, (await connector.withConnection(source, nextTransactionId)) - writesBefore)
+  record.writesDuringRun(writes)
+  if (writes > 0)
+    log.warning(
+      `${writes} transactions wrote on the source server during the run: the copy of ${job.source} holds the snapshot from the dump's start`
+    )
 }

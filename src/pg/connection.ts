@@ -11,6 +11,8 @@ export interface ConnectOptions {
   retryDelayMs?: number
   /** Connect even though the run is cancelled: only to undo what this run did (drop a database it created). */
   afterCancel?: boolean
+  /** A logical replication connection (walsender): takes CREATE_REPLICATION_SLOT and START_REPLICATION. */
+  replication?: boolean
 }
 
 /**
@@ -31,7 +33,11 @@ export class Connector {
     for (let attempt = 1; ; attempt++) {
       if (!options.afterCancel) this.scope.cancellation.throwIfCancelled()
       try {
-        return this.track(endpoint, await connectOnce(endpoint, tryTls), options.afterCancel === true)
+        return this.track(
+          endpoint,
+          await connectOnce(endpoint, tryTls, options.replication === true),
+          options.afterCancel === true
+        )
       } catch (error) {
         if (attempt >= attempts || !isTransient(error)) throw explainConnectError(endpoint, error)
         this.scope.log.info(
@@ -84,7 +90,7 @@ export async function serverVersionNumber(client: pg.Client): Promise<number> {
   return rows[0].num
 }
 
-function pgConfig(endpoint: Endpoint, ssl: boolean): pg.ClientConfig {
+function pgConfig(endpoint: Endpoint, ssl: boolean, replication: boolean): pg.ClientConfig {
   // Rebuild through pg-connection-string with libpq semantics, so sslmode means for pg exactly
   // what it means for pg_dump and pg_restore.
   const params = new URLSearchParams()
@@ -107,7 +113,9 @@ function pgConfig(endpoint: Endpoint, ssl: boolean): pg.ClientConfig {
     password: endpoint.password,
     database: endpoint.database,
     application_name: 'pg-migrate-action',
-    connectionTimeoutMillis: endpoint.connectTimeout * 1000
+    connectionTimeoutMillis: endpoint.connectTimeout * 1000,
+    // node-postgres sends it in the startup packet; its types do not list it.
+    ...(replication ? ({ replication: 'database' } as pg.ClientConfig) : {})
   }
 }
 
@@ -117,14 +125,15 @@ function isTransient(error: unknown): boolean {
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P03' || code === '53300'
 }
 
-async function connectOnce(endpoint: Endpoint, tls: boolean): Promise<pg.Client> {
-  const client = new pg.Client(pgConfig(endpoint, tls))
+async function connectOnce(endpoint: Endpoint, tls: boolean, replication: boolean): Promise<pg.Client> {
+  const client = new pg.Client(pgConfig(endpoint, tls, replication))
   try {
     await client.connect()
   } catch (error) {
     await client.end().catch(() => undefined)
     const fallback = endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer'
-    if (tls && fallback && /does not support SSL/i.test((error as Error).message)) return connectOnce(endpoint, false)
+    if (tls && fallback && /does not support SSL/i.test((error as Error).message))
+      return connectOnce(endpoint, false, replication)
     throw error
   }
   return client

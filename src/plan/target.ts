@@ -75,7 +75,8 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
           targetIsSuperuser: plan.target?.superuser ?? false,
           privileges: request.privileges,
           roles: request.roles,
-          validationQueries: request.validationQueries
+          validationQueries: request.validationQueries,
+          sync: request.sync
         }))
       )
     } else if (side.extensions) {

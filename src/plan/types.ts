@@ -67,4 +67,6 @@ export interface PlanRequest extends TargetRules {
   targetUrlDatabase?: string
   /** A requested client version (17 or 17.9.0). */
   clientVersion?: string
+  /** `logical`: the copy is kept in step with the source until cutover; the plan checks what that needs. */
+  sync?: 'none' | 'logical'
 }

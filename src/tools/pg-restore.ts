@@ -16,7 +16,12 @@ export interface RestoreOptions {
   privileges: 'skip' | 'keep'
   /** True when the target login is a superuser: nothing needs skipping. */
   superuser: boolean
+  /** TOC entries left for the caller to restore later: a sync creates triggers only at cutover. */
+  holdBack?: RegExp
 }
+
+/** Triggers and rules, and comments on them: held back while a sync replays the source's changes, so none fires twice. */
+export const TRIGGERS_AND_RULES = /^\d+; \d+ \d+ (?:COMMENT \S+ )?(?:TRIGGER|RULE) /
 
 /** What pg_restore needs to run against one target database. */
 export interface Restorer {
@@ -116,7 +121,7 @@ export async function restoreList(restorer: Restorer, section?: 'pre-data'): Pro
     env: clientEnvironment(endpoint, passfile),
     onStdout: (line) => lines.push(line)
   })
-  const entries = lines.filter((line) => /^\d+;/.test(line))
+  const entries = lines.filter((line) => /^\d+;/.test(line) && !options.holdBack?.test(line))
   const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
   const restorable = entries.filter((line) => !skipped.includes(line))
   const kept = options.privileges === 'keep' ? keepPrivilegesOrder(restorable) : restorable

@@ -63,7 +63,8 @@ export function parseOutputs(text) {
 /**
  * @param {Record<string, string>} inputs action inputs by their action.yml names
  * @param {{ env?: Record<string, string>, toolCache?: string, workDir?: string, signalAfterMs?: number,
- *   onStdout?: (chunk: string) => void, timeoutMs?: number }} [options]
+ *   onStdout?: (chunk: string) => void, timeoutMs?: number,
+ *   onChild?: (child: import('node:child_process').ChildProcess) => void }} [options]
  * @returns {Promise<ActionRun>}
  */
 export async function runAction(inputs, options = {}) {
@@ -109,6 +110,8 @@ async function runIn(workDir, inputs, options) {
     env,
     stdio: ['ignore', 'pipe', 'pipe']
   })
+  // A test that must kill the step outright (SIGKILL, as a lost runner) gets the process itself.
+  options.onChild?.(child)
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => {

@@ -247,7 +247,8 @@ export function defaultBaseDir(name = 'pg-migrate-testbed') {
  */
 export async function startServerPair(baseDir) {
   const [source, target] = await Promise.all([
-    startServer({ major: 14, baseDir }),
+    // wal_level = logical: sync: logical streams the source's changes (a restart to change it).
+    startServer({ major: 14, baseDir, settings: ['wal_level=logical'] }),
     startServer({ major: 17, baseDir, target: true })
   ])
   return { source, target }

@@ -32,6 +32,7 @@ import {
   superuserObjectsProbe,
   untrustedFunctionsProbe
 } from './superuser.js'
+import { SYNC_PROBES } from './sync.js'
 import type { Probe, ProbeContext } from './types.js'
 
 export { extensionsUsed, type ExtensionUse } from './extensions.js'
@@ -68,7 +69,9 @@ export const PROBES: readonly Probe[] = [
   intervalTextProbe,
   generatedInheritanceProbe,
   columnOrderProbe,
-  adminpackProbe
+  adminpackProbe,
+  // sync: logical only, but for the leftovers of an earlier sync, which every plan names
+  ...SYNC_PROBES
 ]
 
 /** A version-crossing probe runs only when its release lies between the source and the target. */

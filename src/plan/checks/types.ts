@@ -19,6 +19,8 @@ export interface ProbeContext {
   roles: 'fail' | 'create-missing'
   /** The user's validation queries, run on both sides after the restore. */
   validationQueries: string[]
+  /** `logical`: the source must be able to stream its changes until cutover. */
+  sync?: 'none' | 'logical'
 }
 
 /**

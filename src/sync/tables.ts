@@ -1,0 +1,49 @@
+import type pg from 'pg'
+import { isUserSchema } from '../pg/sql.js'
+
+/**
+ * The tables a sync publishes: every permanent plain table and partition in a user schema that no
+ * extension owns. Leaf tables, never a partitioned root (12 cannot publish one, and changes are
+ * reported per partition anyway); unlogged tables write no WAL and cannot be published.
+ * `alias` is the pg_class row, `namespace` its pg_namespace row.
+ */
+export function syncedTableCondition(alias = 'c', namespace = 'n'): string {
+  return `${alias}.relkind = 'r' AND ${alias}.relpersistence = 'p' AND ${isUserSchema(namespace)}
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                     AND d.objid = ${alias}.oid AND d.deptype = 'e')`
+}
+
+/** One published table as the source describes it: the columns a change carries, in order. */
+export interface SyncedTable {
+  oid: number
+  /** Qualified and quoted, ready for SQL text. */
+  name: string
+  schema: string
+  table: string
+  /** Columns pgoutput sends (not dropped, not generated), with their type OIDs; `always`: GENERATED ALWAYS AS IDENTITY. */
+  columns: { name: string; type: number; always: boolean }[]
+}
+
+/** The tables to publish, with their columns, read from `client` (inside the slot's snapshot). */
+export async function readSyncedTables(client: pg.Client): Promise<SyncedTable[]> {
+  const { rows: version } = await client.query<{ num: number }>(
+    `SELECT current_setting('server_version_num')::int AS num`
+  )
+  const notGenerated = version[0].num >= 120000 ? `AND a.attgenerated = ''` : ''
+  const { rows } = await client.query<{
+    oid: number
+    name: string
+    schema: string
+    table: string
+    columns: { name: string; type: number; always: boolean }[] | null
+  }>(
+    `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name, n.nspname AS schema, c.relname AS table,
+            (SELECT json_agg(json_build_object('name', a.attname, 'type', a.atttypid::int, 'always', a.attidentity = 'a') ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${syncedTableCondition()}
+      ORDER BY n.nspname, c.relname`
+  )
+  return rows.map((row) => ({ ...row, columns: row.columns ?? [] }))
+}

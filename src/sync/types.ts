@@ -1,0 +1,32 @@
+import type { ApplyCounts } from './apply.js'
+import type { LagSample } from './lag.js'
+
+/** One database's sync as the report keeps it. */
+export interface SyncRecord {
+  /** The replication slot's and the publication's name on the source (both dropped). */
+  slot: string
+  /**
+   * How the target's triggers were kept from firing a second time for changes the source's own
+   * triggers already made: `replica-role`, applied with session_replication_role = replica;
+   * `created-at-cutover`, the dump's triggers and rules restored only after the last change.
+   */
+  triggers: 'replica-role' | 'created-at-cutover'
+  cutover: 'when-idle' | 'after-catch-up'
+  /** Why the sync ended. */
+  reason?: string
+  applied?: ApplyCounts
+  /** Seconds from the start of the stream to cutover. */
+  streamSeconds?: number
+  /** Seconds the target took to reach the source's position at the last probe before cutover. */
+  lagAtCutoverSeconds?: number
+  /** The lag over time (seconds since the stream started, seconds behind), at most 60 points. */
+  lag?: LagSample[]
+  sequences?: number
+  /** Triggers and rules created at cutover (created-at-cutover only). */
+  triggersCreated?: number
+  /**
+   * The downtime window: from the source's last write to a migrated table to the end of verify, in
+   * seconds, and its parts.
+   */
+  downtime?: { seconds: number; waitingSeconds: number; cutoverSeconds: number; verifySeconds: number }
+}
