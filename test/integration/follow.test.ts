@@ -181,6 +181,7 @@ describe('a data file read while it is written', () => {
     })
     entry = fs.readdirSync(path.join(realDump, 'dump')).find((f) => f.endsWith('.dat.gz')) as string
   })
+  afterAll(() => fs.rmSync(realDump, { recursive: true, force: true }))
 
   async function rowsCopying(target: string): Promise<number> {
     const { rows } = await testbed.query(

@@ -9,12 +9,14 @@ import { loadTestbed, uniqueName } from '../support/testbed.js'
 const testbed = loadTestbed()
 const SAMPLE = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sample.sql'), 'utf8')
 let services: Awaited<ReturnType<typeof startArtifactServices>>
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'split-'))
 
 beforeAll(async () => {
   services = await startArtifactServices({})
 })
 afterAll(async () => {
   await services.close()
+  fs.rmSync(scratch, { recursive: true, force: true })
 })
 
 async function targetTables(db: string): Promise<number> {
@@ -36,7 +38,7 @@ describe('split migration: dump here, restore there, the artifact in between', (
   })
 
   test('dump mode uploads the dump and its manifest; the zip holds exactly the dump files', async () => {
-    const dumpPath = fs.mkdtempSync(path.join(os.tmpdir(), 'split-dump-'))
+    const dumpPath = fs.mkdtempSync(path.join(scratch, 'dump-'))
     const run = await runAction(
       {
         mode: 'dump',
@@ -81,7 +83,7 @@ describe('split migration: dump here, restore there, the artifact in between', (
   })
 
   test('a flipped byte in one dump file makes restore refuse before the target is written', async () => {
-    const dumpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'split-corrupt-'))
+    const dumpDir = fs.mkdtempSync(path.join(scratch, 'corrupt-'))
     const entries: Map<string, Buffer> = await unzipEntries(await services.readBlob(artifact))
     for (const [name, bytes] of entries) {
       fs.mkdirSync(path.dirname(path.join(dumpDir, name)), { recursive: true })

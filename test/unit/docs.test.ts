@@ -10,9 +10,13 @@ function docs(...args: string[]): { status: number | null; out: string } {
   return { status: run.status, out: run.stdout + run.stderr }
 }
 
+const made: string[] = []
+afterAll(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })))
+
 /** Copies of README.md and action.yml to tamper with. */
 function copies(edit: { readme?: (text: string) => string; action?: (text: string) => string } = {}): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-check-'))
+  made.push(dir)
   const readme = path.join(dir, 'README.md')
   const action = path.join(dir, 'action.yml')
   fs.writeFileSync(readme, (edit.readme ?? ((t) => t))(fs.readFileSync('README.md', 'utf8')))
