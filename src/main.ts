@@ -70,10 +70,9 @@ export async function run(runtime: Runtime): Promise<RunReport> {
       inputs.mode === 'restore'
         ? await stages.run(Stage.CheckDump, undefined, () => fetchDump(inputs, artifacts, log))
         : undefined
-    const dumped = dump && { ...dump.manifest, extensions: dump.manifest.extensions }
     const plan = await stages.run(Stage.Plan, undefined, () =>
       planMigration(
-        planRequestFor(inputs, { endpoint: target, fromCivo: isCivoEndpoint(target) }, dumped),
+        planRequestFor(inputs, { endpoint: target, fromCivo: isCivoEndpoint(target) }, dump?.manifest),
         connector,
         log
       )
@@ -87,9 +86,10 @@ export async function run(runtime: Runtime): Promise<RunReport> {
       return report
     }
 
-    const client = plan.client
+    const requirement = plan.client
+    const client = requirement
       ? await stages.run(Stage.InstallClient, undefined, () =>
-          installClient(plan.client!, {
+          installClient(requirement, {
             downloadTemplate: 'clientDownloadUrl' in inputs ? inputs.clientDownloadUrl : '',
             env: runner.env,
             log
