@@ -16,6 +16,9 @@ import { REPO_ROOT } from './servers.js'
 /** The Node.js the action runs on, as on the runner (action.yml: node24); scripts/setup-testbed.sh installs it. */
 export const ACTION_NODE = path.join(REPO_ROOT, '.testbed', 'node', 'bin', 'node')
 
+/** The test run's shared tool cache (set by the global setup), for runs that do not bring their own. */
+export const TOOL_CACHE_ENV = 'PG_MIGRATE_TOOL_CACHE'
+
 /** What a run that should pass looks like through `outcome`. */
 export const PASSED = { exitCode: 0, result: 'passed', log: '' }
 
@@ -101,7 +104,7 @@ async function runIn(workDir, inputs, options) {
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     RUNNER_TEMP: runnerTemp,
-    RUNNER_TOOL_CACHE: options.toolCache ?? path.join(workDir, 'tool-cache'),
+    RUNNER_TOOL_CACHE: options.toolCache ?? process.env[TOOL_CACHE_ENV] ?? path.join(workDir, 'tool-cache'),
     ...options.env
   })
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
