@@ -63,7 +63,8 @@ export function parseOutputs(text) {
 /**
  * @param {Record<string, string>} inputs action inputs by their action.yml names
  * @param {{ env?: Record<string, string>, toolCache?: string, workDir?: string, signalAfterMs?: number,
- *   onStdout?: (chunk: string) => void, timeoutMs?: number }} [options]
+ *   onStdout?: (chunk: string) => void, timeoutMs?: number, entry?: string }} [options]
+ *   entry: the bundle to run (default dist/index.js; the bench runs copies of builds)
  * @returns {Promise<ActionRun>}
  */
 export async function runAction(inputs, options = {}) {
@@ -105,7 +106,7 @@ async function runIn(workDir, inputs, options) {
   })
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
   if (!fs.existsSync(ACTION_NODE)) throw new Error(`${ACTION_NODE} is missing: run npm run testbed`)
-  const child = spawn(ACTION_NODE, [path.join(REPO_ROOT, 'dist', 'index.js')], {
+  const child = spawn(ACTION_NODE, [options.entry ?? path.join(REPO_ROOT, 'dist', 'index.js')], {
     env,
     stdio: ['ignore', 'pipe', 'pipe']
   })
