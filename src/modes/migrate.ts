@@ -7,7 +7,7 @@ import { withDatabase } from '../pg/endpoint.js'
 import { holdSnapshot, nextTransactionId } from '../pg/snapshot.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { dataFileReader, followableTables, restoreBesideDump } from '../tools/follow.js'
-import { compressionArgument, startDump } from '../tools/pg-dump.js'
+import { chooseCompression, compressionArgument, startDump } from '../tools/pg-dump.js'
 import type { RestoreResult } from '../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
@@ -52,9 +52,20 @@ export async function migrateDatabase(
   let upload: Promise<void> | undefined
   try {
     // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
-    const [sequences, followable] = await within(
+    const dir = dumpFolder(inputs.dumpPath, plan.jobs.length, job.source)
+    const [sequences, followable, compression] = await within(
       Stage.Dump,
-      Promise.all([fingerprintSequences(snapshot.client), followableTables(snapshot.client)])
+      Promise.all([
+        fingerprintSequences(snapshot.client),
+        followableTables(snapshot.client),
+        chooseCompression({
+          requested: inputs.compression,
+          uploads: inputs.uploadArtifact,
+          dir,
+          source: snapshot.client,
+          log
+        })
+      ])
     )
     const dump = startDump({
       client,
@@ -63,9 +74,9 @@ export async function migrateDatabase(
       passfile: context.passfile,
       endpoint: source,
       snapshot,
-      dir: dumpFolder(inputs.dumpPath, plan.jobs.length, job.source),
+      dir,
       jobs: inputs.jobs,
-      compression: inputs.compression
+      compression
     })
 
     // The restore beside the dump: it touches the target only once toc.dat is written.
@@ -87,7 +98,7 @@ export async function migrateDatabase(
         encoding: job.encoding,
         targetMajor,
         tables: followable,
-        reader: dataFileReader(compressionArgument(inputs.compression, client.major)),
+        reader: dataFileReader(compressionArgument(compression, client.major)),
         async prepareTarget() {
           restoreTimer = stages.begin(Stage.Restore, job.source)
           createdTarget = (await prepareTarget(preparation, record)).created

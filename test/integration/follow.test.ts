@@ -91,6 +91,13 @@ describe('the restore follows the dump', () => {
     expect(run.report.databases[0].restore.followed).toHaveLength(2)
   })
 
+  test('with nothing uploaded, auto leaves the dump uncompressed, and says why', async () => {
+    const run = await migrate(db, `${db}_plain`, { 'upload-artifact': 'false' })
+    expect(run.stdout).toMatch(/compression: none \(the dump is not uploaded, and .* free holds it uncompressed\)/)
+    expect(run.stdout).toContain('--compress=0')
+    expect(run.report.databases[0].restore.followed).toHaveLength(2)
+  })
+
   test('lz4, which Node cannot stream, restores once the dump is complete', async () => {
     const run = await migrate(db, `${db}_lz4`, { compression: 'lz4' })
     expect(run.report.databases[0].restore.followed).toBeUndefined()
