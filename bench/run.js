@@ -224,11 +224,12 @@ function printWay(name, r) {
     `runner by program: ${Object.entries(r.runnerByProgram)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
+    ...(['source', 'target'].map((side) => `${side} by activity: ${Object.entries(r.serverByActivity[side]).filter(([, v]) => v >= 0.1).map(([k, v]) => `${k} ${v}`).join(', ')}`)),
     r.stages ? r.stages.map((/** @type {any} */ s) => `${s.stage} ${s.seconds.toFixed(1)}`).join(', ') : ''
   ].filter(Boolean)
   console.log(
     `  ${name.padEnd(16)} ${secs(r.seconds).padStart(8)}   CPU s runner ${r.cpu.runner}, source ${r.cpu.source}, target ${r.cpu.target}` +
-      ` (others ${r.otherLoadPercent}%)   peak RSS ${mib(r.rss.mainBytes)} / tree ${mib(r.rss.treeBytes)}${detail.length ? `\n${' '.repeat(20)}${detail.join('; ')}` : ''}`
+      ` (others ${r.otherLoadPercent}%)   peak RSS ${mib(r.rss.mainBytes)} / tree ${mib(r.rss.treeBytes)}${detail.map((line) => `\n${' '.repeat(20)}${line}`).join('')}`
   )
 }
 

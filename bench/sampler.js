@@ -5,7 +5,7 @@ import { clearInterval, setInterval } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { quietWait } from './options.js'
 import { now, round } from './processes.js'
-import { CLOCK_TICKS, descendants, processTable, sideTicks } from './sides.js'
+import { CLOCK_TICKS, descendants, postmasterPid, processTable, sideTicks } from './sides.js'
 
 function readCpu() {
   const [, ...fields] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)
@@ -49,6 +49,22 @@ function readHwm(pid) {
   }
 }
 
+/**
+ * What a server process is doing, from the title PostgreSQL gives it: a background process's name,
+ * or a backend's command tag (the words after its client's address).
+ * @param {string} title
+ */
+function activityOf(title) {
+  const background =
+    /^postgres: (checkpointer|background writer|walwriter|autovacuum (?:launcher|worker)|parallel worker|logical replication (?:launcher|worker)|stats collector|archiver)/.exec(
+      title
+    )
+  if (background) return background[1]
+  const backend = /\)\s+(.*?)\s*$/.exec(title)
+  if (backend) return backend[1].replace(/ waiting$/, '').replace(/^idle.*/, 'idle')
+  return 'postmaster'
+}
+
 /** A short name for what a runner process runs. @param {string} command */
 function commandName(command) {
   const known = /\b(pg_dump|pg_restore|psql|pgcopydb|node|tar|sh)\b/.exec(command)
@@ -88,11 +104,33 @@ export function startSampler(servers, options = {}) {
   let last = readCpu()
   const first = last
   const ticksAtStart = sideTicks(servers)
+  /** @type {Record<'source' | 'target', Record<string, number>>} */
+  const activity = { source: {}, target: {} }
+  /** @type {Map<number, number>} server process → its own ticks at the last poll */
+  const serverTicks = new Map()
+  let firstPoll = true
+  /** @param {Map<number, import('./sides.js').ProcessEntry>} table */
+  const attribute = (table) => {
+    for (const side of /** @type {const} */ (['source', 'target'])) {
+      for (const pid of descendants(table, postmasterPid(servers[side]))) {
+        const own = table.get(pid)?.own ?? 0
+        const before = serverTicks.get(pid)
+        serverTicks.set(pid, own)
+        // Processes there before the way began: only what they do from now on counts.
+        if (firstPoll || own === before) continue
+        const doing = activityOf(commandLine(pid))
+        activity[side][doing] = (activity[side][doing] ?? 0) + own - (before ?? 0)
+      }
+    }
+    firstPoll = false
+  }
+  attribute(processTable())
   const tick = () => {
     const current = readCpu()
     cpu.push({ t: now(), busy: current.busy - last.busy, total: current.total - last.total })
     last = current
     const table = processTable()
+    attribute(table)
     state.polls++
     const tree = descendants(table, process.pid)
     tree.delete(process.pid)
@@ -170,6 +208,20 @@ export function startSampler(servers, options = {}) {
       const by = {}
       for (const p of [...state.seen.values(), ...state.finished]) by[p.command] = (by[p.command] ?? 0) + p.own
       return Object.fromEntries(Object.entries(by).map(([k, v]) => [k, round(v / CLOCK_TICKS, 1)]))
+    },
+    /**
+     * Each server's CPU seconds by what its processes were doing when polled (every 100 ms; a
+     * backend's last moments before it exits are missed): where the servers spend their time.
+     */
+    serverByActivity() {
+      /** @param {Record<string, number>} by */
+      const seconds = (by) =>
+        Object.fromEntries(
+          Object.entries(by)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => [k, round(v / CLOCK_TICKS, 1)])
+        )
+      return { source: seconds(activity.source), target: seconds(activity.target) }
     },
     /** Peak RSS: the way's main process (VmHWM) and the runner's whole tree (summed VmRSS, sampled). */
     rss() {

@@ -28,6 +28,7 @@ export async function timed(servers, options, work) {
     otherLoadPercent: sampler.otherLoad(),
     rss: sampler.rss(),
     runnerByProgram: sampler.runnerByProgram(),
+    serverByActivity: sampler.serverByActivity(),
     ...detail
   }
 }
