@@ -1,6 +1,6 @@
 // The benchmark database on the PostgreSQL 14 server: schema, generated rows, indexes.
 import { withClient, serverUrl } from '../test/support/servers.js'
-import { jobs, sizeGb } from './options.js'
+import { jobs } from './options.js'
 import { now } from './processes.js'
 
 export const DATABASE = 'benchdb'
@@ -8,8 +8,8 @@ export const DATABASE = 'benchdb'
 // ---------------------------------------------------------------------------------------------
 // The benchmark database
 
-/** Rows per table for the chosen size; tuned so --size-gb 1 gives about 1 GB on disk. */
-function plannedRows() {
+/** Rows per table for a size; tuned so 1 gives about 1 GB on disk. @param {number} sizeGb */
+function plannedRows(sizeGb) {
   const scale = Math.max(1, Math.round(10 * sizeGb))
   return {
     customers: Math.max(1000, Math.round(100_000 * sizeGb)),
@@ -56,9 +56,9 @@ CREATE TABLE public.pgbench_accounts (aid int NOT NULL, bid int, abalance int, f
 CREATE TABLE public.pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22));
 `
 
-/** INSERT … SELECT statements in chunks, so two sessions can load at once. */
-function loadStatements() {
-  const rows = plannedRows()
+/** INSERT … SELECT statements in chunks, so two sessions can load at once. @param {number} sizeGb */
+function loadStatements(sizeGb) {
+  const rows = plannedRows(sizeGb)
   /** @type {string[]} */
   const statements = []
   const chunks = (
@@ -156,13 +156,16 @@ export async function tableCounts(url) {
   })
 }
 
-/** @param {any} source */
-export async function generate(source) {
+/** @param {any} source @param {number} sizeGb */
+export async function generate(source, sizeGb) {
   const started = now()
   const url = serverUrl(source, DATABASE)
-  await withClient(serverUrl(source, 'postgres'), (client) => client.query(`CREATE DATABASE ${DATABASE}`))
+  await withClient(serverUrl(source, 'postgres'), async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${DATABASE}`)
+    await client.query(`CREATE DATABASE ${DATABASE}`)
+  })
   await withClient(url, (client) => client.query(SCHEMA))
-  await runQueue(url, loadStatements(), jobs)
+  await runQueue(url, loadStatements(sizeGb), jobs)
   // Foreign key last: it needs the customers' primary key, and both sessions may still be indexing.
   await runQueue(url, INDEX_STATEMENTS.slice(0, 8), jobs)
   await runQueue(url, INDEX_STATEMENTS.slice(8), 1)

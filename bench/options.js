@@ -3,34 +3,99 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 
-// ---------------------------------------------------------------------------------------------
-// Arguments
+/** Every way, in the order they are listed; --ways picks some. */
+export const WAYS = ['seed', 'pipe', 'hand', 'pgcopydb', 'action']
+
+const USAGE = `usage: npm run bench -- [options]
+  --ways seed,pipe,hand,pgcopydb,action   which ways to time (default: all)
+        seed      the seed guide: pg_dump -C -f file.sql, then psql < file.sql
+        pipe      pg_dump | psql
+        hand      hand-tuned pg_dump -Fd -j N -Z zstd:1, then pg_restore -j N, no verification
+        pgcopydb  pgcopydb clone --table-jobs N --index-jobs N, then pgcopydb compare data
+        action    this action, mode migrate, verify full, no upload
+  --variant label:key=value[,key=value]   also time the action with other inputs, as action[label]
+  --variant label:@path/to/index.js[,key=value]  also time another build of the action (copied
+                                          aside at the start), with other inputs if given
+  --sizes 1,5          database sizes in GB, one database each (default 1; --size-gb is the same)
+  --runs 3             runs per size; the order of the ways turns from run to run
+  --jobs <cpus>        jobs for every way that takes them (default: the CPUs here)
+  --layout shared      shared: every side on this machine's CPUs; three: each side (runner, source,
+                       target) capped at --side-cpus CPUs with a cgroup quota, as three machines
+                       would be; both: every way once each way
+  --side-cpus <cpus/3> the cap per side with --layout three or both
+  --quiet-wait 300     seconds to wait, before each timed way, for other load to settle (0: never)
+  --json bench/results.json`
 
 const { values: args } = parseArgs({
   options: {
-    'size-gb': { type: 'string', default: '1' },
+    ways: { type: 'string', default: WAYS.join(',') },
+    variant: { type: 'string', multiple: true, default: [] },
+    sizes: { type: 'string' },
+    'size-gb': { type: 'string' },
     runs: { type: 'string', default: '3' },
     jobs: { type: 'string', default: String(os.availableParallelism()) },
+    layout: { type: 'string', default: 'shared' },
+    'side-cpus': { type: 'string', default: String(Math.round((100 * os.availableParallelism()) / 3) / 100) },
     json: { type: 'string', default: path.join('bench', 'results.json') },
     'quiet-wait': { type: 'string', default: '300' },
     help: { type: 'boolean', default: false }
   }
 })
-if (args.help) {
-  console.log(
-    'usage: node bench/run.js [--size-gb 1] [--runs 3] [--jobs <cpus>] [--json bench/results.json] [--quiet-wait 300]'
-  )
-  console.log(
-    '  --quiet-wait: seconds to wait, before each timed way, for other load on the machine to settle (0: never)'
-  )
-  process.exit(0)
-}
-export const sizeGb = Number(args['size-gb'])
-export const runs = Number(args.runs)
-export const jobs = Number(args.jobs)
-if (!(sizeGb > 0) || !Number.isInteger(runs) || runs < 1 || !Number.isInteger(jobs) || jobs < 1) {
-  console.error('--size-gb must be > 0, --runs and --jobs positive integers')
+
+/** @param {string} message */
+function usageError(message) {
+  console.error(`${message}\n\n${USAGE}`)
   process.exit(2)
 }
+
+if (args.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
+
+export const sizes = (args.sizes ?? args['size-gb'] ?? '1').split(',').map(Number)
+export const runs = Number(args.runs)
+export const jobs = Number(args.jobs)
+export const sideCpus = Number(args['side-cpus'])
+if (sizes.some((size) => !(size > 0))) usageError('--sizes takes sizes in GB above 0, comma-separated')
+if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(jobs) || jobs < 1)
+  usageError('--runs and --jobs take positive integers')
+if (!(sideCpus > 0)) usageError('--side-cpus takes a number of CPUs above 0')
+
+const layoutChoices = { shared: ['shared'], three: ['three'], both: ['shared', 'three'] }
+if (!Object.hasOwn(layoutChoices, args.layout)) usageError('--layout takes shared, three or both')
+/** @type {('shared' | 'three')[]} */
+export const layouts = /** @type {any} */ (layoutChoices[/** @type {keyof typeof layoutChoices} */ (args.layout)])
+
+const picked = args.ways.split(',').filter(Boolean)
+const unknown = picked.filter((way) => !WAYS.includes(way))
+if (unknown.length) usageError(`--ways: unknown ${unknown.join(', ')}`)
+
+/**
+ * @typedef {{ name: string, kind: string, inputs?: Record<string, string>, entry?: string }} WaySpec
+ *   kind: one of WAYS; action variants carry other inputs or another build's entry file.
+ */
+/** @type {WaySpec[]} */
+export const ways = WAYS.filter((way) => picked.includes(way)).map((way) => ({ name: way, kind: way }))
+for (const spec of args.variant) {
+  const match = /^([\w.-]+):(.+)$/.exec(spec)
+  if (!match) usageError(`--variant ${spec}: expected label:key=value[,key=value] or label:@path[,key=value]`)
+  const [, label, rest] = /** @type {RegExpExecArray} */ (match)
+  /** @type {WaySpec} */
+  const way = { name: `action[${label}]`, kind: 'action', inputs: {} }
+  for (const item of rest.split(',')) {
+    if (item.startsWith('@')) way.entry = path.resolve(item.slice(1))
+    else {
+      const pair = item.split('=')
+      if (pair.length !== 2)
+        usageError(`--variant ${spec}: expected key=value, not ${item}`)(
+          /** @type {Record<string, string>} */ way.inputs
+        )[pair[0]] = pair[1]
+    }
+  }
+  ways.push(way)
+}
+if (ways.length === 0) usageError('--ways: pick at least one way')
+
 export const jsonPath = path.resolve(args.json)
 export const quietWait = Number(args['quiet-wait'])

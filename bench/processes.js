@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { defaultBaseDir, stopServer } from '../test/support/servers.js'
+import { processTable } from './sides.js'
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup: servers, the bundle server, every child this script started, the temp folder.
@@ -12,7 +13,7 @@ import { defaultBaseDir, stopServer } from '../test/support/servers.js'
 export const baseDir = defaultBaseDir('pg-migrate-bench')
 /** @type {Set<import('node:child_process').ChildProcess>} */
 export const children = new Set()
-/** @type {{ source?: any, target?: any, bundle?: any, actionPid?: number }} */
+/** @type {{ source?: any, target?: any, bundle?: any, groups?: { remove(): void } }} */
 export const live = {}
 let cleaned = false
 
@@ -20,7 +21,13 @@ export async function cleanup() {
   if (cleaned) return
   cleaned = true
   for (const child of children) child.kill('SIGTERM')
-  if (live.actionPid) killPid(live.actionPid, 'SIGTERM')
+  // The action is spawned by runAction, not here: every child of this process is one we started.
+  for (const [pid, p] of processTable()) if (p.ppid === process.pid) killPid(pid, 'SIGTERM')
+  try {
+    live.groups?.remove()
+  } catch (error) {
+    console.error(`could not remove the benchmark's cgroups: ${error instanceof Error ? error.message : error}`)
+  }
   await live.bundle?.close().catch(() => undefined)
   await Promise.all([live.source, live.target].filter(Boolean).map((server) => stopServer(server, 'immediate')))
   // A server that started while its pair failed to (startServerPair rejects then): stop it by its pid.
@@ -108,16 +115,31 @@ export function finished(child) {
   })
 }
 
-/** @param {string} command @param {string[]} argv @param {Record<string, string>} env */
-export async function runTool(command, argv, env, onLine = (/** @type {string} */ _line) => undefined) {
-  const child = spawnTracked(command, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let pending = ''
-  child.stderr?.on('data', (chunk) => {
-    pending += chunk
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    lines.forEach(onLine)
-  })
+/**
+ * Runs a tool to its end; stderr lines go to `onLine`, and stdout lines to `onStdout` when given.
+ * @param {string} command @param {string[]} argv @param {Record<string, string>} env
+ * @param {(line: string) => void} [onLine] @param {(line: string) => void} [onStdout]
+ */
+export async function runTool(command, argv, env, onLine, onStdout) {
+  const child = spawnTracked(command, argv, { env, stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'] })
+  const split = (/** @type {((line: string) => void) | undefined} */ each) => {
+    let pending = ''
+    return {
+      push: (/** @type {Buffer} */ chunk) => {
+        pending += chunk
+        const lines = pending.split('\n')
+        pending = lines.pop() ?? ''
+        if (each) lines.forEach(each)
+      },
+      end: () => pending && each?.(pending)
+    }
+  }
+  const stderr = split(onLine)
+  const stdout = split(onStdout)
+  child.stderr?.on('data', stderr.push)
+  child.stdout?.on('data', stdout.push)
   const { code, tail } = /** @type {{ code: number | null, tail: string }} */ (await finished(child))
+  stderr.end()
+  stdout.end()
   if (code !== 0) throw new Error(`${path.basename(command)} exited ${code}: ${tail.split('\n').slice(-5).join(' | ')}`)
 }

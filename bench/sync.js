@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { runAction } from '../test/support/run-action.js'
 import { serverUrl, withClient } from '../test/support/servers.js'
 import { DATABASE } from './database.js'
-import { jobs, sizeGb } from './options.js'
+import { jobs } from './options.js'
 import { live, round } from './processes.js'
 
 /** Transactions per second the writer aims at: steady, well below what two cores can take. */
@@ -22,9 +22,9 @@ const WRITE_ON_AFTER_CATCH_UP_MS = 15_000
 const IDLE_SECONDS = 5
 
 /**
- * @param {{ source: any, target: any, workDir: string, toolCache: string }} ctx
+ * @param {{ source: any, target: any, workDir: string, toolCache: string, sizeGb: number }} ctx
  */
-export async function benchSync({ source, target, workDir, toolCache }) {
+export async function benchSync({ source, target, workDir, toolCache, sizeGb }) {
   console.log(`\nzero-downtime case: sync: logical with a steady writer (${WRITER_RATE} transactions/s)`)
   const sourceUrl = serverUrl(source, DATABASE)
   // pgbench_history has no key: append-only, so a full replica identity costs nothing and lets it be synced.

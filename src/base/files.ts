@@ -2,15 +2,24 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-/** A file's sha256, streamed: dump files run to gigabytes, and the restore goes on meanwhile. */
-export function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256')
-    fs.createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('end', () => resolve(hash.digest('hex')))
-      .on('error', reject)
-  })
+/**
+ * A file's sha256, read a piece at a time into one buffer: dump files run to gigabytes, the restore
+ * goes on meanwhile, and a fresh buffer per piece would make the garbage collector run for each
+ * few dozen megabytes.
+ */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256')
+  const buffer = Buffer.allocUnsafe(1024 * 1024)
+  const handle = await fs.promises.open(file)
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
+      if (bytesRead === 0) return hash.digest('hex')
+      hash.update(buffer.subarray(0, bytesRead))
+    }
+  } finally {
+    await handle.close()
+  }
 }
 
 /** Every file under `dir`, by path relative to it, sorted. */

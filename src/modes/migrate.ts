@@ -7,11 +7,12 @@ import { holdSnapshot, nextTransactionId } from '../pg/snapshot.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { dataFileReader, followableTables, restoreBesideDump } from '../tools/follow.js'
-import { compressionArgument, startDump } from '../tools/pg-dump.js'
+import { chooseCompression, compressionArgument, startDump } from '../tools/pg-dump.js'
 import type { Restorer, RestoreResult } from '../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
 import { dumpRequestFor, restorerFor } from './steps/copy.js'
+import { dumpFolder } from './steps/folders.js'
 import { fingerprintSource, writeDumpManifest } from './steps/source.js'
 import { analyzeTarget, dropCreatedTarget, prepareTarget, type TargetPreparation } from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
@@ -68,15 +69,27 @@ async function copyAndVerify(
   let restorer: Restorer | undefined
   try {
     // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
-    const [sequences, followable] = await within(
+    const dir = dumpFolder(inputs.dumpPath, plan.jobs.length, job.source)
+    const [sequences, followable, compression] = await within(
       Stage.Dump,
-      Promise.all([fingerprintSequences(snapshot.client), followableTables(snapshot.client)])
+      Promise.all([
+        fingerprintSequences(snapshot.client),
+        followableTables(snapshot.client),
+        chooseCompression({
+          requested: inputs.compression,
+          uploads: inputs.uploadArtifact,
+          dir,
+          source: snapshot.client,
+          log
+        })
+      ])
     )
     const dump = startDump({
       ...dumpRequestFor(context, job, client, source, snapshot),
       // sync: one pg_dump process. A parallel dump's workers lock with NOWAIT and fail on the first
       // TRUNCATE or DDL the application queues meanwhile; one process only makes those wait.
-      jobs: sync ? 1 : inputs.jobs
+      jobs: sync ? 1 : inputs.jobs,
+      compression
     })
 
     // The restore beside the dump: it touches the target only once toc.dat is written.
@@ -94,7 +107,7 @@ async function copyAndVerify(
         targetMajor,
         tables: followable,
         // A one-process dump writes toc.dat last: the restore waits for it.
-        reader: sync ? undefined : dataFileReader(compressionArgument(inputs.compression, client.major)),
+        reader: sync ? undefined : dataFileReader(compressionArgument(compression, client.major)),
         async prepareTarget() {
           restoreTimer = stages.begin(Stage.Restore, job.source)
           createdTarget = (await prepareTarget(preparation, record)).created

@@ -1,17 +1,17 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { PassThrough, pipeline, Readable, type Transform } from 'node:stream'
-import { pipeline as pipelinePromise } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import zlib from 'node:zlib'
 import type pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
 import { deferred, limiter } from '../base/async.js'
 import { MigrationError } from '../base/errors.js'
 import { formatBytes } from '../base/files.js'
 import type { RunScope } from '../base/scope.js'
 import type { Connector } from '../pg/connection.js'
-import { isUserSchema, quoteLiteral } from '../pg/sql.js'
+import { isUserSchema } from '../pg/sql.js'
+import { copyIntoStreams, prepareLoadSession, type FollowedTable } from './copy-load.js'
+import { SlabPool } from './slab-pool.js'
 import type { DumpProgress } from './pg-dump.js'
 import {
   partialCopy,
@@ -36,11 +36,16 @@ import { progressReporter } from './run-tool.js'
 /** Smaller tables wait for pg_restore: a connection per table would cost more than the overlap saves. */
 export const FOLLOW_MIN_BYTES = 8 * 1024 * 1024
 
-/** A source table big enough to load while it is dumped, with pg_dump's COPY column list. */
-export interface FollowedTable {
-  name: string
-  columns: string
-}
+export { copyInto, type FollowedTable } from './copy-load.js'
+
+/**
+ * A table this big is loaded over as many connections as there are jobs: its rows are then parsed
+ * and inserted by several backends, not one, while pg_dump's one COPY reads it from the source.
+ */
+export const MULTI_STREAM_MIN_BYTES = 64 * 1024 * 1024
+
+/** Reads and decompressed pieces this big: fewer callbacks and socket writes per byte. */
+const PIECE_BYTES = 1024 * 1024
 
 /** Reads a data file as this compression writes it; undefined when this Node has no streaming decompressor. */
 export interface DataFileReader {
@@ -51,10 +56,10 @@ export interface DataFileReader {
 export function dataFileReader(compression: string): DataFileReader | undefined {
   const method = compression.split(':')[0]
   if (method === '0' || method === 'none') return { suffix: '', decompressor: () => new PassThrough() }
-  if (method === 'gzip') return { suffix: '.gz', decompressor: () => zlib.createGunzip() }
+  if (method === 'gzip') return { suffix: '.gz', decompressor: () => zlib.createGunzip({ chunkSize: PIECE_BYTES }) }
   // zstd is in node:zlib from Node 23.8 on (the action runs on node24); lz4 is not at all.
   if (method === 'zstd' && typeof zlib.createZstdDecompress === 'function')
-    return { suffix: '.zst', decompressor: () => zlib.createZstdDecompress() }
+    return { suffix: '.zst', decompressor: () => zlib.createZstdDecompress({ chunkSize: PIECE_BYTES }) }
   return undefined
 }
 
@@ -72,8 +77,8 @@ export async function followableTables(
   // pg_dump's column list: neither dropped columns nor, from 12 on, generated ones.
   const notGenerated = version[0].num >= 120000 ? `AND a.attgenerated = ''` : ''
   const notPartition = version[0].num >= 100000 ? 'AND NOT c.relispartition' : ''
-  const { rows } = await source.query<{ oid: string; name: string; columns: string | null }>(
-    `SELECT c.oid::text AS oid, format('%I.%I', n.nspname, c.relname) AS name,
+  const { rows } = await source.query<{ oid: string; name: string; columns: string | null; bytes: string }>(
+    `SELECT c.oid::text AS oid, format('%I.%I', n.nspname, c.relname) AS name, pg_table_size(c.oid) AS bytes,
             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -81,7 +86,9 @@ export async function followableTables(
     [minBytes]
   )
   return new Map(
-    rows.filter((row) => row.columns).map((row) => [row.oid, { name: row.name, columns: row.columns as string }])
+    rows
+      .filter((row) => row.columns)
+      .map((row) => [row.oid, { name: row.name, columns: row.columns as string, bytes: Number(row.bytes) }])
   )
 }
 
@@ -96,6 +103,8 @@ export interface RestoreBesideDump {
   tables: Map<string, FollowedTable>
   /** How to read the data files as they grow; undefined: restore once the dump is complete. */
   reader?: DataFileReader
+  /** Tables this big load over `jobs` connections (default MULTI_STREAM_MIN_BYTES). */
+  multiStreamMinBytes?: number
   /**
    * Called once, when the restore begins (toc.dat written, or the dump complete): readies the target
    * database. Nothing touches the target before, so a dump that fails early leaves it as it was.
@@ -235,18 +244,28 @@ class Follower {
     if (this.failure || this.dumpExited === false) return
     const { restorer, reader, targetMajor, encoding, connector, scope } = this.setup
     const table = this.setup.tables.get(oid) as FollowedTable
-    scope.log.info(`loading ${table.name} as pg_dump writes it`)
+    const multiStream = (table.bytes ?? 0) >= (this.setup.multiStreamMinBytes ?? MULTI_STREAM_MIN_BYTES)
+    const streams = multiStream ? restorer.options.jobs : 1
+    scope.log.info(`loading ${table.name} as pg_dump writes it${streams > 1 ? `, over ${streams} connections` : ''}`)
     try {
-      // A cancelled run closes every connection, this one too.
-      await connector.withConnection(restorer.endpoint, async (target) => {
-        await prepareLoadSession(target, encoding, targetMajor)
+      // A cancelled run closes every connection, these too.
+      const targets: pg.Client[] = []
+      try {
+        for (let i = 0; i < streams; i++) targets.push(await connector.connect(restorer.endpoint))
+        await Promise.all(targets.map((target) => prepareLoadSession(target, encoding, targetMajor)))
+        // Uncompressed pieces go to the sockets as read: read into slabs given back once sent.
+        const pool = reader.suffix === '' ? new SlabPool(PIECE_BYTES) : undefined
         const data = pipeline(
-          Readable.from(this.growingFile(id, file, table.name), { objectMode: false }),
+          Readable.from(this.growingFile(id, file, table.name, pool), { objectMode: false }),
           reader.decompressor(),
           noop
         )
-        await copyInto(target, table, data)
-      })
+        const truncate = (): Promise<unknown> =>
+          connector.withConnection(restorer.endpoint, (target) => target.query(`TRUNCATE ONLY ${table.name}`))
+        await copyIntoStreams({ targets, table, data, pool, truncate: async () => void (await truncate()) })
+      } finally {
+        await Promise.all(targets.map((target) => target.end().catch(() => undefined)))
+      }
       this.loaded.add(id)
       this.followedNames.push(table.name)
       this.tableDone(table.name)
@@ -257,7 +276,7 @@ class Follower {
   }
 
   /** A data file as pg_dump writes it: read to its end, wait for more, until pg_dump has closed it. */
-  private async *growingFile(id: string, file: string, table: string): AsyncGenerator<Buffer> {
+  private async *growingFile(id: string, file: string, table: string, pool?: SlabPool): AsyncGenerator<Buffer> {
     const handle = await fs.promises.open(file)
     // A big table takes minutes: say how far it is, every ten seconds.
     let read = 0
@@ -269,15 +288,22 @@ class Follower {
         if (this.dumpExited === false) throw new Error('stopped: pg_dump failed')
         // Checked before the read: whatever was written before the close is read by it or after it.
         const closed = this.closedEntries.has(id) || this.dumpExited === true
-        const buffer = Buffer.allocUnsafe(64 * 1024)
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
+        const buffer = pool ? pool.take() : Buffer.allocUnsafe(PIECE_BYTES)
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null).catch((error: unknown) => {
+          pool?.release(buffer)
+          throw error
+        })
+        // A short read must not hold a whole piece's memory while it waits downstream.
+        const short = bytesRead < PIECE_BYTES / 4
+        const piece = short ? Buffer.from(buffer.subarray(0, bytesRead)) : buffer.subarray(0, bytesRead)
+        if (short) pool?.release(buffer)
         if (bytesRead > 0) {
           read += bytesRead
           if (Date.now() - reported >= 10_000) {
             reported = Date.now()
             this.setup.scope.log.info(`loading ${table}: ${formatBytes(read)} of its dump file read so far`)
           }
-          yield buffer.subarray(0, bytesRead)
+          yield piece
         } else if (closed) return
         else await Promise.race([this.tick.promise, sleep(50)])
       }
@@ -294,30 +320,6 @@ class Follower {
     this.tick.resolve()
     this.tick = deferred<void>()
   }
-}
-
-/** What pg_restore sets before it loads data, so the rows go in alike; the data is in the source's encoding. */
-async function prepareLoadSession(target: pg.Client, encoding: string, targetMajor: number): Promise<void> {
-  await target.query(
-    [
-      `SET client_encoding = ${quoteLiteral(encoding)}`,
-      `SET search_path = ''`,
-      'SET statement_timeout = 0',
-      'SET lock_timeout = 0',
-      'SET idle_in_transaction_session_timeout = 0',
-      ...(targetMajor >= 17 ? ['SET transaction_timeout = 0'] : []),
-      'SET row_security = off',
-      'SET xmloption = content'
-    ].join('; ')
-  )
-}
-
-/**
- * Streams COPY text into a table. Node passes the bytes on and never parses a row. If `data` fails,
- * the COPY is cancelled (CopyFail) and nothing of it is committed.
- */
-export async function copyInto(target: pg.Client, table: FollowedTable, data: Readable): Promise<void> {
-  await pipelinePromise(data, target.query(copyFrom(`COPY ${table.name} (${table.columns}) FROM STDIN`)))
 }
 
 const noop = (): void => undefined

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
 import { folderSize, formatBytes } from '../base/files.js'
 import type { Log } from '../base/log.js'
@@ -10,8 +11,73 @@ import { isUserSchema } from '../pg/sql.js'
 import type { Client } from './client/install.js'
 import { progressReporter, tableDataDone, type ToolRunner } from './run-tool.js'
 
-/** `auto`: zstd when the client supports it (PostgreSQL 16+), else gzip. */
+/** `auto`: zstd when the client supports it (PostgreSQL 16+), else gzip; see chooseCompression. */
 export type Compression = 'auto' | 'zstd' | 'lz4' | 'gzip' | 'none'
+
+/** COPY text may be this many times the size the table takes on disk (TOAST compresses, text widens). */
+const TEXT_OVER_DISK = 3
+
+export interface CompressionChoice {
+  requested: Compression
+  /** Whether the dump leaves the runner (uploaded as an artifact). */
+  uploads: boolean
+  /** The folder the dump goes to. */
+  dir: string
+  /** A connection to the source, in the dump's snapshot. */
+  source: pg.Client
+  log: Log
+}
+
+/**
+ * Compression only where it pays. A dump that is uploaded travels, and one kept for a later
+ * restore is stored: both are compressed. A dump only read back by the restore beside it, on this
+ * runner, is not, when the disk has room for it: compressing and decompressing it would cost the
+ * runner more CPU than the whole restore's reading, and save nothing that is used.
+ */
+export async function chooseCompression(choice: CompressionChoice): Promise<Compression> {
+  if (choice.requested !== 'auto' || choice.uploads) return choice.requested
+  const { rows } = await choice.source.query<{ bytes: string }>(
+    `SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint AS bytes FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${isUserSchema('n')}`
+  )
+  const decision = compressionFor(choice.requested, choice.uploads, freeBytesUnder(choice.dir), Number(rows[0].bytes))
+  choice.log.info(`compression: ${decision.compression} (${decision.why})`)
+  return decision.compression
+}
+
+/** The rule of chooseCompression, on its facts: free bytes under the dump folder and the tables' size on disk. */
+export function compressionFor(
+  requested: Compression,
+  uploads: boolean,
+  freeBytes: number | undefined,
+  tableBytes: number
+): { compression: Compression; why: string } {
+  if (requested !== 'auto') return { compression: requested, why: 'as requested' }
+  if (uploads) return { compression: 'auto', why: 'the dump is uploaded' }
+  const needed = TEXT_OVER_DISK * tableBytes
+  if (freeBytes === undefined) return { compression: 'auto', why: 'the free space for the dump is unknown' }
+  if (freeBytes < needed)
+    return {
+      compression: 'auto',
+      why: `${formatBytes(freeBytes)} free would not surely hold the dump uncompressed (up to ${formatBytes(needed)})`
+    }
+  return {
+    compression: 'none',
+    why: `the dump is not uploaded, and ${formatBytes(freeBytes)} free holds it uncompressed`
+  }
+}
+
+/** Free bytes on the disk that will hold `dir` (its nearest existing ancestor), if the system says. */
+function freeBytesUnder(dir: string): number | undefined {
+  let at = path.resolve(dir)
+  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at)
+  try {
+    const stats = fs.statfsSync(at)
+    return stats.bavail * stats.bsize
+  } catch {
+    return undefined
+  }
+}
 
 /** pg_dump's -Z argument; zstd and lz4 need a 16+ client. */
 export function compressionArgument(compression: Compression, clientMajor: number): string {

@@ -91,6 +91,13 @@ describe('the restore follows the dump', () => {
     expect(run.report.databases[0].restore.followed).toHaveLength(2)
   })
 
+  test('with nothing uploaded, auto leaves the dump uncompressed, and says why', async () => {
+    const run = await migrate(db, `${db}_plain`, { 'upload-artifact': 'false' })
+    expect(run.stdout).toMatch(/compression: none \(the dump is not uploaded, and .* free holds it uncompressed\)/)
+    expect(run.stdout).toContain('--compress=0')
+    expect(run.report.databases[0].restore.followed).toHaveLength(2)
+  })
+
   test('lz4, which Node cannot stream, restores once the dump is complete', async () => {
     const run = await migrate(db, `${db}_lz4`, { compression: 'lz4' })
     expect(run.report.databases[0].restore.followed).toBeUndefined()
@@ -192,8 +199,11 @@ describe('a data file read while it is written', () => {
     return rows[0].n
   }
 
-  /** Plays pg_dump: toc.dat, the start line, the data file in pieces, then `end` (finish or fail). */
-  async function playBack(target: string, end: 'finish' | 'fail') {
+  /**
+   * Plays pg_dump: toc.dat, the start line, the data file in pieces, then `end` (finish or fail).
+   * `streams`: load the table over the jobs' two connections instead of one.
+   */
+  async function playBack(target: string, end: 'finish' | 'fail', streams = false) {
     await testbed.createTargetDatabase(target)
     const dumpDir = path.join(realDump, target)
     fs.mkdirSync(dumpDir)
@@ -229,6 +239,7 @@ describe('a data file read while it is written', () => {
       targetMajor: 17,
       tables,
       reader: dataFileReader('gzip:1'),
+      multiStreamMinBytes: streams ? 0 : undefined,
       prepareTarget: () => Promise.resolve()
     })
     const data = fs.readFileSync(path.join(realDump, 'dump', entry))
@@ -249,8 +260,12 @@ describe('a data file read while it is written', () => {
     exited.resolve(end === 'finish')
     const result = await restored
     passfile.remove()
-    const { rows } = await testbed.query('target', target, 'SELECT count(*)::int AS n FROM t')
-    return { result, copying, rows: rows[0].n as number }
+    const { rows } = await testbed.query(
+      'target',
+      target,
+      'SELECT count(*)::int AS n, count(DISTINCT xmin::text)::int AS loads FROM t'
+    )
+    return { result, copying, rows: rows[0].n as number, loads: rows[0].loads as number }
   }
 
   test('rows reach the target before the file is complete, and all of them by its end', async () => {
@@ -262,6 +277,21 @@ describe('a data file read while it is written', () => {
 
   test('pg_dump failing part way leaves the table empty, not cut short', async () => {
     const { result, copying, rows } = await playBack(`${db}_fail`, 'fail')
+    expect(result).toBeUndefined()
+    expect(copying).toBeGreaterThan(0)
+    expect(rows).toBe(0)
+  })
+
+  test('over two connections: rows reach the target as the file grows, all of them by its end', async () => {
+    const { result, copying, rows, loads } = await playBack(`${db}_two`, 'finish', true)
+    expect(copying).toBeGreaterThan(0)
+    expect(rows).toBe(200000)
+    expect(loads).toBe(2)
+    expect(result?.followed).toEqual(['public.t'])
+  })
+
+  test('over two connections, pg_dump failing part way leaves the table empty', async () => {
+    const { result, copying, rows } = await playBack(`${db}_two_fail`, 'fail', true)
     expect(result).toBeUndefined()
     expect(copying).toBeGreaterThan(0)
     expect(rows).toBe(0)

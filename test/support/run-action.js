@@ -66,8 +66,9 @@ export function parseOutputs(text) {
 /**
  * @param {Record<string, string>} inputs action inputs by their action.yml names
  * @param {{ env?: Record<string, string>, toolCache?: string, workDir?: string, signalAfterMs?: number,
- *   onStdout?: (chunk: string) => void, timeoutMs?: number,
+ *   onStdout?: (chunk: string) => void, timeoutMs?: number, entry?: string,
  *   onChild?: (child: import('node:child_process').ChildProcess) => void }} [options]
+ *   entry: the bundle to run (default dist/index.js; the bench runs copies of builds)
  * @returns {Promise<ActionRun>}
  */
 export async function runAction(inputs, options = {}) {
@@ -109,7 +110,7 @@ async function runIn(workDir, inputs, options) {
   })
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
   if (!fs.existsSync(ACTION_NODE)) throw new Error(`${ACTION_NODE} is missing: run npm run testbed`)
-  const child = spawn(ACTION_NODE, [path.join(REPO_ROOT, 'dist', 'index.js')], {
+  const child = spawn(ACTION_NODE, [options.entry ?? path.join(REPO_ROOT, 'dist', 'index.js')], {
     env,
     stdio: ['ignore', 'pipe', 'pipe']
   })

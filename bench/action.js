@@ -1,0 +1,86 @@
+// The action itself, run as a workflow step (node24 running the bundle, INPUT_* environment), mode
+// migrate with verify full and no upload. Each build is copied aside when the benchmark starts, so
+// a rebuild of dist/ meanwhile changes nothing the benchmark measures.
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { runAction } from '../test/support/run-action.js'
+import { serverUrl } from '../test/support/servers.js'
+import { DATABASE } from './database.js'
+import { jobs } from './options.js'
+import { baseDir, live, now, round } from './processes.js'
+import { timed } from './timed.js'
+
+/**
+ * Copies the folder of a bundle's entry file aside; returns the copy's entry and a short digest.
+ * @param {string} entry @param {string} label
+ */
+export function snapshotBuild(entry, label) {
+  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run npm run package`)
+  const copy = path.join(baseDir, 'builds', label.replace(/[^\w.-]/g, '_'))
+  fs.cpSync(path.dirname(entry), copy, { recursive: true })
+  const digest = createHash('sha256').update(fs.readFileSync(entry)).digest('hex').slice(0, 12)
+  return { entry: path.join(copy, path.basename(entry)), digest }
+}
+
+/**
+ * @param {{ source: any, target: any, workDir: string, toolCache: string, entry: string,
+ *   inputs?: Record<string, string>, sizeGb: number }} ctx
+ */
+export async function viaAction({ source, target, workDir, toolCache, entry, inputs: extra = {}, sizeGb }) {
+  const stepDir = path.join(workDir, 'action-step')
+  fs.rmSync(stepDir, { recursive: true, force: true })
+  fs.mkdirSync(stepDir, { recursive: true })
+  const toolCacheHadClient = fs.existsSync(toolCache) && fs.readdirSync(toolCache).length > 0
+  const inputs = {
+    mode: 'migrate',
+    'source-url': serverUrl(source, DATABASE),
+    'target-url': serverUrl(target, DATABASE, target.admin),
+    verify: 'full',
+    jobs: String(jobs),
+    'client-download-url': live.bundle.template,
+    // Outside Actions there is no artifact service: the action would skip the upload anyway.
+    'upload-artifact': 'false',
+    ...extra
+  }
+  let firstOutput = NaN
+  const started = now()
+  const outcome = await timed(
+    { source, target },
+    { main: new RegExp(entry.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) },
+    async () => {
+      const result = await runAction(inputs, {
+        entry,
+        toolCache,
+        workDir: stepDir,
+        onStdout: () => {
+          if (Number.isNaN(firstOutput)) firstOutput = now()
+        },
+        timeoutMs: Math.max(600_000, 1_800_000 * sizeGb)
+      })
+      const report = result.report
+      const database = report?.databases?.find((/** @type {any} */ d) => d.name === DATABASE)
+      return {
+        exitCode: result.exitCode,
+        result: result.outputs.result,
+        mismatches: Number(result.outputs.mismatches ?? NaN),
+        clientDownloaded: !toolCacheHadClient,
+        // Node's start and the bundle's load, before the first line.
+        startupSeconds: round((firstOutput - started) / 1000),
+        stages: (report?.stages ?? []).map((/** @type {any} */ s) => ({
+          stage: s.stage,
+          seconds: s.seconds,
+          status: s.status
+        })),
+        dump: database?.dump
+          ? { seconds: database.dump.seconds, bytes: database.dump.bytes, compression: database.dump.compression }
+          : undefined,
+        followed: database?.restore?.followed,
+        error: report?.error,
+        logTail: result.exitCode === 0 ? undefined : (result.stdout + result.stderr).slice(-3000)
+      }
+    }
+  )
+  fs.rmSync(stepDir, { recursive: true, force: true })
+  return outcome
+}
