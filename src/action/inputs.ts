@@ -1,4 +1,5 @@
 import type { Endpoint } from '../pg/endpoint.js'
+import type { ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
 import type { Compression } from '../tools/pg-dump.js'
 
@@ -31,7 +32,13 @@ export enum Inputs {
   CivoApiKey = 'civo-api-key',
   CivoDatabase = 'civo-database',
   CivoRegion = 'civo-region',
-  CivoApiUrl = 'civo-api-url'
+  CivoApiUrl = 'civo-api-url',
+  // What moves: pg_dump's filters.
+  Schemas = 'schemas',
+  ExcludeSchemas = 'exclude-schemas',
+  Tables = 'tables',
+  ExcludeTables = 'exclude-tables',
+  ExcludeTableData = 'exclude-table-data'
 }
 
 export const MODES = ['migrate', 'plan', 'validate', 'dump', 'restore'] as const
@@ -77,8 +84,16 @@ interface RestoreInputs {
   privileges: 'skip' | 'keep'
   /** `create-missing`: roles the dump names are created NOLOGIN first. */
   roles: 'fail' | 'create-missing'
-  /** `clean`: a target holding objects is emptied first. */
-  ifTargetNotEmpty: 'fail' | 'clean'
+  /**
+   * `clean`: a target holding objects is emptied first. `resume`: a run that ended early into this
+   * target is continued from its dump; an empty target starts afresh.
+   */
+  ifTargetNotEmpty: 'fail' | 'clean' | 'resume'
+}
+
+/** What moves: pg_dump's -n, -N, -t, -T and --exclude-table-data patterns; all empty, everything. */
+interface ScopeInputs {
+  scope: ScopePatterns
 }
 
 interface DumpInputs {
@@ -116,6 +131,7 @@ interface DumpSourceInputs {
 /** migrate: plan, install, dump, upload, restore, verify. */
 export type MigrateInputs = { mode: 'migrate' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   TargetInputs &
   ClientInputs &
   RestoreInputs &
@@ -126,6 +142,7 @@ export type MigrateInputs = { mode: 'migrate' } & RunInputs &
 /** plan: the migrate plan, read only. */
 export type PlanInputs = { mode: 'plan' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   TargetInputs &
   ClientInputs &
   RestoreInputs &
@@ -134,6 +151,7 @@ export type PlanInputs = { mode: 'plan' } & RunInputs &
 /** validate: both live databases compared; `none` is not a level here. */
 export type ValidateInputs = { mode: 'validate' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   TargetInputs &
   Pick<RestoreInputs, 'privileges'> &
   VerifyInputs<'full' | 'counts'>
@@ -141,6 +159,7 @@ export type ValidateInputs = { mode: 'validate' } & RunInputs &
 /** dump: the source side only; the fingerprint goes into the manifest. */
 export type DumpModeInputs = { mode: 'dump' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   ClientInputs &
   DumpInputs &
   UploadInputs &

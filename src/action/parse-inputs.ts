@@ -3,6 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { MigrationError } from '../base/errors.js'
 import { parseDatabaseUrl, type Endpoint } from '../pg/endpoint.js'
+import { splitPatterns } from '../scope/patterns.js'
+import { isScoped, type ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
 import {
   DEFAULT_CLIENT_DOWNLOAD_URL,
@@ -106,6 +108,31 @@ function parseCivo(read: InputReader): CivoTarget | undefined {
   return { apiKey, database, region, apiUrl }
 }
 
+const SCOPE_INPUTS: Record<keyof ScopePatterns, Inputs> = {
+  schemas: Inputs.Schemas,
+  excludeSchemas: Inputs.ExcludeSchemas,
+  tables: Inputs.Tables,
+  excludeTables: Inputs.ExcludeTables,
+  excludeTableData: Inputs.ExcludeTableData
+}
+
+/** pg_dump's filters, each input a comma or newline separated list of its patterns. */
+function parseScope(read: InputReader): ScopePatterns {
+  const lists = Object.entries(SCOPE_INPUTS).map(([list, input]) => [list, splitPatterns(read.text(input))])
+  return Object.fromEntries(lists) as ScopePatterns
+}
+
+/** A restore restores the dump's own scope, recorded in its manifest; filters belong to the dump job. */
+function refuseScope(read: InputReader): void {
+  const scope = parseScope(read)
+  if (!isScoped(scope)) return
+  const given = Object.entries(SCOPE_INPUTS).find(([list]) => scope[list as keyof ScopePatterns].length > 0)?.[1]
+  throw refused(
+    `${given} is set in restore mode`,
+    "a restore restores exactly the dump's scope, recorded in its manifest: set the filters on the job that dumps"
+  )
+}
+
 /** Every input, parsed and checked once, shaped by the mode; secrets masked as they are read. */
 export function getInputs(runner: ActionRunner): ActionInputs {
   const read = new InputReader(runner)
@@ -159,7 +186,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   const restore = () => ({
     privileges: read.choice(Inputs.Privileges, ['skip', 'keep'] as const, 'skip'),
     roles: read.choice(Inputs.Roles, ['fail', 'create-missing'] as const, 'fail'),
-    ifTargetNotEmpty: read.choice(Inputs.IfTargetNotEmpty, ['fail', 'clean'] as const, 'fail')
+    ifTargetNotEmpty: read.choice(Inputs.IfTargetNotEmpty, ['fail', 'clean', 'resume'] as const, 'fail')
   })
   const verify = <Level extends VerifyLevel>(levels: readonly Level[]) => ({
     verify: read.choice(Inputs.Verify, levels, levels[0]),
@@ -183,6 +210,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     ...run,
     source: source(),
     databases,
+    scope: parseScope(read),
     target: target(),
     targetDatabase,
     ...client(),
@@ -200,6 +228,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
         ...run,
         source: source(),
         databases,
+        scope: parseScope(read),
         target: target(),
         targetDatabase,
         privileges: restore().privileges,
@@ -212,6 +241,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
         ...run,
         source: source(),
         databases,
+        scope: parseScope(read),
         ...client(),
         ...dump(),
         ...upload(),
@@ -220,6 +250,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
       }
     }
     case 'restore':
+      refuseScope(read)
       return {
         mode,
         ...run,

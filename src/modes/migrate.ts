@@ -1,5 +1,5 @@
 import type { MigrateInputs } from '../action/inputs.js'
-import type { DatabaseRecorder } from '../action/report.js'
+import type { DatabaseRecorder, Verification } from '../action/report.js'
 import { Stage, within, type StageTimer } from '../action/stages.js'
 import { settledLater } from '../base/async.js'
 import { withDatabase } from '../pg/endpoint.js'
@@ -11,9 +11,17 @@ import { compressionArgument, startDump } from '../tools/pg-dump.js'
 import type { RestoreResult } from '../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
+import { resumeMigration } from './resume.js'
 import { dumpRequestFor, restorerFor } from './steps/copy.js'
 import { fingerprintSource, writeDumpManifest } from './steps/source.js'
-import { analyzeTarget, dropCreatedTarget, prepareTarget, type TargetPreparation } from './steps/target.js'
+import {
+  analyzeTarget,
+  carriesDatabaseSettings,
+  dropCreatedTarget,
+  finishTarget,
+  prepareTarget,
+  type TargetPreparation
+} from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
 import { logVerification, verifyTarget } from './steps/verify.js'
 
@@ -27,6 +35,8 @@ export async function migrateDatabase(
   record: DatabaseRecorder,
   context: ModeContext<MigrateInputs>
 ): Promise<void> {
+  // A run that ended early in this target is continued there, from its dump (resume.ts).
+  if (job.resume) return resumeMigration(job, record, context)
   const { inputs, plan, connector, stages, log } = context
   const client = required(context.client, 'the client')
   const server = { source: required(context.source, 'the source'), target: required(context.target, 'the target') }
@@ -92,7 +102,7 @@ export async function migrateDatabase(
       stages.run(
         Stage.FingerprintSource,
         job.source,
-        () => fingerprintSource({ connector, log, source, snapshot, sequences, settings: inputs }),
+        () => fingerprintSource({ connector, log, source, snapshot, sequences, settings: inputs, job }),
         false
       )
     )
@@ -140,10 +150,12 @@ export async function migrateDatabase(
 
   const fingerprint = await sourceFingerprint
   // Not in a dump made without --create; set after the restore, which some of them would change.
-  await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
+  if (carriesDatabaseSettings(job))
+    await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
+  let verification: Verification | undefined
   if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
   else {
-    const verification = await stages.run(Stage.Verify, job.source, async () => {
+    verification = await stages.run(Stage.Verify, job.source, async () => {
       // ANALYZE only reads the data, and the fingerprint's sequential scans do not wait for it.
       const [verified] = await Promise.all([
         verifyTarget({ connector, log, settings: inputs, target, source }, fingerprint),
@@ -154,5 +166,6 @@ export async function migrateDatabase(
     record.verified(verification)
     logVerification(log, job.source, verification)
   }
+  await within(Stage.Verify, finishTarget(connector, target, verification))
   await within(Stage.UploadArtifact, upload ?? Promise.resolve())
 }

@@ -31,8 +31,7 @@ const NAMESPACED: Record<string, string> = {
   pg_ts_config: 'cfgnamespace',
   pg_ts_dict: 'dictnamespace',
   pg_ts_parser: 'prsnamespace',
-  pg_ts_template: 'tmplnamespace',
-  pg_statistic_ext: 'stxnamespace'
+  pg_ts_template: 'tmplnamespace'
 }
 
 /** Rows of these catalogs belong to a relation and move with it. */
@@ -75,6 +74,9 @@ export function objectMoves(sql: ScopeSql, classid: string, objid: string): stri
         WHEN k.conrelid <> 0 THEN ${sql.relation('k.conrelid')} ELSE ${sql.inSchema('k.connamespace')} END
       FROM pg_catalog.pg_constraint k WHERE k.oid ${eq} ${objid})
     WHEN ${classid} ${eq} ${regclass('pg_namespace')} THEN ${sql.schema(objid)}
+    -- pg_dump 15 and later dump extended statistics with their table only.
+    WHEN ${classid} ${eq} ${regclass('pg_statistic_ext')} THEN (SELECT ${sql.inSchema('x.stxnamespace')} AND ${sql.relation('x.stxrelid')}
+      FROM pg_catalog.pg_statistic_ext x WHERE x.oid ${eq} ${objid})
     ${[...byRelation, ...bySchema].join('\n    ')}
     ELSE ${sql.global} END)`
 }

@@ -186,11 +186,12 @@ export async function resolveScope(
 
   const dataExcluded: QualifiedName[] = []
   for (const { relation, pattern } of dataExcludedMatches.values()) {
-    if (!moves(relation.schema, relation.name) || !['r', 'S', 'p'].includes(relation.kind)) continue
+    if (!moves(relation.schema, relation.name) || !['r', 'S', 'p', 'm'].includes(relation.kind)) continue
     dataExcluded.push([relation.schema, relation.name])
+    const data = relation.kind === 'S' ? 'value' : relation.kind === 'm' ? 'contents' : 'rows'
     leftOut.push({
-      what: `${relation.kind === 'S' ? 'the value of' : 'the rows of'} ${describeRelation(relation)}`,
-      why: `${PATTERN_INPUTS.excludeTableData}: ${pattern} (its definition moves and is compared; its ${relation.kind === 'S' ? 'value is' : 'rows are'} not)`
+      what: `the ${data} of ${describeRelation(relation)}`,
+      why: `${PATTERN_INPUTS.excludeTableData}: ${pattern} (its definition moves and is compared, its ${data} not)`
     })
   }
   dataExcluded.sort(compareNames)

@@ -22,8 +22,13 @@ export interface ScopeSql {
   relation(relationOid: string): string
   /** The rows of a table, or the value of a sequence, given pg_class.oid. */
   data(relationOid: string): string
-  /** Objects in no schema: extensions, languages, casts, foreign servers, event triggers, publications, large objects. */
+  /** Objects in no schema: languages, casts, foreign servers, event triggers, publications, large objects. */
   readonly global: string
+  /**
+   * An extension, given pg_extension.oid: with everything, or when moving objects need it (the
+   * run creates it on the target, see Prerequisites).
+   */
+  extension(extensionOid: string): string
 }
 
 export const WHOLE_DATABASE: ScopeSql = {
@@ -32,7 +37,8 @@ export const WHOLE_DATABASE: ScopeSql = {
   inSchema: () => 'true',
   relation: () => 'true',
   data: () => 'true',
-  global: 'true'
+  global: 'true',
+  extension: () => 'true'
 }
 
 const name = (value: string): string => `${quoteLiteral(value)}::pg_catalog.name`
@@ -47,6 +53,21 @@ function nameIn(expression: string, names: string[]): string {
 function pairIn(schema: string, relation: string, relations: QualifiedName[]): string {
   if (relations.length === 0) return 'false'
   return `(${schema}, ${relation}) IN (VALUES ${relations.map(([s, r]) => `(${name(s)}, ${name(r)})`).join(', ')})`
+}
+
+/** The same decisions in TypeScript, for what is already read (a fingerprint's tables and sequences). */
+export function scopeMoves(scope: ResolvedScope | undefined): {
+  relation: (schema: string, name: string) => boolean
+  data: (schema: string, name: string) => boolean
+} {
+  if (!scope) return { relation: () => true, data: () => true }
+  const has = (list: QualifiedName[], schema: string, name: string): boolean =>
+    list.some(([s, n]) => s === schema && n === name)
+  const relation = (schema: string, name: string): boolean =>
+    scope.relations
+      ? has(scope.relations, schema, name)
+      : (!scope.schemas || scope.schemas.includes(schema)) && !has(scope.excludedRelations, schema, name)
+  return { relation, data: (schema, name) => relation(schema, name) && !has(scope.dataExcluded, schema, name) }
 }
 
 /** The conditions of a resolved scope; the whole database when there is none. */
@@ -81,6 +102,15 @@ export function scopeSql(scope: ResolvedScope | undefined): ScopeSql {
     inSchema,
     relation: (oid) => byRelation(oid, relationMoves),
     data: (oid) => byRelation(oid, dataMoves),
-    global: scope.everything ? 'true' : 'false'
+    global: scope.everything ? 'true' : 'false',
+    extension: (oid) =>
+      scope.everything
+        ? 'true'
+        : scope.prerequisites.extensions.length === 0
+          ? 'false'
+          : `EXISTS (SELECT FROM pg_catalog.pg_extension se WHERE se.oid OPERATOR(pg_catalog.=) ${oid} AND ${nameIn(
+              'se.extname',
+              scope.prerequisites.extensions.map((e) => e.name)
+            )})`
   }
 }

@@ -94,3 +94,8 @@ export function pgDumpFilters(patterns: ScopePatterns | undefined): string[] {
   // Include patterns are checked before the dump; should one stop matching since, pg_dump says so.
   return patterns.schemas.length + patterns.tables.length > 0 ? [...filters, '--strict-names'] : filters
 }
+
+/** The patterns as one string, to tell whether two runs move the same: '{}' without filters. */
+export function scopeKey(patterns: ScopePatterns | undefined): string {
+  return JSON.stringify(isScoped(patterns) ? patterns : {})
+}

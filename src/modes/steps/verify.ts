@@ -43,7 +43,12 @@ export async function verifyTarget(
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
   const { connector, log, settings, target, source } = request
-  const options = { ...fingerprintOptions(settings, log), like: sourceFingerprint.tables }
+  // Read what the source's fingerprint covers: what moved, when filters chose it.
+  const options = {
+    ...fingerprintOptions(settings, log),
+    like: sourceFingerprint.tables,
+    scope: sourceFingerprint.scope
+  }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
   const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { ScopeSql } from '../../scope/sql.js'
 import type { Severity } from '../findings.js'
 
 /** What a probe may look at. Both clients must be outside a transaction: some probes open their own, read only. */
@@ -19,6 +20,11 @@ export interface ProbeContext {
   roles: 'fail' | 'create-missing'
   /** The user's validation queries, run on both sides after the restore. */
   validationQueries: string[]
+  /**
+   * What moves, as SQL conditions: every query that lists source objects keeps only those the
+   * dump will hold, so the plan checks only what will move (all `true` without filters).
+   */
+  scope: ScopeSql
 }
 
 /**
