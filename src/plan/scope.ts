@@ -58,7 +58,7 @@ const KINDS: Record<UnmetDependency['kind'], { id: string; what: (n: number) => 
   'foreign-key': {
     id: 'scope-foreign-key',
     what: (n) =>
-      `${count(n, 'foreign key')} of moving tables ${n === 1 ? 'references a table' : 'reference tables'} that do not move`,
+      `${count(n, 'foreign key')} of moving tables ${n === 1 ? 'references a table that does' : 'reference tables that do'} not move`,
     hint: 'add the referenced tables to what moves, or leave the referencing tables out too: pg_dump would dump the foreign key and the restore would fail on it'
   },
   'foreign-key-rows': {
