@@ -111,7 +111,7 @@ export async function migrateDatabase(
       fingerprinted.then((fingerprint) => {
         record.sourceFingerprinted(fingerprint)
         const sourceVersion = plan.source?.version ?? ''
-        return writeDumpManifest({ job, dump: dumped, client, sourceVersion, snapshot, fingerprint })
+        return writeDumpManifest({ job, dump: dumped, client, sourceVersion, snapshot, fingerprint, log })
       })
     )
     if (inputs.uploadArtifact) {

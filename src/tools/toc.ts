@@ -2,6 +2,7 @@
 // names it: the same name finds the object on the target (pg_get_object_address), whatever its OID
 // there. A resumed run restores exactly the entries whose objects the target lacks.
 import type pg from 'pg'
+import type { Log } from '../base/log.js'
 import type { Client } from './client/install.js'
 import type { ToolRunner } from './run-tool.js'
 
@@ -48,7 +49,7 @@ const PG_CLASS = 1259
  * snapshot) under savepoints: an object dropped since the dump makes its catalog's batch fail on
  * some versions, and then only that batch goes without names.
  */
-export async function tocObjects(client: pg.Client, lines: string[]): Promise<Record<string, TocObject>> {
+export async function tocObjects(client: pg.Client, lines: string[], log: Log): Promise<Record<string, TocObject>> {
   const entries = lines.flatMap((line) => parseTocLine(line) ?? [])
   const objects: Record<string, TocObject> = {}
   const byCatalog = new Map<number, TocEntry[]>()
@@ -70,7 +71,7 @@ export async function tocObjects(client: pg.Client, lines: string[]): Promise<Re
       }>(
         `SELECT t.id, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid) AS catalog,
                 a.type, a.object_names AS names, a.object_args AS args
-           FROM pg_catalog.unnest($2::text[], $3::pg_catalog.oid[]) AS t(id, objid)
+           FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::pg_catalog.oid[])) AS t(id, objid)
            CROSS JOIN LATERAL pg_catalog.pg_identify_object_as_address($1::pg_catalog.oid, t.objid, 0) AS a
           WHERE a.type IS NOT NULL`,
         [catalog, batch.map((e) => e.id), batch.map((e) => e.oid)]
@@ -78,8 +79,11 @@ export async function tocObjects(client: pg.Client, lines: string[]): Promise<Re
       await client.query('RELEASE SAVEPOINT toc_objects')
       for (const row of rows)
         objects[row.id] = { address: { catalog: row.catalog, type: row.type, names: row.names, args: row.args } }
-    } catch {
+    } catch (error) {
       await client.query('ROLLBACK TO SAVEPOINT toc_objects')
+      log.warning(
+        `could not name the objects of ${batch.length} dump entries (catalog ${catalog}): ${(error as Error).message}; a resumed run restores what it cannot name only when a table it loads needs it`
+      )
     }
   }
   await attachments(client, entries, objects)

@@ -50,7 +50,15 @@ export async function makeDump(
     record.sourceFingerprinted(fingerprint)
     const manifest = await within(
       Stage.Dump,
-      writeDumpManifest({ job, dump: dumped, client, sourceVersion: plan.source?.version ?? '', snapshot, fingerprint })
+      writeDumpManifest({
+        job,
+        dump: dumped,
+        client,
+        sourceVersion: plan.source?.version ?? '',
+        snapshot,
+        fingerprint,
+        log
+      })
     )
     return { dir: dumped.path, manifest }
   } finally {

@@ -71,7 +71,7 @@ export async function loadWhatIsMissing(
   log.info(
     `resume: ${complete.size} tables complete, ${reload.length} to load again, ${created.length} missing items to create`
   )
-  await restoreEntries(restorer, entries, (table) => report(++done, reload.length, table))
+  if (entries.length > 0) await restoreEntries(restorer, entries, (table) => report(++done, reload.length, table))
   const name = ([schema, relation]: [string, string]): string => `${schema}.${relation}`
   return {
     resume: {
@@ -134,7 +134,7 @@ async function clearForReload(
       const { rows: found } = await db.query<{ oid: string; name: string }>(
         `SELECT c.oid::text AS oid, pg_catalog.format('%I.%I', n.nspname, c.relname) AS name
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-           JOIN pg_catalog.unnest($1::text[], $2::text[]) AS t(s, r) ON n.nspname = t.s AND c.relname = t.r
+           JOIN ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS t(s, r) ON n.nspname = t.s AND c.relname = t.r
           WHERE c.relkind IN ('r', 'p')`,
         [tables.map((t) => t[0]), tables.map((t) => t[1])]
       )

@@ -69,10 +69,11 @@ export async function writeDumpManifest(parts: {
   sourceVersion: string
   snapshot: HeldSnapshot
   fingerprint: Fingerprint | undefined
+  log: Log
 }): Promise<Manifest> {
-  const { job, dump, client, sourceVersion, snapshot, fingerprint } = parts
+  const { job, dump, client, sourceVersion, snapshot, fingerprint, log } = parts
   const scope = await scopeInSnapshot(snapshot, job)
-  const toc = await tocObjects(snapshot.client, dump.toc)
+  const toc = await tocObjects(snapshot.client, dump.toc, log)
   return writeManifest(dump.path, {
     database: job.source,
     encoding: job.encoding,
