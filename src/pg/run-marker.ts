@@ -44,7 +44,18 @@ export async function writeRunMarker(client: pg.Client, marker: Omit<RunMarker, 
   )
 }
 
-/** Removes the marker: the run passed, and the target holds a whole, verified copy. */
+/**
+ * Removes the marker: the run passed, and the target holds a whole, verified copy. The database's
+ * own settings are in force by now (they were carried after the restore): one may make every
+ * transaction read only, so this one says otherwise.
+ */
 export async function dropRunMarker(client: pg.Client): Promise<void> {
-  await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(RUN_SCHEMA)} CASCADE`)
+  await client.query('BEGIN READ WRITE')
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(RUN_SCHEMA)} CASCADE`)
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  }
 }
