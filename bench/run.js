@@ -23,6 +23,7 @@ import { BIG_TABLE, DATABASE, generate, TABLES, tableCounts } from './database.j
 import { jobs, jsonPath, quietWait, runs, sizeGb } from './options.js'
 import { baseDir, cleanup, live, median, mib, now, round, runTool, secs, toolEnv } from './processes.js'
 import { waitForQuiet } from './sampler.js'
+import { resumeCase } from './resume.js'
 import { dropTarget, freshTarget, handTuned, plainPipe, viaActionWithRetry } from './ways.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -177,6 +178,14 @@ async function main() {
   }
 
   await dropTarget(target)
+  const resume = await resumeCase({
+    source,
+    target,
+    toolCache,
+    workDir,
+    clientTemplate: live.bundle.template,
+    expected: generated.counts
+  })
 
   // Summary
   const med = {
@@ -320,7 +329,8 @@ async function main() {
     },
     ratios,
     peakRss: peak,
-    integrityFailures
+    integrityFailures,
+    resume
   }
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true })
   fs.writeFileSync(jsonPath, JSON.stringify(output, null, 2) + '\n')

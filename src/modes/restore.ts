@@ -5,6 +5,7 @@ import { withDatabase } from '../pg/endpoint.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import { restoreDatabase } from '../tools/pg-restore.js'
+import type { TableFingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
 import { resumeLoad } from './resume.js'
 import { restorerFor } from './steps/copy.js'
@@ -37,14 +38,17 @@ export async function restoreDump(
     target: server,
     targetIsSuperuser: plan.target?.superuser ?? false
   }
+  let kept: TableFingerprint[] | undefined
   await stages.run(Stage.Restore, job.source, async () => {
     const restorer = restorerFor(context, client, target, dump.dir)
     // A run that ended early in this target, loading this same dump, is continued (resume.ts).
-    if (job.resume) return resumeLoad({ job, record, preparation, restorer, dump, target })
-    await prepareTarget(preparation, record)
-    record.restored(await restoreDatabase(restorer))
+    if (job.resume) kept = await resumeLoad({ job, record, preparation, restorer, dump, target })
+    else {
+      await prepareTarget(preparation, record)
+      record.restored(await restoreDatabase(restorer))
+    }
   })
-  await verifyRestored(job, record, context, dump)
+  await verifyRestored(job, record, context, dump, kept)
 }
 
 /** After the load: the database's settings carried, then verified against the manifest (or analyzed). */
@@ -52,7 +56,8 @@ async function verifyRestored(
   job: DatabaseJob,
   record: DatabaseRecorder,
   context: ModeContext<RestoreModeInputs>,
-  dump: CheckedDump
+  dump: CheckedDump,
+  kept?: TableFingerprint[]
 ): Promise<void> {
   const { inputs, connector, stages, log } = context
   const target = withDatabase(required(context.target, 'the target'), job.target)
@@ -71,7 +76,7 @@ async function verifyRestored(
   }
   const verification = await stages.run(Stage.Verify, job.source, async () => {
     const [verified] = await Promise.all([
-      verifyTarget({ connector, log, settings: inputs, target }, fingerprint),
+      verifyTarget({ connector, log, settings: inputs, target, known: kept }, fingerprint),
       analyzeTarget(connector, target)
     ])
     return verified

@@ -10,6 +10,7 @@ import { withDatabase, type Endpoint } from '../pg/endpoint.js'
 import type { RunMarker } from '../pg/run-marker.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
+import type { TableFingerprint } from '../verify/fingerprint/index.js'
 import type { Restorer } from '../tools/pg-restore.js'
 import { required, type ModeContext } from './context.js'
 import { restorerFor } from './steps/copy.js'
@@ -42,13 +43,13 @@ export async function resumeLoad(load: {
   dump: CheckedDump
   target: Endpoint
   from?: ResumeReport['dump']
-}): Promise<void> {
+}): Promise<TableFingerprint[]> {
   const { job, record, preparation, restorer, dump, target } = load
   const started = performance.now()
   record.targetTouched(true)
   await readyTarget(preparation, record)
   const { connector, log } = preparation
-  const { resume, restored } = await loadWhatIsMissing({ connector, log, target, restorer, dump })
+  const { resume, restored, kept } = await loadWhatIsMissing({ connector, log, target, restorer, dump })
   record.restored(restored)
   record.resumed({
     runId: dump.manifest.runId ?? job.runId,
@@ -56,6 +57,7 @@ export async function resumeLoad(load: {
     ...resume,
     seconds: (performance.now() - started) / 1000
   })
+  return kept
 }
 
 /**
@@ -108,7 +110,7 @@ export async function resumeMigration(
       )
     }
   }
-  await stages.run(Stage.Restore, job.source, () =>
+  const kept = await stages.run(Stage.Restore, job.source, () =>
     resumeLoad({
       job,
       record,
@@ -127,7 +129,7 @@ export async function resumeMigration(
   else {
     verification = await stages.run(Stage.Verify, job.source, async () => {
       const [verified] = await Promise.all([
-        verifyTarget({ connector, log, settings: inputs, target, source }, fingerprint),
+        verifyTarget({ connector, log, settings: inputs, target, source, known: kept }, fingerprint),
         analyzeTarget(connector, target)
       ])
       return verified

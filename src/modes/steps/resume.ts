@@ -3,6 +3,7 @@
 // whose objects the target lacks (schema, indexes, constraints, triggers…) are restored, and
 // nothing else: one pg_restore --use-list over exactly those entries.
 import type { ResumeReport } from '../../action/report.js'
+import type { TableFingerprint } from '../../verify/fingerprint/index.js'
 import type { Manifest } from '../../artifact/manifest.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
@@ -26,9 +27,12 @@ export interface ResumeLoad {
 }
 
 /** Loads into the target what it lacks of the dump; returns what was kept, loaded again and created. */
-export async function loadWhatIsMissing(
-  load: ResumeLoad
-): Promise<{ resume: Omit<ResumeReport, 'runId' | 'dump' | 'seconds'>; restored: RestoreResult }> {
+export async function loadWhatIsMissing(load: ResumeLoad): Promise<{
+  resume: Omit<ResumeReport, 'runId' | 'dump' | 'seconds'>
+  restored: RestoreResult
+  /** The kept tables as they were read: their rows stay as they are, so the verify need not read them again. */
+  kept: TableFingerprint[]
+}> {
   const { connector, log, target, restorer, dump } = load
   const started = performance.now()
   const toc = dump.manifest.toc ?? {}
@@ -79,7 +83,8 @@ export async function loadWhatIsMissing(
       reloaded: reload.map(name),
       created
     },
-    restored: { items: entries.length, skipped: list.skipped, seconds: (performance.now() - started) / 1000 }
+    restored: { items: entries.length, skipped: list.skipped, seconds: (performance.now() - started) / 1000 },
+    kept: before.tables.filter((t) => complete.has(relationKey(t.schema, t.name)))
   }
 }
 

@@ -178,9 +178,11 @@ export async function fingerprintTables(
   sessions: pg.Client[],
   level: VerifyLevel,
   onProgress?: (done: number, total: number, table: string) => void,
-  options: HashChoice & { splitMinBytes?: number; scope?: ScopeSql } = {}
+  options: HashChoice & { splitMinBytes?: number; scope?: ScopeSql; known?: TableFingerprint[] } = {}
 ): Promise<TableFingerprint[]> {
-  const tables = (await listTables(sessions[0], options.scope)).sort((a, b) => b.bytes - a.bytes)
+  const known = new Map((options.known ?? []).map((t) => [displayName(t.schema, t.name), t]))
+  const listed = await listTables(sessions[0], options.scope)
+  const tables = listed.filter((t) => !known.has(displayName(t.schema, t.name))).sort((a, b) => b.bytes - a.bytes)
   const splitMinBytes = options.splitMinBytes ?? SPLIT_MIN_BYTES
   // One piece of work per table, or per block range of a big one; largest first.
   const queue = tables.flatMap((table): { done: TableInProgress; range?: BlockRange }[] => {
@@ -196,7 +198,7 @@ export async function fingerprintTables(
       }
     }))
   })
-  const results: TableFingerprint[] = []
+  const results: TableFingerprint[] = listed.flatMap((t) => known.get(displayName(t.schema, t.name)) ?? [])
   let failed = false
   const work = async (client: pg.Client): Promise<void> => {
     for (let item = queue.shift(); item && !failed; item = queue.shift()) {
@@ -210,7 +212,7 @@ export async function fingerprintTables(
       }
       if (done.parts.length < done.expected) continue
       results.push(tableFingerprint(done.table, done.hash, done.parts))
-      onProgress?.(results.length, tables.length, displayName(done.table.schema, done.table.name))
+      onProgress?.(results.length, listed.length, displayName(done.table.schema, done.table.name))
     }
   }
   const settled = await Promise.allSettled(sessions.map(work))

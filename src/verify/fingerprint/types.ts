@@ -34,6 +34,11 @@ export interface FingerprintOptions {
   /** Force the text form for every table, e.g. when the other side cannot hash records (before 14). */
   textOnly?: boolean
   /**
+   * Tables of this database read earlier in the run, whose rows have not changed since (the tables
+   * a resumed run kept): taken as read instead of read again.
+   */
+  known?: TableFingerprint[]
+  /**
    * Sequence states read earlier. Sequences are outside any snapshot: the source's must be read
    * before pg_dump reads them, so a restored sequence can only be at or ahead of them.
    */
