@@ -109,6 +109,22 @@ export async function resolveScope(
   const tables = await relationMatches('tables')
   const excludedTables = await relationMatches('excludeTables')
   const dataExcludedMatches = await relationMatches('excludeTableData')
+  // pg_dump takes a pattern that matches its own catalogs (`*`, or a bare `*` table pattern, which
+  // sees pg_catalog first on every search_path) and dumps them; no restore survives that.
+  for (const [list, matches] of [
+    ['schemas', [...included].map(([schema, pattern]) => ({ schema, pattern }))],
+    ['tables', [...tables.values()].map(({ relation, pattern }) => ({ schema: relation.schema, pattern }))]
+  ] as const) {
+    const byPattern = new Map<string, Set<string>>()
+    for (const { schema, pattern } of matches)
+      if (isSystemSchema(schema)) byPattern.set(pattern, (byPattern.get(pattern) ?? new Set()).add(schema))
+    for (const [pattern, schemas] of byPattern)
+      problems.push({
+        list,
+        pattern,
+        message: `${PATTERN_INPUTS[list]} pattern "${pattern}" matches PostgreSQL's own schemas (${[...schemas].sort().join(', ')}): pg_dump would dump the system catalogs, and no restore takes them`
+      })
+  }
   if (problems.length > 0) return { problems, unmet: [] }
 
   const tablesMode = patterns.tables.length > 0
@@ -256,6 +272,8 @@ async function matchRelations(
   )
   return rows
 }
+
+const isSystemSchema = (schema: string): boolean => schema.startsWith('pg_') || schema === 'information_schema'
 
 /** The schemas pg_dump dumps by default: all but pg_* and information_schema. */
 async function listUserSchemas(client: pg.Client): Promise<string[]> {

@@ -244,6 +244,19 @@ describe('patterns pg_dump refuses, and patterns that match nothing', () => {
       /invalid regular expression/,
       /^tables pattern "app.\(orders" is not valid: invalid regular expression/
     ],
+    // pg_dump dumps its own catalogs for these (a restore then fails on them); the scope refuses them.
+    [
+      'every schema, the catalogs included',
+      { schemas: ['*'] },
+      undefined,
+      /^schemas pattern "\*" matches PostgreSQL's own schemas \(information_schema, pg_catalog, .*pg_toast.*\): pg_dump would dump the system catalogs/
+    ],
+    [
+      'every visible table, pg_catalog first',
+      { tables: ['*'] },
+      undefined,
+      /^tables pattern "\*" matches PostgreSQL's own schemas \(pg_catalog\)/
+    ],
     // pg_dump takes an exclude pattern that matches nothing; the scope refuses it: a typo would
     // otherwise move what the user meant to leave behind.
     [
