@@ -8,6 +8,7 @@ const LAYERS = [
   ['src/plan/'],
   ['src/artifact/', 'src/targets/', 'src/settings/', 'src/sync/'],
   ['src/tools/', 'src/verify/'],
+  ['src/scope/'],
   ['src/pg/'],
   ['src/base/']
 ]

@@ -20,6 +20,7 @@ import { installPgcopydb, PGCOPYDB_VERSION } from './pgcopydb.js'
 import { baseDir, cleanup, live, mib, runTool, secs, toolEnv } from './processes.js'
 import { markdownTable, ratios, summarise } from './report.js'
 import { waitForQuiet } from './sampler.js'
+import { resumeCase } from './resume.js'
 import { sideGroups } from './sides.js'
 import { benchSync } from './sync.js'
 import { LABELS, resetTarget, runWay } from './ways.js'
@@ -137,8 +138,18 @@ async function main() {
     await resetTarget(target, false)
     bySize.push({ sizeGb, database: generated, results })
   }
+  const largest = bySize.at(-1)
+  const resume = await resumeCase({
+    source,
+    target,
+    toolCache,
+    workDir,
+    clientTemplate: live.bundle.template,
+    expected: largest.database.counts,
+    sizeGb: largest.sizeGb
+  })
   // The zero-downtime case last, on the largest database: its writer changes the source.
-  const sync = await benchSync({ source, target, workDir, toolCache, sizeGb: sizes.at(-1) ?? 1 })
+  const sync = await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
   await resetTarget(target, false)
 
   // Summary
@@ -212,6 +223,7 @@ async function main() {
     labels: LABELS,
     sizes: bySize.map(({ sizeGb, database, results }) => ({ sizeGb, database, results })),
     summary,
+    resume,
     sync,
     failures
   }

@@ -7,7 +7,7 @@ import { Inputs, SECRET_INPUTS, type ActionInputs } from './action/inputs.js'
 import { setOutputs } from './action/outputs.js'
 import { getInputs } from './action/parse-inputs.js'
 import { planRequestFor } from './action/plan-request.js'
-import { DatabaseRecorder, newReport, writeJsonReport, type RunReport } from './action/report.js'
+import { DatabaseRecorder, newReport, scopeReport, writeJsonReport, type RunReport } from './action/report.js'
 import type { ActionRunner } from './action/runner.js'
 import { Stage, Stages } from './action/stages.js'
 import { renderSummary } from './action/summary.js'
@@ -176,7 +176,12 @@ function runJob(job: DatabaseJob, record: DatabaseRecorder, context: ModeContext
 function recordPlan(report: RunReport, plan: Plan): void {
   report.sourceVersion = plan.source?.version
   report.targetVersion = plan.target?.version
-  report.databases = plan.jobs.map((job) => ({ name: job.source, target: job.target, findings: job.findings }))
+  report.databases = plan.jobs.map((job) => ({
+    name: job.source,
+    target: job.target,
+    findings: job.findings,
+    ...(job.scope ? { scope: scopeReport(job.scope) } : {})
+  }))
 }
 
 /** Warnings as warnings; blockers as errors, each with its fix, all before the run stops. */

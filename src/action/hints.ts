@@ -57,7 +57,7 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
   'artifact-download': () => `check ${Inputs.ArtifactName} and ${Inputs.ArtifactRunId}`,
   'artifact-upload': () => `${Inputs.ArtifactRequired} is true; fix the upload or set it to false`,
   'partial-copy': () =>
-    `the target database holds a partial copy: fix the cause, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
+    `the target database holds a partial copy: fix the cause, then run again with ${Inputs.IfTargetNotEmpty}: resume to keep what is complete, or ${Inputs.IfTargetNotEmpty}: clean to start over`,
   'sync-stream': () =>
     `the target holds a partial copy and the sync's slot was dropped: check the source's replication settings and connection, then run again with ${Inputs.IfTargetNotEmpty}: clean`,
   'sync-apply': () =>
@@ -81,7 +81,7 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
     `check that ${Inputs.CivoApiKey} may read database credentials (civo database credential ${error.facts.name}), or give ${Inputs.TargetUrl}`,
   cancelled: (_error, context) =>
     context.targetTouched
-      ? `the target may hold a partial copy: run again with ${Inputs.IfTargetNotEmpty}: clean`
+      ? `the target may hold a partial copy: run again with ${Inputs.IfTargetNotEmpty}: resume to keep what is complete, or ${Inputs.IfTargetNotEmpty}: clean to start over`
       : 'nothing was written to the target: run the step again'
 }
 

@@ -1,4 +1,5 @@
 import type { Endpoint } from '../pg/endpoint.js'
+import type { ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
 import type { Compression } from '../tools/pg-dump.js'
 
@@ -35,7 +36,13 @@ export enum Inputs {
   Sync = 'sync',
   Cutover = 'cutover',
   CutoverIdleSeconds = 'cutover-idle-seconds',
-  MaxLagSeconds = 'max-lag-seconds'
+  MaxLagSeconds = 'max-lag-seconds',
+  // What moves: pg_dump's filters.
+  Schemas = 'schemas',
+  ExcludeSchemas = 'exclude-schemas',
+  Tables = 'tables',
+  ExcludeTables = 'exclude-tables',
+  ExcludeTableData = 'exclude-table-data'
 }
 
 export const MODES = ['migrate', 'plan', 'validate', 'dump', 'restore'] as const
@@ -81,8 +88,16 @@ interface RestoreInputs {
   privileges: 'skip' | 'keep'
   /** `create-missing`: roles the dump names are created NOLOGIN first. */
   roles: 'fail' | 'create-missing'
-  /** `clean`: a target holding objects is emptied first. */
-  ifTargetNotEmpty: 'fail' | 'clean'
+  /**
+   * `clean`: a target holding objects is emptied first. `resume`: a run that ended early into this
+   * target is continued from its dump; an empty target starts afresh.
+   */
+  ifTargetNotEmpty: 'fail' | 'clean' | 'resume'
+}
+
+/** What moves: pg_dump's -n, -N, -t, -T and --exclude-table-data patterns; all empty, everything. */
+interface ScopeInputs {
+  scope: ScopePatterns
 }
 
 interface DumpInputs {
@@ -132,6 +147,7 @@ interface DumpSourceInputs {
 /** migrate: plan, install, dump, upload, restore, verify. */
 export type MigrateInputs = { mode: 'migrate' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   TargetInputs &
   ClientInputs &
   RestoreInputs &
@@ -143,6 +159,7 @@ export type MigrateInputs = { mode: 'migrate' } & RunInputs &
 /** plan: the migrate plan, read only; with sync, also what a sync needs of the source. */
 export type PlanInputs = { mode: 'plan' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   TargetInputs &
   ClientInputs &
   RestoreInputs &
@@ -152,6 +169,7 @@ export type PlanInputs = { mode: 'plan' } & RunInputs &
 /** validate: both live databases compared; `none` is not a level here. */
 export type ValidateInputs = { mode: 'validate' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   TargetInputs &
   Pick<RestoreInputs, 'privileges'> &
   VerifyInputs<'full' | 'counts'>
@@ -159,6 +177,7 @@ export type ValidateInputs = { mode: 'validate' } & RunInputs &
 /** dump: the source side only; the fingerprint goes into the manifest. */
 export type DumpModeInputs = { mode: 'dump' } & RunInputs &
   SourceInputs &
+  ScopeInputs &
   ClientInputs &
   DumpInputs &
   UploadInputs &

@@ -3,6 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { MigrationError } from '../base/errors.js'
 import { parseDatabaseUrl, type Endpoint } from '../pg/endpoint.js'
+import { splitPatterns } from '../scope/patterns.js'
+import { isScoped, type ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
 import {
   DEFAULT_CLIENT_DOWNLOAD_URL,
@@ -106,6 +108,54 @@ function parseCivo(read: InputReader): CivoTarget | undefined {
   return { apiKey, database, region, apiUrl }
 }
 
+const SCOPE_INPUTS: Record<keyof ScopePatterns, Inputs> = {
+  schemas: Inputs.Schemas,
+  excludeSchemas: Inputs.ExcludeSchemas,
+  tables: Inputs.Tables,
+  excludeTables: Inputs.ExcludeTables,
+  excludeTableData: Inputs.ExcludeTableData
+}
+
+/** pg_dump's filters, each input a comma or newline separated list of its patterns. */
+function parseScope(read: InputReader): ScopePatterns {
+  const lists = Object.entries(SCOPE_INPUTS).map(([list, input]) => [list, splitPatterns(read.text(input))])
+  return Object.fromEntries(lists) as ScopePatterns
+}
+
+/** The first filter input that is set, by its action.yml name. */
+function firstFilter(scope: ScopePatterns): string | undefined {
+  return Object.entries(SCOPE_INPUTS).find(([list]) => scope[list as keyof ScopePatterns].length > 0)?.[1]
+}
+
+/** A restore restores the dump's own scope, recorded in its manifest; filters belong to the dump job. */
+function refuseScope(read: InputReader): void {
+  const scope = parseScope(read)
+  if (!isScoped(scope)) return
+  throw refused(
+    `${firstFilter(scope)} is set in restore mode`,
+    "a restore restores exactly the dump's scope, recorded in its manifest: set the filters on the job that dumps"
+  )
+}
+
+/**
+ * A sync publishes every table of the database from a snapshot of its own: it cannot move a part
+ * (the publication and the plan's replica identity checks read the whole database), nor continue a
+ * copy made from an earlier snapshot.
+ */
+function refuseWithSync({ scope, ifTargetNotEmpty }: { scope: ScopePatterns; ifTargetNotEmpty: string }): void {
+  const given = firstFilter(scope)
+  if (given)
+    throw refused(
+      `${Inputs.Sync}: logical is set with ${given}`,
+      `a sync moves the whole database: clear ${given}, or move the part with ${Inputs.Sync}: none`
+    )
+  if (ifTargetNotEmpty === 'resume')
+    throw refused(
+      `${Inputs.Sync}: logical is set with ${Inputs.IfTargetNotEmpty}: resume`,
+      `a sync starts from a snapshot of its own: run again with ${Inputs.IfTargetNotEmpty}: clean`
+    )
+}
+
 /** Every input, parsed and checked once, shaped by the mode; secrets masked as they are read. */
 export function getInputs(runner: ActionRunner): ActionInputs {
   const read = new InputReader(runner)
@@ -159,7 +209,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   const restore = () => ({
     privileges: read.choice(Inputs.Privileges, ['skip', 'keep'] as const, 'skip'),
     roles: read.choice(Inputs.Roles, ['fail', 'create-missing'] as const, 'fail'),
-    ifTargetNotEmpty: read.choice(Inputs.IfTargetNotEmpty, ['fail', 'clean'] as const, 'fail')
+    ifTargetNotEmpty: read.choice(Inputs.IfTargetNotEmpty, ['fail', 'clean', 'resume'] as const, 'fail')
   })
   const verify = <Level extends VerifyLevel>(levels: readonly Level[]) => ({
     verify: read.choice(Inputs.Verify, levels, levels[0]),
@@ -177,18 +227,23 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     retentionDays: read.positiveInteger(Inputs.RetentionDays),
     artifactRequired: read.boolean(Inputs.ArtifactRequired, false)
   })
-  const sync = () => ({
-    sync: read.choice(Inputs.Sync, ['none', 'logical'] as const, 'none'),
-    cutover: read.choice(Inputs.Cutover, ['when-idle', 'after-catch-up'] as const, 'when-idle'),
-    cutoverIdleSeconds: read.positiveInteger(Inputs.CutoverIdleSeconds) ?? 10,
-    maxLagSeconds: read.positiveInteger(Inputs.MaxLagSeconds) ?? 600
-  })
+  const sync = (copied: { scope: ScopePatterns; ifTargetNotEmpty: string }) => {
+    const kind = read.choice(Inputs.Sync, ['none', 'logical'] as const, 'none')
+    if (kind === 'logical') refuseWithSync(copied)
+    return {
+      sync: kind,
+      cutover: read.choice(Inputs.Cutover, ['when-idle', 'after-catch-up'] as const, 'when-idle'),
+      cutoverIdleSeconds: read.positiveInteger(Inputs.CutoverIdleSeconds) ?? 10,
+      maxLagSeconds: read.positiveInteger(Inputs.MaxLagSeconds) ?? 600
+    }
+  }
   const levels = ['full', 'counts', 'none'] as const
   // What migrate and plan read alike: plan is migrate's first stage on its own.
   const copy = () => ({
     ...run,
     source: source(),
     databases,
+    scope: parseScope(read),
     target: target(),
     targetDatabase,
     ...client(),
@@ -196,16 +251,21 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     ...verify(levels)
   })
   switch (mode) {
-    case 'migrate':
-      return { mode, ...copy(), ...dump(), ...upload(), ...sync() }
-    case 'plan':
-      return { mode, ...copy(), ...sync() }
+    case 'migrate': {
+      const copied = copy()
+      return { mode, ...copied, ...dump(), ...upload(), ...sync(copied) }
+    }
+    case 'plan': {
+      const copied = copy()
+      return { mode, ...copied, ...sync(copied) }
+    }
     case 'validate':
       return {
         mode,
         ...run,
         source: source(),
         databases,
+        scope: parseScope(read),
         target: target(),
         targetDatabase,
         privileges: restore().privileges,
@@ -218,6 +278,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
         ...run,
         source: source(),
         databases,
+        scope: parseScope(read),
         ...client(),
         ...dump(),
         ...upload(),
@@ -226,6 +287,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
       }
     }
     case 'restore':
+      refuseScope(read)
       return {
         mode,
         ...run,

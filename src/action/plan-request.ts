@@ -31,12 +31,19 @@ export function planRequestFor(
   switch (inputs.mode) {
     case 'migrate':
     case 'plan':
-      return { ...writing(inputs), source: inputs.source, databases: inputs.databases, sync: inputs.sync }
+      return {
+        ...writing(inputs),
+        source: inputs.source,
+        databases: inputs.databases,
+        sync: inputs.sync,
+        scope: inputs.scope
+      }
     case 'validate':
       return {
         ...rules,
         purpose: 'compare',
         source: inputs.source,
+        scope: inputs.scope,
         target: target.endpoint,
         databases: inputs.databases,
         targetDatabase: inputs.targetDatabase,
@@ -49,7 +56,8 @@ export function planRequestFor(
         purpose: 'copy',
         source: inputs.source,
         databases: inputs.databases,
-        clientVersion: inputs.postgresVersion
+        clientVersion: inputs.postgresVersion,
+        scope: inputs.scope
       }
     case 'restore':
       return { ...writing(inputs), dumped, databases: [] }

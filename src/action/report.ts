@@ -4,6 +4,7 @@ import type { MigrationError } from '../base/errors.js'
 import type { UploadedArtifact, UploadSkipped } from '../artifact/store.js'
 import type { Finding } from '../plan/findings.js'
 import type { SyncRecord } from '../sync/types.js'
+import type { LeftOut, Prerequisites, ResolvedScope, ScopePatterns } from '../scope/types.js'
 import type { DumpResult } from '../tools/pg-dump.js'
 import type { RestoreResult } from '../tools/pg-restore.js'
 import type { Comparison } from '../verify/compare.js'
@@ -45,7 +46,26 @@ export interface DatabaseReport {
   comparison?: Comparison
   /** A few primary keys of differing rows, per table. */
   differingRows?: Record<string, string[]>
+  /** What moved, when filters were given: the filters, what they left out and why, what the run made for them. */
+  scope?: { patterns: ScopePatterns; leftOut: LeftOut[]; prerequisites: Prerequisites }
+  /** What a resumed run kept, loaded again and created. */
+  resume?: ResumeReport
   error?: FailureReport
+}
+
+/** A run that continued one that ended early in the same target database. */
+export interface ResumeReport {
+  /** The run whose dump was loaded. */
+  runId: string
+  /** `earlier`: that run's dump (its folder or artifact); `new`: it was gone, so a new dump was made and compared. */
+  dump: 'earlier' | 'new'
+  /** Tables whose rows on the target matched the dump's source fingerprint (count and checksum). */
+  kept: string[]
+  /** Tables emptied and loaded again. */
+  reloaded: string[]
+  /** Dump entries restored because the target lacked what they make (schema and post-data items). */
+  created: string[]
+  seconds: number
 }
 
 /** The whole run: the JSON report is this value; the summary and outputs are read from it. */
@@ -154,9 +174,18 @@ export class DatabaseRecorder {
     this.run.artifact = outcome
   }
 
+  resumed(resume: ResumeReport): void {
+    this.report.resume = resume
+  }
+
   failed(error: MigrationError, hint: string | undefined): void {
     this.report.error = { stage: error.stage, message: error.message, hint }
   }
+}
+
+/** The filters as the report keeps them: not the lists of what moves, which the fingerprints hold. */
+export function scopeReport(scope: ResolvedScope): NonNullable<DatabaseReport['scope']> {
+  return { patterns: scope.patterns, leftOut: scope.leftOut, prerequisites: scope.prerequisites }
 }
 
 export function writeJsonReport(report: RunReport, reportPath: string): void {

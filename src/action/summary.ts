@@ -59,6 +59,7 @@ function databaseBlocks(database: DatabaseReport): string[] {
   const blocks = [`### Database ${inline(title)}`]
   if (database.error) blocks.push(`**${database.error.stage ?? 'Run'} failed:** ${inline(database.error.message)}`)
   if (database.findings.length > 0) blocks.push(...findingBlocks(database.findings))
+  blocks.push(...scopeAndResumeBlocks(database))
   const notes: string[] = []
   if (database.cleaned?.length) notes.push(`Cleaned from the target first: ${inline(abbreviate(database.cleaned))}.`)
   if (database.createdRoles?.length)
@@ -250,6 +251,46 @@ function tableRows(database: DatabaseReport): string | undefined {
       rows.slice(0, 500).map((r) => r.cells)
     )
   )
+}
+
+/** What the filters moved and left out, and what a resumed run kept, loaded again and created. */
+function scopeAndResumeBlocks(database: DatabaseReport): string[] {
+  const blocks: string[] = []
+  const { scope, resume } = database
+  if (scope) {
+    const given = Object.entries(scope.patterns)
+      .filter(([, patterns]) => patterns.length > 0)
+      .map(([list, patterns]) => `${list.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${patterns.join(', ')}`)
+    blocks.push(`**Scope:** only what these filters select moved (${inline(given.join('; '))}).`)
+    if (scope.leftOut.length > 0)
+      blocks.push(
+        details(
+          `Left out (${scope.leftOut.length})`,
+          table(
+            ['Left out', 'Why'],
+            scope.leftOut.slice(0, 200).map((l) => [l.what, l.why])
+          )
+        )
+      )
+    const made = [
+      ...scope.prerequisites.schemas.map((s) => `schema ${s}`),
+      ...scope.prerequisites.extensions.map((e) => `extension ${e.name}`)
+    ]
+    if (made.length > 0)
+      blocks.push(
+        `Created on the target before the restore, as the moving objects need them: ${inline(made.join(', '))}.`
+      )
+  }
+  if (resume) {
+    const from =
+      resume.dump === 'earlier'
+        ? `from the dump of run ${resume.runId}`
+        : `with a new dump (run ${resume.runId}): the earlier run's dump was gone, so only tables whose rows match the new dump were kept, compared by count and checksum, not assumed; objects the earlier run had created were kept, so the source must not have changed in between (the verification below compares everything)`
+    blocks.push(
+      `**Resumed** ${inline(from)} in ${resume.seconds.toFixed(1)}s: kept ${count(resume.kept.length, 'table')} whose rows were complete${resume.kept.length ? ` (${inline(abbreviate(resume.kept))})` : ''}; loaded ${count(resume.reloaded.length, 'table')} again${resume.reloaded.length ? ` (${inline(abbreviate(resume.reloaded))})` : ''}; created ${count(resume.created.length, 'missing item')}${resume.created.length ? ` (${inline(abbreviate(resume.created))})` : ''}.`
+    )
+  }
+  return blocks
 }
 
 function details(title: string, body: string): string {

@@ -2,17 +2,22 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { MigrationError } from '../base/errors.js'
 import { filesUnder, sha256File } from '../base/files.js'
+import type { ResolvedScope } from '../scope/types.js'
 import type { Client } from '../tools/client/install.js'
 import type { DumpResult } from '../tools/pg-dump.js'
+import type { TocObject } from '../tools/toc.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 
 export const MANIFEST_FILE = 'manifest.json'
 /**
  * Bumped when a reader of an older action could misread the manifest. 2: the source fingerprint
  * names objects by their stored names and hashes rows over columns in order of name; a fingerprint
- * of format 1 cannot be compared with a target fingerprinted now, so such a dump is refused.
+ * of format 1 cannot be compared with a target fingerprinted now, so such a dump is refused. 3: a
+ * dump made with filters, which an older reader would verify as a whole database; a dump without
+ * filters is still written as 2, which older readers take.
  */
-export const MANIFEST_FORMAT = 2
+export const MANIFEST_FORMAT = 3
+const FORMATS_READ = [2, 3]
 
 /** Travels with the dump: what it is, how to check it, and the source as it was in the dump's snapshot. */
 export interface Manifest {
@@ -29,6 +34,12 @@ export interface Manifest {
   /** sha256 of every file in the dump folder, by path relative to it. */
   files: Record<string, string>
   sourceFingerprint?: Fingerprint
+  /** The run that made the dump: a target being loaded from it carries the same (a resumed run checks). */
+  runId?: string
+  /** What the dump holds, when it was made with filters: a restore restores and verifies exactly that. */
+  scope?: ResolvedScope
+  /** The object each TOC entry makes, by dump id: a resumed run restores what the target lacks. */
+  toc?: Record<string, TocObject>
 }
 
 function dumpFiles(dir: string): string[] {
@@ -48,12 +59,15 @@ export async function writeManifest(
     sourceVersion: string
     snapshotTakenAt: string
     fingerprint?: Fingerprint
+    runId: string
+    scope?: ResolvedScope
+    toc: Record<string, TocObject>
   }
 ): Promise<Manifest> {
   const files: Record<string, string> = {}
   for (const file of dumpFiles(dir)) files[file] = await sha256File(path.join(dir, file))
   const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
+    format: parts.scope ? MANIFEST_FORMAT : 2,
     database: parts.database,
     sourceVersion: parts.sourceVersion,
     clientVersion: parts.client.version,
@@ -62,7 +76,10 @@ export async function writeManifest(
     extensions: parts.extensions,
     dumpOptions: parts.dump.options,
     files,
-    sourceFingerprint: parts.fingerprint
+    sourceFingerprint: parts.fingerprint,
+    runId: parts.runId,
+    ...(parts.scope ? { scope: parts.scope } : {}),
+    toc: parts.toc
   }
   fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest) + '\n')
   return manifest
@@ -86,9 +103,9 @@ export async function readVerifiedManifest(dir: string): Promise<Manifest> {
   } catch {
     throw damaged(`${file} is not valid JSON`, 'the dump is damaged: make it again with mode: dump')
   }
-  if (manifest.format !== MANIFEST_FORMAT) {
+  if (!FORMATS_READ.includes(manifest.format)) {
     throw damaged(
-      `${file} has format ${manifest.format}; this action reads format ${MANIFEST_FORMAT}`,
+      `${file} has format ${manifest.format}; this action reads formats ${FORMATS_READ.join(' and ')}`,
       'restore with the action version that made the dump, or dump again'
     )
   }

@@ -1,5 +1,5 @@
 import type { MigrateInputs } from '../action/inputs.js'
-import type { DatabaseRecorder } from '../action/report.js'
+import type { DatabaseRecorder, Verification } from '../action/report.js'
 import { Stage, within, type StageTimer } from '../action/stages.js'
 import { settledLater } from '../base/async.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
@@ -11,10 +11,18 @@ import { chooseCompression, compressionArgument, startDump } from '../tools/pg-d
 import type { Restorer, RestoreResult } from '../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
+import { resumeMigration } from './resume.js'
 import { dumpRequestFor, restorerFor } from './steps/copy.js'
 import { dumpFolder } from './steps/folders.js'
 import { fingerprintSource, writeDumpManifest } from './steps/source.js'
-import { analyzeTarget, dropCreatedTarget, prepareTarget, type TargetPreparation } from './steps/target.js'
+import {
+  analyzeTarget,
+  carriesDatabaseSettings,
+  dropCreatedTarget,
+  finishTarget,
+  prepareTarget,
+  type TargetPreparation
+} from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
 import { openSync, type SyncStep } from './sync.js'
 import { logVerification, verifyTarget } from './steps/verify.js'
@@ -29,6 +37,8 @@ export async function migrateDatabase(
   record: DatabaseRecorder,
   context: ModeContext<MigrateInputs>
 ): Promise<void> {
+  // A run that ended early in this target is continued there, from its dump (resume.ts).
+  if (job.resume) return resumeMigration(job, record, context)
   if (context.inputs.sync === 'none') return copyAndVerify(job, record, context)
   // sync: logical — the slot and its publication are dropped on every exit: success, failure, cancel.
   const sync = await openSync(job, record, context)
@@ -133,7 +143,7 @@ async function copyAndVerify(
       stages.run(
         Stage.FingerprintSource,
         job.source,
-        () => fingerprintSource({ connector, log, source, snapshot, sequences, settings: inputs }),
+        () => fingerprintSource({ connector, log, source, snapshot, sequences, settings: inputs, job }),
         false
       )
     )
@@ -142,7 +152,7 @@ async function copyAndVerify(
       fingerprinted.then((fingerprint) => {
         record.sourceFingerprinted(fingerprint)
         const sourceVersion = plan.source?.version ?? ''
-        return writeDumpManifest({ job, dump: dumped, client, sourceVersion, snapshot, fingerprint })
+        return writeDumpManifest({ job, dump: dumped, client, sourceVersion, snapshot, fingerprint, log })
       })
     )
     if (inputs.uploadArtifact) {
@@ -177,10 +187,12 @@ async function copyAndVerify(
     ? await sync.catchUp(required(restorer, 'the restore'))
     : await warnOfWritesDuringRun(job, record, context, source, writesBefore).then(() => sourceFingerprint)
   // Not in a dump made without --create; set after the restore, which some of them would change.
-  await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
+  if (carriesDatabaseSettings(job))
+    await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
+  let verification: Verification | undefined
   if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
   else {
-    const verification = await stages.run(Stage.Verify, job.source, async () => {
+    verification = await stages.run(Stage.Verify, job.source, async () => {
       // ANALYZE only reads the data, and the fingerprint's sequential scans do not wait for it.
       const [verified] = await Promise.all([
         verifyTarget({ connector, log, settings: inputs, target, source }, fingerprint),
@@ -192,6 +204,7 @@ async function copyAndVerify(
     logVerification(log, job.source, verification)
   }
   sync?.verified()
+  await within(Stage.Verify, finishTarget(connector, target, verification))
   await within(Stage.UploadArtifact, upload ?? Promise.resolve())
 }
 

@@ -1,23 +1,25 @@
 import type { RestoreModeInputs } from '../action/inputs.js'
 import type { DatabaseRecorder } from '../action/report.js'
 import { Stage, within } from '../action/stages.js'
-import type { Manifest } from '../artifact/manifest.js'
 import { withDatabase } from '../pg/endpoint.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import { restoreDatabase } from '../tools/pg-restore.js'
+import type { TableFingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
+import { resumeLoad } from './resume.js'
 import { restorerFor } from './steps/copy.js'
-import { analyzeTarget, prepareTarget } from './steps/target.js'
+import type { CheckedDump } from './steps/make-dump.js'
+import { analyzeTarget, carriesDatabaseSettings, finishTarget, prepareTarget } from './steps/target.js'
 import { logVerification, verifyTarget } from './steps/verify.js'
 
 /** A dump made by mode: dump, checked against its manifest before the plan. */
-export interface CheckedDump {
-  dir: string
-  manifest: Manifest
-}
+export type { CheckedDump }
 
-/** restore, one database: the checked dump into the target, verified against its manifest's fingerprint. */
+/**
+ * restore, one database: the checked dump into the target, verified against its manifest's
+ * fingerprint, which covers exactly what the dump holds (its filters, when it was made with some).
+ */
 export async function restoreDump(
   job: DatabaseJob,
   record: DatabaseRecorder,
@@ -28,31 +30,58 @@ export async function restoreDump(
   const client = required(context.client, 'the client')
   const server = required(context.target, 'the target')
   const target = withDatabase(server, job.target)
+  const preparation = {
+    ...inputs,
+    connector,
+    log,
+    job,
+    target: server,
+    targetIsSuperuser: plan.target?.superuser ?? false
+  }
+  let kept: TableFingerprint[] | undefined
   await stages.run(Stage.Restore, job.source, async () => {
-    await prepareTarget(
-      { ...inputs, connector, log, job, target: server, targetIsSuperuser: plan.target?.superuser ?? false },
-      record
-    )
-    record.restored(await restoreDatabase(restorerFor(context, client, target, dump.dir)))
+    const restorer = restorerFor(context, client, target, dump.dir)
+    // A run that ended early in this target, loading this same dump, is continued (resume.ts).
+    if (job.resume) kept = await resumeLoad({ job, record, preparation, restorer, dump, target })
+    else {
+      await prepareTarget(preparation, record)
+      record.restored(await restoreDatabase(restorer))
+    }
   })
+  await verifyRestored(job, record, context, dump, kept)
+}
+
+/** After the load: the database's settings carried, then verified against the manifest (or analyzed). */
+async function verifyRestored(
+  job: DatabaseJob,
+  record: DatabaseRecorder,
+  context: ModeContext<RestoreModeInputs>,
+  dump: CheckedDump,
+  kept?: TableFingerprint[]
+): Promise<void> {
+  const { inputs, connector, stages, log } = context
+  const target = withDatabase(required(context.target, 'the target'), job.target)
   const fingerprint = inputs.verify === 'none' ? undefined : dump.manifest.sourceFingerprint
   record.sourceFingerprinted(dump.manifest.sourceFingerprint)
   // Not in the dump: the manifest's fingerprint holds them. Set after the restore, which some would change.
-  await within(
-    Stage.Restore,
-    carryDatabaseSettings(connector, log, target, { fingerprint: dump.manifest.sourceFingerprint })
-  )
+  if (carriesDatabaseSettings(job))
+    await within(
+      Stage.Restore,
+      carryDatabaseSettings(connector, log, target, { fingerprint: dump.manifest.sourceFingerprint })
+    )
   if (!fingerprint) {
     await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
+    await within(Stage.Analyze, finishTarget(connector, target, undefined))
     return
   }
   const verification = await stages.run(Stage.Verify, job.source, async () => {
     const [verified] = await Promise.all([
-      verifyTarget({ connector, log, settings: inputs, target }, fingerprint),
+      verifyTarget({ connector, log, settings: inputs, target, known: kept }, fingerprint),
       analyzeTarget(connector, target)
     ])
     return verified
   })
   record.verified(verification)
   logVerification(log, job.source, verification)
+  await within(Stage.Verify, finishTarget(connector, target, verification))
 }

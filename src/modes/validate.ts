@@ -28,11 +28,13 @@ export async function validateDatabase(
     const [sourceFingerprint, targetFingerprint] = await Promise.all([
       fingerprintDatabase(() => connector.connect(source), {
         ...fingerprintOptions(inputs, log, sourceSnapshot.id),
-        textOnly
+        textOnly,
+        scope: job.scope
       }),
       fingerprintDatabase(() => connector.connect(target), {
         ...fingerprintOptions(inputs, log, targetSnapshot.id),
-        textOnly
+        textOnly,
+        scope: job.scope
       })
     ]).finally(() => Promise.all([sourceSnapshot.close(), targetSnapshot.close()]))
     const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges })

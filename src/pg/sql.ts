@@ -3,12 +3,15 @@ export function quoteIdent(name: string): string {
   return '"' + name.replaceAll('"', '""') + '"'
 }
 
+/** Where a run keeps the marker of what it loads into a target database (run-marker.ts). */
+export const RUN_SCHEMA = '_pg_migrate_action'
+
 /**
- * User schemas only: not the catalogs, not TOAST, not any session's temp schema. `alias` is a
- * pg_namespace row.
+ * User schemas only: not the catalogs, not TOAST, not any session's temp schema, not the schema
+ * where a run keeps its marker (run-marker.ts). `alias` is a pg_namespace row.
  */
 export function isUserSchema(alias: string): string {
-  return `(${alias}.nspname NOT IN ('pg_catalog', 'information_schema')
+  return `(${alias}.nspname NOT IN ('pg_catalog', 'information_schema', '${RUN_SCHEMA}')
     AND ${alias}.nspname NOT LIKE 'pg\\_toast%' AND ${alias}.nspname NOT LIKE 'pg\\_temp\\_%')`
 }
 

@@ -1,8 +1,13 @@
+import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import type { Connector } from '../pg/connection.js'
 import { describe, withDatabase, type Endpoint } from '../pg/endpoint.js'
+import { readRunMarker } from '../pg/run-marker.js'
+import { scopeSql } from '../scope/sql.js'
 import { runChecks } from './checks/index.js'
 import type { Finding } from './findings.js'
+import { resumeFindings } from './resume.js'
+import { planScope } from './scope.js'
 import type { DatabaseJob, Plan, PlanRequest, TargetRules } from './types.js'
 
 /** What the plan knows of one source database: a live connection, or only what a dump's manifest says. */
@@ -31,13 +36,26 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
     targetExists: false,
     targetObjects: [],
     encoding: side.encoding,
-    findings: []
+    findings: [],
+    runId: request.dumped?.runId ?? randomUUID(),
+    ...(request.dumped?.scope ? { scope: request.dumped.scope } : {})
   }
-  if (!targetAdmin || !request.target || !plan.target) return job
+  // What the filters select, and what stops them; with the target database at hand when there is one.
+  const scope = async (targetDb?: pg.Client): Promise<void> => {
+    if (!side.sourceDb || !request.scope) return
+    const scoped = await planScope(side.sourceDb, request.scope, targetDb, request.purpose)
+    job.scope = scoped.scope
+    job.findings.push(...scoped.findings)
+  }
+  if (!targetAdmin || !request.target || !plan.target) {
+    await scope()
+    return job
+  }
   const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [targetName])
   job.targetExists = Boolean(rowCount)
   const targetEndpoint = withDatabase(request.target, targetName)
   if (request.purpose === 'compare') {
+    await scope()
     if (!job.targetExists)
       job.findings.push(
         blocker(
@@ -62,9 +80,14 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
   const inspect = async (targetDb: pg.Client | undefined): Promise<void> => {
     if (targetDb) {
       job.targetObjects = await userObjects(targetDb)
-      if (job.targetObjects.length > 0) job.findings.push(notEmptyFinding(request, job, targetEndpoint))
+      const marker = await readRunMarker(targetDb)
+      if (request.ifTargetNotEmpty === 'resume') job.resume = marker
+      if (request.ifTargetNotEmpty === 'resume' && (marker || job.targetObjects.length > 0))
+        job.findings.push(...resumeFindings(request, job, marker))
+      else if (job.targetObjects.length > 0) job.findings.push(notEmptyFinding(request, job, targetEndpoint, marker))
     }
     if (side.sourceDb) {
+      await scope(targetDb)
       job.findings.push(
         ...(await runChecks({
           source: side.sourceDb,
@@ -76,7 +99,8 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
           privileges: request.privileges,
           roles: request.roles,
           validationQueries: request.validationQueries,
-          sync: request.sync
+          sync: request.sync,
+          scope: scopeSql(job.scope)
         }))
       )
     } else if (side.extensions) {
@@ -112,8 +136,10 @@ export async function userObjects(client: pg.Client): Promise<string[]> {
   return rows.map((r) => r.object)
 }
 
-function notEmptyFinding(rules: TargetRules, job: DatabaseJob, target: Endpoint): Finding {
+function notEmptyFinding(rules: TargetRules, job: DatabaseJob, target: Endpoint, marker: unknown): Finding {
   const clean = rules.ifTargetNotEmpty === 'clean'
+  // A run of this action ended early there: say how to go on from where it stopped.
+  const resumable = marker ? 'if-target-not-empty: resume to continue the run that ended early there, ' : ''
   return {
     id: 'target-not-empty',
     severity: clean ? 'warning' : 'blocker',
@@ -123,7 +149,7 @@ function notEmptyFinding(rules: TargetRules, job: DatabaseJob, target: Endpoint)
     objects: job.targetObjects,
     hint: clean
       ? 'this is what if-target-not-empty: clean asked for'
-      : `set if-target-not-empty: clean, or pick an empty database (${describe(target)})`
+      : `set ${resumable}if-target-not-empty: clean, or pick an empty database (${describe(target)})`
   }
 }
 

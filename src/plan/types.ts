@@ -1,11 +1,16 @@
 import type { Endpoint } from '../pg/endpoint.js'
+import type { RunMarker } from '../pg/run-marker.js'
+import type { ResolvedScope, ScopePatterns } from '../scope/types.js'
 import type { ClientRequirement } from '../tools/client/version-policy.js'
 import type { Finding } from './findings.js'
 
 /** How the run treats what it finds on the target. */
 export interface TargetRules {
-  /** `clean`: a target database holding objects is emptied first; `fail`: it is a blocker. */
-  ifTargetNotEmpty: 'fail' | 'clean'
+  /**
+   * `clean`: a target database holding objects is emptied first; `fail`: it is a blocker;
+   * `resume`: a run of this action that ended early there is continued.
+   */
+  ifTargetNotEmpty: 'fail' | 'clean' | 'resume'
   /** `skip` restores with --no-owner --no-acl; `keep` restores owners and grants. */
   privileges: 'skip' | 'keep'
   /** What happens to roles the dump names that the target lacks. */
@@ -33,6 +38,12 @@ export interface DatabaseJob {
   targetObjects: string[]
   encoding: string
   findings: Finding[]
+  /** What moves, when filters are given; absent: the whole database. */
+  scope?: ResolvedScope
+  /** Names this job's dump and the target loaded from it: a resumed run must find the same. */
+  runId: string
+  /** The unfinished run the target database carries, when this run resumes it. */
+  resume?: RunMarker
 }
 
 export interface Plan {
@@ -50,6 +61,10 @@ export interface DumpedSource {
   sourceVersion: string
   /** Extensions the dump creates. */
   extensions: string[]
+  /** The run that made the dump (absent in dumps of older versions). */
+  runId?: string
+  /** What the dump holds, when it was made with filters. */
+  scope?: ResolvedScope
 }
 
 /** What to plan. `copy`: the target will be written; `compare`: both sides are read (validate). */
@@ -69,4 +84,6 @@ export interface PlanRequest extends TargetRules {
   clientVersion?: string
   /** `logical`: the copy is kept in step with the source until cutover; the plan checks what that needs. */
   sync?: 'none' | 'logical'
+  /** pg_dump's filters: what moves. */
+  scope?: ScopePatterns
 }

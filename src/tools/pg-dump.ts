@@ -8,8 +8,11 @@ import type { Endpoint } from '../pg/endpoint.js'
 import { clientEnvironment, type Passfile } from '../pg/passfile.js'
 import type { HeldSnapshot } from '../pg/snapshot.js'
 import { isUserSchema } from '../pg/sql.js'
+import { scopeSql, type ScopeSql } from '../scope/sql.js'
+import { pgDumpFilters, type ResolvedScope } from '../scope/types.js'
 import type { Client } from './client/install.js'
 import { progressReporter, tableDataDone, type ToolRunner } from './run-tool.js'
+import { listToc } from './toc.js'
 
 /** `auto`: zstd when the client supports it (PostgreSQL 16+), else gzip; see chooseCompression. */
 export type Compression = 'auto' | 'zstd' | 'lz4' | 'gzip' | 'none'
@@ -111,6 +114,8 @@ export interface DumpResult {
   /** pg_dump arguments, for the manifest: no connection details in them. */
   options: string[]
   seconds: number
+  /** The dump's table of contents, as `pg_restore --list` prints it. */
+  toc: string[]
 }
 
 /** What a restore running beside pg_dump sees of it: its --verbose lines as they come, and its end. */
@@ -139,6 +144,8 @@ export interface DumpRequest {
   dir: string
   jobs: number
   compression: Compression
+  /** What moves, when filters are given: pg_dump gets their patterns as they are. */
+  scope?: ResolvedScope
 }
 
 /**
@@ -162,10 +169,12 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
     `--jobs=${jobs}`,
     `--compress=${compression}`,
     '--no-subscriptions',
-    '--verbose'
+    '--verbose',
+    ...pgDumpFilters(request.scope?.patterns)
   ]
-  const total = await countTables(snapshot)
-  const extensions = await extensionsOf(snapshot)
+  const scope = scopeSql(request.scope)
+  const total = await countTables(snapshot, scope)
+  const extensions = await extensionsOf(snapshot, scope)
   const report = progressReporter(log, 'tables dumped')
   let dumped = 0
   await tools
@@ -188,22 +197,24 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
     })
   const { bytes, files } = folderSize(dir)
   log.info(`dump: ${files} files, ${formatBytes(bytes)} (${compression}) in ${dir}`)
+  const toc = await listToc(tools, client, dir)
   const seconds = (performance.now() - started) / 1000
-  return { path: dir, bytes, files, snapshot: snapshot.id, compression, extensions, options, seconds }
+  return { path: dir, bytes, files, snapshot: snapshot.id, compression, extensions, options, seconds, toc }
 }
 
 /** Every table's data entry, counted for the progress line. */
-async function countTables(snapshot: HeldSnapshot): Promise<number> {
+async function countTables(snapshot: HeldSnapshot, scope: ScopeSql): Promise<number> {
   const { rows } = await snapshot.client.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND ${isUserSchema('n')}`
+      WHERE c.relkind = 'r' AND ${isUserSchema('n')} AND ${scope.data('c.oid')}`
   )
   return rows[0].n
 }
 
-async function extensionsOf(snapshot: HeldSnapshot): Promise<string[]> {
+/** Extensions the restore creates: the dump's (a whole database) and those the filters need made. */
+async function extensionsOf(snapshot: HeldSnapshot, scope: ScopeSql): Promise<string[]> {
   const { rows } = await snapshot.client.query<{ name: string }>(
-    `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`
+    `SELECT e.extname AS name FROM pg_extension e WHERE e.extname <> 'plpgsql' AND ${scope.extension('e.oid')} ORDER BY 1`
   )
   return rows.map((row) => row.name)
 }

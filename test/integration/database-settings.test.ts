@@ -13,6 +13,7 @@ import { recordingLog } from '../support/in-process.js'
 import { outcome, PASSED, runAction } from '../support/run-action.js'
 import { serverUrl, withClient } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
+import { WHOLE_DATABASE } from '../../src/scope/sql.js'
 
 const testbed = loadTestbed()
 const { source, target } = testbed
@@ -55,7 +56,8 @@ async function plan(db: string, targetDb: string): Promise<Finding[]> {
         targetIsSuperuser: false,
         privileges: 'skip',
         roles: 'fail',
-        validationQueries: []
+        validationQueries: [],
+        scope: WHOLE_DATABASE
       })
     )
   )

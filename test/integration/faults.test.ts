@@ -231,7 +231,7 @@ describe('the action is cancelled in the middle of the dump', () => {
       error: {
         stage: 'Restore',
         message: 'the run was cancelled (SIGINT) during Restore: child processes stopped, connections closed',
-        hint: 'the target may hold a partial copy: run again with if-target-not-empty: clean'
+        hint: 'the target may hold a partial copy: run again with if-target-not-empty: resume to keep what is complete, or if-target-not-empty: clean to start over'
       }
     })
   })

@@ -176,7 +176,7 @@ describe('migrate', () => {
     expect(run.report.error).toEqual({
       stage: 'Restore',
       message: 'the run was cancelled (SIGTERM) during Restore: child processes stopped, connections closed',
-      hint: 'the target may hold a partial copy: run again with if-target-not-empty: clean'
+      hint: 'the target may hold a partial copy: run again with if-target-not-empty: resume to keep what is complete, or if-target-not-empty: clean to start over'
     })
     expect(run.failed).toBe(`${run.report.error?.message} — ${run.report.error?.hint}`)
     expect(run.errors).toEqual([run.failed])

@@ -7,6 +7,7 @@ import type { Finding } from '../../src/plan/findings.js'
 import { rolesReferenced, extensionsUsed, runChecks, type ProbeContext } from '../../src/plan/checks/index.js'
 import { serverUrl, withClient } from '../support/servers.js'
 import { loadTestbedState, quoteIdent, uniqueName } from '../support/testbed.js'
+import { WHOLE_DATABASE } from '../../src/scope/sql.js'
 
 const { source, target, clientBinDir } = loadTestbedState()
 
@@ -58,7 +59,8 @@ async function check(sourceDb: string, options: Options = {}): Promise<Finding[]
         targetIsSuperuser: false,
         privileges: options.privileges ?? 'skip',
         roles: options.roles ?? 'fail',
-        validationQueries: options.validationQueries ?? []
+        validationQueries: options.validationQueries ?? [],
+        scope: WHOLE_DATABASE
       })
     )
   )

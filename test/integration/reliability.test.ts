@@ -617,7 +617,7 @@ describe('restore mode with a damaged dump', () => {
     const result = await restore(dir, target)
     expectRefused(
       result,
-      'has format 99; this action reads format 2',
+      'has format 99; this action reads formats 2 and 3',
       'restore with the action version that made the dump'
     )
     expect(await targetDatabaseExists(target)).toBe(false)

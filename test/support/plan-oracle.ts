@@ -6,6 +6,7 @@ import { runChecks } from '../../src/plan/checks/index.js'
 import { restoreAsAdmin, type RestoreFailure } from './restore-as-admin.js'
 import { serverUrl, withClient } from './servers.js'
 import { loadTestbedState, quoteIdent, uniqueName } from './testbed.js'
+import { WHOLE_DATABASE } from '../../src/scope/sql.js'
 
 const { source, target } = loadTestbedState()
 export const admin = target.admin as { user: string; password: string }
@@ -38,7 +39,8 @@ export async function plan(db: string, targetDb: string): Promise<Finding[]> {
         targetIsSuperuser: false,
         privileges: 'skip',
         roles: 'fail',
-        validationQueries: []
+        validationQueries: [],
+        scope: WHOLE_DATABASE
       })
     )
   )

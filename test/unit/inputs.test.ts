@@ -5,6 +5,7 @@ import { getInputs, parseValidationQueries } from '../../src/action/parse-inputs
 import type { ActionRunner } from '../../src/action/runner.js'
 import { hintFor } from '../../src/action/hints.js'
 import type { MigrationError } from '../../src/base/errors.js'
+import { PATTERN_INPUTS } from '../../src/scope/types.js'
 import { recordingLog } from '../support/in-process.js'
 
 const SOURCE = 'postgresql://app:s3cret@db.example.test:5432/app'
@@ -135,5 +136,60 @@ describe('parseValidationQueries', () => {
     expect(() => parseValidationQueries('nope/checks.sql')).toThrow(
       'validation-queries names nope/checks.sql, which does not exist'
     )
+  })
+})
+
+describe('what moves: pg_dump filters', () => {
+  test('each list splits at commas and new lines, not inside double quotes; none given, none', () => {
+    setInputs({
+      'source-url': SOURCE,
+      'target-url': TARGET,
+      schemas: 'app, "Billing, Old"\nreports',
+      'exclude-tables': 'app.tmp_*',
+      'exclude-table-data': ' app.events ,, '
+    })
+    expect(parse()).toMatchObject({
+      scope: {
+        schemas: ['app', '"Billing, Old"', 'reports'],
+        excludeSchemas: [],
+        tables: [],
+        excludeTables: ['app.tmp_*'],
+        excludeTableData: ['app.events']
+      }
+    })
+    setInputs({ mode: 'dump', 'source-url': SOURCE, tables: 'app.orders' })
+    expect(parse()).toMatchObject({ scope: { tables: ['app.orders'] } })
+    setInputs({ mode: 'validate', 'source-url': SOURCE, 'target-url': TARGET, 'exclude-schemas': 'audit' })
+    expect(parse()).toMatchObject({ scope: { excludeSchemas: ['audit'] } })
+  })
+
+  test('a restore restores what its dump holds: filters there are refused, naming the input', () => {
+    setInputs({ mode: 'restore', 'target-url': TARGET, 'exclude-table-data': 'app.events' })
+    expect(() => parse()).toThrow('exclude-table-data is set in restore mode')
+  })
+
+  test('sync: logical moves the whole database from its own snapshot: filters and resume are refused with it', () => {
+    setInputs({ 'source-url': SOURCE, 'target-url': TARGET, sync: 'logical', 'exclude-tables': 'app.tmp_*' })
+    expect(() => parse()).toThrow('sync: logical is set with exclude-tables')
+    setInputs({ mode: 'plan', 'source-url': SOURCE, 'target-url': TARGET, sync: 'logical', schemas: 'app' })
+    expect(() => parse()).toThrow('sync: logical is set with schemas')
+    setInputs({ 'source-url': SOURCE, 'target-url': TARGET, sync: 'logical', 'if-target-not-empty': 'resume' })
+    expect(() => parse()).toThrow('sync: logical is set with if-target-not-empty: resume')
+    setInputs({ 'source-url': SOURCE, 'target-url': TARGET, sync: 'none', schemas: 'app' })
+    expect(parse()).toMatchObject({ sync: 'none', scope: { schemas: ['app'] } })
+  })
+
+  test('if-target-not-empty: resume, in migrate and restore', () => {
+    setInputs({ 'source-url': SOURCE, 'target-url': TARGET, 'if-target-not-empty': 'resume' })
+    expect(parse()).toMatchObject({ ifTargetNotEmpty: 'resume' })
+    setInputs({ mode: 'restore', 'target-url': TARGET, 'if-target-not-empty': 'resume' })
+    expect(parse()).toMatchObject({ ifTargetNotEmpty: 'resume' })
+    setInputs({ 'source-url': SOURCE, 'target-url': TARGET, 'if-target-not-empty': 'continue' })
+    expect(() => parse()).toThrow('if-target-not-empty is "continue"')
+  })
+
+  test('the names in messages are the inputs action.yml declares', () => {
+    const declared = fs.readFileSync('action.yml', 'utf8')
+    for (const input of Object.values(PATTERN_INPUTS)) expect(declared).toContain(`\n  ${input}:\n`)
   })
 })

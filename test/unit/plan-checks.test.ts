@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { PROBES, probeApplies, runChecks, type Probe, type ProbeContext } from '../../src/plan/checks/index.js'
 import { crosses } from '../../src/plan/checks/catalog.js'
 import { describeRemoval, knownRemovals, mentions, type Removal } from '../../src/plan/checks/removed.js'
+import { WHOLE_DATABASE } from '../../src/scope/sql.js'
 
 function context(sourceMajor: number, targetMajor: number, overrides: Partial<ProbeContext> = {}): ProbeContext {
   return {
@@ -13,6 +14,7 @@ function context(sourceMajor: number, targetMajor: number, overrides: Partial<Pr
     privileges: 'skip',
     roles: 'fail',
     validationQueries: [],
+    scope: WHOLE_DATABASE,
     ...overrides
   }
 }

@@ -163,3 +163,59 @@ test('a passed run says what it compared', () => {
   expect(text).toContain('✅ pg-migrate migrate: passed (source 14.23, target 17.10, client 17.12) in 12.5s')
   expect(text).toContain('Verification: no differences — compared 2 tables')
 })
+
+test('a scoped, resumed run says what moved, what was left out and why, and what was kept, loaded again and created', () => {
+  const resumed: RunReport = {
+    ...failed,
+    result: 'passed',
+    error: undefined,
+    databases: [
+      {
+        name: 'app_db',
+        target: 'app_db',
+        findings: [],
+        scope: {
+          patterns: {
+            schemas: ['app'],
+            excludeSchemas: [],
+            tables: [],
+            excludeTables: [],
+            excludeTableData: ['app.events_*']
+          },
+          leftOut: [
+            { what: 'schema audit', why: 'not in schemas' },
+            {
+              what: 'the rows of table app.events_2024',
+              why: 'exclude-table-data: app.events_* (its definition moves and is compared, its rows not)'
+            }
+          ],
+          prerequisites: { schemas: [], extensions: [{ name: 'citext', schema: 'public' }] }
+        },
+        resume: {
+          runId: 'run-1',
+          dump: 'new',
+          kept: ['app.orders'],
+          reloaded: ['app.order_lines'],
+          created: ['index app.order_lines_pkey'],
+          seconds: 4.25
+        },
+        comparison: { passed: true, differences: [] }
+      }
+    ]
+  }
+  const html = render(renderSummary(resumed))
+  const text = visibleText(html)
+  expect(text).toContain(
+    'Scope: only what these filters select moved (schemas: app; exclude-table-data: app.events_*).'
+  )
+  expect(text).toContain('Left out (2)')
+  expect(text).toContain('schema audit not in schemas')
+  expect(text).toContain('the rows of table app.events_2024 exclude-table-data: app.events_*')
+  expect(text).toContain('Created on the target before the restore, as the moving objects need them: extension citext.')
+  expect(text).toContain('Resumed with a new dump (run run-1): the earlier run')
+  expect(text).toContain(
+    'in 4.3s: kept 1 table whose rows were complete (app.orders); loaded 1 table again (app.order_lines); created 1 missing item (index app.order_lines_pkey).'
+  )
+  expect(text).toContain('the source must not have changed in between')
+  expect(html).not.toMatch(/\*\*Resumed|\*\*Scope/)
+})

@@ -27,7 +27,8 @@ export function dumpRequestFor(
     snapshot,
     dir: dumpFolder(inputs.dumpPath, context.plan.jobs.length, job.source),
     jobs: inputs.jobs,
-    compression: inputs.compression
+    compression: inputs.compression,
+    scope: job.scope
   }
 }
 

@@ -4,9 +4,12 @@ import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import { serverVersionNumber } from '../../pg/connection.js'
 import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
+import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
 import { isUserSchema, quoteIdent, quoteLiteral } from '../../pg/sql.js'
 import { rolesReferenced } from '../../plan/checks/index.js'
 import type { DatabaseJob } from '../../plan/plan.js'
+import { scopeSql } from '../../scope/sql.js'
+import { scopeKey, type Prerequisites } from '../../scope/types.js'
 
 /** How the target database is readied before the restore. */
 export interface TargetPreparation {
@@ -17,7 +20,7 @@ export interface TargetPreparation {
   target: Endpoint
   /** The source server, to read the roles the dump names; absent in restore mode. */
   source?: Endpoint
-  ifTargetNotEmpty: 'fail' | 'clean'
+  ifTargetNotEmpty: 'fail' | 'clean' | 'resume'
   privileges: 'skip' | 'keep'
   roles: 'fail' | 'create-missing'
   /** A superuser target restores publications, so their roles are needed too. */
@@ -25,8 +28,10 @@ export interface TargetPreparation {
 }
 
 /**
- * Creates the target database when missing, cleans it when asked, and creates or grants the roles
- * the dump names. `record` hears at once that the target was touched (and created, if it was).
+ * Creates the target database when missing, cleans it when asked, marks it with the run's id (so a
+ * run that ends early can be resumed from the same dump), makes what the filters need and the dump
+ * does not, and creates or grants the roles the dump names. `record` hears at once that the target
+ * was touched (and created, if it was).
  */
 export async function prepareTarget(step: TargetPreparation, record: DatabaseRecorder): Promise<{ created: boolean }> {
   const { connector, log, job } = step
@@ -37,14 +42,54 @@ export async function prepareTarget(step: TargetPreparation, record: DatabaseRec
   record.targetTouched(true)
   await connector.withConnection(withDatabase(step.target, job.target), async (db) => {
     if (job.targetObjects.length > 0 && step.ifTargetNotEmpty === 'clean') record.cleaned(await cleanTarget(db, log))
+    await markTarget(db, job)
+  })
+  await readyTarget(step, record)
+  return { created }
+}
+
+/** Marks the target database as being loaded from this job's dump (see pg/run-marker.ts). */
+export async function markTarget(db: pg.Client, job: DatabaseJob): Promise<void> {
+  await writeRunMarker(db, { runId: job.runId, database: job.source, scope: scopeKey(job.scope?.patterns) })
+}
+
+/**
+ * What the restore needs in the target database besides the dump: what the filters need made, and
+ * the roles the dump names. Each step makes only what is missing, so a resumed run finishes what an
+ * earlier one began.
+ */
+export async function readyTarget(step: TargetPreparation, record: DatabaseRecorder): Promise<void> {
+  const { connector, log, job } = step
+  await connector.withConnection(withDatabase(step.target, job.target), async (db) => {
+    if (job.scope) await makePrerequisites(db, job.scope.prerequisites, log)
     if (!step.source || (step.roles !== 'create-missing' && step.privileges !== 'keep')) return
     const roles = await connector.withConnection(withDatabase(step.source, job.source), (source) =>
-      rolesReferenced(source, step.privileges, step.targetIsSuperuser)
+      rolesReferenced(source, step.privileges, step.targetIsSuperuser, scopeSql(job.scope))
     )
     if (step.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
     if (step.privileges === 'keep') await grantRolesToLogin(db, roles)
   })
-  return { created }
+}
+
+/**
+ * What moving objects need and a dump with filters does not create: their schemas (with `tables`)
+ * and the extensions they use (pg_dump creates extensions only with the whole database).
+ */
+export async function makePrerequisites(target: pg.Client, needed: Prerequisites, log: Log): Promise<void> {
+  const made: string[] = []
+  for (const schema of new Set([...needed.schemas, ...needed.extensions.map((e) => e.schema)])) {
+    const { rowCount } = await target.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema])
+    if (rowCount) continue
+    await target.query(`CREATE SCHEMA ${quoteIdent(schema)}`)
+    made.push(`schema ${schema}`)
+  }
+  for (const { name, schema } of needed.extensions) {
+    const { rowCount } = await target.query('SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1', [name])
+    if (rowCount) continue
+    await target.query(`CREATE EXTENSION ${quoteIdent(name)} WITH SCHEMA ${quoteIdent(schema)}`)
+    made.push(`extension ${name}`)
+  }
+  if (made.length > 0) log.info(`created on the target for the objects that move: ${made.join(', ')}`)
 }
 
 /** Undoes a target database this run created, when the dump failed: the target is left as it was. */
@@ -142,6 +187,27 @@ async function cleanTarget(target: pg.Client, log: Log): Promise<string[]> {
   }
   log.info(`cleaned the target: dropped ${dropped.join(', ') || 'nothing'}`)
   return dropped
+}
+
+/**
+ * The database's settings and comment are carried only when the whole database moves: filters
+ * that select schemas or tables move part of it into a database that may serve other parts.
+ */
+export function carriesDatabaseSettings(job: Pick<DatabaseJob, 'scope'>): boolean {
+  return !job.scope || job.scope.everything
+}
+
+/**
+ * A run that passed removes its mark: the target holds a whole, verified copy. One whose
+ * verification found differences keeps it, so a resumed run can load again what differs.
+ */
+export async function finishTarget(
+  connector: Connector,
+  target: Endpoint,
+  verification: { comparison: { passed: boolean } } | undefined
+): Promise<void> {
+  if (verification && !verification.comparison.passed) return
+  await connector.withConnection(target, dropRunMarker)
 }
 
 /**

@@ -39,11 +39,25 @@ export function fingerprintOptions(settings: ReadSettings, log: Log, snapshot?: 
  * when it can be reached.
  */
 export async function verifyTarget(
-  request: { connector: Connector; log: Log; settings: VerifySettings; target: Endpoint; source?: Endpoint },
+  request: {
+    connector: Connector
+    log: Log
+    settings: VerifySettings
+    target: Endpoint
+    source?: Endpoint
+    /** Target tables already read in this run whose rows have not changed since (a resume's kept tables). */
+    known?: TableFingerprint[]
+  },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
   const { connector, log, settings, target, source } = request
-  const options = { ...fingerprintOptions(settings, log), like: sourceFingerprint.tables }
+  // Read what the source's fingerprint covers: what moved, when filters chose it.
+  const options = {
+    ...fingerprintOptions(settings, log),
+    like: sourceFingerprint.tables,
+    scope: sourceFingerprint.scope,
+    known: request.known
+  }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
   const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,

@@ -1,5 +1,6 @@
 // Inheritance children whose column order a restore cannot keep.
 import type pg from 'pg'
+import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import { count, list, notInExtension, userNamespace } from './catalog.js'
 import type { Probe } from './types.js'
 
@@ -46,7 +47,7 @@ export function restoredColumnOrder(tables: InheritingTable[]): Map<string, stri
 }
 
 /** Every user table in an inheritance tree (not partitions), with its parents and columns. */
-async function inheritingTables(source: pg.Client): Promise<InheritingTable[]> {
+async function inheritingTables(source: pg.Client, scope: ScopeSql): Promise<InheritingTable[]> {
   const { rows } = await source.query<{
     name: string
     parents: string[] | null
@@ -64,7 +65,7 @@ async function inheritingTables(source: pg.Client): Promise<InheritingTable[]> {
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition
         AND (c.relhassubclass OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid))
-        AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')}
+        AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')} AND ${scope.relation('c.oid')}
       GROUP BY c.oid, n.nspname, c.relname
       ORDER BY 1`
   )
@@ -76,8 +77,8 @@ async function inheritingTables(source: pg.Client): Promise<InheritingTable[]> {
 }
 
 /** Tables whose columns come out of the restore in another order, as `table (source order → restored order)`. */
-export async function columnOrderChanges(source: pg.Client): Promise<string[]> {
-  const tables = await inheritingTables(source)
+export async function columnOrderChanges(source: pg.Client, scope: ScopeSql = WHOLE_DATABASE): Promise<string[]> {
+  const tables = await inheritingTables(source, scope)
   const restored = restoredColumnOrder(tables)
   return tables.flatMap((table) => {
     const before = table.columns.map((c) => c.name)
@@ -93,5 +94,5 @@ export const columnOrderProbe: Probe = {
   message: (objects) =>
     `${count(objects.length, 'inheritance child', 'inheritance children')} will have ${objects.length === 1 ? 'its' : 'their'} columns in another order after the restore (pg_dump recreates a child with its parents' columns first; a column added to a parent after the child existed moves): ${list(objects, 3)}`,
   hint: 'the data and column names stay the same, but positional INSERT … VALUES without a column list and SELECT * see the new order; name the columns in such statements',
-  find: (ctx) => columnOrderChanges(ctx.source)
+  find: (ctx) => columnOrderChanges(ctx.source, ctx.scope)
 }

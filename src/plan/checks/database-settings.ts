@@ -18,7 +18,8 @@ export const databaseSettingsProbe: Probe = {
     `${count(objects.length, 'database setting')} of the source cannot be set on the target by the target login and will not be carried over: ${list(objects, 3)}`,
   hint: 'have the target database owner or a superuser set them after the migration (ALTER DATABASE … SET, ALTER ROLE … IN DATABASE … SET, COMMENT ON DATABASE), or grant the login what the reason names',
   async find(ctx) {
-    if (!ctx.target) return []
+    // Carried only when the whole database moves (see modes/migrate.ts).
+    if (!ctx.target || ctx.scope.global !== 'true') return []
     const wanted = await fingerprintDatabaseSettings(ctx.source)
     if (wanted.settings.length === 0 && wanted.comment === null) return []
     const rolesCreated =

@@ -2,6 +2,7 @@
 import type pg from 'pg'
 import { count, crosses, FIRST_NORMAL_OID, list, names, notInExtension } from './catalog.js'
 import { quoteIdent } from '../../pg/sql.js'
+import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import type { Probe, ProbeContext } from './types.js'
 
 export interface ExtensionUse {
@@ -14,11 +15,11 @@ export interface ExtensionUse {
  * Extensions the dump creates (CREATE EXTENSION IF NOT EXISTS name WITH SCHEMA schema, no version:
  * the target's default version is installed). Built-in ones such as plpgsql are not dumped.
  */
-export async function extensionsUsed(source: pg.Client): Promise<ExtensionUse[]> {
+export async function extensionsUsed(source: pg.Client, scope: ScopeSql = WHOLE_DATABASE): Promise<ExtensionUse[]> {
   const { rows } = await source.query<ExtensionUse>(
     `SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
        FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-      WHERE e.oid >= ${FIRST_NORMAL_OID} ORDER BY 1`
+      WHERE e.oid >= ${FIRST_NORMAL_OID} AND ${scope.extension('e.oid')} ORDER BY 1`
   )
   return rows
 }
@@ -70,7 +71,7 @@ async function readTargetExtensions(ctx: ProbeContext): Promise<TargetExtension[
   const { rows: used } = await ctx.source.query<ExtensionUse & { comment: string | null }>(
     `SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema, pg_catalog.obj_description(e.oid, 'pg_extension') AS comment
        FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-      WHERE e.oid >= ${FIRST_NORMAL_OID} ORDER BY 1`
+      WHERE e.oid >= ${FIRST_NORMAL_OID} AND ${ctx.scope.extension('e.oid')} ORDER BY 1`
   )
   const { rows } = await ctx.target.query<{
     name: string
@@ -196,9 +197,9 @@ export const python2Probe: Probe = {
       ctx.source,
       `SELECT format('function %I.%I(%s) (%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid), l.lanname) AS name
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-        WHERE l.lanname = ANY($1) AND ${notInExtension('pg_proc', 'p.oid')}
+        WHERE l.lanname = ANY($1) AND ${notInExtension('pg_proc', 'p.oid')} AND ${ctx.scope.inSchema('p.pronamespace')}
        UNION ALL
-       SELECT format('extension %I', e.extname) FROM pg_catalog.pg_extension e WHERE e.extname = ANY($2)
+       SELECT format('extension %I', e.extname) FROM pg_catalog.pg_extension e WHERE e.extname = ANY($2) AND ${ctx.scope.extension('e.oid')}
        ORDER BY 1`,
       [PYTHON2_LANGUAGES, removed]
     )
@@ -216,6 +217,6 @@ export const adminpackProbe: Probe = {
   find: (ctx) =>
     names(
       ctx.source,
-      `SELECT format('extension %I', extname) AS name FROM pg_catalog.pg_extension WHERE extname = 'adminpack'`
+      `SELECT format('extension %I', e.extname) AS name FROM pg_catalog.pg_extension e WHERE e.extname = 'adminpack' AND ${ctx.scope.extension('e.oid')}`
     )
 }

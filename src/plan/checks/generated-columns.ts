@@ -28,7 +28,7 @@ export const generatedInheritanceProbe: Probe = {
          JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
          JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.oid AND ca.attnum > 0 AND NOT ca.attisdropped
          JOIN pg_catalog.pg_attribute pa ON pa.attrelid = p.oid AND pa.attname = ca.attname AND NOT pa.attisdropped
-        WHERE ca.attgenerated <> pa.attgenerated AND c.relkind IN ('r', 'p', 'f')
+        WHERE ca.attgenerated <> pa.attgenerated AND c.relkind IN ('r', 'p', 'f') AND ${ctx.scope.relation('c.oid')}
         ORDER BY 1`
     )
   }

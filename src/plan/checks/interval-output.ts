@@ -24,14 +24,15 @@ export const intervalTextProbe: Probe = {
            SELECT format('generated column %I.%I.%I', n.nspname, c.relname, a.attname) FROM pg_catalog.pg_attrdef d
              JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum AND a.attgenerated <> ''
              JOIN pg_catalog.pg_class c ON c.oid = d.adrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE d.adbin::text ~ ${INTERVAL_TO_TEXT} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')}`
+            WHERE d.adbin::text ~ ${INTERVAL_TO_TEXT} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')}
+              AND ${ctx.scope.relation('c.oid')}`
         : ''
     return names(
       ctx.source,
       `SELECT format('index %I.%I', n.nspname, c.relname) AS name FROM pg_catalog.pg_index i
          JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE (i.indexprs::text ~ ${INTERVAL_TO_TEXT} OR i.indpred::text ~ ${INTERVAL_TO_TEXT})
-          AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'i.indrelid')}
+          AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'i.indrelid')} AND ${ctx.scope.relation('i.indrelid')}
        ${generated}
        ORDER BY 1`
     )

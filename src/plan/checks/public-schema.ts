@@ -24,8 +24,10 @@ export const publicSchemaCreateProbe: Probe = {
       `WITH public_schema AS (SELECT oid, nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'public'),
             owners AS (
               SELECT c.relowner AS owner FROM pg_catalog.pg_class c, public_schema s WHERE c.relnamespace = s.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
-              UNION SELECT p.proowner FROM pg_catalog.pg_proc p, public_schema s WHERE p.pronamespace = s.oid
-              UNION SELECT t.typowner FROM pg_catalog.pg_type t, public_schema s WHERE t.typnamespace = s.oid AND t.typtype IN ('d', 'e', 'r'))
+                AND ${ctx.scope.relation('c.oid')}
+              UNION SELECT p.proowner FROM pg_catalog.pg_proc p, public_schema s WHERE p.pronamespace = s.oid AND ${ctx.scope.inSchema('s.oid')}
+              UNION SELECT t.typowner FROM pg_catalog.pg_type t, public_schema s WHERE t.typnamespace = s.oid AND t.typtype IN ('d', 'e', 'r')
+                AND ${ctx.scope.inSchema('s.oid')})
        SELECT pg_catalog.quote_ident(r.rolname) AS name FROM owners o JOIN pg_catalog.pg_roles r ON r.oid = o.owner, public_schema s
         WHERE r.oid <> s.nspowner AND NOT r.rolsuper
         ORDER BY 1`

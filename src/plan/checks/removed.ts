@@ -1,4 +1,5 @@
 // Built-in functions, columns and settings the source has and the target does not.
+import { objectMoves } from '../../scope/dependencies.js'
 import { count, crosses, distinct, list, names, notInExtension, userNamespace } from './catalog.js'
 import { KNOWN_REMOVALS, type Removal } from './known-removals.js'
 import type { Probe, ProbeContext } from './types.js'
@@ -88,39 +89,44 @@ function restoredDefinitions(ctx: ProbeContext): string {
       ? `UNION ALL
          SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)), pg_catalog.pg_get_functiondef(p.oid)
            FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-          WHERE p.prosqlbody IS NOT NULL AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}`
+          WHERE p.prosqlbody IS NOT NULL AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+            AND ${ctx.scope.inSchema('p.pronamespace')}`
       : ''
   return `
     SELECT format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, n.nspname, c.relname) AS object,
            pg_catalog.pg_get_viewdef(c.oid) AS body
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('v', 'm') AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')}
+       AND ${ctx.scope.relation('c.oid')}
     UNION ALL
     SELECT format('index %I.%I', n.nspname, c.relname), pg_catalog.pg_get_indexdef(i.indexrelid)
       FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'i.indrelid')}
+       AND ${ctx.scope.relation('i.indrelid')}
     UNION ALL
     SELECT format('constraint %I on %I.%s', co.conname, n.nspname, COALESCE(pg_catalog.quote_ident(t.relname), pg_catalog.format_type(co.contypid, NULL))),
            pg_catalog.pg_get_constraintdef(co.oid)
       FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_namespace n ON n.oid = co.connamespace LEFT JOIN pg_catalog.pg_class t ON t.oid = co.conrelid
      WHERE co.contype = 'c' AND ${userNamespace('n.nspname')}
+       AND CASE WHEN co.conrelid <> 0 THEN ${ctx.scope.relation('co.conrelid')} ELSE ${ctx.scope.inSchema('co.connamespace')} END
     UNION ALL
     SELECT format('default %I.%I.%I', n.nspname, c.relname, a.attname), pg_catalog.pg_get_expr(d.adbin, d.adrelid)
       FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
       JOIN pg_catalog.pg_class c ON c.oid = d.adrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')}
+     WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')} AND ${ctx.scope.relation('c.oid')}
     UNION ALL
     SELECT format('policy %I on %I.%I', p.polname, n.nspname, c.relname),
            concat_ws(' ', pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid))
       FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE ${ctx.scope.relation('c.oid')}
     UNION ALL
     SELECT format('trigger %I on %I.%I', t.tgname, n.nspname, c.relname), pg_catalog.pg_get_triggerdef(t.oid)
       FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE NOT t.tgisinternal AND t.tgqual IS NOT NULL AND ${userNamespace('n.nspname')}
+     WHERE NOT t.tgisinternal AND t.tgqual IS NOT NULL AND ${userNamespace('n.nspname')} AND ${ctx.scope.relation('c.oid')}
     UNION ALL
     SELECT format('rule %I on %I.%I', r.rulename, n.nspname, c.relname), pg_catalog.pg_get_ruledef(r.oid)
       FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE r.rulename <> '_RETURN' AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')}
+     WHERE r.rulename <> '_RETURN' AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')} AND ${ctx.scope.relation('c.oid')}
     ${atomic}`
 }
 
@@ -130,7 +136,8 @@ function functionBodies(ctx: ProbeContext): string {
   return `
     SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS object, p.prosrc AS body
       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-     WHERE l.lanname NOT IN ('c', 'internal') ${atomic} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}`
+     WHERE l.lanname NOT IN ('c', 'internal') ${atomic} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+       AND ${ctx.scope.inSchema('p.pronamespace')}`
 }
 
 /**
@@ -155,7 +162,8 @@ async function columnDependents(
        LEFT JOIN pg_catalog.pg_extension x ON x.oid = xd.refobjid
       WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0
         AND d.classid IN ('pg_catalog.pg_rewrite'::pg_catalog.regclass, 'pg_catalog.pg_proc'::pg_catalog.regclass)
-        AND (rn.nspname IN ('pg_catalog', 'information_schema') OR x.extname IS NOT NULL)`
+        AND (rn.nspname IN ('pg_catalog', 'information_schema') OR x.extname IS NOT NULL)
+        AND ${objectMoves(ctx.scope, 'd.classid', 'd.objid')}`
   )
   return rows
 }
@@ -259,7 +267,7 @@ export const removedSettingInFunctionProbe: Probe = {
       `SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS object,
               pg_catalog.split_part(cfg.setting, '=', 1) AS setting
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace CROSS JOIN LATERAL pg_catalog.unnest(p.proconfig) AS cfg(setting)
-        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')} AND ${ctx.scope.inSchema('p.pronamespace')}
         ORDER BY 1`
     )
     const byName = new Map(settings.map((r) => [r.name, r]))
@@ -286,7 +294,7 @@ export const removedSettingInDatabaseProbe: Probe = {
               pg_catalog.split_part(cfg.setting, '=', 1) AS setting
          FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
          LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS cfg(setting)
-        WHERE d.datname = pg_catalog.current_database()
+        WHERE d.datname = pg_catalog.current_database() AND ${ctx.scope.global}
         ORDER BY 1`
     )
     const byName = new Map(settings.map((r) => [r.name, r]))

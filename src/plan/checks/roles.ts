@@ -1,5 +1,6 @@
 // Roles the dump names on the target, and the probes about them.
 import type pg from 'pg'
+import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import { count, distinct, FIRST_NORMAL_OID, list, names, notInExtension, userNamespace } from './catalog.js'
 import type { Probe, ProbeContext } from './types.js'
 
@@ -8,134 +9,138 @@ import type { Probe, ProbeContext } from './types.js'
  * and extension objects, subscriptions (never restored), and schema public: its entry only carries
  * `ALTER SCHEMA public OWNER TO …`, and the restore keeps the target's own public schema.
  */
-const OWNED = `
+const owned = (scope: ScopeSql): string => `
   SELECT format('%s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
            WHEN 'f' THEN 'foreign table' WHEN 'c' THEN 'type' ELSE 'table' END, n.nspname, c.relname) AS object, c.relowner AS owner
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_class', 'c.oid')}
+     AND ${scope.relation('c.oid')}
   UNION ALL
   SELECT format('schema %I', n.nspname), n.nspowner FROM pg_catalog.pg_namespace n
    WHERE n.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_namespace', 'n.oid')}
+     AND ${scope.schema('n.oid')}
   UNION ALL
   SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)), p.proowner
     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')} AND ${scope.inSchema('p.pronamespace')}
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objid = p.oid AND i.deptype = 'i')
   UNION ALL
   SELECT format('type %I.%I', n.nspname, t.typname), t.typowner FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
    WHERE t.typtype IN ('b', 'd', 'e', 'r') AND t.typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type a WHERE a.typarray = t.oid)
-     AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_type', 't.oid')}
+     AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_type', 't.oid')} AND ${scope.inSchema('t.typnamespace')}
   UNION ALL
   SELECT format('collation %I.%I', n.nspname, o.collname), o.collowner FROM pg_catalog.pg_collation o JOIN pg_catalog.pg_namespace n ON n.oid = o.collnamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_collation', 'o.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_collation', 'o.oid')} AND ${scope.inSchema('o.collnamespace')}
   UNION ALL
   SELECT format('conversion %I.%I', n.nspname, o.conname), o.conowner FROM pg_catalog.pg_conversion o JOIN pg_catalog.pg_namespace n ON n.oid = o.connamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_conversion', 'o.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_conversion', 'o.oid')} AND ${scope.inSchema('o.connamespace')}
   UNION ALL
   SELECT format('operator %I.%s', n.nspname, o.oprname), o.oprowner FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_operator', 'o.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_operator', 'o.oid')} AND ${scope.inSchema('o.oprnamespace')}
   UNION ALL
   SELECT format('operator class %I.%I', n.nspname, o.opcname), o.opcowner FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opclass', 'o.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opclass', 'o.oid')} AND ${scope.inSchema('o.opcnamespace')}
   UNION ALL
   SELECT format('operator family %I.%I', n.nspname, o.opfname), o.opfowner FROM pg_catalog.pg_opfamily o JOIN pg_catalog.pg_namespace n ON n.oid = o.opfnamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opfamily', 'o.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opfamily', 'o.oid')} AND ${scope.inSchema('o.opfnamespace')}
   UNION ALL
   SELECT format('text search dictionary %I.%I', n.nspname, o.dictname), o.dictowner FROM pg_catalog.pg_ts_dict o JOIN pg_catalog.pg_namespace n ON n.oid = o.dictnamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_dict', 'o.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_dict', 'o.oid')} AND ${scope.inSchema('o.dictnamespace')}
   UNION ALL
   SELECT format('text search configuration %I.%I', n.nspname, o.cfgname), o.cfgowner FROM pg_catalog.pg_ts_config o JOIN pg_catalog.pg_namespace n ON n.oid = o.cfgnamespace
-   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_config', 'o.oid')}
+   WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_config', 'o.oid')} AND ${scope.inSchema('o.cfgnamespace')}
   UNION ALL
   SELECT format('statistics %I.%I', n.nspname, o.stxname), o.stxowner FROM pg_catalog.pg_statistic_ext o JOIN pg_catalog.pg_namespace n ON n.oid = o.stxnamespace
-   WHERE ${userNamespace('n.nspname')}
+   WHERE ${userNamespace('n.nspname')} AND ${scope.inSchema('o.stxnamespace')} AND ${scope.relation('o.stxrelid')}
   UNION ALL
   SELECT format('foreign-data wrapper %I', o.fdwname), o.fdwowner FROM pg_catalog.pg_foreign_data_wrapper o
-   WHERE o.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_foreign_data_wrapper', 'o.oid')}
+   WHERE o.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_foreign_data_wrapper', 'o.oid')} AND ${scope.global}
   UNION ALL
-  SELECT format('server %I', o.srvname), o.srvowner FROM pg_catalog.pg_foreign_server o WHERE ${notInExtension('pg_foreign_server', 'o.oid')}
+  SELECT format('server %I', o.srvname), o.srvowner FROM pg_catalog.pg_foreign_server o WHERE ${notInExtension('pg_foreign_server', 'o.oid')} AND ${scope.global}
   UNION ALL
-  SELECT format('event trigger %I', o.evtname), o.evtowner FROM pg_catalog.pg_event_trigger o WHERE ${notInExtension('pg_event_trigger', 'o.oid')}
+  SELECT format('event trigger %I', o.evtname), o.evtowner FROM pg_catalog.pg_event_trigger o WHERE ${notInExtension('pg_event_trigger', 'o.oid')} AND ${scope.global}
   UNION ALL
-  SELECT format('publication %I', o.pubname), o.pubowner FROM pg_catalog.pg_publication o
+  SELECT format('publication %I', o.pubname), o.pubowner FROM pg_catalog.pg_publication o WHERE ${scope.global}
   UNION ALL
   SELECT format('language %I', o.lanname), o.lanowner FROM pg_catalog.pg_language o
-   WHERE o.lanispl AND o.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_language', 'o.oid')}
+   WHERE o.lanispl AND o.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_language', 'o.oid')} AND ${scope.global}
   UNION ALL
-  SELECT format('large object %s', o.oid), o.lomowner FROM pg_catalog.pg_largeobject_metadata o`
+  SELECT format('large object %s', o.oid), o.lomowner FROM pg_catalog.pg_largeobject_metadata o WHERE ${scope.global}`
 
 /**
  * Access control lists pg_dump writes GRANTs for: every user object's, and a system or extension
  * object's when it differs from its initial privileges (pg_init_privs), as pg_dump compares them.
  */
-const ACLS = `
+const acls = (scope: ScopeSql): string => `
   SELECT format('%I.%I', n.nspname, c.relname) AS object, c.relowner AS owner, c.relacl AS acl, ip.initprivs AS init
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ip.objoid = c.oid AND ip.objsubid = 0
-   WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+   WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${scope.relation('c.oid')}
   UNION ALL
   SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname), c.relowner, a.attacl, ip.initprivs
     FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ip.objoid = c.oid AND ip.objsubid = a.attnum
-   WHERE a.attacl IS NOT NULL AND NOT a.attisdropped
+   WHERE a.attacl IS NOT NULL AND NOT a.attisdropped AND ${scope.relation('c.oid')}
   UNION ALL
   SELECT format('schema %I', n.nspname), n.nspowner, n.nspacl, ip.initprivs FROM pg_catalog.pg_namespace n
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND ip.objoid = n.oid AND ip.objsubid = 0
-   WHERE n.nspacl IS NOT NULL
+   WHERE n.nspacl IS NOT NULL AND ${scope.schema('n.oid')}
   UNION ALL
   SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)), p.proowner, p.proacl, ip.initprivs
     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND ip.objoid = p.oid AND ip.objsubid = 0
-   WHERE p.proacl IS NOT NULL
+   WHERE p.proacl IS NOT NULL AND ${scope.inSchema('p.pronamespace')}
   UNION ALL
   SELECT format('type %I.%I', n.nspname, t.typname), t.typowner, t.typacl, ip.initprivs
     FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND ip.objoid = t.oid AND ip.objsubid = 0
-   WHERE t.typacl IS NOT NULL
+   WHERE t.typacl IS NOT NULL AND ${scope.inSchema('t.typnamespace')}
   UNION ALL
   SELECT format('language %I', l.lanname), l.lanowner, l.lanacl, ip.initprivs FROM pg_catalog.pg_language l
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_language'::pg_catalog.regclass AND ip.objoid = l.oid AND ip.objsubid = 0
-   WHERE l.lanacl IS NOT NULL
+   WHERE l.lanacl IS NOT NULL AND ${scope.global}
   UNION ALL
   SELECT format('foreign-data wrapper %I', w.fdwname), w.fdwowner, w.fdwacl, ip.initprivs FROM pg_catalog.pg_foreign_data_wrapper w
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass AND ip.objoid = w.oid AND ip.objsubid = 0
-   WHERE w.fdwacl IS NOT NULL
+   WHERE w.fdwacl IS NOT NULL AND ${scope.global}
   UNION ALL
   SELECT format('server %I', s.srvname), s.srvowner, s.srvacl, ip.initprivs FROM pg_catalog.pg_foreign_server s
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_foreign_server'::pg_catalog.regclass AND ip.objoid = s.oid AND ip.objsubid = 0
-   WHERE s.srvacl IS NOT NULL
+   WHERE s.srvacl IS NOT NULL AND ${scope.global}
   UNION ALL
-  SELECT format('large object %s', m.oid), m.lomowner, m.lomacl, NULL FROM pg_catalog.pg_largeobject_metadata m WHERE m.lomacl IS NOT NULL`
+  SELECT format('large object %s', m.oid), m.lomowner, m.lomacl, NULL FROM pg_catalog.pg_largeobject_metadata m WHERE m.lomacl IS NOT NULL AND ${scope.global}`
 
 /** Each ACL entry pg_dump would write, minus the owner's own: (object, owner, grantee, grantor); grantee 0 is PUBLIC. */
-const ACL_ENTRIES = `
+const aclEntries = (scope: ScopeSql): string => `
   SELECT acl.object, acl.owner, e.grantee, e.grantor, e.privilege_type
-    FROM (${ACLS}) acl CROSS JOIN LATERAL pg_catalog.aclexplode(acl.acl) e
+    FROM (${acls(scope)}) acl CROSS JOIN LATERAL pg_catalog.aclexplode(acl.acl) e
    WHERE acl.acl IS DISTINCT FROM acl.init AND NOT (e.grantee = acl.owner AND e.grantor = acl.owner)`
 
 /** Roles named whatever the privileges setting: policies, user mappings, functions that SET ROLE. */
-const ALWAYS_NAMED = `
+const alwaysNamed = (scope: ScopeSql): string => `
   SELECT r.rolname AS name FROM pg_catalog.pg_policy p CROSS JOIN LATERAL pg_catalog.unnest(p.polroles) AS u(role)
     JOIN pg_catalog.pg_roles r ON r.oid = u.role
+   WHERE ${scope.relation('p.polrelid')}
   UNION
-  SELECT m.usename FROM pg_catalog.pg_user_mappings m WHERE m.umuser <> 0
+  SELECT m.usename FROM pg_catalog.pg_user_mappings m WHERE m.umuser <> 0 AND ${scope.global}
   UNION
   SELECT pg_catalog.substr(c.cfg, pg_catalog.strpos(c.cfg, '=') + 1)
     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace CROSS JOIN LATERAL pg_catalog.unnest(p.proconfig) AS c(cfg)
    WHERE c.cfg ~ '^(role|session_authorization)=' AND c.cfg !~ '=(none|default)$'
-     AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}`
+     AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')} AND ${scope.inSchema('p.pronamespace')}`
 
 /** Objects the restore leaves out when the target login is not a superuser (see restore.ts). */
 const SKIPPED_FOR_NON_SUPERUSER = `o.object !~ '^(event trigger|publication) '`
 
 /** Roles named only when owners and grants are kept: owners, grantees, grantors, default privileges. */
-const keepNamed = (owned: string) => `
-  SELECT r.rolname AS name FROM (${owned}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
+const keepNamed = (ownedObjects: string, scope: ScopeSql) => `
+  SELECT r.rolname AS name FROM (${ownedObjects}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
   UNION
-  SELECT r.rolname FROM (${ACL_ENTRIES}) e JOIN pg_catalog.pg_roles r ON r.oid IN (e.grantee, e.grantor)
+  SELECT r.rolname FROM (${aclEntries(scope)}) e JOIN pg_catalog.pg_roles r ON r.oid IN (e.grantee, e.grantor)
   UNION
   SELECT r.rolname FROM pg_catalog.pg_default_acl d CROSS JOIN LATERAL pg_catalog.aclexplode(d.defaclacl) e
-    JOIN pg_catalog.pg_roles r ON r.oid IN (d.defaclrole, e.grantee, e.grantor)`
+    JOIN pg_catalog.pg_roles r ON r.oid IN (d.defaclrole, e.grantee, e.grantor)
+   WHERE CASE WHEN d.defaclnamespace <> 0 THEN ${scope.schema('d.defaclnamespace')} ELSE ${scope.global} END`
 
 /**
  * The roles the dump names on the target: in policies (`CREATE POLICY … TO role` is written even with
@@ -146,10 +151,14 @@ const keepNamed = (owned: string) => `
 export async function rolesReferenced(
   source: pg.Client,
   privileges: 'skip' | 'keep',
-  targetIsSuperuser = true
+  targetIsSuperuser = true,
+  scope: ScopeSql = WHOLE_DATABASE
 ): Promise<string[]> {
-  const owned = targetIsSuperuser ? OWNED : `SELECT * FROM (${OWNED}) o WHERE ${SKIPPED_FOR_NON_SUPERUSER}`
-  const sql = privileges === 'keep' ? `${ALWAYS_NAMED} UNION ${keepNamed(owned)}` : ALWAYS_NAMED
+  const ownedObjects = targetIsSuperuser
+    ? owned(scope)
+    : `SELECT * FROM (${owned(scope)}) o WHERE ${SKIPPED_FOR_NON_SUPERUSER}`
+  const sql =
+    privileges === 'keep' ? `${alwaysNamed(scope)} UNION ${keepNamed(ownedObjects, scope)}` : alwaysNamed(scope)
   return distinct(await names(source, `SELECT name FROM (${sql}) named WHERE name IS NOT NULL AND name <> ''`))
 }
 
@@ -161,7 +170,7 @@ async function missingRoles(ctx: ProbeContext): Promise<string[]> {
   if (!target) return []
   let missing = missingByContext.get(ctx)
   if (!missing) {
-    missing = rolesReferenced(ctx.source, ctx.privileges, ctx.targetIsSuperuser).then(async (roles) => {
+    missing = rolesReferenced(ctx.source, ctx.privileges, ctx.targetIsSuperuser, ctx.scope).then(async (roles) => {
       const present = new Set(
         await names(target, 'SELECT rolname AS name FROM pg_catalog.pg_roles WHERE rolname = ANY($1)', [roles])
       )
@@ -217,7 +226,7 @@ export const ownerNotAssignableProbe: Probe = {
   async find(ctx) {
     if (ctx.privileges !== 'keep' || ctx.targetIsSuperuser || !ctx.target) return []
     const { rows } = await ctx.source.query<{ object: string; owner: string }>(
-      `SELECT o.object, r.rolname AS owner FROM (${OWNED}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
+      `SELECT o.object, r.rolname AS owner FROM (${owned(ctx.scope)}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
         WHERE ${SKIPPED_FOR_NON_SUPERUSER} ORDER BY 2, 1`
     )
     const owners = distinct(rows.map((row) => row.owner))
@@ -255,7 +264,7 @@ export const aclGrantorProbe: Probe = {
         ctx.source,
         `SELECT format('%s: %s to %s by %s', e.object, e.privilege_type, CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(ge.rolname) END,
                        pg_catalog.quote_ident(gr.rolname)) AS name
-           FROM (${ACL_ENTRIES}) e JOIN pg_catalog.pg_roles gr ON gr.oid = e.grantor LEFT JOIN pg_catalog.pg_roles ge ON ge.oid = e.grantee
+           FROM (${aclEntries(ctx.scope)}) e JOIN pg_catalog.pg_roles gr ON gr.oid = e.grantor LEFT JOIN pg_catalog.pg_roles ge ON ge.oid = e.grantee
           WHERE e.grantor <> e.owner`
       )
     )

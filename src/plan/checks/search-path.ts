@@ -37,7 +37,7 @@ async function candidates(ctx: ProbeContext): Promise<Candidate[]> {
                                JOIN pg_catalog.pg_class dc ON dc.oid = da.attrelid AND dc.relkind IN ('r', 'p', 'm')
                                JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
                               WHERE da.atttypid IN (co.contypid, (SELECT typarray FROM pg_catalog.pg_type WHERE oid = co.contypid))
-                                AND NOT da.attisdropped)`
+                                AND NOT da.attisdropped AND ${ctx.scope.data('dc.oid')})`
   const { rows } = await ctx.source.query<{
     oid: number
     fn: string
@@ -51,6 +51,7 @@ async function candidates(ctx: ProbeContext): Promise<Candidate[]> {
          FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind IN ('i', 'I')
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND ${ctx.scope.relation('(SELECT i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid = c.oid)')}
        UNION ALL
        SELECT d.refobjid, CASE WHEN co.conrelid <> 0 THEN format('constraint %I on %I.%I', co.conname, tn.nspname, t.relname)
                                ELSE format('constraint %I on domain %s', co.conname, co.contypid::pg_catalog.regtype) END,
@@ -58,23 +59,27 @@ async function candidates(ctx: ProbeContext): Promise<Candidate[]> {
          FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_constraint co ON co.oid = d.objid AND co.contype = 'c'
          LEFT JOIN pg_catalog.pg_class t ON t.oid = co.conrelid LEFT JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
         WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND CASE WHEN co.conrelid <> 0 THEN ${ctx.scope.relation('co.conrelid')} ELSE ${ctx.scope.inSchema('co.connamespace')} END
        UNION ALL
        -- A generation expression's dependencies are recorded on its column, not on its pg_attrdef row.
        SELECT d.refobjid, format('generated column %I.%I.%I', n.nspname, c.relname, a.attname), true, '{}'::text[]
          FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.objid AND a.attnum = d.objsubid ${generated}
          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid > 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND ${ctx.scope.relation('c.oid')}
        UNION ALL
        SELECT d.refobjid, format('materialized view %I.%I', n.nspname, c.relname), c.relispopulated, '{}'::text[]
          FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
          JOIN pg_catalog.pg_class c ON c.oid = r.ev_class AND c.relkind = 'm' JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+          AND ${ctx.scope.relation('c.oid')}
      )
      SELECT p.oid::int AS oid, format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS fn,
             l.lanname AS language, u.used_by, u.evaluated, u.tables
        FROM used u JOIN pg_catalog.pg_proc p ON p.oid = u.fn JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
        JOIN pg_catalog.pg_language l ON l.oid = p.prolang
       WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')} AND l.lanname NOT IN ('c', 'internal') ${atomic}
+        AND ${ctx.scope.inSchema('p.pronamespace')}
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) AS cfg(setting) WHERE cfg.setting LIKE 'search\\_path=%')
       ORDER BY 2, 4`
   )

@@ -23,7 +23,8 @@ export const eventTriggersProbe: Probe = {
     if (ctx.targetIsSuperuser) return []
     return names(
       ctx.source,
-      `SELECT format('event trigger %I', evtname) AS name FROM pg_catalog.pg_event_trigger o WHERE ${notInExtension('pg_event_trigger', 'o.oid')} ORDER BY 1`
+      `SELECT format('event trigger %I', evtname) AS name FROM pg_catalog.pg_event_trigger o
+        WHERE ${notInExtension('pg_event_trigger', 'o.oid')} AND ${ctx.scope.global} ORDER BY 1`
     )
   }
 }
@@ -38,7 +39,7 @@ export const subscriptionsProbe: Probe = {
     names(
       ctx.source,
       `SELECT format('subscription %I', subname) AS name FROM pg_catalog.pg_subscription
-        WHERE subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) ORDER BY 1`
+        WHERE subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AND ${ctx.scope.global} ORDER BY 1`
     )
 }
 
@@ -53,7 +54,8 @@ export const publicationsProbe: Probe = {
     if (ctx.targetIsSuperuser) return []
     return names(
       ctx.source,
-      `SELECT format('publication %I%s', pubname, CASE WHEN puballtables THEN ' (FOR ALL TABLES)' ELSE '' END) AS name FROM pg_catalog.pg_publication ORDER BY 1`
+      `SELECT format('publication %I%s', pubname, CASE WHEN puballtables THEN ' (FOR ALL TABLES)' ELSE '' END) AS name FROM pg_catalog.pg_publication
+        WHERE ${ctx.scope.global} ORDER BY 1`
     )
   }
 }
@@ -78,7 +80,7 @@ export const untrustedFunctionsProbe: Probe = {
       `SELECT format('function %I.%I(%s) (%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid), l.lanname) AS name
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
         WHERE NOT l.lanpltrusted AND l.lanname <> ALL($1) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
-          AND ${dumpedAsFunction('p')}
+          AND ${dumpedAsFunction('p')} AND ${ctx.scope.inSchema('p.pronamespace')}
         ORDER BY 1`,
       [skip]
     )
@@ -104,23 +106,25 @@ export const superuserObjectsProbe: Probe = {
     // A type the restore creates (user schema, not from an extension) is owned by the restoring login.
     const restoredType = (oid: string) =>
       `EXISTS (SELECT 1 FROM pg_catalog.pg_type rt JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
-                WHERE rt.oid = ${oid} AND rt.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('rtn.nspname')} AND ${notInExtension('pg_type', 'rt.oid')})`
+                WHERE rt.oid = ${oid} AND rt.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('rtn.nspname')} AND ${notInExtension('pg_type', 'rt.oid')}
+                  AND ${ctx.scope.inSchema('rt.typnamespace')})`
     // Python 2 is reported by pg15-plpython2 when that crossing applies.
     const skip = crosses(ctx.sourceMajor, ctx.targetMajor, 15) ? ['plpythonu', 'plpython2u'] : []
     return names(
       ctx.source,
       `SELECT format('language %I', l.lanname) AS name FROM pg_catalog.pg_language l
-        WHERE l.lanispl AND l.oid >= ${FIRST_NORMAL_OID} AND l.lanname <> ALL($1) AND ${notInExtension('pg_language', 'l.oid')}
+        WHERE l.lanispl AND l.oid >= ${FIRST_NORMAL_OID} AND l.lanname <> ALL($1) AND ${notInExtension('pg_language', 'l.oid')} AND ${ctx.scope.global}
        UNION ALL
        SELECT format('foreign-data wrapper %I', w.fdwname) FROM pg_catalog.pg_foreign_data_wrapper w
-        WHERE w.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_foreign_data_wrapper', 'w.oid')}
+        WHERE w.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_foreign_data_wrapper', 'w.oid')} AND ${ctx.scope.global}
        UNION ALL
-       SELECT format('access method %I', a.amname) FROM pg_catalog.pg_am a WHERE a.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_am', 'a.oid')}
+       SELECT format('access method %I', a.amname) FROM pg_catalog.pg_am a
+        WHERE a.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_am', 'a.oid')} AND ${ctx.scope.global}
        UNION ALL
        SELECT format('operator class %I.%I USING %I', n.nspname, o.opcname, a.amname)
          FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace JOIN pg_catalog.pg_am a ON a.oid = o.opcmethod
          JOIN pg_catalog.pg_opfamily f ON f.oid = o.opcfamily
-        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opclass', 'o.oid')}
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opclass', 'o.oid')} AND ${ctx.scope.inSchema('o.opcnamespace')}
           AND (f.opfname <> o.opcname OR f.opfnamespace <> o.opcnamespace)
        UNION ALL
        -- A class made without FAMILY makes a family of its name, which the dump creates on its own and
@@ -130,35 +134,39 @@ export const superuserObjectsProbe: Probe = {
                                           AND o.opcnamespace = f.opfnamespace)
                           THEN ' (with its operator class of the same name)' ELSE '' END)
          FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod
-        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opfamily', 'f.oid')}
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opfamily', 'f.oid')} AND ${ctx.scope.inSchema('f.opfnamespace')}
        UNION ALL
        SELECT format('text search parser %I.%I', n.nspname, p.prsname) FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
-        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_parser', 'p.oid')}
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_parser', 'p.oid')} AND ${ctx.scope.inSchema('p.prsnamespace')}
        UNION ALL
        SELECT format('text search template %I.%I', n.nspname, t.tmplname) FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
-        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_template', 't.oid')}
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_ts_template', 't.oid')} AND ${ctx.scope.inSchema('t.tmplnamespace')}
        UNION ALL
        SELECT format('%s %I.%I', CASE t.typtype WHEN 'p' THEN 'shell type' ELSE 'base type' END, n.nspname, t.typname)
          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
         WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined)) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_type', 't.oid')}
+          AND ${ctx.scope.inSchema('t.typnamespace')}
           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
        UNION ALL
        SELECT format('aggregate %I.%I(%s) with a transition state of type internal', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
          FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc p ON p.oid = a.aggfnoid JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
         WHERE 'pg_catalog.internal'::pg_catalog.regtype IN (a.aggtranstype, a.aggmtranstype) AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+          AND ${ctx.scope.inSchema('p.pronamespace')}
        UNION ALL
        SELECT format('LEAKPROOF function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
         WHERE p.proleakproof AND ${dumpedAsFunction('p')} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+          AND ${ctx.scope.inSchema('p.pronamespace')}
        UNION ALL
        SELECT format('transform for %s language %I', pg_catalog.format_type(tr.trftype, NULL), l.lanname)
          FROM pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang
-        WHERE tr.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_transform', 'tr.oid')} AND (NOT l.lanpltrusted OR NOT ${restoredType('tr.trftype')})
+        WHERE tr.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_transform', 'tr.oid')} AND ${ctx.scope.global}
+          AND (NOT l.lanpltrusted OR NOT ${restoredType('tr.trftype')})
        UNION ALL
        SELECT format('cast (%s AS %s)%s', pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
                      CASE WHEN c.castmethod = 'b' THEN ' WITHOUT FUNCTION' ELSE ' between types the target login will not own' END)
          FROM pg_catalog.pg_cast c
-        WHERE c.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_cast', 'c.oid')}
+        WHERE c.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_cast', 'c.oid')} AND ${ctx.scope.global}
           AND (c.castmethod = 'b' OR NOT (${restoredType('c.castsource')} OR ${restoredType('c.casttarget')}))
        ORDER BY 1`,
       [skip]
@@ -184,7 +192,7 @@ export const functionSettingsProbe: Probe = {
                      pg_catalog.pg_get_function_identity_arguments(p.oid)) AS fn,
               pg_catalog.split_part(cfg.setting, '=', 1) AS setting
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace CROSS JOIN LATERAL pg_catalog.unnest(p.proconfig) AS cfg(setting)
-        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
+        WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')} AND ${ctx.scope.inSchema('p.pronamespace')}
         ORDER BY 1, 2`
     )
     if (rows.length === 0) return []
@@ -220,7 +228,7 @@ export const foreignServerUsageProbe: Probe = {
     const { rows: servers } = await ctx.source.query<{ server: string; wrapper: string }>(
       `SELECT format('server %I (foreign-data wrapper %I)', s.srvname, w.fdwname) AS server, w.fdwname AS wrapper
          FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-        WHERE ${notInExtension('pg_foreign_server', 's.oid')} ORDER BY 1`
+        WHERE ${notInExtension('pg_foreign_server', 's.oid')} AND ${ctx.scope.global} ORDER BY 1`
     )
     if (servers.length === 0) return []
     const unusable = new Set(

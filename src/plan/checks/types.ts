@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { ScopeSql } from '../../scope/sql.js'
 import type { Severity } from '../findings.js'
 
 /** What a probe may look at. Both clients must be outside a transaction: some probes open their own, read only. */
@@ -21,6 +22,11 @@ export interface ProbeContext {
   validationQueries: string[]
   /** `logical`: the source must be able to stream its changes until cutover. */
   sync?: 'none' | 'logical'
+  /**
+   * What moves, as SQL conditions: every query that lists source objects keeps only those the
+   * dump will hold, so the plan checks only what will move (all `true` without filters).
+   */
+  scope: ScopeSql
 }
 
 /**

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { scopeMoves, scopeSql } from '../../scope/sql.js'
 import { fingerprintDatabaseSettings } from './database-settings.js'
 import { readInventory } from './inventory.js'
 import { fingerprintLargeObjects } from './large-objects.js'
@@ -22,13 +23,19 @@ export { fingerprintSequences } from './sequences.js'
 export async function fingerprintDatabase(connect: Connect, options: FingerprintOptions): Promise<Fingerprint> {
   const takenAt = new Date().toISOString()
   const sessions = await openSessions(connect, options.jobs, { snapshot: options.snapshot })
+  const scope = scopeSql(options.scope)
+  // Outside the whole database, large objects and the database's settings do not move (pg_dump).
+  const whole = scope.global === 'true'
   try {
     const [main] = sessions
     const serverVersion = await readServerVersion(main)
-    const inventory = await readInventory(main)
-    const sequences = options.sequences ?? (await fingerprintSequences(main))
-    const largeObjects = await fingerprintLargeObjects(main, options.level)
-    const tables = await fingerprintTables(sessions, options.level, options.onProgress, options)
+    const inventory = await readInventory(main, scope)
+    const moves = scopeMoves(options.scope)
+    const sequences = options.sequences
+      ? options.sequences.filter((s) => moves.data(s.schema, s.name))
+      : await fingerprintSequences(main, scope)
+    const largeObjects = whole ? await fingerprintLargeObjects(main, options.level) : { count: 0, checksum: null }
+    const tables = await fingerprintTables(sessions, options.level, options.onProgress, { ...options, scope })
     const queries = await runValidationQueries(main, options.validationQueries, options.queryTimeoutMs)
     const snapshot = options.snapshot ? { snapshot: options.snapshot } : {}
     return {
@@ -41,7 +48,8 @@ export async function fingerprintDatabase(connect: Connect, options: Fingerprint
       sequences,
       largeObjects,
       queries,
-      databaseSettings: await fingerprintDatabaseSettings(main)
+      ...(whole ? { databaseSettings: await fingerprintDatabaseSettings(main) } : {}),
+      ...(options.scope ? { scope: options.scope } : {})
     }
   } finally {
     await Promise.all(sessions.map(closeSession))

@@ -1,10 +1,12 @@
+import type { ScopeSql } from '../../scope/sql.js'
 import { isNotExtensionMember as notMember, isUserSchema, showNameSql } from './sql.js'
 
 // One query per kind of object, each returning (kind, parts, definition, owner, acl) and what the
 // kind needs besides. `parts` are the names as stored (inventory.ts shows them); definitions come
 // from the server's own deparsers (pg_get_*def) where one exists: with search_path = pg_catalog
 // they print user objects qualified. Every query runs on 12 and later: what a version lacks is
-// left out by `version` (server_version_num), never guessed.
+// left out by `version` (server_version_num), never guessed. With filters, each keeps only what
+// moves (`scope`): a relation and what belongs to it by the relation, other objects by their schema.
 
 const userClass = (alias: string): string => `${isUserSchema('n')} AND ${notMember('pg_class', `${alias}.oid`)}`
 
@@ -26,18 +28,18 @@ const collationClause = (
   FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
   WHERE co.oid = ${collation} AND ${collation} <> ${typeCollation})`
 
-const SCHEMAS = `
+const schemas = (scope: ScopeSql): string => `
 SELECT 'schema' AS kind, ARRAY[n.nspname::text] AS parts, '' AS definition,
   pg_get_userbyid(n.nspowner) AS owner, ${effectiveAcl('n.nspacl', 'n', 'n.nspowner')} AS acl
-FROM pg_namespace n WHERE ${isUserSchema('n')} AND ${notMember('pg_namespace', 'n.oid')}`
+FROM pg_namespace n WHERE ${isUserSchema('n')} AND ${notMember('pg_namespace', 'n.oid')} AND ${scope.schema('n.oid')}`
 
-const EXTENSIONS = `
+const extensions = (scope: ScopeSql): string => `
 SELECT 'extension' AS kind, ARRAY[e.extname::text] AS parts, 'schema ' || quote_ident(n.nspname) AS definition,
   NULL AS owner, NULL AS acl, e.extversion AS version
-FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE ${scope.extension('e.oid')}`
 
 // A range's multirange type is 14+; compare.ts drops the clause when only one side has it.
-const types = (version: number): string => `
+const types = (version: number, scope: ScopeSql): string => `
 SELECT 'type' AS kind, ARRAY[n.nspname::text, t.typname::text] AS parts,
   CASE t.typtype
     WHEN 'e' THEN 'enum (' || coalesce((SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
@@ -64,11 +66,12 @@ SELECT 'type' AS kind, ARRAY[n.nspname::text, t.typname::text] AS parts,
   pg_get_userbyid(t.typowner) AS owner, ${effectiveAcl('t.typacl', 'T', 't.typowner')} AS acl
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r') AND ${isUserSchema('n')} AND ${notMember('pg_type', 't.oid')}
+  AND ${scope.inSchema('t.typnamespace')}
   AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
   AND NOT EXISTS (SELECT FROM pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid)`
 
 // Columns travel apart from the table's definition: their order is compared on its own (compare.ts).
-const TABLES = `
+const tables = (scope: ScopeSql): string => `
 SELECT 'table' AS kind, ARRAY[n.nspname::text, c.relname::text] AS parts,
   concat_ws(' ',
     CASE c.relkind WHEN 'r' THEN 'ordinary' WHEN 'p' THEN 'partitioned' ELSE 'foreign' END,
@@ -95,10 +98,10 @@ SELECT 'table' AS kind, ARRAY[n.nspname::text, c.relname::text] AS parts,
     FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
     WHERE i.inhrelid = c.oid) END AS parents
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't' AND ${userClass('c')}`
+WHERE c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't' AND ${userClass('c')} AND ${scope.relation('c.oid')}`
 
 // No position: the order of columns is compared on its own, with the table (compare.ts).
-const COLUMNS = `
+const columns = (scope: ScopeSql): string => `
 SELECT 'column' AS kind, ARRAY[n.nspname::text, c.relname::text, a.attname::text] AS parts,
   concat_ws(' ', format_type(a.atttypid, a.atttypmod),
     ${collationClause('a.attcollation', 't.typcollation')},
@@ -114,23 +117,24 @@ JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamesp
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND c.relpersistence <> 't'
-  AND ${userClass('c')}`
+  AND ${userClass('c')} AND ${scope.relation('c.oid')}`
 
 // Constraints a server made for a partition (conparentid) carry their parent and, for foreign keys,
 // the table they reference: inventory.ts names them through those, since a restore names the
 // cloned foreign keys anew (pg_dump leaves them out: `conparentid = 0` in its getConstraints).
-const CONSTRAINTS = `
+const constraints = (scope: ScopeSql): string => `
 SELECT 'constraint' AS kind, ARRAY[n.nspname::text, c.relname::text, k.conname::text] AS parts,
   pg_get_constraintdef(k.oid) AS definition, NULL AS owner, NULL AS acl,
   k.oid::text AS oid, nullif(k.conparentid, 0)::text AS parent_oid,
   CASE WHEN k.contype = 'f' THEN (SELECT ${relationName('rn.nspname', 'r.relname')}
     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE r.oid = k.confrelid) END AS referenced
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE k.contype IN ('c', 'f', 'p', 'u', 't', 'x') AND c.relpersistence <> 't' AND ${userClass('c')}`
+WHERE k.contype IN ('c', 'f', 'p', 'u', 't', 'x') AND c.relpersistence <> 't' AND ${userClass('c')}
+  AND ${scope.relation('c.oid')}`
 
 // pg_dump dumps what it can use: valid indexes, and those of partitioned tables (valid once every
 // partition's index is attached). A partition's index keeps its name and is attached by name.
-const INDEXES = `
+const indexes = (scope: ScopeSql): string => `
 SELECT 'index' AS kind, ARRAY[n.nspname::text, x.relname::text] AS parts,
   concat_ws(' ', pg_get_indexdef(i.indexrelid), CASE WHEN i.indisclustered THEN 'clustered' END,
     (SELECT 'partition of ' || ${relationName('pn.nspname', 'p.relname')}
@@ -139,7 +143,8 @@ SELECT 'index' AS kind, ARRAY[n.nspname::text, x.relname::text] AS parts,
   NULL AS owner, NULL AS acl
 FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = x.relnamespace
-WHERE c.relpersistence <> 't' AND (i.indisvalid OR c.relkind = 'p') AND i.indisready AND ${userClass('c')}`
+WHERE c.relpersistence <> 't' AND (i.indisvalid OR c.relkind = 'p') AND i.indisready AND ${userClass('c')}
+  AND ${scope.relation('c.oid')}`
 
 // Objects a view reads, qualified: the view text below is compared unqualified (see unqualify).
 // Only objects in user schemas: which system objects get a pg_depend row changed in 15.
@@ -158,22 +163,24 @@ const VIEW_USES = `(SELECT 'uses ' || string_agg(used, ', ' ORDER BY used COLLAT
     JOIN pg_proc up ON up.oid = d.refobjid JOIN pg_namespace un ON un.oid = up.pronamespace
     WHERE r.ev_class = c.oid AND ${isUserSchema('un')}) AS uses)`
 
-const VIEWS = `
+// A materialized view moved without its data (exclude-table-data) is not refreshed: its state is
+// then not compared.
+const views = (scope: ScopeSql): string => `
 SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized-view' END AS kind,
   ARRAY[n.nspname::text, c.relname::text] AS parts, pg_get_viewdef(c.oid) AS deparsed,
   concat_ws(' ', 'with (' || array_to_string(c.reloptions, ', ') || ')',
-    CASE WHEN c.relkind = 'm' THEN CASE WHEN c.relispopulated THEN 'populated' ELSE 'not populated' END END,
+    CASE WHEN c.relkind = 'm' AND ${scope.data('c.oid')} THEN CASE WHEN c.relispopulated THEN 'populated' ELSE 'not populated' END END,
     ${VIEW_USES}) AS definition,
   pg_get_userbyid(c.relowner) AS owner, ${effectiveAcl('c.relacl', 'r', 'c.relowner')} AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('v', 'm') AND c.relpersistence <> 't' AND ${userClass('c')}`
+WHERE c.relkind IN ('v', 'm') AND c.relpersistence <> 't' AND ${userClass('c')} AND ${scope.relation('c.oid')}`
 
 // A routine is named by its input argument types (its identity); argument names and modes are in
 // the definition. The body goes in as a digest (see describe): enough to tell bodies apart, short
 // enough for a report. SQL-standard bodies (BEGIN ATOMIC, 14+) are stored as parse trees holding
 // OIDs, so they are compared deparsed, and normalised like any deparsed text first (17 prints
 // tj."json" where 14 prints tj.json). Functions a range type made for itself belong to the type.
-const routines = (version: number): string => `
+const routines = (version: number, scope: ScopeSql): string => `
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END AS kind,
   ARRAY[n.nspname::text, p.proname::text] AS parts,
   ARRAY(SELECT format_type(a.t, NULL) FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i) ORDER BY a.i) AS args,
@@ -198,7 +205,7 @@ SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE '
   ${version >= 140000 ? 'pg_get_function_sqlbody(p.oid)' : 'NULL'} AS sqlbody,
   pg_get_userbyid(p.proowner) AS owner, ${effectiveAcl('p.proacl', 'f', 'p.proowner')} AS acl
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
-WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')}
+WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')} AND ${scope.inSchema('p.pronamespace')}
   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
     AND d.refclassid = 'pg_type'::regclass AND d.deptype = 'i')`
 
@@ -209,7 +216,7 @@ WHERE ${isUserSchema('n')} AND ${notMember('pg_proc', 'p.oid')}
  * is 13+, 12 links a clone to its parent by a pg_depend row of type P. The triggers of foreign keys
  * and of deferrable unique constraints are internal and belong to their constraint.
  */
-const triggers = (version: number): string => {
+const triggers = (version: number, scope: ScopeSql): string => {
   const parent =
     version >= 130000
       ? 't.tgparentid'
@@ -227,10 +234,10 @@ FROM pg_trigger t CROSS JOIN LATERAL (SELECT ${parent} AS parent) p
 JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE (NOT t.tgisinternal OR (p.parent <> 0
     AND (t.tgconstraint = 0 OR (SELECT k.contype FROM pg_constraint k WHERE k.oid = t.tgconstraint) = 't')))
-  AND c.relpersistence <> 't' AND ${userClass('c')}`
+  AND c.relpersistence <> 't' AND ${userClass('c')} AND ${scope.relation('c.oid')}`
 }
 
-const POLICIES = `
+const policies = (scope: ScopeSql): string => `
 SELECT 'policy' AS kind, ARRAY[n.nspname::text, c.relname::text, p.polname::text] AS parts,
   concat_ws(' ', CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END,
     'for ' || CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
@@ -242,23 +249,25 @@ SELECT 'policy' AS kind, ARRAY[n.nspname::text, c.relname::text, p.polname::text
     'with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')') AS definition,
   NULL AS owner, NULL AS acl
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE ${userClass('c')}`
+WHERE ${userClass('c')} AND ${scope.relation('c.oid')}`
 
-const RULES = `
+const rules = (scope: ScopeSql): string => `
 SELECT 'rule' AS kind, ARRAY[n.nspname::text, c.relname::text, r.rulename::text] AS parts,
   concat_ws(' ', pg_get_ruledef(r.oid), CASE r.ev_enabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled replica'
     WHEN 'A' THEN 'enabled always' END) AS definition,
   NULL AS owner, NULL AS acl
 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE r.rulename <> '_RETURN' AND ${userClass('c')}`
+WHERE r.rulename <> '_RETURN' AND ${userClass('c')} AND ${scope.relation('c.oid')}`
 
-const STATISTICS = `
+// pg_dump (15 and later) dumps extended statistics with their table only.
+const statistics = (scope: ScopeSql): string => `
 SELECT 'statistics' AS kind, ARRAY[n.nspname::text, s.stxname::text] AS parts,
   pg_get_statisticsobjdef(s.oid) AS definition, pg_get_userbyid(s.stxowner) AS owner, NULL AS acl
 FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
-WHERE ${isUserSchema('n')} AND ${notMember('pg_statistic_ext', 's.oid')}`
+WHERE ${isUserSchema('n')} AND ${notMember('pg_statistic_ext', 's.oid')} AND ${scope.inSchema('s.stxnamespace')}
+  AND ${scope.relation('s.stxrelid')}`
 
-const SEQUENCES = `
+const sequences = (scope: ScopeSql): string => `
 SELECT 'sequence' AS kind, ARRAY[n.nspname::text, c.relname::text] AS parts,
   concat_ws(' ', 'as ' || format_type(s.seqtypid, NULL), 'increment ' || s.seqincrement,
     'minvalue ' || s.seqmin, 'maxvalue ' || s.seqmax, 'start ' || s.seqstart, 'cache ' || s.seqcache,
@@ -272,24 +281,24 @@ SELECT 'sequence' AS kind, ARRAY[n.nspname::text, c.relname::text] AS parts,
   ) AS definition,
   pg_get_userbyid(c.relowner) AS owner, ${effectiveAcl('c.relacl', 's', 'c.relowner')} AS acl
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relpersistence <> 't' AND ${userClass('c')}`
+WHERE c.relpersistence <> 't' AND ${userClass('c')} AND ${scope.relation('c.oid')}`
 
-/** The inventory's queries for a server of this `server_version_num`. */
-export function inventoryQueries(version: number): string[] {
+/** The inventory's queries for a server of this `server_version_num`, keeping what `scope` moves. */
+export function inventoryQueries(version: number, scope: ScopeSql): string[] {
   return [
-    SCHEMAS,
-    EXTENSIONS,
-    types(version),
-    TABLES,
-    COLUMNS,
-    CONSTRAINTS,
-    INDEXES,
-    VIEWS,
-    routines(version),
-    triggers(version),
-    POLICIES,
-    RULES,
-    STATISTICS,
-    SEQUENCES
+    schemas(scope),
+    extensions(scope),
+    types(version, scope),
+    tables(scope),
+    columns(scope),
+    constraints(scope),
+    indexes(scope),
+    views(scope),
+    routines(version, scope),
+    triggers(version, scope),
+    policies(scope),
+    rules(scope),
+    statistics(scope),
+    sequences(scope)
   ]
 }

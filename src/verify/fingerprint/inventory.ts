@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import { inventoryQueries } from './inventory-queries.js'
 import { normaliseDefinition, unqualify } from './normalise.js'
 import { showName } from './sql.js'
@@ -32,13 +33,14 @@ interface InventoryRow {
   referenced?: string | null
 }
 
-/** Every user object in the database, sorted by kind and name. */
-export async function readInventory(client: pg.Client): Promise<SchemaObject[]> {
+/** Every user object in the database (that moves, given a scope), sorted by kind and name. */
+export async function readInventory(client: pg.Client, scope: ScopeSql = WHOLE_DATABASE): Promise<SchemaObject[]> {
   const { rows: version } = await client.query<{ number: number }>(
     `SELECT current_setting('server_version_num')::int AS number`
   )
   const rows: InventoryRow[] = []
-  for (const sql of inventoryQueries(version[0].number)) rows.push(...(await client.query<InventoryRow>(sql)).rows)
+  for (const sql of inventoryQueries(version[0].number, scope))
+    rows.push(...(await client.query<InventoryRow>(sql)).rows)
   const names = nameObjects(rows)
   const objects = rows.map((row, index) => describe(row, names[index]))
   return objects.sort((a, b) => (a.kind === b.kind ? compareText(a.name, b.name) : compareText(a.kind, b.kind)))

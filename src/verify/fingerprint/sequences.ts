@@ -1,12 +1,14 @@
 import type pg from 'pg'
+import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import { isNotExtensionMember, isUserSchema, qualifiedName } from './sql.js'
 import type { SequenceFingerprint } from './types.js'
 
-const LIST_SEQUENCES = `
+/** Sequences whose value moves: the dump sets it (SEQUENCE SET). */
+const listSequences = (scope: ScopeSql): string => `
 SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND ${isUserSchema('n')}
-  AND ${isNotExtensionMember('pg_class', 'c.oid')}
+  AND ${isNotExtensionMember('pg_class', 'c.oid')} AND ${scope.data('c.oid')}
 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`
 
 /** Sequences per query: one round trip for many, but a bounded statement. */
@@ -16,8 +18,13 @@ const BATCH = 200
  * Reads each sequence relation itself: pg_sequences shows NULL for a sequence not yet called, and
  * setval(s, n, false) is exactly such a state that pg_dump must carry over.
  */
-export async function fingerprintSequences(client: pg.Client): Promise<SequenceFingerprint[]> {
-  const { rows: sequences } = await client.query<{ schema: string; name: string; increment: string }>(LIST_SEQUENCES)
+export async function fingerprintSequences(
+  client: pg.Client,
+  scope: ScopeSql = WHOLE_DATABASE
+): Promise<SequenceFingerprint[]> {
+  const { rows: sequences } = await client.query<{ schema: string; name: string; increment: string }>(
+    listSequences(scope)
+  )
   const results: SequenceFingerprint[] = []
   for (let start = 0; start < sequences.length; start += BATCH) {
     const batch = sequences.slice(start, start + BATCH)

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { MigrationError } from '../../base/errors.js'
+import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import {
   RECORD_HASH_TYPES,
   columnsByName,
@@ -37,7 +38,7 @@ const SPLIT_MIN_BYTES = 64 * 1024 * 1024
  * each once), foreign tables hold rows elsewhere, and materialized views are refreshed by the
  * restore, so a stale one on the source would differ without anything being lost.
  */
-const LIST_TABLES = `
+const listTablesSql = (scope: ScopeSql): string => `
 SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::float8 AS bytes,
   current_setting('block_size')::int AS block_size,
   current_setting('server_version_num')::int >= 140000 AS tid_ranges,
@@ -61,7 +62,7 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
 LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${isUserSchema('n')}
-  AND ${isNotExtensionMember('pg_class', 'c.oid')}`
+  AND ${isNotExtensionMember('pg_class', 'c.oid')} AND ${scope.data('c.oid')}`
 
 interface TableRow {
   schema: string
@@ -76,8 +77,9 @@ interface TableRow {
   record_hashable: boolean
 }
 
-export async function listTables(client: pg.Client): Promise<TableToCheck[]> {
-  const { rows } = await client.query<TableRow>(LIST_TABLES)
+/** Tables whose rows moved: a table moved without its rows is compared by its definition only. */
+export async function listTables(client: pg.Client, scope: ScopeSql = WHOLE_DATABASE): Promise<TableToCheck[]> {
+  const { rows } = await client.query<TableRow>(listTablesSql(scope))
   return rows.map((row) => {
     const table: TableToCheck = {
       schema: row.schema,
@@ -176,9 +178,11 @@ export async function fingerprintTables(
   sessions: pg.Client[],
   level: VerifyLevel,
   onProgress?: (done: number, total: number, table: string) => void,
-  options: HashChoice & { splitMinBytes?: number } = {}
+  options: HashChoice & { splitMinBytes?: number; scope?: ScopeSql; known?: TableFingerprint[] } = {}
 ): Promise<TableFingerprint[]> {
-  const tables = (await listTables(sessions[0])).sort((a, b) => b.bytes - a.bytes)
+  const known = new Map((options.known ?? []).map((t) => [displayName(t.schema, t.name), t]))
+  const listed = await listTables(sessions[0], options.scope)
+  const tables = listed.filter((t) => !known.has(displayName(t.schema, t.name))).sort((a, b) => b.bytes - a.bytes)
   const splitMinBytes = options.splitMinBytes ?? SPLIT_MIN_BYTES
   // One piece of work per table, or per block range of a big one; largest first.
   const queue = tables.flatMap((table): { done: TableInProgress; range?: BlockRange }[] => {
@@ -194,7 +198,7 @@ export async function fingerprintTables(
       }
     }))
   })
-  const results: TableFingerprint[] = []
+  const results: TableFingerprint[] = listed.flatMap((t) => known.get(displayName(t.schema, t.name)) ?? [])
   let failed = false
   const work = async (client: pg.Client): Promise<void> => {
     for (let item = queue.shift(); item && !failed; item = queue.shift()) {
@@ -208,7 +212,7 @@ export async function fingerprintTables(
       }
       if (done.parts.length < done.expected) continue
       results.push(tableFingerprint(done.table, done.hash, done.parts))
-      onProgress?.(results.length, tables.length, displayName(done.table.schema, done.table.name))
+      onProgress?.(results.length, listed.length, displayName(done.table.schema, done.table.name))
     }
   }
   const settled = await Promise.allSettled(sessions.map(work))

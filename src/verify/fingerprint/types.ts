@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { ResolvedScope } from '../../scope/types.js'
 
 /**
  * A fingerprint describes one database closely enough that two of them (a PostgreSQL 14 source and
@@ -33,6 +34,11 @@ export interface FingerprintOptions {
   /** Force the text form for every table, e.g. when the other side cannot hash records (before 14). */
   textOnly?: boolean
   /**
+   * Tables of this database read earlier in the run, whose rows have not changed since (the tables
+   * a resumed run kept): taken as read instead of read again.
+   */
+  known?: TableFingerprint[]
+  /**
    * Sequence states read earlier. Sequences are outside any snapshot: the source's must be read
    * before pg_dump reads them, so a restored sequence can only be at or ahead of them.
    */
@@ -42,6 +48,11 @@ export interface FingerprintOptions {
    * not leave the other sessions idle at the end. Default 64 MiB; only on 14 and later (TID range scans).
    */
   splitMinBytes?: number
+  /**
+   * What moved, when filters were given: only that is read (tables whose rows did not move by
+   * their schema alone), and the fingerprint records it, so the other side is read alike.
+   */
+  scope?: ResolvedScope
 }
 
 /**
@@ -165,8 +176,13 @@ export interface Fingerprint {
   sequences: SequenceFingerprint[]
   largeObjects: LargeObjectsFingerprint
   queries: QueryFingerprint[]
-  /** The database's own settings and comment; absent in fingerprints from before they were carried. */
+  /**
+   * The database's own settings and comment; absent in fingerprints from before they were carried,
+   * and when filters move only part of the database.
+   */
   databaseSettings?: import('./database-settings.js').DatabaseSettingsFingerprint
+  /** What this fingerprint covers, when filters were given; absent: the whole database. */
+  scope?: ResolvedScope
 }
 
 /** Makes a new, connected client; the fingerprint ends it. */

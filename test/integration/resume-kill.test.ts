@@ -1,0 +1,170 @@
+// A runner that dies: the bundled action and every process it started are killed with SIGKILL in
+// the middle of the data load of a multi-table database (on a log line, never after a delay), then
+// a second run with if-target-not-empty: resume finishes the copy. Only the tables that were not
+// complete when the runner died are loaded again, and the verification passes.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type pg from 'pg'
+import { processesWith } from '../support/faults.js'
+import { runInProcess } from '../support/in-process.js'
+import { outcome, PASSED } from '../support/run-action.js'
+import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-kill-'))
+const run = testbed.runner(path.join(scratch, 'tool-cache'))
+const source = uniqueName('dies')
+
+// Big tables first in pg_dump's order, loaded beside the dump (over 8 MB) or by pg_restore; small
+// ones that reference a big one, so loading it again must take their foreign keys along.
+const TABLES: Record<string, number> = { big_a: 300_000, big_b: 200_000, mid: 60_000, small_a: 2_000, small_b: 500 }
+const SOURCE_SQL = `
+  CREATE TABLE big_a (id int PRIMARY KEY, v text, w text);
+  INSERT INTO big_a SELECT g, md5(g::text), md5((g * 3)::text) FROM generate_series(1, ${TABLES.big_a}) g;
+  CREATE TABLE big_b (id int PRIMARY KEY, v text, w text);
+  INSERT INTO big_b SELECT g, md5(g::text), md5((g * 5)::text) FROM generate_series(1, ${TABLES.big_b}) g;
+  CREATE TABLE mid (id int PRIMARY KEY, a_id int REFERENCES big_a, v text);
+  INSERT INTO mid SELECT g, g, md5(g::text) FROM generate_series(1, ${TABLES.mid}) g;
+  CREATE TABLE small_a (id int PRIMARY KEY, b_id int REFERENCES big_b);
+  INSERT INTO small_a SELECT g, g FROM generate_series(1, ${TABLES.small_a}) g;
+  CREATE TABLE small_b (id serial PRIMARY KEY, note text);
+  INSERT INTO small_b (note) SELECT 'n' || g FROM generate_series(1, ${TABLES.small_b}) g;
+  CREATE INDEX big_a_v ON big_a (v); CREATE INDEX big_b_w ON big_b (w);`
+
+beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL), 120_000)
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
+
+/** Kills the action and everything it started, at once, as a vanished runner would. */
+function killEverything(marker: string): number {
+  const processes = processesWith(marker).map((line) => Number(line.split(':')[0]))
+  for (const pid of processes) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // gone already
+    }
+  }
+  return processes.length
+}
+
+/** Calls `act` once, on the first whole stdout line matching `pattern`. */
+function onLine(pattern: RegExp, act: () => void): (chunk: string) => void {
+  let pending = ''
+  let done = false
+  return (chunk) => {
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    if (!done && lines.some((line) => pattern.test(line))) {
+      done = true
+      act()
+    }
+  }
+}
+
+/** Resolves once the killed run's sessions have left the target database: nothing of it can commit after. */
+async function sessionsGone(database: string): Promise<void> {
+  for (;;) {
+    const { rows } = await withClient(testbed.targetSuperUrl('postgres'), (client: pg.Client) =>
+      client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database])
+    )
+    if (rows[0].n === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Tables whose rows on the target are all the source's, by the test's own count. */
+async function completeTables(database: string): Promise<string[]> {
+  return withClient(testbed.targetSuperUrl(database), async (client: pg.Client) => {
+    const complete: string[] = []
+    for (const [table, rows] of Object.entries(TABLES)) {
+      const found = await client
+        .query(`SELECT count(*)::int AS n FROM public.${table}`)
+        .then((r) => r.rows[0].n as number)
+        .catch(() => -1)
+      if (found === rows) complete.push(`public.${table}`)
+    }
+    return complete.sort()
+  })
+}
+
+const all = Object.keys(TABLES)
+  .map((t) => `public.${t}`)
+  .sort()
+
+test('restore: the runner dies while tables load; resume from the same dump loads only the incomplete ones', async () => {
+  const dumpPath = path.join(scratch, 'dump')
+  const dumped = await runInProcess(
+    {
+      mode: 'dump',
+      'source-url': testbed.sourceUrl(source),
+      'dump-path': dumpPath,
+      'upload-artifact': 'false',
+      'postgres-version': '17'
+    },
+    { env: { PGBIN: testbed.clientBinDir } }
+  )
+  expect(dumped.report.result).toBe('passed')
+  const target = uniqueName('killed')
+  const inputs = { mode: 'restore', 'target-url': testbed.targetUrl(target), 'dump-path': dumpPath }
+  const workDir = fs.mkdtempSync(path.join(scratch, 'runner-'))
+  let killed = 0
+  const died = await run(inputs, {
+    workDir,
+    // pg_restore's leader says so when a table's data is in: some tables are then complete, some not.
+    onStdout: onLine(
+      /pg_restore: finished item \d+ TABLE DATA/,
+      () => (killed = killEverything(path.join(workDir, 'temp')))
+    )
+  })
+  expect(killed).toBeGreaterThanOrEqual(2)
+  expect(died.exitCode).toBeNull()
+  await sessionsGone(target)
+  const complete = await completeTables(target)
+  expect(complete.length).toBeGreaterThanOrEqual(1)
+  expect(complete.length).toBeLessThan(all.length)
+
+  const resumed = await run({ ...inputs, 'if-target-not-empty': 'resume' })
+  expect(outcome(resumed)).toEqual(PASSED)
+  expect(resumed.report.databases[0].comparison.passed).toBe(true)
+  const resume = resumed.report.databases[0].resume
+  expect({ kept: resume.kept, reloaded: [...resume.reloaded].sort() }).toEqual({
+    kept: complete,
+    reloaded: all.filter((t) => !complete.includes(t))
+  })
+  expect(await completeTables(target)).toEqual(all)
+  expect(resumed.summary).toContain(`kept ${complete.length} table`)
+})
+
+test('migrate: the runner dies with its folder while big tables load beside the dump; resume makes a new dump and keeps what matches it', async () => {
+  const target = uniqueName('vanished')
+  const inputs = { 'source-url': testbed.sourceUrl(source), 'target-url': testbed.targetUrl(target) }
+  const workDir = fs.mkdtempSync(path.join(scratch, 'runner-'))
+  let killed = 0
+  const died = await run(inputs, {
+    workDir,
+    // The first table loaded beside the dump is in: pg_dump is still writing the others.
+    onStdout: onLine(/^tables restored: 1\//, () => (killed = killEverything(path.join(workDir, 'temp'))))
+  })
+  expect(killed).toBeGreaterThanOrEqual(1)
+  expect(died.exitCode).toBeNull()
+  // The runner took its folder with it: the dump is gone, and there is no artifact outside Actions.
+  fs.rmSync(workDir, { recursive: true, force: true })
+  await sessionsGone(target)
+  const complete = await completeTables(target)
+  expect(complete.length).toBeGreaterThanOrEqual(1)
+  expect(complete.length).toBeLessThan(all.length)
+
+  const resumed = await run({ ...inputs, 'if-target-not-empty': 'resume' })
+  expect(outcome(resumed)).toEqual(PASSED)
+  const resume = resumed.report.databases[0].resume
+  expect({ dump: resume.dump, kept: resume.kept, reloaded: [...resume.reloaded].sort() }).toEqual({
+    dump: 'new',
+    kept: complete,
+    reloaded: all.filter((t) => !complete.includes(t))
+  })
+  expect(resumed.stdout).toMatch(/the dump of run \S+ is gone .* making a new dump/)
+  expect(resumed.summary).toContain('with a new dump')
+  expect(await completeTables(target)).toEqual(all)
+})

@@ -1,0 +1,178 @@
+// Resuming a run that ended early, in-process against real servers: after a failure in post-data
+// (an index build the target refused, then allowed), from the same dump; a dump of another run is
+// refused with the target untouched; an empty target starts afresh; a target that holds objects but
+// no unfinished run is refused.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { runInProcess, type InProcessRun } from '../support/in-process.js'
+import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-'))
+const source = uniqueName('resumable')
+const env = { PGBIN: testbed.clientBinDir }
+const admin = testbed.target.admin as { user: string }
+
+// Index builds that sort more than maintenance_work_mem spill to temporary files: notes is big
+// enough that its indexes do, and the target can be made to refuse those files.
+const SOURCE_SQL = `
+  CREATE TABLE customers (id int PRIMARY KEY, name text);
+  CREATE TABLE notes (id int PRIMARY KEY, customer_id int REFERENCES customers, body text);
+  INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 1000) g;
+  INSERT INTO notes SELECT g, 1 + g % 1000, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 120000) g;
+  CREATE INDEX notes_body ON notes (body);
+  CREATE TABLE empty_one (id int);`
+
+beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL))
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
+
+function migrate(target: string, dumpPath: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'source-url': testbed.sourceUrl(source),
+    'target-url': testbed.targetUrl(target),
+    jobs: '2',
+    'upload-artifact': 'false',
+    'dump-path': dumpPath,
+    ...extra
+  }
+}
+
+/** Index builds in `database` fail as the admin until `allow` is called: temporary files refused. */
+async function refuseSortsOnDisk(database: string): Promise<() => Promise<unknown>> {
+  const setting = `ALTER ROLE ${quoteIdent(admin.user)} IN DATABASE ${quoteIdent(database)}`
+  await testbed.query('target', 'postgres', `${setting} SET maintenance_work_mem = '1MB'`)
+  await testbed.query('target', 'postgres', `${setting} SET temp_file_limit = '64kB'`)
+  return () => testbed.query('target', 'postgres', `${setting} RESET ALL`)
+}
+
+/** The target as the test sees it: relations, indexes, constraints, row counts and the run's mark. */
+async function snapshotOf(database: string): Promise<string[]> {
+  return withClient(testbed.targetSuperUrl(database), async (client) => {
+    const { rows } = await client.query<{ line: string }>(
+      `SELECT n.nspname || '.' || c.relname || ' ' || c.relkind::text AS line FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+       UNION ALL SELECT 'constraint ' || conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+       UNION ALL SELECT 'mark ' || run_id FROM _pg_migrate_action.run
+       ORDER BY 1`
+    )
+    const counts = await client.query<{ line: string }>(
+      `SELECT 'rows ' || (SELECT count(*) FROM customers) || ' ' || (SELECT count(*) FROM notes) AS line`
+    )
+    return [...rows.map((r) => r.line), counts.rows[0].line]
+  })
+}
+
+const outcome = (run: InProcessRun) => ({
+  result: run.report.result,
+  errors: run.errors,
+  verified: run.report.databases[0]?.comparison?.passed
+})
+
+test('after a failed index build, fixed on the target, resume keeps every table and creates only what is missing', async () => {
+  const target = uniqueName('postdata')
+  const dumpPath = path.join(scratch, uniqueName('dump'))
+  await testbed.createTargetDatabase(target)
+  const allow = await refuseSortsOnDisk(target)
+  const broken = await runInProcess(migrate(target, dumpPath), { env })
+  expect(broken.report.result).toBe('failed')
+  expect(broken.report.databases[0].error).toMatchObject({
+    stage: 'Restore',
+    message: expect.stringMatching(/temporary file size exceeds temp_file_limit/)
+  })
+  // The hint now points at resume, since the target carries the run's mark.
+  expect(broken.errors.at(-1)).toMatch(/temporary file size exceeds temp_file_limit/)
+  await allow()
+
+  const resumed = await runInProcess(migrate(target, dumpPath, { 'if-target-not-empty': 'resume' }), { env })
+  expect(outcome(resumed)).toEqual({ result: 'passed', errors: [], verified: true })
+  const resume = resumed.report.databases[0].resume
+  expect(resume).toMatchObject({
+    dump: 'earlier',
+    kept: ['public.customers', 'public.empty_one', 'public.notes'],
+    reloaded: []
+  })
+  // Both big sorts were refused; the foreign key may have come in before pg_restore stopped.
+  const postData = [
+    'index public.notes_body',
+    'table constraint public.notes.notes_customer_id_fkey',
+    'table constraint public.notes.notes_pkey'
+  ]
+  expect(resume?.created).toEqual(
+    expect.arrayContaining(['index public.notes_body', 'table constraint public.notes.notes_pkey'])
+  )
+  expect(resume?.created.filter((item) => !postData.includes(item))).toEqual([])
+  expect(resumed.summary).toMatch(
+    /\*\*Resumed\*\* from the dump of run \S+ in [\d.]+s: kept 3 tables whose rows were complete/
+  )
+  // A run that passes leaves no mark.
+  const { rowCount } = await testbed.query(
+    'target',
+    target,
+    `SELECT 1 FROM pg_namespace WHERE nspname = '_pg_migrate_action'`
+  )
+  expect(rowCount).toBe(0)
+})
+
+describe('restore from a dump made by mode: dump', () => {
+  const dumps: Record<'a' | 'b', string> = { a: path.join(scratch, 'dump-a'), b: path.join(scratch, 'dump-b') }
+  beforeAll(async () => {
+    for (const dumpPath of Object.values(dumps)) {
+      const run = await runInProcess(
+        {
+          mode: 'dump',
+          'source-url': testbed.sourceUrl(source),
+          'dump-path': dumpPath,
+          'upload-artifact': 'false',
+          'postgres-version': '17'
+        },
+        { env }
+      )
+      expect(run.report.result).toBe('passed')
+    }
+  })
+  const restore = (target: string, dumpPath: string, extra: Record<string, string> = {}) => ({
+    mode: 'restore',
+    'target-url': testbed.targetUrl(target),
+    'dump-path': dumpPath,
+    jobs: '2',
+    ...extra
+  })
+
+  test('a different dump is refused in one line, the target untouched; the same dump resumes', async () => {
+    const target = uniqueName('twodumps')
+    await testbed.createTargetDatabase(target)
+    const allow = await refuseSortsOnDisk(target)
+    expect((await runInProcess(restore(target, dumps.a), { env })).report.result).toBe('failed')
+    await allow()
+    const before = await snapshotOf(target)
+    const runA = JSON.parse(fs.readFileSync(path.join(dumps.a, 'manifest.json'), 'utf8')).runId
+    const runB = JSON.parse(fs.readFileSync(path.join(dumps.b, 'manifest.json'), 'utf8')).runId
+
+    const refused = await runInProcess(restore(target, dumps.b, { 'if-target-not-empty': 'resume' }), { env })
+    expect(refused.failed).toMatch(
+      new RegExp(
+        `^this dump \\(run ${runB}\\) is not the one target database "${target}" was being loaded from \\(run ${runA}, started .+\\); the target was not touched — give this job that run's dump`
+      )
+    )
+    expect(await snapshotOf(target)).toEqual(before)
+
+    const resumed = await runInProcess(restore(target, dumps.a, { 'if-target-not-empty': 'resume' }), { env })
+    expect(outcome(resumed)).toEqual({ result: 'passed', errors: [], verified: true })
+    expect(resumed.report.databases[0].resume).toMatchObject({ runId: runA, dump: 'earlier', reloaded: [] })
+  })
+
+  test('resume on an empty target is a whole restore; on a target holding objects but no unfinished run, a blocker', async () => {
+    const target = uniqueName('fresh')
+    const fresh = await runInProcess(restore(target, dumps.a, { 'if-target-not-empty': 'resume' }), { env })
+    expect(outcome(fresh)).toEqual({ result: 'passed', errors: [], verified: true })
+    expect(fresh.report.databases[0].resume).toBeUndefined()
+
+    const again = await runInProcess(restore(target, dumps.a, { 'if-target-not-empty': 'resume' }), { env })
+    expect(again.failed).toMatch(
+      new RegExp(
+        `^target database "${target}" holds \\d+ objects but no run of this action that ended early: there is nothing to resume — a run that passes removes its mark`
+      )
+    )
+  })
+})
