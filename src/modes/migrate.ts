@@ -80,20 +80,20 @@ async function copyAndVerify(
   try {
     // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
     const dir = dumpFolder(inputs.dumpPath, plan.jobs.length, job.source)
-    const [sequences, followable, compression] = await within(
-      Stage.Dump,
-      Promise.all([
-        fingerprintSequences(snapshot.client),
-        followableTables(snapshot.client),
-        chooseCompression({
+    const readBeforeDump = async () =>
+      [
+        await fingerprintSequences(snapshot.client),
+        await followableTables(snapshot.client),
+        await chooseCompression({
           requested: inputs.compression,
           uploads: inputs.uploadArtifact,
           dir,
           source: snapshot.client,
           log
         })
-      ])
-    )
+      ] as const
+    // One after the other: the three read on the snapshot's one connection.
+    const [sequences, followable, compression] = await within(Stage.Dump, readBeforeDump())
     const dump = startDump({
       ...dumpRequestFor(context, job, client, source, snapshot),
       // sync: one pg_dump process. A parallel dump's workers lock with NOWAIT and fail on the first

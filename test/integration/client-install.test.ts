@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -20,6 +21,8 @@ async function serverMajor(url: string): Promise<number> {
 }
 
 beforeAll(async () => {
+  // In process, @actions/tool-cache writes its debug workflow commands to stdout: keep them out of the test log.
+  jest.spyOn(process.stdout, 'write').mockImplementation(() => true)
   bundle = await startClientBundleServer({ dir: CLIENT_BUNDLE_DIR })
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-install-'))
   process.env.RUNNER_TOOL_CACHE = path.join(workDir, 'tool-cache')

@@ -80,7 +80,7 @@ describe('the target restarts in the middle of the restore', () => {
     const broken = await run(inputs, {
       // Strike while rows are on their way in: a restart at a fixed delay sometimes came before the
       // loads began, and the crash (synchronous_commit off) took the just-created tables with it.
-      onStdout: onLine(/^loading \S+ as pg_dump writes it$/, () => {
+      onStdout: onLine(/^loading \S+ as pg_dump writes it(, over \d+ connections)?$/, () => {
         restart = rowsCopying(serverUrl(target, 'postgres')).then(() => restartServer(target))
       })
     })
