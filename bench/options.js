@@ -87,10 +87,9 @@ for (const spec of args.variant) {
     if (item.startsWith('@')) way.entry = path.resolve(item.slice(1))
     else {
       const pair = item.split('=')
-      if (pair.length !== 2)
-        usageError(`--variant ${spec}: expected key=value, not ${item}`)(
-          /** @type {Record<string, string>} */ way.inputs
-        )[pair[0]] = pair[1]
+      if (pair.length !== 2) usageError(`--variant ${spec}: expected key=value, not ${item}`)
+      const inputs = /** @type {Record<string, string>} */ (way.inputs)
+      inputs[pair[0]] = pair[1]
     }
   }
   ways.push(way)

@@ -20,8 +20,8 @@ import {
   carriesDatabaseSettings,
   dropCreatedTarget,
   finishTarget,
-  prepareTarget,
-  type TargetPreparation
+  migratePreparation,
+  prepareTarget
 } from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
 import { openSync, type SyncStep } from './sync.js'
@@ -61,15 +61,7 @@ async function copyAndVerify(
   const source = withDatabase(server.source, job.source)
   const target = withDatabase(server.target, job.target)
   const targetMajor = plan.target?.major ?? client.major
-  const preparation: TargetPreparation = {
-    ...inputs,
-    connector,
-    log,
-    job,
-    target: server.target,
-    source: server.source,
-    targetIsSuperuser: plan.target?.superuser ?? false
-  }
+  const preparation = migratePreparation(context, job)
 
   const writesBefore = await within(Stage.Dump, connector.withConnection(source, nextTransactionId))
   // sync: the dump is taken in the replication slot's snapshot, where its change stream begins.

@@ -22,6 +22,7 @@ import {
   carriesDatabaseSettings,
   finishTarget,
   markTarget,
+  migratePreparation,
   readyTarget,
   type TargetPreparation
 } from './steps/target.js'
@@ -69,21 +70,13 @@ export async function resumeMigration(
   record: DatabaseRecorder,
   context: ModeContext<MigrateInputs>
 ): Promise<void> {
-  const { inputs, plan, connector, stages, log } = context
+  const { inputs, connector, stages, log } = context
   const client = required(context.client, 'the client')
   const server = { source: required(context.source, 'the source'), target: required(context.target, 'the target') }
   const marker = required(job.resume, 'the run to resume')
   const source = withDatabase(server.source, job.source)
   const target = withDatabase(server.target, job.target)
-  const preparation: TargetPreparation = {
-    ...inputs,
-    connector,
-    log,
-    job,
-    target: server.target,
-    source: server.source,
-    targetIsSuperuser: plan.target?.superuser ?? false
-  }
+  const preparation = migratePreparation(context, job)
   const earlier = await stages.run(Stage.CheckDump, job.source, () => findEarlierDump(context, job, marker))
   let dump: CheckedDump
   let upload: Promise<void> | undefined

@@ -69,14 +69,10 @@ export class Connector {
     // A connection opened to undo this run's work after a cancel must live until that is done.
     if (afterCancel) return client
     const forget = this.scope.cancellation.onCancel(() => {
-      // A backend busy with a query would only notice the closed socket when the query ends.
-      const { processID, secretKey, activeQuery } = client as unknown as {
-        processID?: number
-        secretKey?: number
-        activeQuery?: unknown
-      }
-      if (activeQuery && processID !== undefined && secretKey !== undefined)
-        sendCancelRequest(endpoint, processID, secretKey)
+      // A backend busy with a query would only notice the closed socket when the query ends. pg has
+      // no public way to ask whether a query runs, and an idle backend ignores a cancel request.
+      const { processID, secretKey } = client as unknown as { processID?: number; secretKey?: number }
+      if (processID !== undefined && secretKey !== undefined) sendCancelRequest(endpoint, processID, secretKey)
       client.end().catch(() => undefined)
     })
     client.once('end', forget)

@@ -4,6 +4,7 @@ import { MigrationError } from '../base/errors.js'
 import type { RunScope } from '../base/scope.js'
 import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
+import { writerSessionSettings } from '../tools/copy-load.js'
 import { Applier, type ApplyCounts } from './apply.js'
 import { LagTracker, type LagSample } from './lag.js'
 import { formatLsn, parseLsn, recordBoundary } from './lsn.js'
@@ -147,15 +148,9 @@ async function probeSource(source: pg.Client): Promise<{ lsn: bigint; sourceMs: 
 /** The apply session: names qualified, no timeouts, and the triggers' role when the login may set it. */
 async function prepareApplySession(target: pg.Client, replicaRole: boolean, targetMajor: number): Promise<void> {
   await target.query(
-    [
-      `SET search_path = ''`,
-      'SET statement_timeout = 0',
-      'SET lock_timeout = 0',
-      'SET idle_in_transaction_session_timeout = 0',
-      ...(targetMajor >= 17 ? ['SET transaction_timeout = 0'] : []),
-      'SET row_security = off',
-      ...(replicaRole ? ['SET session_replication_role = replica'] : [])
-    ].join('; ')
+    [...writerSessionSettings(targetMajor), ...(replicaRole ? ['SET session_replication_role = replica'] : [])].join(
+      '; '
+    )
   )
 }
 

@@ -20,17 +20,24 @@ export interface FollowedTable {
   bytes?: number
 }
 
+/** A session that writes what the source holds: names qualified, no timeouts, no row security. */
+export function writerSessionSettings(targetMajor: number): string[] {
+  return [
+    `SET search_path = ''`,
+    'SET statement_timeout = 0',
+    'SET lock_timeout = 0',
+    'SET idle_in_transaction_session_timeout = 0',
+    ...(targetMajor >= 17 ? ['SET transaction_timeout = 0'] : []),
+    'SET row_security = off'
+  ]
+}
+
 /** What pg_restore sets before it loads data, so the rows go in alike; the data is in the source's encoding. */
 export async function prepareLoadSession(target: pg.Client, encoding: string, targetMajor: number): Promise<void> {
   await target.query(
     [
       `SET client_encoding = ${quoteLiteral(encoding)}`,
-      `SET search_path = ''`,
-      'SET statement_timeout = 0',
-      'SET lock_timeout = 0',
-      'SET idle_in_transaction_session_timeout = 0',
-      ...(targetMajor >= 17 ? ['SET transaction_timeout = 0'] : []),
-      'SET row_security = off',
+      ...writerSessionSettings(targetMajor),
       'SET xmloption = content'
     ].join('; ')
   )

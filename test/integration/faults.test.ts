@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
-import { processesWith, startLateProxy } from '../support/faults.js'
+import { onLine, processesWith, startLateProxy } from '../support/faults.js'
 import { errorLines, outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, restartServer, serverUrl, startServer, stopServer, withClient } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
@@ -37,21 +37,6 @@ afterAll(async () => {
 })
 
 const run = testbed.runner(toolCache)
-
-/** Calls `act` once, when a whole stdout line matches `pattern`. */
-function onLine(pattern: RegExp, act: () => void): (chunk: string) => void {
-  let pending = ''
-  let done = false
-  return (chunk) => {
-    pending += chunk
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    if (!done && lines.some((line) => pattern.test(line))) {
-      done = true
-      act()
-    }
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
-import { processesWith } from '../support/faults.js'
+import { onLine, processesWith } from '../support/faults.js'
 import { runInProcess } from '../support/in-process.js'
 import { outcome, PASSED } from '../support/run-action.js'
 import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
@@ -46,21 +46,6 @@ function killEverything(marker: string): number {
     }
   }
   return processes.length
-}
-
-/** Calls `act` once, on the first whole stdout line matching `pattern`. */
-function onLine(pattern: RegExp, act: () => void): (chunk: string) => void {
-  let pending = ''
-  let done = false
-  return (chunk) => {
-    pending += chunk
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    if (!done && lines.some((line) => pattern.test(line))) {
-      done = true
-      act()
-    }
-  }
 }
 
 /** Resolves once the killed run's sessions have left the target database: nothing of it can commit after. */

@@ -231,3 +231,23 @@ export function processesWith(marker) {
   }
   return found
 }
+
+/**
+ * Calls `act` once, on the first whole stdout line that matches `pattern`: a fault struck on an event
+ * of the run, not after a delay.
+ * @param {RegExp} pattern @param {() => void} act
+ * @returns {(chunk: string) => void}
+ */
+export function onLine(pattern, act) {
+  let pending = ''
+  let done = false
+  return (chunk) => {
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    if (!done && lines.some((line) => pattern.test(line))) {
+      done = true
+      act()
+    }
+  }
+}

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { MigrateInputs } from '../../action/inputs.js'
 import type { DatabaseRecorder } from '../../action/report.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
@@ -10,6 +11,7 @@ import { rolesReferenced } from '../../plan/checks/index.js'
 import type { DatabaseJob } from '../../plan/plan.js'
 import { scopeSql } from '../../scope/sql.js'
 import { scopeKey, type Prerequisites } from '../../scope/types.js'
+import { required, type ModeContext } from '../context.js'
 
 /** How the target database is readied before the restore. */
 export interface TargetPreparation {
@@ -25,6 +27,20 @@ export interface TargetPreparation {
   roles: 'fail' | 'create-missing'
   /** A superuser target restores publications, so their roles are needed too. */
   targetIsSuperuser: boolean
+}
+
+/** A migrate run's preparation: the inputs' rules, and both servers as the logins reach them. */
+export function migratePreparation(context: ModeContext<MigrateInputs>, job: DatabaseJob): TargetPreparation {
+  const { inputs, connector, log, plan } = context
+  return {
+    ...inputs,
+    connector,
+    log,
+    job,
+    target: required(context.target, 'the target'),
+    source: required(context.source, 'the source'),
+    targetIsSuperuser: plan.target?.superuser ?? false
+  }
 }
 
 /**
