@@ -38,8 +38,14 @@ export function parseDatabaseUrl(input: string, url: string, log: Log, connectTi
   }
   let parsed: ReturnType<typeof parse>
   try {
-    parsed = parse(url)
-  } catch {
+    // libpq's meaning of sslmode, as pg_dump and pg_restore read the same URL.
+    parsed = parse(url, { useLibpqCompat: true })
+  } catch (error) {
+    if (/verify-ca requires/.test((error as Error).message))
+      throw refused(
+        `${input} has sslmode=verify-ca without sslrootcert`,
+        'add sslrootcert=<path of the CA certificate> to the URL, or use sslmode=verify-full'
+      )
     throw refused(`${input} could not be parsed as a URL`, 'percent-encode special characters in the user and password')
   }
   if (parsed.password) log.mask(parsed.password)

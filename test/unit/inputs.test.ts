@@ -74,6 +74,10 @@ test.each([
   [{ 'source-url': 'mysql://x@h/db' }, 'source-url is not a postgresql:// URL'],
   [{ 'target-url': 'postgresql://u:p@host:5432' }, 'target-url names no database'],
   [{ 'target-url': 'postgresql://u:p@host/db?sslmode=sometimes' }, 'target-url has an unknown sslmode "sometimes"'],
+  [
+    { 'target-url': 'postgresql://u:p@host/db?sslmode=verify-ca' },
+    'target-url has sslmode=verify-ca without sslrootcert — add sslrootcert=<path of the CA certificate> to the URL, or use sslmode=verify-full'
+  ],
   [{ 'postgres-version': 'latest' }, 'postgres-version is "latest"'],
   [{ 'fail-on-mismatch': 'maybe' }, 'fail-on-mismatch is "maybe" — use true or false'],
   [{ 'target-url': '' }, 'target-url is empty; mode migrate needs a target']
