@@ -200,6 +200,16 @@ describe('a data file read while it is written', () => {
     return rows[0].n
   }
 
+  /** The rows a COPY into `target` has taken, once there are any (0 if none within a minute). */
+  async function rowsCopyingOnceAny(target: string): Promise<number> {
+    const until = Date.now() + 60_000
+    for (;;) {
+      const rows = await rowsCopying(target)
+      if (rows > 0 || Date.now() > until) return rows
+      await sleep(50)
+    }
+  }
+
   /**
    * Plays pg_dump: toc.dat, the start line, the data file in pieces, then `end` (finish or fail).
    * `streams`: load the table over the jobs' two connections instead of one.
@@ -251,8 +261,9 @@ describe('a data file read while it is written', () => {
     let copying = 0
     for (let i = 0; i <= last; i++) {
       const piece = data.subarray(Math.floor((i * data.length) / pieces), Math.floor(((i + 1) * data.length) / pieces))
-      // Rows the target has taken so far, measured before the last piece is written.
-      if (i === last) copying = await rowsCopying(target)
+      // Before the last piece is written: the target takes rows of the pieces written so far. Waited
+      // for, not sampled after a delay: under load the schema restore may still be running.
+      if (i === last) copying = await rowsCopyingOnceAny(target)
       fs.writeSync(out, piece)
       await sleep(100)
     }
