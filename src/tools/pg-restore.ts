@@ -55,12 +55,39 @@ export async function restoreDatabase(restorer: Restorer): Promise<RestoreResult
 
 let listFiles = 0
 
-/** One pg_restore run over the given TOC entries, in their order: stops at the first error. */
+/** Triggers, and comments on them. */
+const TRIGGER_ENTRY = /^\d+; \d+ \d+ (?:COMMENT \S+ )?TRIGGER /
+
+/**
+ * pg_restore over the given TOC entries, in their order: stops at the first error. In parallel,
+ * triggers come in a run of their own once every row is in: the dump makes a trigger on a
+ * partitioned table depend on the table, not on its partitions' rows, so a parallel pg_restore may
+ * create it while a partition still loads, and it fires for each row loaded after (seen: an audit
+ * trigger's table grew by one partition's rows).
+ */
 export async function restoreEntries(
   restorer: Restorer,
   entries: string[],
   onTableData?: (table: string) => void,
   jobs = restorer.options.jobs
+): Promise<void> {
+  const triggers = jobs > 1 ? entries.filter((line) => TRIGGER_ENTRY.test(line)) : []
+  if (triggers.length === 0 || !entries.some((line) => / TABLE DATA /.test(line)))
+    return runPgRestore(restorer, entries, onTableData, jobs)
+  await runPgRestore(
+    restorer,
+    entries.filter((line) => !TRIGGER_ENTRY.test(line)),
+    onTableData,
+    jobs
+  )
+  await runPgRestore(restorer, triggers, undefined, jobs)
+}
+
+async function runPgRestore(
+  restorer: Restorer,
+  entries: string[],
+  onTableData: ((table: string) => void) | undefined,
+  jobs: number
 ): Promise<void> {
   const { client, tools, endpoint, passfile, dumpDir, options } = restorer
   const listFile = path.join(dumpDir, '..', `${path.basename(dumpDir)}.restore-list-${++listFiles}`)

@@ -41,6 +41,17 @@ describe('migrate 14 → 17 as the managed admin', () => {
     expect(run.summary).toContain('pg-migrate migrate: passed')
     expect(run.summary).toContain('shop.orders_2026_01')
     expect(run.report.databases[0].comparison.passed).toBe(true)
+    // shop.orders is partitioned, with an audit trigger: a parallel restore creates it only once every
+    // partition's rows are in, or it fires for the rows loaded after.
+    const lines = run.stdout.split('\n')
+    const lastData = lines.findLastIndex((line) => /pg_restore: finished item \d+ TABLE DATA /.test(line))
+    const firstTrigger = lines.findIndex((line) =>
+      /pg_restore: creating TRIGGER "shop\.orders orders_audit"/.test(line)
+    )
+    expect({ lastData: lastData > 0, triggerAfterData: firstTrigger > lastData }).toEqual({
+      lastData: true,
+      triggerAfterData: true
+    })
     // The runner hides what ::add-mask:: names; everything else must not carry a password.
     const visible = run.stdout
       .split('\n')

@@ -39,6 +39,14 @@ SELECT 'extension' AS kind, ARRAY[e.extname::text] AS parts, 'schema ' || quote_
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE ${scope.extension('e.oid')}`
 
 // A range's multirange type is 14+; compare.ts drops the clause when only one side has it.
+// Only a name the user chose (multirange_type_name) is part of the definition: the one CREATE TYPE
+// makes by itself (makeMultirangeTypeName: "range" becomes "multirange", else "_multirange" is
+// appended) is what a restore into 14+ makes of a range from 12 or 13 too.
+const chosenMultirange = `(SELECT CASE WHEN m.typnamespace = t.typnamespace AND m.typname::text = left(CASE
+    WHEN strpos(t.typname::text, 'range') > 0
+      THEN overlay(t.typname::text PLACING 'multirange' FROM strpos(t.typname::text, 'range') FOR 5)
+    ELSE left(t.typname::text, 52) || '_multirange' END, 63)
+  THEN NULL ELSE 'multirange ' || format_type(m.oid, NULL) END FROM pg_type m WHERE m.oid = r.rngmultitypid)`
 const types = (version: number, scope: ScopeSql): string => `
 SELECT 'type' AS kind, ARRAY[n.nspname::text, t.typname::text] AS parts,
   CASE t.typtype
@@ -58,7 +66,7 @@ SELECT 'type' AS kind, ARRAY[n.nspname::text, t.typname::text] AS parts,
         'opclass ' || (SELECT quote_ident(o.opcname) FROM pg_opclass o WHERE o.oid = r.rngsubopc),
         ${collationClause('r.rngcollation', '(SELECT s.typcollation FROM pg_type s WHERE s.oid = r.rngsubtype)')},
         'canonical ' || r.rngcanonical::text, 'subdiff ' || r.rngsubdiff::text
-        ${version >= 140000 ? ", 'multirange ' || format_type(r.rngmultitypid, NULL)" : ''})
+        ${version >= 140000 ? `, ${chosenMultirange}` : ''})
       FROM pg_range r WHERE r.rngtypid = t.oid)
     ELSE concat_ws(' ', 'base input', t.typinput::text, 'output', t.typoutput::text, 'length', t.typlen,
       'alignment', t.typalign, 'storage', t.typstorage)
