@@ -238,18 +238,17 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     }
   }
   const levels = ['full', 'counts', 'none'] as const
-  // What migrate and plan read alike: plan is migrate's first stage on its own.
-  const copy = () => ({
+  // Both live databases, and what moves between them.
+  const between = () => ({
     ...run,
     source: source(),
     databases,
     scope: parseScope(read),
     target: target(),
-    targetDatabase,
-    ...client(),
-    ...restore(),
-    ...verify(levels)
+    targetDatabase
   })
+  // What migrate and plan read alike: plan is migrate's first stage on its own.
+  const copy = () => ({ ...between(), ...client(), ...restore(), ...verify(levels) })
   switch (mode) {
     case 'migrate': {
       const copied = copy()
@@ -262,12 +261,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     case 'validate':
       return {
         mode,
-        ...run,
-        source: source(),
-        databases,
-        scope: parseScope(read),
-        target: target(),
-        targetDatabase,
+        ...between(),
         privileges: restore().privileges,
         ...verify(['full', 'counts'] as const)
       }

@@ -25,7 +25,7 @@ import {
 } from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
 import { openSync, type SyncStep } from './sync.js'
-import { logVerification, verifyTarget } from './steps/verify.js'
+import { verifyBesideAnalyze } from './steps/verify.js'
 
 /**
  * migrate, one database. pg_dump runs from a held snapshot while the restore follows it; once the
@@ -183,18 +183,7 @@ async function copyAndVerify(
     await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
   let verification: Verification | undefined
   if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
-  else {
-    verification = await stages.run(Stage.Verify, job.source, async () => {
-      // ANALYZE only reads the data, and the fingerprint's sequential scans do not wait for it.
-      const [verified] = await Promise.all([
-        verifyTarget({ connector, log, settings: inputs, target, source }, fingerprint),
-        analyzeTarget(connector, target)
-      ])
-      return verified
-    })
-    record.verified(verification)
-    logVerification(log, job.source, verification)
-  }
+  else verification = await verifyBesideAnalyze(context, job, record, { target, source }, fingerprint)
   sync?.verified()
   await within(Stage.Verify, finishTarget(connector, target, verification))
   await within(Stage.UploadArtifact, upload ?? Promise.resolve())

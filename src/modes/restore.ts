@@ -11,7 +11,7 @@ import { resumeLoad } from './resume.js'
 import { restorerFor } from './steps/copy.js'
 import type { CheckedDump } from './steps/make-dump.js'
 import { analyzeTarget, carriesDatabaseSettings, finishTarget, prepareTarget } from './steps/target.js'
-import { logVerification, verifyTarget } from './steps/verify.js'
+import { verifyBesideAnalyze } from './steps/verify.js'
 
 /** A dump made by mode: dump, checked against its manifest before the plan. */
 export type { CheckedDump }
@@ -74,14 +74,6 @@ async function verifyRestored(
     await within(Stage.Analyze, finishTarget(connector, target, undefined))
     return
   }
-  const verification = await stages.run(Stage.Verify, job.source, async () => {
-    const [verified] = await Promise.all([
-      verifyTarget({ connector, log, settings: inputs, target, known: kept }, fingerprint),
-      analyzeTarget(connector, target)
-    ])
-    return verified
-  })
-  record.verified(verification)
-  logVerification(log, job.source, verification)
+  const verification = await verifyBesideAnalyze(context, job, record, { target, known: kept }, fingerprint)
   await within(Stage.Verify, finishTarget(connector, target, verification))
 }

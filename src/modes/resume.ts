@@ -27,7 +27,7 @@ import {
   type TargetPreparation
 } from './steps/target.js'
 import { defaultArtifactName, uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
-import { logVerification, verifyTarget } from './steps/verify.js'
+import { verifyBesideAnalyze } from './steps/verify.js'
 
 /**
  * if-target-not-empty: resume. The plan found the mark a run left in the target when it ended early
@@ -119,17 +119,7 @@ export async function resumeMigration(
     await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
   let verification: Verification | undefined
   if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
-  else {
-    verification = await stages.run(Stage.Verify, job.source, async () => {
-      const [verified] = await Promise.all([
-        verifyTarget({ connector, log, settings: inputs, target, source, known: kept }, fingerprint),
-        analyzeTarget(connector, target)
-      ])
-      return verified
-    })
-    record.verified(verification)
-    logVerification(log, job.source, verification)
-  }
+  else verification = await verifyBesideAnalyze(context, job, record, { target, source, known: kept }, fingerprint)
   await within(Stage.Verify, finishTarget(connector, target, verification))
   await within(Stage.UploadArtifact, upload ?? Promise.resolve())
 }

@@ -1,4 +1,5 @@
-import type { Verification } from '../../action/report.js'
+import type { DatabaseRecorder, Verification } from '../../action/report.js'
+import { Stage, type Stages } from '../../action/stages.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
@@ -11,6 +12,8 @@ import {
   type TableFingerprint
 } from '../../verify/fingerprint/index.js'
 import { locateDifferingRows } from '../../verify/locate.js'
+import type { DatabaseJob } from '../../plan/plan.js'
+import { analyzeTarget } from './target.js'
 
 /** What a verification reads and how closely. */
 export interface VerifySettings {
@@ -67,6 +70,30 @@ export async function verifyTarget(
     ? await locateRows(connector, log, comparison, sourceFingerprint.tables, source, target)
     : undefined
   return { source: sourceFingerprint, target: targetFingerprint, comparison, differingRows }
+}
+
+/**
+ * The Verify stage of every mode that writes: the target verified beside ANALYZE, which only reads
+ * the data (the fingerprint's sequential scans do not wait for it); then recorded and logged.
+ */
+export async function verifyBesideAnalyze(
+  context: { connector: Connector; log: Log; stages: Stages; inputs: VerifySettings },
+  job: DatabaseJob,
+  record: DatabaseRecorder,
+  request: { target: Endpoint; source?: Endpoint; known?: TableFingerprint[] },
+  sourceFingerprint: Fingerprint
+): Promise<Verification> {
+  const { connector, log, stages, inputs } = context
+  const verification = await stages.run(Stage.Verify, job.source, async () => {
+    const [verified] = await Promise.all([
+      verifyTarget({ connector, log, settings: inputs, ...request }, sourceFingerprint),
+      analyzeTarget(connector, request.target)
+    ])
+    return verified
+  })
+  record.verified(verification)
+  logVerification(log, job.source, verification)
+  return verification
 }
 
 /** A few primary keys of the rows that differ, per table whose rows or checksum differ. */
