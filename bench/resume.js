@@ -10,26 +10,13 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../test/support/client-bundle-server.js'
-import { processesWith } from '../test/support/faults.js'
+import { killProcessesWith } from '../test/support/faults.js'
 import { runAction } from '../test/support/run-action.js'
 import { serverUrl, startServerPair, withClient } from '../test/support/servers.js'
 import { DATABASE, generate, TABLES, tableCounts } from './database.js'
 import { jobs, jsonPath, sizes } from './options.js'
 import { baseDir, cleanup, live, now, round, secs } from './processes.js'
 import { resetTarget } from './ways.js'
-
-/** Kills every process whose environment holds `marker` (the run's RUNNER_TEMP): the whole runner. */
-function killRunner(marker) {
-  const pids = processesWith(marker).map((line) => Number(line.split(':')[0]))
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // gone already
-    }
-  }
-  return pids.length
-}
 
 /**
  * The bytes each COPY into the target's benchmark database has taken so far, by table: what
@@ -135,7 +122,7 @@ export async function resumeCase({ source, target, toolCache, workDir, clientTem
     if (killed > 0 || loaded < totalBytes / 2) return
     killedAfter = (now() - started) / 1000
     killedAtBytes = loaded
-    killed = killRunner(path.join(killDir, 'temp'))
+    killed = killProcessesWith(path.join(killDir, 'temp'))
   })
   await step('resume-killed', restore, { workDir: killDir })
   await watcher.stop()

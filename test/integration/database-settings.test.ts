@@ -10,13 +10,13 @@ import type { Fingerprint } from '../../src/verify/fingerprint/index.js'
 import type { Finding } from '../../src/plan/findings.js'
 import { runChecks } from '../../src/plan/checks/index.js'
 import { recordingLog } from '../support/in-process.js'
+import { probeContext } from '../support/plan-oracle.js'
 import { outcome, PASSED, runAction } from '../support/run-action.js'
 import { serverUrl, withClient } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
-import { WHOLE_DATABASE } from '../../src/scope/sql.js'
 
 const testbed = loadTestbed()
-const { source, target } = testbed
+const { target } = testbed
 const admin = target.admin as { user: string; password: string }
 const asAdmin = (db: string) => serverUrl(target, db, admin)
 
@@ -47,18 +47,7 @@ async function sourceWithSettings() {
 async function plan(db: string, targetDb: string): Promise<Finding[]> {
   return withClient(testbed.sourceUrl(db), (sourceClient) =>
     withClient(asAdmin('postgres'), (targetClient) =>
-      runChecks({
-        source: sourceClient,
-        target: targetClient,
-        targetDatabase: targetDb,
-        sourceMajor: source.major,
-        targetMajor: target.major,
-        targetIsSuperuser: false,
-        privileges: 'skip',
-        roles: 'fail',
-        validationQueries: [],
-        scope: WHOLE_DATABASE
-      })
+      runChecks(probeContext(sourceClient, targetClient, { targetDatabase: targetDb }))
     )
   )
 }

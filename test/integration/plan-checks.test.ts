@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import type { Finding } from '../../src/plan/findings.js'
 import { rolesReferenced, extensionsUsed, runChecks, type ProbeContext } from '../../src/plan/checks/index.js'
+import { probeContext } from '../support/plan-oracle.js'
 import { serverUrl, withClient } from '../support/servers.js'
 import { loadTestbedState, quoteIdent, uniqueName } from '../support/testbed.js'
-import { WHOLE_DATABASE } from '../../src/scope/sql.js'
 
 const { source, target, clientBinDir } = loadTestbedState()
 
@@ -51,17 +51,13 @@ async function check(sourceDb: string, options: Options = {}): Promise<Finding[]
   const targetDb = options.targetDb ?? (await targetDatabase())
   return withClient(sourceUrl(sourceDb), (sourceClient) =>
     withClient(serverUrl(target, targetDb, options.targetLogin ?? admin()), (targetClient) =>
-      runChecks({
-        source: sourceClient,
-        target: targetClient,
-        sourceMajor: source.major,
-        targetMajor: target.major,
-        targetIsSuperuser: false,
-        privileges: options.privileges ?? 'skip',
-        roles: options.roles ?? 'fail',
-        validationQueries: options.validationQueries ?? [],
-        scope: WHOLE_DATABASE
-      })
+      runChecks(
+        probeContext(sourceClient, targetClient, {
+          privileges: options.privileges ?? 'skip',
+          roles: options.roles ?? 'fail',
+          validationQueries: options.validationQueries ?? []
+        })
+      )
     )
   )
 }

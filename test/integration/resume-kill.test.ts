@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
-import { onLine, processesWith } from '../support/faults.js'
+import { killProcessesWith, onLine } from '../support/faults.js'
 import { runInProcess } from '../support/in-process.js'
 import { outcome, PASSED } from '../support/run-action.js'
 import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
@@ -34,19 +34,6 @@ const SOURCE_SQL = `
 
 beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL), 120_000)
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
-
-/** Kills the action and everything it started, at once, as a vanished runner would. */
-function killEverything(marker: string): number {
-  const processes = processesWith(marker).map((line) => Number(line.split(':')[0]))
-  for (const pid of processes) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // gone already
-    }
-  }
-  return processes.length
-}
 
 /** Resolves once the killed run's sessions have left the target database: nothing of it can commit after. */
 async function sessionsGone(database: string): Promise<void> {
@@ -100,7 +87,7 @@ test('restore: the runner dies while tables load; resume from the same dump load
     // pg_restore's leader says so when a table's data is in: some tables are then complete, some not.
     onStdout: onLine(
       /pg_restore: finished item \d+ TABLE DATA/,
-      () => (killed = killEverything(path.join(workDir, 'temp')))
+      () => (killed = killProcessesWith(path.join(workDir, 'temp')))
     )
   })
   expect(killed).toBeGreaterThanOrEqual(2)
@@ -130,7 +117,7 @@ test('migrate: the runner dies with its folder while big tables load beside the 
   const died = await run(inputs, {
     workDir,
     // The first table loaded beside the dump is in: pg_dump is still writing the others.
-    onStdout: onLine(/^tables restored: 1\//, () => (killed = killEverything(path.join(workDir, 'temp'))))
+    onStdout: onLine(/^tables restored: 1\//, () => (killed = killProcessesWith(path.join(workDir, 'temp'))))
   })
   expect(killed).toBeGreaterThanOrEqual(1)
   expect(died.exitCode).toBeNull()

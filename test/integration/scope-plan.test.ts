@@ -2,12 +2,13 @@
 // part that moves, objects that set off each probe the test bed can set off. Without filters the
 // plan finds them all (so this test can fail); with filters that leave them out it finds nothing.
 import pg from 'pg'
-import { PROBES, runChecks, type ProbeContext } from '../../src/plan/checks/index.js'
+import { PROBES, runChecks } from '../../src/plan/checks/index.js'
 import { SYNC_PROBES } from '../../src/plan/checks/sync.js'
 import type { Finding } from '../../src/plan/findings.js'
 import { resolveScope } from '../../src/scope/resolve.js'
 import { scopeSql, WHOLE_DATABASE } from '../../src/scope/sql.js'
 import { NO_PATTERNS, type ScopePatterns } from '../../src/scope/types.js'
+import { probeContext } from '../support/plan-oracle.js'
 import { serverUrl, withClient } from '../support/servers.js'
 import { loadTestbedState, quoteIdent, uniqueName } from '../support/testbed.js'
 
@@ -91,19 +92,13 @@ async function plan(patterns: Partial<ScopePatterns> | undefined, privileges: 's
     const resolution = patterns ? await resolveScope(sourceClient, { ...NO_PATTERNS, ...patterns }) : undefined
     if (resolution) expect(resolution.problems).toEqual([])
     return withClient(serverUrl(target, targetDb, admin), (targetClient: pg.Client) => {
-      const ctx: ProbeContext = {
-        source: sourceClient,
-        target: targetClient,
-        targetDatabase: targetDb,
-        sourceMajor: source.major,
-        targetMajor: target.major,
-        targetIsSuperuser: false,
-        privileges,
-        roles: 'fail',
-        validationQueries: [],
-        scope: resolution ? scopeSql(resolution.scope) : WHOLE_DATABASE
-      }
-      return runChecks(ctx)
+      return runChecks(
+        probeContext(sourceClient, targetClient, {
+          targetDatabase: targetDb,
+          privileges,
+          scope: resolution ? scopeSql(resolution.scope) : WHOLE_DATABASE
+        })
+      )
     })
   })
 }

@@ -233,6 +233,23 @@ export function processesWith(marker) {
 }
 
 /**
+ * Kills every process whose environment holds `marker` (a run's RUNNER_TEMP) at once, as a runner
+ * that vanishes would: the action and all it started. Returns how many there were.
+ * @param {string} marker
+ */
+export function killProcessesWith(marker) {
+  const pids = processesWith(marker).map((line) => Number(line.split(':')[0]))
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // gone already
+    }
+  }
+  return pids.length
+}
+
+/**
  * Calls `act` once, on the first whole stdout line that matches `pattern`: a fault struck on an event
  * of the run, not after a delay.
  * @param {RegExp} pattern @param {() => void} act

@@ -47,6 +47,20 @@ export function recordingLog(onLine?: (line: string) => void): RecordedLog {
   return { log, lines, masked: secrets }
 }
 
+/** A runner that answers with `inputs` and does nothing else: for reading the inputs alone. */
+export function inputsRunner(inputs: Record<string, string>, log: StepLog = recordingLog().log): ActionRunner {
+  return {
+    log,
+    getInput: (name) => inputs[name] ?? '',
+    setOutput: () => undefined,
+    setFailed: () => undefined,
+    writeSummary: async () => undefined,
+    addPath: () => undefined,
+    forgetInputs: () => undefined,
+    env: { RUNNER_TEMP: os.tmpdir() }
+  }
+}
+
 export interface InProcessRun {
   report: RunReport
   outputs: Record<string, string>

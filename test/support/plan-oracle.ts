@@ -1,8 +1,9 @@
 // The plan against the real restore, for tests: a 14 source database, the plan's checks as the 17
 // target's managed-style admin runs them, and a real pg_dump 17 | pg_restore 17 as that admin into
 // the same target database.
+import type pg from 'pg'
 import type { Finding } from '../../src/plan/findings.js'
-import { runChecks } from '../../src/plan/checks/index.js'
+import { runChecks, type ProbeContext } from '../../src/plan/checks/index.js'
 import { restoreAsAdmin, type RestoreFailure } from './restore-as-admin.js'
 import { serverUrl, withClient } from './servers.js'
 import { loadTestbedState, quoteIdent, uniqueName } from './testbed.js'
@@ -26,22 +27,34 @@ export async function targetDatabase(superSql?: string): Promise<string> {
   return name
 }
 
+/**
+ * The plan's checks as the test bed's target admin runs them for its source, the whole database, the
+ * defaults of the inputs: `overrides` say what a test is about.
+ */
+export function probeContext(
+  sourceClient: pg.Client,
+  targetClient: pg.Client,
+  overrides: Partial<ProbeContext> = {}
+): ProbeContext {
+  return {
+    source: sourceClient,
+    target: targetClient,
+    sourceMajor: source.major,
+    targetMajor: target.major,
+    targetIsSuperuser: false,
+    privileges: 'skip',
+    roles: 'fail',
+    validationQueries: [],
+    scope: WHOLE_DATABASE,
+    ...overrides
+  }
+}
+
 /** What the plan says of `db` for the target database `targetDb`. */
 export async function plan(db: string, targetDb: string): Promise<Finding[]> {
   return withClient(serverUrl(source, db), (sourceClient) =>
     withClient(serverUrl(target, targetDb, admin), (targetClient) =>
-      runChecks({
-        source: sourceClient,
-        target: targetClient,
-        targetDatabase: targetDb,
-        sourceMajor: source.major,
-        targetMajor: target.major,
-        targetIsSuperuser: false,
-        privileges: 'skip',
-        roles: 'fail',
-        validationQueries: [],
-        scope: WHOLE_DATABASE
-      })
+      runChecks(probeContext(sourceClient, targetClient, { targetDatabase: targetDb }))
     )
   )
 }

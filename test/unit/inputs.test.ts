@@ -6,7 +6,7 @@ import type { ActionRunner } from '../../src/action/runner.js'
 import { hintFor } from '../../src/action/hints.js'
 import type { MigrationError } from '../../src/base/errors.js'
 import { PATTERN_INPUTS } from '../../src/scope/types.js'
-import { recordingLog } from '../support/in-process.js'
+import { inputsRunner, recordingLog } from '../support/in-process.js'
 
 const SOURCE = 'postgresql://app:s3cret@db.example.test:5432/app'
 const TARGET = 'postgresql://civo:t0psecret@10.0.0.1:5432/app?sslmode=require'
@@ -22,16 +22,7 @@ function setInputs(inputs: Record<string, string>): void {
 function runner(): ActionRunner {
   const { log } = recordingLog()
   masked = []
-  return {
-    log: { ...log, mask: (secret) => void masked.push(secret) },
-    getInput: (name) => given[name] ?? '',
-    setOutput: () => undefined,
-    setFailed: () => undefined,
-    writeSummary: async () => undefined,
-    addPath: () => undefined,
-    forgetInputs: () => undefined,
-    env: { RUNNER_TEMP: os.tmpdir() }
-  }
+  return inputsRunner(given, { ...log, mask: (secret) => void masked.push(secret) })
 }
 
 /** The inputs, or the line the run would refuse them with. */

@@ -1,6 +1,5 @@
 // The sync's arithmetic without servers: WAL positions, the lag on the source's clock, when a sync
 // may cut over and when it must give up, and how its inputs and its summary read.
-import os from 'node:os'
 import { micromark } from 'micromark'
 import { gfm, gfmHtml } from 'micromark-extension-gfm'
 import { getInputs } from '../../src/action/parse-inputs.js'
@@ -9,7 +8,7 @@ import { renderSummary } from '../../src/action/summary.js'
 import { LagTracker, thinSamples } from '../../src/sync/lag.js'
 import { formatLsn, parseLsn, recordBoundary } from '../../src/sync/lsn.js'
 import { syncObjectName } from '../../src/sync/names.js'
-import { recordingLog } from '../support/in-process.js'
+import { inputsRunner } from '../support/in-process.js'
 
 test('WAL positions parse, print and compare as PostgreSQL prints them', () => {
   expect(parseLsn('16/B374D848')).toBe((0x16n << 32n) | 0xb374d848n)
@@ -75,19 +74,7 @@ test("slot names carry the prefix and the run id, and fit PostgreSQL's rules", (
 })
 
 describe('sync inputs', () => {
-  const inputs = (given: Record<string, string>) => {
-    const { log } = recordingLog()
-    return getInputs({
-      log,
-      getInput: (name) => given[name] ?? '',
-      setOutput: () => undefined,
-      setFailed: () => undefined,
-      writeSummary: async () => undefined,
-      addPath: () => undefined,
-      forgetInputs: () => undefined,
-      env: { RUNNER_TEMP: os.tmpdir() }
-    })
-  }
+  const inputs = (given: Record<string, string>) => getInputs(inputsRunner(given))
   const urls = { 'source-url': 'postgresql://a:b@source.test/app', 'target-url': 'postgresql://c:d@target.test/app' }
 
   test('default to no sync; a sync cuts over when idle for 10 s and gives up after 600 s of growing lag', () => {
