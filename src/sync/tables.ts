@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { serverVersionNumber } from '../pg/connection.js'
 import { isUserSchema } from '../pg/sql.js'
 
 /**
@@ -26,10 +27,8 @@ export interface SyncedTable {
 
 /** The tables to publish, with their columns, read from `client` (inside the slot's snapshot). */
 export async function readSyncedTables(client: pg.Client): Promise<SyncedTable[]> {
-  const { rows: version } = await client.query<{ num: number }>(
-    `SELECT current_setting('server_version_num')::int AS num`
-  )
-  const notGenerated = version[0].num >= 120000 ? `AND a.attgenerated = ''` : ''
+  const version = await serverVersionNumber(client)
+  const notGenerated = version >= 120000 ? `AND a.attgenerated = ''` : ''
   const { rows } = await client.query<{
     oid: number
     name: string

@@ -8,7 +8,7 @@ import { deferred, limiter } from '../base/async.js'
 import { MigrationError } from '../base/errors.js'
 import { formatBytes } from '../base/files.js'
 import type { RunScope } from '../base/scope.js'
-import type { Connector } from '../pg/connection.js'
+import { serverVersionNumber, type Connector } from '../pg/connection.js'
 import { isUserSchema } from '../pg/sql.js'
 import { copyIntoStreams, prepareLoadSession, type FollowedTable } from './copy-load.js'
 import { SlabPool } from './slab-pool.js'
@@ -71,12 +71,10 @@ export async function followableTables(
   source: pg.Client,
   minBytes = FOLLOW_MIN_BYTES
 ): Promise<Map<string, FollowedTable>> {
-  const { rows: version } = await source.query<{ num: number }>(
-    `SELECT current_setting('server_version_num')::int AS num`
-  )
+  const version = await serverVersionNumber(source)
   // pg_dump's column list: neither dropped columns nor, from 12 on, generated ones.
-  const notGenerated = version[0].num >= 120000 ? `AND a.attgenerated = ''` : ''
-  const notPartition = version[0].num >= 100000 ? 'AND NOT c.relispartition' : ''
+  const notGenerated = version >= 120000 ? `AND a.attgenerated = ''` : ''
+  const notPartition = version >= 100000 ? 'AND NOT c.relispartition' : ''
   const { rows } = await source.query<{ oid: string; name: string; columns: string | null; bytes: string }>(
     `SELECT c.oid::text AS oid, format('%I.%I', n.nspname, c.relname) AS name, pg_table_size(c.oid) AS bytes,
             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a

@@ -6,7 +6,7 @@ import type { ResumeReport } from '../../action/report.js'
 import type { TableFingerprint } from '../../verify/fingerprint/index.js'
 import type { Manifest } from '../../artifact/manifest.js'
 import type { Log } from '../../base/log.js'
-import type { Connector } from '../../pg/connection.js'
+import { serverVersionNumber, type Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
 import { restoreEntries, restoreList, type Restorer, type RestoreResult } from '../../tools/pg-restore.js'
 import { progressReporter } from '../../tools/run-tool.js'
@@ -145,10 +145,7 @@ async function clearForReload(
       )
       const oids = found.map((row) => row.oid)
       // A partition's clone of its parent's trigger goes with the parent's (tgparentid: 13 and later).
-      const { rows: version } = await db.query<{ num: number }>(
-        `SELECT current_setting('server_version_num')::int AS num`
-      )
-      const notClone = version[0].num >= 130000 ? 'AND t.tgparentid = 0' : ''
+      const notClone = (await serverVersionNumber(db)) >= 130000 ? 'AND t.tgparentid = 0' : ''
       const { rows: drops } = await db.query<{ sql: string }>(
         `SELECT pg_catalog.format('ALTER TABLE %I.%I DROP CONSTRAINT %I', n.nspname, c.relname, k.conname) AS sql
            FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
