@@ -15,3 +15,7 @@ export interface Finding {
   /** Where the rule comes from, e.g. a release-notes section. */
   reference?: string
 }
+
+export function blocker(id: string, message: string, objects: string[], hint: string): Finding {
+  return { id, severity: 'blocker', message, objects, hint }
+}

@@ -5,16 +5,8 @@
 import type { RunMarker } from '../pg/run-marker.js'
 import { scopeKey } from '../scope/types.js'
 import { count } from './checks/catalog.js'
-import type { Finding } from './findings.js'
+import { blocker, type Finding } from './findings.js'
 import type { DatabaseJob, PlanRequest } from './types.js'
-
-const blocker = (id: string, message: string, hint: string, objects: string[] = []): Finding => ({
-  id,
-  severity: 'blocker',
-  message,
-  objects,
-  hint
-})
 
 export function resumeFindings(request: PlanRequest, job: DatabaseJob, marker: RunMarker | undefined): Finding[] {
   if (!marker)
@@ -22,8 +14,8 @@ export function resumeFindings(request: PlanRequest, job: DatabaseJob, marker: R
       blocker(
         'resume-nothing',
         `target database "${job.target}" holds ${count(job.targetObjects.length, 'object')} but no run of this action that ended early: there is nothing to resume`,
-        'a run that passes removes its mark, so the copy there is complete; set if-target-not-empty: clean to copy again, or leave it',
-        job.targetObjects
+        job.targetObjects,
+        'a run that passes removes its mark, so the copy there is complete; set if-target-not-empty: clean to copy again, or leave it'
       )
     ]
   if (marker.database !== job.source)
@@ -31,6 +23,7 @@ export function resumeFindings(request: PlanRequest, job: DatabaseJob, marker: R
       blocker(
         'resume-other-database',
         `target database "${job.target}" was being loaded from database ${marker.database}, not ${job.source}`,
+        [],
         'resume with the source database of that run, or set if-target-not-empty: clean to start over'
       )
     ]
@@ -39,6 +32,7 @@ export function resumeFindings(request: PlanRequest, job: DatabaseJob, marker: R
       blocker(
         'resume-other-dump',
         `this dump (run ${request.dumped.runId ?? 'unknown: made by an older version'}) is not the one target database "${job.target}" was being loaded from (run ${marker.runId}, started ${marker.startedAt}); the target was not touched`,
+        [],
         "give this job that run's dump (its artifact-name and artifact-run-id, or dump-path), or set if-target-not-empty: clean to start over"
       )
     ]
@@ -47,6 +41,7 @@ export function resumeFindings(request: PlanRequest, job: DatabaseJob, marker: R
       blocker(
         'resume-other-filters',
         `the run that ended early in target database "${job.target}" moved ${describeScope(marker.scope)}; this one asks for ${describeScope(scopeKey(request.scope))}`,
+        [],
         'resume with the same schemas, tables and exclude inputs, or set if-target-not-empty: clean to start over'
       )
     ]

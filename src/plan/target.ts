@@ -5,7 +5,7 @@ import { describe, withDatabase, type Endpoint } from '../pg/endpoint.js'
 import { readRunMarker } from '../pg/run-marker.js'
 import { scopeSql } from '../scope/sql.js'
 import { runChecks } from './checks/index.js'
-import type { Finding } from './findings.js'
+import { blocker, type Finding } from './findings.js'
 import { resumeFindings } from './resume.js'
 import { planScope } from './scope.js'
 import type { DatabaseJob, Plan, PlanRequest, TargetRules } from './types.js'
@@ -170,8 +170,4 @@ async function missingExtensions(target: pg.Client, extensions: string[]): Promi
       'ask the provider to enable them, or drop them from the source'
     )
   ]
-}
-
-function blocker(id: string, message: string, objects: string[], hint: string): Finding {
-  return { id, severity: 'blocker', message, objects, hint }
 }
