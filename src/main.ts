@@ -61,7 +61,8 @@ export async function run(runtime: Runtime): Promise<RunReport> {
     report.mode = inputs.mode
     reportPath = inputs.reportPath
     failOnMismatch = 'failOnMismatch' in inputs ? inputs.failOnMismatch : true
-    const connector = new Connector(scope)
+    // plan and validate write nothing anywhere: their sessions are made unable to.
+    const connector = new Connector(scope, { readOnly: inputs.mode === 'plan' || inputs.mode === 'validate' })
     const artifacts = runtime.artifacts ?? githubArtifactStore()
 
     const target = await resolveTarget(inputs, stages, scope)

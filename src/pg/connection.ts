@@ -13,6 +13,23 @@ export interface ConnectOptions {
   afterCancel?: boolean
   /** A logical replication connection (walsender): takes CREATE_REPLICATION_SLOT and START_REPLICATION. */
   replication?: boolean
+  /** Every transaction of the session READ ONLY (default_transaction_read_only): for sessions that only read. */
+  readOnly?: boolean
+}
+
+/**
+ * The first statement of every session, as pg_dump's: an empty search_path, so pg_catalog (always
+ * searched first when not listed) is the only schema any function, operator or type name resolves
+ * in; pg_temp is never searched for functions or operators, and the action creates no temporary
+ * objects. A SET rather than a startup option: poolers refuse `options`, and RESET still finds the
+ * database's own search_path for the user's validation queries. Every other statement may then use
+ * unqualified pg_catalog names; one that runs on another search_path must qualify everything.
+ */
+export const SECURE_SEARCH_PATH = `SELECT pg_catalog.set_config('search_path', '', false)`
+
+/** Puts the session back on the pinned search_path after a statement that had to run on another. */
+export async function pinSearchPath(client: pg.Client): Promise<void> {
+  await client.query(SECURE_SEARCH_PATH)
 }
 
 /**
@@ -20,24 +37,31 @@ export interface ConnectOptions {
  * its running query cancelled first, so nothing keeps working on the servers after the action.
  */
 export class Connector {
-  constructor(private readonly scope: RunScope) {}
+  /** `readOnly`: every session of the run reads only (plan and validate modes). */
+  constructor(
+    private readonly scope: RunScope,
+    private readonly defaults: Pick<ConnectOptions, 'readOnly'> = {}
+  ) {}
 
   /**
    * Connects with pg, retrying transient refusals a bounded number of times. For sslmode allow or
    * prefer (libpq's default), tries TLS first and falls back to plain as libpq does.
    */
-  async connect(endpoint: Endpoint, options: ConnectOptions = {}): Promise<pg.Client> {
+  async connect(endpoint: Endpoint, connectOptions: ConnectOptions = {}): Promise<pg.Client> {
+    const options = { ...connectOptions, readOnly: this.defaults.readOnly === true || connectOptions.readOnly === true }
     const attempts = options.attempts ?? 3
     let delay = options.retryDelayMs ?? 1000
     const tryTls = endpoint.sslmode !== undefined && endpoint.sslmode !== 'disable'
     for (let attempt = 1; ; attempt++) {
       if (!options.afterCancel) this.scope.cancellation.throwIfCancelled()
       try {
-        return this.track(
+        const client = this.track(
           endpoint,
           await connectOnce(endpoint, tryTls, options.replication === true),
           options.afterCancel === true
         )
+        await secureSession(client, options.readOnly === true)
+        return client
       } catch (error) {
         if (attempt >= attempts || !isTransient(error)) throw explainConnectError(endpoint, error)
         this.scope.log.info(
@@ -77,6 +101,17 @@ export class Connector {
     })
     client.once('end', forget)
     return client
+  }
+}
+
+/** Pins the session before anything else runs in it; a session that cannot be pinned is not used. */
+async function secureSession(client: pg.Client, readOnly: boolean): Promise<void> {
+  const readOnlyPin = readOnly ? `, pg_catalog.set_config('default_transaction_read_only', 'on', false)` : ''
+  try {
+    await client.query(`${SECURE_SEARCH_PATH}${readOnlyPin}`)
+  } catch (error) {
+    await client.end().catch(() => undefined)
+    throw error
   }
 }
 

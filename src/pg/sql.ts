@@ -3,6 +3,14 @@ export function quoteIdent(name: string): string {
   return '"' + name.replaceAll('"', '""') + '"'
 }
 
+/**
+ * A name as a log line or the report shows it: bare when plain lower-case, quoted otherwise. For
+ * reading only (a keyword stays bare): SQL text takes quoteIdent.
+ */
+export function displayIdent(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : quoteIdent(name)
+}
+
 /** Where a run keeps the marker of what it loads into a target database (run-marker.ts). */
 export const RUN_SCHEMA = '_pg_migrate_action'
 

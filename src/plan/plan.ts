@@ -10,6 +10,9 @@ import type { DumpedSource, Plan, PlanRequest, ServerFacts } from './types.js'
 
 export type * from './types.js'
 
+/** The plan reads both sides and writes nothing, in every mode: its sessions cannot write. */
+const READ_ONLY = { readOnly: true } as const
+
 export const blockersOf = (plan: Plan): Finding[] =>
   plan.jobs.flatMap((job) => job.findings.filter((finding) => finding.severity === 'blocker'))
 
@@ -20,7 +23,7 @@ export const blockersOf = (plan: Plan): Finding[] =>
 export async function planMigration(request: PlanRequest, connector: Connector, log: Log): Promise<Plan> {
   const plan: Plan = { jobs: [] }
   const { source, target } = request
-  const sourceAdmin = source ? await connector.connect(source) : undefined
+  const sourceAdmin = source ? await connector.connect(source, READ_ONLY) : undefined
   try {
     const targetAdmin = target ? await connectTarget(connector, target) : undefined
     try {
@@ -42,12 +45,20 @@ export async function planMigration(request: PlanRequest, connector: Connector, 
       if (!sourceAdmin || !source) return plan
       const names = await sourceDatabases(sourceAdmin, request.databases, source.database)
       for (const name of names) {
-        await connector.withConnection(withDatabase(source, name), async (sourceDb) => {
-          const encoding = await databaseEncoding(sourceDb)
-          plan.jobs.push(
-            await planTarget(context, { source: name, encoding, sourceDb }, targetNameFor(request, name, names.length))
-          )
-        })
+        await connector.withConnection(
+          withDatabase(source, name),
+          async (sourceDb) => {
+            const encoding = await databaseEncoding(sourceDb)
+            plan.jobs.push(
+              await planTarget(
+                context,
+                { source: name, encoding, sourceDb },
+                targetNameFor(request, name, names.length)
+              )
+            )
+          },
+          READ_ONLY
+        )
       }
       return plan
     } finally {
@@ -99,12 +110,12 @@ function dumpedFacts(dumped: DumpedSource): ServerFacts {
 /** The target database may not exist yet: then plan from the server's maintenance database. */
 async function connectTarget(connector: Connector, target: Endpoint): Promise<pg.Client> {
   try {
-    return await connector.connect(target)
+    return await connector.connect(target, READ_ONLY)
   } catch (error) {
     if (!(error instanceof MigrationError) || error.kind !== 'missing-database') throw error
     return connector
-      .connect(withDatabase(target, 'postgres'))
-      .catch(() => connector.connect(withDatabase(target, 'template1')))
+      .connect(withDatabase(target, 'postgres'), READ_ONLY)
+      .catch(() => connector.connect(withDatabase(target, 'template1'), READ_ONLY))
   }
 }
 

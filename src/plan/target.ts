@@ -107,7 +107,7 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
       job.findings.push(...(await missingExtensions(targetDb ?? targetAdmin, side.extensions)))
     }
   }
-  if (job.targetExists) await connector.withConnection(targetEndpoint, inspect)
+  if (job.targetExists) await connector.withConnection(targetEndpoint, inspect, { readOnly: true })
   else await inspect(undefined)
   return job
 }

@@ -2,6 +2,7 @@
 // on: a foreign key to a table left out, a view on it, a column of a type in another schema. The
 // restore then fails on them; the plan finds them first, in pg_depend.
 import type pg from 'pg'
+import { pinSearchPath } from '../pg/connection.js'
 import { scopeSql, type ScopeSql } from './sql.js'
 import type { Prerequisites, ResolvedScope } from './types.js'
 
@@ -107,13 +108,9 @@ export async function scopeDependencies(
   options: { readRows: boolean }
 ): Promise<{ prerequisites: Prerequisites; unmet: UnmetDependency[] }> {
   const sql = scopeSql(scope)
-  // Names printed qualified, whatever the login's search_path.
-  await client.query(`SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)`)
-  try {
-    return await readDependencies(client, sql, options)
-  } finally {
-    await client.query('RESET search_path')
-  }
+  // Names printed qualified: the session's own search_path is pinned, but the caller may have left another.
+  await pinSearchPath(client)
+  return readDependencies(client, sql, options)
 }
 
 async function readDependencies(

@@ -2,6 +2,7 @@
 // reads it (expand_schema_name_patterns, expand_table_name_patterns, selectDumpableNamespace,
 // selectDumpableTable, getOwnedSeqs), and kept by name.
 import type pg from 'pg'
+import { pinSearchPath } from '../pg/connection.js'
 import { MATCHES_ALL, patternToRegex } from './patterns.js'
 import { scopeDependencies, type UnmetDependency } from './dependencies.js'
 import {
@@ -51,7 +52,6 @@ export async function resolveScope(
   if (!isScoped(patterns)) return { problems: [], unmet: [] }
   const { rows } = await client.query<{ database: string }>('SELECT pg_catalog.current_database() AS database')
   const database = rows[0].database
-  await client.query('RESET search_path')
   const problems: PatternProblem[] = []
   const unmatched = (list: PatternList, pattern: string, what: string): void => {
     problems.push({ list, pattern, message: `${PATTERN_INPUTS[list]} pattern "${pattern}" matches no ${what}` })
@@ -104,11 +104,16 @@ export async function resolveScope(
       })
       return undefined
     }
-  const included = await schemaMatches('schemas')
-  const excluded = await schemaMatches('excludeSchemas')
-  const tables = await relationMatches('tables')
-  const excludedTables = await relationMatches('excludeTables')
-  const dataExcludedMatches = await relationMatches('excludeTableData')
+  const { included, excluded, tables, excludedTables, dataExcludedMatches } = await onLoginSearchPath(
+    client,
+    async () => ({
+      included: await schemaMatches('schemas'),
+      excluded: await schemaMatches('excludeSchemas'),
+      tables: await relationMatches('tables'),
+      excludedTables: await relationMatches('excludeTables'),
+      dataExcludedMatches: await relationMatches('excludeTableData')
+    })
+  )
   // pg_dump takes a pattern that matches its own catalogs (`*`, or a bare `*` table pattern, which
   // sees pg_catalog first on every search_path) and dumps them; no restore survives that.
   for (const [list, matches] of [
@@ -231,6 +236,20 @@ export async function resolveScope(
   const dependencies = await scopeDependencies(client, scope, options)
   scope.prerequisites = dependencies.prerequisites
   return { scope, problems: [], unmet: dependencies.unmet }
+}
+
+/**
+ * Runs the pattern queries on the login's own search_path, as pg_dump does (a one-part table pattern
+ * sees what is visible there), then pins the session again. Those queries qualify every function,
+ * operator and type: on that search_path an unqualified one could resolve to the database's own.
+ */
+async function onLoginSearchPath<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
+  await client.query('RESET search_path')
+  try {
+    return await work()
+  } finally {
+    await pinSearchPath(client)
+  }
 }
 
 function improper(list: PatternList, pattern: string, tooMany: boolean): string {

@@ -12,9 +12,13 @@ import { releasingWrites, type SlabPool } from './slab-pool.js'
  * which end every row of COPY's text format (a newline inside a value is written as \n).
  */
 
-/** A source table, named as pg_dump names it, with pg_dump's COPY column list. */
+/** A source table, with pg_dump's COPY column list. */
 export interface FollowedTable {
+  /** As logs and the report show it (schema.table, quoted where a name needs it). */
   name: string
+  /** Qualified and quoted for SQL. */
+  qualified: string
+  /** The column list, quoted for SQL. */
   columns: string
   /** Its size on the source (pg_table_size), when known. */
   bytes?: number
@@ -43,7 +47,7 @@ export async function prepareLoadSession(target: pg.Client, encoding: string, ta
   )
 }
 
-const copyStatement = (table: FollowedTable): string => `COPY ${table.name} (${table.columns}) FROM STDIN`
+const copyStatement = (table: FollowedTable): string => `COPY ${table.qualified} (${table.columns}) FROM STDIN`
 
 /** A COPY FROM STDIN stream; with a pool, each piece goes back to it once sent. */
 function copyStream(target: pg.Client, table: FollowedTable, pool?: SlabPool): Writable {

@@ -9,7 +9,7 @@ import { MigrationError } from '../base/errors.js'
 import { formatBytes } from '../base/files.js'
 import type { RunScope } from '../base/scope.js'
 import { serverVersionNumber, type Connector } from '../pg/connection.js'
-import { isUserSchema } from '../pg/sql.js'
+import { displayIdent, isUserSchema, quoteIdent } from '../pg/sql.js'
 import { copyIntoStreams, prepareLoadSession, type FollowedTable } from './copy-load.js'
 import { SlabPool } from './slab-pool.js'
 import type { DumpProgress } from './pg-dump.js'
@@ -75,18 +75,34 @@ export async function followableTables(
   // pg_dump's column list: neither dropped columns nor, from 12 on, generated ones.
   const notGenerated = version >= 120000 ? `AND a.attgenerated = ''` : ''
   const notPartition = version >= 100000 ? 'AND NOT c.relispartition' : ''
-  const { rows } = await source.query<{ oid: string; name: string; columns: string | null; bytes: string }>(
-    `SELECT c.oid::text AS oid, format('%I.%I', n.nspname, c.relname) AS name, pg_table_size(c.oid) AS bytes,
-            (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' ${notPartition} AND pg_table_size(c.oid) >= $1 AND ${isUserSchema('n')}`,
+  // Names come back raw and are quoted here: the target's COPY text owes nothing to source-side functions.
+  const { rows } = await source.query<{
+    oid: string
+    nspname: string
+    relname: string
+    columns: string[]
+    bytes: string
+  }>(
+    `SELECT c.oid::pg_catalog.text AS oid, n.nspname, c.relname, pg_catalog.pg_table_size(c.oid) AS bytes,
+            ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}
+                   ORDER BY a.attnum)::pg_catalog.text[] AS columns
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' ${notPartition} AND pg_catalog.pg_table_size(c.oid) >= $1 AND ${isUserSchema('n')}`,
     [minBytes]
   )
   return new Map(
     rows
-      .filter((row) => row.columns)
-      .map((row) => [row.oid, { name: row.name, columns: row.columns as string, bytes: Number(row.bytes) }])
+      .filter((row) => row.columns.length > 0)
+      .map((row) => [
+        row.oid,
+        {
+          name: `${displayIdent(row.nspname)}.${displayIdent(row.relname)}`,
+          qualified: `${quoteIdent(row.nspname)}.${quoteIdent(row.relname)}`,
+          columns: row.columns.map(quoteIdent).join(', '),
+          bytes: Number(row.bytes)
+        }
+      ])
   )
 }
 
@@ -259,7 +275,7 @@ class Follower {
           noop
         )
         const truncate = (): Promise<unknown> =>
-          connector.withConnection(restorer.endpoint, (target) => target.query(`TRUNCATE ONLY ${table.name}`))
+          connector.withConnection(restorer.endpoint, (target) => target.query(`TRUNCATE ONLY ${table.qualified}`))
         await copyIntoStreams({ targets, table, data, pool, truncate: async () => void (await truncate()) })
       } finally {
         await Promise.all(targets.map((target) => target.end().catch(() => undefined)))

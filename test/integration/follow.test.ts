@@ -142,7 +142,7 @@ test('data that fails part way cancels the COPY, so nothing of it is committed',
         })()
       )
     const count = async () => (await client.query('SELECT count(*)::int AS n FROM t')).rows[0].n as number
-    const table = { name: 'public.t', columns: 'id' }
+    const table = { name: 'public.t', qualified: 'public.t', columns: 'id' }
     await expect(copyInto(client, table, rows(true))).rejects.toThrow('the data file was cut short')
     expect(await count()).toBe(0)
     // The same rows, whole, are committed: the zero above was the cancel's doing.
