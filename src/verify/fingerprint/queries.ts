@@ -11,9 +11,7 @@ const RAW_TEXT = { getTypeParser: () => (value: string) => value } as unknown as
 /**
  * Runs the user's validation queries inside the read-only session, each in a savepoint with its own
  * timeout: a failing query is recorded and the next one still runs. The search path is the one the
- * user would get without our pin (the database's and role's default, which RESET finds: the
- * connection's pin is a SET), since their SQL names tables the way they do in psql; what it calls is
- * theirs to choose, and the transaction and the session stay read only.
+ * user would get without our pin, since their SQL names tables the way they do in psql.
  */
 export async function runValidationQueries(
   client: pg.Client,
