@@ -64,7 +64,7 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true })
 })
 
-/** The search_path statements a session may send after its pin, each keeping user schemas out of what follows. */
+/** What a session may send about search_path after its pin: each keeps user schemas out, or is undone before the action's own SQL goes on. */
 const SEARCH_PATH_STATEMENTS = [
   /^SET LOCAL search_path = pg_catalog, pg_temp$/, // the plan's function-body probe, rolled back
   /^SET LOCAL search_path TO DEFAULT$/, // a validation query of the user's, in a savepoint rolled back after it
