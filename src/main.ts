@@ -1,5 +1,6 @@
 import os from 'node:os'
 import path from 'node:path'
+import { admitRunner, type CloseAccess } from './action/civo-access.js'
 import { conclude, failureLines, recordFailure } from './action/conclusion.js'
 import type { HintContext } from './action/hints.js'
 import { hintFor } from './action/hints.js'
@@ -55,6 +56,7 @@ export async function run(runtime: Runtime): Promise<RunReport> {
   const passfile = new Passfile(temp)
   const hints: HintContext = {}
   let failOnMismatch = true
+  let closeAccess: CloseAccess | undefined
   try {
     const inputs = getInputs(runner)
     runner.forgetInputs(SECRET_INPUTS)
@@ -65,7 +67,11 @@ export async function run(runtime: Runtime): Promise<RunReport> {
     const artifacts = runtime.artifacts ?? githubArtifactStore()
 
     const target = await resolveTarget(inputs, stages, scope)
-    if (isCivoEndpoint(target)) hints.civo = { ref: target.civo, port: target.port }
+    if (isCivoEndpoint(target) && 'target' in inputs && 'civo' in inputs.target) {
+      hints.civo = { ref: target.civo, port: target.port, firewall: Boolean(inputs.target.firewall) }
+      const onClose = (close: CloseAccess) => (closeAccess = close)
+      await admitRunner(inputs.target, target, { stages, scope, env: runner.env, report, onClose })
+    }
     const dump =
       inputs.mode === 'restore'
         ? await stages.run(Stage.CheckDump, undefined, () => fetchDump(inputs, artifacts, log))
@@ -132,6 +138,8 @@ export async function run(runtime: Runtime): Promise<RunReport> {
     log.debug(asMigrationError(caught).stack ?? '')
   } finally {
     passfile.remove()
+    // Before the results: the summary says how long the runner was admitted.
+    await closeAccess?.()
     report.durationSeconds = Math.round((performance.now() - started) / 10) / 100
     await writeResults(runner, report, reportPath)
     const lines = failureLines(report, failOnMismatch)
@@ -145,11 +153,17 @@ export async function run(runtime: Runtime): Promise<RunReport> {
 async function resolveTarget(inputs: ActionInputs, stages: Stages, scope: RunScope): Promise<Endpoint | undefined> {
   if (!('target' in inputs)) return undefined
   if ('url' in inputs.target) return inputs.target.url
-  const civo = inputs.target.civo
+  const { civo, create } = inputs.target
   return stages.run(Stage.ResolveCivoTarget, undefined, () =>
     resolveCivoTarget(
       civo,
-      { input: Inputs.CivoDatabase, targetDatabase: inputs.targetDatabase, connectTimeout: inputs.connectTimeout },
+      {
+        input: Inputs.CivoDatabase,
+        targetDatabase: inputs.targetDatabase,
+        connectTimeout: inputs.connectTimeout,
+        create,
+        cancellation: scope.cancellation
+      },
       scope.log
     )
   )

@@ -5,7 +5,7 @@ import { Inputs } from './inputs.js'
 /** What the run knows that a hint may use. */
 export interface HintContext {
   /** The Civo database the target was resolved from, when it was. */
-  civo?: { ref: CivoDatabaseRef; port: number }
+  civo?: { ref: CivoDatabaseRef; port: number; firewall?: boolean }
   /** Whether the run wrote to a target database and did not undo it. */
   targetTouched?: boolean
 }
@@ -17,7 +17,7 @@ const input = (error: MigrationError): string => error.input ?? 'the database UR
 /** A firewall is the usual reason a managed database cannot be reached; Civo's is named. */
 function unreachable(error: MigrationError, context: HintContext, slow = ''): string {
   if (context.civo && error.input === Inputs.CivoDatabase)
-    return civoFirewallHint(context.civo.ref, context.civo.port) + slow
+    return civoFirewallHint(context.civo.ref, context.civo.port, context.civo.firewall) + slow
   return `check the host and port in ${input(error)}; a managed database's firewall must admit this runner's IP address${slow}`
 }
 
@@ -79,6 +79,16 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
     `a runner outside its Civo network can only reach a database with a public address; give ${Inputs.TargetUrl} to connect another way`,
   'civo-no-login': (error) =>
     `check that ${Inputs.CivoApiKey} may read database credentials (civo database credential ${error.facts.name}), or give ${Inputs.TargetUrl}`,
+  'civo-version-unavailable': (error) =>
+    `set ${Inputs.CivoPgVersion} to a version Civo offers${error.facts.offered ? ` (${error.facts.offered})` : ''}, or leave it empty for Civo's default`,
+  'civo-exists-other-major': () =>
+    `give ${Inputs.CivoDatabase} a name no database has, or set ${Inputs.CivoPgVersion} to the existing database's major; a database is never replaced`,
+  'civo-create-timeout': (error) =>
+    `see the database in the Civo dashboard (civo database show ${error.facts.id}); run again once it is Ready`,
+  'civo-firewall-refused': () =>
+    `use a ${Inputs.CivoApiKey} that may manage firewalls, or set ${Inputs.CivoFirewall}: off and admit this runner's address yourself`,
+  'runner-address': () =>
+    `set ${Inputs.RunnerIp} to this runner's public IPv4 address, or ${Inputs.IpEchoUrl} to a service it can reach`,
   cancelled: (_error, context) =>
     context.targetTouched
       ? `the target may hold a partial copy: run again with ${Inputs.IfTargetNotEmpty}: resume to keep what is complete, or ${Inputs.IfTargetNotEmpty}: clean to start over`
