@@ -22,7 +22,7 @@ import { dumpOnly } from './modes/dump.js'
 import { migrateDatabase } from './modes/migrate.js'
 import { restoreDump, type CheckedDump } from './modes/restore.js'
 import { validateDatabase } from './modes/validate.js'
-import { Connector } from './pg/connection.js'
+import { Connector, serverVersionNumber } from './pg/connection.js'
 import type { Endpoint } from './pg/endpoint.js'
 import { Passfile } from './pg/passfile.js'
 import { blockedBy, planMigration, type DatabaseJob, type Plan } from './plan/plan.js'
@@ -66,7 +66,7 @@ export async function run(runtime: Runtime): Promise<RunReport> {
     const connector = new Connector(scope)
     const artifacts = runtime.artifacts ?? githubArtifactStore()
 
-    const target = await resolveTarget(inputs, stages, scope)
+    const target = await resolveTarget(inputs, stages, scope, connector)
     if (isCivoEndpoint(target) && 'target' in inputs && 'civo' in inputs.target) {
       hints.civo = { ref: target.civo, port: target.port, firewall: Boolean(inputs.target.firewall) }
       const onClose = (close: CloseAccess) => (closeAccess = close)
@@ -150,11 +150,16 @@ export async function run(runtime: Runtime): Promise<RunReport> {
 }
 
 /** The target endpoint: the URL's, or resolved through Civo's API; none in dump mode. */
-async function resolveTarget(inputs: ActionInputs, stages: Stages, scope: RunScope): Promise<Endpoint | undefined> {
+async function resolveTarget(
+  inputs: ActionInputs,
+  stages: Stages,
+  scope: RunScope,
+  connector: Connector
+): Promise<Endpoint | undefined> {
   if (!('target' in inputs)) return undefined
   if ('url' in inputs.target) return inputs.target.url
   const { civo, create } = inputs.target
-  return stages.run(Stage.ResolveCivoTarget, undefined, () =>
+  return stages.run(Stage.ResolveCivoTarget, undefined, async () =>
     resolveCivoTarget(
       civo,
       {
@@ -162,6 +167,13 @@ async function resolveTarget(inputs: ActionInputs, stages: Stages, scope: RunSco
         targetDatabase: inputs.targetDatabase,
         connectTimeout: inputs.connectTimeout,
         create,
+        // A database is never created older than the source: the plan would refuse it only afterwards.
+        sourceMajor:
+          create && 'source' in inputs
+            ? await connector.withConnection(inputs.source, async (client) =>
+                Math.floor((await serverVersionNumber(client)) / 10000)
+              )
+            : undefined,
         cancellation: scope.cancellation
       },
       scope.log

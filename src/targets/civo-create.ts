@@ -24,6 +24,8 @@ export interface EnsureContext {
   log: Log
   cancellation?: Cancellation
   timeoutSeconds: number
+  /** The source's major: nothing older is created. */
+  sourceMajor?: number
 }
 
 /** What ensureDatabase found or made, and the versions it chose from. */
@@ -44,7 +46,7 @@ export async function ensureDatabase(
   context: EnsureContext
 ): Promise<EnsuredDatabase> {
   const versions = await postgresVersions(civo, context.timeoutSeconds)
-  const version = chooseVersion(create.version, versions)
+  const version = chooseVersion(create.version, versions, context.sourceMajor)
   const existing = items.find((item) => item.name === civo.database || item.id === civo.database)
   if (existing) {
     const name = existing.name ?? civo.database
@@ -76,19 +78,38 @@ export async function ensureDatabase(
   return { item: await waitUntilReady(civo, id, create, context), created: true, versions }
 }
 
-/** The version asked for, if Civo offers its major; else Civo's default, else its newest. */
-function chooseVersion(asked: string | undefined, versions: CivoVersions): string {
+/**
+ * The version asked for, if Civo offers its major; else Civo's default, else its newest. Never older
+ * than the source: that would be a downgrade.
+ */
+function chooseVersion(asked: string | undefined, versions: CivoVersions, sourceMajor = 0): string {
+  const offered = versions.offered.join(', ')
   if (asked) {
-    const offered = versions.offered.find((version) => version === asked || majorOf(version) === majorOf(asked))
-    if (offered) return offered
+    const found = versions.offered.find((version) => version === asked || majorOf(version) === majorOf(asked))
+    if (!found)
+      throw new MigrationError(
+        'civo-version-unavailable',
+        `Civo offers no PostgreSQL ${asked} (it offers ${offered || 'none'})`,
+        {
+          facts: { offered }
+        }
+      )
+    if (majorOf(found) < sourceMajor)
+      throw new MigrationError(
+        'downgrade',
+        `PostgreSQL ${found}, asked for the new Civo database, is older than the source's ${sourceMajor}: a downgrade`,
+        { hint: `create it with PostgreSQL ${sourceMajor} or newer (Civo offers ${offered})` }
+      )
+    return found
+  }
+  const candidates = [versions.default, ...versions.offered].filter((version): version is string => Boolean(version))
+  const chosen = candidates.find((version) => majorOf(version) >= sourceMajor)
+  if (!chosen)
     throw new MigrationError(
       'civo-version-unavailable',
-      `Civo offers no PostgreSQL ${asked} (it offers ${versions.offered.join(', ') || 'none'})`,
-      { facts: { offered: versions.offered.join(', ') } }
+      `Civo offers no PostgreSQL version as new as the source's ${sourceMajor} (it offers ${offered || 'none'})`,
+      { facts: { offered } }
     )
-  }
-  const chosen = versions.default ?? versions.offered[0]
-  if (!chosen) throw new MigrationError('civo-version-unavailable', 'Civo offers no PostgreSQL version to create')
   return chosen
 }
 

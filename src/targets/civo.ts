@@ -60,7 +60,8 @@ export async function resolveCivoTarget(
     ? await ensureDatabase(civo, options.create, items, {
         log,
         timeoutSeconds,
-        cancellation: options.cancellation
+        cancellation: options.cancellation,
+        sourceMajor: options.sourceMajor
       })
     : { item: pickDatabase(civo, items), created: false, versions: await offeredVersions(civo, timeoutSeconds, log) }
   const name = item.name ?? item.id ?? civo.database

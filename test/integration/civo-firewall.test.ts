@@ -44,7 +44,14 @@ beforeAll(async () => {
         database_user_info: [{ username: admin.user, password: admin.password, port: server.port }]
       })
     ],
-    onRulesChange: (id, rules) => firewall.onRulesChange(id, rules)
+    onRulesChange: (id, rules) => firewall.onRulesChange(id, rules),
+    // civo-create makes a database on this same server, behind the same firewall.
+    created: () => ({
+      public_ipv4: server.host,
+      port: server.port,
+      firewall_id: FIREWALL,
+      database_user_info: [{ username: admin.user, password: admin.password, port: server.port }]
+    })
   })
   await testbed.createSourceDatabase(
     db,
@@ -212,6 +219,18 @@ test('a key that may not manage the firewall: the run stops before the plan, in 
   expect(errorLines(run.stdout)).toEqual([
     `::error::the Civo API key may not manage firewall ${FIREWALL} of database "e2e-target" (HTTP 403): permission_denied: this key may not manage firewalls (***) — use a civo-api-key that may manage firewalls, or set civo-firewall: off and admit this runner's address yourself`
   ])
+  expect(api.rules(FIREWALL)).toEqual([])
+  expectNoSecrets(run)
+})
+
+test('civo-create: a missing database is created, waited for, admitted to, and migrated into; its id is an output', async () => {
+  const run = await step({ 'civo-database': 'rehearsal', 'civo-create': 'true' }, { id: '405' })
+  expect(outcome(run)).toEqual(PASSED)
+  const id = run.outputs['civo-database-id']
+  expect(id).toMatch(/^db-new-\d+$/)
+  expect(run.stdout).toContain('creating Civo database "rehearsal" in LON1: PostgreSQL 17, size g3.db.small, 1 node')
+  expect(run.stdout).toMatch(/Civo database "rehearsal" is Ready after \d+ s/)
+  expect(run.summary).toContain(`**Civo:** database rehearsal (${id}), created by this run.`)
   expect(api.rules(FIREWALL)).toEqual([])
   expectNoSecrets(run)
 })

@@ -259,6 +259,20 @@ describe('civo-create: a fresh target for a rehearsal', () => {
     })
   })
 
+  test('nothing older than the source is created', async () => {
+    const older = { ...create, version: '14' }
+    expect(
+      await failure(resolveCivoTarget(civo('rehearsal-14'), { connectTimeout: 10, create: older, sourceMajor: 16 }))
+    ).toEqual({
+      message: "PostgreSQL 14, asked for the new Civo database, is older than the source's 16: a downgrade",
+      hint: 'create it with PostgreSQL 16 or newer (Civo offers 17, 16, 14)'
+    })
+    expect(
+      (await failure(resolveCivoTarget(civo('rehearsal-18'), { connectTimeout: 10, create, sourceMajor: 18 }))).message
+    ).toBe("Civo offers no PostgreSQL version as new as the source's 18 (it offers 17, 16, 14)")
+    expect(api.requests.filter((r) => r.method === 'POST')).toEqual([])
+  })
+
   test('a database that is not Ready in time stops the run, naming it', async () => {
     const { message } = await failure(
       resolveCivoTarget(civo('slow'), { connectTimeout: 10, create: { ...create, waitSeconds: 1 } })
