@@ -75,7 +75,8 @@ export async function runnerAddress(request: FirewallRequest): Promise<string> {
   if (request.runnerIp) return request.runnerIp
   let text: string
   try {
-    const response = await fetch(request.ipEchoUrl, { signal: AbortSignal.timeout(10_000) })
+    // No redirects: the answer decides whom the firewall admits, so it comes from the URL given or not at all.
+    const response = await fetch(request.ipEchoUrl, { redirect: 'error', signal: AbortSignal.timeout(10_000) })
     if (!response.ok) throw new Error(`HTTP ${response.status}`)
     text = (await response.text()).trim()
   } catch (error) {
