@@ -69,7 +69,7 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
   'civo-api-url': () => `check ${Inputs.CivoApiUrl}`,
   'civo-unreachable': () => `check ${Inputs.CivoApiUrl} and that this runner can reach it`,
   'civo-key-refused': () =>
-    `check ${Inputs.CivoApiKey}: create an API key with access to databases in the Civo dashboard and pass it from a secret`,
+    `check ${Inputs.CivoApiKey}: create an API key with access to databases and firewalls in the Civo dashboard and pass it from a secret`,
   'civo-http': (error) =>
     `check ${Inputs.CivoRegion} ("${error.facts.region}") and ${Inputs.CivoApiUrl}; retry if Civo reports an outage`,
   'civo-not-found': () => `check ${Inputs.CivoDatabase} and ${Inputs.CivoRegion}`,

@@ -3,6 +3,7 @@ import type { SyncRecord } from '../sync/types.js'
 import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { DatabaseReport, RunReport, RunResult } from './report.js'
+import { civoLine } from './summary-civo.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -29,7 +30,7 @@ export function renderSummary(report: RunReport): string {
       )
     )
   }
-  if (report.civo) blocks.push(civoLine(report.civo))
+  if (report.civo) blocks.push(civoLine(report.civo, { inline, count }))
   if (report.artifact) blocks.push(`**Artifact:** ${artifactLine(report.artifact)}`)
   for (const database of report.databases) blocks.push(...databaseBlocks(database))
   return blocks.join('\n\n') + '\n'
@@ -46,30 +47,6 @@ function headline(report: RunReport): string {
     .filter(Boolean)
     .join(', ')
   return `${ICON[report.result]} pg-migrate ${report.mode}: ${report.result}${versions ? ` (${versions})` : ''} in ${report.durationSeconds}s`
-}
-
-/** Which Civo database, whether the run created it, and whom its firewall admitted for how long. */
-function civoLine(civo: NonNullable<RunReport['civo']>): string {
-  const lines = [
-    `**Civo:** database ${inline(civo.name)} (${inline(civo.databaseId)})${civo.created ? ', created by this run' : ''}.`
-  ]
-  const firewall = civo.firewall
-  if (firewall) {
-    const how =
-      firewall.removed === false
-        ? `for ${firewall.seconds ?? 0} s; ⚠️ the rule could not be removed: delete rule "${inline(firewall.label)}"`
-        : firewall.seconds !== undefined
-          ? `for ${firewall.seconds} s, then removed the rule`
-          : 'while the step ran'
-    lines.push(
-      `Firewall ${inline(firewall.firewallId)} admitted this runner's address ${firewall.cidr} to port ${firewall.port} ${how}.`
-    )
-    if (firewall.leftoversRemoved.length > 0)
-      lines.push(
-        `Removed ${count(firewall.leftoversRemoved.length, 'rule')} that stopped runners left: ${inline(firewall.leftoversRemoved.join(', '))}.`
-      )
-  }
-  return lines.join('\n')
 }
 
 function artifactLine(artifact: NonNullable<RunReport['artifact']>): string {

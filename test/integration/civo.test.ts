@@ -163,7 +163,7 @@ describe('resolveCivoTarget against the Civo API double', () => {
     )
     expect(message).toMatch(/^the Civo API refused the API key \(HTTP 401\): authentication_invalid_key/)
     expect(hint).toBe(
-      'check civo-api-key: create an API key with access to databases in the Civo dashboard and pass it from a secret'
+      'check civo-api-key: create an API key with access to databases and firewalls in the Civo dashboard and pass it from a secret'
     )
     expect(api.requests[0].authorization).toBe(`bearer ${wrongKey}`)
     expect(`${message} ${hint}`).not.toContain(wrongKey)
