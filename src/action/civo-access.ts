@@ -3,16 +3,16 @@ import type { CivoEndpoint } from '../targets/civo.js'
 import type { CivoTarget } from '../targets/civo-api.js'
 import { closeFirewall, openFirewall, waitForPort, type RunIdentity } from '../targets/civo-firewall.js'
 import type { CivoInputs } from './inputs.js'
-import type { RunReport } from './report.js'
+import type { CivoReport, RunReport } from './report.js'
 import { Stage, type Stages } from './stages.js'
 
 /** Removes what admitRunner added; safe to call once in every outcome. */
 export type CloseAccess = () => Promise<void>
 
 /**
- * civo-firewall: open — admits this runner to the Civo target for the run and returns what removes
- * the rule again. The rule is handed back before the wait for it to apply, so a run cancelled while
- * waiting still removes it.
+ * Records the Civo database in the report and, with civo-firewall: open, admits this runner to it for
+ * the run. What removes the rule goes to onClose as soon as the rule exists, before the wait for it
+ * to apply, so a run cancelled while waiting still removes it.
  */
 export async function admitRunner(
   civo: { civo: CivoTarget } & CivoInputs,
@@ -26,7 +26,12 @@ export async function admitRunner(
   }
 ): Promise<void> {
   const { stages, scope, report } = context
-  report.civo = { databaseId: target.civo.id, name: target.civo.name, created: target.civo.created ?? false }
+  const civoReport: CivoReport = {
+    databaseId: target.civo.id,
+    name: target.civo.name,
+    created: target.civo.created ?? false
+  }
+  report.civo = civoReport
   const firewall = civo.firewall
   if (!firewall) return
   await stages.run(Stage.OpenCivoFirewall, undefined, async () => {
@@ -37,7 +42,7 @@ export async function admitRunner(
       scope
     )
     if (!rule) return
-    const record = {
+    const record: NonNullable<CivoReport['firewall']> = {
       firewallId: rule.firewallId,
       cidr: rule.cidr,
       port: rule.port,
@@ -45,7 +50,7 @@ export async function admitRunner(
       openedAt: new Date(rule.openedAt).toISOString(),
       leftoversRemoved: rule.leftoversRemoved
     }
-    report.civo = { ...report.civo, firewall: record } as RunReport['civo']
+    civoReport.firewall = record
     context.onClose(async () => {
       const closed = await closeFirewall(civo.civo, rule, scope.log)
       Object.assign(record, { seconds: closed.seconds, removed: closed.removed })
