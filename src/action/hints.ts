@@ -1,5 +1,5 @@
 import type { ErrorKind, MigrationError } from '../base/errors.js'
-import { civoFirewallHint, type CivoDatabaseRef } from '../targets/civo.js'
+import { civoFirewallCommand, type CivoDatabaseRef } from '../targets/civo.js'
 import { Inputs } from './inputs.js'
 
 /** What the run knows that a hint may use. */
@@ -16,9 +16,18 @@ const input = (error: MigrationError): string => error.input ?? 'the database UR
 
 /** A firewall is the usual reason a managed database cannot be reached; Civo's is named. */
 function unreachable(error: MigrationError, context: HintContext, slow = ''): string {
-  if (context.civo && error.input === Inputs.CivoDatabase)
-    return civoFirewallHint(context.civo.ref, context.civo.port, context.civo.firewall) + slow
+  if (context.civo && error.input === Inputs.CivoDatabase) return civoFirewall(context.civo) + slow
   return `check the host and port in ${input(error)}; a managed database's firewall must admit this runner's IP address${slow}`
+}
+
+/**
+ * A Civo firewall admits only listed addresses, and a hosted runner's changes from run to run. When
+ * the action admitted the runner itself, the address it asked for may not be the one the runner uses.
+ */
+function civoFirewall({ ref, port, firewall }: NonNullable<HintContext['civo']>): string {
+  if (firewall)
+    return `the action admitted this runner's address to Civo firewall ${ref.firewallId ?? ''}; if the runner reaches the internet through another address, set ${Inputs.RunnerIp} to it`
+  return `the Civo database firewall must admit this runner's IP address: set ${Inputs.CivoFirewall}: open to let the action do it for the run, or add it yourself (\`${civoFirewallCommand(ref, port)}\`)`
 }
 
 /**

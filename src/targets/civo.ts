@@ -167,18 +167,9 @@ function checkDatabase(
   }
 }
 
-/**
- * What to do when a Civo target cannot be reached: its firewall admits only listed addresses, and a
- * hosted runner's address changes from run to run. `opened`: the action admitted the runner itself.
- */
-export function civoFirewallHint(ref: CivoDatabaseRef, port = 5432, opened = false): string {
-  const firewall = ref.firewallId ?? '<firewall>'
-  if (opened)
-    return `the action admitted this runner's address to Civo firewall ${firewall}; if the runner reaches the internet through another address, set runner-ip to it`
-  return (
-    `the Civo database firewall must admit this runner's IP address: set civo-firewall: open to let the action do it for the run, or add it yourself ` +
-    `(\`civo firewall rule create ${firewall} --startport ${port} --cidr <runner ip>/32 --region ${ref.region}\`)`
-  )
+/** The Civo CLI line that admits an address to the database's port, for a person to run. */
+export function civoFirewallCommand(ref: CivoDatabaseRef, port = 5432): string {
+  return `civo firewall rule create ${ref.firewallId ?? '<firewall>'} --startport ${port} --cidr <runner ip>/32 --region ${ref.region}`
 }
 
 /** Whether an endpoint came from resolveCivoTarget. */

@@ -7,7 +7,7 @@ import { Cancellation } from '../../src/base/cancellation.js'
 import { MigrationError } from '../../src/base/errors.js'
 import { Connector, explainConnectError } from '../../src/pg/connection.js'
 import {
-  civoFirewallHint,
+  civoFirewallCommand,
   resolveCivoTarget as resolve,
   type CivoTarget,
   type ResolveCivoOptions
@@ -188,11 +188,12 @@ describe('resolveCivoTarget against the Civo API double', () => {
 
   test('a connection failure to a Civo target gets the firewall hint', async () => {
     const endpoint = await resolveCivoTarget(civo('app-db'), { connectTimeout: 10 })
-    const hint = civoFirewallHint(endpoint.civo, endpoint.port)
-    expect(hint).toBe(
-      "the Civo database firewall must admit this runner's IP address: set civo-firewall: open to let the action do it for the run, " +
-        'or add it yourself (`civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1`)'
+    expect(civoFirewallCommand(endpoint.civo, endpoint.port)).toBe(
+      'civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1'
     )
+    const hint =
+      "the Civo database firewall must admit this runner's IP address: set civo-firewall: open to let the action do it for the run, " +
+      'or add it yourself (`civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1`)'
     const civoContext = { civo: { ref: endpoint.civo, port: endpoint.port } }
     const unreachable = explainConnectError(endpoint, { code: 'ETIMEDOUT', message: 'connect ETIMEDOUT' })
     expect(unreachable.message).toBe('civo-database (203.0.113.20:6543/postgres): cannot reach the server (ETIMEDOUT)')
@@ -202,6 +203,10 @@ describe('resolveCivoTarget against the Civo API double', () => {
     const auth = explainConnectError(endpoint, { code: '28P01', message: 'password authentication failed' })
     expect(hintFor(auth, civoContext)).toBe('check the user name and password in civo-database')
     expect(hintFor(unreachable)).toMatch(/^check the host and port in civo-database/)
+    // Admitted by the action and still unreachable: the address it asked for may not be the runner's own.
+    expect(hintFor(unreachable, { civo: { ...civoContext.civo, firewall: true } })).toBe(
+      "the action admitted this runner's address to Civo firewall fw-db-app; if the runner reaches the internet through another address, set runner-ip to it"
+    )
   })
 })
 
