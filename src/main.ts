@@ -1,5 +1,6 @@
 import os from 'node:os'
 import path from 'node:path'
+import { admitRunner, type CloseAccess } from './action/civo-access.js'
 import { conclude, failureLines, recordFailure } from './action/conclusion.js'
 import type { HintContext } from './action/hints.js'
 import { hintFor } from './action/hints.js'
@@ -21,7 +22,7 @@ import { dumpOnly } from './modes/dump.js'
 import { migrateDatabase } from './modes/migrate.js'
 import { restoreDump, type CheckedDump } from './modes/restore.js'
 import { validateDatabase } from './modes/validate.js'
-import { Connector } from './pg/connection.js'
+import { Connector, serverVersionNumber } from './pg/connection.js'
 import type { Endpoint } from './pg/endpoint.js'
 import { Passfile } from './pg/passfile.js'
 import { blockedBy, planMigration, type DatabaseJob, type Plan } from './plan/plan.js'
@@ -55,6 +56,7 @@ export async function run(runtime: Runtime): Promise<RunReport> {
   const passfile = new Passfile(temp)
   const hints: HintContext = {}
   let failOnMismatch = true
+  let closeAccess: CloseAccess | undefined
   try {
     const inputs = getInputs(runner)
     runner.forgetInputs(SECRET_INPUTS)
@@ -65,8 +67,12 @@ export async function run(runtime: Runtime): Promise<RunReport> {
     const connector = new Connector(scope, { readOnly: inputs.mode === 'plan' || inputs.mode === 'validate' })
     const artifacts = runtime.artifacts ?? githubArtifactStore()
 
-    const target = await resolveTarget(inputs, stages, scope)
-    if (isCivoEndpoint(target)) hints.civo = { ref: target.civo, port: target.port }
+    const target = await resolveTarget(inputs, stages, scope, connector)
+    if (isCivoEndpoint(target) && 'target' in inputs && 'civo' in inputs.target) {
+      hints.civo = { ref: target.civo, port: target.port, firewall: Boolean(inputs.target.firewall) }
+      const onClose = (close: CloseAccess) => (closeAccess = close)
+      await admitRunner(inputs.target, target, { stages, scope, env: runner.env, report, onClose })
+    }
     const dump =
       inputs.mode === 'restore'
         ? await stages.run(Stage.CheckDump, undefined, () => fetchDump(inputs, artifacts, log))
@@ -133,6 +139,8 @@ export async function run(runtime: Runtime): Promise<RunReport> {
     log.debug(asMigrationError(caught).stack ?? '')
   } finally {
     passfile.remove()
+    // Before the results: the summary says how long the runner was admitted.
+    await closeAccess?.()
     report.durationSeconds = Math.round((performance.now() - started) / 10) / 100
     await writeResults(runner, report, reportPath)
     const lines = failureLines(report, failOnMismatch)
@@ -143,14 +151,32 @@ export async function run(runtime: Runtime): Promise<RunReport> {
 }
 
 /** The target endpoint: the URL's, or resolved through Civo's API; none in dump mode. */
-async function resolveTarget(inputs: ActionInputs, stages: Stages, scope: RunScope): Promise<Endpoint | undefined> {
+async function resolveTarget(
+  inputs: ActionInputs,
+  stages: Stages,
+  scope: RunScope,
+  connector: Connector
+): Promise<Endpoint | undefined> {
   if (!('target' in inputs)) return undefined
   if ('url' in inputs.target) return inputs.target.url
-  const civo = inputs.target.civo
-  return stages.run(Stage.ResolveCivoTarget, undefined, () =>
+  const { civo, create } = inputs.target
+  return stages.run(Stage.ResolveCivoTarget, undefined, async () =>
     resolveCivoTarget(
       civo,
-      { input: Inputs.CivoDatabase, targetDatabase: inputs.targetDatabase, connectTimeout: inputs.connectTimeout },
+      {
+        input: Inputs.CivoDatabase,
+        targetDatabase: inputs.targetDatabase,
+        connectTimeout: inputs.connectTimeout,
+        create,
+        // A database is never created older than the source: the plan would refuse it only afterwards.
+        sourceMajor:
+          create && 'source' in inputs
+            ? await connector.withConnection(inputs.source, async (client) =>
+                Math.floor((await serverVersionNumber(client)) / 10000)
+              )
+            : undefined,
+        cancellation: scope.cancellation
+      },
       scope.log
     )
   )

@@ -1,11 +1,11 @@
 import type { ErrorKind, MigrationError } from '../base/errors.js'
-import { civoFirewallHint, type CivoDatabaseRef } from '../targets/civo.js'
+import { civoFirewallCommand, type CivoDatabaseRef } from '../targets/civo.js'
 import { Inputs } from './inputs.js'
 
 /** What the run knows that a hint may use. */
 export interface HintContext {
   /** The Civo database the target was resolved from, when it was. */
-  civo?: { ref: CivoDatabaseRef; port: number }
+  civo?: { ref: CivoDatabaseRef; port: number; firewall?: boolean }
   /** Whether the run wrote to a target database and did not undo it. */
   targetTouched?: boolean
 }
@@ -16,9 +16,18 @@ const input = (error: MigrationError): string => error.input ?? 'the database UR
 
 /** A firewall is the usual reason a managed database cannot be reached; Civo's is named. */
 function unreachable(error: MigrationError, context: HintContext, slow = ''): string {
-  if (context.civo && error.input === Inputs.CivoDatabase)
-    return civoFirewallHint(context.civo.ref, context.civo.port) + slow
+  if (context.civo && error.input === Inputs.CivoDatabase) return civoFirewall(context.civo) + slow
   return `check the host and port in ${input(error)}; a managed database's firewall must admit this runner's IP address${slow}`
+}
+
+/**
+ * A Civo firewall admits only listed addresses, and a hosted runner's changes from run to run. When
+ * the action admitted the runner itself, the address it asked for may not be the one the runner uses.
+ */
+function civoFirewall({ ref, port, firewall }: NonNullable<HintContext['civo']>): string {
+  if (firewall)
+    return `the action admitted this runner's address to Civo firewall ${ref.firewallId ?? ''}; if the runner reaches the internet through another address, set ${Inputs.RunnerIp} to it`
+  return `the Civo database firewall must admit this runner's IP address: set ${Inputs.CivoFirewall}: open to let the action do it for the run, or add it yourself (\`${civoFirewallCommand(ref, port)}\`)`
 }
 
 /**
@@ -69,7 +78,7 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
   'civo-api-url': () => `check ${Inputs.CivoApiUrl}`,
   'civo-unreachable': () => `check ${Inputs.CivoApiUrl} and that this runner can reach it`,
   'civo-key-refused': () =>
-    `check ${Inputs.CivoApiKey}: create an API key with access to databases in the Civo dashboard and pass it from a secret`,
+    `check ${Inputs.CivoApiKey}: create an API key with access to databases and firewalls in the Civo dashboard and pass it from a secret`,
   'civo-http': (error) =>
     `check ${Inputs.CivoRegion} ("${error.facts.region}") and ${Inputs.CivoApiUrl}; retry if Civo reports an outage`,
   'civo-not-found': () => `check ${Inputs.CivoDatabase} and ${Inputs.CivoRegion}`,
@@ -79,6 +88,16 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
     `a runner outside its Civo network can only reach a database with a public address; give ${Inputs.TargetUrl} to connect another way`,
   'civo-no-login': (error) =>
     `check that ${Inputs.CivoApiKey} may read database credentials (civo database credential ${error.facts.name}), or give ${Inputs.TargetUrl}`,
+  'civo-version-unavailable': (error) =>
+    `set ${Inputs.CivoPgVersion} to a version Civo offers${error.facts.offered ? ` (${error.facts.offered})` : ''}, or leave it empty for Civo's default`,
+  'civo-exists-other-major': () =>
+    `give ${Inputs.CivoDatabase} a name no database has, or set ${Inputs.CivoPgVersion} to the existing database's major; a database is never replaced`,
+  'civo-create-timeout': (error) =>
+    `see the database in the Civo dashboard (civo database show ${error.facts.id}); run again once it is Ready`,
+  'civo-firewall-refused': () =>
+    `use a ${Inputs.CivoApiKey} that may manage firewalls, or set ${Inputs.CivoFirewall}: off and admit this runner's address yourself`,
+  'runner-address': () =>
+    `set ${Inputs.RunnerIp} to this runner's public IPv4 address, or ${Inputs.IpEchoUrl} to a service it can reach`,
   cancelled: (_error, context) =>
     context.targetTouched
       ? `the target may hold a partial copy: run again with ${Inputs.IfTargetNotEmpty}: resume to keep what is complete, or ${Inputs.IfTargetNotEmpty}: clean to start over`

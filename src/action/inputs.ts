@@ -1,6 +1,7 @@
 import type { Endpoint } from '../pg/endpoint.js'
 import type { ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
+import type { CivoCreate } from '../targets/civo-create.js'
 import type { Compression } from '../tools/pg-dump.js'
 
 /** The action's inputs by their action.yml names. */
@@ -33,6 +34,12 @@ export enum Inputs {
   CivoDatabase = 'civo-database',
   CivoRegion = 'civo-region',
   CivoApiUrl = 'civo-api-url',
+  CivoFirewall = 'civo-firewall',
+  RunnerIp = 'runner-ip',
+  IpEchoUrl = 'ip-echo-url',
+  CivoCreate = 'civo-create',
+  CivoSize = 'civo-size',
+  CivoPgVersion = 'civo-pg-version',
   Sync = 'sync',
   Cutover = 'cutover',
   CutoverIdleSeconds = 'cutover-idle-seconds',
@@ -67,7 +74,15 @@ interface SourceInputs {
 }
 
 /** Where the target comes from: a URL, or the Civo API (resolved before the plan). */
-export type TargetInput = { url: Endpoint } | { civo: CivoTarget }
+export type TargetInput = { url: Endpoint } | ({ civo: CivoTarget } & CivoInputs)
+
+/** What the action may do through the Civo API besides finding the target. */
+export interface CivoInputs {
+  /** Admit this runner through the database's firewall for the run; undefined: civo-firewall off. */
+  firewall?: { runnerIp?: string; ipEchoUrl: string }
+  /** Create the database when it does not exist. */
+  create?: CivoCreate
+}
 
 interface TargetInputs {
   target: TargetInput

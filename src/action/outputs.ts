@@ -17,7 +17,8 @@ export enum Outputs {
   DatabasesJson = 'databases-json',
   DowntimeSeconds = 'downtime-seconds',
   CutoverLagSeconds = 'cutover-lag-seconds',
-  SyncLagJson = 'sync-lag-json'
+  SyncLagJson = 'sync-lag-json',
+  CivoDatabaseId = 'civo-database-id'
 }
 
 /** Every output, set in one place from the report, before the step is failed. */
@@ -36,7 +37,8 @@ export function setOutputs(runner: ActionRunner, report: RunReport, reportPath: 
     [Outputs.ArtifactUrl]: report.artifact && 'url' in report.artifact ? report.artifact.url : undefined,
     [Outputs.ArtifactDigest]: report.artifact && 'digest' in report.artifact ? report.artifact.digest : undefined,
     [Outputs.DatabasesJson]: JSON.stringify(report.databases.map((database) => database.name)),
-    ...syncOutputs(report)
+    ...syncOutputs(report),
+    [Outputs.CivoDatabaseId]: report.civo?.databaseId
   }
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined && value !== '') runner.setOutput(name, value)

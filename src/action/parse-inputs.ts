@@ -6,11 +6,14 @@ import { parseDatabaseUrl, type Endpoint } from '../pg/endpoint.js'
 import { splitPatterns } from '../scope/patterns.js'
 import { isScoped, type ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
+import { isSafeApiUrl } from '../targets/civo-api.js'
+import { isIPv4 } from '../targets/civo-firewall.js'
 import {
   DEFAULT_CLIENT_DOWNLOAD_URL,
   Inputs,
   MODES,
   type ActionInputs,
+  type CivoInputs,
   type TargetInput,
   type VerifyLevel
 } from './inputs.js'
@@ -93,7 +96,7 @@ function parsePostgresVersion(raw: string): string | undefined {
   return raw
 }
 
-function parseCivo(read: InputReader): CivoTarget | undefined {
+function parseCivo(read: InputReader): ({ civo: CivoTarget } & CivoInputs) | undefined {
   const apiKey = read.secret(Inputs.CivoApiKey)
   const database = read.text(Inputs.CivoDatabase)
   if (!apiKey && !database) return undefined
@@ -105,7 +108,37 @@ function parseCivo(read: InputReader): CivoTarget | undefined {
   if (!/^https?:\/\//.test(apiUrl) || !URL.canParse(apiUrl)) {
     throw refused(`${Inputs.CivoApiUrl} is not a URL`, 'leave it empty for https://api.civo.com')
   }
-  return { apiKey, database, region, apiUrl }
+  if (!isSafeApiUrl(apiUrl))
+    throw refused(
+      `${Inputs.CivoApiUrl} is plain http to another machine: the API key would travel in clear`,
+      'use its https:// address, or leave it empty for https://api.civo.com'
+    )
+  return { civo: { apiKey, database, region, apiUrl }, firewall: parseFirewall(read), create: parseCreate(read) }
+}
+
+function parseFirewall(read: InputReader): CivoInputs['firewall'] {
+  if (read.choice(Inputs.CivoFirewall, ['open', 'off'] as const, 'open') === 'off') return undefined
+  const runnerIp = read.text(Inputs.RunnerIp) || undefined
+  if (runnerIp && !isIPv4(runnerIp))
+    throw refused(`${Inputs.RunnerIp} is "${runnerIp}"`, 'give an IPv4 address such as 203.0.113.7, or leave it empty')
+  const ipEchoUrl = read.text(Inputs.IpEchoUrl) || 'https://api.ipify.org'
+  // Whoever could change the answer could have the firewall opened to their own address.
+  if (!isSafeApiUrl(ipEchoUrl))
+    throw refused(
+      `${Inputs.IpEchoUrl} is not an https:// URL`,
+      "give an https:// service that answers with the caller's IPv4 address, or leave it empty for https://api.ipify.org"
+    )
+  return { runnerIp, ipEchoUrl }
+}
+
+function parseCreate(read: InputReader): CivoInputs['create'] {
+  if (!read.boolean(Inputs.CivoCreate, false)) return undefined
+  const size = read.text(Inputs.CivoSize) || 'g3.db.small'
+  const version = read.text(Inputs.CivoPgVersion) || undefined
+  if (version && !/^\d{1,2}(\.\d+)?$/.test(version))
+    throw refused(`${Inputs.CivoPgVersion} is "${version}"`, 'give a major such as 17, or leave it empty')
+  // Civo takes some minutes to build a database; half an hour means something is wrong.
+  return { size, version, waitSeconds: 1800 }
 }
 
 const SCOPE_INPUTS: Record<keyof ScopePatterns, Inputs> = {
@@ -177,7 +210,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   }
   const target = (): TargetInput => {
     if (targetUrl) return { url: endpoint(Inputs.TargetUrl, targetUrl) }
-    if (civo) return { civo }
+    if (civo) return civo
     throw refused(
       `${Inputs.TargetUrl} is empty; mode ${mode} needs a target`,
       'pass the target database URL from a secret, or civo-api-key with civo-database'

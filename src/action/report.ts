@@ -85,6 +85,28 @@ export interface RunReport {
   error?: FailureReport
   /** The signal that cancelled the run (the runner sends SIGINT, then SIGTERM). */
   cancelled?: NodeJS.Signals
+  /** The Civo database the target was resolved from, and what the run opened in its firewall. */
+  civo?: CivoReport
+}
+
+export interface CivoReport {
+  databaseId: string
+  name: string
+  /** civo-create made it in this run. */
+  created: boolean
+  firewall?: {
+    firewallId: string
+    /** The runner's address admitted, e.g. 203.0.113.7/32. */
+    cidr: string
+    port: number
+    label: string
+    openedAt: string
+    /** How long the rule was in place, once removed (or the removal failed). */
+    seconds?: number
+    removed?: boolean
+    /** Rules left by runners that stopped before removing theirs, removed by this run. */
+    leftoversRemoved: string[]
+  }
 }
 
 export function newReport(mode: Mode): RunReport {

@@ -4,6 +4,7 @@ import type { StepLog } from './runner.js'
 /** The stages of a run, in the words the log, the summary and the JSON report use. */
 export enum Stage {
   ResolveCivoTarget = 'Resolve Civo target',
+  OpenCivoFirewall = 'Open Civo firewall',
   CheckDump = 'Check dump',
   Plan = 'Plan',
   InstallClient = 'Install PostgreSQL client',

@@ -3,6 +3,7 @@ import type { SyncRecord } from '../sync/types.js'
 import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { DatabaseReport, RunReport, RunResult } from './report.js'
+import { civoLine } from './summary-civo.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -29,6 +30,7 @@ export function renderSummary(report: RunReport): string {
       )
     )
   }
+  if (report.civo) blocks.push(civoLine(report.civo, { inline, count }))
   if (report.artifact) blocks.push(`**Artifact:** ${artifactLine(report.artifact)}`)
   for (const database of report.databases) blocks.push(...databaseBlocks(database))
   return blocks.join('\n\n') + '\n'

@@ -60,6 +60,12 @@ export type ErrorKind =
   | 'civo-not-ready'
   | 'civo-no-address'
   | 'civo-no-login'
+  | 'civo-version-unavailable'
+  | 'civo-exists-other-major'
+  | 'civo-create-timeout'
+  | 'civo-firewall-refused'
+  // the runner's public address, for the Civo firewall
+  | 'runner-address'
   // the run was cancelled
   | 'cancelled'
   // anything else: the message is all there is

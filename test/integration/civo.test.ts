@@ -1,23 +1,22 @@
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import pg from 'pg'
 import { hintFor } from '../../src/action/hints.js'
 import { Cancellation } from '../../src/base/cancellation.js'
 import { MigrationError } from '../../src/base/errors.js'
 import { Connector, explainConnectError } from '../../src/pg/connection.js'
 import {
-  civoFirewallHint,
+  civoFirewallCommand,
   resolveCivoTarget as resolve,
   type CivoTarget,
   type ResolveCivoOptions
 } from '../../src/targets/civo.js'
 import { recordingLog, type RecordedLog } from '../support/in-process.js'
 import { civoDatabase, startCivoApi } from '../support/civo-api.js'
+import { startTlsServer } from '../support/civo-target.js'
 import { runAction } from '../support/run-action.js'
-import { freePort, startServer, stopServer, type ServerInfo } from '../support/servers.js'
+import { freePort, stopServer, type ServerInfo } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
 
 const API_KEY = `civo-key-${randomBytes(8).toString('hex')}`
@@ -87,13 +86,15 @@ describe('resolveCivoTarget against the Civo API double', () => {
       sslmode: 'require',
       sslFiles: {},
       connectTimeout: 7,
-      civo: { id: 'db-app', name: 'app-db', region: 'LON1', firewallId: 'fw-db-app' }
+      civo: { id: 'db-app', name: 'app-db', region: 'LON1', firewallId: 'fw-db-app', created: false }
     })
     expect(api.requests.map((r) => [r.path, r.region, r.page])).toEqual([
       ['/v2/databases', 'LON1', '1'],
       ['/v2/databases', 'LON1', '2'],
-      ['/v2/databases', 'LON1', '3']
+      ['/v2/databases', 'LON1', '3'],
+      ['/v2/databases/versions', 'LON1', null]
     ])
+    expect(recorded.lines).toContain('Civo offers PostgreSQL 17, 16, 14 (default 17)')
     expect(new Set(api.requests.map((r) => r.authorization))).toEqual(new Set([`bearer ${API_KEY}`]))
   })
 
@@ -148,7 +149,7 @@ describe('resolveCivoTarget against the Civo API double', () => {
   test('a database older than the source is refused as a downgrade', async () => {
     expect(await failure(resolveCivoTarget(civo('legacy'), { connectTimeout: 10, sourceMajor: 14 }))).toEqual({
       message: 'Civo database "legacy" runs PostgreSQL 13, older than the source\'s 14: a downgrade',
-      hint: 'create a Civo database with PostgreSQL 14 or newer'
+      hint: 'create a Civo database with PostgreSQL 14 or newer (Civo offers 17, 16, 14)'
     })
     await expect(resolveCivoTarget(civo('legacy'), { connectTimeout: 10, sourceMajor: 13 })).resolves.toMatchObject({
       civo: { id: 'db-old' }
@@ -162,7 +163,7 @@ describe('resolveCivoTarget against the Civo API double', () => {
     )
     expect(message).toMatch(/^the Civo API refused the API key \(HTTP 401\): authentication_invalid_key/)
     expect(hint).toBe(
-      'check civo-api-key: create an API key with access to databases in the Civo dashboard and pass it from a secret'
+      'check civo-api-key: create an API key with access to databases and firewalls in the Civo dashboard and pass it from a secret'
     )
     expect(api.requests[0].authorization).toBe(`bearer ${wrongKey}`)
     expect(`${message} ${hint}`).not.toContain(wrongKey)
@@ -187,11 +188,12 @@ describe('resolveCivoTarget against the Civo API double', () => {
 
   test('a connection failure to a Civo target gets the firewall hint', async () => {
     const endpoint = await resolveCivoTarget(civo('app-db'), { connectTimeout: 10 })
-    const hint = civoFirewallHint(endpoint.civo, endpoint.port)
-    expect(hint).toBe(
-      "the Civo database firewall must admit this runner's IP address: add it in the Civo dashboard (Databases → app-db → Firewall) " +
-        'or `civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1`'
+    expect(civoFirewallCommand(endpoint.civo, endpoint.port)).toBe(
+      'civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1'
     )
+    const hint =
+      "the Civo database firewall must admit this runner's IP address: set civo-firewall: open to let the action do it for the run, " +
+      'or add it yourself (`civo firewall rule create fw-db-app --startport 6543 --cidr <runner ip>/32 --region LON1`)'
     const civoContext = { civo: { ref: endpoint.civo, port: endpoint.port } }
     const unreachable = explainConnectError(endpoint, { code: 'ETIMEDOUT', message: 'connect ETIMEDOUT' })
     expect(unreachable.message).toBe('civo-database (203.0.113.20:6543/postgres): cannot reach the server (ETIMEDOUT)')
@@ -201,57 +203,92 @@ describe('resolveCivoTarget against the Civo API double', () => {
     const auth = explainConnectError(endpoint, { code: '28P01', message: 'password authentication failed' })
     expect(hintFor(auth, civoContext)).toBe('check the user name and password in civo-database')
     expect(hintFor(unreachable)).toMatch(/^check the host and port in civo-database/)
+    // Admitted by the action and still unreachable: the address it asked for may not be the runner's own.
+    expect(hintFor(unreachable, { civo: { ...civoContext.civo, firewall: true } })).toBe(
+      "the action admitted this runner's address to Civo firewall fw-db-app; if the runner reaches the internet through another address, set runner-ip to it"
+    )
   })
 })
 
-/**
- * Civo serves PostgreSQL over TLS only, and the action asks for sslmode=require. The shared test bed
- * has no TLS, so this case starts its own PostgreSQL 17 with a throwaway self-signed certificate: the
- * real server, the real TLS handshake, nothing relaxed in the product.
- */
-async function startTlsServer(baseDir: string): Promise<ServerInfo> {
-  const server = await startServer({ major: 17, baseDir, target: true })
-  const { uid, gid } = fs.statSync(server.dataDir)
-  const key = path.join(server.dataDir, 'server.key')
-  const crt = path.join(server.dataDir, 'server.crt')
-  const subject = ['-subj', '/CN=127.0.0.1', '-keyout', key, '-out', crt]
-  execFileSync(
-    'openssl',
-    [...'req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2'.split(' '), ...subject],
-    {
-      stdio: 'pipe'
-    }
-  )
-  for (const file of [key, crt]) {
-    fs.chmodSync(file, 0o600)
-    if (process.getuid?.() === 0) fs.chownSync(file, uid, gid)
-  }
-  const superuser = {
-    host: server.host,
-    port: server.port,
-    user: server.superuser.user,
-    password: server.superuser.password
-  }
-  const client = new pg.Client({ ...superuser, database: 'postgres' })
-  await client.connect()
-  await client.query('ALTER SYSTEM SET ssl = on')
-  await client.query('SELECT pg_reload_conf()')
-  await client.end()
-  // The reload is asynchronous: wait until a TLS handshake succeeds.
-  for (let attempt = 0; ; attempt++) {
-    const tls = new pg.Client({ ...superuser, database: 'postgres', ssl: { rejectUnauthorized: false } })
-    try {
-      await tls.connect()
-      await tls.end()
-      return server
-    } catch (error) {
-      await tls.end().catch(() => undefined)
-      if (attempt >= 50) throw error
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
-}
+describe('civo-create: a fresh target for a rehearsal', () => {
+  const create = { size: 'g3.db.medium', waitSeconds: 60 }
 
+  test('a missing database is created with the version Civo marks default, and waited for until Ready', async () => {
+    const endpoint = await resolveCivoTarget(civo('rehearsal'), { connectTimeout: 10, create })
+    expect(endpoint.civo).toMatchObject({ name: 'rehearsal', created: true })
+    const posted = api.requests.filter((r) => r.method === 'POST')
+    expect(posted.map((r) => [r.path, r.body])).toEqual([
+      [
+        '/v2/databases',
+        {
+          region: 'LON1',
+          name: 'rehearsal',
+          size: 'g3.db.medium',
+          software: 'PostgreSQL',
+          software_version: '17',
+          nodes: 1
+        }
+      ]
+    ])
+    const id = endpoint.civo.id
+    expect(recorded.lines).toEqual(
+      expect.arrayContaining([
+        'creating Civo database "rehearsal" in LON1: PostgreSQL 17, size g3.db.medium, 1 node',
+        `Civo database "rehearsal" is ${id}; waiting until it is Ready`,
+        'Civo database "rehearsal": Pending after 0 s; next look in 2 s'
+      ])
+    )
+    expect(recorded.lines.some((line) => /^Civo database "rehearsal" is Ready after \d+ s$/.test(line))).toBe(true)
+    expect(api.requests.filter((r) => r.path === `/v2/databases/${id}`)).toHaveLength(2)
+  })
+
+  test('a same-named database of the major asked for is used, not created again', async () => {
+    const endpoint = await resolveCivoTarget(civo('app-db'), { connectTimeout: 10, create })
+    expect(endpoint.civo).toMatchObject({ id: 'db-app', created: false })
+    expect(api.requests.filter((r) => r.method === 'POST')).toEqual([])
+  })
+
+  test('a same-named database of another major is refused, never replaced', async () => {
+    expect(await failure(resolveCivoTarget(civo('legacy'), { connectTimeout: 10, create }))).toEqual({
+      message: 'Civo database "legacy" exists with PostgreSQL 13, not the 17 asked to create',
+      hint: "give civo-database a name no database has, or set civo-pg-version to the existing database's major; a database is never replaced"
+    })
+    expect(api.requests.filter((r) => r.method === 'POST')).toEqual([])
+  })
+
+  test('a version Civo does not offer is refused with those it does', async () => {
+    const asked = { ...create, version: '12' }
+    expect(await failure(resolveCivoTarget(civo('rehearsal-12'), { connectTimeout: 10, create: asked }))).toEqual({
+      message: 'Civo offers no PostgreSQL 12 (it offers 17, 16, 14)',
+      hint: "set civo-pg-version to a version Civo offers (17, 16, 14), or leave it empty for Civo's default"
+    })
+  })
+
+  test('nothing older than the source is created', async () => {
+    const older = { ...create, version: '14' }
+    expect(
+      await failure(resolveCivoTarget(civo('rehearsal-14'), { connectTimeout: 10, create: older, sourceMajor: 16 }))
+    ).toEqual({
+      message: "PostgreSQL 14, asked for the new Civo database, is older than the source's 16: a downgrade",
+      hint: 'create it with PostgreSQL 16 or newer (Civo offers 17, 16, 14)'
+    })
+    expect(
+      (await failure(resolveCivoTarget(civo('rehearsal-18'), { connectTimeout: 10, create, sourceMajor: 18 }))).message
+    ).toBe("Civo offers no PostgreSQL version as new as the source's 18 (it offers 17, 16, 14)")
+    expect(api.requests.filter((r) => r.method === 'POST')).toEqual([])
+  })
+
+  test('a database that is not Ready in time stops the run, naming it', async () => {
+    const { message } = await failure(
+      resolveCivoTarget(civo('slow'), { connectTimeout: 10, create: { ...create, waitSeconds: 1 } })
+    )
+    expect(message).toMatch(/^Civo database "slow" \(db-new-\d+\) is still Pending after 0 s$/)
+  })
+})
+
+// Civo serves PostgreSQL over TLS only, and the action asks for sslmode=require. The shared test bed
+// has no TLS, so this file starts its own PostgreSQL 17 with a throwaway self-signed certificate: the
+// real server, the real TLS handshake, nothing relaxed in the product.
 describe('the action resolves its target from Civo', () => {
   const testbed = loadTestbed()
   const db = uniqueName('civo')
@@ -279,6 +316,8 @@ describe('the action resolves its target from Civo', () => {
       'civo-database': database,
       'civo-region': 'LON1',
       'civo-api-url': api.url,
+      // The firewall the action opens has a file of its own (civo-firewall.test.ts).
+      'civo-firewall': 'off',
       'client-download-url': testbed.clientTemplate
     }
   }
@@ -349,7 +388,7 @@ describe('the action resolves its target from Civo', () => {
     expect(run.stdout).toContain(
       `civo-database (127.0.0.1:${closedPort}/postgres): cannot reach the server (ECONNREFUSED)`
     )
-    expect(run.stdout).toContain('Databases → closed-target → Firewall')
+    expect(run.stdout).toContain('set civo-firewall: open to let the action do it for the run')
     expect(run.stdout).toContain(
       `civo firewall rule create fw-db-closed --startport ${closedPort} --cidr <runner ip>/32 --region LON1`
     )

@@ -87,6 +87,62 @@ test.each([
   expect(error?.message).not.toContain('t0psecret')
 })
 
+describe('the Civo inputs', () => {
+  const CIVO = { 'source-url': SOURCE, 'civo-api-key': 'k-123', 'civo-database': 'app-db', 'civo-region': 'LON1' }
+
+  test('by default the action opens the firewall for the run, asking api.ipify.org, and creates nothing', () => {
+    setInputs(CIVO)
+    expect(parse()).toMatchObject({
+      target: {
+        civo: { apiKey: 'k-123', database: 'app-db', region: 'LON1', apiUrl: 'https://api.civo.com' },
+        firewall: { runnerIp: undefined, ipEchoUrl: 'https://api.ipify.org' },
+        create: undefined
+      }
+    })
+    expect(masked).toContain('k-123')
+  })
+
+  test('civo-firewall off, a given runner-ip, civo-create with its size and version', () => {
+    setInputs({
+      ...CIVO,
+      'civo-firewall': 'off',
+      'civo-create': 'true',
+      'civo-size': 'g3.db.medium',
+      'civo-pg-version': '17'
+    })
+    expect(parse()).toMatchObject({ target: { firewall: undefined, create: { size: 'g3.db.medium', version: '17' } } })
+    setInputs({ ...CIVO, 'runner-ip': '203.0.113.7' })
+    expect(parse()).toMatchObject({ target: { firewall: { runnerIp: '203.0.113.7' } } })
+  })
+
+  test('plain http is refused unless it stays on this machine: the key, and the address to admit, travel over it', () => {
+    setInputs({ ...CIVO, 'civo-api-url': 'http://127.0.0.1:8080', 'ip-echo-url': 'http://localhost:9/ip' })
+    expect(parse()).toMatchObject({ target: { civo: { apiUrl: 'http://127.0.0.1:8080' } } })
+  })
+
+  test.each([
+    [
+      { 'civo-api-url': 'http://api.civo.com' },
+      'civo-api-url is plain http to another machine: the API key would travel in clear — use its https:// address, or leave it empty for https://api.civo.com'
+    ],
+    [{ 'ip-echo-url': 'http://api.ipify.org' }, 'ip-echo-url is not an https:// URL'],
+    [{ 'runner-ip': '2001:db8::1' }, 'runner-ip is "2001:db8::1" — give an IPv4 address'],
+    [{ 'runner-ip': '300.1.1.1' }, 'runner-ip is "300.1.1.1"'],
+    [{ 'civo-firewall': 'closed' }, 'civo-firewall is "closed" — use one of: open, off'],
+    [{ 'civo-create': 'true', 'civo-pg-version': 'latest' }, 'civo-pg-version is "latest"']
+  ])('%j is refused in one line naming the input', (override, message) => {
+    setInputs({ ...CIVO, ...override })
+    let error: MigrationError | undefined
+    try {
+      parse()
+    } catch (caught) {
+      error = caught as MigrationError
+    }
+    expect(`${error?.message} — ${error && hintFor(error)}`).toContain(message)
+    expect(error?.message).not.toContain('k-123')
+  })
+})
+
 test('dump mode needs no target, restore mode no source', () => {
   setInputs({ mode: 'dump', 'source-url': SOURCE })
   expect('target' in parse()).toBe(false)
