@@ -171,3 +171,13 @@ function keepPrivilegesOrder(entries: string[]): string[] {
   const lastSchema = rest.reduce((last, line, index) => (isSchema(line) ? index : last), -1)
   return [...rest.slice(0, lastSchema + 1), ...schemaAcls, ...rest.slice(lastSchema + 1)]
 }
+
+/**
+ * The roles that own the dump's objects: the last field of each object's entry in its table of
+ * contents. Those of other entries may be names too; the caller keeps only existing roles.
+ */
+export async function dumpOwners(restorer: Restorer): Promise<string[]> {
+  const { kept } = await restoreList(restorer, 'pre-data')
+  const owners = kept.flatMap((line) => /^\d+; [1-9]\d* \d+ .* (\S+)$/.exec(line)?.slice(1) ?? [])
+  return [...new Set(owners)]
+}

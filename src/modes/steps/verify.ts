@@ -80,14 +80,20 @@ export async function verifyBesideAnalyze(
   context: { connector: Connector; log: Log; stages: Stages; inputs: VerifySettings },
   job: DatabaseJob,
   record: DatabaseRecorder,
-  request: { target: Endpoint; source?: Endpoint; known?: TableFingerprint[] },
+  request: {
+    target: Endpoint
+    source?: Endpoint
+    known?: TableFingerprint[]
+    /** Where ANALYZE runs: as the restore role, since it evaluates index expressions and statistics. */
+    writer?: Endpoint
+  },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
   const { connector, log, stages, inputs } = context
   const verification = await stages.run(Stage.Verify, job.source, async () => {
     const [verified] = await Promise.all([
       verifyTarget({ connector, log, settings: inputs, ...request }, sourceFingerprint),
-      analyzeTarget(connector, request.target)
+      analyzeTarget(connector, request.writer ?? request.target)
     ])
     return verified
   })

@@ -1,0 +1,113 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { runAction, outcome, PASSED } from '../support/run-action.js'
+import { loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+const admin = testbed.target.admin?.user ?? 'admin'
+const serverLog = path.join(path.dirname(testbed.target.dataDir), 'server.log')
+
+/**
+ * A source whose functions attack the target from every place a restore or ANALYZE evaluates one.
+ * Each tries to leave SET ROLE for the session's login, then to create a LOGIN role, and writes to
+ * the server log who it ran as. They do nothing on the source (14), only on the target (17+).
+ */
+function hostileSource(tag: string): string {
+  return `
+    CREATE FUNCTION public.attack(place text) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+      IF pg_catalog.current_setting('server_version_num')::int < 170000 THEN RETURN; END IF;
+      BEGIN RESET ROLE; EXCEPTION WHEN OTHERS THEN NULL; END;
+      BEGIN EXECUTE pg_catalog.format('CREATE ROLE %I LOGIN', '${tag}_' || place); EXCEPTION WHEN OTHERS THEN NULL; END;
+      RAISE LOG '${tag} ran % as %/%', place, current_user, session_user;
+    END $$;
+    CREATE FUNCTION public.probe(place text, v int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN PERFORM public.attack(place); RETURN v; END $$;
+    CREATE DOMAIN public.checked AS int CHECK (public.probe('domain', VALUE) IS NOT NULL);
+    CREATE TABLE public.t (
+      id int PRIMARY KEY CHECK (public.probe('check', id) IS NOT NULL),
+      flag boolean NOT NULL,
+      d public.checked,
+      g int GENERATED ALWAYS AS (public.probe('generated', id)) STORED
+    );
+    INSERT INTO public.t (id, flag, d) SELECT g, g % 2 = 0, g FROM generate_series(1, 200) g;
+    CREATE INDEX t_probe ON public.t ((public.probe('index', id)));
+    CREATE MATERIALIZED VIEW public.mv AS SELECT public.probe('matview', id) AS v FROM public.t;
+    CREATE STATISTICS public.t_stats ON (public.probe('statistics', id)), flag FROM public.t;`
+}
+
+const PLACES = ['check', 'domain', 'generated', 'index', 'matview', 'statistics']
+
+/** Who each place's function ran as on the target, from the server log: place → current_user/session_user. */
+function ranAs(tag: string, logFrom: number): Record<string, string[]> {
+  const log = fs.readFileSync(serverLog, 'utf8').slice(logFrom)
+  const seen: Record<string, Set<string>> = {}
+  for (const match of log.matchAll(new RegExp(`${tag} ran (\\w+) as (\\S+)`, 'g')))
+    (seen[match[1]] ??= new Set()).add(match[2])
+  return Object.fromEntries(Object.entries(seen).map(([place, users]) => [place, [...users].sort()]))
+}
+
+async function adminAttributes(): Promise<unknown> {
+  const { rows } = await testbed.query(
+    'target',
+    'postgres',
+    `SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolpassword, rolvaliduntil
+       FROM pg_authid WHERE rolname = '${admin}'`
+  )
+  return rows[0]
+}
+
+async function rolesNamed(tag: string): Promise<string[]> {
+  const { rows } = await testbed.query(
+    'target',
+    'postgres',
+    `SELECT rolname FROM pg_roles WHERE rolname LIKE '${tag}\\_%'`
+  )
+  return rows.map((row: { rolname: string }) => row.rolname).sort()
+}
+
+test("the source's functions run as the run's restore role, not as the managed admin", async () => {
+  const tag = uniqueName('pwn')
+  const db = uniqueName('hostile')
+  await testbed.createSourceDatabase(db, hostileSource(tag))
+  const before = await adminAttributes()
+  const logFrom = fs.statSync(serverLog).size
+  try {
+    const run = await runAction(testbed.actionInputs(db, db))
+    expect(outcome(run)).toEqual(PASSED)
+    const role = `migrated_${db}`
+    // Every place ran on the target, each only as the restore role: the session's login was never reached.
+    expect(ranAs(tag, logFrom)).toEqual(Object.fromEntries(PLACES.map((place) => [place, [`${role}/${role}`]])))
+    expect(await rolesNamed(tag)).toEqual([])
+    expect(await adminAttributes()).toEqual(before)
+    // After the run the role owns what was restored, cannot log in, and the admin manages it as its member.
+    const { rows } = await testbed.query(
+      'target',
+      db,
+      `SELECT pg_get_userbyid(c.relowner) AS owner, r.rolcanlogin AS login, r.rolpassword IS NULL AS no_password,
+              pg_has_role('${admin}', r.oid, 'USAGE') AS admin_member
+         FROM pg_class c, pg_authid r WHERE c.oid = 'public.t'::regclass AND r.rolname = '${role}'`
+    )
+    expect(rows).toEqual([{ owner: role, login: false, no_password: true, admin_member: true }])
+    expect(run.stdout).toContain(`the restore runs as ${role}`)
+  } finally {
+    for (const role of await rolesNamed(tag)) await testbed.query('target', 'postgres', `DROP ROLE ${quoteIdent(role)}`)
+  }
+}, 120_000)
+
+test('accept-source-code: true runs them as the admin, which is what the restore role prevents', async () => {
+  const tag = uniqueName('pwn')
+  const db = uniqueName('trusted')
+  await testbed.createSourceDatabase(db, hostileSource(tag))
+  const logFrom = fs.statSync(serverLog).size
+  try {
+    const run = await runAction(testbed.actionInputs(db, db, { 'accept-source-code': 'true' }))
+    expect(outcome(run)).toEqual(PASSED)
+    // The loads' CHECK, domain and generated column ran as the admin, and it made LOGIN roles.
+    const ran = ranAs(tag, logFrom)
+    expect(ran.check).toContain(`${admin}/${admin}`)
+    expect(await rolesNamed(tag)).toEqual(expect.arrayContaining([`${tag}_check`, `${tag}_index`]))
+  } finally {
+    for (const role of await rolesNamed(tag)) await testbed.query('target', 'postgres', `DROP ROLE ${quoteIdent(role)}`)
+  }
+}, 120_000)
