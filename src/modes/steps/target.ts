@@ -103,6 +103,7 @@ export async function openWriter(step: TargetPreparation, restorer: Restorer): P
   const writer = await step.connector.withConnection(target, (db) =>
     openRestoreRole(db, { target, owners, loginIsSuperuser: step.targetIsSuperuser, log: step.log })
   )
+  restorer.login = restorer.endpoint
   restorer.endpoint = writer
   return writer
 }

@@ -50,6 +50,8 @@ export async function verifyTarget(
     source?: Endpoint
     /** Target tables already read in this run whose rows have not changed since (a resume's kept tables). */
     known?: TableFingerprint[]
+    /** The target as the restore role, when the run restored as one: its own grants are not compared. */
+    writer?: Endpoint
   },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
@@ -62,9 +64,11 @@ export async function verifyTarget(
     known: request.known
   }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
+  const writer = request.writer?.user !== target.user ? request.writer?.user : undefined
   const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,
-    restoredFromSnapshot: true
+    restoredFromSnapshot: true,
+    restoreRole: writer
   })
   const differingRows = source
     ? await locateRows(connector, log, comparison, sourceFingerprint.tables, source, target)
