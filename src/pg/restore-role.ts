@@ -41,6 +41,16 @@ export function scramVerifier(password: string, salt = randomBytes(16), iteratio
   return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`
 }
 
+/**
+ * A role (`alias`, a pg_roles row) whose rights reach beyond owning objects: an attribute, a
+ * predefined role (pg_read_server_files…), or the login itself. The source's code must not run as one.
+ */
+export function powerful(alias: string): string {
+  return `(${alias}.rolsuper OR ${alias}.rolcreaterole OR ${alias}.rolcreatedb OR ${alias}.rolreplication OR ${alias}.rolbypassrls
+    OR ${alias}.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+    OR (${alias}.rolname OPERATOR(pg_catalog.~~) 'pg\\_%' AND ${alias}.rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'))`
+}
+
 const refused = (message: string, hint: string): MigrationError => new MigrationError('restore-role', message, { hint })
 
 /**
@@ -116,10 +126,7 @@ async function ensureRole(db: pg.Client, role: string, database: string, log: Lo
 async function refuseIfPowerful(db: pg.Client, role: string): Promise<void> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT x.rolname AS name FROM pg_catalog.pg_roles r, pg_catalog.pg_roles x
-      WHERE r.rolname = $1 AND (x.oid = r.oid OR pg_catalog.pg_has_role(r.oid, x.oid, 'MEMBER'))
-        AND (x.rolsuper OR x.rolcreaterole OR x.rolcreatedb OR x.rolreplication OR x.rolbypassrls
-             OR x.rolname OPERATOR(pg_catalog.=) CURRENT_USER
-             OR (x.rolname OPERATOR(pg_catalog.~~) 'pg\\_%' AND x.rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'))
+      WHERE r.rolname = $1 AND (x.oid = r.oid OR pg_catalog.pg_has_role(r.oid, x.oid, 'MEMBER')) AND ${powerful('x')}
       ORDER BY 1`,
     [role]
   )
