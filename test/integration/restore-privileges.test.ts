@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { runAction, outcome, PASSED } from '../support/run-action.js'
+import { serverUrl } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
 
 const testbed = loadTestbed()
@@ -109,5 +110,68 @@ test('accept-source-code: true runs them as the admin, which is what the restore
     expect(await rolesNamed(tag)).toEqual(expect.arrayContaining([`${tag}_check`, `${tag}_index`]))
   } finally {
     for (const role of await rolesNamed(tag)) await testbed.query('target', 'postgres', `DROP ROLE ${quoteIdent(role)}`)
+  }
+}, 120_000)
+
+test('privileges: keep refuses an owner with rights beyond owning; the plan says so, and its hint leads to a passing run', async () => {
+  const db = uniqueName('kept')
+  const owner = uniqueName('maker')
+  await testbed.query('source', 'postgres', `CREATE ROLE ${owner}`)
+  await testbed.createSourceDatabase(
+    db,
+    `CREATE TABLE public.items (id int PRIMARY KEY); ALTER TABLE public.items OWNER TO ${owner};
+     INSERT INTO public.items SELECT generate_series(1, 10);`
+  )
+  // On the target the same name may create databases: the source's code in its tables would run with that.
+  await testbed.query(
+    'target',
+    'postgres',
+    `CREATE ROLE ${owner} CREATEDB; GRANT ${owner} TO ${admin} WITH ADMIN OPTION`
+  )
+  try {
+    const planned = await runAction(testbed.actionInputs(db, db, { mode: 'plan', privileges: 'keep' }))
+    expect(planned.exitCode).not.toBe(0)
+    const blocker = planned.stdout
+      .split('\n')
+      .find((line) => line.includes('would be owned on the target by roles with rights'))
+    expect(blocker).toContain(`public.items (owner ${owner})`)
+    expect(blocker).toContain('set privileges: skip')
+
+    const run = await runAction(testbed.actionInputs(db, db, { privileges: 'skip' }))
+    expect(outcome(run)).toEqual(PASSED)
+  } finally {
+    await testbed.query('target', 'postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
+    await testbed.query('target', 'postgres', `DROP ROLE IF EXISTS ${owner}`)
+  }
+}, 120_000)
+
+test('a target login without CREATEROLE is told in the plan, and accept-source-code: true runs as it', async () => {
+  const db = uniqueName('plain')
+  const login = { user: uniqueName('owner_login'), password: uniqueName('pw') }
+  await testbed.createSourceDatabase(
+    db,
+    'CREATE TABLE public.items (id int PRIMARY KEY); INSERT INTO public.items VALUES (1);'
+  )
+  await testbed.query('target', 'postgres', `CREATE ROLE ${login.user} LOGIN PASSWORD '${login.password}'`)
+  await testbed.query('target', 'postgres', `CREATE DATABASE ${db} OWNER ${login.user}`)
+  const inputs = { ...testbed.actionInputs(db, db), 'target-url': serverUrl(testbed.target, db, login) }
+  try {
+    const planned = await runAction({ ...inputs, mode: 'plan' })
+    expect(planned.exitCode).not.toBe(0)
+    const blocker = planned.stdout.split('\n').find((line) => line.includes('may not create roles'))
+    expect(blocker).toContain(`migrated_${db}`)
+    expect(blocker).toContain('accept-source-code: true')
+
+    const run = await runAction({ ...inputs, 'accept-source-code': 'true' })
+    expect(outcome(run)).toEqual(PASSED)
+    const { rows } = await testbed.query(
+      'target',
+      db,
+      `SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'public.items'::regclass`
+    )
+    expect(rows).toEqual([{ owner: login.user }])
+  } finally {
+    await testbed.query('target', 'postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
+    await testbed.query('target', 'postgres', `DROP ROLE IF EXISTS ${login.user}`)
   }
 }, 120_000)
