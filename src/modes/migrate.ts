@@ -122,7 +122,7 @@ async function copyAndVerify(
         async prepareTarget() {
           restoreTimer = stages.begin(Stage.Restore, job.source)
           createdTarget = (await prepareTarget(preparation, record)).created
-          writer = await openWriter(preparation, restoring)
+          writer = await openWriter(preparation, restoring, record)
         }
       })
     )

@@ -53,7 +53,7 @@ export async function restoreDump(
       if (job.resume) kept = await resumeLoad({ job, record, preparation, restorer, dump, target })
       else {
         await prepareTarget(preparation, record)
-        await openWriter(preparation, restorer)
+        await openWriter(preparation, restorer, record)
         record.restored(await restoreDatabase(restorer))
       }
     })

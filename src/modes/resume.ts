@@ -50,7 +50,7 @@ export async function resumeLoad(load: {
   const started = performance.now()
   record.targetTouched(true)
   await readyTarget(preparation, record)
-  await openWriter(preparation, restorer)
+  await openWriter(preparation, restorer, record)
   const { connector, log } = preparation
   const { resume, restored, kept } = await loadWhatIsMissing({ connector, log, target, restorer, dump })
   record.restored(restored)

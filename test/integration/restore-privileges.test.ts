@@ -91,6 +91,8 @@ test("the source's functions run as the run's restore role, not as the managed a
     )
     expect(rows).toEqual([{ owner: role, login: false, no_password: true, admin_member: true }])
     expect(run.stdout).toContain(`the restore runs as ${role}`)
+    expect(run.summary).toContain(`Restored as ${role},`)
+    expect(run.report.databases[0].restoredAs).toBe(role)
   } finally {
     for (const role of await rolesNamed(tag)) await testbed.query('target', 'postgres', `DROP ROLE ${quoteIdent(role)}`)
   }

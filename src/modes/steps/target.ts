@@ -96,7 +96,11 @@ export async function readyTarget(step: TargetPreparation, record: DatabaseRecor
  * database and made the restorer's login; the login itself with accept-source-code. With owners
  * kept, the role becomes each owner the dump names.
  */
-export async function openWriter(step: TargetPreparation, restorer: Restorer): Promise<Endpoint> {
+export async function openWriter(
+  step: TargetPreparation,
+  restorer: Restorer,
+  record: DatabaseRecorder
+): Promise<Endpoint> {
   const target = withDatabase(step.target, step.job.target)
   if (step.acceptSourceCode) return target
   const owners = step.privileges === 'keep' ? await dumpOwners(restorer) : []
@@ -105,6 +109,7 @@ export async function openWriter(step: TargetPreparation, restorer: Restorer): P
   )
   restorer.login = restorer.endpoint
   restorer.endpoint = writer
+  record.restoredAs(writer.user)
   return writer
 }
 
