@@ -57,8 +57,8 @@ const refused = (message: string, hint: string): MigrationError => new Migration
  * Readies the restore role in the connected target database (as the login) and lets it log in
  * until `closeRestoreRole`: created NOLOGIN when missing, granted to the login (which then manages
  * what it owns), given CREATE on the database and its schemas, and, with owners kept, made able to
- * become each owner. Refused when any role it could become has power: then the source's code would
- * run with it. Returns the target as the restore role.
+ * become each owner. Refused when it or an owner has power: the source's code would run with it.
+ * Returns the target as the restore role.
  */
 export async function openRestoreRole(
   db: pg.Client,
@@ -73,6 +73,7 @@ export async function openRestoreRole(
   const sixteen = (await serverVersionNumber(db)) >= 160000
   const options = sixteen ? ' WITH INHERIT TRUE, SET TRUE' : ''
   await ensureRole(db, role, target.database, log)
+  await refuseIfPowerful(db, [role, ...owners.map((owner) => owner.name)])
   if (!request.loginIsSuperuser) await db.query(`GRANT ${quoteIdent(role)} TO CURRENT_USER${options}`)
   for (const { name: owner } of owners) {
     if (owner === role) continue
@@ -83,7 +84,6 @@ export async function openRestoreRole(
       )
     })
   }
-  await refuseIfPowerful(db, role)
   await db.query(`GRANT CONNECT, CREATE ON DATABASE ${quoteIdent(target.database)} TO ${quoteIdent(role)}`)
   const { rows: schemas } = await db.query<{ name: string }>(
     `SELECT n.nspname AS name FROM pg_catalog.pg_namespace n
@@ -120,15 +120,16 @@ async function ensureRole(db: pg.Client, role: string, database: string, log: Lo
 }
 
 /**
- * The role and every role it can become (the owners, with privileges kept) must hold no power: no
- * attribute beyond LOGIN, no predefined role, not the login itself. The source's code runs as them.
+ * Neither the role nor any owner it is to become may hold power, directly or through a membership:
+ * the source's code runs as them. Checked before any grant, so a refused run grants nothing.
  */
-async function refuseIfPowerful(db: pg.Client, role: string): Promise<void> {
+async function refuseIfPowerful(db: pg.Client, roles: string[]): Promise<void> {
   const { rows } = await db.query<{ name: string }>(
-    `SELECT x.rolname AS name FROM pg_catalog.pg_roles r, pg_catalog.pg_roles x
-      WHERE r.rolname = $1 AND (x.oid = r.oid OR pg_catalog.pg_has_role(r.oid, x.oid, 'MEMBER')) AND ${powerful('x')}
+    `SELECT DISTINCT x.rolname AS name FROM pg_catalog.pg_roles r, pg_catalog.pg_roles x
+      WHERE r.rolname OPERATOR(pg_catalog.=) ANY($1)
+        AND (x.oid OPERATOR(pg_catalog.=) r.oid OR pg_catalog.pg_has_role(r.oid, x.oid, 'MEMBER')) AND ${powerful('x')}
       ORDER BY 1`,
-    [role]
+    [roles]
   )
   if (rows.length === 0) return
   const names = rows.map((row) => row.name).join(', ')
