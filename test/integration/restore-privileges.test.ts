@@ -177,3 +177,18 @@ test('a target login without CREATEROLE is told in the plan, and accept-source-c
     await testbed.query('target', 'postgres', `DROP ROLE IF EXISTS ${login.user}`)
   }
 }, 120_000)
+
+test("a superuser's target with privileges: keep: objects owned by a superuser are a blocker, unless the source is trusted", async () => {
+  const db = uniqueName('super_owned')
+  // Made by the source's superuser, postgres, which is a superuser on the target too.
+  await testbed.createSourceDatabase(db, 'CREATE TABLE public.items (id int PRIMARY KEY);')
+  const inputs = { ...testbed.actionInputs(db, db), 'target-url': testbed.targetSuperUrl(db), privileges: 'keep' }
+  const planned = await runAction({ ...inputs, mode: 'plan' })
+  expect(planned.exitCode).not.toBe(0)
+  const blocker = planned.stdout
+    .split('\n')
+    .find((line) => line.includes('would be owned on the target by roles with rights'))
+  expect(blocker).toContain('public.items (owner postgres)')
+  const trusted = await runAction({ ...inputs, mode: 'plan', 'accept-source-code': 'true' })
+  expect({ exitCode: trusted.exitCode, result: trusted.outputs.result }).toEqual({ exitCode: 0, result: 'planned' })
+}, 60_000)
