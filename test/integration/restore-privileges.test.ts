@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { runAction, outcome, PASSED } from '../support/run-action.js'
 import { serverUrl } from '../support/servers.js'
@@ -192,3 +193,30 @@ test("a superuser's target with privileges: keep: objects owned by a superuser a
   const trusted = await runAction({ ...inputs, mode: 'plan', 'accept-source-code': 'true' })
   expect({ exitCode: trusted.exitCode, result: trusted.outputs.result }).toEqual({ exitCode: 0, result: 'planned' })
 }, 60_000)
+
+test('restore mode: the dump of a hostile source is restored and analyzed as the restore role too', async () => {
+  const tag = uniqueName('pwn')
+  const db = uniqueName('hostile_dump')
+  await testbed.createSourceDatabase(db, hostileSource(tag))
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'restore-privileges-'))
+  const common = { 'client-download-url': testbed.clientTemplate, jobs: '2', 'dump-path': path.join(work, 'dump') }
+  try {
+    const dumped = await runAction({
+      ...common,
+      'source-url': testbed.sourceUrl(db),
+      mode: 'dump',
+      'postgres-version': '17',
+      'upload-artifact': 'false'
+    })
+    expect(outcome(dumped)).toEqual(PASSED)
+    const logFrom = fs.statSync(serverLog).size
+    const restored = await runAction({ ...common, 'target-url': testbed.targetUrl(db), mode: 'restore' })
+    expect(outcome(restored)).toEqual(PASSED)
+    const role = `migrated_${db}`
+    expect(ranAs(tag, logFrom)).toEqual(Object.fromEntries(PLACES.map((place) => [place, [`${role}/${role}`]])))
+    expect(await rolesNamed(tag)).toEqual([])
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+    for (const role of await rolesNamed(tag)) await testbed.query('target', 'postgres', `DROP ROLE ${quoteIdent(role)}`)
+  }
+}, 120_000)
