@@ -65,6 +65,8 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
   'no-manifest': () => `point ${Inputs.DumpPath} at the dump folder, or set ${Inputs.ArtifactName}`,
   'artifact-download': () => `check ${Inputs.ArtifactName} and ${Inputs.ArtifactRunId}`,
   'artifact-upload': () => `${Inputs.ArtifactRequired} is true; fix the upload or set it to false`,
+  'restore-role': (error) =>
+    `${error.hint ?? 'see the message'}; or set ${Inputs.AcceptSourceCode}: true to run the restore as the target login, trusting the source's code with its rights`,
   'partial-copy': () =>
     `the target database holds a partial copy: fix the cause, then run again with ${Inputs.IfTargetNotEmpty}: resume to keep what is complete, or ${Inputs.IfTargetNotEmpty}: clean to start over`,
   'sync-stream': () =>

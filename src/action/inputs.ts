@@ -17,6 +17,7 @@ export enum Inputs {
   Compression = 'compression',
   Privileges = 'privileges',
   Roles = 'roles',
+  AcceptSourceCode = 'accept-source-code',
   IfTargetNotEmpty = 'if-target-not-empty',
   Verify = 'verify',
   ValidationQueries = 'validation-queries',
@@ -108,6 +109,12 @@ interface RestoreInputs {
    * target is continued from its dump; an empty target starts afresh.
    */
   ifTargetNotEmpty: 'fail' | 'clean' | 'resume'
+  /**
+   * When true, the restore runs as the target login, as pg_restore alone would: functions the source
+   * defined (constraints, indexes, generated columns…) run with its rights. Otherwise a role of the
+   * run's own, without rights, runs them (pg/restore-role.ts).
+   */
+  acceptSourceCode: boolean
 }
 
 /** What moves: pg_dump's -n, -N, -t, -T and --exclude-table-data patterns; all empty, everything. */

@@ -242,7 +242,8 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   const restore = () => ({
     privileges: read.choice(Inputs.Privileges, ['skip', 'keep'] as const, 'skip'),
     roles: read.choice(Inputs.Roles, ['fail', 'create-missing'] as const, 'fail'),
-    ifTargetNotEmpty: read.choice(Inputs.IfTargetNotEmpty, ['fail', 'clean', 'resume'] as const, 'fail')
+    ifTargetNotEmpty: read.choice(Inputs.IfTargetNotEmpty, ['fail', 'clean', 'resume'] as const, 'fail'),
+    acceptSourceCode: read.boolean(Inputs.AcceptSourceCode, false)
   })
   const verify = <Level extends VerifyLevel>(levels: readonly Level[]) => ({
     verify: read.choice(Inputs.Verify, levels, levels[0]),

@@ -26,6 +26,7 @@ export function planRequestFor(
     ifTargetNotEmpty: from.ifTargetNotEmpty,
     privileges: from.privileges,
     roles: from.roles,
+    acceptSourceCode: from.acceptSourceCode,
     validationQueries: from.validationQueries
   })
   switch (inputs.mode) {

@@ -32,6 +32,8 @@ export interface DatabaseReport {
   cleaned?: string[]
   /** Roles created NOLOGIN on the target because the dump names them. */
   createdRoles?: string[]
+  /** The role the restore ran as, which owns what it restored (pg/restore-role.ts); absent: the target login. */
+  restoredAs?: string
   dump?: { path: string; bytes: number; files: number; snapshot?: string; seconds: number }
   /** The run wrote to the target database and did not undo it: a cancelled run says so. */
   targetTouched?: boolean
@@ -149,6 +151,10 @@ export class DatabaseRecorder {
 
   createdRoles(roles: string[]): void {
     this.report.createdRoles = roles
+  }
+
+  restoredAs(role: string): void {
+    this.report.restoredAs = role
   }
 
   targetTouched(touched: boolean): void {

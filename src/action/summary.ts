@@ -66,6 +66,10 @@ function databaseBlocks(database: DatabaseReport): string[] {
   if (database.cleaned?.length) notes.push(`Cleaned from the target first: ${inline(abbreviate(database.cleaned))}.`)
   if (database.createdRoles?.length)
     notes.push(`Roles created NOLOGIN on the target: ${inline(database.createdRoles.join(', '))}.`)
+  if (database.restoredAs)
+    notes.push(
+      `Restored as ${inline(database.restoredAs)}, which owns what it restored and cannot log in after the run: the source's functions ran without the target login's rights.`
+    )
   if (database.restore) {
     const followed = database.restore.followed ?? []
     notes.push(

@@ -39,6 +39,8 @@ export type ErrorKind =
   // running pg_dump / pg_restore and loading data
   | 'tool-failed'
   | 'partial-copy'
+  // the role the restore runs as (pg/restore-role.ts)
+  | 'restore-role'
   // verification
   | 'table-unreadable'
   | 'validation-query'

@@ -18,9 +18,11 @@ import { fingerprintSource, writeDumpManifest } from './steps/source.js'
 import {
   analyzeTarget,
   carriesDatabaseSettings,
+  closeWriter,
   dropCreatedTarget,
   finishTarget,
   migratePreparation,
+  openWriter,
   prepareTarget
 } from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
@@ -37,15 +39,19 @@ export async function migrateDatabase(
   record: DatabaseRecorder,
   context: ModeContext<MigrateInputs>
 ): Promise<void> {
-  // A run that ended early in this target is continued there, from its dump (resume.ts).
-  if (job.resume) return resumeMigration(job, record, context)
-  if (context.inputs.sync === 'none') return copyAndVerify(job, record, context)
-  // sync: logical — the slot and its publication are dropped on every exit: success, failure, cancel.
-  const sync = await openSync(job, record, context)
   try {
-    await copyAndVerify(job, record, context, sync)
+    // A run that ended early in this target is continued there, from its dump (resume.ts).
+    if (job.resume) return await resumeMigration(job, record, context)
+    if (context.inputs.sync === 'none') return await copyAndVerify(job, record, context)
+    // sync: logical — the slot and its publication are dropped on every exit: success, failure, cancel.
+    const sync = await openSync(job, record, context)
+    try {
+      await copyAndVerify(job, record, context, sync)
+    } finally {
+      await sync.close()
+    }
   } finally {
-    await sync.close()
+    await closeWriter(context, job)
   }
 }
 
@@ -69,6 +75,8 @@ async function copyAndVerify(
   let sourceFingerprint: Promise<Fingerprint | undefined> | undefined
   let upload: Promise<void> | undefined
   let restorer: Restorer | undefined
+  // Where the source's code runs (the restore, ANALYZE): the restore role once the target is ready.
+  let writer = target
   try {
     // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
     const dir = dumpFolder(inputs.dumpPath, plan.jobs.length, job.source)
@@ -97,12 +105,13 @@ async function copyAndVerify(
     // The restore beside the dump: it touches the target only once toc.dat is written.
     let restoreTimer: StageTimer | undefined
     let createdTarget = false
-    restorer = restorerFor(context, client, target, dump.dir)
+    const restoring = restorerFor(context, client, target, dump.dir)
+    restorer = restoring
     // sync: the sync's publication, and the triggers when the target would fire them for replayed changes, wait.
-    if (sync) restorer.options.holdBack = sync.holdBack
+    if (sync) restoring.options.holdBack = sync.holdBack
     const restore: Promise<RestoreResult | undefined> = settledLater(
       restoreBesideDump(dump, {
-        restorer,
+        restorer: restoring,
         scope: context,
         connector,
         encoding: job.encoding,
@@ -113,6 +122,7 @@ async function copyAndVerify(
         async prepareTarget() {
           restoreTimer = stages.begin(Stage.Restore, job.source)
           createdTarget = (await prepareTarget(preparation, record)).created
+          writer = await openWriter(preparation, restoring, record)
         }
       })
     )
@@ -182,8 +192,8 @@ async function copyAndVerify(
   if (carriesDatabaseSettings(job))
     await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
   let verification: Verification | undefined
-  if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
-  else verification = await verifyBesideAnalyze(context, job, record, { target, source }, fingerprint)
+  if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, writer))
+  else verification = await verifyBesideAnalyze(context, job, record, { target, source, writer }, fingerprint)
   sync?.verified()
   await within(Stage.Verify, finishTarget(connector, target, verification))
   await within(Stage.UploadArtifact, upload ?? Promise.resolve())

@@ -1,7 +1,7 @@
 import type { RestoreModeInputs } from '../action/inputs.js'
 import type { DatabaseRecorder } from '../action/report.js'
 import { Stage, within } from '../action/stages.js'
-import { withDatabase } from '../pg/endpoint.js'
+import { withDatabase, type Endpoint } from '../pg/endpoint.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import { restoreDatabase } from '../tools/pg-restore.js'
@@ -10,7 +10,14 @@ import { required, type ModeContext } from './context.js'
 import { resumeLoad } from './resume.js'
 import { restorerFor } from './steps/copy.js'
 import type { CheckedDump } from './steps/make-dump.js'
-import { analyzeTarget, carriesDatabaseSettings, finishTarget, prepareTarget } from './steps/target.js'
+import {
+  analyzeTarget,
+  carriesDatabaseSettings,
+  closeWriter,
+  finishTarget,
+  openWriter,
+  prepareTarget
+} from './steps/target.js'
 import { verifyBesideAnalyze } from './steps/verify.js'
 
 /** A dump made by mode: dump, checked against its manifest before the plan. */
@@ -39,16 +46,22 @@ export async function restoreDump(
     targetIsSuperuser: plan.target?.superuser ?? false
   }
   let kept: TableFingerprint[] | undefined
-  await stages.run(Stage.Restore, job.source, async () => {
-    const restorer = restorerFor(context, client, target, dump.dir)
-    // A run that ended early in this target, loading this same dump, is continued (resume.ts).
-    if (job.resume) kept = await resumeLoad({ job, record, preparation, restorer, dump, target })
-    else {
-      await prepareTarget(preparation, record)
-      record.restored(await restoreDatabase(restorer))
-    }
-  })
-  await verifyRestored(job, record, context, dump, kept)
+  const restorer = restorerFor(context, client, target, dump.dir)
+  try {
+    await stages.run(Stage.Restore, job.source, async () => {
+      // A run that ended early in this target, loading this same dump, is continued (resume.ts).
+      if (job.resume) kept = await resumeLoad({ job, record, preparation, restorer, dump, target })
+      else {
+        await prepareTarget(preparation, record)
+        await openWriter(preparation, restorer, record)
+        record.restored(await restoreDatabase(restorer))
+      }
+    })
+    // The restorer logs in as the restore role by now: ANALYZE runs as it.
+    await verifyRestored(job, record, context, { dump, writer: restorer.endpoint }, kept)
+  } finally {
+    await closeWriter(context, job)
+  }
 }
 
 /** After the load: the database's settings carried, then verified against the manifest (or analyzed). */
@@ -56,7 +69,7 @@ async function verifyRestored(
   job: DatabaseJob,
   record: DatabaseRecorder,
   context: ModeContext<RestoreModeInputs>,
-  dump: CheckedDump,
+  { dump, writer }: { dump: CheckedDump; writer: Endpoint },
   kept?: TableFingerprint[]
 ): Promise<void> {
   const { inputs, connector, stages, log } = context
@@ -70,10 +83,10 @@ async function verifyRestored(
       carryDatabaseSettings(connector, log, target, { fingerprint: dump.manifest.sourceFingerprint })
     )
   if (!fingerprint) {
-    await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
+    await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, writer))
     await within(Stage.Analyze, finishTarget(connector, target, undefined))
     return
   }
-  const verification = await verifyBesideAnalyze(context, job, record, { target, known: kept }, fingerprint)
+  const verification = await verifyBesideAnalyze(context, job, record, { target, known: kept, writer }, fingerprint)
   await within(Stage.Verify, finishTarget(connector, target, verification))
 }

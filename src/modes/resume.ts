@@ -23,6 +23,7 @@ import {
   finishTarget,
   markTarget,
   migratePreparation,
+  openWriter,
   readyTarget,
   type TargetPreparation
 } from './steps/target.js'
@@ -49,6 +50,7 @@ export async function resumeLoad(load: {
   const started = performance.now()
   record.targetTouched(true)
   await readyTarget(preparation, record)
+  await openWriter(preparation, restorer, record)
   const { connector, log } = preparation
   const { resume, restored, kept } = await loadWhatIsMissing({ connector, log, target, restorer, dump })
   record.restored(restored)
@@ -103,12 +105,13 @@ export async function resumeMigration(
       )
     }
   }
+  const restorer = restorerFor(context, client, target, dump.dir)
   const kept = await stages.run(Stage.Restore, job.source, () =>
     resumeLoad({
       job,
       record,
       preparation,
-      restorer: restorerFor(context, client, target, dump.dir),
+      restorer,
       dump,
       target,
       from: earlier ? 'earlier' : 'new'
@@ -118,8 +121,11 @@ export async function resumeMigration(
   if (carriesDatabaseSettings(job))
     await within(Stage.Restore, carryDatabaseSettings(connector, log, target, { source, fingerprint }))
   let verification: Verification | undefined
-  if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, target))
-  else verification = await verifyBesideAnalyze(context, job, record, { target, source, known: kept }, fingerprint)
+  // The restorer logs in as the restore role by now: ANALYZE runs as it.
+  const writer = restorer.endpoint
+  if (!fingerprint) await stages.run(Stage.Analyze, job.source, () => analyzeTarget(connector, writer))
+  else
+    verification = await verifyBesideAnalyze(context, job, record, { target, source, known: kept, writer }, fingerprint)
   await within(Stage.Verify, finishTarget(connector, target, verification))
   await within(Stage.UploadArtifact, upload ?? Promise.resolve())
 }

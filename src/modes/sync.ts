@@ -45,7 +45,8 @@ export async function openSync(
   const server = { source: required(context.source, 'the source'), target: required(context.target, 'the target') }
   const source = withDatabase(server.source, job.source)
   const target = withDatabase(server.target, job.target)
-  const replicaRole = await mayApplyAsReplica(connector, server.target, job)
+  // The restore role applies the changes (pg/restore-role.ts): it may not set session_replication_role.
+  const replicaRole = inputs.acceptSourceCode && (await mayApplyAsReplica(connector, server.target, job))
   const name = syncObjectName(context.env.GITHUB_RUN_ID)
   const slot = await within(Stage.Dump, createSyncSlot(connector, source, name, log))
   const sync: SyncRecord = {
@@ -74,7 +75,8 @@ export async function openSync(
           connector,
           scope: context,
           source,
-          target,
+          // As the restore role: the changes it applies evaluate the source's constraints and indexes.
+          target: restorer.endpoint,
           slot,
           settings: inputs,
           replicaRole,

@@ -95,9 +95,11 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
           targetDatabase: job.target,
           sourceMajor: plan.source?.major ?? 0,
           targetMajor: plan.target?.major ?? 0,
-          targetIsSuperuser: plan.target?.superuser ?? false,
+          // The restore role is no superuser: what needs one is left out unless the login restores.
+          targetIsSuperuser: (plan.target?.superuser ?? false) && request.acceptSourceCode === true,
           privileges: request.privileges,
           roles: request.roles,
+          acceptSourceCode: request.acceptSourceCode,
           validationQueries: request.validationQueries,
           sync: request.sync,
           scope: scopeSql(job.scope)

@@ -15,6 +15,8 @@ export interface TargetRules {
   privileges: 'skip' | 'keep'
   /** What happens to roles the dump names that the target lacks. */
   roles: 'fail' | 'create-missing'
+  /** True: the restore runs as the target login, trusting the source's code with its rights. */
+  acceptSourceCode?: boolean
   /** The user's validation queries, run on both sides after the restore. */
   validationQueries: string[]
 }

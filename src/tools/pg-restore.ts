@@ -29,6 +29,11 @@ export interface Restorer {
   tools: ToolRunner
   log: Log
   endpoint: Endpoint
+  /**
+   * The target login, when `endpoint` is the run's restore role: it restores the public schema's
+   * comment and grants, which need that schema's owner and evaluate nothing.
+   */
+  login?: Endpoint
   passfile: Passfile
   dumpDir: string
   options: RestoreOptions
@@ -55,6 +60,9 @@ export async function restoreDatabase(restorer: Restorer): Promise<RestoreResult
 
 let listFiles = 0
 
+/** The public schema's comment and grants: only its owner (the database owner, from 15 on) may set them. */
+const PUBLIC_SCHEMA_AS_OWNER = /^\d+; \d+ \d+ (?:ACL|COMMENT) - SCHEMA public /
+
 /** Triggers, and comments on them. */
 const TRIGGER_ENTRY = /^\d+; \d+ \d+ (?:COMMENT \S+ )?TRIGGER /
 
@@ -67,10 +75,14 @@ const TRIGGER_ENTRY = /^\d+; \d+ \d+ (?:COMMENT \S+ )?TRIGGER /
  */
 export async function restoreEntries(
   restorer: Restorer,
-  entries: string[],
+  all: string[],
   onTableData?: (table: string) => void,
   jobs = restorer.options.jobs
 ): Promise<void> {
+  const asLogin = restorer.login ? all.filter((line) => PUBLIC_SCHEMA_AS_OWNER.test(line)) : []
+  if (restorer.login && asLogin.length > 0)
+    await runPgRestore({ ...restorer, endpoint: restorer.login }, asLogin, undefined, 1)
+  const entries = all.filter((line) => !asLogin.includes(line))
   const triggers = jobs > 1 ? entries.filter((line) => TRIGGER_ENTRY.test(line)) : []
   if (triggers.length === 0 || !entries.some((line) => / TABLE DATA /.test(line)))
     return runPgRestore(restorer, entries, onTableData, jobs)
@@ -170,4 +182,14 @@ function keepPrivilegesOrder(entries: string[]): string[] {
   const rest = entries.filter((line) => !schemaAcls.includes(line) && !/ SCHEMA - public /.test(line))
   const lastSchema = rest.reduce((last, line, index) => (isSchema(line) ? index : last), -1)
   return [...rest.slice(0, lastSchema + 1), ...schemaAcls, ...rest.slice(lastSchema + 1)]
+}
+
+/**
+ * The roles that own the dump's objects: the last field of each object's entry in its table of
+ * contents. Those of other entries may be names too; the caller keeps only existing roles.
+ */
+export async function dumpOwners(restorer: Restorer): Promise<string[]> {
+  const { kept } = await restoreList(restorer, 'pre-data')
+  const owners = kept.flatMap((line) => /^\d+; [1-9]\d* \d+ .* (\S+)$/.exec(line)?.slice(1) ?? [])
+  return [...new Set(owners)]
 }

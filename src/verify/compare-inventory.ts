@@ -97,7 +97,8 @@ function compareObject(
     })
   }
   const wantedAcl = publicSchema ? renameRole(wanted.acl, wanted.owner, found.owner) : wanted.acl
-  if (comparableAcl(wantedAcl, sides) !== comparableAcl(found.acl, sides)) {
+  const foundAcl = withoutGrantee(found.acl, options.restoreRole)
+  if (comparableAcl(wantedAcl, sides) !== comparableAcl(foundAcl, sides)) {
     const why = notKept ? ' (grants are not restored with privileges: skip)' : ''
     differences.push({
       kind: 'privileges',
@@ -143,6 +144,16 @@ function renameRole(acl: string | null, from: string | null, to: string | null):
     return `${roleIn(grantee) === from ? to : grantee}=${privileges}/${roleIn(grantor) === from ? to : grantor}`
   })
   return `{${renamed.join(',')}}`
+}
+
+/** The ACL less what it grants to `role`. */
+function withoutGrantee(acl: string | null, role: string | undefined): string | null {
+  if (acl === null || !role) return acl
+  const kept = aclItems(acl).filter((item) => {
+    const grantee = ACL_ITEM_PARTS.exec(item)?.[1]
+    return grantee === undefined || roleIn(grantee) !== role
+  })
+  return `{${kept.join(',')}}`
 }
 
 /** A role name as aclitem text spells it: double-quoted when it holds more than letters and digits. */

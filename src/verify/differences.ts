@@ -54,4 +54,9 @@ export interface CompareOptions {
    * by validate must agree exactly.
    */
   restoredFromSnapshot?: boolean
+  /**
+   * The role the run restored as (pg/restore-role.ts): its grants on the target (CREATE on the
+   * schemas it wrote to) are the run's, not the source's, and are left out of the comparison.
+   */
+  restoreRole?: string
 }

@@ -12,7 +12,6 @@ const testbed = loadTestbed()
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-'))
 const source = uniqueName('resumable')
 const env = { PGBIN: testbed.clientBinDir }
-const admin = testbed.target.admin as { user: string }
 
 // Index builds that sort more than maintenance_work_mem spill to temporary files: notes is big
 // enough that its indexes do, and the target can be made to refuse those files.
@@ -38,9 +37,10 @@ function migrate(target: string, dumpPath: string, extra: Record<string, string>
   }
 }
 
-/** Index builds in `database` fail as the admin until `allow` is called: temporary files refused. */
+/** Index builds in `database` fail until `allow` is called: temporary files refused. */
 async function refuseSortsOnDisk(database: string): Promise<() => Promise<unknown>> {
-  const setting = `ALTER ROLE ${quoteIdent(admin.user)} IN DATABASE ${quoteIdent(database)}`
+  // For every role in the database: the restore logs in as the run's own role, not as the admin.
+  const setting = `ALTER DATABASE ${quoteIdent(database)}`
   await testbed.query('target', 'postgres', `${setting} SET maintenance_work_mem = '1MB'`)
   await testbed.query('target', 'postgres', `${setting} SET temp_file_limit = '64kB'`)
   return () => testbed.query('target', 'postgres', `${setting} RESET ALL`)

@@ -233,8 +233,9 @@ test('a target login that may set session_replication_role applies as a replica:
   const writer = new Writer(ownerUrl(database))
   await writer.warmedUp
   const run = await runInProcess(
-    // The target's superuser stands for a login granted SET on session_replication_role.
-    { ...migrate(database), 'target-url': testbed.targetSuperUrl(database) },
+    // The target's superuser stands for a login granted SET on session_replication_role. The run's
+    // restore role may not set it: only a run that applies as the login itself can.
+    { ...migrate(database), 'target-url': testbed.targetSuperUrl(database), 'accept-source-code': 'true' },
     {
       ...withClientOnPath,
       onLine(line) {

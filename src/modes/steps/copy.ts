@@ -34,7 +34,7 @@ export function dumpRequestFor(
 
 /** pg_restore into one job's target database, as the inputs ask (owners and grants kept or not). */
 export function restorerFor(
-  context: Copying & { inputs: { jobs: number; privileges: 'skip' | 'keep' } },
+  context: Copying & { inputs: { jobs: number; privileges: 'skip' | 'keep'; acceptSourceCode: boolean } },
   client: Client,
   target: Endpoint,
   dumpDir: string
@@ -47,6 +47,11 @@ export function restorerFor(
     endpoint: target,
     passfile: context.passfile,
     dumpDir,
-    options: { jobs: inputs.jobs, privileges: inputs.privileges, superuser: plan.target?.superuser ?? false }
+    // The restore role is no superuser, even on a superuser's target: what needs one is left out.
+    options: {
+      jobs: inputs.jobs,
+      privileges: inputs.privileges,
+      superuser: inputs.acceptSourceCode && (plan.target?.superuser ?? false)
+    }
   }
 }

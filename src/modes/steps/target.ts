@@ -5,10 +5,12 @@ import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import { serverVersionNumber } from '../../pg/connection.js'
 import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
+import { closeRestoreRole, openRestoreRole } from '../../pg/restore-role.js'
 import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
 import { isUserSchema, quoteIdent, quoteLiteral } from '../../pg/sql.js'
 import { rolesReferenced } from '../../plan/checks/index.js'
 import type { DatabaseJob } from '../../plan/plan.js'
+import { dumpOwners, type Restorer } from '../../tools/pg-restore.js'
 import { scopeSql } from '../../scope/sql.js'
 import { scopeKey, type Prerequisites } from '../../scope/types.js'
 import { required, type ModeContext } from '../context.js'
@@ -27,6 +29,8 @@ export interface TargetPreparation {
   roles: 'fail' | 'create-missing'
   /** A superuser target restores publications, so their roles are needed too. */
   targetIsSuperuser: boolean
+  /** Run the source's code as the login (true), or as the run's restore role (pg/restore-role.ts). */
+  acceptSourceCode: boolean
 }
 
 /** A migrate run's preparation: the inputs' rules, and both servers as the logins reach them. */
@@ -85,6 +89,37 @@ export async function readyTarget(step: TargetPreparation, record: DatabaseRecor
     if (step.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
     if (step.privileges === 'keep') await grantRolesToLogin(db, roles)
   })
+}
+
+/**
+ * Where the source's code runs, once the target is ready: the restore role, readied in the target
+ * database and made the restorer's login; the login itself with accept-source-code. With owners
+ * kept, the role becomes each owner the dump names.
+ */
+export async function openWriter(
+  step: TargetPreparation,
+  restorer: Restorer,
+  record: DatabaseRecorder
+): Promise<Endpoint> {
+  const target = withDatabase(step.target, step.job.target)
+  if (step.acceptSourceCode) return target
+  const owners = step.privileges === 'keep' ? await dumpOwners(restorer) : []
+  const writer = await step.connector.withConnection(target, (db) =>
+    openRestoreRole(db, { target, owners, loginIsSuperuser: step.targetIsSuperuser, log: step.log })
+  )
+  restorer.login = restorer.endpoint
+  restorer.endpoint = writer
+  record.restoredAs(writer.user)
+  return writer
+}
+
+/** The job is over, however it ended: the restore role cannot log in any more (pg/restore-role.ts). */
+export async function closeWriter(
+  context: Pick<ModeContext, 'connector' | 'log' | 'target'> & { inputs: { acceptSourceCode: boolean } },
+  job: DatabaseJob
+): Promise<void> {
+  if (context.inputs.acceptSourceCode || !context.target) return
+  await closeRestoreRole(context.connector, context.target, job.target, context.log)
 }
 
 /**

@@ -50,6 +50,8 @@ export async function verifyTarget(
     source?: Endpoint
     /** Target tables already read in this run whose rows have not changed since (a resume's kept tables). */
     known?: TableFingerprint[]
+    /** The target as the restore role, when the run restored as one: its own grants are not compared. */
+    writer?: Endpoint
   },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
@@ -62,9 +64,11 @@ export async function verifyTarget(
     known: request.known
   }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
+  const writer = request.writer?.user !== target.user ? request.writer?.user : undefined
   const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,
-    restoredFromSnapshot: true
+    restoredFromSnapshot: true,
+    restoreRole: writer
   })
   const differingRows = source
     ? await locateRows(connector, log, comparison, sourceFingerprint.tables, source, target)
@@ -80,14 +84,20 @@ export async function verifyBesideAnalyze(
   context: { connector: Connector; log: Log; stages: Stages; inputs: VerifySettings },
   job: DatabaseJob,
   record: DatabaseRecorder,
-  request: { target: Endpoint; source?: Endpoint; known?: TableFingerprint[] },
+  request: {
+    target: Endpoint
+    source?: Endpoint
+    known?: TableFingerprint[]
+    /** Where ANALYZE runs: as the restore role, since it evaluates index expressions and statistics. */
+    writer?: Endpoint
+  },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
   const { connector, log, stages, inputs } = context
   const verification = await stages.run(Stage.Verify, job.source, async () => {
     const [verified] = await Promise.all([
       verifyTarget({ connector, log, settings: inputs, ...request }, sourceFingerprint),
-      analyzeTarget(connector, request.target)
+      analyzeTarget(connector, request.writer ?? request.target)
     ])
     return verified
   })

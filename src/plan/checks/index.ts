@@ -19,7 +19,14 @@ import {
   removedSettingInFunctionProbe,
   validationQueriesProbe
 } from './removed.js'
-import { aclGrantorProbe, missingRolesProbe, ownerNotAssignableProbe, rolesNotCreatableProbe } from './roles.js'
+import {
+  aclGrantorProbe,
+  missingRolesProbe,
+  ownerNotAssignableProbe,
+  ownerWithPowerProbe,
+  restoreRoleNotCreatableProbe,
+  rolesNotCreatableProbe
+} from './roles.js'
 import { searchPathProbe, searchPathUnverifiedProbe } from './search-path.js'
 import { columnOrderProbe } from './column-order.js'
 import { databaseSettingsProbe } from './database-settings.js'
@@ -44,6 +51,8 @@ export const PROBES: readonly Probe[] = [
   missingRolesProbe,
   rolesNotCreatableProbe,
   ownerNotAssignableProbe,
+  ownerWithPowerProbe,
+  restoreRoleNotCreatableProbe,
   aclGrantorProbe,
   extensionUnavailableProbe,
   extensionNeedsSuperuserProbe,

@@ -1,5 +1,6 @@
 // Roles the dump names on the target, and the probes about them.
 import type pg from 'pg'
+import { powerful, restoreRoleName } from '../../pg/restore-role.js'
 import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import { count, distinct, FIRST_NORMAL_OID, list, names, notInExtension, userNamespace } from './catalog.js'
 import type { Probe, ProbeContext } from './types.js'
@@ -205,7 +206,7 @@ export const rolesNotCreatableProbe: Probe = {
   async find(ctx) {
     if (ctx.roles !== 'create-missing' || ctx.targetIsSuperuser || !ctx.target) return []
     const { rows } = await ctx.target.query<{ rolcreaterole: boolean }>(
-      'SELECT rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user'
+      'SELECT rolsuper OR rolcreaterole AS rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user'
     )
     if (rows[0]?.rolcreaterole) return []
     return missingRoles(ctx)
@@ -268,5 +269,51 @@ export const aclGrantorProbe: Probe = {
           WHERE e.grantor <> e.owner`
       )
     )
+  }
+}
+
+/**
+ * With privileges kept, the restore role becomes each owner (pg/restore-role.ts), and an index
+ * expression or a materialized view runs as its table's owner: an owner with rights beyond owning
+ * would lend them to the source's code. The restore refuses it; the plan names the objects first.
+ */
+export const ownerWithPowerProbe: Probe = {
+  id: 'owner-with-power',
+  severity: 'blocker',
+  message: (objects) =>
+    `${count(objects.length, 'object')} would be owned on the target by roles with rights beyond owning them (an attribute such as SUPERUSER or CREATEROLE, a predefined role, or the target login), and the source's code in them runs as their owner: ${list(objects)}`,
+  hint: 'own them on the source by roles without such rights on the target, set privileges: skip, or set accept-source-code: true to trust the source with them',
+  async find(ctx) {
+    if (ctx.privileges !== 'keep' || ctx.acceptSourceCode || !ctx.target) return []
+    const { rows } = await ctx.source.query<{ object: string; owner: string }>(
+      `SELECT o.object, r.rolname AS owner FROM (${owned(ctx.scope)}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
+        WHERE ${SKIPPED_FOR_NON_SUPERUSER} ORDER BY 2, 1`
+    )
+    const flagged = new Set(
+      await names(
+        ctx.target,
+        `SELECT r.rolname AS name FROM pg_catalog.pg_roles r WHERE r.rolname = ANY($1) AND EXISTS (
+           SELECT 1 FROM pg_catalog.pg_roles x WHERE (x.oid = r.oid OR pg_catalog.pg_has_role(r.oid, x.oid, 'MEMBER')) AND ${powerful('x')})`,
+        [distinct(rows.map((row) => row.owner))]
+      )
+    )
+    return rows.filter((row) => flagged.has(row.owner)).map((row) => `${row.object} (owner ${row.owner})`)
+  }
+}
+
+/** Without accept-source-code the target login creates the run's restore role (pg/restore-role.ts). */
+export const restoreRoleNotCreatableProbe: Probe = {
+  id: 'restore-role-not-creatable',
+  severity: 'blocker',
+  message: (roles) =>
+    `the target login may not create roles, and the restore runs the source's code as a role the run creates: ${list(roles)}`,
+  hint: "use a target login with CREATEROLE (a managed database's admin has it), or set accept-source-code: true to run the source's functions with the login's rights",
+  async find(ctx) {
+    if (ctx.acceptSourceCode || !ctx.target) return []
+    const { rows } = await ctx.target.query<{ can: boolean; database: string }>(
+      'SELECT rolsuper OR rolcreaterole AS can, pg_catalog.current_database() AS database FROM pg_catalog.pg_roles WHERE rolname = current_user'
+    )
+    if (rows[0]?.can !== false) return []
+    return [restoreRoleName(ctx.targetDatabase ?? rows[0].database)]
   }
 }

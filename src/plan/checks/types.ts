@@ -18,6 +18,8 @@ export interface ProbeContext {
   privileges: 'skip' | 'keep'
   /** What happens to roles the dump names that the target lacks. */
   roles: 'fail' | 'create-missing'
+  /** True: the restore runs as the target login; otherwise as the run's restore role (pg/restore-role.ts). */
+  acceptSourceCode?: boolean
   /** The user's validation queries, run on both sides after the restore. */
   validationQueries: string[]
   /** `logical`: the source must be able to stream its changes until cutover. */
