@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { MigrationError } from '../base/errors.js'
@@ -6,6 +5,16 @@ import { parseDatabaseUrl, type Endpoint } from '../pg/endpoint.js'
 import { splitPatterns } from '../scope/patterns.js'
 import { isScoped, type ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
+import {
+  capJobs,
+  checkArtifactName,
+  checkReportPath,
+  checkRetentionDays,
+  outputPath,
+  pathRoots,
+  readQueryFile,
+  type PathRoots
+} from './input-checks.js'
 import {
   DEFAULT_CLIENT_DOWNLOAD_URL,
   Inputs,
@@ -57,19 +66,16 @@ class InputReader {
 }
 
 /** Inline SQL (statements separated by semicolons at line ends) or a path to a .sql file. */
-export function parseValidationQueries(raw: string): string[] {
+export function parseValidationQueries(raw: string, roots: PathRoots): string[] {
   const text = raw.trim()
   if (!text) return []
   let sql = text
-  if (/\.sql$/i.test(text) && !text.includes('\n')) {
-    if (!fs.existsSync(text)) {
-      throw refused(
-        `${Inputs.ValidationQueries} names ${text}, which does not exist`,
-        'give a path relative to the workspace, or inline SQL'
-      )
-    }
-    sql = fs.readFileSync(text, 'utf8')
-  }
+  if (/\.sql$/i.test(text) && !text.includes('\n')) sql = readQueryFile(text, roots)
+  else if (/^(?:\/|\.\.?\/|~)\S*$/.test(text))
+    throw refused(
+      `${Inputs.ValidationQueries} "${text}" looks like a path, not SQL`,
+      'give a .sql file in the workspace, or inline SQL'
+    )
   return sql
     .split(/;\s*(?:\n|$)/)
     .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
@@ -165,6 +171,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   const targetUrl = read.secret(Inputs.TargetUrl)
   const civo = parseCivo(read)
   const runnerTemp = runner.env.RUNNER_TEMP || os.tmpdir()
+  const roots = pathRoots(runner.env)
   const endpoint = (name: Inputs, url: string): Endpoint => parseDatabaseUrl(name, url, runner.log, connectTimeout)
 
   const source = (): Endpoint => {
@@ -184,9 +191,16 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     )
   }
   const run = {
-    jobs: read.positiveInteger(Inputs.Jobs) ?? Math.max(1, os.availableParallelism()),
+    jobs: capJobs(read.positiveInteger(Inputs.Jobs) ?? Math.max(1, os.availableParallelism()), runner.log),
     connectTimeout,
-    reportPath: path.resolve(read.text(Inputs.ReportPath) || path.join(runnerTemp, 'pg-migrate-report.json'))
+    reportPath: checkReportPath(
+      outputPath(
+        Inputs.ReportPath,
+        read.text(Inputs.ReportPath),
+        path.join(runnerTemp, 'pg-migrate-report.json'),
+        roots
+      )
+    )
   }
   const databases = parseDatabases(read.text(Inputs.Databases))
   const targetDatabase = read.text(Inputs.TargetDatabase) || undefined
@@ -213,18 +227,23 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   })
   const verify = <Level extends VerifyLevel>(levels: readonly Level[]) => ({
     verify: read.choice(Inputs.Verify, levels, levels[0]),
-    validationQueries: parseValidationQueries(read.text(Inputs.ValidationQueries)),
+    validationQueries: parseValidationQueries(read.text(Inputs.ValidationQueries), roots),
     failOnMismatch: read.boolean(Inputs.FailOnMismatch, true)
   })
-  const dumpPath = path.resolve(read.text(Inputs.DumpPath) || path.join(runnerTemp, 'pg-migrate-dump'))
+  const dumpPath = outputPath(
+    Inputs.DumpPath,
+    read.text(Inputs.DumpPath),
+    path.join(runnerTemp, 'pg-migrate-dump'),
+    roots
+  )
   const dump = () => ({
     compression: read.choice(Inputs.Compression, ['auto', 'zstd', 'lz4', 'gzip', 'none'] as const, 'auto'),
     dumpPath
   })
   const upload = () => ({
     uploadArtifact: read.boolean(Inputs.UploadArtifact, true),
-    artifactName: read.text(Inputs.ArtifactName) || undefined,
-    retentionDays: read.positiveInteger(Inputs.RetentionDays),
+    artifactName: checkArtifactName(read.text(Inputs.ArtifactName) || undefined),
+    retentionDays: checkRetentionDays(read.positiveInteger(Inputs.RetentionDays)),
     artifactRequired: read.boolean(Inputs.ArtifactRequired, false)
   })
   const sync = (copied: { scope: ScopePatterns; ifTargetNotEmpty: string }) => {
