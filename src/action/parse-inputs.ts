@@ -5,6 +5,7 @@ import { parseDatabaseUrl, type Endpoint } from '../pg/endpoint.js'
 import { splitPatterns } from '../scope/patterns.js'
 import { isScoped, type ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
+import { refusedQuery } from '../verify/fingerprint/query-guard.js'
 import {
   capJobs,
   checkArtifactName,
@@ -76,10 +77,19 @@ export function parseValidationQueries(raw: string, roots: PathRoots): string[] 
       `${Inputs.ValidationQueries} "${text}" looks like a path, not SQL`,
       'give a .sql file in the workspace, or inline SQL'
     )
-  return sql
+  const statements = sql
     .split(/;\s*(?:\n|$)/)
     .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
     .filter((statement) => statement.length > 0)
+  for (const statement of statements) {
+    const why = refusedQuery(statement)
+    if (why)
+      throw refused(
+        `${Inputs.ValidationQueries}: "${statement.split('\n')[0].slice(0, 80)}" is refused: ${why}`,
+        'keep validation queries to reads such as SELECT status, count(*) FROM orders GROUP BY status'
+      )
+  }
+  return statements
 }
 
 function parseDatabases(raw: string): string[] | 'all' {

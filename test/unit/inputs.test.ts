@@ -88,6 +88,10 @@ test.each([
   [{ 'report-path': os.tmpdir() }, `report-path ${os.tmpdir()} is a directory — give the path of a JSON file`],
   [{ 'report-path': '/proc/self/status' }, 'report-path /proc/self/status is on a kernel file system'],
   [{ 'validation-queries': '/etc/passwd' }, 'validation-queries "/etc/passwd" looks like a path, not SQL'],
+  [
+    { 'validation-queries': 'SELECT count(*) FROM a;\nSELECT pg_terminate_backend(pid) FROM pg_stat_activity;' },
+    'validation-queries: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity" is refused: it calls pg_terminate_backend, which acts on the server even in a read-only transaction — keep validation queries to reads'
+  ],
   [{ 'validation-queries': '/etc/checks.sql' }, 'validation-queries names /etc/checks.sql, which does not exist']
 ])('bad input %j is refused naming the input', (override, message) => {
   setInputs({ 'source-url': SOURCE, 'target-url': TARGET, ...override })
