@@ -189,7 +189,7 @@ describe('validation queries in the verify session', () => {
         const started = performance.now()
         const [result] = await runValidationQueries(client, ['SELECT count(*) FROM t'], 120_000)
         const seconds = (performance.now() - started) / 1000
-        expect(result.error).toBe('55P03: canceling statement due to lock timeout')
+        expect(result.error).toBe('canceling statement due to lock timeout')
         expect(seconds).toBeGreaterThanOrEqual(VALIDATION_LOCK_TIMEOUT_MS / 1000 - 1)
         expect(seconds).toBeLessThan(VALIDATION_LOCK_TIMEOUT_MS / 1000 + 20)
         await client.query('ROLLBACK')
@@ -198,7 +198,7 @@ describe('validation queries in the verify session', () => {
     })
   }, 60_000)
 
-  test("a failed query's error keeps its code and first line, not the value it choked on", async () => {
+  test("a failed query's error keeps its first line, not the value it choked on", async () => {
     const value = `secret-${randomBytes(6).toString('hex')}`
     await withClient(testbed.sourceUrl(db), async (client: pg.Client) => {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
@@ -207,8 +207,8 @@ describe('validation queries in the verify session', () => {
         'SELECT * FROM no_such_table'
       ])
       await client.query('ROLLBACK')
-      expect(cast.error).toBe('22P02: invalid input syntax for type integer')
-      expect(missing.error).toBe('42P01: relation "no_such_table" does not exist')
+      expect(cast.error).toBe('invalid input syntax for type integer')
+      expect(missing.error).toBe('relation "no_such_table" does not exist')
     })
   })
 })

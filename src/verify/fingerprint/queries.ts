@@ -66,16 +66,15 @@ async function runOne(client: pg.Client, sql: string): Promise<QueryFingerprint>
 }
 
 /**
- * The failure as the report keeps it: the SQLSTATE and the message's first line, cut short. A
- * message can quote the value that failed (a cast of a file's contents, a secret column), and the
- * report travels further than the database does.
+ * The failure as the report keeps it: the message's first line, cut short. A message can quote the
+ * value that failed (a cast of a file's contents, a secret column), and the report travels further
+ * than the database does.
  */
 function errorLine(error: unknown): string {
   const { code, message } = error as { code?: string; message: string }
   // Data exceptions (class 22) end with the offending value: "invalid input syntax for type integer: …".
   const first = code?.startsWith('22') ? message.split(/\n|: /)[0] : message.split('\n')[0]
-  const line = first.length > 120 ? `${first.slice(0, 120)}…` : first
-  return code ? `${code}: ${line}` : line
+  return first.length > 120 ? `${first.slice(0, 120)}…` : first
 }
 
 /** JSON keeps NULL apart from the string "null" and a value with a comma apart from two values. */
