@@ -23,5 +23,5 @@ export function escapeWorkflowCommands(message: string): string {
     .replace(/%/g, '%25')
     .replace(/\r/g, '%0D')
     .replace(/\n/g, '%0A')
-    .replace(/^(\s*)(?::(?=:)|#(?=#\[))/, (_, space: string, mark: string) => `${space}${mark === ':' ? '%3A' : '%23'}`)
+    .replace(/^(\s*)(:(?=:)|#(?=#\[))/, (_, space: string, mark: string) => `${space}${mark === ':' ? '%3A' : '%23'}`)
 }
