@@ -89,7 +89,10 @@ export function parseDatabaseUrl(input: string, url: string, log: Log, connectTi
  * port from a bad password): checked first, so the line names the port.
  */
 function refuseBadPort(input: string, url: string): void {
-  const authority = /^postgres(?:ql)?:\/\/([^/?#]*)/.exec(url)?.[1] ?? ''
+  const [whole, authority] = /^postgres(?:ql)?:\/\/([^/?#]*)/.exec(url) ?? ['', '']
+  // An @ further on means a password holding / ? or #: what looks like host:port is part of it,
+  // and must not be echoed. The parser's own message fits that case.
+  if (url.slice(whole.length).includes('@')) return
   const hostPort = authority.slice(authority.lastIndexOf('@') + 1)
   // A bracketed IPv6 address holds colons of its own; a list of hosts is libpq's, not checked here.
   if (hostPort.includes(',')) return

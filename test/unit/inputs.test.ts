@@ -75,6 +75,7 @@ test.each([
   [{ 'source-url': 'postgresql://u:p@host:99999/db' }, 'source-url has an invalid port "99999" — use a port between'],
   [{ 'source-url': 'postgresql://u:p@host:abc/db' }, 'source-url has an invalid port "abc" — use a port between'],
   [{ 'target-url': 'postgresql://u:p@[::1]:0/db' }, 'target-url has an invalid port "0"'],
+  [{ 'source-url': 'postgresql://u:pa/s3cret@host:5432/db' }, 'source-url could not be parsed as a URL'],
   [{ 'retention-days': '99999' }, 'retention-days is 99999 — give 1 to 90 days (up to 400 in a private repository'],
   [{ 'artifact-name': 'a/b' }, 'artifact-name "a/b" holds "/" — artifact names may not hold any of'],
   [
