@@ -148,7 +148,15 @@ function sendCancelRequest(endpoint: Endpoint, processID: number, secretKey: num
   socket.on('error', () => undefined)
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH'])
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH'
+])
 
 /** Turns a driver error into one line that names the input; its kind lets the action word the fix. */
 export function explainConnectError(endpoint: Endpoint, error: unknown): MigrationError {
