@@ -16,6 +16,10 @@ const REFUSED_FUNCTIONS = [
   /^pg_(read_file|read_binary_file|stat_file|ls_[a-z_]+|file_[a-z_]+)$/,
   /^pg_(reload_conf|rotate_logfile|promote|switch_wal|create_restore_point|log_backend_memory_contexts)$/,
   /^pg_(try_)?advisory_(xact_)?lock(_shared)?$/,
+  // Replication slots: advancing or dropping one takes changes from its consumer (a sync's own).
+  /^pg_(create|drop|copy)_[a-z_]*replication_slot$/,
+  /^pg_(logical_slot_[a-z_]+|replication_slot_advance)$/,
+  /^pg_(backup_start|backup_stop|start_backup|stop_backup|stat_reset[a-z_]*)$/,
   /^lo_[a-z_]+$/,
   /^dblink[a-z_]*$/,
   // They run the SQL text they are given, which this check cannot see.
@@ -33,6 +37,9 @@ export function refusedQuery(sql: string): string | undefined {
   // LOCK, COPY, DO, CALL, SET… are statements of their own: none can hide inside a read.
   if (!first || first.kind !== 'word' || !READS.has(first.text))
     return `it starts with ${first ? first.text.toUpperCase() : 'nothing'}; validation queries are SELECT, WITH, VALUES or TABLE statements`
+  // Another escape character for U&"…" names: rare in a validation query, and not read here.
+  if (tokens.some((token) => token.kind === 'word' && token.text === 'uescape'))
+    return 'it uses UESCAPE; write the names without it'
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]
     if (token.kind !== 'word' || tokens[i + 1]?.text !== '(') continue
@@ -56,9 +63,12 @@ function tokenize(sql: string): Token[] {
       i = skipped
       continue
     }
-    if (rest[0] === '"') {
-      const end = closingQuote(sql, i, '"')
-      tokens.push({ kind: 'word', text: sql.slice(i + 1, end - 1).replace(/""/g, '"') })
+    const quoted = /^(?:[uU]&)?"/.exec(rest)
+    if (quoted) {
+      const start = i + quoted[0].length - 1
+      const end = closingQuote(sql, start, '"')
+      const text = sql.slice(start + 1, end - 1).replace(/""/g, '"')
+      tokens.push({ kind: 'word', text: quoted[0].length > 1 ? unicodeEscapes(text) : text })
       i = end
       continue
     }
@@ -72,6 +82,13 @@ function tokenize(sql: string): Token[] {
     i++
   }
   return tokens
+}
+
+/** A U&"…" identifier's \XXXX and \+XXXXXX escapes (the default escape character only). */
+function unicodeEscapes(text: string): string {
+  return text.replace(/\\(\\|[0-9a-fA-F]{4}|\+[0-9a-fA-F]{6})/g, (_, code: string) =>
+    code === '\\' ? '\\' : String.fromCodePoint(parseInt(code.replace('+', ''), 16))
+  )
 }
 
 /** The index after whitespace, a comment or a string starting at `i`; `i` when there is none. */
