@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { MigrationError } from '../base/errors.js'
@@ -8,6 +7,17 @@ import { isScoped, type ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
 import { isSafeApiUrl } from '../targets/civo-api.js'
 import { isIPv4 } from '../targets/civo-firewall.js'
+import { refusedQuery } from '../verify/fingerprint/query-guard.js'
+import {
+  capJobs,
+  checkArtifactName,
+  checkReportPath,
+  checkRetentionDays,
+  outputPath,
+  pathRoots,
+  readQueryFile,
+  type PathRoots
+} from './input-checks.js'
 import {
   DEFAULT_CLIENT_DOWNLOAD_URL,
   Inputs,
@@ -60,23 +70,29 @@ class InputReader {
 }
 
 /** Inline SQL (statements separated by semicolons at line ends) or a path to a .sql file. */
-export function parseValidationQueries(raw: string): string[] {
+export function parseValidationQueries(raw: string, roots: PathRoots): string[] {
   const text = raw.trim()
   if (!text) return []
   let sql = text
-  if (/\.sql$/i.test(text) && !text.includes('\n')) {
-    if (!fs.existsSync(text)) {
-      throw refused(
-        `${Inputs.ValidationQueries} names ${text}, which does not exist`,
-        'give a path relative to the workspace, or inline SQL'
-      )
-    }
-    sql = fs.readFileSync(text, 'utf8')
-  }
-  return sql
+  if (/\.sql$/i.test(text) && !text.includes('\n')) sql = readQueryFile(text, roots)
+  else if (/^(?:\/|\.\.?\/|~)\S*$/.test(text))
+    throw refused(
+      `${Inputs.ValidationQueries} "${text}" looks like a path, not SQL`,
+      'give a .sql file in the workspace, or inline SQL'
+    )
+  const statements = sql
     .split(/;\s*(?:\n|$)/)
     .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
     .filter((statement) => statement.length > 0)
+  for (const statement of statements) {
+    const why = refusedQuery(statement)
+    if (why)
+      throw refused(
+        `${Inputs.ValidationQueries}: "${statement.split('\n')[0].slice(0, 80)}" is refused: ${why}`,
+        'keep validation queries to reads such as SELECT status, count(*) FROM orders GROUP BY status'
+      )
+  }
+  return statements
 }
 
 function parseDatabases(raw: string): string[] | 'all' {
@@ -198,6 +214,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   const targetUrl = read.secret(Inputs.TargetUrl)
   const civo = parseCivo(read)
   const runnerTemp = runner.env.RUNNER_TEMP || os.tmpdir()
+  const roots = pathRoots(runner.env)
   const endpoint = (name: Inputs, url: string): Endpoint => parseDatabaseUrl(name, url, runner.log, connectTimeout)
 
   const source = (): Endpoint => {
@@ -217,9 +234,16 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     )
   }
   const run = {
-    jobs: read.positiveInteger(Inputs.Jobs) ?? Math.max(1, os.availableParallelism()),
+    jobs: capJobs(read.positiveInteger(Inputs.Jobs) ?? Math.max(1, os.availableParallelism()), runner.log),
     connectTimeout,
-    reportPath: path.resolve(read.text(Inputs.ReportPath) || path.join(runnerTemp, 'pg-migrate-report.json'))
+    reportPath: checkReportPath(
+      outputPath(
+        Inputs.ReportPath,
+        read.text(Inputs.ReportPath),
+        path.join(runnerTemp, 'pg-migrate-report.json'),
+        roots
+      )
+    )
   }
   const databases = parseDatabases(read.text(Inputs.Databases))
   const targetDatabase = read.text(Inputs.TargetDatabase) || undefined
@@ -247,18 +271,23 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   })
   const verify = <Level extends VerifyLevel>(levels: readonly Level[]) => ({
     verify: read.choice(Inputs.Verify, levels, levels[0]),
-    validationQueries: parseValidationQueries(read.text(Inputs.ValidationQueries)),
+    validationQueries: parseValidationQueries(read.text(Inputs.ValidationQueries), roots),
     failOnMismatch: read.boolean(Inputs.FailOnMismatch, true)
   })
-  const dumpPath = path.resolve(read.text(Inputs.DumpPath) || path.join(runnerTemp, 'pg-migrate-dump'))
+  const dumpPath = outputPath(
+    Inputs.DumpPath,
+    read.text(Inputs.DumpPath),
+    path.join(runnerTemp, 'pg-migrate-dump'),
+    roots
+  )
   const dump = () => ({
     compression: read.choice(Inputs.Compression, ['auto', 'zstd', 'lz4', 'gzip', 'none'] as const, 'auto'),
     dumpPath
   })
   const upload = () => ({
     uploadArtifact: read.boolean(Inputs.UploadArtifact, true),
-    artifactName: read.text(Inputs.ArtifactName) || undefined,
-    retentionDays: read.positiveInteger(Inputs.RetentionDays),
+    artifactName: checkArtifactName(read.text(Inputs.ArtifactName) || undefined),
+    retentionDays: checkRetentionDays(read.positiveInteger(Inputs.RetentionDays)),
     artifactRequired: read.boolean(Inputs.ArtifactRequired, false)
   })
   const sync = (copied: { scope: ScopePatterns; ifTargetNotEmpty: string }) => {

@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import type { Log } from '../base/log.js'
+import { escapeWorkflowCommands, type Log } from '../base/log.js'
 
 /** The log of a workflow step: lines, secrets masked, and folding groups. */
 export interface StepLog extends Log {
@@ -33,7 +33,8 @@ export function githubRunner(): ActionRunner {
   return {
     log: {
       debug: core.debug,
-      info: core.info,
+      // Info lines are printed raw: a table named "x\n::error::y" would otherwise forge a command.
+      info: (message) => core.info(escapeWorkflowCommands(message)),
       warning: (message) => core.warning(message),
       error: (message) => core.error(message),
       mask: core.setSecret,

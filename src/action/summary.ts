@@ -319,7 +319,7 @@ function cellText(text: string): string {
  * keeps its lone star and `order_lines` its inner underscore.
  */
 function inline(text: string): string {
-  return html(text.replace(/\s*\n\s*/g, ' '))
+  return html(text.replace(/\s*[\r\n]\s*/g, ' '))
     .replace(/[\\`[\]~]/g, '\\$&')
     .replace(/\*(?=\S)|(?<=\S)\*/g, '\\*')
     .replace(/(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, '\\_')

@@ -42,6 +42,21 @@ export function folderSize(dir: string): { bytes: number; files: number } {
   return { bytes, files }
 }
 
+/**
+ * A name from a database (which may hold `/`, `..`, NUL or anything else) as one safe path segment:
+ * bytes outside [A-Za-z0-9_.-] and a leading dot percent-encoded. `%` is encoded too, so two names
+ * never share a file name.
+ */
+export function safeFileName(name: string): string {
+  const encoded = [...Buffer.from(name, 'utf8')]
+    .map((byte) => {
+      const c = String.fromCharCode(byte)
+      return /[A-Za-z0-9_.-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+    })
+    .join('')
+  return encoded.startsWith('.') ? `%2E${encoded.slice(1)}` : encoded || '%'
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let value = bytes

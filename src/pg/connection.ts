@@ -45,13 +45,14 @@ export class Connector {
 
   /**
    * Connects with pg, retrying transient refusals a bounded number of times. For sslmode allow or
-   * prefer (libpq's default), tries TLS first and falls back to plain as libpq does.
+   * prefer (libpq's default, also when the URL gives none), tries TLS first and falls back to plain
+   * as libpq does: pg_dump in the same run would use TLS, so the action's own sessions must too.
    */
   async connect(endpoint: Endpoint, connectOptions: ConnectOptions = {}): Promise<pg.Client> {
     const options = { ...connectOptions, readOnly: this.defaults.readOnly === true || connectOptions.readOnly === true }
     const attempts = options.attempts ?? 3
     let delay = options.retryDelayMs ?? 1000
-    const tryTls = endpoint.sslmode !== undefined && endpoint.sslmode !== 'disable'
+    const tryTls = endpoint.sslmode !== 'disable'
     for (let attempt = 1; ; attempt++) {
       if (!options.afterCancel) this.scope.cancellation.throwIfCancelled()
       try {
@@ -125,11 +126,7 @@ function pgConfig(endpoint: Endpoint, ssl: boolean, replication: boolean): pg.Cl
   // Rebuild through pg-connection-string with libpq semantics, so sslmode means for pg exactly
   // what it means for pg_dump and pg_restore.
   const params = new URLSearchParams()
-  const mode = ssl
-    ? endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer'
-      ? 'require'
-      : endpoint.sslmode
-    : 'disable'
+  const mode = ssl ? (fallsBackToPlain(endpoint) ? 'require' : endpoint.sslmode) : 'disable'
   if (mode) params.set('sslmode', mode)
   if (endpoint.sslFiles.rootcert) params.set('sslrootcert', endpoint.sslFiles.rootcert)
   if (endpoint.sslFiles.cert) params.set('sslcert', endpoint.sslFiles.cert)
@@ -162,12 +159,16 @@ async function connectOnce(endpoint: Endpoint, tls: boolean, replication: boolea
     await client.connect()
   } catch (error) {
     await client.end().catch(() => undefined)
-    const fallback = endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer'
-    if (tls && fallback && /does not support SSL/i.test((error as Error).message))
+    if (tls && fallsBackToPlain(endpoint) && /does not support SSL/i.test((error as Error).message))
       return connectOnce(endpoint, false, replication)
     throw error
   }
   return client
+}
+
+/** libpq's allow and prefer (its default): TLS when the server offers it, plain when it does not. */
+function fallsBackToPlain(endpoint: Endpoint): boolean {
+  return endpoint.sslmode === undefined || endpoint.sslmode === 'allow' || endpoint.sslmode === 'prefer'
 }
 
 /** The protocol's CancelRequest: a fresh socket, 16 bytes, no login (the server checks the key). */
@@ -182,7 +183,15 @@ function sendCancelRequest(endpoint: Endpoint, processID: number, secretKey: num
   socket.on('error', () => undefined)
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH'])
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH'
+])
 
 /** Turns a driver error into one line that names the input; its kind lets the action word the fix. */
 export function explainConnectError(endpoint: Endpoint, error: unknown): MigrationError {
@@ -211,6 +220,13 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrati
       `${where}: the server's TLS certificate was refused (sslmode=${endpoint.sslmode}): ${message}`
     )
   }
+  // The socket closed before the server said a word: not a PostgreSQL server there, or a proxy or
+  // firewall that accepts and drops. "Connection terminated unexpectedly" names neither.
+  if (/Connection terminated unexpectedly/i.test(message))
+    return failure(
+      'unreachable',
+      `${where}: cannot reach a PostgreSQL server: the connection to ${endpoint.host}:${endpoint.port} closed before the server answered`
+    )
   if (/timeout/i.test(message))
     return failure('connect-timeout', `${where}: no answer within ${endpoint.connectTimeout}s`)
   return failure('connection', `${where}: ${message}`)

@@ -36,6 +36,7 @@ export function parseDatabaseUrl(input: string, url: string, log: Log, connectTi
       `set ${input} to postgresql://user:password@host:5432/database (keep it in a secret)`
     )
   }
+  refuseBadPort(input, url)
   let parsed: ReturnType<typeof parse>
   try {
     // libpq's meaning of sslmode, as pg_dump and pg_restore read the same URL.
@@ -53,6 +54,10 @@ export function parseDatabaseUrl(input: string, url: string, log: Log, connectTi
   if (sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(sslmode)) {
     throw refused(`${input} has an unknown sslmode "${sslmode}"`, `use one of ${SSL_MODES.join(', ')}`)
   }
+  if (sslmode === 'disable')
+    log.warning(
+      `${input} has sslmode=disable: rows and checksums cross the network unencrypted; drop it to use TLS when the server offers it`
+    )
   const database = databaseFromUrl(input, url)
   if (!database) throw refused(`${input} names no database`, `end the URL with the database name, e.g. …:5432/app`)
   if (!parsed.host || parsed.host.startsWith('/')) {
@@ -77,6 +82,24 @@ export function parseDatabaseUrl(input: string, url: string, log: Log, connectTi
     },
     connectTimeout
   }
+}
+
+/**
+ * A port the URL parser would refuse with a message about percent-encoding (it cannot tell a bad
+ * port from a bad password): checked first, so the line names the port.
+ */
+function refuseBadPort(input: string, url: string): void {
+  const [whole, authority] = /^postgres(?:ql)?:\/\/([^/?#]*)/.exec(url) ?? ['', '']
+  // An @ further on means a password holding / ? or #: what looks like host:port is part of it,
+  // and must not be echoed. The parser's own message fits that case.
+  if (url.slice(whole.length).includes('@')) return
+  const hostPort = authority.slice(authority.lastIndexOf('@') + 1)
+  // A bracketed IPv6 address holds colons of its own; a list of hosts is libpq's, not checked here.
+  if (hostPort.includes(',')) return
+  const port = /^(?:\[[^\]]*\]|[^:]*):(.*)$/.exec(hostPort)?.[1]
+  if (port === undefined || port === '') return
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+    throw refused(`${input} has an invalid port "${port}"`, 'use a port between 1 and 65535, e.g. host:5432')
 }
 
 /**

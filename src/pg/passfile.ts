@@ -3,13 +3,20 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Endpoint } from './endpoint.js'
 
-/** A libpq password file readable only by us, removed when the run ends. */
+/** Its folder's name holds the pid of the run that made it, so a later run can tell a dead run's. */
+const FOLDER_PREFIX = 'pg-migrate-pass-'
+
+/**
+ * A libpq password file readable only by us, removed when the run ends. A run killed outright
+ * (SIGKILL, a lost runner) cannot remove it: the next run in the same folder does, on start.
+ */
 export class Passfile {
   readonly path: string
   private readonly lines = new Set<string>()
 
   constructor(dir: string = os.tmpdir()) {
-    const folder = fs.mkdtempSync(path.join(dir, 'pg-migrate-'))
+    removeStalePassfiles(dir)
+    const folder = fs.mkdtempSync(path.join(dir, `${FOLDER_PREFIX}${process.pid}-`))
     this.path = path.join(folder, 'pgpass')
     fs.writeFileSync(this.path, '', { mode: 0o600 })
   }
@@ -26,6 +33,31 @@ export class Passfile {
 
   remove(): void {
     fs.rmSync(path.dirname(this.path), { recursive: true, force: true })
+  }
+}
+
+/** Removes the passfile folders in `dir` whose run is gone; a live run's (tests run several at once) stays. */
+export function removeStalePassfiles(dir: string): void {
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = new RegExp(`^${FOLDER_PREFIX}(\\d+)-`).exec(name)?.[1]
+    if (pid !== undefined && !processAlive(Number(pid)))
+      fs.rmSync(path.join(dir, name), { recursive: true, force: true })
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: alive, someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

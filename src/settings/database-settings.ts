@@ -159,6 +159,9 @@ export function setClause(setting: Pick<DatabaseSetting, 'name' | 'value'>): str
   return `${name} = ${value}`
 }
 
+const HASHED_REASON =
+  "the dump's manifest keeps a custom setting's value out (it may be a secret): set it on the target yourself, or migrate in one job"
+
 /**
  * Sets on the connected target database what `wanted` holds and the login may set; a statement the
  * server refuses anyway (a value the target rejects) is reported, not thrown. Settings only the
@@ -169,7 +172,13 @@ export async function applyDatabaseSettings(
   wanted: DatabaseSettingsFingerprint,
   ctx: CarryContext
 ): Promise<{ carried: string[]; notCarried: NotCarried[] }> {
-  const notCarried = await judgeDatabaseSettings(target, wanted, ctx)
+  // A restore job reads the settings from the dump's manifest, which holds custom values hashed:
+  // whatever the login may do, there is no value to set.
+  const hashed = new Set(wanted.settings.filter((s) => s.hashed).map(settingObject))
+  const notCarried = [
+    ...[...hashed].map((object) => ({ object, reason: HASHED_REASON })),
+    ...(await judgeDatabaseSettings(target, wanted, ctx)).filter((n) => !hashed.has(n.object))
+  ]
   const skipped = new Set(notCarried.map((n) => n.object))
   const { rows } = await target.query<{ name: string }>('SELECT pg_catalog.current_database() AS name')
   const database = quoteIdent(rows[0].name)
@@ -208,7 +217,7 @@ export async function carryDatabaseSettings(
   from: { source?: Endpoint; fingerprint?: Fingerprint }
 ): Promise<void> {
   const wanted: DatabaseSettingsFingerprint | undefined = from.source
-    ? await connector.withConnection(from.source, fingerprintDatabaseSettings)
+    ? await connector.withConnection(from.source, (client) => fingerprintDatabaseSettings(client, 'all'))
     : from.fingerprint?.databaseSettings
   if (!wanted) {
     log.info('database settings: none carried (no source to read them from, and no source fingerprint holding them)')

@@ -94,7 +94,7 @@ describe('bad input values, through the real action process', () => {
     ],
     [
       { 'target-url': 'postgresql://admin:secret@127.0.0.1:5432x/db' },
-      ['target-url could not be parsed as a URL', 'percent-encode']
+      ['target-url has an invalid port "5432x"', 'use a port between 1 and 65535']
     ],
     [
       { 'target-url': 'postgresql://admin:secret@127.0.0.1:5432/d%ZZb' },
@@ -411,31 +411,30 @@ describe('validation queries', () => {
     expect(result.summary).toContain('SELECT * FROM shape')
   })
 
-  test('statements that write are refused by the read-only transaction; the data stays as it was', async () => {
+  test('a statement other than a read is refused as input, before anything runs', async () => {
+    const result = await validate('SELECT count(*) FROM t;\nINSERT INTO t VALUES (100, $$x$$);')
+    expect({ exitCode: result.exitCode, lines: errorLines(result.stdout) }).toEqual({
+      exitCode: 1,
+      lines: [
+        expect.stringMatching(
+          /^::error::validation-queries: "INSERT INTO t VALUES \(100, \$\$x\$\$\)" is refused: it starts with INSERT; validation queries are SELECT, WITH, VALUES or TABLE statements/
+        )
+      ]
+    })
+  })
+
+  test('reads that would write are refused by the read-only transaction; the data stays as it was', async () => {
     const writes = [
-      'INSERT INTO t VALUES (100, $$x$$)',
-      'DELETE FROM t',
-      'UPDATE t SET v = NULL',
+      'WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone',
       'SELECT nextval($$s$$)',
-      'CREATE TABLE planted (id int)',
-      'SET default_transaction_read_only = off',
-      'DELETE FROM t RETURNING *',
       'SELECT 1; DELETE FROM t'
     ]
     const result = await validate(writes.map((sql) => `${sql};`).join('\n'))
     expect({ exitCode: result.exitCode, result: result.outputs.result }).toEqual({ exitCode: 1, result: 'failed' })
     const differences = queryDifferences(result)
-    for (const sql of [
-      'INSERT INTO t VALUES (100, $$x$$)',
-      'DELETE FROM t',
-      'UPDATE t SET v = NULL',
-      'CREATE TABLE planted (id int)',
-      'DELETE FROM t RETURNING *'
-    ]) {
-      expect(differences[sql]).toMatch(
-        /^the query failed on both sides: cannot execute \w+( TABLE)? in a read-only transaction/
-      )
-    }
+    expect(differences[writes[0]]).toMatch(
+      /^the query failed on both sides: cannot execute \w+ in a read-only transaction/
+    )
     expect(differences['SELECT nextval($$s$$)']).toMatch(/cannot execute nextval\(\) in a read-only transaction/)
     expect(differences['SELECT 1; DELETE FROM t']).toMatch(/cannot insert multiple commands into a prepared statement/)
     for (const side of ['source', 'target'] as const) {

@@ -103,7 +103,7 @@ describe('passwords never leave the environment and the passfile', () => {
       expect(child.env.PGPASSWORD).toBeUndefined()
     }
     for (const child of children.filter((p) => /pg_dump .*--snapshot=|pg_restore .*--dbname=/.test(p.args))) {
-      expect(child.env.PGPASSFILE).toMatch(new RegExp(`^${runnerTemp}/pg-migrate-\\w+/pgpass$`))
+      expect(child.env.PGPASSFILE).toMatch(new RegExp(`^${runnerTemp}/pg-migrate-pass-\\d+-\\w+/pgpass$`))
     }
 
     // Masked for the runner, and nowhere else in what the step prints or writes.
@@ -203,6 +203,28 @@ describe('TLS', () => {
       const { rows } = await client.query('SELECT count(*)::int AS n FROM t')
       expect(rows[0].n).toBe(2000)
     })
+  })
+
+  test('no sslmode in the URL: every session of the run is encrypted, as libpq (prefer) would have it', async () => {
+    const db = uniqueName('tls_prefer')
+    await testbed.createSourceDatabase(
+      db,
+      'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)'
+    )
+    const logStart = serverLog().length
+    // The source has no TLS: prefer falls back to a plain connection there, as libpq does.
+    const result = await run({ 'source-url': testbed.sourceUrl(db), 'target-url': serverUrl(tls, db, tls.admin) })
+    expect(outcome(result)).toEqual(PASSED)
+    // log_connections writes one line per session as it is authorized, with its TLS state: a
+    // record of every session, where sampling pg_stat_ssl during the run could miss short ones.
+    const sessions = serverLog()
+      .slice(logStart)
+      .split('\n')
+      .filter((line) => line.includes(`connection authorized: user=${tls.admin?.user} `))
+    expect(
+      sessions.filter((line) => line.includes('application_name=pg-migrate-action')).length
+    ).toBeGreaterThanOrEqual(4)
+    expect(sessions.filter((line) => !/SSL enabled \(protocol=TLS/.test(line))).toEqual([])
   })
 
   test('a certificate signed by someone else is refused with verify-full, in one line', async () => {

@@ -71,7 +71,29 @@ test.each([
   ],
   [{ 'postgres-version': 'latest' }, 'postgres-version is "latest"'],
   [{ 'fail-on-mismatch': 'maybe' }, 'fail-on-mismatch is "maybe" — use true or false'],
-  [{ 'target-url': '' }, 'target-url is empty; mode migrate needs a target']
+  [{ 'target-url': '' }, 'target-url is empty; mode migrate needs a target'],
+  [{ 'source-url': 'postgresql://u:p@host:99999/db' }, 'source-url has an invalid port "99999" — use a port between'],
+  [{ 'source-url': 'postgresql://u:p@host:abc/db' }, 'source-url has an invalid port "abc" — use a port between'],
+  [{ 'target-url': 'postgresql://u:p@[::1]:0/db' }, 'target-url has an invalid port "0"'],
+  [{ 'source-url': 'postgresql://u:pa/s3cret@host:5432/db' }, 'source-url could not be parsed as a URL'],
+  [{ 'retention-days': '99999' }, 'retention-days is 99999 — give 1 to 90 days (up to 400 in a private repository'],
+  [{ 'artifact-name': 'a/b' }, 'artifact-name "a/b" holds "/" — artifact names may not hold any of'],
+  [
+    { 'report-path': '../../outside.json' },
+    'report-path "../../outside.json" leads outside the workspace and RUNNER_TEMP'
+  ],
+  [
+    { 'dump-path': '../../dump' },
+    'dump-path "../../dump" leads outside the workspace and RUNNER_TEMP — give a path inside'
+  ],
+  [{ 'report-path': os.tmpdir() }, `report-path ${os.tmpdir()} is a directory — give the path of a JSON file`],
+  [{ 'report-path': '/proc/self/status' }, 'report-path /proc/self/status is on a kernel file system'],
+  [{ 'validation-queries': '/etc/passwd' }, 'validation-queries "/etc/passwd" looks like a path, not SQL'],
+  [
+    { 'validation-queries': 'SELECT count(*) FROM a;\nSELECT pg_terminate_backend(pid) FROM pg_stat_activity;' },
+    'validation-queries: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity" is refused: it calls pg_terminate_backend, which acts on the server even in a read-only transaction — keep validation queries to reads'
+  ],
+  [{ 'validation-queries': '/etc/checks.sql' }, 'validation-queries names /etc/checks.sql, which does not exist']
 ])('bad input %j is refused naming the input', (override, message) => {
   setInputs({ 'source-url': SOURCE, 'target-url': TARGET, ...override })
   let error: MigrationError | undefined
@@ -164,9 +186,33 @@ test('databases: a list or all', () => {
   expect(parse()).toMatchObject({ databases: 'all' })
 })
 
+test('jobs beyond 64 is capped, with the reason in one warning', () => {
+  const { log, lines } = recordingLog()
+  const inputs = getInputs(inputsRunner({ 'source-url': SOURCE, 'target-url': TARGET, jobs: '99999' }, log))
+  expect(inputs.jobs).toBe(64)
+  expect(lines.filter((line) => line.startsWith('::warning::'))).toEqual([
+    '::warning::jobs is 99999; using 64: each job holds a connection on both servers, and more would exhaust max_connections before going faster'
+  ])
+})
+
+test('a relative dump-path or report-path inside the workspace or an absolute one is taken', () => {
+  setInputs({ 'source-url': SOURCE, 'target-url': TARGET, 'dump-path': 'out/dump', 'report-path': '/srv/report.json' })
+  expect(parse()).toMatchObject({ dumpPath: path.resolve('out/dump'), reportPath: '/srv/report.json' })
+})
+
+test('sslmode=disable is taken with one warning', () => {
+  const { log, lines } = recordingLog()
+  getInputs(inputsRunner({ 'source-url': `${SOURCE}?sslmode=disable`, 'target-url': TARGET }, log))
+  expect(lines.filter((line) => line.startsWith('::warning::'))).toEqual([
+    '::warning::source-url has sslmode=disable: rows and checksums cross the network unencrypted; drop it to use TLS when the server offers it'
+  ])
+})
+
 describe('parseValidationQueries', () => {
+  const roots = { workspace: process.cwd(), temp: os.tmpdir() }
+
   test('inline statements split at line-ending semicolons, comments dropped', () => {
-    expect(parseValidationQueries("-- totals\nSELECT count(*) FROM a;\nSELECT ';' AS x;\n")).toEqual([
+    expect(parseValidationQueries("-- totals\nSELECT count(*) FROM a;\nSELECT ';' AS x;\n", roots)).toEqual([
       'SELECT count(*) FROM a',
       "SELECT ';' AS x"
     ])
@@ -177,14 +223,31 @@ describe('parseValidationQueries', () => {
     try {
       const file = path.join(dir, 'checks.sql')
       fs.writeFileSync(file, 'SELECT 1;\nSELECT 2;\n')
-      expect(parseValidationQueries(file)).toEqual(['SELECT 1', 'SELECT 2'])
+      expect(parseValidationQueries(file, roots)).toEqual(['SELECT 1', 'SELECT 2'])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a .sql file outside the workspace and RUNNER_TEMP is refused, also through a link', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'q-'))
+    try {
+      const file = path.join(dir, 'checks.sql')
+      fs.writeFileSync(file, 'SELECT 1;\n')
+      const elsewhere = { workspace: path.join(dir, 'workspace'), temp: path.join(dir, 'temp') }
+      fs.mkdirSync(elsewhere.workspace)
+      expect(() => parseValidationQueries(file, elsewhere)).toThrow(
+        `validation-queries names ${file}, which is outside the workspace and RUNNER_TEMP`
+      )
+      fs.symlinkSync(file, path.join(elsewhere.workspace, 'link.sql'))
+      expect(() => parseValidationQueries('link.sql', elsewhere)).toThrow('which is outside the workspace')
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
 
   test('a missing .sql path is refused', () => {
-    expect(() => parseValidationQueries('nope/checks.sql')).toThrow(
+    expect(() => parseValidationQueries('nope/checks.sql', roots)).toThrow(
       'validation-queries names nope/checks.sql, which does not exist'
     )
   })

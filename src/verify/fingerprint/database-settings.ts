@@ -1,4 +1,5 @@
 // The database's own settings and comment: what a dump without --create leaves out, carried apart.
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import type { Difference } from '../differences.js'
 
@@ -6,7 +7,10 @@ import type { Difference } from '../differences.js'
 export interface DatabaseSetting {
   role: string | null
   name: string
+  /** The value, or for a custom setting read for a fingerprint `sha256:<hex>` of it (see valueOf). */
   value: string
+  /** Set when value is the hash: the value stayed in the database. */
+  hashed?: true
 }
 
 /** What the target login could not set, so the verify expects it missing: see carryDatabaseSettings. */
@@ -81,8 +85,26 @@ function comparable(setting: DatabaseSetting): string {
   return LIST_SETTINGS.has(setting.name.toLowerCase()) ? JSON.stringify(splitList(setting.value)) : setting.value
 }
 
-/** The current database's settings (its own and its roles') and comment; every role may read them. */
-export async function fingerprintDatabaseSettings(client: pg.Client): Promise<DatabaseSettingsFingerprint> {
+/**
+ * Custom settings (a dotted name: `app.jwt_secret`, PostgREST's and many apps' way to hand the
+ * database a secret) travel in fingerprints as a hash of their value: fingerprints go into the
+ * manifest, which travels in the artifact, and into the report. Built-in parameters are
+ * configuration (work_mem, search_path) and travel as they are, so a restore job can set them.
+ * Both sides hash alike, so the verify still compares them; a guessable value can be guessed back.
+ */
+function valueOf(name: string, value: string, values: 'all' | 'public'): Pick<DatabaseSetting, 'value' | 'hashed'> {
+  if (values === 'all' || !name.includes('.')) return { value }
+  return { value: `sha256:${createHash('sha256').update(value).digest('hex')}`, hashed: true }
+}
+
+/**
+ * The current database's settings (its own and its roles') and comment; every role may read them.
+ * `values: 'all'` keeps custom settings' values too: only for carrying them, never for a fingerprint.
+ */
+export async function fingerprintDatabaseSettings(
+  client: pg.Client,
+  values: 'all' | 'public' = 'public'
+): Promise<DatabaseSettingsFingerprint> {
   const { rows } = await client.query<{ role: string | null; config: string; comment: string | null }>(
     `SELECT r.rolname AS role, c.config, pg_catalog.shobj_description(d.oid, 'pg_database') AS comment
        FROM pg_catalog.pg_database d
@@ -95,7 +117,8 @@ export async function fingerprintDatabaseSettings(client: pg.Client): Promise<Da
   const settings = rows.flatMap(({ role, config }) => {
     if (config === null) return []
     const equals = config.indexOf('=')
-    return [{ role, name: config.slice(0, equals), value: config.slice(equals + 1) }]
+    const name = config.slice(0, equals)
+    return [{ role, name, ...valueOf(name, config.slice(equals + 1), values) }]
   })
   return { comment: rows[0]?.comment ?? null, settings }
 }

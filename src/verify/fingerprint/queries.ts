@@ -4,6 +4,11 @@ import { MigrationError } from '../../base/errors.js'
 import type { QueryFingerprint } from './types.js'
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 300_000
+/**
+ * A validation query waiting on a lock waits on someone else's work, perhaps the action's own load:
+ * it gives up after this rather than after the whole statement timeout.
+ */
+export const VALIDATION_LOCK_TIMEOUT_MS = 10_000
 
 /** Every value as the server printed it: parsing into JS values could hide a difference (float, bigint). */
 const RAW_TEXT = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig
@@ -22,6 +27,7 @@ export async function runValidationQueries(
   for (const sql of queries) {
     await client.query('SAVEPOINT validation_query')
     await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`)
+    await client.query(`SET LOCAL lock_timeout = ${Math.min(VALIDATION_LOCK_TIMEOUT_MS, Math.max(1, timeoutMs))}`)
     await client.query('SET LOCAL search_path TO DEFAULT')
     results.push(await runOne(client, sql))
     // Rolling back to the savepoint also undoes the SET LOCALs, and an aborted query's state.
@@ -55,8 +61,20 @@ async function runOne(client: pg.Client, sql: string): Promise<QueryFingerprint>
       checksum: checksum.toString()
     }
   } catch (error) {
-    return { sql, columns: [], rowCount: 0, checksum: '0', error: (error as Error).message }
+    return { sql, columns: [], rowCount: 0, checksum: '0', error: errorLine(error) }
   }
+}
+
+/**
+ * The failure as the report keeps it: the message's first line, cut short. A message can quote the
+ * value that failed (a cast of a file's contents, a secret column), and the report travels further
+ * than the database does.
+ */
+function errorLine(error: unknown): string {
+  const { code, message } = error as { code?: string; message: string }
+  // Data exceptions (class 22) end with the offending value: "invalid input syntax for type integer: …".
+  const first = code?.startsWith('22') ? message.split(/\n|: /)[0] : message.split('\n')[0]
+  return first.length > 120 ? `${first.slice(0, 120)}…` : first
 }
 
 /** JSON keeps NULL apart from the string "null" and a value with a comma apart from two values. */
