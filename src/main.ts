@@ -13,6 +13,7 @@ import { Stage, Stages } from './action/stages.js'
 import { renderSummary } from './action/summary.js'
 import { fetchDump } from './artifact/fetch-dump.js'
 import { githubArtifactStore, type ArtifactStore } from './artifact/store.js'
+import { repositoryVisibility } from './artifact/visibility.js'
 import type { Cancellation } from './base/cancellation.js'
 import { asMigrationError } from './base/errors.js'
 import type { RunScope } from './base/scope.js'
@@ -24,6 +25,7 @@ import { validateDatabase } from './modes/validate.js'
 import { Connector } from './pg/connection.js'
 import type { Endpoint } from './pg/endpoint.js'
 import { Passfile } from './pg/passfile.js'
+import { artifactExposure } from './plan/exposure.js'
 import { blockedBy, planMigration, type DatabaseJob, type Plan } from './plan/plan.js'
 import { isCivoEndpoint, resolveCivoTarget } from './targets/civo.js'
 import { installClient } from './tools/client/install.js'
@@ -55,6 +57,7 @@ export async function run(runtime: Runtime): Promise<RunReport> {
   const passfile = new Passfile(temp)
   const hints: HintContext = {}
   let failOnMismatch = true
+  report.visibility = repositoryVisibility(runner.env)
   try {
     const inputs = getInputs(runner)
     runner.forgetInputs(SECRET_INPUTS)
@@ -77,6 +80,11 @@ export async function run(runtime: Runtime): Promise<RunReport> {
         log
       )
     )
+    const exposure = artifactExposure(report.visibility, {
+      uploads: 'uploadArtifact' in inputs && inputs.uploadArtifact,
+      encrypted: 'encryptionKey' in inputs && inputs.encryptionKey !== undefined
+    })
+    if (exposure) for (const job of plan.jobs) job.findings.push(exposure)
     recordPlan(report, plan)
     logFindings(log, plan)
     const blocked = blockedBy(plan)
@@ -114,7 +122,8 @@ export async function run(runtime: Runtime): Promise<RunReport> {
       stages,
       passfile,
       artifacts,
-      env: runner.env
+      env: runner.env,
+      visibility: report.visibility
     }
     for (const [index, job] of plan.jobs.entries()) {
       const record = new DatabaseRecorder(report.databases[index], report)
