@@ -8,7 +8,7 @@ import { setOutputs } from './action/outputs.js'
 import { getInputs } from './action/parse-inputs.js'
 import { planRequestFor } from './action/plan-request.js'
 import { DatabaseRecorder, newReport, scopeReport, writeJsonReport, type RunReport } from './action/report.js'
-import type { ActionRunner } from './action/runner.js'
+import { withoutRowValuesRunner, type ActionRunner } from './action/runner.js'
 import { Stage, Stages } from './action/stages.js'
 import { renderSummary } from './action/summary.js'
 import { fetchDump } from './artifact/fetch-dump.js'
@@ -46,7 +46,9 @@ export interface Runtime {
  * outputs and the job summary are written in every outcome, before the step is failed.
  */
 export async function run(runtime: Runtime): Promise<RunReport> {
-  const { runner, cancellation } = runtime
+  const { cancellation } = runtime
+  const visibility = repositoryVisibility(runtime.runner.env)
+  const runner = visibility === 'public' ? withoutRowValuesRunner(runtime.runner) : runtime.runner
   const log = runner.log
   const scope: RunScope = { log, cancellation }
   const report = newReport('migrate')
@@ -57,7 +59,7 @@ export async function run(runtime: Runtime): Promise<RunReport> {
   const passfile = new Passfile(temp)
   const hints: HintContext = {}
   let failOnMismatch = true
-  report.visibility = repositoryVisibility(runner.env)
+  report.visibility = visibility
   try {
     const inputs = getInputs(runner)
     runner.forgetInputs(SECRET_INPUTS)

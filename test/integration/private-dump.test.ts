@@ -161,8 +161,10 @@ describe('a dump made in a public repository', () => {
 
   test("a failed verify's summary and log name the table and the count of differing rows, never their keys", async () => {
     await testbed.query('target', db, `UPDATE public.customers SET note = 'changed' WHERE code = '${CUSTOMER_KEY}'`)
+    // A query whose error quotes a row's value, as PostgreSQL's input functions do.
+    const leaky = 'SELECT note::int FROM public.customers WHERE length(note) < 10'
     const validate = (env: Record<string, string>) =>
-      runAction({ ...testbed.actionInputs(db, db), mode: 'validate' }, { env })
+      runAction({ ...testbed.actionInputs(db, db), mode: 'validate', 'validation-queries': leaky }, { env })
     const run = await validate(publicRun)
     expect(run.outputs.result).toBe('failed')
     // The key was found: it is in the JSON report on the runner, and only there.
@@ -171,10 +173,14 @@ describe('a dump made in a public repository', () => {
     expect(run.summary).toContain('1 differing row located; their keys are in the JSON report on the runner')
     expect(run.summary).not.toContain(CUSTOMER_KEY)
     expect(run.stdout).not.toContain(CUSTOMER_KEY)
+    expect(JSON.stringify(run.report)).toContain('invalid input syntax for type integer: \\"changed\\"')
+    expect(run.summary).toContain('invalid input syntax for type integer: "…"')
+    expect(run.summary + run.stdout).not.toContain('"changed"')
     // Elsewhere as before: a private repository's summary lists the key.
     const event = path.join(scratch, 'private-event.json')
     fs.writeFileSync(event, JSON.stringify({ repository: { private: true, visibility: 'private' } }))
     const privately = await validate({ GITHUB_EVENT_PATH: event })
     expect(privately.summary).toContain(`differing keys: ${CUSTOMER_KEY}`)
+    expect(privately.summary).toContain('invalid input syntax for type integer: "changed"')
   })
 })

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseAgeKey } from '../../src/artifact/encryption.js'
+import { withoutRowValues } from '../../src/base/redact.js'
 import { repositoryVisibility } from '../../src/artifact/visibility.js'
 import { artifactExposure } from '../../src/plan/exposure.js'
 
@@ -54,4 +55,24 @@ test('an age key is read from the key itself or from the whole file age-keygen w
   expect(parseAgeKey(recipient)).toEqual({ recipient })
   expect(parseAgeKey('correct horse battery staple')).toBeUndefined()
   expect(parseAgeKey(`${secret}\n${secret}`)).toBeUndefined()
+})
+
+test("PostgreSQL's quotes of row values are cut from text anyone may read; names stay", () => {
+  const cases: [string, string][] = [
+    [
+      'ERROR: duplicate key value violates unique constraint "users_pkey" DETAIL: Key (id, email)=(42, bob@example.com) already exists.',
+      'ERROR: duplicate key value violates unique constraint "users_pkey" DETAIL: Key (id, email)=(…) already exists.'
+    ],
+    [
+      'DETAIL: Key (customer_id)=(7) is not present in table "customers".',
+      'DETAIL: Key (customer_id)=(…) is not present in table "customers".'
+    ],
+    ['DETAIL: Failing row contains (1, null, (2,3)).', 'DETAIL: Failing row contains (…).'],
+    ['CONTEXT: COPY orders, line 3, column note: "secret text"', 'CONTEXT: COPY orders, line 3, column note: …'],
+    ['CONTEXT: COPY orders, line 3: "1\tbob"', 'CONTEXT: COPY orders, line 3: …'],
+    ['invalid input syntax for type integer: "bob"', 'invalid input syntax for type integer: "…"'],
+    ['value "99999999999" is out of range for type integer', 'value "…" is out of range for type integer'],
+    ['table public.customers: 3 rows differ', 'table public.customers: 3 rows differ']
+  ]
+  for (const [text, shown] of cases) expect(withoutRowValues(text)).toBe(shown)
 })
