@@ -53,7 +53,7 @@ function artifactLine(artifact: NonNullable<RunReport['artifact']>): string {
   if ('failed' in artifact) return `upload failed: ${inline(artifact.failed)}`
   if ('skipped' in artifact) return inline(artifact.reason)
   const name = artifact.url ? `[${inline(artifact.name)}](${artifact.url})` : inline(artifact.name)
-  return `${name} (${artifact.size} bytes, ${artifact.digest})`
+  return `${name} (${artifact.size} bytes, ${artifact.digest}${artifact.encrypted ? ', encrypted with age' : ''})`
 }
 
 /** Keys of differing rows: listed, or in a public repository only counted. */

@@ -79,6 +79,7 @@ describe('a dump made in a public repository', () => {
       env: publicRun
     })
     expect(outcome(run)).toEqual(PASSED)
+    expect(run.summary).toMatch(/\*\*Artifact:\*\* .*, encrypted with age\)/)
     expect(run.stdout).toContain(`::add-mask::${key}`)
     expect(shown(run.stdout)).not.toContain(key)
     // One database: the dump is the dump-path folder itself.

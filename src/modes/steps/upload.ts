@@ -67,7 +67,8 @@ async function uploadFolder(request: UploadRequest, name: string): Promise<Uploa
     const started = performance.now()
     const files = await encryptFolder(dumpDir, encryptedDir, await recipientOf(encryptTo))
     request.log.info(`encrypted ${files} files with age in ${((performance.now() - started) / 1000).toFixed(1)}s`)
-    return await artifacts.upload(encryptedDir, options)
+    const uploaded = await artifacts.upload(encryptedDir, options)
+    return 'skipped' in uploaded ? uploaded : { ...uploaded, encrypted: true }
   } finally {
     fs.rmSync(encryptedDir, { recursive: true, force: true })
   }
