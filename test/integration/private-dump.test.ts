@@ -185,3 +185,20 @@ describe('a dump made in a public repository', () => {
     expect(privately.summary).toContain('invalid input syntax for type integer: "changed"')
   })
 })
+
+describe('a migrate in a public repository', () => {
+  const db = uniqueName('public_migrate')
+  beforeAll(() => testbed.createSourceDatabase(db, SEED))
+
+  test('is blocked before the target is touched while it would upload a plain dump; upload-artifact: false passes', async () => {
+    const blocked = await runAction(testbed.actionInputs(db, db), { env: publicRun })
+    expect(blocked.exitCode).not.toBe(0)
+    expect(blocked.report.databases[0].findings.map((f: { id: string }) => f.id)).toEqual(['public-artifact'])
+    const exists = await testbed.query('target', 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}'`)
+    expect(exists.rowCount).toBe(0)
+
+    const kept = await runAction(testbed.actionInputs(db, db, { 'upload-artifact': 'false' }), { env: publicRun })
+    expect(outcome(kept)).toEqual(PASSED)
+    expect(kept.report.artifact).toBeUndefined()
+  })
+})
