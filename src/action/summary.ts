@@ -221,7 +221,11 @@ function byKind(differences: Difference[]): string[][] {
 }
 
 /** Checksums stay in the JSON report; the summary shows what a person can act on. */
-function differenceTable(differences: Difference[], keys: Record<string, string[]> = {}, shown = 'listed'): string {
+function differenceTable(
+  differences: Difference[],
+  keys: Record<string, string[]> = {},
+  shown: KeysShown = 'listed'
+): string {
   const value = (d: Difference, side: 'source' | 'target'): string =>
     d.kind === 'checksum' || (d.kind === 'large-objects' && typeof d[side] === 'string') ? '' : String(d[side] ?? '')
   return table(
@@ -238,7 +242,7 @@ function differenceTable(differences: Difference[], keys: Record<string, string[
   )
 }
 
-function differingKeys(keys: string[], shown: string): string {
+function differingKeys(keys: string[], shown: KeysShown): string {
   if (shown === 'listed') return `differing keys: ${keys.join(', ')}`
   return `${count(keys.length, 'differing row')} located; their keys are in the JSON report on the runner (report-path)`
 }
