@@ -173,6 +173,7 @@ describe('a dump made in a public repository', () => {
     expect(run.summary).toContain('public.customers')
     expect(run.summary).toContain('1 differing row located; their keys are in the JSON report on the runner')
     expect(run.summary).not.toContain(CUSTOMER_KEY)
+    expect(errorLines(run.stdout).at(-1)).toMatch(/the JSON report on the runner holds their keys$/)
     expect(run.stdout).not.toContain(CUSTOMER_KEY)
     expect(JSON.stringify(run.report)).toContain('invalid input syntax for type integer: \\"changed\\"')
     expect(run.summary).toContain('invalid input syntax for type integer: "…"')
