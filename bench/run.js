@@ -20,6 +20,7 @@ import { installPgcopydb, PGCOPYDB_VERSION } from './pgcopydb.js'
 import { baseDir, cleanup, live, mib, runTool, secs, toolEnv } from './processes.js'
 import { markdownTable, ratios, summarise } from './report.js'
 import { waitForQuiet } from './sampler.js'
+import { encryptionCase } from './encryption.js'
 import { resumeCase } from './resume.js'
 import { sideGroups } from './sides.js'
 import { benchSync } from './sync.js'
@@ -148,6 +149,10 @@ async function main() {
     expected: largest.database.counts,
     sizeGb: largest.sizeGb
   })
+  // artifact-encryption-key's cost, on the resume case's dump of the largest database.
+  const encryption = await encryptionCase(path.join(workDir, 'resume-dump')).catch((error) => ({
+    failed: error instanceof Error ? error.message : String(error)
+  }))
   // The zero-downtime case last, on the largest database: its writer changes the source.
   const sync = await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
   await resetTarget(target, false)
@@ -224,6 +229,7 @@ async function main() {
     sizes: bySize.map(({ sizeGb, database, results }) => ({ sizeGb, database, results })),
     summary,
     resume,
+    encryption,
     sync,
     failures
   }

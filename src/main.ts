@@ -9,11 +9,12 @@ import { setOutputs } from './action/outputs.js'
 import { getInputs } from './action/parse-inputs.js'
 import { planRequestFor } from './action/plan-request.js'
 import { DatabaseRecorder, newReport, scopeReport, writeJsonReport, type RunReport } from './action/report.js'
-import type { ActionRunner } from './action/runner.js'
+import { withoutRowValuesRunner, type ActionRunner } from './action/runner.js'
 import { Stage, Stages } from './action/stages.js'
 import { renderSummary } from './action/summary.js'
 import { fetchDump } from './artifact/fetch-dump.js'
 import { githubArtifactStore, type ArtifactStore } from './artifact/store.js'
+import { repositoryVisibility } from './artifact/visibility.js'
 import type { Cancellation } from './base/cancellation.js'
 import { asMigrationError } from './base/errors.js'
 import type { RunScope } from './base/scope.js'
@@ -25,6 +26,7 @@ import { validateDatabase } from './modes/validate.js'
 import { Connector, serverVersionNumber } from './pg/connection.js'
 import type { Endpoint } from './pg/endpoint.js'
 import { Passfile } from './pg/passfile.js'
+import { artifactExposure } from './plan/exposure.js'
 import { blockedBy, planMigration, type DatabaseJob, type Plan } from './plan/plan.js'
 import { isCivoEndpoint, resolveCivoTarget } from './targets/civo.js'
 import { installClient } from './tools/client/install.js'
@@ -45,7 +47,9 @@ export interface Runtime {
  * outputs and the job summary are written in every outcome, before the step is failed.
  */
 export async function run(runtime: Runtime): Promise<RunReport> {
-  const { runner, cancellation } = runtime
+  const { cancellation } = runtime
+  const visibility = repositoryVisibility(runtime.runner.env)
+  const runner = visibility === 'public' ? withoutRowValuesRunner(runtime.runner) : runtime.runner
   const log = runner.log
   const scope: RunScope = { log, cancellation }
   const report = newReport('migrate')
@@ -57,6 +61,7 @@ export async function run(runtime: Runtime): Promise<RunReport> {
   const hints: HintContext = {}
   let failOnMismatch = true
   let closeAccess: CloseAccess | undefined
+  report.visibility = visibility
   try {
     const inputs = getInputs(runner)
     runner.forgetInputs(SECRET_INPUTS)
@@ -84,6 +89,11 @@ export async function run(runtime: Runtime): Promise<RunReport> {
         log
       )
     )
+    const exposure = artifactExposure(report.visibility, {
+      uploads: 'uploadArtifact' in inputs && inputs.uploadArtifact,
+      encrypted: 'encryptionKey' in inputs && inputs.encryptionKey !== undefined
+    })
+    if (exposure) for (const job of plan.jobs) job.findings.push(exposure)
     recordPlan(report, plan)
     logFindings(log, plan)
     const blocked = blockedBy(plan)
@@ -121,7 +131,8 @@ export async function run(runtime: Runtime): Promise<RunReport> {
       stages,
       passfile,
       artifacts,
-      env: runner.env
+      env: runner.env,
+      visibility: report.visibility
     }
     for (const [index, job] of plan.jobs.entries()) {
       const record = new DatabaseRecorder(report.databases[index], report)

@@ -14,7 +14,10 @@ export function conclude(report: RunReport, failOnMismatch: boolean, log: Log): 
     report.error = {
       stage: 'Verify',
       message: `${report.mismatches} differences between source and target`,
-      hint: 'each difference is listed with its table and the keys of differing rows; the JSON report holds them all'
+      hint:
+        report.visibility === 'public'
+          ? 'each difference is listed with its table and the number of differing rows; the JSON report on the runner holds their keys'
+          : 'each difference is listed with its table and the keys of differing rows; the JSON report holds them all'
     }
     if (!failOnMismatch)
       log.warning(`${report.mismatches} differences found; fail-on-mismatch is false, so the step passes`)

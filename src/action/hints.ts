@@ -63,6 +63,10 @@ const RULES: Partial<Record<ErrorKind, HintRule>> = {
   'dump-path-unwritable': () => `point ${Inputs.DumpPath} at a writable folder`,
   'no-dump': () => `set ${Inputs.DumpPath} to the downloaded dump folder, or ${Inputs.ArtifactName} to download it`,
   'no-manifest': () => `point ${Inputs.DumpPath} at the dump folder, or set ${Inputs.ArtifactName}`,
+  'dump-encrypted': (error) =>
+    error.facts.reason === 'wrong'
+      ? `set ${Inputs.ArtifactEncryptionKey} to the age secret key whose public key the dump job encrypted to; nothing was written to the target`
+      : `set ${Inputs.ArtifactEncryptionKey} to the age secret key (AGE-SECRET-KEY-1…) the dump job used; nothing was written to the target`,
   'artifact-download': () => `check ${Inputs.ArtifactName} and ${Inputs.ArtifactRunId}`,
   'artifact-upload': () => `${Inputs.ArtifactRequired} is true; fix the upload or set it to false`,
   'restore-role': (error) =>

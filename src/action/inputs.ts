@@ -1,3 +1,4 @@
+import type { AgeKey } from '../artifact/encryption.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import type { ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
@@ -30,6 +31,7 @@ export enum Inputs {
   RetentionDays = 'retention-days',
   ArtifactRequired = 'artifact-required',
   ArtifactRunId = 'artifact-run-id',
+  ArtifactEncryptionKey = 'artifact-encryption-key',
   GithubToken = 'github-token',
   CivoApiKey = 'civo-api-key',
   CivoDatabase = 'civo-database',
@@ -135,6 +137,8 @@ interface UploadInputs {
   retentionDays?: number
   /** When true, a failed upload fails the step; otherwise it is a warning. */
   artifactRequired: boolean
+  /** The age key the artifact is encrypted to; absent: uploaded as it is. */
+  encryptionKey?: AgeKey
 }
 
 interface VerifyInputs<Level extends VerifyLevel = VerifyLevel> {
@@ -164,6 +168,8 @@ interface DumpSourceInputs {
   /** Download the dump from another run's artifact. */
   artifactRunId?: number
   githubToken?: string
+  /** The age secret key an encrypted dump is opened with. */
+  encryptionKey?: AgeKey
 }
 
 /** migrate: plan, install, dump, upload, restore, verify. */
@@ -220,4 +226,10 @@ export const DEFAULT_CLIENT_DOWNLOAD_URL =
   'https://github.com/theseus-rs/postgresql-binaries/releases/download/{version}/postgresql-{version}-{target}.tar.gz'
 
 /** Inputs that hold passwords or tokens. */
-export const SECRET_INPUTS = [Inputs.SourceUrl, Inputs.TargetUrl, Inputs.GithubToken, Inputs.CivoApiKey]
+export const SECRET_INPUTS = [
+  Inputs.SourceUrl,
+  Inputs.TargetUrl,
+  Inputs.GithubToken,
+  Inputs.CivoApiKey,
+  Inputs.ArtifactEncryptionKey
+]

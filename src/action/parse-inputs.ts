@@ -1,5 +1,6 @@
 import os from 'node:os'
 import path from 'node:path'
+import { parseAgeKey, type AgeKey } from '../artifact/encryption.js'
 import { MigrationError } from '../base/errors.js'
 import { parseDatabaseUrl, type Endpoint } from '../pg/endpoint.js'
 import { splitPatterns } from '../scope/patterns.js'
@@ -67,6 +68,21 @@ class InputReader {
     if (value) this.runner.log.mask(value)
     return value || undefined
   }
+}
+
+/** The artifact's age key: a secret key (AGE-SECRET-KEY-1…), or for a dump job its public key (age1…). */
+function parseEncryptionKey(read: InputReader, runner: ActionRunner): AgeKey | undefined {
+  const raw = read.secret(Inputs.ArtifactEncryptionKey)
+  if (!raw) return undefined
+  const key = parseAgeKey(raw)
+  if (!key)
+    throw refused(
+      `${Inputs.ArtifactEncryptionKey} is not an age key`,
+      'store the AGE-SECRET-KEY-1… line that age-keygen prints as a secret and pass it; a dump job may take its public key (age1…)'
+    )
+  // A whole key file is masked as one value; its key line must be masked on its own too.
+  if ('identity' in key && key.identity !== raw) runner.log.mask(key.identity)
+  return key
 }
 
 /** Inline SQL (statements separated by semicolons at line ends) or a path to a .sql file. */
@@ -288,7 +304,8 @@ export function getInputs(runner: ActionRunner): ActionInputs {
     uploadArtifact: read.boolean(Inputs.UploadArtifact, true),
     artifactName: checkArtifactName(read.text(Inputs.ArtifactName) || undefined),
     retentionDays: checkRetentionDays(read.positiveInteger(Inputs.RetentionDays)),
-    artifactRequired: read.boolean(Inputs.ArtifactRequired, false)
+    artifactRequired: read.boolean(Inputs.ArtifactRequired, false),
+    encryptionKey: parseEncryptionKey(read, runner)
   })
   const sync = (copied: { scope: ScopePatterns; ifTargetNotEmpty: string }) => {
     const kind = read.choice(Inputs.Sync, ['none', 'logical'] as const, 'none')
@@ -356,6 +373,7 @@ export function getInputs(runner: ActionRunner): ActionInputs {
         artifactName: read.text(Inputs.ArtifactName) || undefined,
         artifactRunId: read.positiveInteger(Inputs.ArtifactRunId),
         githubToken: read.secret(Inputs.GithubToken),
+        encryptionKey: parseEncryptionKey(read, runner),
         ...verify(levels)
       }
   }

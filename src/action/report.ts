@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { MigrationError } from '../base/errors.js'
 import type { UploadedArtifact, UploadSkipped } from '../artifact/store.js'
+import type { Visibility } from '../artifact/visibility.js'
 import type { Finding } from '../plan/findings.js'
 import type { SyncRecord } from '../sync/types.js'
 import type { LeftOut, Prerequisites, ResolvedScope, ScopePatterns } from '../scope/types.js'
@@ -80,6 +81,8 @@ export interface RunReport {
   targetVersion?: string
   clientVersion?: string
   dumpPath?: string
+  /** The repository's visibility: in a public one the summary and the log name no row's values. */
+  visibility?: Visibility
   mismatches: number
   stages: StageTiming[]
   databases: DatabaseReport[]

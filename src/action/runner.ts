@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { escapeWorkflowCommands, type Log } from '../base/log.js'
+import { withoutRowValues } from '../base/redact.js'
 
 /** The log of a workflow step: lines, secrets masked, and folding groups. */
 export interface StepLog extends Log {
@@ -51,5 +52,26 @@ export function githubRunner(): ActionRunner {
       for (const name of names) delete process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]
     },
     env: process.env
+  }
+}
+
+/**
+ * The runner of a public repository's run, whose log, summary and failure line anyone can read:
+ * every line passes through withoutRowValues. The JSON report on the runner keeps everything.
+ */
+export function withoutRowValuesRunner(runner: ActionRunner): ActionRunner {
+  const log = runner.log
+  return {
+    ...runner,
+    log: {
+      debug: (message) => log.debug(withoutRowValues(message)),
+      info: (message) => log.info(withoutRowValues(message)),
+      warning: (message) => log.warning(withoutRowValues(message)),
+      error: (message) => log.error(withoutRowValues(message)),
+      mask: (secret) => log.mask(secret),
+      group: (name, work) => log.group(withoutRowValues(name), work)
+    },
+    setFailed: (message) => runner.setFailed(withoutRowValues(message)),
+    writeSummary: (markdown) => runner.writeSummary(withoutRowValues(markdown))
   }
 }

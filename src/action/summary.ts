@@ -32,7 +32,9 @@ export function renderSummary(report: RunReport): string {
   }
   if (report.civo) blocks.push(civoLine(report.civo, { inline, count }))
   if (report.artifact) blocks.push(`**Artifact:** ${artifactLine(report.artifact)}`)
-  for (const database of report.databases) blocks.push(...databaseBlocks(database))
+  // A public repository's summary is public: it names tables and counts, never a row's key.
+  const shown: KeysShown = report.visibility === 'public' ? 'counted' : 'listed'
+  for (const database of report.databases) blocks.push(...databaseBlocks(database, shown))
   return blocks.join('\n\n') + '\n'
 }
 
@@ -53,10 +55,13 @@ function artifactLine(artifact: NonNullable<RunReport['artifact']>): string {
   if ('failed' in artifact) return `upload failed: ${inline(artifact.failed)}`
   if ('skipped' in artifact) return inline(artifact.reason)
   const name = artifact.url ? `[${inline(artifact.name)}](${artifact.url})` : inline(artifact.name)
-  return `${name} (${artifact.size} bytes, ${artifact.digest})`
+  return `${name} (${artifact.size} bytes, ${artifact.digest}${artifact.encrypted ? ', encrypted with age' : ''})`
 }
 
-function databaseBlocks(database: DatabaseReport): string[] {
+/** Keys of differing rows: listed, or in a public repository only counted. */
+type KeysShown = 'listed' | 'counted'
+
+function databaseBlocks(database: DatabaseReport, shown: KeysShown): string[] {
   const title = database.name === database.target ? database.name : `${database.name} → ${database.target}`
   const blocks = [`### Database ${inline(title)}`]
   if (database.error) blocks.push(`**${database.error.stage ?? 'Run'} failed:** ${inline(database.error.message)}`)
@@ -84,7 +89,7 @@ function databaseBlocks(database: DatabaseReport): string[] {
     )
   if (notes.length > 0) blocks.push(notes.join('\n'))
   if (database.sync) blocks.push(...syncBlocks(database.sync))
-  if (database.comparison) blocks.push(...verificationBlocks(database))
+  if (database.comparison) blocks.push(...verificationBlocks(database, shown))
   return blocks
 }
 
@@ -144,7 +149,7 @@ function withObjects(finding: Finding): string {
   return `${finding.message} (${count(finding.objects.length, 'object')}${finding.objects.length <= 10 ? `: ${finding.objects.join(', ')}` : ''})`
 }
 
-function verificationBlocks(database: DatabaseReport): string[] {
+function verificationBlocks(database: DatabaseReport, shown: KeysShown): string[] {
   const differences = database.comparison?.differences ?? []
   const unexpected = differences.filter((d) => !d.expected)
   const expected = differences.filter((d) => d.expected)
@@ -156,7 +161,9 @@ function verificationBlocks(database: DatabaseReport): string[] {
   ]
   if (unexpected.length > 0) {
     blocks.push(table(['Kind', 'Count', 'Objects'], byKind(unexpected)))
-    blocks.push(details(`Differences (${unexpected.length})`, differenceTable(unexpected, database.differingRows)))
+    blocks.push(
+      details(`Differences (${unexpected.length})`, differenceTable(unexpected, database.differingRows, shown))
+    )
   }
   if (expected.length > 0) blocks.push(...expectedBlocks(expected))
   const tables = tableRows(database)
@@ -220,7 +227,11 @@ function byKind(differences: Difference[]): string[][] {
 }
 
 /** Checksums stay in the JSON report; the summary shows what a person can act on. */
-function differenceTable(differences: Difference[], keys: Record<string, string[]> = {}): string {
+function differenceTable(
+  differences: Difference[],
+  keys: Record<string, string[]> = {},
+  shown: KeysShown = 'listed'
+): string {
   const value = (d: Difference, side: 'source' | 'target'): string =>
     d.kind === 'checksum' || (d.kind === 'large-objects' && typeof d[side] === 'string') ? '' : String(d[side] ?? '')
   return table(
@@ -232,9 +243,14 @@ function differenceTable(differences: Difference[], keys: Record<string, string[
         d.object,
         value(d, 'source'),
         value(d, 'target'),
-        keys[d.object]?.length ? `${d.detail}; differing keys: ${keys[d.object].join(', ')}` : d.detail
+        keys[d.object]?.length ? `${d.detail}; ${differingKeys(keys[d.object], shown)}` : d.detail
       ])
   )
+}
+
+function differingKeys(keys: string[], shown: KeysShown): string {
+  if (shown === 'listed') return `differing keys: ${keys.join(', ')}`
+  return `${count(keys.length, 'differing row')} located; their keys are in the JSON report on the runner (report-path)`
 }
 
 function tableRows(database: DatabaseReport): string | undefined {

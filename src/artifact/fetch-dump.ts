@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { MigrationError } from '../base/errors.js'
 import type { Log } from '../base/log.js'
+import { decryptFolder, isEncryptedDump, type AgeKey } from './encryption.js'
 import { MANIFEST_FILE, readVerifiedManifest, type Manifest } from './manifest.js'
 import type { ArtifactStore } from './store.js'
 
@@ -14,6 +15,8 @@ export interface DumpSource {
   /** The workflow run that uploaded it, when not this one; needs `token`. */
   artifactRunId?: number
   token?: string
+  /** The age secret key, for a dump uploaded encrypted. */
+  encryptionKey?: AgeKey
 }
 
 /**
@@ -26,7 +29,7 @@ export async function fetchDump(
   log: Log
 ): Promise<{ dir: string; manifest: Manifest }> {
   let dir = from.dumpPath
-  if (!fs.existsSync(path.join(dir, MANIFEST_FILE))) {
+  if (!hasDump(dir)) {
     if (!from.artifactName) throw new MigrationError('no-dump', `no dump at ${dir} (no ${MANIFEST_FILE})`)
     log.info(`downloading artifact ${from.artifactName}${from.artifactRunId ? ` from run ${from.artifactRunId}` : ''}`)
     dir = await artifacts
@@ -40,9 +43,16 @@ export async function fetchDump(
         throw new MigrationError('artifact-download', error.message)
       })
   }
+  if (isEncryptedDump(dir, MANIFEST_FILE)) {
+    const files = await decryptFolder(dir, MANIFEST_FILE, from.encryptionKey)
+    log.info(`decrypted ${files} files of the dump with the age key`)
+  }
   const manifest = await readVerifiedManifest(dir)
   log.info(
     `dump of ${manifest.database} from PostgreSQL ${manifest.sourceVersion}, taken ${manifest.snapshotTakenAt}: ${Object.keys(manifest.files).length} files verified`
   )
   return { dir, manifest }
 }
+
+const hasDump = (dir: string): boolean =>
+  fs.existsSync(path.join(dir, MANIFEST_FILE)) || isEncryptedDump(dir, MANIFEST_FILE)

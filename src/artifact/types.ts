@@ -8,6 +8,8 @@ export interface UploadedArtifact {
   digest: string
   /** Page of the artifact on GitHub, when the run's GITHUB_* variables are known. */
   url?: string
+  /** Every file was encrypted with age before the upload. */
+  encrypted?: boolean
 }
 
 /** Why no artifact was made; the dump folder is left where it is. */

@@ -34,6 +34,7 @@ export type ErrorKind =
   | 'no-dump'
   | 'no-manifest'
   | 'dump-damaged'
+  | 'dump-encrypted'
   | 'artifact-download'
   | 'artifact-upload'
   // running pg_dump / pg_restore and loading data

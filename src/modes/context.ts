@@ -3,6 +3,7 @@ import type { ActionInputs } from '../action/inputs.js'
 import type { StepLog } from '../action/runner.js'
 import type { Stages } from '../action/stages.js'
 import type { ArtifactStore } from '../artifact/store.js'
+import type { Visibility } from '../artifact/visibility.js'
 import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import type { Passfile } from '../pg/passfile.js'
@@ -29,6 +30,8 @@ export interface ModeContext<I extends ActionInputs = ActionInputs> {
   artifacts: ArtifactStore
   /** The step's environment (GITHUB_RUN_ID names default artifacts). */
   env: NodeJS.ProcessEnv
+  /** The repository's visibility: who can read the artifact, the log and the summary. */
+  visibility: Visibility
 }
 
 /** A context whose client, source or target a mode needs, checked once at its start. */

@@ -4,6 +4,7 @@ import type { MigrateInputs } from '../action/inputs.js'
 import type { DatabaseRecorder, ResumeReport, Verification } from '../action/report.js'
 import { Stage, within } from '../action/stages.js'
 import { MANIFEST_FILE, readVerifiedManifest } from '../artifact/manifest.js'
+import { decryptFolder, isEncryptedDump } from '../artifact/encryption.js'
 import { settledLater } from '../base/async.js'
 import type { Log } from '../base/log.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
@@ -151,6 +152,8 @@ async function findEarlierDump(
     fs.rmSync(dir, { recursive: true, force: true })
   try {
     const downloaded = await artifacts.download({ name, destination: dir })
+    // Uploaded encrypted: opened with the same key, or refused here and dumped again.
+    if (isEncryptedDump(downloaded, MANIFEST_FILE)) await decryptFolder(downloaded, MANIFEST_FILE, inputs.encryptionKey)
     return await checkedDump(downloaded, marker, log)
   } catch (error) {
     log.info(`resume: no artifact ${name} to resume from: ${(error as Error).message}`)

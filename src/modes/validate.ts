@@ -42,5 +42,5 @@ export async function validateDatabase(
     return { source: sourceFingerprint, target: targetFingerprint, comparison, differingRows }
   })
   record.verified(verification)
-  logVerification(log, job.source, verification)
+  logVerification(log, job.source, verification, context.visibility)
 }

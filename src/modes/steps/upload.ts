@@ -1,6 +1,9 @@
+import fs from 'node:fs'
 import { MigrationError } from '../../base/errors.js'
 import type { Log } from '../../base/log.js'
+import { encryptFolder, recipientOf, type AgeKey } from '../../artifact/encryption.js'
 import type { ArtifactStore, UploadedArtifact, UploadSkipped } from '../../artifact/store.js'
+import { artifactReaders, type Visibility } from '../../artifact/visibility.js'
 
 /** The upload's outcome as the report keeps it. */
 export type UploadOutcome = UploadedArtifact | UploadSkipped | { failed: string }
@@ -17,6 +20,10 @@ export interface UploadRequest {
   required: boolean
   /** GITHUB_RUN_ID, for the default name. */
   runId?: string
+  /** The age key to encrypt to before anything leaves the runner; absent: the files as they are. */
+  encryptTo?: AgeKey
+  /** Who can read the artifact, for the log. */
+  visibility: Visibility
 }
 
 /**
@@ -27,12 +34,16 @@ export async function uploadDumpArtifact(
   request: UploadRequest,
   record: (outcome: UploadOutcome) => void
 ): Promise<void> {
-  const { artifacts, log, dumpDir } = request
+  const { log, dumpDir } = request
   const name = request.name ?? defaultArtifactName(request.database, request.runId)
   let outcome: UploadOutcome
   try {
-    outcome = await artifacts.upload(dumpDir, { name, retentionDays: request.retentionDays })
+    outcome = await uploadFolder(request, name)
     if ('skipped' in outcome) log.info(outcome.reason)
+    else
+      log.info(
+        `artifact ${name}: ${request.encryptTo ? 'encrypted, readable only with the key' : `readable by ${artifactReaders(request.visibility)}`}`
+      )
   } catch (error) {
     outcome = { failed: (error as Error).message }
   }
@@ -40,6 +51,27 @@ export async function uploadDumpArtifact(
   if (!('failed' in outcome)) return
   if (request.required) throw new MigrationError('artifact-upload', outcome.failed)
   log.warning(`artifact upload failed (the dump stays at ${dumpDir}): ${outcome.failed}`)
+}
+
+/**
+ * The dump folder as it is, or an encrypted copy of it beside it (removed after the upload): the
+ * restore that runs beside a migrate's upload keeps reading the plain files.
+ */
+async function uploadFolder(request: UploadRequest, name: string): Promise<UploadedArtifact | UploadSkipped> {
+  const { artifacts, dumpDir, encryptTo } = request
+  const options = { name, retentionDays: request.retentionDays }
+  if (!encryptTo) return artifacts.upload(dumpDir, options)
+  const encryptedDir = `${dumpDir}.age`
+  fs.rmSync(encryptedDir, { recursive: true, force: true })
+  try {
+    const started = performance.now()
+    const files = await encryptFolder(dumpDir, encryptedDir, await recipientOf(encryptTo))
+    request.log.info(`encrypted ${files} files with age in ${((performance.now() - started) / 1000).toFixed(1)}s`)
+    const uploaded = await artifacts.upload(encryptedDir, options)
+    return 'skipped' in uploaded ? uploaded : { ...uploaded, encrypted: true }
+  } finally {
+    fs.rmSync(encryptedDir, { recursive: true, force: true })
+  }
 }
 
 export function defaultArtifactName(database: string, runId?: string): string {
@@ -52,7 +84,8 @@ export function uploadRequestFor(
     artifacts: ArtifactStore
     log: Log
     env: NodeJS.ProcessEnv
-    inputs: { artifactName?: string; retentionDays?: number; artifactRequired: boolean }
+    visibility: Visibility
+    inputs: { artifactName?: string; retentionDays?: number; artifactRequired: boolean; encryptionKey?: AgeKey }
   },
   database: string,
   dumpDir: string
@@ -66,6 +99,8 @@ export function uploadRequestFor(
     name: inputs.artifactName,
     retentionDays: inputs.retentionDays,
     required: inputs.artifactRequired,
-    runId: context.env.GITHUB_RUN_ID
+    runId: context.env.GITHUB_RUN_ID,
+    encryptTo: inputs.encryptionKey,
+    visibility: context.visibility
   }
 }

@@ -1,5 +1,6 @@
 import type { DatabaseRecorder, Verification } from '../../action/report.js'
 import { Stage, type Stages } from '../../action/stages.js'
+import type { Visibility } from '../../artifact/visibility.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
@@ -81,7 +82,7 @@ export async function verifyTarget(
  * the data (the fingerprint's sequential scans do not wait for it); then recorded and logged.
  */
 export async function verifyBesideAnalyze(
-  context: { connector: Connector; log: Log; stages: Stages; inputs: VerifySettings },
+  context: { connector: Connector; log: Log; stages: Stages; inputs: VerifySettings; visibility?: Visibility },
   job: DatabaseJob,
   record: DatabaseRecorder,
   request: {
@@ -102,7 +103,7 @@ export async function verifyBesideAnalyze(
     return verified
   })
   record.verified(verification)
-  logVerification(log, job.source, verification)
+  logVerification(log, job.source, verification, context.visibility)
   return verification
 }
 
@@ -135,16 +136,20 @@ export async function locateRows(
 }
 
 /** One log line per unexpected difference (the first 50), or one saying there were none. */
-export function logVerification(log: Log, database: string, verification: Verification): void {
+export function logVerification(log: Log, database: string, verification: Verification, visibility?: Visibility): void {
   const differences = verification.comparison.differences.filter((d) => !d.expected)
   if (differences.length === 0) {
     log.info(`${database}: verified, no differences (${verification.target.tables.length} tables)`)
     return
   }
+  // A public repository's log is public: the count of differing rows, never their keys.
+  const keysOf = (object: string): string => {
+    const keys = verification.differingRows?.[object]
+    if (!keys) return ''
+    if (visibility !== 'public') return ` (keys ${keys.join(', ')})`
+    return ` (${keys.length} differing rows located; their keys are in the JSON report on the runner)`
+  }
   for (const d of differences.slice(0, 50)) {
-    const keys = verification.differingRows?.[d.object]
-    log.error(
-      `${database}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keys ? ` (keys ${keys.join(', ')})` : ''}`
-    )
+    log.error(`${database}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keysOf(d.object)}`)
   }
 }
