@@ -122,7 +122,12 @@ async function copyAndVerify(
         async prepareTarget() {
           restoreTimer = stages.begin(Stage.Restore, job.source)
           createdTarget = (await prepareTarget(preparation, record)).created
-          writer = await openWriter(preparation, restoring, record)
+          writer = await openWriter(preparation, restoring, record).catch(async (error: unknown) => {
+            // Nothing is restored yet: a database this run made goes again, so following the hint starts afresh.
+            if (createdTarget) await dropCreatedTarget(preparation, record, targetMajor)
+            createdTarget = false
+            throw error
+          })
         }
       })
     )

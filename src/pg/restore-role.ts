@@ -102,6 +102,21 @@ export async function openRestoreRole(
   return { ...target, user: role, password }
 }
 
+/**
+ * The role logs in once before anything is restored: a provider whose pg_hba.conf admits only its own
+ * login would otherwise fail the restore halfway, with a message about a role the user never named.
+ */
+export async function proveRestoreRoleLogin(connector: Connector, writer: Endpoint): Promise<void> {
+  try {
+    await connector.withConnection(writer, async () => undefined, { attempts: 1 })
+  } catch (error) {
+    throw refused(
+      `the target refused a login as the restore role ${writer.user}: ${(error as Error).message}`,
+      "admit the role in the server's pg_hba.conf (a managed server usually admits every role with a password)"
+    )
+  }
+}
+
 /** The role, created when missing; an existing one only if this action made it for this database. */
 async function ensureRole(db: pg.Client, role: string, database: string, log: Log): Promise<void> {
   const { rows } = await db.query<{ mark: string | null }>(

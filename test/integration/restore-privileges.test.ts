@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { runAction, outcome, PASSED } from '../support/run-action.js'
+import { errorLines, runAction, outcome, PASSED } from '../support/run-action.js'
 import { serverUrl } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName } from '../support/testbed.js'
 
@@ -218,5 +218,33 @@ test('restore mode: the dump of a hostile source is restored and analyzed as the
   } finally {
     fs.rmSync(work, { recursive: true, force: true })
     for (const role of await rolesNamed(tag)) await testbed.query('target', 'postgres', `DROP ROLE ${quoteIdent(role)}`)
+  }
+}, 120_000)
+
+test('a target that refuses the restore role a login says so before the restore, and accept-source-code: true then passes', async () => {
+  const db = uniqueName('nologin')
+  const role = `migrated_${db}`
+  await testbed.createSourceDatabase(db, 'CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);')
+  // The role as an earlier run left it, but admitting no session: what a pg_hba.conf that admits only
+  // the provider's login does to it.
+  await testbed.query(
+    'target',
+    'postgres',
+    `SET ROLE ${quoteIdent(admin)};
+     CREATE ROLE ${quoteIdent(role)} NOLOGIN CONNECTION LIMIT 0;
+     COMMENT ON ROLE ${quoteIdent(role)} IS 'pg-migrate-action: owns what was restored into database ${db}';
+     RESET ROLE`
+  )
+  try {
+    const refusedRun = await runAction(testbed.actionInputs(db, db))
+    const errors = errorLines(refusedRun.stdout)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain(`the target refused a login as the restore role ${role}`)
+    expect(errors[0]).toContain('accept-source-code: true')
+    const run = await runAction(testbed.actionInputs(db, db, { 'accept-source-code': 'true' }))
+    expect(outcome(run)).toEqual(PASSED)
+  } finally {
+    await testbed.query('target', 'postgres', `DROP DATABASE IF EXISTS ${quoteIdent(db)}`)
+    await testbed.query('target', 'postgres', `DROP ROLE IF EXISTS ${quoteIdent(role)}`)
   }
 }, 120_000)

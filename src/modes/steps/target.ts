@@ -5,7 +5,7 @@ import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import { serverVersionNumber } from '../../pg/connection.js'
 import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
-import { closeRestoreRole, openRestoreRole } from '../../pg/restore-role.js'
+import { closeRestoreRole, openRestoreRole, proveRestoreRoleLogin } from '../../pg/restore-role.js'
 import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
 import { isUserSchema, quoteIdent, quoteLiteral } from '../../pg/sql.js'
 import { rolesReferenced } from '../../plan/checks/index.js'
@@ -107,6 +107,7 @@ export async function openWriter(
   const writer = await step.connector.withConnection(target, (db) =>
     openRestoreRole(db, { target, owners, loginIsSuperuser: step.targetIsSuperuser, log: step.log })
   )
+  await proveRestoreRoleLogin(step.connector, writer)
   restorer.login = restorer.endpoint
   restorer.endpoint = writer
   record.restoredAs(writer.user)
@@ -143,7 +144,7 @@ export async function makePrerequisites(target: pg.Client, needed: Prerequisites
   if (made.length > 0) log.info(`created on the target for the objects that move: ${made.join(', ')}`)
 }
 
-/** Undoes a target database this run created, when the dump failed: the target is left as it was. */
+/** Undoes a target database this run created, when the run stopped before restoring into it: the target is left as it was. */
 export async function dropCreatedTarget(
   step: TargetPreparation,
   record: DatabaseRecorder,
@@ -159,7 +160,7 @@ export async function dropCreatedTarget(
       { afterCancel: true }
     )
     record.targetTouched(false)
-    log.info(`dropped the target database ${job.target}: this run had created it, and the dump failed`)
+    log.info(`dropped the target database ${job.target}: this run had created it, and stopped before restoring into it`)
   } catch (error) {
     log.warning(`could not drop ${job.target}, which this run created: ${(error as Error).message}`)
   }
