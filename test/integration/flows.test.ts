@@ -139,7 +139,9 @@ describe('migrate', () => {
       message: expect.stringContaining('pg_dump failed'),
       hint: undefined
     })
-    expect(run.lines).toContain(`dropped the target database ${target}: this run had created it, and stopped before restoring into it`)
+    expect(run.lines).toContain(
+      `dropped the target database ${target}: this run had created it, and stopped before restoring into it`
+    )
     expect(run.report.databases[0].targetTouched).toBe(false)
     expect(await targetExists(target)).toBe(false)
   })
