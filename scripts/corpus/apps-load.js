@@ -34,7 +34,20 @@ export async function loadApp({ server, app, psql, passfile }) {
   const after = (app.after ?? []).flatMap((sql) => ['-c', sql])
   const { code, stdout, stderr } = await run(
     psql,
-    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', ...(app.singleTransaction ? ['--single-transaction'] : []), '-d', database, '-c', `SET ROLE ${ident(owner)}`, ...before, ...files, ...after],
+    [
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      ...(app.singleTransaction ? ['--single-transaction'] : []),
+      '-d',
+      database,
+      '-c',
+      `SET ROLE ${ident(owner)}`,
+      ...before,
+      ...files,
+      ...after
+    ],
     {
       env: { ...libpqEnv(server, server.superuser.user, passfile), PGOPTIONS: '-c client_min_messages=error' },
       cwd: path.dirname(app.sqlFiles[0])

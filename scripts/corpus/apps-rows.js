@@ -100,8 +100,7 @@ async function describeTables(client) {
         const column = table.columns.find((c) => c.name === m[1] && c.type === 'bytea')
         if (column) column.byteLength = Number(m[2])
       }
-    }
-    else if (row.contype !== 'c' && columns.length === 1) columns[0].unique = true
+    } else if (row.contype !== 'c' && columns.length === 1) columns[0].unique = true
     else if (row.contype !== 'c') for (const column of columns) column.unique ||= column.type !== 'bool'
   }
   return tables
@@ -110,7 +109,11 @@ async function describeTables(client) {
 /** The literals a CHECK lists for its column: `IN ('a', 'b')`, `= ANY (ARRAY[…])`, `= 'a' OR …`. */
 function checkLiterals(definition) {
   // Only a comparison of the column itself (no function of it, no range): octet_length(uuid) = 16 lists no value.
-  if (!/ANY|IN \(|=/.test(definition) || /[<>]/.test(definition) || /\b(?!ANY\b|ARRAY\b|CHECK\b)\w+\s*\(/i.test(definition))
+  if (
+    !/ANY|IN \(|=/.test(definition) ||
+    /[<>]/.test(definition) ||
+    /\b(?!ANY\b|ARRAY\b|CHECK\b)\w+\s*\(/i.test(definition)
+  )
     return []
   const quoted = [...definition.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1].replaceAll("''", "'"))
   if (quoted.length) return quoted
@@ -154,7 +157,8 @@ function rowValues(table, columns, references, row, random) {
   for (const [index, fk] of table.foreignKeys.entries()) {
     const candidates = references[index]
     const nullable = fk.columns.every((c) => !c.notNull)
-    const chosen = candidates.length && !(nullable && random() < 0.15) ? candidates[Math.floor(random() * candidates.length)] : null
+    const chosen =
+      candidates.length && !(nullable && random() < 0.15) ? candidates[Math.floor(random() * candidates.length)] : null
     fk.columns.forEach((column, i) => values.set(column, chosen ? chosen[i] : null))
   }
   return columns.map((column) => {
@@ -197,7 +201,10 @@ async function insertRows(client, table, columns, rows) {
           })
           .join(', ')})`
     )
-    return { text: `INSERT INTO ${table.name} (${columns.map((c) => ident(c.name)).join(', ')}) VALUES ${tuples.join(', ')}`, values: params }
+    return {
+      text: `INSERT INTO ${table.name} (${columns.map((c) => ident(c.name)).join(', ')}) VALUES ${tuples.join(', ')}`,
+      values: params
+    }
   }
   try {
     await client.query(statement(rows))
