@@ -15,26 +15,27 @@ const NPM_DIR = path.join(CORPUS_DIR, 'apps-npm')
 const APPS_DIR = path.join(CORPUS_DIR, 'apps')
 
 /**
- * @typedef {{ deb?: string, npm?: string, version: string }} PackageRef
+ * @typedef {{ deb?: string, npm?: string, local?: string, version?: string }} PackageRef
+ * local: a folder of one's own schema files (relative to the manifest), for a manifest given with --manifest.
  * @typedef {{ name: string, packages: PackageRef[], files?: string[], generate?: string, before?: string[], after?: string[],
  *   substitute?: Record<string, string>, singleTransaction?: boolean, rowsPerTable?: number }} AppEntry
  * @typedef {AppEntry & { sqlFiles: string[], versions: { package: string, version: string }[] }} FetchedApp
  */
 
 /** @returns {{ debianSuite: string, apps: AppEntry[] }} */
-export function readManifest() {
-  return JSON.parse(fs.readFileSync(MANIFEST, 'utf8'))
+export function readManifest(file = MANIFEST) {
+  return JSON.parse(fs.readFileSync(file, 'utf8'))
 }
 
 /**
  * Every app of the manifest (or only those named) with its SQL files on disk, in load order.
- * @param {{ only?: string[], log: (line: string) => void }} options @returns {Promise<FetchedApp[]>}
+ * @param {{ only?: string[], manifestFile?: string, log: (line: string) => void }} options @returns {Promise<FetchedApp[]>}
  */
-export async function fetchApps({ only, log }) {
-  const manifest = readManifest()
+export async function fetchApps({ only, manifestFile = MANIFEST, log }) {
+  const manifest = readManifest(manifestFile)
   const apps = manifest.apps.filter((app) => !only || only.includes(app.name))
   const unknown = (only ?? []).filter((name) => !manifest.apps.some((app) => app.name === name))
-  if (unknown.length) throw new Error(`--apps: no app named ${unknown.join(', ')} in ${MANIFEST}`)
+  if (unknown.length) throw new Error(`--apps: no app named ${unknown.join(', ')} in ${manifestFile}`)
   const wantedDebs = apps.flatMap((app) => app.packages.filter((p) => p.deb && !debFile(p.deb)))
   if (wantedDebs.length) {
     execFileSync(
@@ -56,21 +57,25 @@ export async function fetchApps({ only, log }) {
       stdio: ['ignore', 'ignore', 'inherit']
     })
   }
-  return Promise.all(apps.map((app) => unpackApp(app)))
+  return Promise.all(apps.map((app) => unpackApp(app, path.dirname(manifestFile))))
 }
 
-/** @param {AppEntry} app @returns {Promise<FetchedApp>} */
-async function unpackApp(app) {
+/** @param {AppEntry} app @param {string} manifestDir @returns {Promise<FetchedApp>} */
+async function unpackApp(app, manifestDir) {
   const dir = path.join(APPS_DIR, app.name)
   fs.rmSync(dir, { recursive: true, force: true })
   const versions = []
   for (const ref of app.packages) {
-    const root = path.join(dir, /** @type {string} */ (ref.deb ?? ref.npm))
+    const key = /** @type {string} */ (ref.deb ?? ref.npm ?? ref.local)
+    const root = path.join(dir, key)
     fs.mkdirSync(root, { recursive: true })
     const patterns = (app.files ?? [])
-      .filter((file) => file.startsWith(`${ref.deb ?? ref.npm}:`))
+      .filter((file) => file.startsWith(`${key}:`))
       .map((file) => file.slice(file.indexOf(':') + 1))
-    if (ref.deb) {
+    if (ref.local) {
+      fs.cpSync(path.resolve(manifestDir, ref.local), root, { recursive: true })
+      versions.push({ package: ref.local, version: ref.version ?? 'local' })
+    } else if (ref.deb) {
       const deb = /** @type {string} */ (debFile(ref.deb))
       const tar = execFileSync('dpkg-deb', ['--fsys-tarfile', deb], { maxBuffer: 1 << 30 })
       execFileSync('tar', ['-x', '-C', root, '--wildcards', ...patterns.map((p) => `./${p}`)], { input: tar })
@@ -78,7 +83,7 @@ async function unpackApp(app) {
     } else {
       const tgz = /** @type {string} */ (npmFile(/** @type {string} */ (ref.npm), ref.version))
       execFileSync('tar', ['-xzf', tgz, '-C', root])
-      versions.push({ package: /** @type {string} */ (ref.npm), version: ref.version })
+      versions.push({ package: /** @type {string} */ (ref.npm), version: /** @type {string} */ (ref.version) })
     }
   }
   const sqlFiles = []

@@ -35,7 +35,7 @@ export async function runApps(options) {
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, onSignal)
   try {
     fs.mkdirSync(baseDir, { recursive: true })
-    const apps = await fetchApps({ only: options.apps, log })
+    const apps = await fetchApps({ only: options.apps, manifestFile: options.manifest, log })
     const bundle = await startClientBundleServer({ dir: CLIENT_BUNDLE_DIR })
     running.push({ stop: () => bundle.close() })
     const results = { apps: apps.map((app) => ({ name: app.name, versions: app.versions })), pairs: [], loads: [] }

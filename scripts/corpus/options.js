@@ -14,12 +14,13 @@ export const USAGE = `usage: npm run corpus -- [options]
   --keep             leave the servers' folder in place for inspection (printed at the end)
   --apps [LIST]      the application corpus (scripts/corpus/apps.json) instead, or only the apps listed
   --pairs LIST       with --apps: source-target pairs (default 14-17,16-18,17-17)
-  --rows N           with --apps: rows per table (default each app's, else 200)`
+  --rows N           with --apps: rows per table (default each app's, else 200)
+  --manifest FILE    with --apps: another manifest (its "local" packages: folders of one's own schema files)`
 
 /**
  * @typedef {{ sourceMajor: number, targetMajor: number, suite: number, jobs: number, phases: string[],
  *   rebuild: boolean, json: string, check: boolean, keep: boolean, appCorpus: boolean, apps?: string[],
- *   pairs: { source: number, target: number }[], rows?: number }} CorpusOptions
+ *   pairs: { source: number, target: number }[], rows?: number, manifest?: string }} CorpusOptions
  */
 
 /** @param {string[]} argv @returns {CorpusOptions} */
@@ -68,6 +69,7 @@ export function parseOptions(argv) {
       options.appCorpus = true
       if (argv[i + 1] && !argv[i + 1].startsWith('--')) options.apps = value().split(',')
     } else if (arg === '--pairs') options.pairs = value().split(',').map(parsePair)
+    else if (arg === '--manifest') options.manifest = path.resolve(value())
     else if (arg === '--rows') options.rows = Math.max(1, Number(value()) || 1)
     else if (arg === '--check') options.check = true
     else if (arg === '--keep') options.keep = true
