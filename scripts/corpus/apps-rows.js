@@ -84,7 +84,8 @@ async function describeTables(client) {
       isArray: row.is_array,
       enumLabels: row.enum_labels,
       automatic: Boolean(row.automatic) || /^nextval\(/.test(row.default_expr ?? ''),
-      hasDefault: row.default_expr !== null,
+      // A constant default only (now() or random() would make two runs differ).
+      hasDefault: row.default_expr !== null && !row.default_expr.includes('('),
       candidates: [],
       unique: false
     })
@@ -94,7 +95,10 @@ async function describeTables(client) {
     const columns = row.conkey.map((n) => table.columns.find((c) => c.attnum === n))
     if (row.contype === 'f') table.foreignKeys.push({ columns, refTable: row.confrelid, refAttnums: row.confkey })
     else if (row.contype === 'c') {
-      if (columns.length === 1) columns[0].candidates.push(...checkLiterals(row.def))
+      if (columns.length === 1) {
+        columns[0].candidates.push(...checkLiterals(row.def))
+        Object.assign(columns[0], checkRange(row.def, columns[0]))
+      }
       // A digest kept as bytea: CHECK (length(checksum) = 20).
       for (const m of row.def.matchAll(/\b(?:octet_)?length\(\(?"?(\w+)"?\)?\) = (\d+)/g)) {
         const column = table.columns.find((c) => c.name === m[1] && c.type === 'bytea')
@@ -118,6 +122,16 @@ function checkLiterals(definition) {
   const quoted = [...definition.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1].replaceAll("''", "'"))
   if (quoted.length) return quoted
   return [...definition.matchAll(/(?<![\w.$])(-?\d+(?:\.\d+)?)(?![\w.])/g)].map((m) => m[1])
+}
+
+/** The bounds a CHECK puts on a number: `VALUE >= 0 AND VALUE < 65536`, `n > 0`. */
+function checkRange(definition, column) {
+  const low = /(>=?)\s*\(?(-?\d+)/.exec(definition)
+  const high = /(<=?)\s*\(?(-?\d+)/.exec(definition)
+  const range = {}
+  if (low) range.min = Math.max(column.min ?? -Infinity, Number(low[2]) + (low[1] === '>' ? 1 : 0))
+  if (high) range.max = Math.min(column.max ?? Infinity, Number(high[2]) - (high[1] === '<' ? 1 : 0))
+  return range
 }
 
 /** Referenced tables first; a cycle is broken where it closes (its keys then take NULL or fail). */

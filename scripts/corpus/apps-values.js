@@ -19,7 +19,7 @@ const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'north', 'south', 'ri
 
 /**
  * @typedef {{ name: string, type: string, category: string, typmod: number, enumLabels: string[] | null, isArray: boolean,
- *   candidates: string[], unique: boolean, byteLength?: number }} ColumnShape
+ *   candidates: string[], unique: boolean, byteLength?: number, min?: number, max?: number }} ColumnShape
  * `type` is the base type's name (a domain's base, an array's element), `candidates` the literals a
  * CHECK on this column alone lists (status IN ('new', 'paid')).
  */
@@ -43,7 +43,13 @@ function scalarValue(column, row, random) {
   if (column.enumLabels?.length) return pick(column.enumLabels, random)
   if (column.candidates.length && (!column.unique || column.candidates.length > row))
     return column.unique ? column.candidates[row] : pick(column.candidates, random)
-  const int = (max) => (column.unique ? row + 1 : Math.floor(random() * max))
+  // Within the bounds a CHECK sets, if any; unique columns count up from the low bound (else from 1).
+  const int = (span) => {
+    const low = column.min ?? 0
+    const high = column.max ?? low + span - 1
+    if (column.unique) return Math.min(low + row + (column.min === undefined ? 1 : 0), high)
+    return low + Math.floor(random() * (high - low + 1))
+  }
   switch (column.type) {
     case 'int2':
       return int(30000)
