@@ -149,7 +149,7 @@ function foreignKeyOrder(tables) {
   return ordered
 }
 
-/** Rows of one table, inserted in batches; a batch that fails goes again row by row, skipping what fails. */
+/** Rows of one table, inserted in batches. */
 async function fillTable(client, table, tables, rowsPerTable, random) {
   const columns = table.columns.filter((c) => !c.automatic)
   if (columns.length === 0) return insertDefaults(client, table, rowsPerTable)
@@ -220,22 +220,22 @@ async function insertRows(client, table, columns, rows) {
       values: params
     }
   }
-  try {
-    await client.query(statement(rows))
-    return rows.length
-  } catch {
-    let inserted = 0
-    for (const row of rows) {
-      try {
-        await client.query(statement([row]))
-        inserted++
-      } catch (error) {
-        // A row the schema rejects (a CHECK, a unique key, a trigger) is skipped: the corpus wants valid rows only.
+  // A batch the schema rejects is halved until the rows it rejects are alone, and those are skipped:
+  // the corpus wants valid rows only (a CHECK, a unique key or a trigger decides).
+  const insert = async (batch) => {
+    try {
+      await client.query(statement(batch))
+      return batch.length
+    } catch (error) {
+      if (batch.length === 1) {
         table.firstError ??= /** @type {Error} */ (error).message
+        return 0
       }
+      const half = Math.ceil(batch.length / 2)
+      return (await insert(batch.slice(0, half))) + (await insert(batch.slice(half)))
     }
-    return inserted
   }
+  return insert(rows)
 }
 
 async function insertDefaults(client, table, rowsPerTable) {

@@ -58,7 +58,8 @@ export async function runApps(options) {
     log('')
     log(formatAppScorecard(results))
     log(`scorecard JSON: ${options.json}`)
-    const failures = appFailures(results)
+    const { failures, tighten } = appFailures(results)
+    for (const note of tighten) log(`tighten: ${note}`)
     if (options.check && failures.length > 0) {
       for (const failure of failures) console.error(`corpus check failed: ${failure}`)
       process.exitCode = 1

@@ -1,6 +1,7 @@
 // The application corpus's scorecard: per pair and app, the plan's blockers against the real restore
 // and the differences each verified migration reports that it does not expect. The goal of every
 // number but "predicted" and "confirmed" is 0, and --check holds it there.
+import { APPS_ALLOWED } from './thresholds.js'
 
 /**
  * @typedef {{ app: string, seconds: number, predicted: number, confirmed: number, falseBlockers: number,
@@ -115,15 +116,24 @@ export function formatAppDetails(results) {
   return lines.join('\n')
 }
 
-/** What --check fails on: every number whose goal is 0, a run that stopped, an app that did not load. */
-export function appFailures(results) {
+/**
+ * What --check fails on: every number whose goal is 0 above what APPS_ALLOWED allows, a run that
+ * stopped, an app that did not load; and where a number is below its allowance, a note to tighten it.
+ */
+export function appFailures(results, allowed = APPS_ALLOWED) {
   const failures = results.loads.filter((l) => !l.loaded).map((l) => `${l.app} did not load on ${l.sourceMajor}`)
+  const tighten = []
   for (const pair of results.pairs) {
     for (const score of pair.scores) {
       const where = `${pair.source} → ${pair.target} ${score.app}`
-      for (const [key, label] of COLUMNS.slice(2)) if (score[key] > 0) failures.push(`${where}: ${label} ${score[key]}`)
+      const allowance = allowed[`${pair.source}-${pair.target}`]?.[score.app] ?? {}
+      for (const [key, label] of COLUMNS.slice(2)) {
+        const limit = allowance[key] ?? 0
+        if (score[key] > limit) failures.push(`${where}: ${label} ${score[key]} (allowed ${limit})`)
+        else if (score[key] < limit) tighten.push(`${where}: ${label} ${score[key]}, allowed ${limit}`)
+      }
       for (const stop of score.incomplete) failures.push(`${where}: ${stop}`)
     }
   }
-  return failures
+  return { failures, tighten }
 }
