@@ -13,7 +13,7 @@ import { fillRows } from './apps-rows.js'
 import { appFailures, formatAppDetails, formatAppScorecard, scoreApp } from './apps-scorecard.js'
 import { secondsSince } from './cluster.js'
 import { planPhase } from './plan-phase.js'
-import { libpqEnv, unpackClient, writePassfile } from './tools.js'
+import { hasClientBundle, libpqEnv, unpackClient, writePassfile } from './tools.js'
 import { verifyPhase } from './verify-phase.js'
 
 const DEFAULT_ROWS = 200
@@ -22,6 +22,15 @@ const log = (line) => console.log(line)
 /** @param {import('./options.js').CorpusOptions} options */
 export async function runApps(options) {
   const started = performance.now()
+  // The action restores with the target's client: only the majors with a bundle here can be targets.
+  const noBundle = [...new Set(options.pairs.map((pair) => pair.target))].filter((major) => !hasClientBundle(major))
+  if (noBundle.length) {
+    console.error(
+      `corpus: --pairs: no PostgreSQL ${noBundle.join(', ')} client bundle in ${CLIENT_BUNDLE_DIR}; targets can be 17 or 18`
+    )
+    process.exitCode = 2
+    return
+  }
   const baseDir = defaultBaseDir('pg-migrate-apps')
   /** @type {{ stop: () => Promise<void> }[]} */
   const running = []

@@ -6,7 +6,7 @@ import { APPS_ALLOWED } from './thresholds.js'
 /**
  * @typedef {{ app: string, seconds: number, predicted: number, confirmed: number, falseBlockers: number,
  *   missed: number, superuserMissed: number, adminDiffs: number, keepDiffs: number,
- *   expected: number, incomplete: string[], lists: { falseBlockers: string[], missed: string[],
+ *   expected: number, expectedKinds: Record<string, number>, incomplete: string[], lists: { falseBlockers: string[], missed: string[],
  *   differences: { run: string, kind: string, object: string, detail: string, source?: unknown, target?: unknown }[] } }} AppScore
  */
 
@@ -40,6 +40,7 @@ export function scoreApp(app, plan, verify, seconds) {
     ...(verify.revealed ?? []).map((r) => `superuser, named only later: ${r.finding}: ${r.object}`)
   ]
   const wrong = predicted.filter((p) => p.status !== 'confirmed')
+  const expected = [...(loop?.differences ?? []), ...runs.flatMap(([, run]) => run.expected)].filter((d) => d.expected)
   return {
     app,
     seconds,
@@ -50,8 +51,10 @@ export function scoreApp(app, plan, verify, seconds) {
     superuserMissed: superuserMissed.length,
     adminDiffs: differences.filter((d) => d.run === 'admin').length,
     keepDiffs: differences.filter((d) => d.run === 'superuser keep').length,
-    expected: [...(loop?.differences ?? []), ...runs.flatMap(([, run]) => run.expected)].filter((d) => d.expected)
-      .length,
+    expected: expected.length,
+    expectedKinds: Object.fromEntries(
+      [...new Set(expected.map((d) => d.kind))].map((kind) => [kind, expected.filter((d) => d.kind === kind).length])
+    ),
     incomplete,
     lists: {
       falseBlockers: wrong.map((p) => `[${p.status}] ${p.finding}: ${p.object}`),
