@@ -36,7 +36,7 @@ export async function fetchApps({ only, manifestFile = MANIFEST, log }) {
   const apps = manifest.apps.filter((app) => !only || only.includes(app.name))
   const unknown = (only ?? []).filter((name) => !manifest.apps.some((app) => app.name === name))
   if (unknown.length) throw new Error(`--apps: no app named ${unknown.join(', ')} in ${manifestFile}`)
-  const wantedDebs = apps.flatMap((app) => app.packages.filter((p) => p.deb && !debFile(p.deb)))
+  const wantedDebs = apps.flatMap((app) => app.packages.filter((p) => p.deb && !debFile(p.deb, p.version)))
   if (wantedDebs.length) {
     execFileSync(
       'bash',
@@ -76,7 +76,7 @@ async function unpackApp(app, manifestDir) {
       fs.cpSync(path.resolve(manifestDir, ref.local), root, { recursive: true })
       versions.push({ package: ref.local, version: ref.version ?? 'local' })
     } else if (ref.deb) {
-      const deb = /** @type {string} */ (debFile(ref.deb))
+      const deb = /** @type {string} */ (debFile(ref.deb, ref.version) ?? debFile(ref.deb))
       const tar = execFileSync('dpkg-deb', ['--fsys-tarfile', deb], { maxBuffer: 1 << 30 })
       execFileSync('tar', ['-x', '-C', root, '--wildcards', ...patterns.map((p) => `./${p}`)], { input: tar })
       versions.push({ package: ref.deb, version: execFileSync('dpkg-deb', ['-f', deb, 'Version']).toString().trim() })
@@ -146,8 +146,10 @@ async function generate(app, dir) {
   throw new Error(`${app.name}: no generator named ${app.generate}`)
 }
 
-function debFile(pkg) {
-  const found = fs.existsSync(DEBS_DIR) ? fs.readdirSync(DEBS_DIR).filter((name) => name.startsWith(`${pkg}_`)) : []
+/** The downloaded .deb of a package: of that version (apt writes an epoch's colon as %3a), else any. */
+function debFile(pkg, version) {
+  const prefix = version ? `${pkg}_${version.replace(':', '%3a')}_` : `${pkg}_`
+  const found = fs.existsSync(DEBS_DIR) ? fs.readdirSync(DEBS_DIR).filter((name) => name.startsWith(prefix)) : []
   return found.length ? path.join(DEBS_DIR, found.sort().at(-1)) : undefined
 }
 
