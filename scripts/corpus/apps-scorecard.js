@@ -122,6 +122,7 @@ export function formatAppDetails(results) {
 /**
  * What --check fails on: every number whose goal is 0 above what APPS_ALLOWED allows, a run that
  * stopped, an app that did not load; and where a number is below its allowance, a note to tighten it.
+ * @param {any} results @param {Record<string, Record<string, Record<string, number>>>} [allowed]
  */
 export function appFailures(results, allowed = APPS_ALLOWED) {
   const failures = results.loads.filter((l) => !l.loaded).map((l) => `${l.app} did not load on ${l.sourceMajor}`)
