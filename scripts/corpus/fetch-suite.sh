@@ -20,15 +20,9 @@ if [ -f "$out/VERSION" ] && [ -f "$out/regress/parallel_schedule" ]; then
   exit 0
 fi
 
-apt_dir=$PWD/.testbed/corpus/apt-$suite
-mkdir -p "$apt_dir"/{sources.list.d,preferences.d,lists/partial,cache/archives/partial,src}
-: >"$apt_dir/status"
-awk 'BEGIN { RS = ""; ORS = "\n" } NR == 1' /etc/apt/sources.list.d/debian.sources |
-  sed -e 's/^Types:.*/Types: deb-src/' -e "s/^Suites:.*/Suites: $suite/" >"$apt_dir/sources.list.d/$suite.sources"
-apt_opts=(-q -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-  -o Dir::Etc::Preferences=/dev/null -o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
-  -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "Dir::State::status=$apt_dir/status"
-  -o APT::Architecture=amd64 -o APT::Architectures=amd64 -o "APT::Sandbox::User=$(id -un)")
+source scripts/corpus/apt-state.sh
+private_apt_state "$suite" deb-src "$PWD/.testbed/corpus/apt-$suite"
+mkdir -p "$apt_dir/src"
 
 echo "apt-get update ($suite sources, private state in $apt_dir)"
 apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 || { cat "$apt_dir/update.log"; exit 1; }

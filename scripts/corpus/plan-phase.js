@@ -15,7 +15,11 @@ const PG_CLASS = 1259
 /**
  * @typedef {import('./action.js').ActionContext & { bin: string, clientMajor: number,
  *   envFor: (server: import('../../test/support/servers.js').ServerInfo, user: string) => Record<string, string>,
- *   timed: <T>(phase: string, work: () => Promise<T>) => Promise<T> }} PhaseContext
+ *   timed: <T>(phase: string, work: () => Promise<T>) => Promise<T>, sourceDb?: string,
+ *   adminVerify?: boolean, verifyRuns?: ('skip' | 'keep')[] }} PhaseContext
+ * sourceDb: the database scored (default the regression database); adminVerify: the login without
+ * superuser's migration verifies too, and its differences are kept (the application corpus);
+ * verifyRuns: the superuser's migrations, by privileges (default skip and keep).
  */
 
 /** The plan's blockers for one target login, each with its catalog address on the source. */
@@ -41,11 +45,12 @@ export function planPhase(ctx) {
 /** @param {PhaseContext} ctx */
 async function scorePlan(ctx) {
   const admin = /** @type {import('../../test/support/servers.js').Login} */ (ctx.target.admin)
-  const plan = await ctx.timed('plan: mode plan', () => plannedBlockers(ctx, admin, 'corpus_plan'))
+  const sourceDb = ctx.sourceDb ?? REGRESSION_DB
+  const plan = await ctx.timed('plan: mode plan', () => plannedBlockers(ctx, admin, 'corpus_plan', sourceDb))
   ctx.log(`  ${plan.resolved.length} objects in ${plan.findings.length} blocker findings`)
   const confirmation = await ctx.timed('plan: confirm (dump, restore as admin)', () =>
     // A dump or restore that cannot run at all leaves every prediction unconfirmed, and says why.
-    confirm(ctx, plan.resolved).catch((error) => ({
+    confirm(ctx, plan.resolved, sourceDb).catch((error) => ({
       error: /** @type {Error} */ (error).message,
       predicted: plan.resolved.map((o) => ({
         finding: o.finding,
@@ -61,7 +66,7 @@ async function scorePlan(ctx) {
   )
   const missed = await ctx.timed('plan: missed blockers (copy, migrate until restored)', async () => {
     const copy = await copyWithout(ctx, {
-      from: REGRESSION_DB,
+      from: sourceDb,
       copy: 'corpus_plan_copy',
       resolved: plan.resolved,
       login: admin,
@@ -71,11 +76,12 @@ async function scorePlan(ctx) {
       copy: 'corpus_plan_copy',
       targetDb: 'corpus_plan_target',
       login: admin,
-      inputs: { verify: 'none' },
+      inputs: ctx.adminVerify ? {} : { verify: 'none' },
       label: 'admin'
     })
     await dropDatabase(ctx.target, 'corpus_plan_target')
-    return { ...copy, ...loop, lastRun: undefined }
+    const differences = loop.lastRun?.report?.databases?.[0]?.comparison?.differences
+    return { ...copy, ...loop, lastRun: undefined, ...(ctx.adminVerify ? { differences: differences ?? [] } : {}) }
   })
   return { findings: plan.findings, warnings: plan.warnings, predicted: confirmation.predicted, confirmation, missed }
 }
@@ -83,16 +89,18 @@ async function scorePlan(ctx) {
 /**
  * Dumps the source as the action does and restores it as the admin, errors and all; each predicted
  * object is confirmed when a TOC entry of its own failed.
- * @param {PhaseContext} ctx @param {import('./objects.js').ResolvedObject[]} resolved
+ * @param {PhaseContext} ctx @param {import('./objects.js').ResolvedObject[]} resolved @param {string} sourceDb
  */
-async function confirm(ctx, resolved) {
+async function confirm(ctx, resolved, sourceDb) {
+  if (resolved.length === 0)
+    return { predicted: [], tocEntries: 0, failedEntries: 0, unexplained: [], skipped: 'no blocker predicted' }
   const admin = /** @type {import('../../test/support/servers.js').Login} */ (ctx.target.admin)
   const dir = path.join(ctx.baseDir, 'confirm-dump')
   await dump({
     ...ctx,
     jobs: ctx.jobs,
     env: ctx.envFor(ctx.source, ctx.source.superuser.user),
-    database: REGRESSION_DB,
+    database: sourceDb,
     dir
   })
   const entries = await tocEntries(ctx.bin, dir)
@@ -112,7 +120,7 @@ async function confirm(ctx, resolved) {
   })
   fs.rmSync(dir, { recursive: true, force: true })
   await dropDatabase(ctx.target, targetDb)
-  const notes = await withClient(serverUrl(ctx.source, REGRESSION_DB), (client) => describeAll(client, resolved))
+  const notes = await withClient(serverUrl(ctx.source, sourceDb), (client) => describeAll(client, resolved))
   const explained = new Set()
   const predicted = resolved.map((object, index) => {
     const own = object.address ? entries.filter((entry) => ownsEntry(object.address, entry)) : []

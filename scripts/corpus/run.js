@@ -150,16 +150,18 @@ async function cleanup() {
   else fs.rmSync(baseDir, { recursive: true, force: true })
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
+// The application corpus stops its own servers (scripts/corpus/apps-run.js).
+for (const signal of options.appCorpus ? [] : ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     console.error(`corpus: ${signal}, stopping the servers`)
     cleanup().finally(() => process.exit(130))
   })
 }
 
-main()
+const start = options.appCorpus ? () => import('./apps-run.js').then((m) => m.runApps(options)) : main
+start()
   .catch((error) => {
     console.error(`corpus: ${error.stack ?? error}`)
     process.exitCode = 1
   })
-  .finally(cleanup)
+  .finally(options.appCorpus ? () => undefined : cleanup)

@@ -13,12 +13,13 @@ export function verifyPhase(ctx) {
 /** @param {import('./plan-phase.js').PhaseContext} ctx */
 async function scoreVerify(ctx) {
   const superuser = ctx.target.superuser
+  const sourceDb = ctx.sourceDb ?? 'regression'
   const plan = await ctx.timed('verify: mode plan (superuser target)', () =>
-    plannedBlockers(ctx, superuser, 'corpus_verify_plan')
+    plannedBlockers(ctx, superuser, 'corpus_verify_plan', sourceDb)
   )
   ctx.log(`  ${plan.resolved.length} objects in ${plan.findings.length} blocker findings (superuser target)`)
   const copy = await copyWithout(ctx, {
-    from: 'regression',
+    from: sourceDb,
     copy: 'corpus_verify_copy',
     resolved: plan.resolved,
     login: superuser,
@@ -29,7 +30,7 @@ async function scoreVerify(ctx) {
   for (const [privileges, inputs] of /** @type {const} */ ([
     ['skip', { privileges: 'skip' }],
     ['keep', { privileges: 'keep', roles: 'create-missing' }]
-  ])) {
+  ]).filter(([privileges]) => !ctx.verifyRuns || ctx.verifyRuns.includes(privileges))) {
     const targetDb = `corpus_verify_${privileges}`
     runs[privileges] = await ctx.timed(`verify: migrate, privileges ${privileges}`, async () => {
       const loop = await migrateUntilRestored(ctx, {
