@@ -1,5 +1,7 @@
 import { compareInventory } from './compare-inventory.js'
+import { reparseDefinitions } from './reparse.js'
 import {
+  type Connect,
   displayName,
   type Fingerprint,
   type LargeObjectsFingerprint,
@@ -12,6 +14,20 @@ import { compareDatabaseSettings } from './fingerprint/database-settings.js'
 import { DIFFERENCE_KINDS, type CompareOptions, type Comparison, type Difference } from './differences.js'
 
 export * from './differences.js'
+
+/**
+ * Compares, after having the target parse again the source's text of every object the two sides
+ * print differently (reparse.ts): then only what a faithful restore cannot hold is a difference.
+ */
+export async function compareOnTarget(
+  connectTarget: Connect,
+  source: Fingerprint,
+  target: Fingerprint,
+  options: CompareOptions
+): Promise<Comparison> {
+  const reparsed = await reparseDefinitions(connectTarget, source, target)
+  return compareFingerprints(source, target, { ...options, reparsed })
+}
 
 export function compareFingerprints(source: Fingerprint, target: Fingerprint, options: CompareOptions): Comparison {
   const differences = [

@@ -4,7 +4,7 @@ import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
 import { progressReporter } from '../../tools/run-tool.js'
-import { compareFingerprints, type Comparison } from '../../verify/compare.js'
+import { compareOnTarget, type Comparison } from '../../verify/compare.js'
 import {
   fingerprintDatabase,
   type Fingerprint,
@@ -62,7 +62,7 @@ export async function verifyTarget(
     known: request.known
   }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
-  const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
+  const comparison = await compareOnTarget(() => connector.connect(target), sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,
     restoredFromSnapshot: true
   })
