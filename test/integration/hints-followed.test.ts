@@ -1,0 +1,51 @@
+import { runAction, outcome, PASSED } from '../support/run-action.js'
+import { loadTestbed, uniqueName } from '../support/testbed.js'
+
+// A blocker's hint, followed as written, must lead to a run that passes.
+const testbed = loadTestbed()
+
+const extensions = async (db: string): Promise<string[]> =>
+  (
+    await testbed.query('target', db, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`)
+  ).rows.map((row: { extname: string }) => row.extname)
+
+describe('an extension only a superuser can create, created by one in the target database as the hint says', () => {
+  const source = uniqueName('hint_ext')
+  const target = `${source}_t`
+
+  beforeAll(async () => {
+    await testbed.createSourceDatabase(
+      source,
+      `CREATE EXTENSION cube; CREATE EXTENSION earthdistance;
+       CREATE TABLE places (id int PRIMARY KEY, at earth);
+       INSERT INTO places VALUES (1, ll_to_earth(52.5, 13.4)), (2, ll_to_earth(48.1, 11.6));`
+    )
+    await testbed.createTargetDatabase(target)
+  })
+
+  test('the plan blocks and says what to run; run that way, the migration passes and keeps the extensions', async () => {
+    const inputs = testbed.actionInputs(source, target)
+    const blocked = await runAction(inputs)
+    expect(blocked.exitCode).not.toBe(0)
+    // CASCADE: earthdistance needs cube, which the superuser's CREATE EXTENSION must make too.
+    expect(blocked.stdout).toContain(
+      'have a superuser run CREATE EXTENSION "earthdistance" CASCADE in the target database'
+    )
+
+    await testbed.query('target', target, 'CREATE EXTENSION "earthdistance" CASCADE')
+    const run = await runAction(inputs)
+    expect(outcome(run)).toEqual(PASSED)
+    expect(await extensions(target)).toEqual(['cube', 'earthdistance'])
+    const { rows } = await testbed.query('target', target, 'SELECT count(*)::int AS n FROM places')
+    expect(rows).toEqual([{ n: 2 }])
+  })
+
+  test('if-target-not-empty: clean drops what is there but keeps them', async () => {
+    await testbed.query('target', target, 'CREATE TABLE leftover (id int)')
+    const run = await runAction(testbed.actionInputs(source, target, { 'if-target-not-empty': 'clean' }))
+    expect(outcome(run)).toEqual(PASSED)
+    expect(await extensions(target)).toEqual(['cube', 'earthdistance'])
+    const { rows } = await testbed.query('target', target, `SELECT to_regclass('public.leftover') IS NULL AS gone`)
+    expect(rows).toEqual([{ gone: true }])
+  })
+})
