@@ -49,3 +49,26 @@ describe('an extension only a superuser can create, created by one in the target
     expect(rows).toEqual([{ gone: true }])
   })
 })
+
+test('privileges: keep moves schema public owned by an ordinary role, with its grants, and the verify agrees', async () => {
+  const db = uniqueName('public_owner')
+  const owner = uniqueName('app_owner')
+  const reader = uniqueName('app_reader')
+  await testbed.query('source', 'postgres', `CREATE ROLE ${owner}; CREATE ROLE ${reader}`)
+  await testbed.createSourceDatabase(
+    db,
+    `ALTER SCHEMA public OWNER TO ${owner};
+     REVOKE ALL ON SCHEMA public FROM PUBLIC;
+     GRANT USAGE ON SCHEMA public TO ${reader};
+     CREATE TABLE t (id int PRIMARY KEY); ALTER TABLE t OWNER TO ${owner};`
+  )
+  const run = await runAction(testbed.actionInputs(db, db, { privileges: 'keep', roles: 'create-missing' }))
+  expect(outcome(run)).toEqual(PASSED)
+  const { rows } = await testbed.query(
+    'target',
+    db,
+    `SELECT pg_get_userbyid(nspowner) AS owner, has_schema_privilege('${reader}', oid, 'USAGE') AS reader_uses,
+       has_schema_privilege('public', oid, 'USAGE') AS anyone_uses FROM pg_namespace WHERE nspname = 'public'`
+  )
+  expect(rows).toEqual([{ owner, reader_uses: true, anyone_uses: false }])
+})

@@ -80,11 +80,17 @@ export async function readyTarget(step: TargetPreparation, record: DatabaseRecor
   await connector.withConnection(withDatabase(step.target, job.target), async (db) => {
     if (job.scope) await makePrerequisites(db, job.scope.prerequisites, log)
     if (!step.source || (step.roles !== 'create-missing' && step.privileges !== 'keep')) return
-    const roles = await connector.withConnection(withDatabase(step.source, job.source), (source) =>
-      rolesReferenced(source, step.privileges, step.targetIsSuperuser, scopeSql(job.scope))
+    const [roles, publicOwner] = await connector.withConnection(withDatabase(step.source, job.source), (source) =>
+      Promise.all([
+        rolesReferenced(source, step.privileges, step.targetIsSuperuser, scopeSql(job.scope)),
+        ordinaryPublicOwner(source)
+      ])
     )
     if (step.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
     if (step.privileges === 'keep') await grantRolesToLogin(db, roles)
+    if (step.privileges === 'keep' && publicOwner && carriesDatabaseSettings(job)) {
+      await movePublicOwner(db, publicOwner, job.target, log)
+    }
   })
 }
 
@@ -159,6 +165,39 @@ async function grantRolesToLogin(target: pg.Client, roles: string[]): Promise<vo
     [roles]
   )
   for (const { name } of grantable) await target.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER${options}`)
+}
+
+/**
+ * The owner of the source's schema public when it is an ordinary role: not the bootstrap superuser
+ * (14 and earlier) nor pg_database_owner (15+), which every target has its own of.
+ */
+async function ordinaryPublicOwner(source: pg.Client): Promise<string | undefined> {
+  const { rows } = await source.query<{ owner: string }>(
+    `SELECT r.rolname AS owner FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+      WHERE n.nspname = 'public' AND NOT r.rolsuper AND r.rolname <> 'pg_database_owner'`
+  )
+  return rows[0]?.owner
+}
+
+/**
+ * Gives the target's public the source's owner before the restore, so the objects that role owns
+ * there can be handed to it and the dump's grants on public apply as on the source (pg_restore's
+ * own entry for public is left out: it names the source's superuser on older sources). The new
+ * owner needs CREATE on the database for that: granted for the ALTER only, when it lacks it.
+ */
+async function movePublicOwner(db: pg.Client, owner: string, database: string, log: Log): Promise<void> {
+  const role = quoteIdent(owner)
+  const { rows } = await db.query<{ creates: boolean; current: string }>(
+    `SELECT has_database_privilege($1, current_database(), 'CREATE') AS creates,
+       (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public') AS current`,
+    [owner]
+  )
+  if (rows[0].current === owner) return
+  const lend = !rows[0].creates
+  if (lend) await db.query(`GRANT CREATE ON DATABASE ${quoteIdent(database)} TO ${role}`)
+  await db.query(`ALTER SCHEMA public OWNER TO ${role}`)
+  if (lend) await db.query(`REVOKE CREATE ON DATABASE ${quoteIdent(database)} FROM ${role}`)
+  log.info(`schema public owned by ${owner}, as on the source`)
 }
 
 /** Roles the dump names and the target lacks, created without login: the dump needs them to exist, not to log in. */
