@@ -72,3 +72,26 @@ test('privileges: keep moves schema public owned by an ordinary role, with its g
   )
   expect(rows).toEqual([{ owner, reader_uses: true, anyone_uses: false }])
 })
+
+test('routines with arguments named by words that became keywords in 16 and 17 restore from 14 and verify', async () => {
+  const db = uniqueName('keyword_args')
+  await testbed.createSourceDatabase(
+    db,
+    `CREATE FUNCTION first_key(json json) RETURNS text LANGUAGE sql AS $$ SELECT json_object_keys(json) LIMIT 1 $$;
+     CREATE FUNCTION who(json_table text, OUT system_user text) LANGUAGE sql AS $$ SELECT json_table $$;
+     CREATE PROCEDURE note(merge_action text, json jsonb) LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE '%', json; END $$;
+     CREATE TABLE docs (id int PRIMARY KEY, body json);
+     CREATE VIEW doc_keys AS SELECT id, first_key(body) AS json FROM docs;
+     INSERT INTO docs VALUES (1, '{"a": 1}');`
+  )
+  const run = await runAction(testbed.actionInputs(db, db))
+  expect(outcome(run)).toEqual(PASSED)
+  const { rows } = await testbed.query('target', db, `SELECT json FROM doc_keys`)
+  expect(rows).toEqual([{ json: 'a' }])
+  const args = await testbed.query(
+    'target',
+    db,
+    `SELECT pg_get_function_arguments('first_key'::regproc) AS first_key, pg_get_function_arguments('who'::regproc) AS who`
+  )
+  expect(args.rows).toEqual([{ first_key: '"json" json', who: '"json_table" text, OUT "system_user" text' }])
+})

@@ -599,5 +599,9 @@ describe('normaliseDefinition', () => {
     )
     expect(normaliseDefinition('(a integer, IN_b text)', 'procedure')).toBe('(a integer, IN_b text)')
     expect(normaliseDefinition(on17, 'function')).toBe(on17)
+    // 17 quotes an argument named json; 14 does not: the IN before a quoted name goes too.
+    expect(normaliseDefinition('(IN "json" jsonb, IN "Odd" text)', 'procedure')).toBe(
+      normaliseDefinition('(IN json jsonb, "Odd" text)', 'procedure')
+    )
   })
 })

@@ -27,7 +27,7 @@ const VERSION_PRINTING: ReadonlyArray<{ pattern: RegExp; replacement: string; on
   // 16 added XMLSERIALIZE (… INDENT) and prints its default, NO INDENT, where 15 prints nothing.
   { pattern: / NO INDENT\)/g, replacement: ')' },
   // 14 lets procedures have OUT arguments and prints IN, the default mode, for each of theirs.
-  { pattern: /(^\(|, )IN (?=\S)/g, replacement: '$1', only: 'procedure' }
+  { pattern: /(^\(|, )IN (?=\S|$)/g, replacement: '$1', only: 'procedure' }
 ]
 
 /**
