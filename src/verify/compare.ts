@@ -38,7 +38,7 @@ export function compareFingerprints(source: Fingerprint, target: Fingerprint, op
       target.sequences,
       options.restoredFromSnapshot === true && source.snapshot !== undefined
     ),
-    ...compareLargeObjects(source.largeObjects, target.largeObjects),
+    ...compareLargeObjects(source.largeObjects, target.largeObjects, options.privileges),
     ...compareQueries(source.queries, target.queries),
     ...compareDatabaseSettings(source.databaseSettings, target.databaseSettings)
   ].sort(byReportOrder)
@@ -155,7 +155,11 @@ function isAhead(source: SequenceFingerprint, target: SequenceFingerprint): bool
   return step > 0n ? moved >= 0n : moved <= 0n
 }
 
-function compareLargeObjects(source: LargeObjectsFingerprint, target: LargeObjectsFingerprint): Difference[] {
+function compareLargeObjects(
+  source: LargeObjectsFingerprint,
+  target: LargeObjectsFingerprint,
+  privileges: CompareOptions['privileges']
+): Difference[] {
   const object = 'large objects'
   if (source.count !== target.count) {
     return [
@@ -178,6 +182,21 @@ function compareLargeObjects(source: LargeObjectsFingerprint, target: LargeObjec
         target: target.checksum,
         expected: false,
         detail: `the same ${source.count} large objects on both sides, but some hold other content`
+      }
+    ]
+  }
+  if (source.privileges !== undefined && target.privileges !== undefined && source.privileges !== target.privileges) {
+    const notKept = privileges === 'skip'
+    const why = notKept ? ' (owners and grants are not restored with privileges: skip)' : ''
+    const detail = `the same ${source.count} large objects on both sides, but some have other owners or grants${why}`
+    return [
+      {
+        kind: 'privileges',
+        object,
+        source: source.privileges,
+        target: target.privileges,
+        expected: notKept,
+        detail
       }
     ]
   }

@@ -165,6 +165,8 @@ export interface LargeObjectsFingerprint {
   count: number
   /** Sum of hashes of (OID, md5 of content); pg_dump keeps large-object OIDs. Null at level `counts`. */
   checksum: string | null
+  /** Sum of hashes of (OID, owner, effective ACL sorted); absent in fingerprints from before it was carried. */
+  privileges?: string
 }
 
 export interface QueryFingerprint {
