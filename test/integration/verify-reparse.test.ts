@@ -21,6 +21,7 @@ const SCHEMA = `
   CREATE VIEW with_null AS SELECT col1 FROM orders UNION SELECT NULL::integer;
   CREATE VIEW null_first AS SELECT NULL::integer UNION SELECT col1 FROM orders;
   CREATE VIEW in_list AS SELECT id FROM orders WHERE status IN ('new', 'paid');
+  CREATE VIEW periods AS SELECT ((extract('YEAR' from now()) - 1)::text || '-12-31')::date AS date_to;
   INSERT INTO orders (status, col1) VALUES ('new', 1), ('paid', 2);`
 
 type Side = 'source' | 'target'
@@ -79,13 +80,15 @@ describe.each([
     ;[before, after] = await fingerprints(from, sourceDb, targetDb)
   })
 
-  test('the printings differ: compared as text, the varchar IN check, its index and its domain read as changed', () => {
+  test('the printings differ: compared as text, the varchar IN check, its index, its domain and an EXTRACT read as changed', () => {
     const asText = definitions(compareFingerprints(before, after, { privileges: 'keep' }))
     expect(asText).toEqual(
       expect.arrayContaining([
         'constraint public.orders.orders_status_check',
         'index public.orders_open',
-        'type public.answer'
+        'type public.answer',
+        // A field named as a string: printed bare, EXTRACT(YEAR …), and parsed again as an identifier, year.
+        'view public.periods'
       ])
     )
   })
