@@ -46,7 +46,8 @@ export async function startSourceCluster({ major, suite, baseDir, rebuild, psql,
   const { regressDir, version } = fetchSuite(suite)
   const cacheFile = path.join(CORPUS_DIR, `cluster-pg${major}-suite${version}.tar.zst`)
   const factsFile = cacheFile.replace(/\.tar\.zst$/, '.json')
-  const server = await startServer({ major, baseDir })
+  // Its own folder: a same-version run starts a target of this major beside it.
+  const server = await startServer({ major, baseDir, name: `source-pg${major}` })
   const facts =
     fs.existsSync(cacheFile) && fs.existsSync(factsFile) ? JSON.parse(fs.readFileSync(factsFile, 'utf8')) : undefined
   // A build through an older psql than now available skipped what that psql could not run.

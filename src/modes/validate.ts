@@ -2,9 +2,10 @@ import type { ValidateInputs } from '../action/inputs.js'
 import type { DatabaseRecorder } from '../action/report.js'
 import { Stage } from '../action/stages.js'
 import { withDatabase } from '../pg/endpoint.js'
+import { restoreRoleName } from '../pg/restore-role.js'
 import { holdSnapshot } from '../pg/snapshot.js'
 import type { DatabaseJob } from '../plan/plan.js'
-import { compareFingerprints } from '../verify/compare.js'
+import { compareOnTarget } from '../verify/compare.js'
 import { fingerprintDatabase } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
 import { fingerprintOptions, locateRows, logVerification } from './steps/verify.js'
@@ -37,7 +38,11 @@ export async function validateDatabase(
         scope: job.scope
       })
     ]).finally(() => Promise.all([sourceSnapshot.close(), targetSnapshot.close()]))
-    const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, { privileges: inputs.privileges })
+    const comparison = await compareOnTarget(() => connector.connect(target), sourceFingerprint, targetFingerprint, {
+      privileges: inputs.privileges,
+      // A target this action restored grants its restore role CREATE where it wrote: the run's grant, not the source's.
+      restoreRole: restoreRoleName(job.target)
+    })
     const differingRows = await locateRows(connector, log, comparison, sourceFingerprint.tables, source, target)
     return { source: sourceFingerprint, target: targetFingerprint, comparison, differingRows }
   })

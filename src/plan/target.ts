@@ -5,6 +5,7 @@ import { describe, withDatabase, type Endpoint } from '../pg/endpoint.js'
 import { readRunMarker } from '../pg/run-marker.js'
 import { scopeSql } from '../scope/sql.js'
 import { runChecks } from './checks/index.js'
+import { extensionsUsed } from './checks/extensions.js'
 import { blocker, type Finding } from './findings.js'
 import { resumeFindings } from './resume.js'
 import { planScope } from './scope.js'
@@ -79,7 +80,8 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
   }
   const inspect = async (targetDb: pg.Client | undefined): Promise<void> => {
     if (targetDb) {
-      job.targetObjects = await userObjects(targetDb)
+      job.installedExtensions = await installedExtensions(targetDb, side)
+      job.targetObjects = await userObjects(targetDb, job.installedExtensions)
       const marker = await readRunMarker(targetDb)
       if (request.ifTargetNotEmpty === 'resume') job.resume = marker
       if (request.ifTargetNotEmpty === 'resume' && (marker || job.targetObjects.length > 0))
@@ -114,14 +116,36 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
   return job
 }
 
-/** User objects in a database: what makes a target "not empty". */
-export async function userObjects(client: pg.Client): Promise<string[]> {
+/** Extensions the dump needs that the target database has already, where the source has them. */
+async function installedExtensions(target: pg.Client, side: SourceSide): Promise<string[]> {
+  const wanted = side.sourceDb
+    ? await extensionsUsed(side.sourceDb)
+    : (side.extensions ?? []).map((name) => ({ name, schema: null }))
+  if (wanted.length === 0) return []
+  const { rows } = await target.query<{ name: string; schema: string }>(
+    `SELECT e.extname AS name, n.nspname AS schema FROM pg_catalog.pg_extension e
+       JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = ANY($1)`,
+    [wanted.map((extension) => extension.name)]
+  )
+  // In another schema it is a blocker of its own (extension-schema-differs).
+  return rows
+    .filter((row) => wanted.some((w) => w.name === row.name && (w.schema === null || w.schema === row.schema)))
+    .map((row) => row.name)
+    .sort()
+}
+
+/**
+ * User objects in a database: what makes a target "not empty". Extensions the dump needs and finds
+ * there (`installed`), and what extensions are made of, are not.
+ */
+export async function userObjects(client: pg.Client, installed: string[] = []): Promise<string[]> {
   const { rows } = await client.query<{ object: string }>(
     `SELECT format('%s %I.%I', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
               WHEN 'S' THEN 'sequence' WHEN 'p' THEN 'table' WHEN 'f' THEN 'foreign table' ELSE 'relation' END, n.nspname, c.relname) AS object
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'v', 'm', 'S', 'p', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
      UNION ALL
      SELECT format('function %I.%I', n.nspname, p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -130,10 +154,11 @@ export async function userObjects(client: pg.Client): Promise<string[]> {
      SELECT format('schema %I', nspname) FROM pg_namespace
       WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND nspname NOT LIKE 'pg\\_%'
      UNION ALL
-     SELECT format('extension %I', extname) FROM pg_extension WHERE extname <> 'plpgsql'
+     SELECT format('extension %I', extname) FROM pg_extension WHERE extname <> 'plpgsql' AND extname <> ALL($1)
      UNION ALL
      SELECT format('%s large objects', count(*)) FROM pg_largeobject_metadata HAVING count(*) > 0
-     ORDER BY 1`
+     ORDER BY 1`,
+    [installed]
   )
   return rows.map((r) => r.object)
 }

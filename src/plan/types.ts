@@ -38,6 +38,12 @@ export interface DatabaseJob {
   targetExists: boolean
   /** User objects already in the target database (empty when it is empty). */
   targetObjects: string[]
+  /**
+   * Extensions the dump needs that the target database already has, in the source's schema (made
+   * by a provider or a superuser, as the plan's hint asks): expected, kept by a clean, skipped by
+   * the dump's CREATE EXTENSION IF NOT EXISTS.
+   */
+  installedExtensions?: string[]
   encoding: string
   findings: Finding[]
   /** What moves, when filters are given; absent: the whole database. */

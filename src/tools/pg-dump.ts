@@ -169,6 +169,10 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
     `--jobs=${jobs}`,
     `--compress=${compression}`,
     '--no-subscriptions',
+    // The source server prints definitions (function arguments, views…) quoted by its own keyword
+    // list: an argument named json or system_user, bare from 14, is a syntax error to 16+. With
+    // this the source quotes every name, which any later parser reads alike.
+    '--quote-all-identifiers',
     '--verbose',
     ...pgDumpFilters(request.scope?.patterns)
   ]

@@ -1,4 +1,4 @@
-import type { CompareOptions, Difference } from './differences.js'
+import type { CompareOptions, Difference, ReparseVerdict } from './differences.js'
 import { aclItems, showName, sortAcl, type Fingerprint, type SchemaObject } from './fingerprint/index.js'
 
 /** What a comparison of two inventories needs to know about the servers they were read on. */
@@ -56,14 +56,7 @@ function compareObject(
   const differences: Difference[] = []
   const notKept = options.privileges === 'skip'
   if (comparable(wanted, sides) !== comparable(found, sides)) {
-    differences.push({
-      kind: 'definition',
-      object,
-      source: wanted.definition,
-      target: found.definition,
-      expected: false,
-      detail: `${object} is defined differently`
-    })
+    differences.push(...definitionDifference(object, wanted, found, options.reparsed?.get(object)))
   }
   if (wanted.version !== found.version) {
     differences.push({
@@ -110,6 +103,31 @@ function compareObject(
     })
   }
   return differences
+}
+
+/**
+ * Two printings that differ, judged by what the target made of the source's text (reparse.ts):
+ * parsed into exactly what the target holds, the restore is faithful, whatever the printers print.
+ */
+function definitionDifference(
+  object: string,
+  wanted: SchemaObject,
+  found: SchemaObject,
+  verdict: ReparseVerdict | undefined
+): Difference[] {
+  if (verdict?.outcome === 'same' && !verdict.lossy) return []
+  const texts = { source: wanted.definition, target: found.definition }
+  if (verdict?.outcome === 'same') {
+    const detail = `${object} is printed otherwise on the source: ${verdict.lossy}, so what the source holds may differ from what its text says; the target holds what the text says`
+    return [{ kind: 'definition', object, ...texts, expected: true, detail }]
+  }
+  const why =
+    verdict?.outcome === 'different'
+      ? `: the target parses the source's text into ${verdict.reparsed}`
+      : verdict?.outcome === 'unchecked'
+        ? ` (not checked by parsing the source's text on the target: ${verdict.reason})`
+        : ''
+  return [{ kind: 'definition', object, ...texts, expected: false, detail: `${object} is defined differently${why}` }]
 }
 
 /**

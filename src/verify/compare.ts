@@ -1,5 +1,7 @@
 import { compareInventory } from './compare-inventory.js'
+import { reparseDefinitions } from './reparse.js'
 import {
+  type Connect,
   displayName,
   type Fingerprint,
   type LargeObjectsFingerprint,
@@ -13,6 +15,20 @@ import { DIFFERENCE_KINDS, type CompareOptions, type Comparison, type Difference
 
 export * from './differences.js'
 
+/**
+ * Compares, after having the target parse again the source's text of every object the two sides
+ * print differently (reparse.ts): then only what a faithful restore cannot hold is a difference.
+ */
+export async function compareOnTarget(
+  connectTarget: Connect,
+  source: Fingerprint,
+  target: Fingerprint,
+  options: CompareOptions
+): Promise<Comparison> {
+  const reparsed = await reparseDefinitions(connectTarget, source, target)
+  return compareFingerprints(source, target, { ...options, reparsed })
+}
+
 export function compareFingerprints(source: Fingerprint, target: Fingerprint, options: CompareOptions): Comparison {
   const differences = [
     ...compareInventory(source, target, options),
@@ -22,7 +38,7 @@ export function compareFingerprints(source: Fingerprint, target: Fingerprint, op
       target.sequences,
       options.restoredFromSnapshot === true && source.snapshot !== undefined
     ),
-    ...compareLargeObjects(source.largeObjects, target.largeObjects),
+    ...compareLargeObjects(source.largeObjects, target.largeObjects, options.privileges),
     ...compareQueries(source.queries, target.queries),
     ...compareDatabaseSettings(source.databaseSettings, target.databaseSettings)
   ].sort(byReportOrder)
@@ -139,7 +155,11 @@ function isAhead(source: SequenceFingerprint, target: SequenceFingerprint): bool
   return step > 0n ? moved >= 0n : moved <= 0n
 }
 
-function compareLargeObjects(source: LargeObjectsFingerprint, target: LargeObjectsFingerprint): Difference[] {
+function compareLargeObjects(
+  source: LargeObjectsFingerprint,
+  target: LargeObjectsFingerprint,
+  privileges: CompareOptions['privileges']
+): Difference[] {
   const object = 'large objects'
   if (source.count !== target.count) {
     return [
@@ -162,6 +182,21 @@ function compareLargeObjects(source: LargeObjectsFingerprint, target: LargeObjec
         target: target.checksum,
         expected: false,
         detail: `the same ${source.count} large objects on both sides, but some hold other content`
+      }
+    ]
+  }
+  if (source.privileges !== undefined && target.privileges !== undefined && source.privileges !== target.privileges) {
+    const notKept = privileges === 'skip'
+    const why = notKept ? ' (owners and grants are not restored with privileges: skip)' : ''
+    const detail = `the same ${source.count} large objects on both sides, but some have other owners or grants${why}`
+    return [
+      {
+        kind: 'privileges',
+        object,
+        source: source.privileges,
+        target: target.privileges,
+        expected: notKept,
+        detail
       }
     ]
   }

@@ -59,4 +59,18 @@ export interface CompareOptions {
    * schemas it wrote to) are the run's, not the source's, and are left out of the comparison.
    */
   restoreRole?: string
+  /**
+   * For objects printed differently on the two sides: what the target made of the source's text
+   * when it parsed it again (reparse.ts), by `<kind> <name>`. Without one, a difference stands.
+   */
+  reparsed?: ReadonlyMap<string, ReparseVerdict>
 }
+
+/** What parsing the source's text on the target said about one object whose printings differ. */
+export type ReparseVerdict =
+  /** The target parsed the source's text into exactly what it holds. `lossy`: the source's text may not say all the source held. */
+  | { outcome: 'same'; lossy?: string }
+  /** The target parsed the source's text into something else: a real difference. */
+  | { outcome: 'different'; reparsed: string }
+  /** Not checked (the target could not parse it, or refused the scratch transaction): why. */
+  | { outcome: 'unchecked'; reason: string }

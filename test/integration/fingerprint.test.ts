@@ -331,7 +331,9 @@ describe('the same schema and data on 14 and on 17', () => {
     })
     expect(target.sequences).toEqual(source.sequences)
     expect(source.largeObjects.count).toBe(2)
-    expect(target.largeObjects).toEqual(source.largeObjects)
+    // Created by each server's own login: their owners differ, their content does not.
+    const content = ({ count, checksum }: { count: number; checksum: string | null }) => ({ count, checksum })
+    expect(content(target.largeObjects)).toEqual(content(source.largeObjects))
     expect(source.queries.map((query) => query.error)).toEqual([undefined, undefined, undefined])
     expect(source.queries[0]).toMatchObject({ columns: ['customers', 'balance'], rowCount: 1 })
     expect(target.queries).toEqual(source.queries)

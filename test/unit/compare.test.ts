@@ -1,4 +1,4 @@
-import { compareFingerprints, type Difference } from '../../src/verify/compare.js'
+import { compareFingerprints, type Difference, type ReparseVerdict } from '../../src/verify/compare.js'
 import type { Fingerprint, SchemaObject, TableFingerprint } from '../../src/verify/fingerprint/index.js'
 import { normaliseDefinition, unqualify } from '../../src/verify/fingerprint/normalise.js'
 
@@ -599,5 +599,37 @@ describe('normaliseDefinition', () => {
     )
     expect(normaliseDefinition('(a integer, IN_b text)', 'procedure')).toBe('(a integer, IN_b text)')
     expect(normaliseDefinition(on17, 'function')).toBe(on17)
+    // 17 quotes an argument named json; 14 does not: the IN before a quoted name goes too.
+    expect(normaliseDefinition('(IN "json" jsonb, IN "Odd" text)', 'procedure')).toBe(
+      normaliseDefinition('(IN json jsonb, "Odd" text)', 'procedure')
+    )
+  })
+})
+
+describe('definitions printed differently, judged by what the target made of the source text', () => {
+  const check = (definition: string): SchemaObject => object('constraint', 'app.orders.orders_status_check', definition)
+  const before = fingerprint({ inventory: [check("CHECK ((status)::text = ANY ((ARRAY['a'::varchar])::text[]))")] })
+  const after = fingerprint({ inventory: [check("CHECK ((status)::text = ANY (ARRAY[('a'::varchar)::text]))")] })
+  const object17 = 'constraint app.orders.orders_status_check'
+  const judged = (verdict: ReparseVerdict) =>
+    compareFingerprints(before, after, { privileges: 'keep', reparsed: new Map([[object17, verdict]]) })
+
+  test('parsed into what the target holds: no difference', () => {
+    expect(judged({ outcome: 'same' }).differences).toEqual([])
+  })
+
+  test('from a printer known to lose what it prints: expected, with both texts', () => {
+    const [difference] = judged({ outcome: 'same', lossy: 'the source prints a name without its quotes' }).differences
+    expect(difference).toMatchObject({ kind: 'definition', expected: true, source: before.inventory[0].definition })
+    expect(difference.detail).toContain('the source prints a name without its quotes')
+  })
+
+  test('parsed into something else, or not parsed at all: a difference that says which', () => {
+    const other = judged({ outcome: 'different', reparsed: "CHECK (status = 'b')" }).differences
+    expect(other).toEqual([expect.objectContaining({ expected: false })])
+    expect(other[0].detail).toContain(`the target parses the source's text into CHECK (status = 'b')`)
+    const unchecked = judged({ outcome: 'unchecked', reason: 'relation does not exist' }).differences
+    expect(unchecked[0].detail).toContain('not checked by parsing the source')
+    expect(compareFingerprints(before, after, { privileges: 'keep' }).passed).toBe(false)
   })
 })

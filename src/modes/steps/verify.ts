@@ -5,7 +5,7 @@ import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
 import { progressReporter } from '../../tools/run-tool.js'
-import { compareFingerprints, type Comparison } from '../../verify/compare.js'
+import { compareOnTarget, type Comparison } from '../../verify/compare.js'
 import {
   fingerprintDatabase,
   type Fingerprint,
@@ -66,7 +66,7 @@ export async function verifyTarget(
   }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
   const writer = request.writer?.user !== target.user ? request.writer?.user : undefined
-  const comparison = compareFingerprints(sourceFingerprint, targetFingerprint, {
+  const comparison = await compareOnTarget(() => connector.connect(target), sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,
     restoredFromSnapshot: true,
     restoreRole: writer

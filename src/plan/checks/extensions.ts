@@ -131,7 +131,7 @@ export const extensionNeedsSuperuserProbe: Probe = {
   message: (objects) =>
     `${count(objects.length, 'extension')} the source uses can only be created by a superuser on the target (not trusted) and ${objects.length === 1 ? 'is' : 'are'} not installed in the target database: ${list(objects)}`,
   hint: (_ctx, objects) =>
-    `have a superuser run ${objects.map((name) => `CREATE EXTENSION ${quoteIdent(name)}`).join('; ')} in the target database first (providers usually offer this for allow-listed extensions), then run again`,
+    `have a superuser run ${objects.map((name) => `CREATE EXTENSION ${quoteIdent(name)} CASCADE`).join('; ')} in the target database first (providers usually offer this for allow-listed extensions), then run again`,
   async find(ctx) {
     if (ctx.targetIsSuperuser) return []
     const extensions = await targetExtensions(ctx)

@@ -8,6 +8,10 @@ import { isNotExtensionMember as notMember, isUserSchema, showNameSql } from './
 // left out by `version` (server_version_num), never guessed. With filters, each keeps only what
 // moves (`scope`): a relation and what belongs to it by the relation, other objects by their schema.
 
+// Deparsed pieces of a definition (printed) and what the target needs to parse them again (context):
+// see reparse.ts. The relation the piece belongs to, as this server quotes it.
+const QUALIFIED = `quote_ident(n.nspname) || '.' || quote_ident(c.relname)`
+
 const userClass = (alias: string): string => `${isUserSchema('n')} AND ${notMember('pg_class', `${alias}.oid`)}`
 
 /** `schema.name` of a relation, shown as the fingerprint shows names. */
@@ -71,7 +75,12 @@ SELECT 'type' AS kind, ARRAY[n.nspname::text, t.typname::text] AS parts,
     ELSE concat_ws(' ', 'base input', t.typinput::text, 'output', t.typoutput::text, 'length', t.typlen,
       'alignment', t.typalign, 'storage', t.typstorage)
   END AS definition,
-  pg_get_userbyid(t.typowner) AS owner, ${effectiveAcl('t.typacl', 'T', 't.typowner')} AS acl
+  pg_get_userbyid(t.typowner) AS owner, ${effectiveAcl('t.typacl', 'T', 't.typowner')} AS acl,
+  CASE WHEN t.typtype = 'd' THEN array_remove(pg_get_expr(t.typdefaultbin, 0)
+    || ARRAY(SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'
+      ORDER BY c.conname COLLATE "C"), NULL) END AS printed,
+  CASE WHEN t.typtype = 'd' THEN ARRAY[format_type(t.typbasetype, t.typtypmod), (t.typdefaultbin IS NOT NULL)::text] END
+    AS context
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r') AND ${isUserSchema('n')} AND ${notMember('pg_type', 't.oid')}
   AND ${scope.inSchema('t.typnamespace')}
@@ -119,7 +128,9 @@ SELECT 'column' AS kind, ARRAY[n.nspname::text, c.relname::text, a.attname::text
       WHEN 'v' THEN 'generated always as (' || pg_get_expr(d.adbin, d.adrelid) || ') virtual'
       ELSE 'default ' || pg_get_expr(d.adbin, d.adrelid) END
   ) AS definition,
-  NULL AS owner, nullif(a.attacl::text, '{}') AS acl
+  NULL AS owner, nullif(a.attacl::text, '{}') AS acl,
+  CASE WHEN d.adbin IS NOT NULL THEN ARRAY[pg_get_expr(d.adbin, d.adrelid)] END AS printed,
+  ARRAY[${QUALIFIED}, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), a.attgenerated::text] AS context
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
@@ -133,6 +144,8 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND c
 const constraints = (scope: ScopeSql): string => `
 SELECT 'constraint' AS kind, ARRAY[n.nspname::text, c.relname::text, k.conname::text] AS parts,
   pg_get_constraintdef(k.oid) AS definition, NULL AS owner, NULL AS acl,
+  CASE WHEN k.contype IN ('c', 'p', 'u', 'x') THEN ARRAY[pg_get_constraintdef(k.oid)] END AS printed,
+  ARRAY[${QUALIFIED}] AS context,
   k.oid::text AS oid, nullif(k.conparentid, 0)::text AS parent_oid,
   CASE WHEN k.contype = 'f' THEN (SELECT ${relationName('rn.nspname', 'r.relname')}
     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE r.oid = k.confrelid) END AS referenced
@@ -148,7 +161,8 @@ SELECT 'index' AS kind, ARRAY[n.nspname::text, x.relname::text] AS parts,
     (SELECT 'partition of ' || ${relationName('pn.nspname', 'p.relname')}
       FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
       WHERE h.inhrelid = x.oid)) AS definition,
-  NULL AS owner, NULL AS acl
+  NULL AS owner, NULL AS acl, ARRAY[pg_get_indexdef(i.indexrelid)] AS printed,
+  ARRAY[${QUALIFIED}, CASE WHEN i.indisunique THEN 'unique' ELSE '' END] AS context
 FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = x.relnamespace
 WHERE c.relpersistence <> 't' AND (i.indisvalid OR c.relkind = 'p') AND i.indisready AND ${userClass('c')}
@@ -179,7 +193,8 @@ SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized-view' END AS kind,
   concat_ws(' ', 'with (' || array_to_string(c.reloptions, ', ') || ')',
     CASE WHEN c.relkind = 'm' AND ${scope.data('c.oid')} THEN CASE WHEN c.relispopulated THEN 'populated' ELSE 'not populated' END END,
     ${VIEW_USES}) AS definition,
-  pg_get_userbyid(c.relowner) AS owner, ${effectiveAcl('c.relacl', 'r', 'c.relowner')} AS acl
+  pg_get_userbyid(c.relowner) AS owner, ${effectiveAcl('c.relacl', 'r', 'c.relowner')} AS acl,
+  ARRAY[pg_get_viewdef(c.oid)] AS printed
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND c.relpersistence <> 't' AND ${userClass('c')} AND ${scope.relation('c.oid')}`
 
@@ -255,7 +270,9 @@ SELECT 'policy' AS kind, ARRAY[n.nspname::text, c.relname::text, p.polname::text
         FROM unnest(p.polroles) AS r) AS roles),
     'using (' || pg_get_expr(p.polqual, p.polrelid) || ')',
     'with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')') AS definition,
-  NULL AS owner, NULL AS acl
+  NULL AS owner, NULL AS acl,
+  array_remove(ARRAY[pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)], NULL) AS printed,
+  ARRAY[${QUALIFIED}, (p.polqual IS NOT NULL)::text, (p.polwithcheck IS NOT NULL)::text] AS context
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE ${userClass('c')} AND ${scope.relation('c.oid')}`
 

@@ -31,6 +31,9 @@ interface InventoryRow {
   parent_oid?: string | null
   /** Foreign keys: the referenced table, shown. */
   referenced?: string | null
+  /** The deparsed pieces of the definition, as printed, and what parsing them again needs (reparse.ts). */
+  printed?: string[] | null
+  context?: string[] | null
 }
 
 /** Every user object in the database (that moves, given a scope), sorted by kind and name. */
@@ -89,7 +92,34 @@ function describe(row: InventoryRow, name: string): SchemaObject {
   if (row.version != null) object.version = row.version
   if (row.columns) object.columns = row.columns
   if (row.parents) object.parents = row.parents
+  const skeleton = row.printed?.length ? skeletonOf(row, parts) : undefined
+  if (row.printed?.length && skeleton !== undefined) {
+    object.printed = { pieces: row.printed, skeleton, context: row.context ?? [] }
+  }
   return object
+}
+
+/** Where a piece stood in the definition: a mark no printed text holds. */
+export const pieceMark = (index: number): string => `\u0001${index}\u0001`
+
+/**
+ * The definition with each printed piece replaced by its mark, normalised: two objects with equal
+ * skeletons differ, if at all, in their pieces. Undefined when a piece cannot be found in order.
+ */
+function skeletonOf(row: InventoryRow, parts: string[]): string | undefined {
+  const pieces = row.printed ?? []
+  // A view's text is the first part, unqualified: its piece is that part.
+  const first = row.deparsed ? 1 : 0
+  let text = row.deparsed ? [pieceMark(0), ...parts.slice(1)].join(' ') : parts.join(' ')
+  // From the end: what precedes the pieces (a type, a keyword) could hold a short piece's text.
+  let end = text.length
+  for (let index = pieces.length - 1; index >= first; index--) {
+    const at = text.lastIndexOf(pieces[index], end - pieces[index].length)
+    if (at < 0) return undefined
+    text = text.slice(0, at) + pieceMark(index) + text.slice(at + pieces[index].length)
+    end = at
+  }
+  return normaliseDefinition(text, row.kind)
 }
 
 /** aclitem text: `grantee=privileges/grantor`, a name double-quoted when it holds a comma or quote. */

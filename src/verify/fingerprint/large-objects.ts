@@ -12,8 +12,11 @@ export async function fingerprintLargeObjects(client: pg.Client, level: VerifyLe
     level === 'full'
       ? `coalesce(sum(${hash64(`m.oid::text || ':' || encode(sha256(lo_get(m.oid)), 'hex')`)}), 0)::text`
       : 'NULL::text'
-  const { rows } = await client.query<{ count: string; checksum: string | null }>(
-    `SELECT count(*)::text AS count, ${checksum} AS checksum FROM pg_largeobject_metadata m`
+  // The effective ACL, items sorted: NULL is the owner's default, and a restore grants in its own order.
+  const acl = `(SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(coalesce(m.lomacl, acldefault('L', m.lomowner))) a)`
+  const privileges = `coalesce(sum(${hash64(`m.oid::text || ':' || pg_get_userbyid(m.lomowner) || ':' || coalesce(${acl}, '')`)}), 0)::text`
+  const { rows } = await client.query<{ count: string; checksum: string | null; privileges: string }>(
+    `SELECT count(*)::text AS count, ${checksum} AS checksum, ${privileges} AS privileges FROM pg_largeobject_metadata m`
   )
-  return { count: Number(rows[0].count), checksum: rows[0].checksum }
+  return { count: Number(rows[0].count), checksum: rows[0].checksum, privileges: rows[0].privileges }
 }

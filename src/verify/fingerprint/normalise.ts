@@ -8,9 +8,10 @@
 // pg_depend rows changed in 15; foreign keys cloned for partitions are named anew on restore, and
 // 18 names them another way. The text ones are here.
 //
-// Printing is compared rather than having the target print the source's text again: that would
-// only repeat what the restore did, and hide what a source's deparser lost on the way (12 prints
-// XMLNAMESPACES ('…' AS Zz) unquoted, so the restored view names its namespace zz: a real change).
+// This is the first, cheap pass: where the normalised printings still differ, the target parses the
+// source's text again (verify/reparse.ts) and that decides. What a source's deparser lost on the way
+// (12 prints XMLNAMESPACES ('…' AS Zz) unquoted, so the restored view names its namespace zz) a
+// parse cannot see: reparse.ts reports such printers as a warning with both texts.
 
 import type { ObjectKind } from './types.js'
 
@@ -26,7 +27,7 @@ const VERSION_PRINTING: ReadonlyArray<{ pattern: RegExp; replacement: string; on
   // 16 added XMLSERIALIZE (… INDENT) and prints its default, NO INDENT, where 15 prints nothing.
   { pattern: / NO INDENT\)/g, replacement: ')' },
   // 14 lets procedures have OUT arguments and prints IN, the default mode, for each of theirs.
-  { pattern: /(^\(|, )IN (?=\S)/g, replacement: '$1', only: 'procedure' }
+  { pattern: /(^\(|, )IN (?=\S|$)/g, replacement: '$1', only: 'procedure' }
 ]
 
 /**

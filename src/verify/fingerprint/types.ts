@@ -117,6 +117,21 @@ export interface SchemaObject {
   columns?: string[]
   /** Inheritance children only (not partitions): their parents in inheritance order. */
   parents?: string[]
+  /**
+   * The server's deparsed text in the definition (a check, a default, an index, a view's query…),
+   * as printed, for the target to parse again (verify/reparse.ts). Absent for other objects and in
+   * fingerprints written before it was carried.
+   */
+  printed?: PrintedPieces
+}
+
+export interface PrintedPieces {
+  /** pg_get_*def and pg_get_expr output, in the order they appear in the definition. */
+  pieces: string[]
+  /** The normalised definition with each piece replaced by a mark: what the pieces do not cover. */
+  skeleton: string
+  /** What parsing a piece again needs: the relation it belongs to, a column's name and type… */
+  context: string[]
 }
 
 export interface TableFingerprint {
@@ -150,6 +165,8 @@ export interface LargeObjectsFingerprint {
   count: number
   /** Sum of hashes of (OID, md5 of content); pg_dump keeps large-object OIDs. Null at level `counts`. */
   checksum: string | null
+  /** Sum of hashes of (OID, owner, effective ACL sorted); absent in fingerprints from before it was carried. */
+  privileges?: string
 }
 
 export interface QueryFingerprint {
