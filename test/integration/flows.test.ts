@@ -117,7 +117,7 @@ describe('migrate', () => {
       ['Install PostgreSQL client', 'ok'],
       ['Dump', 'ok'],
       ['Restore', 'ok'],
-      ['Fingerprint source', 'ok'],
+      ['Checksum source', 'ok'],
       ['Upload artifact', 'ok'],
       ['Verify', 'ok']
     ])

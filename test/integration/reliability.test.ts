@@ -407,7 +407,10 @@ describe('validation queries', () => {
       ),
       'SELECT * FROM shape': 'other columns: (a, b) on the source, (a, c) on the target'
     })
-    expect(result.stdout).toMatch(/::error::.*query differs for SELECT \* FROM shape: other columns/)
+    expect(result.stdout).toMatch(/^\S+: query differs for SELECT \* FROM shape: other columns/m)
+    expect(errorLines(result.stdout)).toEqual([
+      expect.stringMatching(/^::error::2 differences between source and target — each difference is listed/)
+    ])
     expect(result.summary).toContain('SELECT * FROM shape')
   })
 

@@ -12,6 +12,7 @@ import type { DatabaseJob } from '../../plan/plan.js'
 import { scopeSql } from '../../scope/sql.js'
 import { scopeKey, type Prerequisites } from '../../scope/types.js'
 import { required, type ModeContext } from '../context.js'
+import { count } from '../../base/text.js'
 
 /** How the target database is readied before the restore. */
 export interface TargetPreparation {
@@ -199,7 +200,7 @@ async function cleanTarget(target: pg.Client, log: Log): Promise<string[]> {
   const { rows: blobs } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')
   if (blobs[0].n > 0) {
     await target.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata')
-    dropped.push(`${blobs[0].n} large objects`)
+    dropped.push(count(blobs[0].n, 'large object'))
   }
   log.info(`cleaned the target: dropped ${dropped.join(', ') || 'nothing'}`)
   return dropped

@@ -20,26 +20,32 @@ export interface UploadRequest {
 }
 
 /**
- * Uploads the dump and its manifest; the outcome is recorded whatever it is. Best effort unless
- * required: a failed upload must not hide the migration's result.
+ * Uploads the dump and its manifest; the outcome is recorded whatever it is, and returned so the
+ * stage reads `skipped` when nothing was uploaded. Best effort unless required: a failed upload must
+ * not hide the migration's result.
  */
 export async function uploadDumpArtifact(
   request: UploadRequest,
   record: (outcome: UploadOutcome) => void
-): Promise<void> {
+): Promise<UploadOutcome> {
   const { artifacts, log, dumpDir } = request
   const name = request.name ?? defaultArtifactName(request.database, request.runId)
   let outcome: UploadOutcome
   try {
     outcome = await artifacts.upload(dumpDir, { name, retentionDays: request.retentionDays })
-    if ('skipped' in outcome) log.info(outcome.reason)
+    if ('skipped' in outcome) {
+      const line = `artifact not uploaded: ${outcome.reason}; ${outcome.instead}`
+      if (outcome.warning) log.warning(line)
+      else log.info(line)
+    }
   } catch (error) {
     outcome = { failed: (error as Error).message }
   }
   record(outcome)
-  if (!('failed' in outcome)) return
+  if (!('failed' in outcome)) return outcome
   if (request.required) throw new MigrationError('artifact-upload', outcome.failed)
   log.warning(`artifact upload failed (the dump stays at ${dumpDir}): ${outcome.failed}`)
+  return outcome
 }
 
 export function defaultArtifactName(database: string, runId?: string): string {

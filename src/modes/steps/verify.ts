@@ -26,13 +26,18 @@ export interface VerifySettings {
 /** How closely to read one side. */
 export type ReadSettings = Pick<VerifySettings, 'verify' | 'jobs' | 'validationQueries'>
 
-export function fingerprintOptions(settings: ReadSettings, log: Log, snapshot?: string): FingerprintOptions {
+export function fingerprintOptions(
+  settings: ReadSettings,
+  log: Log,
+  side: 'source' | 'target',
+  snapshot?: string
+): FingerprintOptions {
   return {
     level: settings.verify === 'counts' ? 'counts' : 'full',
     jobs: settings.jobs,
     snapshot,
     validationQueries: settings.validationQueries,
-    onProgress: progressReporter(log, 'tables fingerprinted')
+    onProgress: progressReporter(log, `${side} tables checksummed`)
   }
 }
 
@@ -56,7 +61,7 @@ export async function verifyTarget(
   const { connector, log, settings, target, source } = request
   // Read what the source's fingerprint covers: what moved, when filters chose it.
   const options = {
-    ...fingerprintOptions(settings, log),
+    ...fingerprintOptions(settings, log, 'target'),
     like: sourceFingerprint.tables,
     scope: sourceFingerprint.scope,
     known: request.known
@@ -124,7 +129,10 @@ export async function locateRows(
   return found
 }
 
-/** One log line per unexpected difference (the first 50), or one saying there were none. */
+/**
+ * One log line per unexpected difference (the first 50), or one saying there were none. Plain lines:
+ * the step's one error line counts them (see failureLines).
+ */
 export function logVerification(log: Log, database: string, verification: Verification): void {
   const differences = verification.comparison.differences.filter((d) => !d.expected)
   if (differences.length === 0) {
@@ -133,7 +141,7 @@ export function logVerification(log: Log, database: string, verification: Verifi
   }
   for (const d of differences.slice(0, 50)) {
     const keys = verification.differingRows?.[d.object]
-    log.error(
+    log.info(
       `${database}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keys ? ` (keys ${keys.join(', ')})` : ''}`
     )
   }
