@@ -172,7 +172,9 @@ describe('plan blockers stop the run before the target is written', () => {
     expect(run.exitCode).not.toBe(0)
     // One failure, one error line: what is wrong and the fix.
     expect(errorLines(run.stdout)).toEqual([
-      expect.stringMatching(new RegExp(`^::error::target database "${db}" is not empty.* — .*if-target-not-empty: clean`))
+      expect.stringMatching(
+        new RegExp(`^::error::target database "${db}" is not empty.* — .*if-target-not-empty: clean`)
+      )
     ])
     const left = await testbed.query('target', db, 'SELECT id FROM existing')
     expect(left.rows).toEqual([{ id: 7 }])
