@@ -119,9 +119,16 @@ describe('migrate', () => {
       ['Upload artifact', 'ok'],
       ['Verify', 'ok']
     ])
+    // The log folds the way the stages ran: the dump, the restore beside it and the source checksums in one group.
+    const groups = run.lines.filter((l) => l.startsWith('::group::')).map((l) => l.slice('::group::'.length))
+    expect(groups).toEqual(['Plan', 'Install PostgreSQL client', `Dump and restore: ${db}`, `Verify: ${db}`])
+    const copyGroup = run.lines.slice(run.lines.indexOf(`::group::Dump and restore: ${db}`))
+    const copyLines = copyGroup.slice(0, copyGroup.indexOf('::endgroup::'))
+    for (const line of ['tables dumped: 1/1', `creating target database ${db}_ok`, 'source tables checksummed: 1/1'])
+      expect(copyLines).toContainEqual(expect.stringContaining(line))
     expect(run.outputs).toMatchObject({ result: 'passed', mismatches: '0', 'artifact-name': `pg-dump-${db}` })
     expect(store.uploads[0].files).toEqual(expect.arrayContaining(['manifest.json', 'toc.dat']))
-    expect(run.summary).toContain('**Verification: no differences** — compared 1 table (5000 rows), 1 sequence')
+    expect(run.summary).toContain('**Verification: no differences** — compared 1 table (5,000 rows), 1 sequence')
   })
 
   test('pg_dump failing after the restore began: the target database it created is dropped again', async () => {

@@ -134,7 +134,7 @@ describe('writes during the run', () => {
       expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })
       expect(written).toBeGreaterThan(0)
       expect(run.report.databases[0].writesDuringRun).toBeGreaterThan(0)
-      expect(run.summary).toContain('transactions wrote on the source server during the run')
+      expect(run.summary).toMatch(/\d+ transactions? wrote on the source server during the run/)
     } finally {
       writing = false
       await loop
