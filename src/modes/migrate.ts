@@ -91,6 +91,7 @@ async function copyAndVerify(
       const [sequences, followable, compression] = await within(Stage.Dump, readBeforeDump())
       const dump = startDump({
         ...dumpRequestFor(context, job, client, source, snapshot),
+        progress: { connect: () => connector.connect(source), timeline: record.progressTimeline() },
         // sync: one pg_dump process. A parallel dump's workers lock with NOWAIT and fail on the first
         // TRUNCATE or DDL the application queues meanwhile; one process only makes those wait.
         jobs: sync ? 1 : inputs.jobs,

@@ -4,6 +4,8 @@ import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
 import { folderSize, formatBytes } from '../base/files.js'
 import type { Log } from '../base/log.js'
+import { ProgressLog, type ProgressSample } from '../base/progress.js'
+import { watchCopies } from '../pg/copy-progress.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { clientEnvironment, type Passfile } from '../pg/passfile.js'
 import type { HeldSnapshot } from '../pg/snapshot.js'
@@ -146,6 +148,8 @@ export interface DumpRequest {
   compression: Compression
   /** What moves, when filters are given: pg_dump gets their patterns as they are. */
   scope?: ResolvedScope
+  /** Progress lines from the source's COPY figures, on a connection of their own; each line into `timeline`. */
+  progress?: { connect: () => Promise<pg.Client>; timeline: ProgressSample[] }
 }
 
 /**
@@ -173,10 +177,11 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
     ...pgDumpFilters(request.scope?.patterns)
   ]
   const scope = scopeSql(request.scope)
-  const total = await countTables(snapshot, scope)
+  const { tables: total, rows } = await countTables(snapshot, scope)
   const extensions = await extensionsOf(snapshot, scope)
   const report = progressReporter(log, 'tables dumped')
   let dumped = 0
+  const progress = request.progress && (await watchDump(request.progress, rows, log))
   await tools
     .run(client.programs.pg_dump, [...options, `--snapshot=${snapshot.id}`, `--file=${dir}`], {
       env: clientEnvironment(endpoint, passfile),
@@ -195,6 +200,7 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
         `the disk under ${path.dirname(dir)} filled up during the dump (${error.message}); the partial dump was removed`
       )
     })
+    .finally(() => progress?.stop())
   const { bytes, files } = folderSize(dir)
   log.info(`dump: ${files} files, ${formatBytes(bytes)} (${compression}) in ${dir}`)
   const toc = await listToc(tools, client, dir)
@@ -202,13 +208,36 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
   return { path: dir, bytes, files, snapshot: snapshot.id, compression, extensions, options, seconds, toc }
 }
 
-/** Every table's data entry, counted for the progress line. */
-async function countTables(snapshot: HeldSnapshot, scope: ScopeSql): Promise<number> {
-  const { rows } = await snapshot.client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+/** Every table's data entry, counted for the progress lines, and their rows as the source estimates them. */
+async function countTables(snapshot: HeldSnapshot, scope: ScopeSql): Promise<{ tables: number; rows: number }> {
+  const { rows } = await snapshot.client.query<{ n: number; rows: number }>(
+    `SELECT count(*)::int AS n, coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS rows
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND ${isUserSchema('n')} AND ${scope.data('c.oid')}`
   )
-  return rows[0].n
+  return { tables: rows[0].n, rows: rows[0].rows }
+}
+
+/** pg_dump's COPYs as the source counts them: rows and bytes read so far, against the estimated rows. */
+async function watchDump(
+  progress: NonNullable<DumpRequest['progress']>,
+  estimatedRows: number,
+  log: Log
+): Promise<{ stop(): Promise<void> } | undefined> {
+  const connection = await progress.connect().catch((error: Error) => {
+    // Progress lines are a courtesy: without a connection for them, the dump runs quietly.
+    log.debug(`no dump progress: ${error.message}`)
+    return undefined
+  })
+  if (!connection) return undefined
+  const lines = new ProgressLog(log, 'dump', progress.timeline, estimatedRows > 0 ? estimatedRows : undefined)
+  const watch = watchCopies(connection, 'COPY TO', (figures) => lines.update(figures), log)
+  return {
+    async stop() {
+      await watch.stop()
+      await connection.end().catch(() => undefined)
+    }
+  }
 }
 
 /** Extensions the restore creates: the dump's (a whole database) and those the filters need made. */

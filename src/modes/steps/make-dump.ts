@@ -44,7 +44,10 @@ async function dumpAndFingerprint(
   let sourceFingerprint: ReturnType<typeof fingerprintSource> | undefined
   try {
     const sequences = await within(Stage.Dump, fingerprintSequences(snapshot.client))
-    const dump = startDump(dumpRequestFor(context, job, client, source, snapshot))
+    const dump = startDump({
+      ...dumpRequestFor(context, job, client, source, snapshot),
+      progress: { connect: () => connector.connect(source), timeline: record.progressTimeline() }
+    })
     sourceFingerprint = settledLater(
       stages.run(
         Stage.FingerprintSource,
