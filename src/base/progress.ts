@@ -79,7 +79,7 @@ export function progressLine(sample: ProgressSample): string {
   const share = total ? ` (${Math.min(100, Math.round((100 * sample.rows) / total))}%)` : ''
   const done = total ? `${thousands(sample.rows)} of about ${count(total, 'row')}${share}` : count(sample.rows, 'row')
   const left = sample.secondsLeft !== undefined ? `; about ${duration(sample.secondsLeft)} left` : ''
-  return `${sample.stage}: ${done}, ${formatBytes(sample.bytes)}; ${thousands(sample.rowsPerSecond)} rows/s, ${formatBytes(sample.bytesPerSecond)}/s${left}`
+  return `${sample.stage}: ${done}, ${formatBytes(sample.bytes)}; ${count(sample.rowsPerSecond, 'row')}/s, ${formatBytes(sample.bytesPerSecond)}/s${left}`
 }
 
 function duration(seconds: number): string {

@@ -3,6 +3,7 @@ import type { DatabaseRecorder, Verification } from '../action/report.js'
 import { Stage, within, type StageTimer } from '../action/stages.js'
 import { settledLater } from '../base/async.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
+import { logCopyProgress } from '../pg/copy-progress.js'
 import { holdSnapshot, nextTransactionId } from '../pg/snapshot.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import type { DatabaseJob } from '../plan/plan.js'
@@ -67,6 +68,7 @@ async function copyAndVerify(
   let sourceFingerprint: Promise<Fingerprint | undefined> | undefined
   let upload: Promise<unknown> | undefined
   let restorer: Restorer | undefined
+  let loadProgress: { stop(): Promise<void> } | undefined
   // The dump, the restore beside it, the source checksums and the upload overlap: one log group for all.
   await log.group(`Dump and restore: ${job.source}`, async () => {
     writesBefore = await within(Stage.Dump, connector.withConnection(source, nextTransactionId))
@@ -117,6 +119,14 @@ async function copyAndVerify(
           async prepareTarget() {
             restoreTimer = stages.begin(Stage.Restore, job.source)
             createdTarget = (await prepareTarget(preparation, record)).created
+            loadProgress = await logCopyProgress({
+              connect: () => connector.connect(target),
+              command: 'COPY FROM',
+              stage: 'load',
+              timeline: record.progressTimeline(),
+              estimatedRows: await dump.estimatedRows,
+              log
+            })
           }
         })
       )
@@ -174,6 +184,7 @@ async function copyAndVerify(
       if (restored) record.restored(restored)
       await within(Stage.FingerprintSource, manifest)
     } finally {
+      await loadProgress?.stop()
       await sourceFingerprint?.catch(() => undefined)
       await snapshot.close()
     }

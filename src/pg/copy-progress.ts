@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { Log } from '../base/log.js'
+import { ProgressLog, type ProgressSample } from '../base/progress.js'
 
 /** Rows and bytes that COPY has moved so far, summed over the database's COPY commands. */
 export interface CopyFigures {
@@ -75,6 +76,36 @@ export function watchCopies(
       clearTimeout(timer)
       wake()
       await loop
+    }
+  }
+}
+
+/**
+ * A long stage's progress lines from the COPY figures of the database `connect` opens (a connection
+ * of its own), against the rows the source estimated; undefined when no connection could be had:
+ * progress lines are a courtesy, the stage runs quietly without them.
+ */
+export async function logCopyProgress(request: {
+  connect: () => Promise<pg.Client>
+  command: 'COPY TO' | 'COPY FROM'
+  stage: string
+  timeline: ProgressSample[]
+  estimatedRows: number
+  log: Log
+}): Promise<{ stop(): Promise<void> } | undefined> {
+  const { log } = request
+  const connection = await request.connect().catch((error: Error) => {
+    log.debug(`no ${request.stage} progress: ${error.message}`)
+    return undefined
+  })
+  if (!connection) return undefined
+  const total = request.estimatedRows > 0 ? request.estimatedRows : undefined
+  const lines = new ProgressLog(log, request.stage, request.timeline, total)
+  const watch = watchCopies(connection, request.command, (figures) => lines.update(figures), log)
+  return {
+    async stop() {
+      await watch.stop()
+      await connection.end().catch(() => undefined)
     }
   }
 }

@@ -4,8 +4,8 @@ import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
 import { folderSize, formatBytes } from '../base/files.js'
 import type { Log } from '../base/log.js'
-import { ProgressLog, type ProgressSample } from '../base/progress.js'
-import { watchCopies } from '../pg/copy-progress.js'
+import type { ProgressSample } from '../base/progress.js'
+import { logCopyProgress } from '../pg/copy-progress.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { clientEnvironment, type Passfile } from '../pg/passfile.js'
 import type { HeldSnapshot } from '../pg/snapshot.js'
@@ -133,6 +133,8 @@ export interface DumpProgress {
 /** A running pg_dump. */
 export interface DumpRun extends DumpProgress {
   done: Promise<DumpResult>
+  /** The rows of the tables it dumps, as the source estimates them (0 when it cannot say). */
+  estimatedRows: Promise<number>
 }
 
 export interface DumpRequest {
@@ -159,11 +161,19 @@ export interface DumpRequest {
  */
 export function startDump(request: DumpRequest): DumpRun {
   const listeners: ((line: string) => void)[] = []
-  const done = dump(request, (line) => listeners.forEach((listener) => listener(line)))
-  return { dir: request.dir, done, onLine: (listener) => listeners.push(listener) }
+  let estimate: (rows: number) => void = () => undefined
+  const estimatedRows = new Promise<number>((resolve) => (estimate = resolve))
+  const done = dump(request, (line) => listeners.forEach((listener) => listener(line)), estimate)
+  // A dump that fails before counting has no estimate: nothing waits for it then.
+  done.catch(() => estimate(0))
+  return { dir: request.dir, done, estimatedRows, onLine: (listener) => listeners.push(listener) }
 }
 
-async function dump(request: DumpRequest, onLine: (line: string) => void): Promise<DumpResult> {
+async function dump(
+  request: DumpRequest,
+  onLine: (line: string) => void,
+  onEstimate: (rows: number) => void
+): Promise<DumpResult> {
   const { client, tools, log, passfile, endpoint, snapshot, dir, jobs } = request
   const started = performance.now()
   prepareDumpFolder(dir)
@@ -181,7 +191,10 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
   const extensions = await extensionsOf(snapshot, scope)
   const report = progressReporter(log, 'tables dumped')
   let dumped = 0
-  const progress = request.progress && (await watchDump(request.progress, rows, log))
+  onEstimate(rows)
+  const progress =
+    request.progress &&
+    (await logCopyProgress({ ...request.progress, command: 'COPY TO', stage: 'dump', estimatedRows: rows, log }))
   await tools
     .run(client.programs.pg_dump, [...options, `--snapshot=${snapshot.id}`, `--file=${dir}`], {
       env: clientEnvironment(endpoint, passfile),
@@ -216,28 +229,6 @@ async function countTables(snapshot: HeldSnapshot, scope: ScopeSql): Promise<{ t
       WHERE c.relkind = 'r' AND ${isUserSchema('n')} AND ${scope.data('c.oid')}`
   )
   return { tables: rows[0].n, rows: rows[0].rows }
-}
-
-/** pg_dump's COPYs as the source counts them: rows and bytes read so far, against the estimated rows. */
-async function watchDump(
-  progress: NonNullable<DumpRequest['progress']>,
-  estimatedRows: number,
-  log: Log
-): Promise<{ stop(): Promise<void> } | undefined> {
-  const connection = await progress.connect().catch((error: Error) => {
-    // Progress lines are a courtesy: without a connection for them, the dump runs quietly.
-    log.debug(`no dump progress: ${error.message}`)
-    return undefined
-  })
-  if (!connection) return undefined
-  const lines = new ProgressLog(log, 'dump', progress.timeline, estimatedRows > 0 ? estimatedRows : undefined)
-  const watch = watchCopies(connection, 'COPY TO', (figures) => lines.update(figures), log)
-  return {
-    async stop() {
-      await watch.stop()
-      await connection.end().catch(() => undefined)
-    }
-  }
 }
 
 /** Extensions the restore creates: the dump's (a whole database) and those the filters need made. */
