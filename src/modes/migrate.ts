@@ -119,12 +119,12 @@ async function copyAndVerify(
           async prepareTarget() {
             restoreTimer = stages.begin(Stage.Restore, job.source)
             createdTarget = (await prepareTarget(preparation, record)).created
-            loadProgress = await logCopyProgress({
+            loadProgress = logCopyProgress({
               connect: () => connector.connect(target),
               command: 'COPY FROM',
               stage: 'load',
               timeline: record.progressTimeline(),
-              estimatedRows: await dump.estimatedRows,
+              estimatedRows: dump.estimatedRows,
               log
             })
           }

@@ -12,6 +12,7 @@ import { restorerFor } from './steps/copy.js'
 import type { CheckedDump } from './steps/make-dump.js'
 import { analyzeTarget, carriesDatabaseSettings, finishTarget, prepareTarget } from './steps/target.js'
 import { verifyBesideAnalyze } from './steps/verify.js'
+import { logCopyProgress } from '../pg/copy-progress.js'
 
 /** A dump made by mode: dump, checked against its manifest before the plan. */
 export type { CheckedDump }
@@ -45,7 +46,21 @@ export async function restoreDump(
     if (job.resume) kept = await resumeLoad({ job, record, preparation, restorer, dump, target })
     else {
       await prepareTarget(preparation, record)
-      record.restored(await restoreDatabase(restorer))
+      // The manifest holds the source's exact row counts: the load's total, not an estimate.
+      const rows = dump.manifest.sourceFingerprint?.tables.reduce((sum, table) => sum + table.rows, 0) ?? 0
+      const progress = logCopyProgress({
+        connect: () => connector.connect(target),
+        command: 'COPY FROM',
+        stage: 'load',
+        timeline: record.progressTimeline(),
+        estimatedRows: rows,
+        log
+      })
+      try {
+        record.restored(await restoreDatabase(restorer))
+      } finally {
+        await progress.stop()
+      }
     }
   })
   await verifyRestored(job, record, context, dump, kept)

@@ -82,30 +82,34 @@ export function watchCopies(
 
 /**
  * A long stage's progress lines from the COPY figures of the database `connect` opens (a connection
- * of its own), against the rows the source estimated; undefined when no connection could be had:
- * progress lines are a courtesy, the stage runs quietly without them.
+ * of its own), against the rows the source estimated. Returns at once, so the stage does not wait
+ * for the connection; without one the stage runs quietly: progress lines are a courtesy.
  */
-export async function logCopyProgress(request: {
+export function logCopyProgress(request: {
   connect: () => Promise<pg.Client>
   command: 'COPY TO' | 'COPY FROM'
   stage: string
   timeline: ProgressSample[]
-  estimatedRows: number
+  estimatedRows: number | Promise<number>
   log: Log
-}): Promise<{ stop(): Promise<void> } | undefined> {
+}): { stop(): Promise<void> } {
   const { log } = request
-  const connection = await request.connect().catch((error: Error) => {
+  let stopped = false
+  const started = (async () => {
+    const [connection, rows] = await Promise.all([request.connect(), request.estimatedRows])
+    if (stopped) return { watch: undefined, connection }
+    const lines = new ProgressLog(log, request.stage, request.timeline, rows > 0 ? rows : undefined)
+    return { watch: watchCopies(connection, request.command, (figures) => lines.update(figures), log), connection }
+  })().catch((error: Error) => {
     log.debug(`no ${request.stage} progress: ${error.message}`)
     return undefined
   })
-  if (!connection) return undefined
-  const total = request.estimatedRows > 0 ? request.estimatedRows : undefined
-  const lines = new ProgressLog(log, request.stage, request.timeline, total)
-  const watch = watchCopies(connection, request.command, (figures) => lines.update(figures), log)
   return {
     async stop() {
-      await watch.stop()
-      await connection.end().catch(() => undefined)
+      stopped = true
+      const running = await started
+      await running?.watch?.stop()
+      await running?.connection.end().catch(() => undefined)
     }
   }
 }

@@ -194,7 +194,7 @@ async function dump(
   onEstimate(rows)
   const progress =
     request.progress &&
-    (await logCopyProgress({ ...request.progress, command: 'COPY TO', stage: 'dump', estimatedRows: rows, log }))
+    logCopyProgress({ ...request.progress, command: 'COPY TO', stage: 'dump', estimatedRows: rows, log })
   await tools
     .run(client.programs.pg_dump, [...options, `--snapshot=${snapshot.id}`, `--file=${dir}`], {
       env: clientEnvironment(endpoint, passfile),
