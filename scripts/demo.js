@@ -1,7 +1,9 @@
 // A real migration on the embedded default: starts a local PostgreSQL 14 and 17, loads a sample shop
 // database into 14, runs the bundled action as a workflow step would, and shows its log and job
-// summary as a terminal can (`npm run demo -- --debug` shows the debug lines too).
+// summary as a terminal can (`npm run demo -- --debug` shows the debug lines too). The step's work
+// folder (the report, the summary, the dump) is kept for the reader to open; the servers are not.
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../test/support/client-bundle-server.js'
 import { runAction } from '../test/support/run-action.js'
@@ -20,6 +22,7 @@ const baseDir = defaultBaseDir('pg-migrate-demo')
 console.log('starting PostgreSQL 14 (source) and 17 (target, admin without superuser)…')
 const { source, target } = await startServerPair(baseDir)
 const bundle = await startClientBundleServer({ dir: CLIENT_BUNDLE_DIR })
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-demo-run-'))
 try {
   await withClient(serverUrl(source, 'postgres'), (client) => client.query('CREATE DATABASE shop'))
   const sample = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sample.sql'), 'utf8')
@@ -35,6 +38,9 @@ try {
         'SELECT status, count(*) FROM shop.orders GROUP BY status;\nSELECT sum(total) FROM shop.order_totals;'
     },
     {
+      workDir,
+      // Kept with the test bed: the next demo finds the client in the tool cache.
+      toolCache: path.join(REPO_ROOT, '.testbed', 'demo-tool-cache'),
       onStdout(chunk) {
         pending += chunk
         const lines = pending.split('\n')
@@ -50,6 +56,8 @@ try {
   console.log('Outputs')
   console.log('───────')
   for (const [name, value] of Object.entries(run.outputs)) console.log(`  ${name}: ${value}`)
+  console.log(`\nThe report, the job summary (summary.md) and the dump are kept in ${workDir}`)
+  console.log(`Remove it when done: rm -rf ${workDir}`)
   process.exitCode = run.exitCode ?? 1
 } finally {
   await bundle.close()

@@ -31,6 +31,7 @@ import { blockedBy, planMigration, type DatabaseJob, type Plan } from './plan/pl
 import { isCivoEndpoint, resolveCivoTarget } from './targets/civo.js'
 import { installClient } from './tools/client/install.js'
 import { ProcessRunner, type ToolRunner } from './tools/run-tool.js'
+import { count } from './base/text.js'
 
 /** What a run is given: the runner it reports to, its cancellation, and the means tests replace. */
 export interface Runtime {
@@ -222,7 +223,10 @@ function recordPlan(report: RunReport, plan: Plan): void {
   }))
 }
 
-/** Warnings as warnings; blockers as errors, each with its fix, all before the run stops. */
+/**
+ * Warnings as warnings; blockers as plain lines, each with its fix, all before the run stops: the
+ * step's one error line is the failure itself (see failureLines).
+ */
 function logFindings(log: ActionRunner['log'], plan: Plan): void {
   for (const job of plan.jobs) {
     for (const finding of job.findings) {
@@ -233,11 +237,11 @@ function logFindings(log: ActionRunner['log'], plan: Plan): void {
         : `: ${finding.objects.slice(0, 5).join(', ')}${finding.objects.length > 5 ? ', …' : ''}`
       const line = `${job.source}: ${finding.message}${objects} — ${finding.hint}`
       if (finding.severity === 'warning') log.warning(line)
-      else log.error(line)
+      else log.info(`blocker: ${line}`)
     }
   }
   const blockers = plan.jobs.flatMap((job) => job.findings.filter((f) => f.severity === 'blocker')).length
-  log.info(`plan: ${plan.jobs.length} database(s), ${blockers} blocker(s)`)
+  log.info(`plan: ${count(plan.jobs.length, 'database')}, ${count(blockers, 'blocker')}`)
 }
 
 /** Report, outputs and summary: written in every outcome, so gates downstream can read them. */

@@ -12,6 +12,7 @@ import type { Comparison } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { Mode } from './inputs.js'
 import type { StageTiming } from './stages.js'
+import type { ProgressSample } from '../base/progress.js'
 
 export type RunResult = 'passed' | 'failed' | 'planned'
 
@@ -53,6 +54,8 @@ export interface DatabaseReport {
   scope?: { patterns: ScopePatterns; leftOut: LeftOut[]; prerequisites: Prerequisites }
   /** What a resumed run kept, loaded again and created. */
   resume?: ResumeReport
+  /** The long stages' progress lines as figures: a timeline of rows and bytes done, rate and time left. */
+  progress?: ProgressSample[]
   error?: FailureReport
 }
 
@@ -146,6 +149,12 @@ export class DatabaseRecorder {
 
   get name(): string {
     return this.report.name
+  }
+
+  /** Where a long stage's progress samples go. */
+  progressTimeline(): ProgressSample[] {
+    this.report.progress ??= []
+    return this.report.progress
   }
 
   cleaned(objects: string[]): void {

@@ -9,7 +9,7 @@ export enum Stage {
   Plan = 'Plan',
   InstallClient = 'Install PostgreSQL client',
   Dump = 'Dump',
-  FingerprintSource = 'Fingerprint source',
+  FingerprintSource = 'Checksum source',
   Restore = 'Restore',
   UploadArtifact = 'Upload artifact',
   Sync = 'Sync',
@@ -23,15 +23,31 @@ export enum Stage {
 export interface StageTiming {
   stage: Stage
   database?: string
+  /** Seconds into the run when it started: stages that ran side by side overlap. */
+  start?: number
   seconds: number
-  /** `running` while it runs: a cancelled run's report shows what was cut short. */
-  status: 'ok' | 'failed' | 'running'
+  /**
+   * `running` while it runs: a cancelled run's report shows what was cut short. `skipped`: it had
+   * nothing to do (no upload outside GitHub Actions), `detail` says why.
+   */
+  status: 'ok' | 'failed' | 'running' | 'skipped'
   detail?: string
 }
 
 export interface StageTimer {
   ok(): void
   failed(error: unknown): void
+  skipped(reason: string): void
+}
+
+/** What a stage's work returns when it did nothing, so the summary does not say `ok` for it. */
+export interface Skipped {
+  skipped: true
+  reason: string
+}
+
+function isSkipped(value: unknown): value is Skipped {
+  return typeof value === 'object' && value !== null && (value as Partial<Skipped>).skipped === true
 }
 
 /** An error thrown in `stage` says so, unless a stage nested inside it already did. */
@@ -45,21 +61,25 @@ export function within<T>(stage: Stage, work: Promise<T>): Promise<T> {
 
 /** Times stages into `timings` and folds their log lines into groups. */
 export class Stages {
+  private readonly origin = performance.now()
+
   constructor(
     readonly timings: StageTiming[],
     private readonly log: StepLog
   ) {}
 
   /**
-   * Runs a stage inside a log group and records its timing, also when it throws. A stage that runs
-   * beside another passes grouped false: log groups cannot overlap.
+   * Runs a stage inside a log group and records its timing, also when it throws; work that returns
+   * a Skipped is recorded as skipped. A stage that runs beside another passes grouped false: log
+   * groups cannot overlap.
    */
   async run<T>(stage: Stage, database: string | undefined, work: () => Promise<T>, grouped = true): Promise<T> {
     const timer = this.begin(stage, database)
     const title = database ? `${stage}: ${database}` : stage
     try {
       const value = await within(stage, grouped ? this.log.group(title, work) : work())
-      timer.ok()
+      if (isSkipped(value)) timer.skipped(value.reason)
+      else timer.ok()
       return value
     } catch (error) {
       timer.failed(error)
@@ -70,13 +90,15 @@ export class Stages {
   /** A stage whose start is an event inside another (the restore, once toc.dat is written). */
   begin(stage: Stage, database: string | undefined): StageTimer {
     const started = performance.now()
-    const timing: StageTiming = { stage, database, seconds: 0, status: 'running' }
+    const start = Math.round((started - this.origin) / 10) / 100
+    const timing: StageTiming = { stage, database, start, seconds: 0, status: 'running' }
     this.timings.push(timing)
     const elapsed = (): number => Math.round((performance.now() - started) / 10) / 100
     return {
       ok: () => Object.assign(timing, { seconds: elapsed(), status: 'ok' }),
       failed: (error) =>
-        Object.assign(timing, { seconds: elapsed(), status: 'failed', detail: (error as Error).message })
+        Object.assign(timing, { seconds: elapsed(), status: 'failed', detail: (error as Error).message }),
+      skipped: (reason) => Object.assign(timing, { seconds: elapsed(), status: 'skipped', detail: reason })
     }
   }
 }

@@ -1,3 +1,4 @@
+import { count, thousands } from '../base/text.js'
 import type { Finding } from '../plan/findings.js'
 import type { SyncRecord } from '../sync/types.js'
 import type { Difference } from '../verify/compare.js'
@@ -29,6 +30,11 @@ export function renderSummary(report: RunReport): string {
         ])
       )
     )
+    const overlapping = sideBySide(report.stages)
+    if (overlapping.length > 0)
+      blocks.push(
+        `${inline(overlapping.join(', '))} ran side by side, so the stages' seconds add up to more than the run's ${report.durationSeconds} s.`
+      )
   }
   if (report.civo) blocks.push(civoLine(report.civo, { inline, count }))
   if (report.artifact) blocks.push(`**Artifact:** ${artifactLine(report.artifact)}`)
@@ -51,11 +57,20 @@ function headline(report: RunReport): string {
   return `${ICON[report.result]} pg-migrate ${report.mode}: ${report.result}${versions ? ` (${versions})` : ''} in ${report.durationSeconds}s`
 }
 
+/** The stages whose time overlaps another's (the restore follows the dump, checksums run beside it). */
+function sideBySide(stages: RunReport['stages']): string[] {
+  const timed = stages.flatMap((s) => (s.start === undefined ? [] : [{ ...s, start: s.start }]))
+  const overlap = (a: (typeof timed)[number], b: (typeof timed)[number]): boolean =>
+    a.start < b.start + b.seconds && b.start < a.start + a.seconds
+  const overlapping = timed.filter((a) => timed.some((b) => b !== a && overlap(a, b)))
+  return [...new Set(overlapping.map((s) => s.stage))]
+}
+
 function artifactLine(artifact: NonNullable<RunReport['artifact']>): string {
   if ('failed' in artifact) return `upload failed: ${inline(artifact.failed)}`
-  if ('skipped' in artifact) return inline(artifact.reason)
+  if ('skipped' in artifact) return `not uploaded: ${inline(artifact.reason)}; ${inline(artifact.instead)}`
   const name = artifact.url ? `[${inline(artifact.name)}](${artifact.url})` : inline(artifact.name)
-  return `${name} (${artifact.size} bytes, ${artifact.digest}${artifact.encrypted ? ', encrypted with age' : ''})`
+  return `${name} (${count(artifact.size, 'byte')}, ${artifact.digest}${artifact.encrypted ? ', encrypted with age' : ''})`
 }
 
 /** Keys of differing rows: listed, or in a public repository only counted. */
@@ -79,13 +94,13 @@ function databaseBlocks(database: DatabaseReport, shown: KeysShown): string[] {
     const followed = database.restore.followed ?? []
     notes.push(
       followed.length > 0
-        ? `Restored while the dump ran: schema first, then ${followed.length} tables loaded as pg_dump wrote them (${inline(abbreviate(followed))}).`
-        : `Restored ${database.restore.items} items of the dump.`
+        ? `Restored while the dump ran: schema first, then ${count(followed.length, 'table')} loaded as pg_dump wrote them (${inline(abbreviate(followed))}).`
+        : `Restored the dump: ${count(database.restore.items, 'entry', 'entries')} (the schema's objects and the tables' rows).`
     )
   }
   if (database.writesDuringRun)
     notes.push(
-      `⚠️ ${database.writesDuringRun} transactions wrote on the source server during the run; the copy holds the snapshot taken at the dump's start.`
+      `⚠️ ${count(database.writesDuringRun, 'transaction')} wrote on the source server during the run; the copy holds the snapshot taken at the dump's start.`
     )
   if (notes.length > 0) blocks.push(notes.join('\n'))
   if (database.sync) blocks.push(...syncBlocks(database.sync))
@@ -99,7 +114,7 @@ function syncBlocks(sync: SyncRecord): string[] {
   const applied = sync.applied
   if (applied)
     lines.push(
-      `**Sync:** ${count(applied.transactions, 'source transaction')} replayed in ${sync.streamSeconds ?? 0} s (${applied.inserts} inserts, ${applied.updates} updates, ${applied.deletes} deletes, ${count(applied.truncates, 'truncate')}).`
+      `**Sync:** ${count(applied.transactions, 'source transaction')} replayed in ${sync.streamSeconds ?? 0} s (${count(applied.inserts, 'insert')}, ${count(applied.updates, 'update')}, ${count(applied.deletes, 'delete')}, ${count(applied.truncates, 'truncate')}).`
     )
   else lines.push(`**Sync:** stopped before the change stream caught up; the target holds a partial copy.`)
   if (sync.reason)
@@ -263,7 +278,7 @@ function tableRows(database: DatabaseReport): string | undefined {
     const other = targetTables.get(key)
     const same = other !== undefined && other.rows === t.rows && other.checksum === t.checksum
     const content = t.checksum === null ? 'not compared' : same ? 'equal' : 'differs'
-    return { key, same, cells: [key, String(t.rows), other ? String(other.rows) : 'missing', content] }
+    return { key, same, cells: [key, thousands(t.rows), other ? thousands(other.rows) : 'missing', content] }
   })
   rows.sort((a, b) => Number(a.same) - Number(b.same) || a.key.localeCompare(b.key))
   return details(
@@ -349,8 +364,4 @@ function abbreviate(items: string[], limit = 10): string {
   return items.length <= limit
     ? items.join(', ')
     : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`
-}
-
-function count(n: number, singular: string, plural = `${singular}s`): string {
-  return `${n} ${n === 1 ? singular : plural}`
 }

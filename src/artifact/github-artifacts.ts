@@ -1,16 +1,13 @@
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
 import { DefaultArtifactClient, type FindOptions } from '@actions/artifact'
+import { artifactsUnavailable, downloadUnavailable } from './availability.js'
 import type { DownloadOptions, UploadedArtifact, UploadOptions, UploadSkipped } from './types.js'
 
 /** Uploads every file under `dir` as one artifact, paths kept relative to `dir`. */
 export async function uploadDump(dir: string, options: UploadOptions): Promise<UploadedArtifact | UploadSkipped> {
-  if (!process.env.ACTIONS_RUNTIME_TOKEN) {
-    return {
-      skipped: true,
-      reason: `not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN): the dump stays at ${dir}`
-    }
-  }
+  const unavailable = artifactsUnavailable(process.env, dir)
+  if (unavailable) return { skipped: true, ...unavailable }
   const root = path.resolve(dir)
   const files = await listFiles(root)
   if (files.length === 0) throw new Error(`dump folder ${root} has no files to upload`)
@@ -39,6 +36,8 @@ export async function downloadDump(options: DownloadOptions): Promise<string> {
   const where = find
     ? `run ${options.runId} of ${find.findBy?.repositoryOwner}/${find.findBy?.repositoryName}`
     : 'this run'
+  const ghes = downloadUnavailable(process.env, name)
+  if (ghes) throw new Error(ghes)
   if (!find && !process.env.ACTIONS_RUNTIME_TOKEN) {
     throw new Error(
       `cannot look up artifact "${name}": not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN); pass a run id and a token to read it from a workflow run`

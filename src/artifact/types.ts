@@ -15,7 +15,12 @@ export interface UploadedArtifact {
 /** Why no artifact was made; the dump folder is left where it is. */
 export interface UploadSkipped {
   skipped: true
+  /** Why, in a few words: the stage's status says it. */
   reason: string
+  /** What the run does instead: where the dump stays, and the way around it. */
+  instead: string
+  /** A warning, not a note: the platform cannot make the upload a workflow there asks for. */
+  warning?: true
 }
 
 export interface UploadOptions {

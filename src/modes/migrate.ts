@@ -3,6 +3,7 @@ import type { DatabaseRecorder, Verification } from '../action/report.js'
 import { Stage, within, type StageTimer } from '../action/stages.js'
 import { settledLater } from '../base/async.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
+import { logCopyProgress } from '../pg/copy-progress.js'
 import { holdSnapshot, nextTransactionId } from '../pg/snapshot.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import type { DatabaseJob } from '../plan/plan.js'
@@ -69,125 +70,140 @@ async function copyAndVerify(
   const targetMajor = plan.target?.major ?? client.major
   const preparation = migratePreparation(context, job)
 
-  const writesBefore = await within(Stage.Dump, connector.withConnection(source, nextTransactionId))
-  // sync: the dump is taken in the replication slot's snapshot, where its change stream begins.
-  const snapshot = sync?.snapshot ?? (await within(Stage.Dump, holdSnapshot(connector, source)))
+  let writesBefore = 0
   let sourceFingerprint: Promise<Fingerprint | undefined> | undefined
-  let upload: Promise<void> | undefined
+  let upload: Promise<unknown> | undefined
   let restorer: Restorer | undefined
   // Where the source's code runs (the restore, ANALYZE): the restore role once the target is ready.
   let writer = target
-  try {
-    // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
-    const dir = dumpFolder(inputs.dumpPath, plan.jobs.length, job.source)
-    const readBeforeDump = async () =>
-      [
-        await fingerprintSequences(snapshot.client),
-        await followableTables(snapshot.client),
-        await chooseCompression({
-          requested: inputs.compression,
-          uploads: inputs.uploadArtifact,
-          dir,
-          source: snapshot.client,
-          log
-        })
-      ] as const
-    // One after the other: the three read on the snapshot's one connection.
-    const [sequences, followable, compression] = await within(Stage.Dump, readBeforeDump())
-    const dump = startDump({
-      ...dumpRequestFor(context, job, client, source, snapshot),
-      // sync: one pg_dump process. A parallel dump's workers lock with NOWAIT and fail on the first
-      // TRUNCATE or DDL the application queues meanwhile; one process only makes those wait.
-      jobs: sync ? 1 : inputs.jobs,
-      compression
-    })
-
-    // The restore beside the dump: it touches the target only once toc.dat is written.
-    let restoreTimer: StageTimer | undefined
-    let createdTarget = false
-    const restoring = restorerFor(context, client, target, dump.dir)
-    restorer = restoring
-    // sync: the sync's publication, and the triggers when the target would fire them for replayed changes, wait.
-    if (sync) restoring.options.holdBack = sync.holdBack
-    const restore: Promise<RestoreResult | undefined> = settledLater(
-      restoreBesideDump(dump, {
-        restorer: restoring,
-        scope: context,
-        connector,
-        encoding: job.encoding,
-        targetMajor,
-        tables: followable,
-        // A one-process dump writes toc.dat last: the restore waits for it.
-        reader: sync ? undefined : dataFileReader(compressionArgument(compression, client.major)),
-        async prepareTarget() {
-          restoreTimer = stages.begin(Stage.Restore, job.source)
-          createdTarget = (await prepareTarget(preparation, record)).created
-          writer = await openWriter(preparation, restoring, record).catch(async (error: unknown) => {
-            // Nothing is restored yet: a database this run made goes again, so following the hint starts afresh.
-            if (createdTarget) await dropCreatedTarget(preparation, record, targetMajor)
-            createdTarget = false
-            throw error
+  let loadProgress: { stop(): Promise<void> } | undefined
+  // The dump, the restore beside it, the source checksums and the upload overlap: one log group for all.
+  await log.group(`Dump and restore: ${job.source}`, async () => {
+    writesBefore = await within(Stage.Dump, connector.withConnection(source, nextTransactionId))
+    // sync: the dump is taken in the replication slot's snapshot, where its change stream begins.
+    const snapshot = sync?.snapshot ?? (await within(Stage.Dump, holdSnapshot(connector, source)))
+    try {
+      // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
+      const dir = dumpFolder(inputs.dumpPath, plan.jobs.length, job.source)
+      const readBeforeDump = async () =>
+        [
+          await fingerprintSequences(snapshot.client),
+          await followableTables(snapshot.client),
+          await chooseCompression({
+            requested: inputs.compression,
+            uploads: inputs.uploadArtifact,
+            dir,
+            source: snapshot.client,
+            log
           })
-        }
+        ] as const
+      // One after the other: the three read on the snapshot's one connection.
+      const [sequences, followable, compression] = await within(Stage.Dump, readBeforeDump())
+      const dump = startDump({
+        ...dumpRequestFor(context, job, client, source, snapshot),
+        progress: { connect: () => connector.connect(source), timeline: record.progressTimeline() },
+        // sync: one pg_dump process. A parallel dump's workers lock with NOWAIT and fail on the first
+        // TRUNCATE or DDL the application queues meanwhile; one process only makes those wait.
+        jobs: sync ? 1 : inputs.jobs,
+        compression
       })
-    )
 
-    const dumped = await stages
-      .run(Stage.Dump, job.source, () => dump.done)
-      .catch(async (error: unknown) => {
-        // What the restore says now only follows from the dump's failure, which is reported.
-        await restore.catch(() => undefined)
-        if (createdTarget) await dropCreatedTarget(preparation, record, targetMajor)
-        restoreTimer?.failed(
-          new Error(`stopped: the dump failed${createdTarget ? '; the database it had created was dropped' : ''}`)
-        )
-        throw error
-      })
-    record.dumped(dumped)
-
-    // Beside the rest of the restore: the source checksums in the dump's snapshot, the manifest, the upload.
-    const fingerprinted = settledLater(
-      stages.run(
-        Stage.FingerprintSource,
-        job.source,
-        () => fingerprintSource({ connector, log, source, snapshot, sequences, settings: inputs, job }),
-        false
+      // The restore beside the dump: it touches the target only once toc.dat is written.
+      let restoreTimer: StageTimer | undefined
+      let createdTarget = false
+      const restoring = restorerFor(context, client, target, dump.dir)
+      restorer = restoring
+      // sync: the sync's publication, and the triggers when the target would fire them for replayed changes, wait.
+      if (sync) restoring.options.holdBack = sync.holdBack
+      const restore: Promise<RestoreResult | undefined> = settledLater(
+        restoreBesideDump(dump, {
+          restorer: restoring,
+          scope: context,
+          connector,
+          encoding: job.encoding,
+          targetMajor,
+          tables: followable,
+          // A one-process dump writes toc.dat last: the restore waits for it.
+          reader: sync ? undefined : dataFileReader(compressionArgument(compression, client.major)),
+          async prepareTarget() {
+            restoreTimer = stages.begin(Stage.Restore, job.source)
+            createdTarget = (await prepareTarget(preparation, record)).created
+            writer = await openWriter(preparation, restoring, record).catch(async (error: unknown) => {
+              // Nothing is restored yet: a database this run made goes again, so following the hint starts afresh.
+              if (createdTarget) await dropCreatedTarget(preparation, record, targetMajor)
+              createdTarget = false
+              throw error
+            })
+            loadProgress = logCopyProgress({
+              connect: () => connector.connect(target),
+              command: 'COPY FROM',
+              stage: 'load',
+              timeline: record.progressTimeline(),
+              estimatedRows: dump.estimatedRows,
+              log
+            })
+          }
+        })
       )
-    )
-    sourceFingerprint = fingerprinted
-    const manifest = settledLater(
-      fingerprinted.then((fingerprint) => {
-        record.sourceFingerprinted(fingerprint)
-        const sourceVersion = plan.source?.version ?? ''
-        return writeDumpManifest({ job, dump: dumped, client, sourceVersion, snapshot, fingerprint, log })
-      })
-    )
-    if (inputs.uploadArtifact) {
-      const request = uploadRequestFor(context, job.source, dumped.path)
-      upload = settledLater(
-        manifest.then(() =>
-          stages.run(
-            Stage.UploadArtifact,
-            job.source,
-            () => uploadDumpArtifact(request, (o) => record.uploaded(o)),
-            false
+
+      const dumped = await stages
+        .run(Stage.Dump, job.source, () => dump.done, false)
+        .catch(async (error: unknown) => {
+          // What the restore says now only follows from the dump's failure, which is reported.
+          await restore.catch(() => undefined)
+          if (createdTarget) await dropCreatedTarget(preparation, record, targetMajor)
+          restoreTimer?.failed(
+            new Error(`stopped: the dump failed${createdTarget ? '; the database it had created was dropped' : ''}`)
+          )
+          throw error
+        })
+      record.dumped(dumped)
+
+      // Beside the rest of the restore: the source checksums in the dump's snapshot, the manifest, the upload.
+      const fingerprinted = settledLater(
+        stages.run(
+          Stage.FingerprintSource,
+          job.source,
+          () => fingerprintSource({ connector, log, source, snapshot, sequences, settings: inputs, job }),
+          false
+        )
+      )
+      sourceFingerprint = fingerprinted
+      const manifest = settledLater(
+        fingerprinted.then((fingerprint) => {
+          record.sourceFingerprinted(fingerprint)
+          const sourceVersion = plan.source?.version ?? ''
+          return writeDumpManifest({ job, dump: dumped, client, sourceVersion, snapshot, fingerprint, log })
+        })
+      )
+      if (inputs.uploadArtifact) {
+        const request = uploadRequestFor(context, job.source, dumped.path)
+        upload = settledLater(
+          manifest.then(() =>
+            stages.run(
+              Stage.UploadArtifact,
+              job.source,
+              () => uploadDumpArtifact(request, (o) => record.uploaded(o)),
+              false
+            )
           )
         )
-      )
-    }
+      }
 
-    // The restore's own error explains more than a fingerprint it cut short.
-    const restored = await within(Stage.Restore, restore).catch((error: unknown) => {
-      restoreTimer?.failed(error)
-      throw error
-    })
-    restoreTimer?.ok()
-    if (restored) record.restored(restored)
-    await within(Stage.FingerprintSource, manifest)
-  } finally {
-    await sourceFingerprint?.catch(() => undefined)
-    await snapshot.close()
-  }
+      // The restore's own error explains more than a fingerprint it cut short.
+      const restored = await within(Stage.Restore, restore).catch((error: unknown) => {
+        restoreTimer?.failed(error)
+        throw error
+      })
+      restoreTimer?.ok()
+      if (restored) record.restored(restored)
+      await within(Stage.FingerprintSource, manifest)
+    } finally {
+      await loadProgress?.stop()
+      await sourceFingerprint?.catch(() => undefined)
+      await snapshot.close()
+    }
+  })
 
   // sync: the source's changes are replayed until cutover, and verify compares the source as it is then.
   const fingerprint = sync

@@ -19,6 +19,7 @@ import {
   prepareTarget
 } from './steps/target.js'
 import { verifyBesideAnalyze } from './steps/verify.js'
+import { logCopyProgress } from '../pg/copy-progress.js'
 
 /** A dump made by mode: dump, checked against its manifest before the plan. */
 export type { CheckedDump }
@@ -54,7 +55,21 @@ export async function restoreDump(
       else {
         await prepareTarget(preparation, record)
         await openWriter(preparation, restorer, record)
-        record.restored(await restoreDatabase(restorer))
+        // The manifest holds the source's exact row counts: the load's total, not an estimate.
+        const rows = dump.manifest.sourceFingerprint?.tables.reduce((sum, table) => sum + table.rows, 0) ?? 0
+        const progress = logCopyProgress({
+          connect: () => connector.connect(target),
+          command: 'COPY FROM',
+          stage: 'load',
+          timeline: record.progressTimeline(),
+          estimatedRows: rows,
+          log
+        })
+        try {
+          record.restored(await restoreDatabase(restorer))
+        } finally {
+          await progress.stop()
+        }
       }
     })
     // The restorer logs in as the restore role by now: ANALYZE runs as it.

@@ -82,7 +82,7 @@ export async function resumeMigration(
   const preparation = migratePreparation(context, job)
   const earlier = await stages.run(Stage.CheckDump, job.source, () => findEarlierDump(context, job, marker))
   let dump: CheckedDump
-  let upload: Promise<void> | undefined
+  let upload: Promise<unknown> | undefined
   if (earlier) dump = earlier
   else {
     log.warning(

@@ -107,7 +107,7 @@ export async function openSync(
       return stages.run(
         Stage.FingerprintSource,
         job.source,
-        () => fingerprintDatabase(() => connector.connect(source), fingerprintOptions(inputs, log)),
+        () => fingerprintDatabase(() => connector.connect(source), fingerprintOptions(inputs, log, 'source')),
         false
       )
     },

@@ -28,12 +28,12 @@ export async function validateDatabase(
     ])
     const [sourceFingerprint, targetFingerprint] = await Promise.all([
       fingerprintDatabase(() => connector.connect(source), {
-        ...fingerprintOptions(inputs, log, sourceSnapshot.id),
+        ...fingerprintOptions(inputs, log, 'source', sourceSnapshot.id),
         textOnly,
         scope: job.scope
       }),
       fingerprintDatabase(() => connector.connect(target), {
-        ...fingerprintOptions(inputs, log, targetSnapshot.id),
+        ...fingerprintOptions(inputs, log, 'target', targetSnapshot.id),
         textOnly,
         scope: job.scope
       })

@@ -4,6 +4,8 @@ import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
 import { folderSize, formatBytes } from '../base/files.js'
 import type { Log } from '../base/log.js'
+import type { ProgressSample } from '../base/progress.js'
+import { logCopyProgress } from '../pg/copy-progress.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { clientEnvironment, type Passfile } from '../pg/passfile.js'
 import type { HeldSnapshot } from '../pg/snapshot.js'
@@ -131,6 +133,8 @@ export interface DumpProgress {
 /** A running pg_dump. */
 export interface DumpRun extends DumpProgress {
   done: Promise<DumpResult>
+  /** The rows of the tables it dumps, as the source estimates them (0 when it cannot say). */
+  estimatedRows: Promise<number>
 }
 
 export interface DumpRequest {
@@ -146,6 +150,8 @@ export interface DumpRequest {
   compression: Compression
   /** What moves, when filters are given: pg_dump gets their patterns as they are. */
   scope?: ResolvedScope
+  /** Progress lines from the source's COPY figures, on a connection of their own; each line into `timeline`. */
+  progress?: { connect: () => Promise<pg.Client>; timeline: ProgressSample[] }
 }
 
 /**
@@ -155,11 +161,19 @@ export interface DumpRequest {
  */
 export function startDump(request: DumpRequest): DumpRun {
   const listeners: ((line: string) => void)[] = []
-  const done = dump(request, (line) => listeners.forEach((listener) => listener(line)))
-  return { dir: request.dir, done, onLine: (listener) => listeners.push(listener) }
+  let estimate: (rows: number) => void = () => undefined
+  const estimatedRows = new Promise<number>((resolve) => (estimate = resolve))
+  const done = dump(request, (line) => listeners.forEach((listener) => listener(line)), estimate)
+  // A dump that fails before counting has no estimate: nothing waits for it then.
+  done.catch(() => estimate(0))
+  return { dir: request.dir, done, estimatedRows, onLine: (listener) => listeners.push(listener) }
 }
 
-async function dump(request: DumpRequest, onLine: (line: string) => void): Promise<DumpResult> {
+async function dump(
+  request: DumpRequest,
+  onLine: (line: string) => void,
+  onEstimate: (rows: number) => void
+): Promise<DumpResult> {
   const { client, tools, log, passfile, endpoint, snapshot, dir, jobs } = request
   const started = performance.now()
   prepareDumpFolder(dir)
@@ -177,10 +191,14 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
     ...pgDumpFilters(request.scope?.patterns)
   ]
   const scope = scopeSql(request.scope)
-  const total = await countTables(snapshot, scope)
+  const { tables: total, rows } = await countTables(snapshot, scope)
   const extensions = await extensionsOf(snapshot, scope)
   const report = progressReporter(log, 'tables dumped')
   let dumped = 0
+  onEstimate(rows)
+  const progress =
+    request.progress &&
+    logCopyProgress({ ...request.progress, command: 'COPY TO', stage: 'dump', estimatedRows: rows, log })
   await tools
     .run(client.programs.pg_dump, [...options, `--snapshot=${snapshot.id}`, `--file=${dir}`], {
       env: clientEnvironment(endpoint, passfile),
@@ -199,6 +217,7 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
         `the disk under ${path.dirname(dir)} filled up during the dump (${error.message}); the partial dump was removed`
       )
     })
+    .finally(() => progress?.stop())
   const { bytes, files } = folderSize(dir)
   log.info(`dump: ${files} files, ${formatBytes(bytes)} (${compression}) in ${dir}`)
   const toc = await listToc(tools, client, dir)
@@ -206,13 +225,14 @@ async function dump(request: DumpRequest, onLine: (line: string) => void): Promi
   return { path: dir, bytes, files, snapshot: snapshot.id, compression, extensions, options, seconds, toc }
 }
 
-/** Every table's data entry, counted for the progress line. */
-async function countTables(snapshot: HeldSnapshot, scope: ScopeSql): Promise<number> {
-  const { rows } = await snapshot.client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+/** Every table's data entry, counted for the progress lines, and their rows as the source estimates them. */
+async function countTables(snapshot: HeldSnapshot, scope: ScopeSql): Promise<{ tables: number; rows: number }> {
+  const { rows } = await snapshot.client.query<{ n: number; rows: number }>(
+    `SELECT count(*)::int AS n, coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 AS rows
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND ${isUserSchema('n')} AND ${scope.data('c.oid')}`
   )
-  return rows[0].n
+  return { tables: rows[0].n, rows: rows[0].rows }
 }
 
 /** Extensions the restore creates: the dump's (a whole database) and those the filters need made. */

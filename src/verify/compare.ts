@@ -12,6 +12,7 @@ import {
 import { compareDatabaseSettings } from './fingerprint/database-settings.js'
 
 import { DIFFERENCE_KINDS, type CompareOptions, type Comparison, type Difference } from './differences.js'
+import { count, thousands } from '../base/text.js'
 
 export * from './differences.js'
 
@@ -169,7 +170,7 @@ function compareLargeObjects(
         source: source.count,
         target: target.count,
         expected: false,
-        detail: `${source.count} large objects on the source, ${target.count} on the target`
+        detail: `${count(source.count, 'large object')} on the source, ${thousands(target.count)} on the target`
       }
     ]
   }
@@ -181,7 +182,7 @@ function compareLargeObjects(
         source: source.checksum,
         target: target.checksum,
         expected: false,
-        detail: `the same ${source.count} large objects on both sides, but some hold other content`
+        detail: `the same ${count(source.count, 'large object')} on both sides, but some hold other content`
       }
     ]
   }

@@ -153,7 +153,8 @@ describe('outside GitHub Actions', () => {
     try {
       await expect(artifact.uploadDump(dumpDir, { name: 'local' })).resolves.toEqual({
         skipped: true,
-        reason: `not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN): the dump stays at ${dumpDir}`
+        reason: 'not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN)',
+        instead: `the dump stays at ${dumpDir}`
       })
       await expect(artifact.downloadDump({ name: 'pg-dump', destination: path.join(work, 'x') })).rejects.toThrow(
         'cannot look up artifact "pg-dump": not running in GitHub Actions'

@@ -2,16 +2,16 @@
 // cancelled mid-dump, the source refuses connections for the first seconds. The target here is a
 // dedicated server, so restarting it cannot disturb other test files.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
 import { onLine, processesWith, startLateProxy } from '../support/faults.js'
 import { errorLines, outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, restartServer, serverUrl, startServer, stopServer, withClient } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'))
+const scratch = scratchFolder('faults-')
 const toolCache = path.join(scratch, 'tool-cache')
 // Big enough that dump and restore each take a few seconds: time to strike while they run.
 const big = uniqueName('big')

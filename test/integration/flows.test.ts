@@ -2,7 +2,6 @@
 // recorded, the artifact store replaced at its boundary, and faults and cancellations caused at an
 // exact point of the flow instead of after a delay.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import type { ArtifactStore, UploadOptions } from '../../src/artifact/store.js'
 import { deferred } from '../../src/base/async.js'
@@ -11,15 +10,14 @@ import type { RunScope } from '../../src/base/scope.js'
 import { ProcessRunner, type ToolRun, type ToolRunner } from '../../src/tools/run-tool.js'
 import { runInProcess, type InProcessOptions } from '../support/in-process.js'
 import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flows-'))
+const scratch = scratchFolder('flows-')
 const SHOP = `CREATE SCHEMA shop;
   CREATE TABLE shop.items (id int PRIMARY KEY, label text, price numeric(8, 2));
   INSERT INTO shop.items SELECT g, 'item ' || g, g * 1.25 FROM generate_series(1, 5000) g;
   CREATE SEQUENCE shop.ticket START 100; SELECT nextval('shop.ticket');`
-
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
 /** The inputs of a migration between two test databases; the client is the one the test bed has (PGBIN). */
 function migrate(source: string, target: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -117,13 +115,20 @@ describe('migrate', () => {
       ['Install PostgreSQL client', 'ok'],
       ['Dump', 'ok'],
       ['Restore', 'ok'],
-      ['Fingerprint source', 'ok'],
+      ['Checksum source', 'ok'],
       ['Upload artifact', 'ok'],
       ['Verify', 'ok']
     ])
+    // The log folds the way the stages ran: the dump, the restore beside it and the source checksums in one group.
+    const groups = run.lines.filter((l) => l.startsWith('::group::')).map((l) => l.slice('::group::'.length))
+    expect(groups).toEqual(['Plan', 'Install PostgreSQL client', `Dump and restore: ${db}`, `Verify: ${db}`])
+    const copyGroup = run.lines.slice(run.lines.indexOf(`::group::Dump and restore: ${db}`))
+    const copyLines = copyGroup.slice(0, copyGroup.indexOf('::endgroup::'))
+    for (const line of ['tables dumped: 1/1', `creating target database ${db}_ok`, 'source tables checksummed: 1/1'])
+      expect(copyLines).toContainEqual(expect.stringContaining(line))
     expect(run.outputs).toMatchObject({ result: 'passed', mismatches: '0', 'artifact-name': `pg-dump-${db}` })
     expect(store.uploads[0].files).toEqual(expect.arrayContaining(['manifest.json', 'toc.dat']))
-    expect(run.summary).toContain('**Verification: no differences** — compared 1 table (5000 rows), 1 sequence')
+    expect(run.summary).toContain('**Verification: no differences** — compared 1 table (5,000 rows), 1 sequence')
   })
 
   test('pg_dump failing after the restore began: the target database it created is dropped again', async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
-import { runAction, outcome, PASSED } from '../support/run-action.js'
+import { errorLines, runAction, outcome, PASSED } from '../support/run-action.js'
 import { REPO_ROOT } from '../support/servers.js'
 import { loadTestbed, tableDigests, uniqueName, withClient } from '../support/testbed.js'
 
@@ -134,7 +134,7 @@ describe('writes during the run', () => {
       expect({ exitCode: run.exitCode, result: run.outputs.result }).toEqual({ exitCode: 0, result: 'passed' })
       expect(written).toBeGreaterThan(0)
       expect(run.report.databases[0].writesDuringRun).toBeGreaterThan(0)
-      expect(run.summary).toContain('transactions wrote on the source server during the run')
+      expect(run.summary).toMatch(/\d+ transactions? wrote on the source server during the run/)
     } finally {
       writing = false
       await loop
@@ -170,8 +170,12 @@ describe('plan blockers stop the run before the target is written', () => {
     )
     const run = await runAction(testbed.actionInputs(db, db))
     expect(run.exitCode).not.toBe(0)
-    expect(run.stdout).toContain(`target database "${db}" is not empty`)
-    expect(run.stdout).toContain('if-target-not-empty: clean')
+    // One failure, one error line: what is wrong and the fix.
+    expect(errorLines(run.stdout)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^::error::target database "${db}" is not empty.* — .*if-target-not-empty: clean`)
+      )
+    ])
     const left = await testbed.query('target', db, 'SELECT id FROM existing')
     expect(left.rows).toEqual([{ id: 7 }])
     expect(await tableCount(testbed.targetSuperUrl(db))).toBe(1)

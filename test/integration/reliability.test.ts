@@ -2,22 +2,18 @@
 // is wrong, which input, how to fix), a nonzero exit, the outputs and the summary, and an untouched
 // target.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { canMountTmpfs, mountTmpfs, startBlackhole } from '../support/faults.js'
 import { type ActionRun, errorLines, outcome, PASSED } from '../support/run-action.js'
 import { freePort, serverUrl } from '../support/servers.js'
 import { loadTestbed, quoteIdent, quoteLiteral, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-'))
+const scratch = scratchFolder('reliability-')
 // One tool cache for the file: the client is downloaded and checked once, not per run.
 const toolCache = path.join(scratch, 'tool-cache')
-
-afterAll(() => {
-  fs.rmSync(scratch, { recursive: true, force: true })
-})
 
 const run = testbed.runner(toolCache)
 
@@ -407,7 +403,10 @@ describe('validation queries', () => {
       ),
       'SELECT * FROM shape': 'other columns: (a, b) on the source, (a, c) on the target'
     })
-    expect(result.stdout).toMatch(/::error::.*query differs for SELECT \* FROM shape: other columns/)
+    expect(result.stdout).toMatch(/^\S+: query differs for SELECT \* FROM shape: other columns/m)
+    expect(errorLines(result.stdout)).toEqual([
+      expect.stringMatching(/^::error::\d+ differences between source and target — each difference is listed/)
+    ])
     expect(result.summary).toContain('SELECT * FROM shape')
   })
 
@@ -475,7 +474,7 @@ describe('a dump folder that cannot be written', () => {
     expect(await targetDatabaseExists(db)).toBe(false)
   })
 
-  const mountable = canMountTmpfs(scratch)
+  const mountable = canMountTmpfs()
   const needsMount = mountable ? test : test.skip
   if (!mountable)
     console.log(

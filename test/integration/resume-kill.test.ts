@@ -3,16 +3,16 @@
 // a second run with if-target-not-empty: resume finishes the copy. Only the tables that were not
 // complete when the runner died are loaded again, and the verification passes.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
 import { killProcessesWith, onLine } from '../support/faults.js'
 import { runInProcess } from '../support/in-process.js'
 import { outcome, PASSED } from '../support/run-action.js'
 import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-kill-'))
+const scratch = scratchFolder('resume-kill-')
 const run = testbed.runner(path.join(scratch, 'tool-cache'))
 const source = uniqueName('dies')
 
@@ -33,7 +33,6 @@ const SOURCE_SQL = `
   CREATE INDEX big_a_v ON big_a (v); CREATE INDEX big_b_w ON big_b (w);`
 
 beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL), 120_000)
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
 /** Resolves once the killed run's sessions have left the target database: nothing of it can commit after. */
 async function sessionsGone(database: string): Promise<void> {

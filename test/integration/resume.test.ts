@@ -3,13 +3,13 @@
 // refused with the target untouched; an empty target starts afresh; a target that holds objects but
 // no unfinished run is refused.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { runInProcess, type InProcessRun } from '../support/in-process.js'
 import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-'))
+const scratch = scratchFolder('resume-')
 const source = uniqueName('resumable')
 const env = { PGBIN: testbed.clientBinDir }
 
@@ -24,7 +24,6 @@ const SOURCE_SQL = `
   CREATE TABLE empty_one (id int);`
 
 beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL))
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
 function migrate(target: string, dumpPath: string, extra: Record<string, string> = {}): Record<string, string> {
   return {

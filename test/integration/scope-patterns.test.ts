@@ -5,7 +5,6 @@
 // regular expressions is also compared with psql's, which shares pg_dump's code (psql -E prints it).
 import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { patternToRegex, splitPatterns } from '../../src/scope/patterns.js'
@@ -14,10 +13,11 @@ import { scopeSql } from '../../src/scope/sql.js'
 import { NO_PATTERNS, pgDumpFilters, type ScopePatterns } from '../../src/scope/types.js'
 import { serverUrl, withClient } from '../support/servers.js'
 import { loadTestbedState, quoteIdent, uniqueName } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const { source, clientBinDir } = loadTestbedState()
 const database = uniqueName('patterns')
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'scope-patterns-'))
+const scratch = scratchFolder('scope-patterns-')
 
 // Names pg_dump's patterns find hard: case, dots, spaces, regular-expression characters, a
 // non-ASCII letter, quotes; a table name in two schemas, one hidden by the search_path.

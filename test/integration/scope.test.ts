@@ -3,13 +3,13 @@
 // queries; patterns that match nothing and a foreign key to a table left out stop the run before
 // anything is written; a restore restores and verifies exactly the scope its dump recorded.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { runInProcess, type InProcessRun } from '../support/in-process.js'
 import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'scope-'))
+const scratch = scratchFolder('scope-')
 const source = uniqueName('scoped')
 
 const SHOP = `
@@ -32,7 +32,6 @@ const SHOP = `
   SELECT lo_create(0);`
 
 beforeAll(() => testbed.createSourceDatabase(source, SHOP))
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
 const env = { PGBIN: testbed.clientBinDir }
 

@@ -2,20 +2,16 @@
 // the log and appear nowhere else; sslmode reaches pg and the client tools alike.
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { makeCertificate, watchProcesses } from '../support/faults.js'
 import { type ActionRun, errorLines, outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, serverUrl, startServer, stopServer } from '../support/servers.js'
 import { loadTestbed, quoteIdent, quoteLiteral, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-'))
+const scratch = scratchFolder('secrets-')
 const toolCache = path.join(scratch, 'tool-cache')
-
-afterAll(() => {
-  fs.rmSync(scratch, { recursive: true, force: true })
-})
 
 const run = testbed.runner(toolCache)
 

@@ -1,15 +1,15 @@
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { startArtifactServices, unzipEntries } from '../support/artifact-service.js'
 import { runAction, outcome, PASSED } from '../support/run-action.js'
 import { REPO_ROOT } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
 const SAMPLE = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sample.sql'), 'utf8')
 let services: Awaited<ReturnType<typeof startArtifactServices>>
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'split-'))
+const scratch = scratchFolder('split-')
 
 beforeAll(async () => {
   services = await startArtifactServices({})

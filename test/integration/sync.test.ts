@@ -3,17 +3,16 @@
 // managed-style admin, which may not set session_replication_role, so triggers wait for cutover.
 // Faults and cancels strike at a line of the log, never after a delay.
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { runInProcess, type InProcessOptions } from '../support/in-process.js'
 import { runAction } from '../support/run-action.js'
 import { serverUrl } from '../support/servers.js'
 import { loadTestbed, quoteIdent, tableDigests, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sync-'))
+const scratch = scratchFolder('sync-')
 const owner = { user: uniqueName('sync_owner'), password: randomBytes(12).toString('hex') }
 const withClientOnPath: InProcessOptions = { env: { PGBIN: testbed.clientBinDir } }
 
@@ -44,7 +43,6 @@ beforeAll(async () => {
     `CREATE ROLE ${quoteIdent(owner.user)} LOGIN REPLICATION PASSWORD '${owner.password}'`
   )
 })
-afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
 const ownerUrl = (database: string): string => serverUrl(testbed.source, database, owner)
 

@@ -3,6 +3,7 @@
 // command line of every process a run starts.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import net from 'node:net'
 import path from 'node:path'
 import { freePort, runningAsRoot, serverIdentity } from './servers.js'
@@ -104,9 +105,10 @@ export function mountTmpfs(dir, { size = '1m', readOnly = false } = {}) {
 }
 
 /** Whether this process may mount a tmpfs: root, and a kernel that lets it (not every container does). */
-export function canMountTmpfs(scratch) {
+export function canMountTmpfs() {
   if (!runningAsRoot()) return false
-  const dir = path.join(scratch, 'mount-probe')
+  // A folder of its own: callers ask while their tests are collected, before any scratch folder exists.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mount-probe-'))
   try {
     const unmount = mountTmpfs(dir, { size: '64k' })
     unmount()

@@ -254,7 +254,7 @@ describe('compareFingerprints', () => {
         object: 'large objects',
         source: 1,
         target: 0,
-        detail: '1 large objects on the source, 0 on the target'
+        detail: '1 large object on the source, 0 on the target'
       })
     ])
     const byContent = compareFingerprints(source, restored({ largeObjects: { count: 1, checksum: '43' } }), {

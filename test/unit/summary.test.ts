@@ -148,7 +148,7 @@ test('differences are grouped by kind with counts, keys are shown and checksum s
     'compared 2 tables (123 rows), 1 sequence, 1 large object, 1 validation query, 1 schema object'
   )
   expect(text).toContain('Plan: 1 blocker, 1 warning.')
-  expect(text).toContain('1 tables loaded as pg_dump wrote them (shop.order_lines)')
+  expect(text).toContain('then 1 table loaded as pg_dump wrote them (shop.order_lines)')
 })
 
 test('a passed run says what it compared', () => {
@@ -218,4 +218,49 @@ test('a scoped, resumed run says what moved, what was left out and why, and what
   )
   expect(text).toContain('the source must not have changed in between')
   expect(html).not.toMatch(/\*\*Resumed|\*\*Scope/)
+})
+
+test('a skipped upload says skipped and why; overlapping stages are said to overlap; numbers read with separators', () => {
+  const run: RunReport = {
+    ...failed,
+    result: 'passed',
+    error: undefined,
+    durationSeconds: 9,
+    stages: [
+      { stage: Stage.Plan, start: 0, seconds: 1, status: 'ok' },
+      { stage: Stage.Dump, database: 'app_db', start: 1, seconds: 4, status: 'ok' },
+      { stage: Stage.Restore, database: 'app_db', start: 2, seconds: 5, status: 'ok' },
+      {
+        stage: Stage.UploadArtifact,
+        database: 'app_db',
+        start: 5,
+        seconds: 0,
+        status: 'skipped',
+        detail: 'not running in GitHub Actions'
+      },
+      { stage: Stage.Verify, database: 'app_db', start: 7, seconds: 2, status: 'ok' }
+    ],
+    artifact: { skipped: true, reason: 'not running in GitHub Actions', instead: 'the dump stays at /tmp/d' },
+    databases: [
+      {
+        ...failed.databases[0],
+        findings: [],
+        restore: { seconds: 3, items: 1, followed: [] },
+        comparison: { passed: true, differences: [] },
+        sourceFingerprint: { ...fingerprint('1'), tables: [{ ...fingerprint('1').tables[0], rows: 1234567 }] },
+        targetFingerprint: { ...fingerprint('1'), tables: [{ ...fingerprint('1').tables[0], rows: 1234567 }] }
+      }
+    ]
+  }
+  const text = visibleText(render(renderSummary(run)))
+  expect(text).toContain('Upload artifact app_db 0.00 skipped: not running in GitHub Actions')
+  expect(text).not.toMatch(/Upload artifact app_db \S+ ok/)
+  expect(text).toContain('Artifact: not uploaded: not running in GitHub Actions; the dump stays at /tmp/d')
+  // Dump and Restore overlap; the upload starts at the dump's last second; Plan and Verify stand alone.
+  expect(text).toContain(
+    "Dump, Restore, Upload artifact ran side by side, so the stages' seconds add up to more than the run's 9 s."
+  )
+  expect(text).toContain('Restored the dump: 1 entry')
+  expect(text).toContain('compared 1 table (1,234,567 rows)')
+  expect(text).toContain('shop.order_lines 1,234,567 1,234,567 equal')
 })

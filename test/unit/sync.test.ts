@@ -138,7 +138,7 @@ test('the summary says what the sync replayed, how triggers were handled, and th
     .replace(/<[^>]+>/g, ' ')
     .replace(/\s+/g, ' ')
   expect(text).toContain(
-    'Sync: 1200 source transactions replayed in 31.5 s (900 inserts, 500 updates, 80 deletes, 2 truncates)'
+    'Sync: 1,200 source transactions replayed in 31.5 s (900 inserts, 500 updates, 80 deletes, 2 truncates)'
   )
   expect(text).toContain('Downtime window: 14.1 s from the source')
   expect(text).toContain('held back and created at cutover (4)')

@@ -23,7 +23,16 @@ export interface CheckedDump {
  * pg_dump (nothing else runs), and its manifest written: what a restore job, or a resumed run
  * whose earlier dump is gone, loads and verifies.
  */
-export async function makeDump(
+export function makeDump(
+  job: DatabaseJob,
+  record: DatabaseRecorder,
+  context: ModeContext<DumpModeInputs | MigrateInputs>
+): Promise<CheckedDump> {
+  // The source checksums run beside pg_dump and may end after it: one log group holds both.
+  return context.log.group(`Dump: ${job.source}`, () => dumpAndFingerprint(job, record, context))
+}
+
+async function dumpAndFingerprint(
   job: DatabaseJob,
   record: DatabaseRecorder,
   context: ModeContext<DumpModeInputs | MigrateInputs>
@@ -35,7 +44,10 @@ export async function makeDump(
   let sourceFingerprint: ReturnType<typeof fingerprintSource> | undefined
   try {
     const sequences = await within(Stage.Dump, fingerprintSequences(snapshot.client))
-    const dump = startDump(dumpRequestFor(context, job, client, source, snapshot))
+    const dump = startDump({
+      ...dumpRequestFor(context, job, client, source, snapshot),
+      progress: { connect: () => connector.connect(source), timeline: record.progressTimeline() }
+    })
     sourceFingerprint = settledLater(
       stages.run(
         Stage.FingerprintSource,
@@ -44,7 +56,7 @@ export async function makeDump(
         false
       )
     )
-    const dumped = await stages.run(Stage.Dump, job.source, () => dump.done)
+    const dumped = await stages.run(Stage.Dump, job.source, () => dump.done, false)
     record.dumped(dumped)
     const fingerprint = await sourceFingerprint
     record.sourceFingerprinted(fingerprint)

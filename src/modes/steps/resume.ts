@@ -12,6 +12,7 @@ import { restoreEntries, restoreList, type Restorer, type RestoreResult } from '
 import { progressReporter } from '../../tools/run-tool.js'
 import { parseTocLine, type TocObject } from '../../tools/toc.js'
 import { addressKey, readTargetState, relationKey, type TargetState } from './resume-state.js'
+import { count } from '../../base/text.js'
 
 /** Large objects are loaded all or none: their entries carry no names the target could be asked about. */
 const LARGE_OBJECTS = /^(BLOB|BLOBS|BLOB METADATA|LARGE OBJECT|LARGE OBJECTS) /
@@ -159,14 +160,14 @@ async function clearForReload(
       for (const { sql } of drops) await db.query(sql)
       if (found.length > 0) await db.query(`TRUNCATE ONLY ${found.map((row) => row.name).join(', ')}`)
       log.info(
-        `resume: emptied ${found.length} tables to load again${drops.length ? `, dropped ${drops.length} foreign keys and triggers to restore after them` : ''}`
+        `resume: emptied ${count(found.length, 'table')} to load again${drops.length ? `, dropped ${count(drops.length, 'foreign key or trigger', 'foreign keys and triggers')} to restore after them` : ''}`
       )
     }
     if (largeObjects) {
       const { rows } = await db.query<{ n: number }>(
         'SELECT count(pg_catalog.lo_unlink(oid))::int AS n FROM pg_catalog.pg_largeobject_metadata'
       )
-      if (rows[0].n > 0) log.info(`resume: removed ${rows[0].n} large objects to load them again`)
+      if (rows[0].n > 0) log.info(`resume: removed ${count(rows[0].n, 'large object')} to load them again`)
     }
   })
 }

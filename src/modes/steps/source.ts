@@ -52,7 +52,7 @@ export async function fingerprintSource(request: SourceFingerprintRequest): Prom
   if (settings.verify === 'none') return undefined
   const scope = await scopeInSnapshot(snapshot, request.job)
   return fingerprintDatabase(() => connector.connect(source), {
-    ...fingerprintOptions(settings, log, snapshot.id),
+    ...fingerprintOptions(settings, log, 'source', snapshot.id),
     sequences,
     scope
   })

@@ -14,6 +14,7 @@ import { dumpOwners, type Restorer } from '../../tools/pg-restore.js'
 import { scopeSql } from '../../scope/sql.js'
 import { scopeKey, type Prerequisites } from '../../scope/types.js'
 import { required, type ModeContext } from '../context.js'
+import { count } from '../../base/text.js'
 
 /** How the target database is readied before the restore. */
 export interface TargetPreparation {
@@ -280,7 +281,7 @@ async function cleanTarget(target: pg.Client, log: Log, kept: string[]): Promise
   const { rows: blobs } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')
   if (blobs[0].n > 0) {
     await target.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata')
-    dropped.push(`${blobs[0].n} large objects`)
+    dropped.push(count(blobs[0].n, 'large object'))
   }
   const keeping = kept.length ? `; kept the extensions the dump needs: ${kept.join(', ')}` : ''
   log.info(`cleaned the target: dropped ${dropped.join(', ') || 'nothing'}${keeping}`)

@@ -27,20 +27,24 @@ export interface UploadRequest {
 }
 
 /**
- * Uploads the dump and its manifest; the outcome is recorded whatever it is. Best effort unless
- * required: a failed upload must not hide the migration's result.
+ * Uploads the dump and its manifest; the outcome is recorded whatever it is, and returned so the
+ * stage reads `skipped` when nothing was uploaded. Best effort unless required: a failed upload must
+ * not hide the migration's result.
  */
 export async function uploadDumpArtifact(
   request: UploadRequest,
   record: (outcome: UploadOutcome) => void
-): Promise<void> {
+): Promise<UploadOutcome> {
   const { log, dumpDir } = request
   const name = request.name ?? defaultArtifactName(request.database, request.runId)
   let outcome: UploadOutcome
   try {
     outcome = await uploadFolder(request, name)
-    if ('skipped' in outcome) log.info(outcome.reason)
-    else
+    if ('skipped' in outcome) {
+      const line = `artifact not uploaded: ${outcome.reason}; ${outcome.instead}`
+      if (outcome.warning) log.warning(line)
+      else log.info(line)
+    } else
       log.info(
         `artifact ${name}: ${request.encryptTo ? 'encrypted, readable only with the key' : `readable by ${artifactReaders(request.visibility)}`}`
       )
@@ -48,9 +52,10 @@ export async function uploadDumpArtifact(
     outcome = { failed: (error as Error).message }
   }
   record(outcome)
-  if (!('failed' in outcome)) return
+  if (!('failed' in outcome)) return outcome
   if (request.required) throw new MigrationError('artifact-upload', outcome.failed)
   log.warning(`artifact upload failed (the dump stays at ${dumpDir}): ${outcome.failed}`)
+  return outcome
 }
 
 /**

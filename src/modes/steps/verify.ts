@@ -27,13 +27,18 @@ export interface VerifySettings {
 /** How closely to read one side. */
 export type ReadSettings = Pick<VerifySettings, 'verify' | 'jobs' | 'validationQueries'>
 
-export function fingerprintOptions(settings: ReadSettings, log: Log, snapshot?: string): FingerprintOptions {
+export function fingerprintOptions(
+  settings: ReadSettings,
+  log: Log,
+  side: 'source' | 'target',
+  snapshot?: string
+): FingerprintOptions {
   return {
     level: settings.verify === 'counts' ? 'counts' : 'full',
     jobs: settings.jobs,
     snapshot,
     validationQueries: settings.validationQueries,
-    onProgress: progressReporter(log, 'tables fingerprinted')
+    onProgress: progressReporter(log, `${side} tables checksummed`)
   }
 }
 
@@ -59,7 +64,7 @@ export async function verifyTarget(
   const { connector, log, settings, target, source } = request
   // Read what the source's fingerprint covers: what moved, when filters chose it.
   const options = {
-    ...fingerprintOptions(settings, log),
+    ...fingerprintOptions(settings, log, 'target'),
     like: sourceFingerprint.tables,
     scope: sourceFingerprint.scope,
     known: request.known
@@ -135,7 +140,10 @@ export async function locateRows(
   return found
 }
 
-/** One log line per unexpected difference (the first 50), or one saying there were none. */
+/**
+ * One log line per unexpected difference (the first 50), or one saying there were none. Plain lines:
+ * the step's one error line counts them (see failureLines).
+ */
 export function logVerification(log: Log, database: string, verification: Verification, visibility?: Visibility): void {
   const differences = verification.comparison.differences.filter((d) => !d.expected)
   if (differences.length === 0) {
@@ -150,6 +158,6 @@ export function logVerification(log: Log, database: string, verification: Verifi
     return ` (${keys.length} differing rows located; their keys are in the JSON report on the runner)`
   }
   for (const d of differences.slice(0, 50)) {
-    log.error(`${database}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keysOf(d.object)}`)
+    log.info(`${database}: ${d.kind} differs for ${d.object}${d.detail ? `: ${d.detail}` : ''}${keysOf(d.object)}`)
   }
 }

@@ -1,0 +1,55 @@
+// The figures progress lines are made of, read from a real server's pg_stat_progress_copy while
+// a COPY runs: they only grow, and a COPY that ends keeps counting.
+import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import { watchCopies, type CopyFigures } from '../../src/pg/copy-progress.js'
+import { recordingLog } from '../support/in-process.js'
+import { loadTestbed, uniqueName } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+const db = uniqueName('copyprogress')
+beforeAll(() => testbed.createSourceDatabase(db, 'CREATE TABLE t (id int, v text);'))
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 50) {
+    if (waited > 20_000) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Rows for COPY t FROM STDIN, numbered from `first`. */
+function rows(first: number, n: number): string {
+  return Array.from({ length: n }, (_, i) => `${first + i}\t${'x'.repeat(100)}\n`).join('')
+}
+
+test('rows and bytes of running and finished COPYs, summed, never going back', async () => {
+  const loader = new pg.Client({ connectionString: testbed.sourceUrl(db) })
+  const watcher = new pg.Client({ connectionString: testbed.sourceUrl(db) })
+  await Promise.all([loader.connect(), watcher.connect()])
+  const seen: CopyFigures[] = []
+  const { log } = recordingLog()
+  const watch = watchCopies(watcher, 'COPY FROM', (figures) => seen.push(figures), log, 50)
+  try {
+    const first = loader.query(copyFrom('COPY t FROM STDIN'))
+    first.write(rows(1, 50_000))
+    await until(() => (seen.at(-1)?.rows ?? 0) > 0, 'the running COPY to show')
+    const running = seen.at(-1) as CopyFigures
+    expect(running.bytes).toBeGreaterThan(running.rows * 100)
+    await new Promise<void>((resolve, reject) => first.end(() => resolve()).on('error', reject))
+    const samplesBefore = seen.length
+    await until(() => seen.length > samplesBefore + 1, 'a sample taken after the COPY ended')
+    const afterFirst = (seen.at(-1) as CopyFigures).rows
+    expect(afterFirst).toBeGreaterThanOrEqual(running.rows)
+
+    const second = loader.query(copyFrom('COPY t FROM STDIN'))
+    second.write(rows(50_001, 50_000))
+    await until(() => (seen.at(-1)?.rows ?? 0) > afterFirst, 'the second COPY to add to the first')
+    await new Promise<void>((resolve, reject) => second.end(() => resolve()).on('error', reject))
+  } finally {
+    await watch.stop()
+    await Promise.all([loader.end(), watcher.end()])
+  }
+  const counted = seen.map((figures) => figures.rows)
+  expect(counted).toEqual([...counted].sort((a, b) => a - b))
+  expect(counted.at(-1)).toBeLessThanOrEqual(100_000)
+})

@@ -1,0 +1,65 @@
+import { ProgressLog, progressLine, type ProgressSample } from '../../src/base/progress.js'
+import { recordingLog } from '../support/in-process.js'
+
+test('one line at each quarter and every 30 s, never per sample; each line in the timeline', () => {
+  const { log, lines } = recordingLog()
+  const timeline: ProgressSample[] = []
+  let now = 0
+  const progress = new ProgressLog(log, 'dump', timeline, 1000, () => now)
+  const at = (seconds: number, rows: number): void => {
+    now = seconds * 1000
+    progress.update({ rows, bytes: rows * 1024 })
+  }
+  at(1, 100) // nothing: under a quarter, under 30 s
+  at(2, 260) // a quarter
+  at(3, 300)
+  at(4, 320)
+  at(32, 400) // 30 s since the last line
+  at(33, 1000) // done
+  expect(lines).toEqual([
+    'dump: 260 of about 1,000 rows (26%), 260.0 KiB; 130 rows/s, 130.0 KiB/s; about 6 s left',
+    'dump: 400 of about 1,000 rows (40%), 400.0 KiB; 13 rows/s, 12.5 KiB/s; about 46 s left',
+    'dump: 1,000 of about 1,000 rows (100%), 1000.0 KiB; 30 rows/s, 30.3 KiB/s; about 0 s left'
+  ])
+  expect(timeline.map((s) => [s.at, s.rows, s.secondsLeft])).toEqual([
+    [2, 260, 6],
+    [32, 400, 46],
+    [33, 1000, 0]
+  ])
+})
+
+test('a quarter skipped between samples gives one line, not one per quarter', () => {
+  const { log, lines } = recordingLog()
+  let now = 0
+  const progress = new ProgressLog(log, 'dump', [], 100, () => now)
+  now = 1000
+  progress.update({ rows: 80, bytes: 0 })
+  now = 2000
+  progress.update({ rows: 90, bytes: 0 })
+  expect(lines).toHaveLength(1)
+})
+
+test('without a total: rows, bytes and rate, no share and no time left', () => {
+  expect(
+    progressLine({
+      stage: 'dump',
+      at: 90,
+      rows: 1_234_567,
+      bytes: 3 * 1024 ** 3,
+      rowsPerSecond: 13_717,
+      bytesPerSecond: 35_791_394
+    })
+  ).toBe('dump: 1,234,567 rows, 3.0 GiB; 13,717 rows/s, 34.1 MiB/s')
+  expect(
+    progressLine({
+      stage: 'dump',
+      at: 90,
+      rows: 10,
+      bytes: 0,
+      totalRows: 100_000,
+      rowsPerSecond: 1,
+      bytesPerSecond: 0,
+      secondsLeft: 7500
+    })
+  ).toBe('dump: 10 of about 100,000 rows (0%), 0 B; 1 row/s, 0 B/s; about 2 h 5 min left')
+})
