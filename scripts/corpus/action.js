@@ -35,6 +35,10 @@ export async function runCorpusAction(ctx, { mode, sourceDb, targetDb, login, in
         'client-download-url': ctx.clientTemplate,
         jobs: String(ctx.jobs),
         'upload-artifact': 'false',
+        // The superuser's runs restore as the superuser, as a cluster's owner restores a dump it trusts: they
+        // score what a superuser's restore keeps (C functions, owners, grants). The admin's runs go through
+        // the run's restore role, the action's default.
+        ...(login.user === ctx.target.superuser.user ? { 'accept-source-code': 'true' } : {}),
         ...inputs
       },
       { workDir, toolCache: path.join(ctx.baseDir, 'tool-cache'), timeoutMs: 60 * 60 * 1000 }

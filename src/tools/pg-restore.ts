@@ -60,8 +60,11 @@ export async function restoreDatabase(restorer: Restorer): Promise<RestoreResult
 
 let listFiles = 0
 
-/** The public schema's comment and grants: only its owner (the database owner, from 15 on) may set them. */
-const PUBLIC_SCHEMA_AS_OWNER = /^\d+; \d+ \d+ (?:ACL|COMMENT) - SCHEMA public /
+/**
+ * The public schema's comment and grants: only its owner (the database owner, from 15 on) may set them.
+ * The name is quoted when pg_dump runs with --quote-all-identifiers, as the action's dumps do.
+ */
+const PUBLIC_SCHEMA_AS_OWNER = /^\d+; \d+ \d+ (?:ACL|COMMENT) - SCHEMA (?:public|"public") /
 
 /** Triggers, and comments on them. */
 const TRIGGER_ENTRY = /^\d+; \d+ \d+ (?:COMMENT \S+ )?TRIGGER /
@@ -152,7 +155,11 @@ export interface RestoreList {
 }
 
 /** The dump's table of contents, less what the target cannot take, in restore order. */
-export async function restoreList(restorer: Restorer, section?: 'pre-data'): Promise<RestoreList> {
+export async function restoreList(
+  restorer: Restorer,
+  section?: 'pre-data',
+  { quiet = false }: { quiet?: boolean } = {}
+): Promise<RestoreList> {
   const { client, tools, log, endpoint, passfile, dumpDir, options } = restorer
   const lines: string[] = []
   const args = section ? ['--list', `--section=${section}`, dumpDir] : ['--list', dumpDir]
@@ -164,7 +171,7 @@ export async function restoreList(restorer: Restorer, section?: 'pre-data'): Pro
   const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
   const restorable = entries.filter((line) => !skipped.includes(line))
   const kept = options.privileges === 'keep' ? keepPrivilegesOrder(restorable) : restorable
-  if (!section)
+  if (!section && !quiet)
     for (const entry of skipped)
       log.info(`left out (needs superuser on the target): ${entry.replace(/^\d+; \d+ \d+ /, '')}`)
   const dataItems = kept.filter((line) => / TABLE DATA /.test(line)).length
@@ -189,7 +196,8 @@ function keepPrivilegesOrder(entries: string[]): string[] {
  * contents. Those of other entries may be names too; the caller keeps only existing roles.
  */
 export async function dumpOwners(restorer: Restorer): Promise<string[]> {
-  const { kept } = await restoreList(restorer, 'pre-data')
+  // The whole list: large objects' owners stand in the data section (BLOB METADATA, from 17 on).
+  const { kept } = await restoreList(restorer, undefined, { quiet: true })
   const owners = kept.flatMap((line) => /^\d+; [1-9]\d* \d+ .* (\S+)$/.exec(line)?.slice(1) ?? [])
   return [...new Set(owners)]
 }

@@ -223,8 +223,9 @@ describe('the action is cancelled in the middle of the dump', () => {
 
   test('SIGINT once the restore has begun beside the dump: the database the run created is dropped again', async () => {
     const created = uniqueName('created')
-    // The first pg_restore restores the schema as soon as toc.dat is written: pg_dump has just begun the data.
-    const { interrupted, restoring } = await interruptAfter(/^\[command\]\S*pg_restore --dbname=/, created, 0)
+    // The restore begins as soon as toc.dat is written: it creates the database and readies the restore
+    // role while pg_dump has just begun the data, seconds of it.
+    const { interrupted, restoring } = await interruptAfter(/^the restore runs as /, created, 0)
     expect(restoring.filter((p) => /pg_dump/.test(p)).length).toBeGreaterThanOrEqual(1)
     expect(interrupted.report.error).toEqual({
       stage: 'Dump',

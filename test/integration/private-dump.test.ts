@@ -175,15 +175,15 @@ describe('a dump made in a public repository', () => {
     expect(run.summary).not.toContain(CUSTOMER_KEY)
     expect(errorLines(run.stdout).at(-1)).toMatch(/the JSON report on the runner holds their keys$/)
     expect(run.stdout).not.toContain(CUSTOMER_KEY)
-    expect(JSON.stringify(run.report)).toContain('invalid input syntax for type integer: \\"changed\\"')
-    expect(run.summary).toContain('invalid input syntax for type integer: "…"')
-    expect(run.summary + run.stdout).not.toContain('"changed"')
+    // A failed validation query's data error drops the value it failed on everywhere, the report too.
+    expect(run.summary).toContain('invalid input syntax for type integer')
+    expect(JSON.stringify(run.report) + run.summary + run.stdout).not.toMatch(/\bchanged\b/)
     // Elsewhere as before: a private repository's summary lists the key.
     const event = path.join(scratch, 'private-event.json')
     fs.writeFileSync(event, JSON.stringify({ repository: { private: true, visibility: 'private' } }))
     const privately = await validate({ GITHUB_EVENT_PATH: event })
     expect(privately.summary).toContain(`differing keys: ${CUSTOMER_KEY}`)
-    expect(privately.summary).toContain('invalid input syntax for type integer: "changed"')
+    expect(privately.summary).toContain('invalid input syntax for type integer')
   })
 })
 

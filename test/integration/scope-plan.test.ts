@@ -65,6 +65,7 @@ const FIXTURE = `
 /** Probes the fixture does not set off on this test bed, and why. */
 const NOT_SET_OFF = {
   'roles-not-creatable': 'the target admin has CREATEROLE',
+  'restore-role-not-creatable': 'the target admin has CREATEROLE (restore-privileges.test.ts takes a login without it)',
   'foreign-server-wrapper-usage': 'needs a wrapper installed in the target database',
   'subscriptions-not-migrated': 'a subscription cannot be dropped from this fixture without a publisher',
   'validation-query-removed-builtins': 'validation queries are the user’s own, not in any scope',

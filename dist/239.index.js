@@ -1,38 +1,92 @@
-export const id = 393;
-export const ids = [393];
+export const id = 239;
+export const ids = [239];
 export const modules = {
 
-/***/ 34393:
+/***/ 23239:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
+// ESM COMPAT FLAG
 __webpack_require__.r(__webpack_exports__);
-/* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   downloadDump: () => (/* binding */ downloadDump),
-/* harmony export */   uploadDump: () => (/* binding */ uploadDump)
-/* harmony export */ });
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(51455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(76760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__webpack_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _actions_artifact__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(20584);
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  downloadDump: () => (/* binding */ downloadDump),
+  uploadDump: () => (/* binding */ uploadDump)
+});
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __webpack_require__(51455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(76760);
+// EXTERNAL MODULE: ./node_modules/@actions/artifact/lib/artifact.js + 326 modules
+var lib_artifact = __webpack_require__(20584);
+;// CONCATENATED MODULE: ./src/artifact/availability.ts
+/**
+ * Whether this run can use GitHub's artifact service, decided from the step's environment before
+ * the artifact client (most of the bundle) is loaded.
+ */
+/**
+ * GitHub Enterprise Server: a GITHUB_SERVER_URL that is neither github.com nor GitHub Enterprise
+ * Cloud (*.ghe.com), nor a local emulator (*.localhost). @actions/artifact v2 and later talk to a
+ * results service GHES does not have.
+ */
+function enterpriseServerHost(env) {
+    const server = env.GITHUB_SERVER_URL?.trim();
+    if (!server)
+        return undefined;
+    let host;
+    try {
+        host = new URL(server).hostname.toLowerCase();
+    }
+    catch {
+        return undefined;
+    }
+    const hosted = host === 'github.com' || host.endsWith('.ghe.com') || host === 'localhost' || host.endsWith('.localhost');
+    return hosted ? undefined : host;
+}
+/** Why the artifact service cannot be used here, and what the run does instead; undefined when it can. */
+function artifactsUnavailable(env, dumpDir) {
+    const ghes = enterpriseServerHost(env);
+    if (ghes) {
+        return {
+            reason: `GitHub Enterprise Server (${ghes}) has no artifact service this action can use`,
+            instead: `the dump stays at ${dumpDir} on this runner; in a split workflow run the dump and restore jobs on one self-hosted runner and give the restore job that folder as dump-path (upload-artifact: false silences this)`,
+            warning: true
+        };
+    }
+    if (!env.ACTIONS_RUNTIME_TOKEN) {
+        return {
+            reason: 'not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN)',
+            instead: `the dump stays at ${dumpDir}`
+        };
+    }
+    return undefined;
+}
+/** Restore mode on GitHub Enterprise Server: the artifact cannot be fetched; the dump must be on disk. */
+function downloadUnavailable(env, name) {
+    const ghes = enterpriseServerHost(env);
+    if (!ghes)
+        return undefined;
+    return `cannot download artifact "${name}": GitHub Enterprise Server (${ghes}) has no artifact service this action can use; run the restore job on the runner that holds the dump and pass its folder as dump-path`;
+}
+
+;// CONCATENATED MODULE: ./src/artifact/github-artifacts.ts
+
 
 
 
 /** Uploads every file under `dir` as one artifact, paths kept relative to `dir`. */
 async function uploadDump(dir, options) {
-    if (!process.env.ACTIONS_RUNTIME_TOKEN) {
-        return {
-            skipped: true,
-            reason: `not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN): the dump stays at ${dir}`
-        };
-    }
-    const root = node_path__WEBPACK_IMPORTED_MODULE_1__.resolve(dir);
+    const unavailable = artifactsUnavailable(process.env, dir);
+    if (unavailable)
+        return { skipped: true, ...unavailable };
+    const root = external_node_path_.resolve(dir);
     const files = await listFiles(root);
     if (files.length === 0)
         throw new Error(`dump folder ${root} has no files to upload`);
     let response;
     try {
-        response = await new _actions_artifact__WEBPACK_IMPORTED_MODULE_2__/* .DefaultArtifactClient */ .t9().uploadArtifact(options.name, files, root, {
+        response = await new lib_artifact/* DefaultArtifactClient */.t9().uploadArtifact(options.name, files, root, {
             // pg_dump already compressed every table file with zstd; deflating again only costs CPU.
             compressionLevel: 0,
             retentionDays: options.retentionDays
@@ -54,10 +108,13 @@ async function downloadDump(options) {
     const where = find
         ? `run ${options.runId} of ${find.findBy?.repositoryOwner}/${find.findBy?.repositoryName}`
         : 'this run';
+    const ghes = downloadUnavailable(process.env, name);
+    if (ghes)
+        throw new Error(ghes);
     if (!find && !process.env.ACTIONS_RUNTIME_TOKEN) {
         throw new Error(`cannot look up artifact "${name}": not running in GitHub Actions (no ACTIONS_RUNTIME_TOKEN); pass a run id and a token to read it from a workflow run`);
     }
-    const client = new _actions_artifact__WEBPACK_IMPORTED_MODULE_2__/* .DefaultArtifactClient */ .t9();
+    const client = new lib_artifact/* DefaultArtifactClient */.t9();
     let artifact;
     try {
         ;
@@ -72,7 +129,7 @@ async function downloadDump(options) {
         }
         throw new Error(`looking up artifact "${name}" in ${where} failed: ${firstLine(error)}`);
     }
-    const destination = node_path__WEBPACK_IMPORTED_MODULE_1__.resolve(options.destination);
+    const destination = external_node_path_.resolve(options.destination);
     let result;
     try {
         result = await client.downloadArtifact(artifact.id, { ...find, path: destination, expectedHash: artifact.digest });
@@ -102,9 +159,9 @@ function findOptions(options) {
     };
 }
 async function listFiles(dir) {
-    const entries = await node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readdir(dir, { withFileTypes: true });
+    const entries = await promises_.readdir(dir, { withFileTypes: true });
     const nested = await Promise.all(entries.map(async (entry) => {
-        const full = node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, entry.name);
+        const full = external_node_path_.join(dir, entry.name);
         if (entry.isDirectory())
             return listFiles(full);
         return entry.isFile() ? [full] : [];
@@ -128,4 +185,4 @@ function firstLine(error) {
 
 };
 
-//# sourceMappingURL=393.index.js.map
+//# sourceMappingURL=239.index.js.map
