@@ -142,7 +142,16 @@ function withoutNote(text) {
  * @returns {Promise<ResolvedObject[]>}
  */
 export async function resolveFindings(client, findings) {
-  const { rows } = await client.query(DESCRIPTIONS)
+  // The action's sessions run on an empty search_path, where names in argument lists and casts come out
+  // qualified (public.int42): describe the objects the same way.
+  await client.query('BEGIN')
+  let rows
+  try {
+    await client.query("SELECT pg_catalog.set_config('search_path', '', true)")
+    rows = (await client.query(DESCRIPTIONS)).rows
+  } finally {
+    await client.query('COMMIT')
+  }
   /** @type {Map<string, Address>} */
   const byKey = new Map()
   for (const row of rows) {
