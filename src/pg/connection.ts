@@ -183,15 +183,7 @@ function sendCancelRequest(endpoint: Endpoint, processID: number, secretKey: num
   socket.on('error', () => undefined)
 }
 
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH'
-])
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
 
 /** Turns a driver error into one line that names the input; its kind lets the action word the fix. */
 export function explainConnectError(endpoint: Endpoint, error: unknown): MigrationError {
@@ -221,8 +213,9 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrati
     )
   }
   // The socket closed before the server said a word: not a PostgreSQL server there, or a proxy or
-  // firewall that accepts and drops. "Connection terminated unexpectedly" names neither.
-  if (/Connection terminated unexpectedly/i.test(message))
+  // firewall that accepts and drops. "Connection terminated unexpectedly" names neither; a reset is the
+  // same hang-up, seen when the peer closed with the startup packet unread.
+  if (code === 'ECONNRESET' || /Connection terminated unexpectedly/i.test(message))
     return failure(
       'unreachable',
       `${where}: cannot reach a PostgreSQL server: the connection to ${endpoint.host}:${endpoint.port} closed before the server answered`
