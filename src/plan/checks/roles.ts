@@ -213,6 +213,15 @@ export const rolesNotCreatableProbe: Probe = {
   }
 }
 
+/** Each object the dump would restore with an owner, and that owner, sorted by owner. */
+async function objectsWithOwners(ctx: ProbeContext): Promise<{ object: string; owner: string }[]> {
+  const { rows } = await ctx.source.query<{ object: string; owner: string }>(
+    `SELECT o.object, r.rolname AS owner FROM (${owned(ctx.scope)}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
+      WHERE ${SKIPPED_FOR_NON_SUPERUSER} ORDER BY 2, 1`
+  )
+  return rows
+}
+
 /**
  * With privileges kept the restore runs ALTER … OWNER TO role, which a non-superuser may only do for
  * roles it can SET ROLE to (16+; member of before). Roles it created itself it can grant itself
@@ -226,10 +235,7 @@ export const ownerNotAssignableProbe: Probe = {
   hint: 'ALTER … OWNER TO needs the target login to be able to SET ROLE to the owner: as a superuser, GRANT the role TO the login (WITH SET TRUE), change the owner on the source, or set privileges: skip',
   async find(ctx) {
     if (ctx.privileges !== 'keep' || ctx.targetIsSuperuser || !ctx.target) return []
-    const { rows } = await ctx.source.query<{ object: string; owner: string }>(
-      `SELECT o.object, r.rolname AS owner FROM (${owned(ctx.scope)}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
-        WHERE ${SKIPPED_FOR_NON_SUPERUSER} ORDER BY 2, 1`
-    )
+    const rows = await objectsWithOwners(ctx)
     const owners = distinct(rows.map((row) => row.owner))
     const canSet =
       ctx.targetMajor >= 16 ? `pg_catalog.pg_has_role(r.oid, 'SET')` : `pg_catalog.pg_has_role(r.oid, 'MEMBER')`
@@ -285,10 +291,7 @@ export const ownerWithPowerProbe: Probe = {
   hint: 'own them on the source by roles without such rights on the target, set privileges: skip, or set accept-source-code: true to trust the source with them',
   async find(ctx) {
     if (ctx.privileges !== 'keep' || ctx.acceptSourceCode || !ctx.target) return []
-    const { rows } = await ctx.source.query<{ object: string; owner: string }>(
-      `SELECT o.object, r.rolname AS owner FROM (${owned(ctx.scope)}) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner
-        WHERE ${SKIPPED_FOR_NON_SUPERUSER} ORDER BY 2, 1`
-    )
+    const rows = await objectsWithOwners(ctx)
     const flagged = new Set(
       await names(
         ctx.target,
