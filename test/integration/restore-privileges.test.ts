@@ -13,6 +13,8 @@ const serverLog = path.join(path.dirname(testbed.target.dataDir), 'server.log')
  * A source whose functions attack the target from every place a restore or ANALYZE evaluates one.
  * Each tries to leave SET ROLE for the session's login, then to create a LOGIN role, and writes to
  * the server log who it ran as. They do nothing on the source (14), only on the target (17+).
+ * Autovacuum is off for the tables (the option is restored with them): its ANALYZE, the server's own and
+ * run as the owner, would otherwise log under its worker's session whenever it wakes during the run.
  */
 function hostileSource(tag: string): string {
   return `
@@ -31,10 +33,10 @@ function hostileSource(tag: string): string {
       flag boolean NOT NULL,
       d public.checked,
       g int GENERATED ALWAYS AS (public.probe('generated', id)) STORED
-    );
+    ) WITH (autovacuum_enabled = false);
     INSERT INTO public.t (id, flag, d) SELECT g, g % 2 = 0, g FROM generate_series(1, 200) g;
     CREATE INDEX t_probe ON public.t ((public.probe('index', id)));
-    CREATE MATERIALIZED VIEW public.mv AS SELECT public.probe('matview', id) AS v FROM public.t;
+    CREATE MATERIALIZED VIEW public.mv WITH (autovacuum_enabled = false) AS SELECT public.probe('matview', id) AS v FROM public.t;
     CREATE STATISTICS public.t_stats ON (public.probe('statistics', id)), flag FROM public.t;`
 }
 
