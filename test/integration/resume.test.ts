@@ -7,6 +7,7 @@ import path from 'node:path'
 import { runInProcess, type InProcessRun } from '../support/in-process.js'
 import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
 import { scratchFolder } from '../support/scratch.js'
+import { FOLLOW_MIN_BYTES } from '../../src/tools/follow.js'
 
 const testbed = loadTestbed()
 const scratch = scratchFolder('resume-')
@@ -14,16 +15,31 @@ const source = uniqueName('resumable')
 const env = { PGBIN: testbed.clientBinDir }
 
 // Index builds that sort more than maintenance_work_mem spill to temporary files: notes is big
-// enough that its indexes do, and the target can be made to refuse those files.
+// enough that its indexes do, and the target can be made to refuse those files. Both tables are
+// big enough to be loaded while the dump runs, before pg_restore starts on the rest: a small table's
+// data would otherwise be restored beside notes' index builds, and cut short when one fails first.
+// customers is big by its stored names (uncompressed, out of line), not by rows: its key's sort fits.
 const SOURCE_SQL = `
   CREATE TABLE customers (id int PRIMARY KEY, name text);
+  ALTER TABLE customers ALTER name SET STORAGE EXTERNAL;
   CREATE TABLE notes (id int PRIMARY KEY, customer_id int REFERENCES customers, body text);
-  INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 1000) g;
+  INSERT INTO customers
+    SELECT g, 'c' || g || (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 320) i)
+      FROM generate_series(1, 1000) g;
   INSERT INTO notes SELECT g, 1 + g % 1000, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 120000) g;
   CREATE INDEX notes_body ON notes (body);
   CREATE TABLE empty_one (id int);`
 
-beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL))
+beforeAll(async () => {
+  await testbed.createSourceDatabase(source, SOURCE_SQL)
+  // The premise above: both tables are followed (loaded while the dump runs).
+  const { rows } = await testbed.query(
+    'source',
+    source,
+    `SELECT pg_table_size('customers') AS customers, pg_table_size('notes') AS notes`
+  )
+  for (const bytes of Object.values(rows[0])) expect(Number(bytes)).toBeGreaterThanOrEqual(FOLLOW_MIN_BYTES)
+})
 
 function migrate(target: string, dumpPath: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
