@@ -191,6 +191,7 @@ export type PlanInputs = { mode: 'plan' } & RunInputs &
   TargetInputs &
   ClientInputs &
   RestoreInputs &
+  UploadInputs &
   VerifyInputs &
   SyncInputs
 

@@ -335,8 +335,9 @@ export function getInputs(runner: ActionRunner): ActionInputs {
       return { mode, ...copied, ...dump(), ...upload(), ...sync(copied) }
     }
     case 'plan': {
+      // The artifact too: a plain upload from a public repository is one of migrate's blockers.
       const copied = copy()
-      return { mode, ...copied, ...sync(copied) }
+      return { mode, ...copied, ...upload(), ...sync(copied) }
     }
     case 'validate':
       return {

@@ -197,6 +197,12 @@ describe('a migrate in a public repository', () => {
     expect(blocked.report.databases[0].findings.map((f: { id: string }) => f.id)).toEqual(['public-artifact'])
     const exists = await testbed.query('target', 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}'`)
     expect(exists.rowCount).toBe(0)
+    // The plan on its own says the same before any run, and follows the same way out.
+    const planned = await runAction(testbed.actionInputs(db, db, { mode: 'plan' }), { env: publicRun })
+    expect(planned.exitCode).not.toBe(0)
+    expect(planned.report.databases[0].findings.map((f: { id: string }) => f.id)).toEqual(['public-artifact'])
+    const plannedKept = testbed.actionInputs(db, db, { mode: 'plan', 'upload-artifact': 'false' })
+    expect((await runAction(plannedKept, { env: publicRun })).exitCode).toBe(0)
 
     const kept = await runAction(testbed.actionInputs(db, db, { 'upload-artifact': 'false' }), { env: publicRun })
     expect(outcome(kept)).toEqual(PASSED)
