@@ -90,6 +90,7 @@ export async function streamTables(request: StreamRequest): Promise<StreamResult
   const result: StreamResult = { fingerprints: [], rows: 0, bytes: 0, peakHeldBytes: 0, largestPiece: 0 }
   const total = request.tables.length
   let failed = false
+  let cause: unknown
   let tablesDone = 0
   const clients: pg.Client[] = []
   const pair = async (): Promise<void> => {
@@ -108,17 +109,16 @@ export async function streamTables(request: StreamRequest): Promise<StreamResult
   const pairs = Array.from({ length: Math.max(1, Math.min(request.sessions, queue.length)) }, () =>
     pair().catch(async (error: unknown) => {
       // The other pairs stop at once: their sessions end, and their COPY with them.
-      if (!failed) {
-        failed = true
-        await Promise.all(clients.map((client) => client.end().catch(() => undefined)))
-      }
-      throw error
+      // The first failure is the cause: the others follow from their sessions ending.
+      if (failed) return
+      failed = true
+      cause = error
+      await Promise.all(clients.map((client) => client.end().catch(() => undefined)))
     })
   )
   try {
-    const settled = await Promise.allSettled(pairs)
-    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
-    if (failure) throw failure.reason
+    await Promise.all(pairs)
+    if (failed) throw cause
   } finally {
     await Promise.all(clients.map((client) => client.end().catch(() => undefined)))
   }
@@ -194,7 +194,9 @@ async function movePiece(
   )
   digesting.reading = reading
   digesting.writing = writing
-  await pipeline(reading, digesting, writing)
+  await pipeline(reading, digesting, writing).catch((error: Error) => {
+    throw new Error(`${table.display}: ${error.message}`)
+  })
   const { digest } = digesting
   piece.progress.digest.merge(digest)
   result.rows += digest.rows
