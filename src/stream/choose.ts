@@ -25,7 +25,10 @@ export interface CopyMethodChoice {
 export function chooseCopyMethod(facts: CopyMethodFacts): CopyMethodChoice {
   if (facts.sync === 'logical') {
     const why = "sync: logical copies through one pg_dump in the replication slot's snapshot"
-    return { method: 'dump', why: facts.requested === 'stream' ? `${why} (copy-method: stream is for runs without a sync)` : why }
+    return {
+      method: 'dump',
+      why: facts.requested === 'stream' ? `${why} (copy-method: stream is for runs without a sync)` : why
+    }
   }
   if (facts.requested === 'dump') return { method: 'dump', why: 'as requested (copy-method: dump)' }
   if (facts.requested === 'stream')

@@ -33,6 +33,8 @@ export interface StreamRequest {
   level: VerifyLevel | 'none'
   splitMinBytes?: number
   windowBytes?: number
+  /** Whole tables are loaded with COPY FREEZE (default true). */
+  freeze?: boolean
   onTableDone?: (done: number, total: number, table: string) => void
   /** Said once per table split into ranges. */
   onSplit?: (table: string, ranges: number) => void
@@ -186,17 +188,25 @@ async function movePiece(
   const window = request.windowBytes ?? WINDOW_BYTES
   const { table } = piece
   const countOnly = request.level !== 'full' || table.hashedServerSide !== undefined
+  const columns = table.columns.map(quoteIdent).join(', ')
+  // A whole table of its own (no range, no partition loaded through its root) is emptied in the
+  // transaction that loads it, so COPY can write its rows frozen: the verify's and ANALYZE's reads
+  // then set no hint bits, and no later vacuum rewrites the table to freeze it.
+  const freeze = request.freeze !== false && !piece.range && !table.partitionRoot
+  if (freeze) await target.query(`BEGIN; TRUNCATE ONLY ${table.loadInto}`)
   const reading = source.query(copyTo(copyOutStatement(table, piece.range), { highWaterMark: window / 4 }))
   const digesting = new MeteredDigest(countOnly, window / 4, result)
-  const columns = table.columns.map(quoteIdent).join(', ')
   const writing = target.query(
-    copyFrom(`COPY ${table.loadInto} (${columns}) FROM STDIN`, { highWaterMark: window / 4 })
+    copyFrom(`COPY ${table.loadInto} (${columns}) FROM STDIN${freeze ? ' (FREEZE)' : ''}`, {
+      highWaterMark: window / 4
+    })
   )
   digesting.reading = reading
   digesting.writing = writing
   await pipeline(reading, digesting, writing).catch((error: Error) => {
     throw new Error(`${table.display}: ${error.message}`)
   })
+  if (freeze) await target.query('COMMIT')
   const { digest } = digesting
   piece.progress.digest.merge(digest)
   result.rows += digest.rows
