@@ -2,7 +2,9 @@ import type { DatabaseRecorder } from '../action/report.js'
 import type { CopyMeans, MigrateJob } from './job.js'
 import { resumeMigration } from './resume-migration.js'
 import type { CopyStep } from './steps/copy-step.js'
+import { chooseCopyMethod } from '../stream/choose.js'
 import { dumpAndLoad } from './steps/dump-and-load.js'
+import { streamAndLoad } from './steps/stream-and-load.js'
 import { finishLoad } from './steps/finish-load.js'
 import { holdSnapshotOnly, type SourceHold } from './steps/source-hold.js'
 import { holdWithSync } from './steps/sync-hold.js'
@@ -21,7 +23,7 @@ export async function migrateDatabase(job: MigrateJob, record: DatabaseRecorder,
     // sync: logical — the slot and its publication are dropped on every exit: success, failure, cancel.
     const hold = await holdSource(job, means, record)
     try {
-      await copyAndFinish(job, hold, copyStepFor(job), means, record)
+      await copyAndFinish(job, hold, copyStepFor(job, means, record), means, record)
     } finally {
       await hold.close()
     }
@@ -34,9 +36,16 @@ function holdSource(job: MigrateJob, means: CopyMeans, record: DatabaseRecorder)
   return job.settings.sync === 'logical' ? holdWithSync(job, means, record) : holdSnapshotOnly(job, means, record)
 }
 
-/** The way the rows move, chosen once per database. */
-function copyStepFor(_job: MigrateJob): CopyStep {
-  return dumpAndLoad
+/** The way the rows move, chosen once per database, and why (stream/choose.ts). */
+function copyStepFor(job: MigrateJob, means: CopyMeans, record: DatabaseRecorder): CopyStep {
+  const { method, why } = chooseCopyMethod({
+    requested: job.settings.copyMethod,
+    uploadArtifact: job.settings.uploadArtifact,
+    sync: job.settings.sync
+  })
+  record.copiedBy(method, why)
+  means.log.info(`${job.database.source}: the rows move by ${method === 'stream' ? 'the stream' : 'the dump'}: ${why}`)
+  return method === 'stream' ? streamAndLoad : dumpAndLoad
 }
 
 async function copyAndFinish(

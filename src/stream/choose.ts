@@ -5,8 +5,6 @@ export interface CopyMethodFacts {
   requested: CopyMethod
   /** upload-artifact: the dump is wanted as an artifact. */
   uploadArtifact: boolean
-  /** Why no artifact can be uploaded from this run, when none can (not in Actions, GitHub Enterprise Server). */
-  artifactsUnavailable?: string
   /** sync: logical copies in the replication slot's snapshot, through one pg_dump. */
   sync: 'none' | 'logical'
 }
@@ -36,13 +34,10 @@ export function chooseCopyMethod(facts: CopyMethodFacts): CopyMethodChoice {
       method: 'stream',
       why: `as requested (copy-method: stream)${facts.uploadArtifact ? '; no dump of the rows is made, so none is uploaded' : ''}`
     }
-  if (facts.uploadArtifact && facts.artifactsUnavailable === undefined)
+  if (facts.uploadArtifact)
     return { method: 'dump', why: 'the dump is uploaded as an artifact (upload-artifact: true)' }
-  const because = facts.uploadArtifact
-    ? `no artifact can be uploaded from this run (${facts.artifactsUnavailable})`
-    : 'no artifact is wanted (upload-artifact: false)'
   return {
     method: 'stream',
-    why: `${because}: the rows go from the source to the target through the runner's memory, never to its disk`
+    why: "no artifact is wanted (upload-artifact: false): the rows go from the source to the target through the runner's memory, never to its disk"
   }
 }

@@ -18,8 +18,11 @@ import type { StreamedTable } from './tables.js'
 /** Bytes of COPY text the runner may hold per pair of sessions, by default. */
 export const WINDOW_BYTES = 4 * 1024 * 1024
 
-/** Tables at least this big are split into one block range per pair, by default. */
+/** Tables at least this big are split into one block range per pair, by default (see planPieces). */
 export const SPLIT_MIN_BYTES = 64 * 1024 * 1024
+
+/** A table is never split below this size: a range per pair would cost more round trips than it saves. */
+const MIN_SPLIT_SHARE_BYTES = 1024 * 1024
 
 export interface StreamRequest {
   /** Opens a source session in the snapshot, with the settings the verify reads the target in. */
@@ -66,8 +69,11 @@ interface TableProgress {
 /** One piece per table, or one per block range of a big one when the source can scan ranges; largest first. */
 function planPieces(request: StreamRequest): Piece[] {
   const pairs = Math.max(1, request.sessions)
-  const splitMinBytes = request.splitMinBytes ?? SPLIT_MIN_BYTES
   const tables = [...request.tables].sort((a, b) => b.bytes - a.bytes)
+  // A table that holds more than a pair's share of all the rows would leave the others idle at the
+  // end however the rest is spread: it is split too, below the fixed size, down to 1 MiB.
+  const share = tables.reduce((sum, table) => sum + table.bytes, 0) / pairs
+  const splitMinBytes = request.splitMinBytes ?? Math.min(SPLIT_MIN_BYTES, Math.max(MIN_SPLIT_SHARE_BYTES, share))
   return tables.flatMap((table): Piece[] => {
     const blocks = Math.ceil(table.bytes / table.blockSize)
     const split = pairs > 1 && table.tidRanges && table.bytes >= splitMinBytes && blocks >= pairs

@@ -13,6 +13,8 @@ export interface RestoreAroundStream {
    * restore role).
    */
   prepareTarget: () => Promise<StreamRequest>
+  /** Called once every row is in, before the rest of the restore: the source's fingerprint can start beside it. */
+  onStreamed?: (streamed: StreamResult) => void
 }
 
 export interface StreamedCopy {
@@ -48,6 +50,7 @@ export async function restoreAroundStream(
     if (error instanceof MigrationError) throw partialCopy(error)
     throw new MigrationError('partial-copy', `the streaming copy stopped: ${(error as Error).message}`)
   })
+  setup.onStreamed?.(streamed)
   const report = progressReporter(restorer.log, 'tables restored')
   let done = 0
   const inSchema = new Set(schema.map(entryId))

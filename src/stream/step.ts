@@ -33,6 +33,8 @@ export interface StreamCopyRequest {
   /** How the verify will read: `full` hashes the rows in flight. */
   level: VerifyLevel | 'none'
   log: Log
+  /** Called once every row is in, before the indexes and the rest: the source's fingerprint can start then. */
+  onStreamed?: (streamed: StreamResult) => void
   /** Readies the target database, once the schema's dump is complete; returns who loads it (the restore role). */
   prepareTarget: () => Promise<Endpoint>
   /** Tests: tables from this size are split (default 64 MiB), and the window per pair. */
@@ -61,6 +63,10 @@ export function startStreamCopy(request: StreamCopyRequest): StreamCopy {
   const snapshot = request.dump.snapshot.id
   const copied = restoreAroundStream(dump, {
     restorer: request.restorer,
+    onStreamed: (streamed) => {
+      logStreamed(log, streamed)
+      request.onStreamed?.(streamed)
+    },
     prepareTarget: async () => {
       const writer = await request.prepareTarget()
       log.info(
@@ -79,7 +85,6 @@ export function startStreamCopy(request: StreamCopyRequest): StreamCopy {
       }
     }
   })
-  copied.then((done) => done && logStreamed(log, done.streamed)).catch(() => undefined)
   return { dump, copied }
 }
 

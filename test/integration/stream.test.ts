@@ -1,3 +1,6 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import pg from 'pg'
 import { prepareStreamTarget } from '../../src/stream/sessions.js'
 import { streamTables, type StreamResult } from '../../src/stream/engine.js'
@@ -6,6 +9,7 @@ import { closeSession, openSession, openSessions } from '../../src/verify/finger
 import { fingerprintTables } from '../../src/verify/fingerprint/tables.js'
 import type { TableFingerprint } from '../../src/verify/fingerprint/types.js'
 import { locateDifferingRows } from '../../src/verify/locate.js'
+import { outcome, PASSED, runAction, type ActionRun } from '../support/run-action.js'
 import { loadTestbed, tableDigests, uniqueName, withClient } from '../support/testbed.js'
 
 const testbed = loadTestbed()
@@ -148,3 +152,59 @@ async function targetTables(url: string, like: TableFingerprint[]): Promise<Tabl
     await Promise.all(sessions.map(closeSession))
   }
 }
+
+describe('migrate over the stream', () => {
+  const source = uniqueName('streamrun')
+  const target = uniqueName('streamrun_t')
+  let run: ActionRun
+  // Kept until the end, so the dump folder can be looked at after the run.
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-stream-'))
+
+  beforeAll(async () => {
+    await testbed.createSourceDatabase(
+      source,
+      `${SCHEMA}
+       CREATE INDEX big_note ON app.big (note);
+       CREATE TABLE app.child (id int PRIMARY KEY, big_id bigint REFERENCES app.big);
+       CREATE SEQUENCE app.counter START 41;
+       SELECT nextval('app.counter');
+       ${ROWS}
+       INSERT INTO app.child SELECT i, i FROM generate_series(1, 1000) i;`
+    )
+    run = await runAction(testbed.actionInputs(source, target, { 'upload-artifact': 'false' }), { workDir })
+  })
+
+  afterAll(async () => {
+    fs.rmSync(workDir, { recursive: true, force: true })
+    await withClient(testbed.targetSuperUrl('postgres'), (client) =>
+      client.query(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`)
+    )
+  })
+
+  it('is what auto chooses without an artifact, and passes verify', async () => {
+    expect(outcome(run)).toEqual(PASSED)
+    expect(run.stdout).toContain('the rows move by the stream: no artifact is wanted (upload-artifact: false)')
+    expect(run.stdout).toMatch(/app\.big: split into 2 block ranges/)
+    expect(run.stdout).toMatch(/app\.derived: checksummed server-side, as it has a generated column/)
+    expect(await tableDigests(testbed.targetSuperUrl(target))).toEqual(await tableDigests(testbed.sourceUrl(source)))
+    const { rows } = await testbed.query('target', target, `SELECT last_value FROM app.counter`)
+    expect(Number(rows[0].last_value)).toBe(41)
+    const [database] = run.report.databases
+    const hashes = Object.fromEntries(
+      (database.sourceFingerprint.tables as TableFingerprint[]).map((t) => [t.name, t.hash])
+    )
+    expect(hashes).toMatchObject({ big: 'copy-text-by-name', child: 'copy-text-by-name', derived: 'record-by-name' })
+    expect(run.summary).toMatch(
+      /Streamed the rows from the source to the target \(no artifact is wanted \(upload-artifact: false\)\): 7 tables, 49,102 rows, .* none of it on the runner's disk .*; 5 tables checked against hashes taken as their rows passed/
+    )
+  })
+
+  it('writes no rows to the dump folder, and leaves it empty', async () => {
+    const [database] = run.report.databases
+    const { rows } = await testbed.query('source', source, `SELECT pg_database_size(current_database()) AS bytes`)
+    // The schema alone: well under 1 % of the database.
+    expect(database.dump.bytes).toBeLessThan(Number(rows[0].bytes) / 100)
+    expect(database.dump.path.startsWith(workDir)).toBe(true)
+    expect(fs.existsSync(database.dump.path)).toBe(false)
+  })
+})
