@@ -3,9 +3,9 @@ import type { Finding } from '../plan/findings.js'
 import type { SyncRecord } from '../sync/types.js'
 import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
-import { formatBytes } from '../base/files.js'
-import type { DatabaseReport, RunReport, RunResult, StreamRecord } from './report.js'
+import type { DatabaseReport, RunReport, RunResult } from './report.js'
 import { civoLine } from './summary-civo.js'
+import { streamNote } from './summary-stream.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -366,13 +366,4 @@ function abbreviate(items: string[], limit = 10): string {
   return items.length <= limit
     ? items.join(', ')
     : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`
-}
-
-function streamNote(stream: StreamRecord, why = ''): string {
-  const hashed =
-    stream.hashedInFlight === stream.tables
-      ? 'every table checked against hashes taken as its rows passed'
-      : `${count(stream.hashedInFlight, 'table')} checked against hashes taken as their rows passed, the others checksummed on each server`
-  const because = why ? ` (${why.split(': the rows go')[0]})` : ''
-  return `Streamed the rows from the source to the target${because}: ${count(stream.tables, 'table')}, ${thousands(stream.rows)} rows, ${formatBytes(stream.bytes)} of COPY text, none of it on the runner's disk (at most ${formatBytes(stream.peakHeldBytes)} in memory per pair of sessions); ${hashed}. The schema went through pg_dump and pg_restore.`
 }
