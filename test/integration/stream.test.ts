@@ -208,3 +208,46 @@ describe('migrate over the stream', () => {
     expect(fs.existsSync(database.dump.path)).toBe(false)
   })
 })
+
+describe('the stream with filters, one pair of sessions and verify: counts', () => {
+  const source = uniqueName('streamcounts')
+  const target = uniqueName('streamcounts_t')
+
+  beforeAll(async () => {
+    await testbed.createSourceDatabase(source, `${SCHEMA}${ROWS}`)
+  })
+
+  afterAll(async () => {
+    await withClient(testbed.targetSuperUrl('postgres'), (client) =>
+      client.query(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`)
+    )
+  })
+
+  it('moves only what the filters select, its rows counted on both sides', async () => {
+    const run = await runAction(
+      testbed.actionInputs(source, target, {
+        'copy-method': 'stream',
+        'upload-artifact': 'false',
+        jobs: '1',
+        verify: 'counts',
+        tables: 'app.big, app.parted*',
+        'exclude-table-data': 'app.parted_1'
+      })
+    )
+    expect(outcome(run)).toEqual(PASSED)
+    expect(run.stdout).not.toMatch(/split into/)
+    const [database] = run.report.databases
+    const parted = await testbed.query('source', source, 'SELECT count(*)::int AS n FROM app.parted_0')
+    // app.big and app.parted_0: the filters leave app.parted_1's rows behind, and every other table.
+    expect(database.stream).toMatchObject({ tables: 2, rows: 40000 + parted.rows[0].n, hashedInFlight: 0 })
+    const counts = await testbed.query(
+      'target',
+      target,
+      `SELECT (SELECT count(*) FROM app.big) AS big, (SELECT count(*) FROM app.parted_1) AS parted_1,
+              (SELECT count(*) FROM pg_class WHERE relname = 'derived') AS derived`
+    )
+    expect(counts.rows[0]).toEqual({ big: '40000', parted_1: '0', derived: '0' })
+    const hashes = (database.sourceFingerprint.tables as TableFingerprint[]).map((t) => [t.name, t.rows, t.checksum])
+    expect(hashes).toContainEqual(['big', 40000, null])
+  })
+})
