@@ -209,11 +209,28 @@ async function movePiece(
   )
   digesting.reading = reading
   digesting.writing = writing
-  await pipeline(reading, digesting, writing).catch((error: Error) => {
-    throw new Error(`${table.display}: ${error.message}`)
-  })
+  // A COPY whose connection ends before the server answered it never settles its stream (a run
+  // cancelled then, or the other pairs ended after a failure): the end of either connection ends the wait.
+  const ends = [source, target].map(connectionEnd)
+  try {
+    await Promise.race([pipeline(reading, digesting, writing), ...ends.map((end) => end.ended)])
+  } catch (error) {
+    throw new Error(`${table.display}: ${(error as Error).message}`)
+  } finally {
+    for (const end of ends) end.forget()
+  }
   if (freeze) await target.query('COMMIT')
   const { digest } = digesting
   piece.progress.digest.merge(digest)
   result.rows += digest.rows
+}
+
+/** Rejects when the connection ends; `forget` removes the listener once nothing waits for it. */
+function connectionEnd(client: pg.Client): { ended: Promise<never>; forget: () => void } {
+  let listener = (): void => undefined
+  const ended = new Promise<never>((_, reject) => (listener = () => reject(new Error('the connection ended'))))
+  // Nothing may be left to reject unheard once the piece is done.
+  ended.catch(() => undefined)
+  client.once('end', listener)
+  return { ended, forget: () => client.off('end', listener) }
 }

@@ -135,6 +135,28 @@ describe('the streaming engine', () => {
     expect(keys).toEqual(['31337'])
   })
 
+  it('stops every pair when one fails, naming the table the target refused', async () => {
+    const refusing = `${db}_refuses`
+    await withClient(testbed.targetSuperUrl('postgres'), (client) => client.query(`CREATE DATABASE "${refusing}"`))
+    try {
+      await testbed.query('target', refusing, `${SCHEMA} ALTER TABLE app.big ADD CHECK (id < 30000)`)
+      const url = testbed.targetSuperUrl(refusing)
+      const streaming = streamTables({
+        openSource: () => openSession(connectTo(sourceUrl)),
+        openTarget: async () => prepareStreamTarget(await connectTo(url)(), 17),
+        sessions: 2,
+        tables,
+        level: 'full',
+        splitMinBytes: 1024 * 1024
+      })
+      await expect(streaming).rejects.toThrow(/^app\.big: .*violates check constraint/)
+    } finally {
+      await withClient(testbed.targetSuperUrl('postgres'), (client) =>
+        client.query(`DROP DATABASE "${refusing}" WITH (FORCE)`)
+      )
+    }
+  })
+
   it('holds no more than its window (and one socket read per stage) of COPY text at once', () => {
     expect(result.bytes).toBeGreaterThan(40 * WINDOW)
     expect(result.largestPiece).toBeGreaterThan(0)
