@@ -195,10 +195,10 @@ async function movePiece(
   const { table } = piece
   const countOnly = request.level !== 'full' || table.hashedServerSide !== undefined
   const columns = table.columns.map(quoteIdent).join(', ')
-  // A whole table of its own (no range, no partition loaded through its root) is emptied in the
+  // A whole table loaded into itself (no range, not through its partitions' root) is emptied in the
   // transaction that loads it, so COPY can write its rows frozen: the verify's and ANALYZE's reads
   // then set no hint bits, and no later vacuum rewrites the table to freeze it.
-  const freeze = request.freeze !== false && !piece.range && !table.partitionRoot
+  const freeze = request.freeze !== false && !piece.range && table.loadInto === quotedName(table)
   if (freeze) await target.query(`BEGIN; TRUNCATE ONLY ${table.loadInto}`)
   const reading = source.query(copyTo(copyOutStatement(table, piece.range), { highWaterMark: window / 4 }))
   const digesting = new MeteredDigest(countOnly, window / 4, result)
@@ -234,3 +234,5 @@ function connectionEnd(client: pg.Client): { ended: Promise<never>; forget: () =
   client.once('end', listener)
   return { ended, forget: () => client.off('end', listener) }
 }
+
+const quotedName = (table: StreamedTable): string => `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`

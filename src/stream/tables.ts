@@ -12,7 +12,7 @@ export interface StreamedTable {
   display: string
   /** The columns COPY moves (live, not generated), in order of their names: both sides read and write them so. */
   columns: string[]
-  /** Where COPY writes on the target, qualified and quoted: a partition's rows go in through its root. */
+  /** Where COPY writes on the target, qualified and quoted: a hash partition's rows go in through its root. */
   loadInto: string
   bytes: number
   blockSize: number
@@ -58,6 +58,13 @@ const unstableTypeSql = (major: number): string => `(
 const listSql = (major: number, scope: ScopeSql): string => {
   const generated = major >= 120000 ? `a.attgenerated OPERATOR(pg_catalog.<>) ''` : 'false'
   const root = major >= 120000 ? 'pg_catalog.pg_partition_root(c.oid)' : 'NULL::pg_catalog.oid'
+  // Hash partitioning places a row by its hash, which for an enum is its OID's: a restore can move it.
+  const hashed =
+    major >= 120000
+      ? `c.relispartition AND EXISTS (SELECT FROM pg_catalog.pg_partitioned_table p
+           WHERE p.partrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.pg_partition_ancestors(c.oid)))
+             AND p.partstrat OPERATOR(pg_catalog.=) 'h')`
+      : 'false'
   return `
 SELECT n.nspname AS schema, c.relname AS name, pg_catalog.pg_relation_size(c.oid)::pg_catalog.float8 AS bytes,
   pg_catalog.current_setting('block_size')::pg_catalog.int4 AS block_size,
@@ -73,7 +80,8 @@ SELECT n.nspname AS schema, c.relname AS name, pg_catalog.pg_relation_size(c.oid
          CROSS JOIN pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, position)
          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.attnum
         WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indisprimary ORDER BY k.position) AS primary_key,
-  rn.nspname AS root_schema, r.relname AS root_name
+  rn.nspname AS root_schema, r.relname AS root_name,
+  ${hashed} AS hash_partitioned
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 LEFT JOIN pg_catalog.pg_class r ON c.relispartition AND r.oid OPERATOR(pg_catalog.=) ${root}
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) r.relnamespace
@@ -95,6 +103,7 @@ interface Row {
   primary_key: string[]
   root_schema: string | null
   root_name: string | null
+  hash_partitioned: boolean
 }
 
 /**
@@ -112,7 +121,9 @@ export async function streamedTables(source: pg.Client, scope: ScopeSql = WHOLE_
         row.root_schema !== null && row.root_name !== null
           ? { schema: row.root_schema, name: row.root_name }
           : undefined
-      const into = root ?? row
+      // A partition of a hash-partitioned tree goes in through its root, so each row lands where the
+      // target's hashes put it (as pg_dump --load-via-partition-root); others straight into themselves.
+      const into = root && row.hash_partitioned ? root : row
       const table: StreamedTable = {
         schema: row.schema,
         name: row.name,

@@ -31,6 +31,8 @@ CREATE TABLE app."no key" ("Weird ""col""" text, b int);
 CREATE TABLE app.parted (id int PRIMARY KEY, v text) PARTITION BY HASH (id);
 CREATE TABLE app.parted_0 PARTITION OF app.parted FOR VALUES WITH (MODULUS 2, REMAINDER 0);
 CREATE TABLE app.parted_1 PARTITION OF app.parted FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+CREATE TABLE app.ranged (id int, v text) PARTITION BY RANGE (id);
+CREATE TABLE app.ranged_low PARTITION OF app.ranged FOR VALUES FROM (0) TO (1000);
 CREATE TABLE app.derived (id int PRIMARY KEY, twice int GENERATED ALWAYS AS (id * 2) STORED);
 CREATE TABLE app.named (id int PRIMARY KEY, rel regclass);
 `
@@ -44,6 +46,7 @@ SELECT i, CASE WHEN i % 97 = 0 THEN NULL ELSE E'tab\\there\\nnewline \\\\ backsl
   FROM generate_series(1, 40000) i;
 INSERT INTO app."no key" SELECT 'row ' || (i % 50), i % 7 FROM generate_series(1, 3000) i;
 INSERT INTO app.parted SELECT i, md5(i::text) FROM generate_series(1, 5000) i;
+INSERT INTO app.ranged SELECT i, 'r' FROM generate_series(1, 10) i;
 INSERT INTO app.derived SELECT generate_series(1, 100);
 INSERT INTO app.named VALUES (1, 'app.big'), (2, 'pg_catalog.pg_class');
 `
@@ -96,7 +99,7 @@ describe('the streaming engine', () => {
     await withClient(testbed.targetSuperUrl('postgres'), (client) => client.query(`DROP DATABASE "${db}" WITH (FORCE)`))
   })
 
-  it('moves every row exactly, a big table split in block ranges, partitions through their root', async () => {
+  it('moves every row exactly, a big table split in block ranges, hash partitions through their root', async () => {
     expect(splits).toEqual([['app.big', 2]])
     expect(tables.map((t) => t.display).sort()).toEqual([
       'app."no key"',
@@ -104,15 +107,18 @@ describe('the streaming engine', () => {
       'app.derived',
       'app.named',
       'app.parted_0',
-      'app.parted_1'
+      'app.parted_1',
+      'app.ranged_low'
     ])
+    const into = Object.fromEntries(tables.map((t) => [t.name, t.loadInto]))
+    expect(into).toMatchObject({ parted_0: '"app"."parted"', ranged_low: '"app"."ranged_low"' })
     expect(await tableDigests(targetUrl)).toEqual(await tableDigests(sourceUrl))
-    expect(result.rows).toBe(40000 + 3000 + 5000 + 100 + 2)
+    expect(result.rows).toBe(40000 + 3000 + 5000 + 10 + 100 + 2)
   })
 
   it('hashes in flight what the verify reads back; generated and reg* columns go server-side', async () => {
     const hashed = result.fingerprints.map((t) => t.name).sort()
-    expect(hashed).toEqual(['big', 'no key', 'parted_0', 'parted_1'])
+    expect(hashed).toEqual(['big', 'no key', 'parted_0', 'parted_1', 'ranged_low'])
     const why = Object.fromEntries(tables.map((t) => [t.name, t.hashedServerSide]))
     expect(why.derived).toMatch(/generated column/)
     expect(why.named).toMatch(/regclass/)
@@ -217,7 +223,7 @@ describe('migrate over the stream', () => {
     )
     expect(hashes).toMatchObject({ big: 'copy-text-by-name', child: 'copy-text-by-name', derived: 'record-by-name' })
     expect(run.summary).toMatch(
-      /Streamed the rows from the source to the target \(no artifact is wanted \(upload-artifact: false\)\): 7 tables, 49,102 rows, .* none of it on the runner's disk .*; 5 tables checked against hashes taken as their rows passed/
+      /Streamed the rows from the source to the target \(no artifact is wanted \(upload-artifact: false\)\): 8 tables, 49,112 rows, .* none of it on the runner's disk .*; 6 tables checked against hashes taken as their rows passed/
     )
   })
 
