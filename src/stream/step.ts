@@ -94,7 +94,13 @@ function logStreamed(log: Log, streamed: StreamResult): void {
   )
 }
 
-/** The schema's dump folder, once the run is over: it holds no rows, and nothing resumes from it (no manifest). */
+/**
+ * The schema's dump folder, once the copy is over: it holds no rows, and nothing resumes from it (it
+ * has no manifest). Only a folder pg_dump wrote (toc.dat) or left empty: one the dump refused to
+ * write into (it held other files) stays as it was.
+ */
 export function removeSchemaDump(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true })
+  if (!fs.existsSync(dir)) return
+  const entries = fs.readdirSync(dir)
+  if (entries.length === 0 || entries.includes('toc.dat')) fs.rmSync(dir, { recursive: true, force: true })
 }
