@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,6 +10,8 @@ import { closeSession, openSession, openSessions } from '../../src/verify/finger
 import { fingerprintTables } from '../../src/verify/fingerprint/tables.js'
 import type { TableFingerprint } from '../../src/verify/fingerprint/types.js'
 import { locateDifferingRows } from '../../src/verify/locate.js'
+import { startHoldingProxy } from '../support/faults.js'
+import { serverUrl } from '../support/servers.js'
 import { outcome, PASSED, runAction, type ActionRun } from '../support/run-action.js'
 import { loadTestbed, tableDigests, uniqueName, withClient } from '../support/testbed.js'
 
@@ -277,5 +280,52 @@ describe('the stream with filters, one pair of sessions and verify: counts', () 
     expect(counts.rows[0]).toEqual({ big: '40000', parted_1: '0', derived: '0' })
     const hashes = (database.sourceFingerprint.tables as TableFingerprint[]).map((t) => [t.name, t.rows, t.checksum])
     expect(hashes).toContainEqual(['big', 40000, null])
+  })
+})
+
+describe('the stream cancelled while a COPY waits on the target', () => {
+  const source = uniqueName('streamcancel')
+  const target = uniqueName('streamcancel_t')
+
+  beforeAll(async () => {
+    await testbed.createSourceDatabase(source, `${SCHEMA}${ROWS}`)
+  })
+
+  it('stops: no session of the run stays, and the database it had created is dropped', async () => {
+    // The first COPY … FROM STDIN of the stream is held at a proxy: the signal lands while rows move.
+    const proxy = await startHoldingProxy(testbed.target, /COPY \S+ \([^)]*\) FROM stdin/i)
+    try {
+      let action: ChildProcess | undefined
+      const inputs = testbed.actionInputs(source, target, { 'upload-artifact': 'false' })
+      inputs['target-url'] = serverUrl(
+        { ...testbed.target, host: '127.0.0.1', port: proxy.port },
+        target,
+        testbed.target.admin
+      )
+      const running = runAction(inputs, { onChild: (child) => (action = child) })
+      const held = await Promise.race([proxy.held, running.then(() => '')])
+      expect(held).toMatch(/^COPY "app"\./)
+      action?.kill('SIGINT')
+      const interrupted = await running
+      expect({ exitCode: interrupted.exitCode, cancelled: interrupted.report.cancelled }).toEqual({
+        exitCode: 1,
+        cancelled: 'SIGINT'
+      })
+      expect(interrupted.stdout).toContain('the rows move by the stream')
+      const { rows } = await testbed.query(
+        'target',
+        'postgres',
+        `SELECT count(*)::int AS n FROM pg_database WHERE datname = '${target}'`
+      )
+      expect(rows[0].n).toBe(0)
+      const left = await testbed.query(
+        'source',
+        'postgres',
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg-migrate-action' AND datname = '${source}'`
+      )
+      expect(left.rows[0].n).toBe(0)
+    } finally {
+      await proxy.close()
+    }
   })
 })
