@@ -10,7 +10,7 @@ import { closeSession, openSession, openSessions } from '../../src/verify/finger
 import { fingerprintTables } from '../../src/verify/fingerprint/tables.js'
 import type { TableFingerprint } from '../../src/verify/fingerprint/types.js'
 import { locateDifferingRows } from '../../src/verify/locate.js'
-import { startHoldingProxy } from '../support/faults.js'
+import { canMountTmpfs, mountTmpfs, startHoldingProxy } from '../support/faults.js'
 import { serverUrl } from '../support/servers.js'
 import { outcome, PASSED, runAction, type ActionRun } from '../support/run-action.js'
 import { loadTestbed, tableDigests, uniqueName, withClient } from '../support/testbed.js'
@@ -189,9 +189,10 @@ describe('migrate over the stream', () => {
   const target = uniqueName('streamrun_t')
   let run: ActionRun
   // Kept until the end, so the dump folder can be looked at after the run.
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-stream-'))
+  let workDir: string
 
   beforeAll(async () => {
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-stream-'))
     await testbed.createSourceDatabase(
       source,
       `${SCHEMA}
@@ -326,6 +327,52 @@ describe('the stream cancelled while a COPY waits on the target', () => {
       expect(left.rows[0].n).toBe(0)
     } finally {
       await proxy.close()
+    }
+  })
+})
+
+describe('a dump folder on a disk a quarter the size of the database', () => {
+  const mountable = canMountTmpfs()
+  const needsMount = mountable ? test : test.skip
+  if (!mountable) console.log('skipping the small-disk stream test: mounting a tmpfs needs root')
+  const source = uniqueName('streamdisk')
+  let scratch: string
+
+  beforeAll(async () => {
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-streamdisk-'))
+    await testbed.createSourceDatabase(source, `${SCHEMA}${ROWS}`)
+  })
+
+  afterAll(async () => {
+    fs.rmSync(scratch, { recursive: true, force: true })
+    await withClient(testbed.targetSuperUrl('postgres'), async (client) => {
+      for (const target of [`${source}_s`, `${source}_d`])
+        await client.query(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`)
+    })
+  })
+
+  needsMount('the stream passes; the dump path, uncompressed, fills it', async () => {
+    const { rows } = await testbed.query('source', source, 'SELECT pg_database_size(current_database()) AS bytes')
+    const quarter = Math.floor(Number(rows[0].bytes) / 4)
+    const dir = path.join(scratch, 'small')
+    const unmount = mountTmpfs(dir, { size: String(quarter) })
+    try {
+      const dumpPath = path.join(dir, 'dump')
+      const streamed = await runAction(
+        testbed.actionInputs(source, `${source}_s`, { 'upload-artifact': 'false', 'dump-path': dumpPath })
+      )
+      expect(outcome(streamed)).toEqual(PASSED)
+      const dumped = await runAction(
+        testbed.actionInputs(source, `${source}_d`, {
+          'upload-artifact': 'false',
+          'dump-path': dumpPath,
+          'copy-method': 'dump',
+          compression: 'none'
+        })
+      )
+      expect(dumped.report.error?.message).toMatch(/the disk under .* filled up during the dump/)
+    } finally {
+      unmount()
     }
   })
 })
