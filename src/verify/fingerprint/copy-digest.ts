@@ -84,6 +84,9 @@ export function murmur128(data: Buffer, start: number, end: number, out: Uint32A
   out[3] = (h4 + h1) | 0
 }
 
+/** Checksums are sums of 128-bit row hashes modulo this. */
+export const COPY_DIGEST_MODULUS = 1n << 128n
+
 /** Lanes are summed as plain numbers and carried this often, before any could pass 2^53. */
 const CARRY_EVERY = 1 << 20
 

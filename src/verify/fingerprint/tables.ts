@@ -14,7 +14,7 @@ import {
   recordHash,
   rowHash
 } from './sql.js'
-import { CopyDigestStream, copyOutStatement, type BlockRange } from './copy-digest.js'
+import { COPY_DIGEST_MODULUS, CopyDigestStream, copyOutStatement, type BlockRange } from './copy-digest.js'
 import type { RowHash, TableFingerprint, VerifyLevel } from './types.js'
 
 type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & {
@@ -233,11 +233,19 @@ export async function fingerprintTables(
   return results.sort((a, b) => compareNames(a, b))
 }
 
+/**
+ * The checksum of a table from those of its block ranges, null when they have none. The in-flight
+ * sums wrap at 2^128 (copy-digest.ts): a table read back in ranges must add up alike.
+ */
+export function partsChecksum(hash: RowHash, parts: Pick<Part, 'checksum'>[]): string | null {
+  if (parts.some((part) => part.checksum === null)) return null
+  const sum = parts.reduce((total, part) => total + (part.checksum ?? 0n), 0n)
+  return (hash === 'copy-text-by-name' ? sum % COPY_DIGEST_MODULUS : sum).toString()
+}
+
 function tableFingerprint(table: TableToCheck, hash: RowHash, parts: Part[]): TableFingerprint {
   const rows = parts.reduce((sum, part) => sum + part.rows, 0n)
-  const checksum = parts.some((part) => part.checksum === null)
-    ? null
-    : parts.reduce((sum, part) => sum + (part.checksum as bigint), 0n).toString()
+  const checksum = partsChecksum(hash, parts)
   const { schema, name, primaryKey, partitionRoot } = table
   const root = partitionRoot ? { partitionRoot } : {}
   return { schema, name, rows: Number(rows), checksum, hash, primaryKey, ...root }
