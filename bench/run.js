@@ -166,7 +166,7 @@ async function main() {
   if (smallDisk.skipped || smallDisk.failed) console.log(`  ${smallDisk.skipped ?? `FAILED: ${smallDisk.failed}`}`)
   else
     console.log(
-      `  the action ${secs(smallDisk.seconds)}, ${smallDisk.result}; ${mib(smallDisk.diskBytes)} disk, at most ${mib(smallDisk.peakUsedBytes)} used (${((100 * smallDisk.peakUsedBytes) / largest.database.database).toFixed(3)} % of the database)`
+      `  the action ${secs(smallDisk.seconds)}, ${smallDisk.result}; ${mib(smallDisk.diskBytes)} disk, at most ${(smallDisk.peakUsedBytes / 1024).toFixed(0)} KiB used (${((100 * smallDisk.peakUsedBytes) / largest.database.database).toFixed(3)} % of the database)`
     )
   // The zero-downtime case last, on the largest database: its writer changes the source.
   const sync = await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
