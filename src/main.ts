@@ -30,6 +30,7 @@ import {
 } from './modes/job.js'
 import { migrateDatabase } from './modes/migrate.js'
 import { restoreDump } from './modes/restore.js'
+import { resumeMigration } from './modes/resume-migration.js'
 import { validateDatabase } from './modes/validate.js'
 import { Connector, serverVersionNumber } from './pg/connection.js'
 import type { Endpoint } from './pg/endpoint.js'
@@ -215,9 +216,13 @@ function modeJobs(
     case 'migrate': {
       const copy = { ...means, programs: programs() }
       const servers = { source: source(), target: target() }
-      return migrateJobs(inputs, plan, servers, copy.programs.client, run.env).map(
-        (job) => (record) => migrateDatabase(job, record, copy)
-      )
+      // A run that ended early in a target is continued there, from its dump.
+      return migrateJobs(inputs, plan, servers, copy.programs.client, run.env).map((job) => {
+        const marker = job.database.resume
+        return marker
+          ? (record) => resumeMigration(job, marker, record, copy)
+          : (record) => migrateDatabase(job, record, copy)
+      })
     }
     case 'dump': {
       const copy = { ...means, programs: programs() }

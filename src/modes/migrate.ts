@@ -1,6 +1,5 @@
 import type { DatabaseRecorder } from '../action/report.js'
 import type { CopyMeans, MigrateJob } from './job.js'
-import { resumeMigration } from './resume-migration.js'
 import type { CopyStep } from './steps/copy-step.js'
 import { chooseCopyMethod } from '../stream/choose.js'
 import { dumpAndLoad } from './steps/dump-and-load.js'
@@ -15,11 +14,10 @@ import { targetWriter } from './steps/target-writer.js'
  * migrate, one database: the source held still (a snapshot; with sync, a slot's), its rows copied
  * into the target by the copy step, the hold released (sync: the changes applied until cutover),
  * then the load finished: settings carried, verified beside ANALYZE, the target's mark removed.
+ * A target that a run left early is continued instead (resume-migration.ts), as main.ts chooses.
  */
 export async function migrateDatabase(job: MigrateJob, record: DatabaseRecorder, means: CopyMeans): Promise<void> {
   try {
-    // A run that ended early in this target is continued there, from its dump (resume.ts).
-    if (job.database.resume) return await resumeMigration(job, job.database.resume, record, means)
     // sync: logical — the slot and its publication are dropped on every exit: success, failure, cancel.
     const hold = await holdSource(job, means, record)
     try {

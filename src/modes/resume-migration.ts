@@ -12,7 +12,7 @@ import { restorerFor } from './steps/client-requests.js'
 import { finishLoad } from './steps/finish-load.js'
 import { resumeLoad } from './steps/load-missing.js'
 import { makeDump } from './steps/make-dump.js'
-import { markTarget } from './steps/target.js'
+import { closeWriter, markTarget } from './steps/target.js'
 import { uploadDumpArtifact, uploadRequestFor } from './steps/upload.js'
 
 /**
@@ -28,6 +28,14 @@ export async function resumeMigration(
   record: DatabaseRecorder,
   means: CopyMeans
 ): Promise<void> {
+  try {
+    await resume(job, marker, record, means)
+  } finally {
+    await closeWriter(job, means)
+  }
+}
+
+async function resume(job: MigrateJob, marker: RunMarker, record: DatabaseRecorder, means: CopyMeans): Promise<void> {
   const { stages } = means
   const earlier = await stages.run(Stage.CheckDump, job.database.source, () => findEarlierDump(job, marker, means))
   const { dump, pending } = earlier

@@ -192,3 +192,21 @@ export async function analyzeUserTables(db: pg.Client): Promise<void> {
     await db.query(`ANALYZE ${batch.join(', ')}`)
   }
 }
+
+/** Drops a database; from 13 on also when sessions are still in it (WITH (FORCE)). */
+export async function dropDatabase(admin: pg.Client, name: string, targetMajor: number): Promise<void> {
+  // Our own sessions in it may still be on their way out.
+  const force = targetMajor >= 13 ? ' WITH (FORCE)' : ''
+  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}${force}`)
+}
+
+/**
+ * Whether this login may set session_replication_role (a superuser, or from 15 a login granted SET
+ * on it): asked by trying, as nothing else tells.
+ */
+export async function maySetReplicationRole(client: pg.Client): Promise<boolean> {
+  return client.query('SET session_replication_role = replica').then(
+    () => true,
+    () => false
+  )
+}

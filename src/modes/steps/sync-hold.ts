@@ -6,6 +6,7 @@ import type { DatabaseRecorder } from '../../action/report.js'
 import { Stage, within } from '../../action/stages.js'
 import type { Connector } from '../../pg/connection.js'
 import { withDatabase } from '../../pg/endpoint.js'
+import { maySetReplicationRole } from '../../pg/target-catalog.js'
 import { checkSchemaUnchanged, copySequences } from '../../sync/cutover.js'
 import { thinSamples } from '../../sync/lag.js'
 import { syncObjectName } from '../../sync/names.js'
@@ -173,10 +174,7 @@ class SyncHold implements SourceHold {
 async function mayApplyAsReplica(connector: Connector, job: MigrateJob): Promise<boolean> {
   const { server } = job.target
   return connector
-    .withConnection(withDatabase(server, maintenanceDatabase(server, job.database)), async (client) => {
-      await client.query('SET session_replication_role = replica')
-      return true
-    })
+    .withConnection(withDatabase(server, maintenanceDatabase(server, job.database)), maySetReplicationRole)
     .catch(() => false)
 }
 

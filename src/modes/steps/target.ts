@@ -4,11 +4,11 @@ import type { Connector } from '../../pg/connection.js'
 import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
 import { closeRestoreRole, openRestoreRole, proveRestoreRoleLogin } from '../../pg/restore-role.js'
 import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
-import { quoteIdent } from '../../pg/sql.js'
 import {
   analyzeUserTables,
   cleanTarget,
   createMissingRoles,
+  dropDatabase,
   ensureTargetDatabase,
   grantRolesToLogin,
   makePrerequisites,
@@ -149,12 +149,10 @@ export async function dropCreatedTarget(
 ): Promise<boolean> {
   const { connector, log } = means
   const { database, target } = step
-  // Our own sessions in it may still be on their way out.
-  const force = target.major >= 13 ? ' WITH (FORCE)' : ''
   try {
     await connector.withConnection(
       withDatabase(target.server, maintenanceDatabase(target.server, { ...database, targetExists: false })),
-      (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database.target)}${force}`),
+      (admin) => dropDatabase(admin, database.target, target.major),
       { afterCancel: true }
     )
     record.targetTouched(false)

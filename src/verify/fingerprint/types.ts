@@ -200,7 +200,7 @@ export interface Fingerprint {
    * The database's own settings and comment; absent in fingerprints from before they were carried,
    * and when filters move only part of the database.
    */
-  databaseSettings?: import('./database-settings.js').DatabaseSettingsFingerprint
+  databaseSettings?: import('./settings-fingerprint.js').DatabaseSettingsFingerprint
   /** What this fingerprint covers, when filters were given; absent: the whole database. */
   scope?: ResolvedScope
 }
