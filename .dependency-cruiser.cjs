@@ -6,7 +6,7 @@ const LAYERS = [
   ['src/modes/'],
   ['src/action/'],
   ['src/plan/'],
-  ['src/artifact/', 'src/targets/', 'src/settings/', 'src/sync/'],
+  ['src/artifact/', 'src/targets/', 'src/settings/', 'src/sync/', 'src/stream/'],
   ['src/tools/', 'src/verify/'],
   ['src/scope/'],
   ['src/pg/'],

@@ -76,6 +76,7 @@ export async function viaAction({ source, target, workDir, toolCache, entry, inp
           ? { seconds: database.dump.seconds, bytes: database.dump.bytes, compression: database.dump.compression }
           : undefined,
         followed: database?.restore?.followed,
+        stream: database?.stream,
         error: report?.error,
         logTail: result.exitCode === 0 ? undefined : (result.stdout + result.stderr).slice(-3000)
       }

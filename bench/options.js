@@ -4,15 +4,16 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 
 /** Every way, in the order they are listed; --ways picks some. */
-export const WAYS = ['seed', 'pipe', 'hand', 'pgcopydb', 'action']
+export const WAYS = ['seed', 'pipe', 'hand', 'pgcopydb', 'action', 'dump']
 
 const USAGE = `usage: npm run bench -- [options]
-  --ways seed,pipe,hand,pgcopydb,action   which ways to time (default: all)
+  --ways seed,pipe,hand,pgcopydb,action,dump   which ways to time (default: all)
         seed      the seed guide: pg_dump -C -f file.sql, then psql < file.sql
         pipe      pg_dump | psql
         hand      hand-tuned pg_dump -Fd -j N -Z zstd:1, then pg_restore -j N, no verification
         pgcopydb  pgcopydb clone --table-jobs N --index-jobs N, then pgcopydb compare data
-        action    this action, mode migrate, verify full, no upload
+        action    this action, mode migrate, verify full, no upload (copy-method auto: the stream)
+        dump      the same through the dump folder (copy-method: dump)
   --variant label:key=value[,key=value]   also time the action with other inputs, as action[label]
   --variant label:@path/to/index.js[,key=value]  also time another build of the action (copied
                                           aside at the start), with other inputs if given
@@ -76,7 +77,10 @@ if (unknown.length) usageError(`--ways: unknown ${unknown.join(', ')}`)
  *   kind: one of WAYS; action variants carry other inputs or another build's entry file.
  */
 /** @type {WaySpec[]} */
-export const ways = WAYS.filter((way) => picked.includes(way)).map((way) => ({ name: way, kind: way }))
+export const ways = WAYS.filter((way) => picked.includes(way)).map((way) =>
+  // The action's other way to copy, with the same build: its inputs alone differ.
+  way === 'dump' ? { name: way, kind: 'action', inputs: { 'copy-method': 'dump' } } : { name: way, kind: way }
+)
 for (const spec of args.variant) {
   const match = /^([\w.-]+):(.+)$/.exec(spec)
   if (!match) usageError(`--variant ${spec}: expected label:key=value[,key=value] or label:@path[,key=value]`)

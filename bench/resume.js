@@ -77,7 +77,14 @@ export async function resumeCase({ source, target, toolCache, workDir, clientTem
   fs.rmSync(dumpPath, { recursive: true, force: true })
   const step = (name, inputs, options = {}) =>
     runAction(
-      { 'client-download-url': clientTemplate, jobs: String(jobs), 'upload-artifact': 'false', ...inputs },
+      // Resume continues from a dump: the stream leaves none (its resume is not built yet).
+      {
+        'client-download-url': clientTemplate,
+        jobs: String(jobs),
+        'upload-artifact': 'false',
+        'copy-method': 'dump',
+        ...inputs
+      },
       { toolCache, workDir: path.join(workDir, name), timeoutMs: Math.max(600_000, 1_800_000 * sizeGb), ...options }
     )
   const restore = { mode: 'restore', 'target-url': serverUrl(target, DATABASE, target.admin), 'dump-path': dumpPath }

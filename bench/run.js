@@ -23,6 +23,7 @@ import { waitForQuiet } from './sampler.js'
 import { encryptionCase } from './encryption.js'
 import { resumeCase } from './resume.js'
 import { sideGroups } from './sides.js'
+import { smallDiskCase } from './small-disk.js'
 import { benchSync } from './sync.js'
 import { LABELS, resetTarget, runWay } from './ways.js'
 
@@ -153,6 +154,20 @@ async function main() {
   const encryption = await encryptionCase(path.join(workDir, 'resume-dump')).catch((error) => ({
     failed: error instanceof Error ? error.message : String(error)
   }))
+  // The stream's own case, on the largest database: a dump folder a quarter of its size.
+  const smallDisk = action
+    ? await smallDiskCase({
+        ...{ bin, env, source, target, workDir, toolCache, pgcopydb, clientBin, builds },
+        sizeGb: largest.sizeGb,
+        databaseBytes: largest.database.database
+      }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
+    : { skipped: 'the action is not among the ways' }
+  console.log(`\nsmall disk: the dump folder on a tmpfs of a quarter of the database`)
+  if (smallDisk.skipped || smallDisk.failed) console.log(`  ${smallDisk.skipped ?? `FAILED: ${smallDisk.failed}`}`)
+  else
+    console.log(
+      `  the action ${secs(smallDisk.seconds)}, ${smallDisk.result}; ${mib(smallDisk.diskBytes)} disk, at most ${(smallDisk.peakUsedBytes / 1024).toFixed(0)} KiB used (${((100 * smallDisk.peakUsedBytes) / largest.database.database).toFixed(3)} % of the database)`
+    )
   // The zero-downtime case last, on the largest database: its writer changes the source.
   const sync = await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
   await resetTarget(target, false)
@@ -230,6 +245,7 @@ async function main() {
     summary,
     resume,
     encryption,
+    smallDisk,
     sync,
     failures
   }

@@ -13,7 +13,8 @@ export const LABELS = {
   pipe: 'pg_dump | psql',
   hand: `hand-tuned: pg_dump -Fd -j${jobs} -Z zstd:1, pg_restore -j${jobs}, no verification`,
   pgcopydb: `pgcopydb 0.18: clone --table-jobs ${jobs} --index-jobs ${jobs}, then compare data`,
-  action: 'this action: migrate, verify full, no upload'
+  action: 'this action: migrate, verify full, no upload (auto: the rows streamed, never on disk)',
+  dump: 'this action through the dump folder: copy-method dump, verify full, no upload'
 }
 
 /**

@@ -18,16 +18,25 @@ import { repositoryVisibility } from './artifact/visibility.js'
 import type { Cancellation } from './base/cancellation.js'
 import { asMigrationError } from './base/errors.js'
 import type { RunScope } from './base/scope.js'
-import type { ModeContext } from './modes/context.js'
 import { dumpOnly } from './modes/dump.js'
+import {
+  dumpJobs,
+  migrateJobs,
+  restoreJobs,
+  validateJobs,
+  type CheckedDump,
+  type ClientPrograms,
+  type RunMeans
+} from './modes/job.js'
 import { migrateDatabase } from './modes/migrate.js'
-import { restoreDump, type CheckedDump } from './modes/restore.js'
+import { restoreDump } from './modes/restore.js'
+import { resumeMigration } from './modes/resume-migration.js'
 import { validateDatabase } from './modes/validate.js'
 import { Connector, serverVersionNumber } from './pg/connection.js'
 import type { Endpoint } from './pg/endpoint.js'
 import { Passfile } from './pg/passfile.js'
 import { artifactExposure } from './plan/exposure.js'
-import { blockedBy, planMigration, type DatabaseJob, type Plan } from './plan/plan.js'
+import { blockedBy, planMigration, type Plan } from './plan/plan.js'
 import { isCivoEndpoint, resolveCivoTarget } from './targets/civo.js'
 import { installClient } from './tools/client/install.js'
 import { ProcessRunner, type ToolRunner } from './tools/run-tool.js'
@@ -119,28 +128,19 @@ export async function run(runtime: Runtime): Promise<RunReport> {
       runner.addPath(client.binDir)
     }
     report.dumpPath = dump?.dir ?? ('dumpPath' in inputs ? inputs.dumpPath : undefined)
-    const context: ModeContext = {
-      inputs,
-      plan,
-      source: 'source' in inputs ? inputs.source : undefined,
-      target,
-      client,
-      log,
-      cancellation,
-      connector,
-      tools: runtime.tools?.(scope) ?? new ProcessRunner(scope),
-      stages,
-      passfile,
-      artifacts,
-      env: runner.env,
-      visibility: report.visibility
-    }
-    for (const [index, job] of plan.jobs.entries()) {
+    const means: RunMeans = { connector, stages, log, artifacts, cancellation, visibility: report.visibility }
+    const programs = client && { client, runner: runtime.tools?.(scope) ?? new ProcessRunner(scope), passfile }
+    const jobs = modeJobs(inputs, plan, { source: 'source' in inputs ? inputs.source : undefined, target }, means, {
+      programs,
+      dump: dump && { dumpFolder: dump.dir, manifest: dump.manifest },
+      env: runner.env
+    })
+    for (const [index, job] of jobs.entries()) {
       const record = new DatabaseRecorder(report.databases[index], report)
-      await runJob(job, record, context, dump).catch((caught: unknown) => {
+      await job(record).catch((caught: unknown) => {
         const error = asMigrationError(caught)
         record.failed(error, hintFor(error, { ...hints, targetTouched: record.report.targetTouched }))
-        log.info(`${job.source}: ${error.stage ?? 'run'} failed`)
+        log.info(`${plan.jobs[index].source}: ${error.stage ?? 'run'} failed`)
       })
       if (cancellation.signal) break
     }
@@ -194,21 +194,53 @@ async function resolveTarget(
   )
 }
 
-/** One database, the way the mode moves or compares it. */
-function runJob(job: DatabaseJob, record: DatabaseRecorder, context: ModeContext, dump?: CheckedDump): Promise<void> {
-  const { inputs } = context
+/**
+ * Each database's job, resolved once from the inputs and the plan, bound to the function of the mode
+ * that moves or compares it. What a mode needs and the run lacks is an internal error, found here.
+ */
+function modeJobs(
+  inputs: ActionInputs,
+  plan: Plan,
+  servers: { source?: Endpoint; target?: Endpoint },
+  means: RunMeans,
+  run: { programs?: ClientPrograms; dump?: CheckedDump; env: NodeJS.ProcessEnv }
+): ((record: DatabaseRecorder) => Promise<void>)[] {
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`internal: ${what} is missing for mode ${inputs.mode}`)
+    return value
+  }
+  const source = (): Endpoint => need(servers.source, 'the source')
+  const target = (): Endpoint => need(servers.target, 'the target')
+  const programs = (): ClientPrograms => need(run.programs, 'the client')
   switch (inputs.mode) {
-    case 'migrate':
-      return migrateDatabase(job, record, { ...context, inputs })
-    case 'dump':
-      return dumpOnly(job, record, { ...context, inputs })
-    case 'restore':
-      if (!dump) throw new Error('internal: restore without a checked dump')
-      return restoreDump(job, record, { ...context, inputs }, dump)
+    case 'migrate': {
+      const copy = { ...means, programs: programs() }
+      const servers = { source: source(), target: target() }
+      // A run that ended early in a target is continued there, from its dump.
+      return migrateJobs(inputs, plan, servers, copy.programs.client, run.env).map((job) => {
+        const marker = job.database.resume
+        return marker
+          ? (record) => resumeMigration(job, marker, record, copy)
+          : (record) => migrateDatabase(job, record, copy)
+      })
+    }
+    case 'dump': {
+      const copy = { ...means, programs: programs() }
+      return dumpJobs(inputs, plan, source(), run.env).map((job) => (record) => dumpOnly(job, record, copy))
+    }
+    case 'restore': {
+      const copy = { ...means, programs: programs() }
+      const dump = need(run.dump, 'the checked dump')
+      return restoreJobs(inputs, plan, target(), copy.programs.client, dump).map(
+        (job) => (record) => restoreDump(job, record, copy)
+      )
+    }
     case 'validate':
-      return validateDatabase(job, record, { ...context, inputs })
+      return validateJobs(inputs, plan, { source: source(), target: target() }).map(
+        (job) => (record) => validateDatabase(job, record, means)
+      )
     case 'plan':
-      return Promise.resolve()
+      return []
   }
 }
 

@@ -3,6 +3,7 @@ import type { Endpoint } from '../pg/endpoint.js'
 import type { ScopePatterns } from '../scope/types.js'
 import type { CivoTarget } from '../targets/civo.js'
 import type { CivoCreate } from '../targets/civo-create.js'
+import type { CopyMethod } from '../stream/choose.js'
 import type { Compression } from '../tools/pg-dump.js'
 
 /** The action's inputs by their action.yml names. */
@@ -16,6 +17,7 @@ export enum Inputs {
   ClientDownloadUrl = 'client-download-url',
   Jobs = 'jobs',
   Compression = 'compression',
+  CopyMethod = 'copy-method',
   Privileges = 'privileges',
   Roles = 'roles',
   AcceptSourceCode = 'accept-source-code',
@@ -130,6 +132,11 @@ interface DumpInputs {
   dumpPath: string
 }
 
+interface CopyInputs {
+  /** How migrate copies the rows: `auto` streams them when no artifact is wanted (stream/choose.ts). */
+  copyMethod: CopyMethod
+}
+
 interface UploadInputs {
   uploadArtifact: boolean
   /** Artifact name; default derived from the database and the run id. */
@@ -180,6 +187,7 @@ export type MigrateInputs = { mode: 'migrate' } & RunInputs &
   ClientInputs &
   RestoreInputs &
   DumpInputs &
+  CopyInputs &
   UploadInputs &
   VerifyInputs &
   SyncInputs

@@ -332,7 +332,8 @@ export function getInputs(runner: ActionRunner): ActionInputs {
   switch (mode) {
     case 'migrate': {
       const copied = copy()
-      return { mode, ...copied, ...dump(), ...upload(), ...sync(copied) }
+      const copyMethod = read.choice(Inputs.CopyMethod, ['auto', 'dump', 'stream'] as const, 'auto')
+      return { mode, ...copied, ...dump(), copyMethod, ...upload(), ...sync(copied) }
     }
     case 'plan': {
       // The artifact too: a plain upload from a public repository is one of migrate's blockers.

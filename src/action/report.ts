@@ -41,6 +41,10 @@ export interface DatabaseReport {
   targetTouched?: boolean
   /** `followed`: tables loaded while pg_dump wrote them. */
   restore?: { seconds: number; items: number; followed?: string[] }
+  /** migrate: how the rows moved (copy-method), and why. */
+  copyMethod?: { method: 'dump' | 'stream'; why: string }
+  /** The rows went by the stream, never on the runner's disk: what moved. */
+  stream?: StreamRecord
   /** Transactions that wrote on the source server (any database) while the migration ran: not in the copy, by design of the snapshot. */
   writesDuringRun?: number
   /** sync: logical: the change stream, the cutover and the downtime window. */
@@ -57,6 +61,17 @@ export interface DatabaseReport {
   /** The long stages' progress lines as figures: a timeline of rows and bytes done, rate and time left. */
   progress?: ProgressSample[]
   error?: FailureReport
+}
+
+export interface StreamRecord {
+  tables: number
+  rows: number
+  /** Bytes of COPY text moved. */
+  bytes: number
+  /** The most COPY text one pair of sessions held in the runner's memory at once. */
+  peakHeldBytes: number
+  /** Tables checked against hashes taken in flight; the others were checksummed server-side on both sides. */
+  hashedInFlight: number
 }
 
 /** A run that continued one that ended early in the same target database. */
@@ -181,6 +196,14 @@ export class DatabaseRecorder {
       snapshot: dump.snapshot,
       seconds: dump.seconds
     }
+  }
+
+  copiedBy(method: 'dump' | 'stream', why: string): void {
+    this.report.copyMethod = { method, why }
+  }
+
+  streamed(record: StreamRecord): void {
+    this.report.stream = record
   }
 
   restored(result: RestoreResult): void {

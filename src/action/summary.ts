@@ -5,6 +5,7 @@ import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { DatabaseReport, RunReport, RunResult } from './report.js'
 import { civoLine } from './summary-civo.js'
+import { streamNote } from './summary-stream.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -90,7 +91,8 @@ function databaseBlocks(database: DatabaseReport, shown: KeysShown): string[] {
     notes.push(
       `Restored as ${inline(database.restoredAs)}, which owns what it restored and cannot log in after the run: the source's functions ran without the target login's rights.`
     )
-  if (database.restore) {
+  if (database.stream) notes.push(streamNote(database.stream, database.copyMethod?.why))
+  else if (database.restore) {
     const followed = database.restore.followed ?? []
     notes.push(
       followed.length > 0

@@ -98,14 +98,18 @@ export async function copyIntoStreams(load: StreamedLoad): Promise<void> {
   await Promise.all(targets.map((target) => target.query('BEGIN')))
   const copies = targets.map((target) => copyStream(target, table, pool))
   const splitter = new LineSplitter(copies, pool)
+  // A COPY whose connection ended before its CopyInResponse never ends its CopyFail: not waited for.
+  const ends = targets.map(connectionEnd)
   try {
     await pipeline(data, splitter)
   } catch (error) {
     // Every COPY still open sends CopyFail; then each transaction, aborted or not, rolls back.
     for (const copy of copies) copy.destroy(error as Error)
-    await Promise.allSettled(copies.map((copy) => finished(copy)))
+    await Promise.allSettled(copies.map((copy, at) => Promise.race([finished(copy), ends[at].ended])))
     await Promise.allSettled(targets.map((target) => target.query('ROLLBACK')))
     throw error
+  } finally {
+    for (const end of ends) end.forget()
   }
   let committed = 0
   try {
@@ -124,6 +128,14 @@ export async function copyIntoStreams(load: StreamedLoad): Promise<void> {
     })
     throw new Error(`${message} (the streams of ${table.name} that had committed were emptied again)`)
   }
+}
+
+/** Resolves when the connection ends; `forget` removes the listener once nothing waits for it. */
+function connectionEnd(target: pg.Client): { ended: Promise<void>; forget: () => void } {
+  let listener = (): void => undefined
+  const ended = new Promise<void>((resolve) => (listener = () => resolve()))
+  target.once('end', listener)
+  return { ended, forget: () => target.off('end', listener) }
 }
 
 /** Resolves when a COPY has ended (ReadyForQuery), rejects with its error. */

@@ -147,7 +147,7 @@ async function restoreAfterDump(dump: DumpProgress, setup: RestoreBesideDump): P
 }
 
 /** TOC entries for privileges: restored last, as pg_restore does, so the loads run as before them. */
-const LATE_ACL = /^\d+; \d+ \d+ (?:DEFAULT )?ACL (?!- SCHEMA )/
+export const LATE_ACL = /^\d+; \d+ \d+ (?:DEFAULT )?ACL (?!- SCHEMA )/
 const TABLE_DATA = /^(\d+); 0 (\d+) TABLE DATA /
 
 class Follower {

@@ -150,6 +150,11 @@ export interface DumpRequest {
   compression: Compression
   /** What moves, when filters are given: pg_dump gets their patterns as they are. */
   scope?: ResolvedScope
+  /**
+   * Tables whose rows the dump leaves out (another step copies them), as pg_dump patterns: each
+   * name quoted, so a name is matched as it is spelled.
+   */
+  excludeTableData?: string[]
   /** Progress lines from the source's COPY figures, on a connection of their own; each line into `timeline`. */
   progress?: { connect: () => Promise<pg.Client>; timeline: ProgressSample[] }
 }
@@ -188,7 +193,8 @@ async function dump(
     // this the source quotes every name, which any later parser reads alike.
     '--quote-all-identifiers',
     '--verbose',
-    ...pgDumpFilters(request.scope?.patterns)
+    ...pgDumpFilters(request.scope?.patterns),
+    ...(request.excludeTableData ?? []).map((pattern) => `--exclude-table-data=${pattern}`)
   ]
   const scope = scopeSql(request.scope)
   const { tables: total, rows } = await countTables(snapshot, scope)

@@ -9,7 +9,7 @@ import {
   type SequenceFingerprint,
   type TableFingerprint
 } from './fingerprint/index.js'
-import { compareDatabaseSettings } from './fingerprint/database-settings.js'
+import { compareDatabaseSettings } from './fingerprint/settings-fingerprint.js'
 
 import { DIFFERENCE_KINDS, type CompareOptions, type Comparison, type Difference } from './differences.js'
 import { count, thousands } from '../base/text.js'

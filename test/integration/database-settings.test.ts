@@ -4,8 +4,11 @@
 import { Cancellation } from '../../src/base/cancellation.js'
 import { Connector } from '../../src/pg/connection.js'
 import { parseDatabaseUrl } from '../../src/pg/endpoint.js'
-import { carryDatabaseSettings } from '../../src/settings/database-settings.js'
-import { compareDatabaseSettings, fingerprintDatabaseSettings } from '../../src/verify/fingerprint/database-settings.js'
+import { carryDatabaseSettings } from '../../src/settings/carry-settings.js'
+import {
+  compareDatabaseSettings,
+  fingerprintDatabaseSettings
+} from '../../src/verify/fingerprint/settings-fingerprint.js'
 import type { Fingerprint } from '../../src/verify/fingerprint/index.js'
 import type { Finding } from '../../src/plan/findings.js'
 import { runChecks } from '../../src/plan/checks/index.js'

@@ -1,10 +1,11 @@
 // Faults caused on purpose while the action runs: the target restarts mid-restore, the run is
 // cancelled mid-dump, the source refuses connections for the first seconds. The target here is a
 // dedicated server, so restarting it cannot disturb other test files.
+import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
-import { onLine, processesWith, startLateProxy } from '../support/faults.js'
+import { onLine, processesWith, startHoldingProxy, startLateProxy } from '../support/faults.js'
 import { errorLines, outcome, PASSED } from '../support/run-action.js'
 import { defaultBaseDir, restartServer, serverUrl, startServer, stopServer, withClient } from '../support/servers.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
@@ -109,14 +110,6 @@ async function rowsCopying(url: string): Promise<void> {
   }
 }
 
-/** COPY commands running on a server now. */
-async function activeCopies(url: string): Promise<number> {
-  return withClient(url, async (client: pg.Client) => {
-    const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_stat_progress_copy')
-    return rows[0].n as number
-  })
-}
-
 describe('the action is cancelled in the middle of the dump', () => {
   test('children are stopped, the snapshot is closed, the process exits and the report says cancelled', async () => {
     const workDir = fs.mkdtempSync(path.join(scratch, 'cancel-'))
@@ -171,41 +164,49 @@ describe('the action is cancelled in the middle of the dump', () => {
     expect(sessions).toEqual([])
   })
 
-  /** Runs the action on `big` into `database`, sending SIGINT `delayMs` after a log line; what was running then. */
-  async function interruptAfter(line: RegExp, database: string, delayMs: number) {
+  /**
+   * Runs the action on `big` into `database` through a proxy that holds the first COPY … FROM STDIN
+   * of the load: the run cannot get past it, so the signal lands while rows are being loaded,
+   * whatever the machine's load. Sends SIGINT then; returns the run and the held statement.
+   */
+  async function interruptWhileLoading(database: string) {
     const workDir = fs.mkdtempSync(path.join(scratch, 'interrupt-'))
     const marker = path.join(workDir, 'temp')
-    let restoring: string[] = []
-    let copying = 0
-    const interrupted = await run(
-      { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, database, target.admin) },
-      {
-        workDir,
-        onStdout: onLine(line, () => {
-          void sleep(delayMs).then(async () => {
-            restoring = processesWith(marker)
-            copying = await activeCopies(serverUrl(target, 'postgres'))
-            process.kill(Number(restoring.find((p) => p.includes('dist/index.js'))?.split(':')[0]), 'SIGINT')
-          })
-        })
+    const proxy = await startHoldingProxy(target, /COPY \S+ \([^)]*\) FROM stdin/i)
+    try {
+      let action: ChildProcess | undefined
+      const running = run(
+        {
+          'source-url': testbed.sourceUrl(big),
+          'target-url': serverUrl({ ...target, host: '127.0.0.1', port: proxy.port }, database, target.admin)
+        },
+        { workDir, onChild: (child) => (action = child) }
+      )
+      // A run that ends without loading a row fails the test below: nothing was held.
+      const held = await Promise.race([proxy.held, running.then(() => '')])
+      action?.kill('SIGINT')
+      const interrupted = await running
+      expect(processesWith(marker)).toEqual([])
+      let sessions: unknown[] = []
+      for (let i = 0; i < 20; i++) {
+        sessions = await actionSessions(serverUrl(target, 'postgres'), database)
+        if (sessions.length === 0) break
+        await sleep(100)
       }
-    )
-    expect(processesWith(marker)).toEqual([])
-    let sessions: unknown[] = []
-    for (let i = 0; i < 20; i++) {
-      sessions = await actionSessions(serverUrl(target, 'postgres'), database)
-      if (sessions.length === 0) break
-      await sleep(100)
+      expect(sessions).toEqual([])
+      return { interrupted, held }
+    } finally {
+      await proxy.close()
     }
-    expect(sessions).toEqual([])
-    return { interrupted, restoring, copying }
   }
 
-  test('SIGINT (what the runner sends first) once the dump is done: the report says the target may hold a partial copy', async () => {
+  test('SIGINT (what the runner sends first) while rows are loaded into a database that existed: the report says the target may hold a partial copy', async () => {
     const partial = uniqueName('partial')
-    // "dump: …" is logged when pg_dump has exited; the restore goes on with indexes and constraints.
-    const { interrupted, restoring, copying } = await interruptAfter(/^dump: \d+ files/, partial, 100)
-    expect(restoring.filter((p) => /pg_restore/.test(p)).length + copying).toBeGreaterThanOrEqual(1)
+    await withClient(serverUrl(target, 'postgres', target.admin), (client: pg.Client) =>
+      client.query(`CREATE DATABASE ${partial}`)
+    )
+    const { interrupted, held } = await interruptWhileLoading(partial)
+    expect(held).toMatch(/^COPY /)
     expect({
       exitCode: interrupted.exitCode,
       cancelled: interrupted.report.cancelled,
@@ -219,14 +220,18 @@ describe('the action is cancelled in the middle of the dump', () => {
         hint: 'the target may hold a partial copy: run again with if-target-not-empty: resume to keep what is complete, or if-target-not-empty: clean to start over'
       }
     })
+    // The database was there before the run: it stays, with what was loaded and the run's mark.
+    const { rows } = await withClient(serverUrl(target, partial), (client: pg.Client) =>
+      client.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_pg_migrate_action'`)
+    )
+    expect(rows[0].n).toBe(1)
   })
 
-  test('SIGINT once the restore has begun beside the dump: the database the run created is dropped again', async () => {
+  test('SIGINT while rows are loaded into the database the run created: it is dropped again, and nothing was written', async () => {
     const created = uniqueName('created')
-    // The restore begins as soon as toc.dat is written: it creates the database and readies the restore
-    // role while pg_dump has just begun the data, seconds of it.
-    const { interrupted, restoring } = await interruptAfter(/^the restore runs as /, created, 0)
-    expect(restoring.filter((p) => /pg_dump/.test(p)).length).toBeGreaterThanOrEqual(1)
+    const { interrupted, held } = await interruptWhileLoading(created)
+    expect(held).toMatch(/^COPY /)
+    // The target is as it was before the run, so the stage is the one that wrote nothing there.
     expect(interrupted.report.error).toEqual({
       stage: 'Dump',
       message: 'the run was cancelled (SIGINT) during Dump: child processes stopped, connections closed',

@@ -145,7 +145,7 @@ describe('migrate', () => {
       hint: undefined
     })
     expect(run.lines).toContain(
-      `dropped the target database ${target}: this run had created it, and stopped before restoring into it`
+      `dropped the target database ${target}: this run had created it, and stopped before it held a copy`
     )
     expect(run.report.databases[0].targetTouched).toBe(false)
     expect(await targetExists(target)).toBe(false)
@@ -170,16 +170,22 @@ describe('migrate', () => {
     expect(await targetExists(target)).toBe(false)
   })
 
-  test('cancelled once the dump is done: the report names Restore and a partial copy', async () => {
-    const target = `${db}_late`
+  /** Runs a migrate into `target`, cancelled (SIGTERM) once the second pg_restore, after pg_dump exited, begins. */
+  function cancelledOnceDumped(target: string) {
     let restores = 0
-    const run = await runInProcess(migrate(db, target), {
+    return runInProcess(migrate(db, target), {
       ...withClientOnPath,
       // The second pg_restore restores what is left once pg_dump has exited.
       onLine(line, cancellation) {
         if (/^\[command\]\S*pg_restore --dbname=/.test(line) && ++restores === 2) cancellation.cancel('SIGTERM')
       }
     })
+  }
+
+  test('cancelled once the dump is done, into a database that existed: the report names Restore and a partial copy', async () => {
+    const target = `${db}_late`
+    await testbed.createTargetDatabase(target)
+    const run = await cancelledOnceDumped(target)
     expect(run.report.error).toEqual({
       stage: 'Restore',
       message: 'the run was cancelled (SIGTERM) during Restore: child processes stopped, connections closed',
@@ -187,6 +193,20 @@ describe('migrate', () => {
     })
     expect(run.failed).toBe(`${run.report.error?.message} — ${run.report.error?.hint}`)
     expect(run.errors).toEqual([run.failed])
+    expect(await targetExists(target)).toBe(true)
+  })
+
+  test('cancelled once the dump is done, into the database the run created: dropped again, nothing was written', async () => {
+    const target = `${db}_late_created`
+    const run = await cancelledOnceDumped(target)
+    // What the target holds decides, not when the signal came: it is as before the run.
+    expect(run.report.error).toEqual({
+      stage: 'Dump',
+      message: 'the run was cancelled (SIGTERM) during Dump: child processes stopped, connections closed',
+      hint: 'nothing was written to the target: run the step again'
+    })
+    expect(run.report.databases[0].targetTouched).toBe(false)
+    expect(await targetExists(target)).toBe(false)
   })
 
   test('a failed upload is a warning, unless artifact-required makes it fail the run', async () => {

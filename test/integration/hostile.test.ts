@@ -149,9 +149,20 @@ test('plan: read-only sessions, nothing of the source runs', async () => {
   expect(checkSessions(true)).toBeGreaterThanOrEqual(3)
 })
 
+test('migrate over the stream: the hostile names arrive, and nothing ran', async () => {
+  const run = await runInProcess(migrate(`${db}_streamed`, { 'copy-method': 'stream' }), withClientOnPath)
+  expect({ result: run.report.result, failed: run.failed, errors: run.errors }).toEqual({
+    result: 'passed',
+    failed: undefined,
+    errors: []
+  })
+  expect(run.report.databases[0].stream?.hashedInFlight).toBeGreaterThan(0)
+  expect(checkSessions(false)).toBeGreaterThanOrEqual(6)
+})
+
 test('migrate, then validate: the hostile names arrive, loaded while dumped, and nothing ran', async () => {
   const target = `${db}_copy`
-  const run = await runInProcess(migrate(target), withClientOnPath)
+  const run = await runInProcess(migrate(target, { 'copy-method': 'dump' }), withClientOnPath)
   expect({ result: run.report.result, failed: run.failed, errors: run.errors }).toEqual({
     result: 'passed',
     failed: undefined,

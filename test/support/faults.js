@@ -87,6 +87,61 @@ export async function startLateProxy(to, opensAfterMs) {
 }
 
 /**
+ * A proxy to a PostgreSQL server (no SSL) that forwards every connection until its client sends a
+ * statement matching `hold` (a simple query, in plain text on the wire): from then on nothing more of
+ * that connection reaches the server, which never sees the statement. The run cannot get past it,
+ * so a test can strike at that point and know where the run stands, whatever the machine's load.
+ * @param {{ host: string, port: number }} to
+ * @param {RegExp} hold
+ * @returns {Promise<{ port: number, held: Promise<string>, close: () => Promise<void> }>}
+ */
+export async function startHoldingProxy(to, hold) {
+  /** @type {Set<net.Socket>} */
+  const sockets = new Set()
+  /** @type {(statement: string) => void} */
+  let heldFirst = () => undefined
+  /** @type {Promise<string>} */
+  const held = new Promise((resolve) => (heldFirst = resolve))
+  const server = net.createServer((client) => {
+    const upstream = net.connect(to.port, to.host)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => undefined)
+      socket.on('close', () => sockets.delete(socket))
+    }
+    // The statement may arrive split across reads: the tail of the last one is searched again.
+    let tail = ''
+    let holding = false
+    client.on('data', (chunk) => {
+      if (holding) return
+      const text = tail + chunk.toString('latin1')
+      const match = hold.exec(text)
+      if (match) {
+        holding = true
+        heldFirst(match[0])
+        return
+      }
+      tail = text.slice(-200)
+      upstream.write(chunk)
+    })
+    upstream.pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)))
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    held,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve(undefined))
+      })
+  }
+}
+
+/**
  * Mounts a tmpfs (root only): a small disk that fills, or one mounted read-only.
  * @param {string} dir
  * @param {{ size?: string, readOnly?: boolean }} [options]

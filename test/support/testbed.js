@@ -76,7 +76,7 @@ export function loadTestbed() {
     }),
     /**
      * Runs the action with the test bed's client download, one tool cache (so the client is fetched
-     * and checked once per file, not per run) and no artifact upload.
+     * and checked once per file, not per run), no artifact upload, and the rows through the dump.
      * @param {string} toolCache
      * @returns {(inputs: Record<string, string>, options?: Parameters<typeof runAction>[1]) => ReturnType<typeof runAction>}
      */
@@ -84,7 +84,14 @@ export function loadTestbed() {
       (toolCache) =>
       (inputs, options = {}) =>
         runAction(
-          { 'client-download-url': state.clientTemplate, jobs: '2', 'upload-artifact': 'false', ...inputs },
+          // The dump path, which these runs were written against: without an artifact, auto would stream.
+          {
+            'client-download-url': state.clientTemplate,
+            jobs: '2',
+            'upload-artifact': 'false',
+            'copy-method': 'dump',
+            ...inputs
+          },
           { toolCache, ...options }
         ),
     /** @param {'source' | 'target'} side @param {string} database @param {string} sql */

@@ -55,6 +55,7 @@ describe('an upload on GitHub Enterprise Server', () => {
       log,
       dumpDir,
       database: 'shop',
+      name: 'pg-dump-shop',
       required: false,
       visibility: 'private' as const
     }

@@ -1,9 +1,9 @@
-import { setClause } from '../../src/settings/database-settings.js'
+import { setClause } from '../../src/settings/carry-settings.js'
 import {
   compareDatabaseSettings,
   splitList,
   type DatabaseSettingsFingerprint
-} from '../../src/verify/fingerprint/database-settings.js'
+} from '../../src/verify/fingerprint/settings-fingerprint.js'
 
 describe('list settings', () => {
   test.each([

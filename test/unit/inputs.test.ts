@@ -43,6 +43,7 @@ test('defaults for a plain migration', () => {
     failOnMismatch: true,
     uploadArtifact: true,
     compression: 'auto',
+    copyMethod: 'auto',
     databases: []
   })
   expect(inputs.jobs).toBeGreaterThanOrEqual(1)

@@ -9,7 +9,12 @@ import type { ResolvedScope } from '../../scope/types.js'
 import type { Client } from '../../tools/client/install.js'
 import type { DumpResult } from '../../tools/pg-dump.js'
 import { tocObjects } from '../../tools/toc.js'
-import { fingerprintDatabase, type Fingerprint, type SequenceFingerprint } from '../../verify/fingerprint/index.js'
+import {
+  fingerprintDatabase,
+  type Fingerprint,
+  type SequenceFingerprint,
+  type TableFingerprint
+} from '../../verify/fingerprint/index.js'
 import { fingerprintOptions, type ReadSettings } from './verify.js'
 
 export interface SourceFingerprintRequest {
@@ -22,6 +27,8 @@ export interface SourceFingerprintRequest {
   settings: ReadSettings
   /** Its filters: the fingerprint covers what moves. */
   job: Pick<DatabaseJob, 'scope'>
+  /** Tables already checksummed in the snapshot (the stream hashed them in flight): not read again. */
+  known?: TableFingerprint[]
 }
 
 const resolvedInSnapshot = new WeakMap<HeldSnapshot, Promise<ResolvedScope | undefined>>()
@@ -54,7 +61,8 @@ export async function fingerprintSource(request: SourceFingerprintRequest): Prom
   return fingerprintDatabase(() => connector.connect(source), {
     ...fingerprintOptions(settings, log, 'source', snapshot.id),
     sequences,
-    scope
+    scope,
+    known: request.known
   })
 }
 

@@ -1,51 +1,46 @@
-import type pg from 'pg'
-import type { MigrateInputs } from '../../action/inputs.js'
 import type { DatabaseRecorder } from '../../action/report.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
-import { serverVersionNumber } from '../../pg/connection.js'
 import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
 import { closeRestoreRole, openRestoreRole, proveRestoreRoleLogin } from '../../pg/restore-role.js'
 import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
-import { isUserSchema, quoteIdent, quoteLiteral } from '../../pg/sql.js'
+import {
+  analyzeUserTables,
+  cleanTarget,
+  createMissingRoles,
+  dropDatabase,
+  ensureTargetDatabase,
+  grantRolesToLogin,
+  makePrerequisites,
+  movePublicOwner,
+  ordinaryPublicOwner
+} from '../../pg/target-catalog.js'
 import { rolesReferenced } from '../../plan/checks/index.js'
 import type { DatabaseJob } from '../../plan/plan.js'
 import { dumpOwners, type Restorer } from '../../tools/pg-restore.js'
 import { scopeSql } from '../../scope/sql.js'
-import { scopeKey, type Prerequisites } from '../../scope/types.js'
-import { required, type ModeContext } from '../context.js'
-import { count } from '../../base/text.js'
+import { scopeKey } from '../../scope/types.js'
+import type { TargetDatabase } from '../job.js'
 
-/** How the target database is readied before the restore. */
-export interface TargetPreparation {
+/** The connector and the log: all a step on the target needs of the run's means. */
+export interface TargetMeans {
   connector: Connector
   log: Log
-  job: DatabaseJob
-  /** The target server as the login reaches it, and the database its URL names. */
-  target: Endpoint
-  /** The source server, to read the roles the dump names; absent in restore mode. */
-  source?: Endpoint
-  ifTargetNotEmpty: 'fail' | 'clean' | 'resume'
-  privileges: 'skip' | 'keep'
-  roles: 'fail' | 'create-missing'
-  /** A superuser target restores publications, so their roles are needed too. */
-  targetIsSuperuser: boolean
-  /** Run the source's code as the login (true), or as the run's restore role (pg/restore-role.ts). */
-  acceptSourceCode: boolean
 }
 
-/** A migrate run's preparation: the inputs' rules, and both servers as the logins reach them. */
-export function migratePreparation(context: ModeContext<MigrateInputs>, job: DatabaseJob): TargetPreparation {
-  const { inputs, connector, log, plan } = context
-  return {
-    ...inputs,
-    connector,
-    log,
-    job,
-    target: required(context.target, 'the target'),
-    source: required(context.source, 'the source'),
-    targetIsSuperuser: plan.target?.superuser ?? false
+/** How the target database is readied before the load: the job's target, and the settings' rules. */
+export interface TargetPreparation {
+  database: DatabaseJob
+  target: TargetDatabase
+  settings: {
+    ifTargetNotEmpty: 'fail' | 'clean' | 'resume'
+    privileges: 'skip' | 'keep'
+    roles: 'fail' | 'create-missing'
+    /** Run the source's code as the login (true), or as the run's restore role (pg/restore-role.ts). */
+    acceptSourceCode: boolean
   }
+  /** The source database, where the roles the dump names are read; null in restore mode. */
+  rolesFrom: Endpoint | null
 }
 
 /**
@@ -54,47 +49,64 @@ export function migratePreparation(context: ModeContext<MigrateInputs>, job: Dat
  * does not, and creates or grants the roles the dump names. `record` hears at once that the target
  * was touched (and created, if it was).
  */
-export async function prepareTarget(step: TargetPreparation, record: DatabaseRecorder): Promise<{ created: boolean }> {
-  const { connector, log, job } = step
-  const created = await connector.withConnection(withDatabase(step.target, maintenanceDatabase(step)), (admin) =>
-    ensureTargetDatabase(admin, job.target, job.encoding, log)
+export async function prepareTarget(
+  step: TargetPreparation,
+  means: TargetMeans,
+  record: DatabaseRecorder
+): Promise<{ created: boolean }> {
+  const { connector, log } = means
+  const { database } = step
+  const created = await connector.withConnection(
+    withDatabase(step.target.server, maintenanceDatabase(step.target.server, database)),
+    (admin) => ensureTargetDatabase(admin, database.target, database.encoding, log)
   )
   // From here on the target is written to; a CREATE DATABASE cut short by a cancel wrote nothing.
   record.targetTouched(true)
-  await connector.withConnection(withDatabase(step.target, job.target), async (db) => {
-    if (job.targetObjects.length > 0 && step.ifTargetNotEmpty === 'clean')
-      record.cleaned(await cleanTarget(db, log, job.installedExtensions ?? []))
-    await markTarget(db, job)
+  await connector.withConnection(step.target.endpoint, async (db) => {
+    if (database.targetObjects.length > 0 && step.settings.ifTargetNotEmpty === 'clean')
+      record.cleaned(await cleanTarget(db, log, database.installedExtensions ?? []))
+    await writeRunMarker(db, {
+      runId: database.runId,
+      database: database.source,
+      scope: scopeKey(database.scope?.patterns)
+    })
   })
-  await readyTarget(step, record)
+  await readyTarget(step, means, record)
   return { created }
 }
 
 /** Marks the target database as being loaded from this job's dump (see pg/run-marker.ts). */
-export async function markTarget(db: pg.Client, job: DatabaseJob): Promise<void> {
-  await writeRunMarker(db, { runId: job.runId, database: job.source, scope: scopeKey(job.scope?.patterns) })
+export async function markTarget(connector: Connector, target: Endpoint, database: DatabaseJob): Promise<void> {
+  await connector.withConnection(target, (db) =>
+    writeRunMarker(db, { runId: database.runId, database: database.source, scope: scopeKey(database.scope?.patterns) })
+  )
 }
 
 /**
- * What the restore needs in the target database besides the dump: what the filters need made, and
+ * What the load needs in the target database besides the dump: what the filters need made, and
  * the roles the dump names. Each step makes only what is missing, so a resumed run finishes what an
  * earlier one began.
  */
-export async function readyTarget(step: TargetPreparation, record: DatabaseRecorder): Promise<void> {
-  const { connector, log, job } = step
-  await connector.withConnection(withDatabase(step.target, job.target), async (db) => {
-    if (job.scope) await makePrerequisites(db, job.scope.prerequisites, log)
-    if (!step.source || (step.roles !== 'create-missing' && step.privileges !== 'keep')) return
-    const [roles, publicOwner] = await connector.withConnection(withDatabase(step.source, job.source), (source) =>
+export async function readyTarget(
+  step: TargetPreparation,
+  means: TargetMeans,
+  record: DatabaseRecorder
+): Promise<void> {
+  const { connector, log } = means
+  const { database, settings, rolesFrom } = step
+  await connector.withConnection(step.target.endpoint, async (db) => {
+    if (database.scope) await makePrerequisites(db, database.scope.prerequisites, log)
+    if (!rolesFrom || (settings.roles !== 'create-missing' && settings.privileges !== 'keep')) return
+    const [roles, publicOwner] = await connector.withConnection(rolesFrom, (source) =>
       Promise.all([
-        rolesReferenced(source, step.privileges, step.targetIsSuperuser, scopeSql(job.scope)),
+        rolesReferenced(source, settings.privileges, step.target.superuser, scopeSql(database.scope)),
         ordinaryPublicOwner(source)
       ])
     )
-    if (step.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
-    if (step.privileges === 'keep') await grantRolesToLogin(db, roles)
-    if (step.privileges === 'keep' && publicOwner && carriesDatabaseSettings(job)) {
-      await movePublicOwner(db, publicOwner, job.target, log)
+    if (settings.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
+    if (settings.privileges === 'keep') await grantRolesToLogin(db, roles)
+    if (settings.privileges === 'keep' && publicOwner && carriesDatabaseSettings(database)) {
+      await movePublicOwner(db, publicOwner, database.target, log)
     }
   })
 }
@@ -106,16 +118,17 @@ export async function readyTarget(step: TargetPreparation, record: DatabaseRecor
  */
 export async function openWriter(
   step: TargetPreparation,
+  means: TargetMeans,
   restorer: Restorer,
   record: DatabaseRecorder
 ): Promise<Endpoint> {
-  const target = withDatabase(step.target, step.job.target)
-  if (step.acceptSourceCode) return target
-  const owners = step.privileges === 'keep' ? await dumpOwners(restorer) : []
-  const writer = await step.connector.withConnection(target, (db) =>
-    openRestoreRole(db, { target, owners, loginIsSuperuser: step.targetIsSuperuser, log: step.log })
+  const target = step.target.endpoint
+  if (step.settings.acceptSourceCode) return target
+  const owners = step.settings.privileges === 'keep' ? await dumpOwners(restorer) : []
+  const writer = await means.connector.withConnection(target, (db) =>
+    openRestoreRole(db, { target, owners, loginIsSuperuser: step.target.superuser, log: means.log })
   )
-  await proveRestoreRoleLogin(step.connector, writer)
+  await proveRestoreRoleLogin(means.connector, writer)
   restorer.login = restorer.endpoint
   restorer.endpoint = writer
   record.restoredAs(writer.user)
@@ -123,208 +136,51 @@ export async function openWriter(
 }
 
 /** The job is over, however it ended: the restore role cannot log in any more (pg/restore-role.ts). */
-export async function closeWriter(
-  context: Pick<ModeContext, 'connector' | 'log' | 'target'> & { inputs: { acceptSourceCode: boolean } },
-  job: DatabaseJob
-): Promise<void> {
-  if (context.inputs.acceptSourceCode || !context.target) return
-  await closeRestoreRole(context.connector, context.target, job.target, context.log)
+export async function closeWriter(step: Omit<TargetPreparation, 'rolesFrom'>, means: TargetMeans): Promise<void> {
+  if (step.settings.acceptSourceCode) return
+  await closeRestoreRole(means.connector, step.target.server, step.database.target, means.log)
 }
 
-/**
- * What moving objects need and a dump with filters does not create: their schemas (with `tables`)
- * and the extensions they use (pg_dump creates extensions only with the whole database).
- */
-export async function makePrerequisites(target: pg.Client, needed: Prerequisites, log: Log): Promise<void> {
-  const made: string[] = []
-  for (const schema of new Set([...needed.schemas, ...needed.extensions.map((e) => e.schema)])) {
-    const { rowCount } = await target.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema])
-    if (rowCount) continue
-    await target.query(`CREATE SCHEMA ${quoteIdent(schema)}`)
-    made.push(`schema ${schema}`)
-  }
-  for (const { name, schema } of needed.extensions) {
-    const { rowCount } = await target.query('SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1', [name])
-    if (rowCount) continue
-    await target.query(`CREATE EXTENSION ${quoteIdent(name)} WITH SCHEMA ${quoteIdent(schema)}`)
-    made.push(`extension ${name}`)
-  }
-  if (made.length > 0) log.info(`created on the target for the objects that move: ${made.join(', ')}`)
-}
-
-/** Undoes a target database this run created, when the run stopped before restoring into it: the target is left as it was. */
+/** Undoes a target database this run created, when the run stopped before it held a whole copy. */
 export async function dropCreatedTarget(
-  step: TargetPreparation,
-  record: DatabaseRecorder,
-  targetMajor: number
-): Promise<void> {
-  const { connector, log, job } = step
-  // Our own sessions in it may still be on their way out.
-  const force = targetMajor >= 13 ? ' WITH (FORCE)' : ''
+  step: Pick<TargetPreparation, 'database' | 'target'>,
+  means: TargetMeans,
+  record: DatabaseRecorder
+): Promise<boolean> {
+  const { connector, log } = means
+  const { database, target } = step
   try {
     await connector.withConnection(
-      withDatabase(step.target, maintenanceDatabase({ ...step, job: { ...job, targetExists: false } })),
-      (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(job.target)}${force}`),
+      withDatabase(target.server, maintenanceDatabase(target.server, { ...database, targetExists: false })),
+      (admin) => dropDatabase(admin, database.target, target.major),
       { afterCancel: true }
     )
     record.targetTouched(false)
-    log.info(`dropped the target database ${job.target}: this run had created it, and stopped before restoring into it`)
+    log.info(
+      `dropped the target database ${database.target}: this run had created it, and stopped before it held a copy`
+    )
+    return true
   } catch (error) {
-    log.warning(`could not drop ${job.target}, which this run created: ${(error as Error).message}`)
+    log.warning(`could not drop ${database.target}, which this run created: ${(error as Error).message}`)
+    return false
   }
-}
-
-/** Where to connect to create the target database: the URL's own when it exists, else postgres. */
-function maintenanceDatabase({ job, target }: Pick<TargetPreparation, 'job' | 'target'>): string {
-  if (job.targetExists) return job.target
-  return target.database === job.target ? 'postgres' : target.database
-}
-
-/** Creates the target database when missing, owned by the login, encoded as the source. */
-async function ensureTargetDatabase(admin: pg.Client, name: string, encoding: string, log: Log): Promise<boolean> {
-  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
-  if (rowCount) return false
-  log.info(`creating target database ${name} (${encoding})`)
-  await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)}`)
-  return true
 }
 
 /**
- * With owners kept, the login must be able to become each owner (ALTER … OWNER needs SET ROLE from
- * 16 on). It holds ADMIN on roles it created, so it can grant itself membership.
+ * Where to connect to create or drop the target database: the database itself when it exists,
+ * else the one the URL names, else postgres.
  */
-async function grantRolesToLogin(target: pg.Client, roles: string[]): Promise<void> {
-  const options = (await serverVersionNumber(target)) >= 160000 ? ' WITH INHERIT TRUE, SET TRUE' : ''
-  // Only roles it administers and is not yet a member of; the plan reports owners it cannot become.
-  const { rows: grantable } = await target.query<{ name: string }>(
-    `SELECT rolname AS name FROM pg_roles
-      WHERE rolname = ANY($1) AND NOT pg_has_role(current_user, oid, 'USAGE') AND pg_has_role(current_user, oid, 'USAGE WITH ADMIN OPTION')`,
-    [roles]
-  )
-  for (const { name } of grantable) await target.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER${options}`)
-}
-
-/**
- * The owner of the source's schema public when it is an ordinary role: not the bootstrap superuser
- * (14 and earlier) nor pg_database_owner (15+), which every target has its own of.
- */
-async function ordinaryPublicOwner(source: pg.Client): Promise<string | undefined> {
-  const { rows } = await source.query<{ owner: string }>(
-    `SELECT r.rolname AS owner FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
-      WHERE n.nspname = 'public' AND NOT r.rolsuper AND r.rolname <> 'pg_database_owner'`
-  )
-  return rows[0]?.owner
-}
-
-/**
- * Gives the target's public the source's owner before the restore, so the objects that role owns
- * there can be handed to it and the dump's grants on public apply as on the source (pg_restore's
- * own entry for public is left out: it names the source's superuser on older sources). The new
- * owner needs CREATE on the database for that: granted for the ALTER only, when it lacks it.
- */
-async function movePublicOwner(db: pg.Client, owner: string, database: string, log: Log): Promise<void> {
-  const role = quoteIdent(owner)
-  const { rows } = await db.query<{ creates: boolean; current: string }>(
-    `SELECT has_database_privilege($1, current_database(), 'CREATE') AS creates,
-       (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public') AS current`,
-    [owner]
-  )
-  if (rows[0].current === owner) return
-  const lend = !rows[0].creates
-  if (lend) await db.query(`GRANT CREATE ON DATABASE ${quoteIdent(database)} TO ${role}`)
-  await db.query(`ALTER SCHEMA public OWNER TO ${role}`)
-  if (lend) await db.query(`REVOKE CREATE ON DATABASE ${quoteIdent(database)} FROM ${role}`)
-  log.info(`schema public owned by ${owner}, as on the source`)
-}
-
-/** Roles the dump names and the target lacks, created without login: the dump needs them to exist, not to log in. */
-async function createMissingRoles(target: pg.Client, roles: string[], log: Log): Promise<string[]> {
-  const created: string[] = []
-  for (const role of roles) {
-    const { rowCount } = await target.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])
-    if (rowCount) continue
-    await target.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`)
-    created.push(role)
-  }
-  if (created.length) log.info(`created roles NOLOGIN: ${created.join(', ')}`)
-  return created
-}
-
-/**
- * What `if-target-not-empty: clean` drops: every user schema, extension and large object, but the
- * extensions the dump needs and finds installed (`kept`: made by a superuser, as the plan asks) and
- * the schemas holding them, which are emptied instead.
- */
-async function cleanTarget(target: pg.Client, log: Log, kept: string[]): Promise<string[]> {
-  const dropped: string[] = []
-  const { rows: extensions } = await target.query<{ name: string }>(
-    `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql' AND extname <> ALL($1) ORDER BY 1`,
-    [kept]
-  )
-  for (const { name } of extensions) {
-    await target.query(`DROP EXTENSION IF EXISTS ${quoteIdent(name)} CASCADE`)
-    dropped.push(`extension ${name}`)
-  }
-  const { rows: schemas } = await target.query<{ name: string; holds: boolean }>(
-    `SELECT nspname AS name, EXISTS (SELECT FROM pg_extension e WHERE e.extnamespace = n.oid AND e.extname = ANY($1)) AS holds
-       FROM pg_namespace n
-      WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'
-      ORDER BY 1`,
-    [kept]
-  )
-  for (const { name, holds } of schemas) {
-    if (holds) dropped.push(...(await emptySchema(target, name)))
-    else await target.query(`DROP SCHEMA ${quoteIdent(name)} CASCADE`)
-    if (!holds) dropped.push(`schema ${name}`)
-  }
-  if (!schemas.some((schema) => schema.name === 'public' && schema.holds)) await recreatePublic(target)
-  const { rows: blobs } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')
-  if (blobs[0].n > 0) {
-    await target.query('SELECT lo_unlink(oid) FROM pg_largeobject_metadata')
-    dropped.push(count(blobs[0].n, 'large object'))
-  }
-  const keeping = kept.length ? `; kept the extensions the dump needs: ${kept.join(', ')}` : ''
-  log.info(`cleaned the target: dropped ${dropped.join(', ') || 'nothing'}${keeping}`)
-  return dropped
-}
-
-/** Recreates public as initdb makes it: from 15 on, owned by the database owner, USAGE for all. */
-async function recreatePublic(target: pg.Client): Promise<void> {
-  const fifteen = (await serverVersionNumber(target)) >= 150000
-  await target.query(fifteen ? 'CREATE SCHEMA public AUTHORIZATION pg_database_owner' : 'CREATE SCHEMA public')
-  await target.query(fifteen ? 'GRANT USAGE ON SCHEMA public TO PUBLIC' : 'GRANT ALL ON SCHEMA public TO PUBLIC')
-}
-
-/** Drops what a schema holds besides the members of extensions: relations, routines, types. */
-async function emptySchema(target: pg.Client, schema: string): Promise<string[]> {
-  const notMember = (catalog: string, oid: string): string =>
-    `NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`
-  const { rows } = await target.query<{ statement: string; object: string }>(
-    `SELECT format('DROP %s IF EXISTS %s CASCADE', CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-         WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, c.oid::regclass) AS statement,
-       format('relation %s', c.oid::regclass) AS object
-       FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-         AND ${notMember('pg_class', 'c.oid')}
-     UNION ALL
-     SELECT format('DROP %s IF EXISTS %s CASCADE', CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE'
-         ELSE 'FUNCTION' END, p.oid::regprocedure), format('routine %s', p.oid::regprocedure)
-       FROM pg_proc p WHERE p.pronamespace = $1::regnamespace AND ${notMember('pg_proc', 'p.oid')}
-     UNION ALL
-     SELECT format('DROP TYPE IF EXISTS %s CASCADE', t.oid::regtype), format('type %s', t.oid::regtype)
-       FROM pg_type t WHERE t.typnamespace = $1::regnamespace AND t.typtype IN ('c', 'd', 'e', 'r') AND ${notMember('pg_type', 't.oid')}
-         AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')`,
-    [quoteIdent(schema)]
-  )
-  for (const { statement } of rows) await target.query(statement)
-  return rows.map((row) => row.object)
+export function maintenanceDatabase(server: Endpoint, database: Pick<DatabaseJob, 'target' | 'targetExists'>): string {
+  if (database.targetExists) return database.target
+  return server.database === database.target ? 'postgres' : server.database
 }
 
 /**
  * The database's settings and comment are carried only when the whole database moves: filters
  * that select schemas or tables move part of it into a database that may serve other parts.
  */
-export function carriesDatabaseSettings(job: Pick<DatabaseJob, 'scope'>): boolean {
-  return !job.scope || job.scope.everything
+export function carriesDatabaseSettings(database: Pick<DatabaseJob, 'scope'>): boolean {
+  return !database.scope || database.scope.everything
 }
 
 /**
@@ -340,19 +196,7 @@ export async function finishTarget(
   await connector.withConnection(target, dropRunMarker)
 }
 
-/**
- * ANALYZE what was restored: the user's own tables only, since a plain ANALYZE as a non-superuser
- * warns about every shared catalog it may not touch.
- */
-export async function analyzeTarget(connector: Connector, target: Endpoint): Promise<void> {
-  await connector.withConnection(target, async (db) => {
-    const { rows } = await db.query<{ name: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm', 'p') AND ${isUserSchema('n')} AND pg_has_role(c.relowner, 'USAGE')`
-    )
-    for (let start = 0; start < rows.length; start += 100) {
-      const batch = rows.slice(start, start + 100).map((r) => r.name)
-      await db.query(`ANALYZE ${batch.join(', ')}`)
-    }
-  })
+/** ANALYZE what was restored, as `writer`: it evaluates index expressions and statistics. */
+export async function analyzeTarget(connector: Connector, writer: Endpoint): Promise<void> {
+  await connector.withConnection(writer, analyzeUserTables)
 }

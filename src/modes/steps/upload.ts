@@ -13,13 +13,11 @@ export interface UploadRequest {
   log: Log
   dumpDir: string
   database: string
-  /** The artifact name the user chose; default pg-dump-<database>-<run id>. */
-  name?: string
+  /** The artifact's name (default pg-dump-<database>-<run id>, modes/job.ts). */
+  name: string
   retentionDays?: number
   /** A failed upload fails the run; otherwise it is a warning. */
   required: boolean
-  /** GITHUB_RUN_ID, for the default name. */
-  runId?: string
   /** The age key to encrypt to before anything leaves the runner; absent: the files as they are. */
   encryptTo?: AgeKey
   /** Who can read the artifact, for the log. */
@@ -36,7 +34,7 @@ export async function uploadDumpArtifact(
   record: (outcome: UploadOutcome) => void
 ): Promise<UploadOutcome> {
   const { log, dumpDir } = request
-  const name = request.name ?? defaultArtifactName(request.database, request.runId)
+  const { name } = request
   let outcome: UploadOutcome
   try {
     outcome = await uploadFolder(request, name)
@@ -79,33 +77,26 @@ async function uploadFolder(request: UploadRequest, name: string): Promise<Uploa
   }
 }
 
-export function defaultArtifactName(database: string, runId?: string): string {
-  return `pg-dump-${database.replace(/[^A-Za-z0-9._-]/g, '_')}${runId ? `-${runId}` : ''}`
-}
-
-/** The upload of one database's dump, as the inputs ask for it. */
+/** The upload of one job's dump folder, as its settings ask for it. */
 export function uploadRequestFor(
-  context: {
-    artifacts: ArtifactStore
-    log: Log
-    env: NodeJS.ProcessEnv
-    visibility: Visibility
-    inputs: { artifactName?: string; retentionDays?: number; artifactRequired: boolean; encryptionKey?: AgeKey }
+  job: {
+    database: { source: string }
+    dumpFolder: string
+    artifactName: string
+    settings: { retentionDays?: number; artifactRequired: boolean; encryptionKey?: AgeKey }
   },
-  database: string,
-  dumpDir: string
+  means: { artifacts: ArtifactStore; log: Log; visibility: Visibility }
 ): UploadRequest {
-  const { inputs } = context
+  const { settings } = job
   return {
-    artifacts: context.artifacts,
-    log: context.log,
-    dumpDir,
-    database,
-    name: inputs.artifactName,
-    retentionDays: inputs.retentionDays,
-    required: inputs.artifactRequired,
-    runId: context.env.GITHUB_RUN_ID,
-    encryptTo: inputs.encryptionKey,
-    visibility: context.visibility
+    artifacts: means.artifacts,
+    log: means.log,
+    dumpDir: job.dumpFolder,
+    database: job.database.source,
+    name: job.artifactName,
+    retentionDays: settings.retentionDays,
+    required: settings.artifactRequired,
+    encryptTo: settings.encryptionKey,
+    visibility: means.visibility
   }
 }

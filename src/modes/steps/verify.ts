@@ -42,26 +42,31 @@ export function fingerprintOptions(
   }
 }
 
+/** What one target's verification reads and compares. */
+export interface VerifyRequest {
+  database: Pick<DatabaseJob, 'source'>
+  settings: VerifySettings
+  target: Endpoint
+  /** The live source, where the keys of differing rows are looked for; null when there is none (restore). */
+  source: Endpoint | null
+  /** Target tables already read in this run whose rows have not changed since (a resume's kept tables). */
+  known: TableFingerprint[]
+  /** Where ANALYZE runs, as the restore role when the run restored as one: its own grants are not compared. */
+  writer: Endpoint
+}
+
 /**
  * Fingerprints the restored target the way the source was fingerprinted (each table hashed as the
  * source side did, so the checksums compare), compares, and looks for differing keys on the source
  * when it can be reached.
  */
-export async function verifyTarget(
-  request: {
-    connector: Connector
-    log: Log
-    settings: VerifySettings
-    target: Endpoint
-    source?: Endpoint
-    /** Target tables already read in this run whose rows have not changed since (a resume's kept tables). */
-    known?: TableFingerprint[]
-    /** The target as the restore role, when the run restored as one: its own grants are not compared. */
-    writer?: Endpoint
-  },
+async function verifyTarget(
+  request: VerifyRequest,
+  means: { connector: Connector; log: Log },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
-  const { connector, log, settings, target, source } = request
+  const { connector, log } = means
+  const { settings, target, source } = request
   // Read what the source's fingerprint covers: what moved, when filters chose it.
   const options = {
     ...fingerprintOptions(settings, log, 'target'),
@@ -70,7 +75,7 @@ export async function verifyTarget(
     known: request.known
   }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
-  const writer = request.writer?.user !== target.user ? request.writer?.user : undefined
+  const writer = request.writer.user !== target.user ? request.writer.user : undefined
   const comparison = await compareOnTarget(() => connector.connect(target), sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,
     restoredFromSnapshot: true,
@@ -87,28 +92,22 @@ export async function verifyTarget(
  * the data (the fingerprint's sequential scans do not wait for it); then recorded and logged.
  */
 export async function verifyBesideAnalyze(
-  context: { connector: Connector; log: Log; stages: Stages; inputs: VerifySettings; visibility?: Visibility },
-  job: DatabaseJob,
+  request: VerifyRequest,
+  means: { connector: Connector; log: Log; stages: Stages; visibility: Visibility },
   record: DatabaseRecorder,
-  request: {
-    target: Endpoint
-    source?: Endpoint
-    known?: TableFingerprint[]
-    /** Where ANALYZE runs: as the restore role, since it evaluates index expressions and statistics. */
-    writer?: Endpoint
-  },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
-  const { connector, log, stages, inputs } = context
-  const verification = await stages.run(Stage.Verify, job.source, async () => {
+  const { connector, log, stages } = means
+  const database = request.database.source
+  const verification = await stages.run(Stage.Verify, database, async () => {
     const [verified] = await Promise.all([
-      verifyTarget({ connector, log, settings: inputs, ...request }, sourceFingerprint),
-      analyzeTarget(connector, request.writer ?? request.target)
+      verifyTarget(request, means, sourceFingerprint),
+      analyzeTarget(connector, request.writer)
     ])
     return verified
   })
   record.verified(verification)
-  logVerification(log, job.source, verification, context.visibility)
+  logVerification(log, database, verification, means.visibility)
   return verification
 }
 

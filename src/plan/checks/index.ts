@@ -29,7 +29,7 @@ import {
 } from './roles.js'
 import { searchPathProbe, searchPathUnverifiedProbe } from './search-path.js'
 import { columnOrderProbe } from './column-order.js'
-import { databaseSettingsProbe } from './database-settings.js'
+import { databaseSettingsProbe } from './settings-not-carried.js'
 import {
   eventTriggersProbe,
   foreignServerUsageProbe,

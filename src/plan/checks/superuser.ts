@@ -1,5 +1,5 @@
 // Objects only a superuser may create, for targets whose login is not one (managed databases).
-import { parameterVerdicts } from '../../settings/database-settings.js'
+import { parameterVerdicts } from '../../settings/carry-settings.js'
 import {
   count,
   crosses,

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { scopeMoves, scopeSql } from '../../scope/sql.js'
-import { fingerprintDatabaseSettings } from './database-settings.js'
+import { fingerprintDatabaseSettings } from './settings-fingerprint.js'
 import { readInventory } from './inventory.js'
 import { fingerprintLargeObjects } from './large-objects.js'
 import { runValidationQueries } from './queries.js'

@@ -1,4 +1,7 @@
 import type pg from 'pg'
+import { to as copyTo } from 'pg-copy-streams'
+import { pipeline } from 'node:stream/promises'
+import { Writable } from 'node:stream'
 import { MigrationError } from '../../base/errors.js'
 import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import {
@@ -11,6 +14,7 @@ import {
   recordHash,
   rowHash
 } from './sql.js'
+import { COPY_DIGEST_MODULUS, CopyDigestStream, copyOutStatement, type BlockRange } from './copy-digest.js'
 import type { RowHash, TableFingerprint, VerifyLevel } from './types.js'
 
 type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & {
@@ -21,12 +25,6 @@ type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & {
   /** The server scans a ctid range by its blocks only (14 and later), so a table can be split. */
   tidRanges: boolean
   recordHashable: boolean
-}
-
-/** Blocks [from, to) of a table; `to` undefined: to its end, whatever it has grown to. */
-interface BlockRange {
-  from: number
-  to?: number
 }
 
 /** Tables split across the sessions from this size on. */
@@ -137,6 +135,7 @@ async function checksumPart(
   range?: BlockRange
 ): Promise<Part> {
   try {
+    if (hash === 'copy-text-by-name') return await readBack(client, table, level, range)
     const { rows } = await client.query<{ rows: string; checksum: string | null }>(
       tableChecksumSql(table, level, hash, range)
     )
@@ -153,14 +152,27 @@ async function checksumPart(
 }
 
 /**
+ * A table the streaming copy hashed in flight: read back through COPY, in this session's pinned
+ * settings (those the source was read in), and hashed by the runner with the same function.
+ */
+async function readBack(client: pg.Client, table: TableToCheck, level: VerifyLevel, range?: BlockRange): Promise<Part> {
+  const digesting = new CopyDigestStream(level !== 'full')
+  const drain = new Writable({ write: (_chunk, _encoding, done) => done() })
+  await pipeline(client.query(copyTo(copyOutStatement(table, range))), digesting, drain)
+  const { digest } = digesting
+  return { rows: BigInt(digest.rows), checksum: level === 'full' ? BigInt(digest.checksum()) : null }
+}
+
+/**
  * The method for one table: the other side's when known (so checksums compare), else the record
  * hash where every column allows it. A table the other side hashed by record but whose columns here
  * do not allow it falls back to text; its checksum then differs, and so does its inventory.
  */
 function chooseHash(table: TableToCheck, options: HashChoice): RowHash {
+  const other = options.like?.find((t) => t.schema === table.schema && t.name === table.name)
+  if (other?.hash === 'copy-text-by-name') return 'copy-text-by-name'
   if (options.textOnly || !table.recordHashable) return 'text-by-name'
   if (!options.like) return 'record-by-name'
-  const other = options.like.find((t) => t.schema === table.schema && t.name === table.name)
   return other?.hash === 'record-by-name' ? 'record-by-name' : 'text-by-name'
 }
 
@@ -221,11 +233,19 @@ export async function fingerprintTables(
   return results.sort((a, b) => compareNames(a, b))
 }
 
+/**
+ * The checksum of a table from those of its block ranges, null when they have none. The in-flight
+ * sums wrap at 2^128 (copy-digest.ts): a table read back in ranges must add up alike.
+ */
+export function partsChecksum(hash: RowHash, parts: Pick<Part, 'checksum'>[]): string | null {
+  if (parts.some((part) => part.checksum === null)) return null
+  const sum = parts.reduce((total, part) => total + (part.checksum ?? 0n), 0n)
+  return (hash === 'copy-text-by-name' ? sum % COPY_DIGEST_MODULUS : sum).toString()
+}
+
 function tableFingerprint(table: TableToCheck, hash: RowHash, parts: Part[]): TableFingerprint {
   const rows = parts.reduce((sum, part) => sum + part.rows, 0n)
-  const checksum = parts.some((part) => part.checksum === null)
-    ? null
-    : parts.reduce((sum, part) => sum + (part.checksum as bigint), 0n).toString()
+  const checksum = partsChecksum(hash, parts)
   const { schema, name, primaryKey, partitionRoot } = table
   const root = partitionRoot ? { partitionRoot } : {}
   return { schema, name, rows: Number(rows), checksum, hash, primaryKey, ...root }

@@ -65,10 +65,13 @@ export interface FingerprintOptions {
  * pg_upgrade keeps).
  * `text-by-name`: a hash of the row's text form, for everything else (enums hash their OID, which a
  * restore changes; domains, composites, arrays and extension types are not vouched for).
+ * `copy-text-by-name`: MurmurHash3 128 of each row's COPY text, computed by the runner
+ * (copy-digest.ts): on the source as the streaming copy moves the rows, on the target as the
+ * verify reads them back; for tables whose columns all print alike on every major.
  * Fingerprints written before the columns were ordered by name said `record` or `text`; they
  * cannot be compared with these (see compare.ts).
  */
-export type RowHash = 'record-by-name' | 'text-by-name'
+export type RowHash = 'record-by-name' | 'text-by-name' | 'copy-text-by-name'
 
 export type ObjectKind =
   | 'schema'
@@ -197,7 +200,7 @@ export interface Fingerprint {
    * The database's own settings and comment; absent in fingerprints from before they were carried,
    * and when filters move only part of the database.
    */
-  databaseSettings?: import('./database-settings.js').DatabaseSettingsFingerprint
+  databaseSettings?: import('./settings-fingerprint.js').DatabaseSettingsFingerprint
   /** What this fingerprint covers, when filters were given; absent: the whole database. */
   scope?: ResolvedScope
 }

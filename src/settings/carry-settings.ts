@@ -15,7 +15,7 @@ import {
   type DatabaseSetting,
   type DatabaseSettingsFingerprint,
   type NotCarried
-} from '../verify/fingerprint/database-settings.js'
+} from '../verify/fingerprint/settings-fingerprint.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 
 /** Whether the target login may set a parameter per database, per role or per function, and if not why. */

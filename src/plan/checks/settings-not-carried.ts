@@ -1,6 +1,6 @@
 // Database-level settings the migration cannot carry to the target.
-import { judgeDatabaseSettings, parameterVerdicts } from '../../settings/database-settings.js'
-import { fingerprintDatabaseSettings, settingObject } from '../../verify/fingerprint/database-settings.js'
+import { judgeDatabaseSettings, parameterVerdicts } from '../../settings/carry-settings.js'
+import { fingerprintDatabaseSettings, settingObject } from '../../verify/fingerprint/settings-fingerprint.js'
 import { count, list } from './catalog.js'
 import { rolesReferenced } from './roles.js'
 import type { Probe } from './types.js'

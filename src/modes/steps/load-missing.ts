@@ -2,33 +2,68 @@
 // match the dump's source fingerprint stay; the others are emptied and loaded again; the entries
 // whose objects the target lacks (schema, indexes, constraints, triggers…) are restored, and
 // nothing else: one pg_restore --use-list over exactly those entries.
-import type { ResumeReport } from '../../action/report.js'
+import type { DatabaseRecorder, ResumeReport } from '../../action/report.js'
 import type { TableFingerprint } from '../../verify/fingerprint/index.js'
 import type { Manifest } from '../../artifact/manifest.js'
 import type { Log } from '../../base/log.js'
-import { serverVersionNumber, type Connector } from '../../pg/connection.js'
+import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
+import { addressKey, clearForReload, relationKey } from '../../pg/loaded-objects.js'
 import { restoreEntries, restoreList, type Restorer, type RestoreResult } from '../../tools/pg-restore.js'
 import { progressReporter } from '../../tools/run-tool.js'
 import { parseTocLine, type TocObject } from '../../tools/toc.js'
-import { addressKey, readTargetState, relationKey, type TargetState } from './resume-state.js'
-import { count } from '../../base/text.js'
+import type { CheckedDump } from '../job.js'
+import { readTargetState, type TargetState } from './target-state.js'
+import { openWriter, readyTarget, type TargetMeans, type TargetPreparation } from './target.js'
 
 /** Large objects are loaded all or none: their entries carry no names the target could be asked about. */
 const LARGE_OBJECTS = /^(BLOB|BLOBS|BLOB METADATA|LARGE OBJECT|LARGE OBJECTS) /
 const TABLE_DATA = /^TABLE DATA /
 const MATVIEW_DATA = /^MATERIALIZED VIEW DATA /
 
-export interface ResumeLoad {
+/**
+ * The load of a resumed run (migrate, or restore) from the dump its target was being loaded from:
+ * the target readied again, the writer opened, what it lacks loaded. Returns the kept tables.
+ */
+export async function resumeLoad(
+  load: {
+    step: TargetPreparation
+    restorer: Restorer
+    dump: CheckedDump
+    /** Whether the dump is the earlier run's, or one made anew by this run. */
+    from: ResumeReport['dump']
+  },
+  means: TargetMeans,
+  record: DatabaseRecorder
+): Promise<TableFingerprint[]> {
+  const { step, restorer, dump } = load
+  const started = performance.now()
+  record.targetTouched(true)
+  await readyTarget(step, means, record)
+  await openWriter(step, means, restorer, record)
+  const { connector, log } = means
+  const target = step.target.endpoint
+  const { resume, restored, kept } = await loadWhatIsMissing({ connector, log, target, restorer, dump })
+  record.restored(restored)
+  record.resumed({
+    runId: dump.manifest.runId ?? step.database.runId,
+    dump: load.from,
+    ...resume,
+    seconds: (performance.now() - started) / 1000
+  })
+  return kept
+}
+
+interface ResumeLoad {
   connector: Connector
   log: Log
   target: Endpoint
   restorer: Restorer
-  dump: { dir: string; manifest: Manifest }
+  dump: { manifest: Manifest }
 }
 
 /** Loads into the target what it lacks of the dump; returns what was kept, loaded again and created. */
-export async function loadWhatIsMissing(load: ResumeLoad): Promise<{
+async function loadWhatIsMissing(load: ResumeLoad): Promise<{
   resume: Omit<ResumeReport, 'runId' | 'dump' | 'seconds'>
   restored: RestoreResult
   /** The kept tables as they were read: their rows stay as they are, so the verify need not read them again. */
@@ -43,7 +78,7 @@ export async function loadWhatIsMissing(load: ResumeLoad): Promise<{
   const complete = completeTables(before, dump.manifest)
   const reload = tables.filter((table) => !complete.has(relationKey(...table)))
   const reloadLargeObjects = !sameLargeObjects(before, dump.manifest)
-  await clearForReload(connector, target, reload, reloadLargeObjects, log)
+  await connector.withConnection(target, (db) => clearForReload(db, reload, reloadLargeObjects, log))
   // Read again: what clearing dropped (foreign keys and triggers of reloaded tables) is missing now.
   const state = reload.length > 0 ? await readTargetState(connector, target, dump.manifest, { jobs: 1, log }) : before
   const reloading = new Set(reload.map((table) => relationKey(...table)))
@@ -121,53 +156,4 @@ function sameLargeObjects(state: TargetState, manifest: Manifest): boolean {
   const source = manifest.sourceFingerprint?.largeObjects
   if (!source) return state.largeObjects.count === 0
   return source.count === state.largeObjects.count && source.checksum === state.largeObjects.checksum
-}
-
-/**
- * Empties the tables to load again. Foreign keys that touch them and their user triggers go first
- * (TRUNCATE refuses a referenced table; a trigger would fire on every row loaded): they are then
- * missing, and restored after the data, as pg_restore orders them.
- */
-async function clearForReload(
-  connector: Connector,
-  target: Endpoint,
-  tables: [string, string][],
-  largeObjects: boolean,
-  log: Log
-): Promise<void> {
-  await connector.withConnection(target, async (db) => {
-    if (tables.length > 0) {
-      const { rows: found } = await db.query<{ oid: string; name: string }>(
-        `SELECT c.oid::text AS oid, pg_catalog.format('%I.%I', n.nspname, c.relname) AS name
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-           JOIN ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS t(s, r) ON n.nspname = t.s AND c.relname = t.r
-          WHERE c.relkind IN ('r', 'p')`,
-        [tables.map((t) => t[0]), tables.map((t) => t[1])]
-      )
-      const oids = found.map((row) => row.oid)
-      // A partition's clone of its parent's trigger goes with the parent's (tgparentid: 13 and later).
-      const notClone = (await serverVersionNumber(db)) >= 130000 ? 'AND t.tgparentid = 0' : ''
-      const { rows: drops } = await db.query<{ sql: string }>(
-        `SELECT pg_catalog.format('ALTER TABLE %I.%I DROP CONSTRAINT %I', n.nspname, c.relname, k.conname) AS sql
-           FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE k.contype = 'f' AND k.conparentid = 0 AND (k.conrelid = ANY($1::oid[]) OR k.confrelid = ANY($1::oid[]))
-         UNION ALL
-         SELECT pg_catalog.format('DROP TRIGGER %I ON %I.%I', t.tgname, n.nspname, c.relname)
-           FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE NOT t.tgisinternal ${notClone} AND t.tgrelid = ANY($1::oid[])`,
-        [oids]
-      )
-      for (const { sql } of drops) await db.query(sql)
-      if (found.length > 0) await db.query(`TRUNCATE ONLY ${found.map((row) => row.name).join(', ')}`)
-      log.info(
-        `resume: emptied ${count(found.length, 'table')} to load again${drops.length ? `, dropped ${count(drops.length, 'foreign key or trigger', 'foreign keys and triggers')} to restore after them` : ''}`
-      )
-    }
-    if (largeObjects) {
-      const { rows } = await db.query<{ n: number }>(
-        'SELECT count(pg_catalog.lo_unlink(oid))::int AS n FROM pg_catalog.pg_largeobject_metadata'
-      )
-      if (rows[0].n > 0) log.info(`resume: removed ${count(rows[0].n, 'large object')} to load them again`)
-    }
-  })
 }

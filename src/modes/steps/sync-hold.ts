@@ -1,0 +1,181 @@
+// sync: logical, as the migrate flow sees it: the hold of a source that keeps being written to. Before
+// the copy, a slot whose snapshot the copy reads in; after it, the source's changes replayed until
+// cutover, then the cutover steps, and the source fingerprinted as it is then for verify. `close`
+// drops the slot and the publication on every exit.
+import type { DatabaseRecorder } from '../../action/report.js'
+import { Stage, within } from '../../action/stages.js'
+import type { Connector } from '../../pg/connection.js'
+import { withDatabase } from '../../pg/endpoint.js'
+import { maySetReplicationRole } from '../../pg/target-catalog.js'
+import { checkSchemaUnchanged, copySequences } from '../../sync/cutover.js'
+import { thinSamples } from '../../sync/lag.js'
+import { syncObjectName } from '../../sync/names.js'
+import { followUntilCutover } from '../../sync/session.js'
+import { createSyncSlot, dropSyncObjects, type SyncSlot } from '../../sync/slot.js'
+import type { SyncRecord } from '../../sync/types.js'
+import { restoreEntries, restoreList, TRIGGERS_AND_RULES, type Restorer } from '../../tools/pg-restore.js'
+import { fingerprintDatabase, type Fingerprint } from '../../verify/fingerprint/index.js'
+import type { MigrateJob, RunMeans } from '../job.js'
+import type { Copied, HeldSource } from './copy-step.js'
+import type { SourceHold } from './source-hold.js'
+import { maintenanceDatabase } from './target.js'
+import { fingerprintOptions } from './verify.js'
+
+export async function holdWithSync(job: MigrateJob, means: RunMeans, record: DatabaseRecorder): Promise<SourceHold> {
+  const { connector, log } = means
+  // The restore role applies the changes (pg/restore-role.ts): it may not set session_replication_role.
+  const replicaRole = job.settings.acceptSourceCode && (await mayApplyAsReplica(connector, job))
+  const name = syncObjectName(job.workflowRunId || undefined)
+  const slot = await within(Stage.Dump, createSyncSlot(connector, job.source.endpoint, name, log))
+  const sync: SyncRecord = {
+    slot: name,
+    triggers: replicaRole ? 'replica-role' : 'created-at-cutover',
+    cutover: job.settings.cutover
+  }
+  record.synced(sync)
+  log.info(
+    replicaRole
+      ? 'sync: changes are applied with session_replication_role = replica, so the target fires no trigger for them'
+      : `sync: the target login may not set session_replication_role, so the dump's triggers and rules are created at cutover`
+  )
+  return new SyncHold(job, means, slot, sync, replicaRole)
+}
+
+class SyncHold implements SourceHold {
+  readonly held: HeldSource
+  /** The sync's own publication is in the dump too; it never goes to the target. */
+  private readonly ownPublication: RegExp
+  private closed = false
+  private lastWrite = 0
+  private cutoverStarted = 0
+  private cutoverEnded = 0
+
+  constructor(
+    private readonly job: MigrateJob,
+    private readonly means: RunMeans,
+    private readonly slot: SyncSlot,
+    private readonly sync: SyncRecord,
+    private readonly replicaRole: boolean
+  ) {
+    this.ownPublication = new RegExp(`^\\d+; \\d+ \\d+ PUBLICATION (?:TABLE )?\\S+ ${sync.slot} `)
+    const holdBack = replicaRole
+      ? this.ownPublication
+      : new RegExp(`${TRIGGERS_AND_RULES.source}|${this.ownPublication.source}`)
+    // The copy is taken in the slot's snapshot, where its change stream begins.
+    this.held = { snapshot: slot.snapshot, changesFollow: true, holdBack }
+  }
+
+  /** After the copy: streams until cutover, runs the cutover steps; the source's fingerprint now, for verify. */
+  async release(copied: Copied): Promise<Fingerprint | undefined> {
+    const { job, means } = this
+    await this.slot.snapshot.close()
+    await this.follow(copied.restorer)
+    this.cutoverStarted = performance.now()
+    await means.stages.run(Stage.Cutover, job.database.source, () => this.cutover(copied.restorer))
+    this.cutoverEnded = performance.now()
+    if (job.settings.verify === 'none') return undefined
+    // The source as it is now: idle, so source and target compare exactly (sequences included).
+    const source = job.source.endpoint
+    return means.stages.run(
+      Stage.FingerprintSource,
+      job.database.source,
+      () =>
+        fingerprintDatabase(
+          () => means.connector.connect(source),
+          fingerprintOptions(job.settings, means.log, 'source')
+        ),
+      false
+    )
+  }
+
+  private async follow(restorer: Restorer): Promise<void> {
+    const { job, means, sync } = this
+    const followed = await means.stages.run(Stage.Sync, job.database.source, () =>
+      followUntilCutover({
+        connector: means.connector,
+        scope: means,
+        source: job.source.endpoint,
+        // As the restore role: the changes it applies evaluate the source's constraints and indexes.
+        target: restorer.endpoint,
+        slot: this.slot,
+        settings: job.settings,
+        replicaRole: this.replicaRole,
+        targetMajor: job.target.major
+      })
+    )
+    this.lastWrite = followed.lastWriteRunnerMs
+    Object.assign(sync, {
+      reason: followed.reason,
+      applied: followed.counts,
+      streamSeconds: round(followed.seconds),
+      lagAtCutoverSeconds: followed.lagAtCutoverSeconds,
+      lag: thinSamples(followed.lag)
+    })
+  }
+
+  private async cutover(restorer: Restorer): Promise<void> {
+    const { job, means, sync } = this
+    const { connector, log } = means
+    await connector.withConnection(job.source.endpoint, async (sourceDb) => {
+      await checkSchemaUnchanged(sourceDb, this.slot.inventory)
+      sync.sequences = await connector.withConnection(job.target.endpoint, (targetDb) =>
+        copySequences(sourceDb, targetDb, log)
+      )
+    })
+    if (!this.replicaRole) sync.triggersCreated = await this.restoreHeldBack(restorer)
+    this.closed = true
+    await dropSyncObjects(connector, job.source.endpoint, sync.slot, this.slot.connection, log)
+  }
+
+  /** The triggers and rules the restore held back, created now that no change is replayed any more. */
+  private async restoreHeldBack(restorer: Restorer): Promise<number> {
+    const whole = { ...restorer, options: { ...restorer.options, holdBack: this.ownPublication } }
+    const entries = (await restoreList(whole)).kept.filter((line) => TRIGGERS_AND_RULES.test(line))
+    if (entries.length > 0) await restoreEntries(whole, entries, undefined, 1)
+    const created = entries.filter((line) => !/^\d+; \d+ \d+ COMMENT /.test(line)).length
+    this.means.log.info(`sync: ${created} triggers and rules created on the target at cutover`)
+    return created
+  }
+
+  /** Verify is over: the downtime window closes. */
+  verified(): void {
+    if (!this.cutoverEnded) return
+    const { sync, lastWrite, cutoverStarted, cutoverEnded } = this
+    const now = performance.now()
+    sync.downtime = {
+      seconds: round((now - lastWrite) / 1000),
+      waitingSeconds: round((cutoverStarted - lastWrite) / 1000),
+      cutoverSeconds: round((cutoverEnded - cutoverStarted) / 1000),
+      verifySeconds: round((now - cutoverEnded) / 1000)
+    }
+    this.means.log.info(
+      `sync: downtime window ${sync.downtime.seconds} s, from the source's last write to the end of verify (waiting ${sync.downtime.waitingSeconds} s, cutover ${sync.downtime.cutoverSeconds} s, verify ${sync.downtime.verifySeconds} s)`
+    )
+  }
+
+  async close(): Promise<void> {
+    await this.slot.snapshot.close()
+    if (this.closed) return
+    this.closed = true
+    await dropSyncObjects(
+      this.means.connector,
+      this.job.source.endpoint,
+      this.sync.slot,
+      this.slot.connection,
+      this.means.log
+    )
+  }
+}
+
+/**
+ * Whether the target login may set session_replication_role (a superuser, or from 15 a login
+ * granted SET on it): asked by trying, on the target database or, before it exists, the server's.
+ */
+async function mayApplyAsReplica(connector: Connector, job: MigrateJob): Promise<boolean> {
+  const { server } = job.target
+  return connector
+    .withConnection(withDatabase(server, maintenanceDatabase(server, job.database)), maySetReplicationRole)
+    .catch(() => false)
+}
+
+const round = (value: number): number => Math.round(value * 100) / 100

@@ -1,0 +1,92 @@
+import { CopyDigestStream, RowDigest, copyOutStatement } from '../../src/verify/fingerprint/copy-digest.js'
+import { chooseCopyMethod } from '../../src/stream/choose.js'
+import { partsChecksum } from '../../src/verify/fingerprint/tables.js'
+
+const rows = Array.from({ length: 500 }, (_, i) => `${i}\tvalue ${'x'.repeat(i % 37)}\t\\N\té€\\n${i * 7}`)
+
+/** The digest of COPY text handed over in pieces of `size` bytes. */
+function digestOf(text: string, size: number): { rows: number; checksum: string } {
+  const stream = new CopyDigestStream()
+  const data = Buffer.from(text)
+  for (let at = 0; at < data.length; at += size) stream.hashRows(data.subarray(at, at + size))
+  expect(stream.heldBytes).toBe(0)
+  return { rows: stream.digest.rows, checksum: stream.digest.checksum() }
+}
+
+test('the digest does not depend on where the pieces are cut, nor on the order of the rows', () => {
+  const text = rows.map((row) => `${row}\n`).join('')
+  const whole = digestOf(text, text.length)
+  expect(whole.rows).toBe(500)
+  for (const size of [1, 3, 16, 17, 4096]) expect(digestOf(text, size)).toEqual(whole)
+  const reversed = [...rows]
+    .reverse()
+    .map((row) => `${row}\n`)
+    .join('')
+  expect(digestOf(reversed, 100)).toEqual(whole)
+})
+
+test('one changed byte, a row swapped for another, or a duplicate changes the checksum', () => {
+  const text = rows.map((row) => `${row}\n`).join('')
+  const whole = digestOf(text, 64).checksum
+  expect(digestOf(text.replace('value x', 'value y'), 64).checksum).not.toBe(whole)
+  const swapped = [...rows.slice(1), rows[1]].map((row) => `${row}\n`).join('')
+  expect(digestOf(swapped, 64)).toMatchObject({ rows: 500 })
+  expect(digestOf(swapped, 64).checksum).not.toBe(whole)
+  expect(digestOf(text + `${rows[0]}\n`, 64).rows).toBe(501)
+})
+
+test('ranges of a table merge into the whole table', () => {
+  const all = new RowDigest()
+  const halves = [new RowDigest(), new RowDigest()]
+  rows.forEach((row, i) => {
+    const data = Buffer.from(row)
+    all.add(data, 0, data.length)
+    halves[i % 2].add(data, 0, data.length)
+  })
+  halves[0].merge(halves[1])
+  expect(halves[0].checksum()).toBe(all.checksum())
+  expect(BigInt(all.checksum())).toBeLessThan(1n << 128n)
+})
+
+test('a table read back in ranges adds up as the ranges merged in flight: modulo 2^128', () => {
+  const halves = [new RowDigest(), new RowDigest()]
+  const all = new RowDigest()
+  // Enough rows that the two halves' sums, added plainly, pass 2^128 in about half the cases.
+  for (let i = 0; i < 64; i++) {
+    const data = Buffer.from(`row ${i}`)
+    halves[i % 2].add(data, 0, data.length)
+    all.add(data, 0, data.length)
+  }
+  const parts = halves.map((half) => ({ checksum: BigInt(half.checksum()) }))
+  const plain = parts[0].checksum + parts[1].checksum
+  expect(partsChecksum('copy-text-by-name', parts)).toBe(all.checksum())
+  expect(partsChecksum('text-by-name', parts)).toBe(plain.toString())
+  expect(partsChecksum('copy-text-by-name', [{ checksum: (1n << 128n) - 1n }, { checksum: 2n }])).toBe('1')
+  expect(partsChecksum('copy-text-by-name', [{ checksum: null }, { checksum: 2n }])).toBeNull()
+})
+
+test('text cut inside a row is refused at the end', async () => {
+  const stream = new CopyDigestStream()
+  stream.resume()
+  const ended = new Promise((resolve, reject) => stream.on('end', resolve).on('error', reject))
+  stream.end(Buffer.from('1\ta\n2\tb'))
+  await expect(ended).rejects.toThrow('ended inside a row')
+})
+
+test('the read statement quotes every name from the catalog', () => {
+  expect(copyOutStatement({ schema: 'a"b', name: 'my table', columns: ['x', 'Y"'] }, { from: 3, to: 9 })).toBe(
+    `COPY (SELECT r."x", r."Y""" FROM ONLY "a""b"."my table" AS r WHERE r.ctid OPERATOR(pg_catalog.>=) '(3,0)'::pg_catalog.tid AND r.ctid OPERATOR(pg_catalog.<) '(9,0)'::pg_catalog.tid) TO STDOUT`
+  )
+})
+
+test.each([
+  [{ requested: 'auto', uploadArtifact: false, sync: 'none' }, 'stream', /no artifact is wanted/],
+  [{ requested: 'auto', uploadArtifact: true, sync: 'none' }, 'dump', /uploaded as an artifact/],
+  [{ requested: 'stream', uploadArtifact: true, sync: 'none' }, 'stream', /none is uploaded/],
+  [{ requested: 'dump', uploadArtifact: false, sync: 'none' }, 'dump', /as requested/],
+  [{ requested: 'stream', uploadArtifact: false, sync: 'logical' }, 'dump', /one pg_dump/]
+] as const)('copy-method %o: %s', (facts, method, why) => {
+  const choice = chooseCopyMethod(facts)
+  expect(choice.method).toBe(method)
+  expect(choice.why).toMatch(why)
+})
