@@ -24,6 +24,12 @@ export interface AppliedCommit {
   endLsn: bigint
   /** The source's commit time, ms since the epoch. */
   commitMs: number
+  /**
+   * Whether it changed a migrated table. Before 15, pgoutput sends every decoded transaction, also
+   * one that only wrote the catalogs (an ANALYZE, autovacuum's too) or unpublished tables: such an
+   * empty one is no write of the application's, and is not replayed.
+   */
+  changed: boolean
 }
 
 /**
@@ -36,6 +42,8 @@ export class Applier {
   private readonly known: Map<string, SyncedTable>
   private readonly statements = new Map<string, string>()
   private open = false
+  /** A BEGIN has arrived; the target's transaction starts with its first change. */
+  private begun = false
 
   constructor(
     private readonly target: pg.Client,
@@ -45,41 +53,50 @@ export class Applier {
   }
 
   get inTransaction(): boolean {
-    return this.open
+    return this.begun
   }
 
   /** Applies one message; returns the commit it completed, if it was a COMMIT. */
   async apply(message: Pgoutput.Message): Promise<AppliedCommit | undefined> {
     switch (message.tag) {
       case 'begin':
-        await this.target.query('BEGIN')
-        this.open = true
+        this.begun = true
         return undefined
-      case 'commit':
-        await this.target.query('COMMIT')
-        this.open = false
-        this.counts.transactions++
+      case 'commit': {
+        const changed = this.open
+        if (changed) await this.target.query('COMMIT')
+        this.open = this.begun = false
+        if (changed) this.counts.transactions++
         return {
           endLsn: message.commitEndLsn ? parseLsn(message.commitEndLsn) : 0n,
-          commitMs: Number(BigInt(message.commitTime as bigint) / 1000n)
+          commitMs: Number(BigInt(message.commitTime as bigint) / 1000n),
+          changed
         }
+      }
       case 'relation':
         this.checkUnchanged(message)
         return undefined
-      case 'insert':
-        await this.insert(message.relation, message.new)
-        return undefined
-      case 'update':
-        await this.update(message)
-        return undefined
-      case 'delete':
-        await this.remove(message.relation, (message.key ?? message.old) as Row)
-        return undefined
-      case 'truncate':
-        await this.truncate(message)
-        return undefined
       default:
+        await this.change(message)
         return undefined
+    }
+  }
+
+  private async change(message: Pgoutput.Message): Promise<void> {
+    if (!['insert', 'update', 'delete', 'truncate'].includes(message.tag)) return
+    if (!this.open) {
+      await this.target.query('BEGIN')
+      this.open = true
+    }
+    switch (message.tag) {
+      case 'insert':
+        return this.insert(message.relation, message.new)
+      case 'update':
+        return this.update(message)
+      case 'delete':
+        return this.remove(message.relation, (message.key ?? message.old) as Row)
+      case 'truncate':
+        return this.truncate(message)
     }
   }
 

@@ -74,7 +74,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
         })
         if (!commit) return
         applied = commit.endLsn > applied ? commit.endLsn : applied
-        tracker.committed(commit.commitMs)
+        tracker.committed(commit.commitMs, commit.changed)
       } else if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
       tracker.reached(applied, performance.now())
     }
@@ -84,6 +84,9 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     let caughtUp = false
     for (;;) {
       cancellation.throwIfCancelled()
+      const unreached = tracker.oldestUnreachedRunnerMs()
+      if (unreached !== undefined && performance.now() - unreached >= TICK_MS && stream.drained)
+        await flushSourceWal(probe)
       const now = await probeSource(probe)
       const lag = tracker.probed(now)
       stream.sendStatus(applied, true)
@@ -143,6 +146,19 @@ async function probeSource(source: pg.Client): Promise<{ lsn: bigint; sourceMs: 
             (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS now_ms`
   )
   return { lsn: recordBoundary(parseLsn(rows[0].lsn)), sourceMs: Number(rows[0].now_ms), runnerMs: performance.now() }
+}
+
+/**
+ * A probe holds the source's WAL insert position, and the source sends its changes only once they
+ * are flushed. WAL that no commit flushes (autovacuum's, a checkpoint's, a non-transactional
+ * message) stays in the source's buffers until the WAL writer fills a page or the background writer
+ * logs its next snapshot (every 15 s): a probe taken after it cannot be reached meanwhile, and a
+ * quiet source looked busy for up to half a minute. When the target has applied all the source sent
+ * and still lacks a probe, a transaction that only takes an ID commits with a local flush, which
+ * flushes all WAL before it. Decoding skips such a transaction: nothing of it reaches the target.
+ */
+async function flushSourceWal(source: pg.Client): Promise<void> {
+  await source.query('BEGIN; SET LOCAL synchronous_commit = local; SELECT pg_catalog.txid_current(); COMMIT')
 }
 
 /** The apply session: names qualified, no timeouts, and the triggers' role when the login may set it. */

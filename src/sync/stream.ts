@@ -76,6 +76,11 @@ export class ChangeStream {
     this.ended.catch(() => undefined)
   }
 
+  /** Everything the source has sent so far has been consumed. */
+  get drained(): boolean {
+    return this.queue.length === 0 && !this.pumping
+  }
+
   /** Tells the source how far the target has durably applied; `ping` asks for a keepalive back at once. */
   sendStatus(applied: bigint, ping: boolean): void {
     if (this.stopping) return
