@@ -2,11 +2,18 @@ import type pg from 'pg'
 import type { Pgoutput } from 'pg-logical-replication'
 import { MigrationError } from '../base/errors.js'
 import { quoteIdent } from '../pg/sql.js'
-import { parseLsn } from './lsn.js'
+import { formatLsn, parseLsn } from './lsn.js'
+import {
+  deleteOne,
+  deleteRows,
+  fullMatch,
+  insertRows,
+  keyMatch,
+  updateOne,
+  updateRows,
+  type Row
+} from './statements.js'
 import type { SyncedTable } from './tables.js'
-
-/** A row as the stream carries it: text values, null for NULL, undefined for an unchanged TOASTed value. */
-type Row = Record<string, string | null | undefined>
 
 /** What the apply has done, for the report. */
 export interface ApplyCounts {
@@ -32,18 +39,48 @@ export interface AppliedCommit {
   changed: boolean
 }
 
+/** A run of changes that becomes one statement: one table, one operation, the same columns. */
+interface Group {
+  shape: string
+  table: SyncedTable
+  kind: 'insert' | 'update' | 'delete'
+  keys: string[]
+  columns: string[]
+  rows: Row[]
+  /** The keys in it: an update or delete of a row already in the group starts a new one. */
+  seen: Set<string>
+}
+
+/** A statement of the batch; `rows`: how many rows an update or delete must find. */
+interface Pending {
+  sql: string
+  rows?: number
+}
+
+/** Rows per statement, and the batch's size in characters before it is sent, mid-transaction or not. */
+const GROUP_ROWS = 500
+const BATCH_CHARS = 1 << 20
+
 /**
  * Replays pgoutput's changes on the target, one source transaction per target transaction, in the
- * source's commit order. Statements are prepared once per table and shape, and every value goes in
- * as the text the source printed, typed by the target's column.
+ * source's commit order, with many changes per round trip: consecutive changes of one table and one
+ * kind become one multi-row statement, and statements (BEGIN and COMMIT included, of as many
+ * transactions as have arrived) are sent together as one multi-statement query. A large transaction
+ * goes in batches of bounded size, so it is never held whole. Nothing is confirmed to the source
+ * before the batch that commits it has returned.
  */
 export class Applier {
   readonly counts: ApplyCounts = { transactions: 0, inserts: 0, updates: 0, deletes: 0, truncates: 0, noRow: 0 }
   private readonly known: Map<string, SyncedTable>
-  private readonly statements = new Map<string, string>()
-  private open = false
-  /** A BEGIN has arrived; the target's transaction starts with its first change. */
+  /** A BEGIN has arrived, and its COMMIT not yet. */
   private begun = false
+  /** The target's transaction for it has begun: with the first change, so an empty one is not replayed. */
+  private open = false
+  private group?: Group
+  private statements: Pending[] = []
+  private commits: AppliedCommit[] = []
+  private chars = 0
+  private readonly lsns: { first?: bigint; last?: bigint } = {}
 
   constructor(
     private readonly target: pg.Client,
@@ -56,48 +93,169 @@ export class Applier {
     return this.begun
   }
 
-  /** Applies one message; returns the commit it completed, if it was a COMMIT. */
-  async apply(message: Pgoutput.Message): Promise<AppliedCommit | undefined> {
+  /** The batch is big enough to send now. */
+  get full(): boolean {
+    return this.chars >= BATCH_CHARS
+  }
+
+  /** Takes one message into the batch. */
+  add(message: Pgoutput.Message, lsn: bigint): void {
     switch (message.tag) {
       case 'begin':
         this.begun = true
-        return undefined
-      case 'commit': {
-        const changed = this.open
-        if (changed) await this.target.query('COMMIT')
-        this.open = this.begun = false
-        if (changed) this.counts.transactions++
-        return {
-          endLsn: message.commitEndLsn ? parseLsn(message.commitEndLsn) : 0n,
-          commitMs: Number(BigInt(message.commitTime as bigint) / 1000n),
-          changed
-        }
-      }
+        return
+      case 'commit':
+        return this.commit(message)
       case 'relation':
         this.checkUnchanged(message)
-        return undefined
-      default:
-        await this.change(message)
-        return undefined
+        return
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate':
+        this.lsns.first ??= lsn
+        this.lsns.last = lsn
+        if (!this.open) this.push({ sql: 'BEGIN' })
+        this.open = true
+        return this.change(message)
     }
   }
 
-  private async change(message: Pgoutput.Message): Promise<void> {
-    if (!['insert', 'update', 'delete', 'truncate'].includes(message.tag)) return
-    if (!this.open) {
-      await this.target.query('BEGIN')
-      this.open = true
+  /** Sends the batch; returns the source transactions it committed, in order. */
+  async flush(): Promise<AppliedCommit[]> {
+    this.closeGroup()
+    const { statements, commits, lsns } = this
+    const range = { ...lsns }
+    this.statements = []
+    this.commits = []
+    this.chars = 0
+    lsns.first = lsns.last = undefined
+    if (statements.length === 0) return commits
+    const results = await this.target
+      .query(statements.map((statement) => statement.sql).join(';\n'))
+      .catch((error: unknown) => {
+        throw applyFailure(error, range)
+      })
+    const list = (Array.isArray(results) ? results : [results]) as pg.QueryResult[]
+    statements.forEach((statement, i) => {
+      if (statement.rows !== undefined) this.counts.noRow += Math.max(0, statement.rows - (list[i]?.rowCount ?? 0))
+    })
+    return commits
+  }
+
+  private commit(message: Pgoutput.MessageCommit): void {
+    const changed = this.open
+    if (changed) {
+      this.push({ sql: 'COMMIT' })
+      this.counts.transactions++
     }
-    switch (message.tag) {
-      case 'insert':
-        return this.insert(message.relation, message.new)
-      case 'update':
-        return this.update(message)
-      case 'delete':
-        return this.remove(message.relation, (message.key ?? message.old) as Row)
-      case 'truncate':
-        return this.truncate(message)
+    this.open = this.begun = false
+    this.commits.push({
+      endLsn: message.commitEndLsn ? parseLsn(message.commitEndLsn) : 0n,
+      commitMs: Number(BigInt(message.commitTime as bigint) / 1000n),
+      changed
+    })
+  }
+
+  private change(
+    message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete | Pgoutput.MessageTruncate
+  ): void {
+    if (message.tag === 'truncate') {
+      const tables = message.relations.map((relation) => `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`)
+      this.push({ sql: `TRUNCATE ONLY ${tables.join(', ')}${message.restartIdentity ? ' RESTART IDENTITY' : ''}` })
+      this.counts.truncates++
+      return
     }
+    const relation = message.relation
+    const table = this.table(relation)
+    if (message.tag === 'insert') {
+      this.counts.inserts++
+      return this.grouped(
+        table,
+        'insert',
+        [],
+        relation.columns.map((column) => column.name),
+        message.new
+      )
+    }
+    if (message.tag === 'delete') {
+      this.counts.deletes++
+      const old = (message.key ?? message.old) as Row
+      if (relation.replicaIdentity === 'full')
+        return this.push({ sql: deleteOne(table, this.fullMatch(table, relation, old)), rows: 1 })
+      return this.grouped(table, 'delete', relation.keyColumns, [], old)
+    }
+    this.update(table, message)
+  }
+
+  private update(table: SyncedTable, message: Pgoutput.MessageUpdate): void {
+    const { relation, new: row } = message
+    const old = (message.key ?? message.old) as Row | null
+    this.counts.updates++
+    // Without an old key the key did not change: it need not be set. Unchanged TOASTed values are not
+    // sent and keep theirs on the target too. GENERATED ALWAYS identity columns can only be set to
+    // DEFAULT; the source could not give them another value either.
+    const always = table.columns.filter((column) => column.always).map((column) => column.name)
+    const keep = new Set([...(old ? [] : relation.keyColumns), ...always])
+    const set = relation.columns
+      .map((column) => column.name)
+      .filter((column) => row[column] !== undefined && !keep.has(column))
+    if (set.length === 0) return
+    // Rows of one statement are updated in no set order: only when no other unique index could
+    // tell the orders apart, and only rows found by an unchanged key.
+    if (!old && !table.otherUnique && relation.replicaIdentity !== 'full')
+      return this.grouped(table, 'update', relation.keyColumns, set, row)
+    const where =
+      relation.replicaIdentity === 'full'
+        ? this.fullMatch(table, relation, old ?? row)
+        : keyMatch(relation.keyColumns, old ?? row)
+    this.push({ sql: updateOne(table, set, row, where), rows: 1 })
+  }
+
+  private fullMatch(table: SyncedTable, relation: Pgoutput.MessageRelation, old: Row): string {
+    return fullMatch(
+      table,
+      relation.columns.map((column) => column.name),
+      old
+    )
+  }
+
+  /** Adds a row to the open group when it fits there, or closes it and opens another. */
+  private grouped(table: SyncedTable, kind: Group['kind'], keys: string[], columns: string[], row: Row): void {
+    const shape = `${kind} ${table.oid} ${columns.join(',')}`
+    const key = JSON.stringify(keys.map((column) => row[column]))
+    if (this.group && (this.group.shape !== shape || this.group.seen.has(key) || this.group.rows.length >= GROUP_ROWS))
+      this.closeGroup()
+    this.group ??= { shape, table, kind, keys, columns, rows: [], seen: new Set() }
+    this.group.rows.push(row)
+    if (kind !== 'insert') this.group.seen.add(key)
+    for (const value of Object.values(row)) this.chars += (value?.length ?? 0) + 4
+  }
+
+  private closeGroup(): void {
+    const group = this.group
+    if (!group) return
+    this.group = undefined
+    const { table, keys, columns, rows } = group
+    if (group.kind === 'insert') this.push({ sql: insertRows(table, columns, rows) })
+    else if (group.kind === 'delete') this.push({ sql: deleteRows(table, keys, rows), rows: rows.length })
+    else this.push({ sql: updateRows(table, keys, columns, rows), rows: rows.length })
+  }
+
+  private push(statement: Pending): void {
+    this.closeGroup()
+    this.statements.push(statement)
+    this.chars += statement.sql.length
+  }
+
+  private table(relation: Pgoutput.MessageRelation): SyncedTable {
+    const table = this.known.get(`${relation.schema}.${relation.name}`)
+    if (!table)
+      throw new MigrationError(
+        'sync-source-changed',
+        `the source changed its schema during the sync: table ${quoteIdent(relation.schema)}.${quoteIdent(relation.name)} is not the one that was copied`
+      )
+    return table
   }
 
   /**
@@ -131,89 +289,20 @@ export class Applier {
       `the source changed its schema during the sync: table ${table.name}: ${detail}`
     )
   }
-
-  private async insert(relation: Pgoutput.MessageRelation, row: Row): Promise<void> {
-    const columns = relation.columns.map((column) => column.name)
-    const text = `INSERT INTO ${tableName(relation)} (${columns.map(quoteIdent).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`
-    await this.run(
-      text,
-      columns.map((column) => row[column] ?? null)
-    )
-    this.counts.inserts++
-  }
-
-  private async update(message: Pgoutput.MessageUpdate): Promise<void> {
-    const { relation, new: row } = message
-    const old = (message.key ?? message.old) as Row | null
-    // Without an old key the key did not change: it need not be set. Unchanged TOASTed values are not
-    // sent and keep theirs on the target too. GENERATED ALWAYS identity columns can only be set to
-    // DEFAULT; the source could not give them another value either.
-    const keep = new Set([...(old ? [] : relation.keyColumns), ...this.alwaysIdentity(relation)])
-    const set = relation.columns
-      .map((column) => column.name)
-      .filter((column) => row[column] !== undefined && !keep.has(column))
-    this.counts.updates++
-    if (set.length === 0) return
-    const where = this.match(relation, old ?? row, set.length)
-    const text = `UPDATE ${tableName(relation)} SET ${set.map((column, i) => `${quoteIdent(column)} = $${i + 1}`).join(', ')} WHERE ${where.sql}`
-    const found = await this.run(text, [...set.map((column) => row[column] ?? null), ...where.values])
-    if (found === 0) this.counts.noRow++
-  }
-
-  private alwaysIdentity(relation: Pgoutput.MessageRelation): string[] {
-    const table = this.known.get(`${relation.schema}.${relation.name}`)
-    return (table?.columns ?? []).filter((column) => column.always).map((column) => column.name)
-  }
-
-  private async remove(relation: Pgoutput.MessageRelation, old: Row): Promise<void> {
-    const where = this.match(relation, old, 0)
-    const found = await this.run(`DELETE FROM ${tableName(relation)} WHERE ${where.sql}`, where.values)
-    this.counts.deletes++
-    if (found === 0) this.counts.noRow++
-  }
-
-  private async truncate(message: Pgoutput.MessageTruncate): Promise<void> {
-    const tables = message.relations.map(tableName).join(', ')
-    await this.target.query(`TRUNCATE ONLY ${tables}${message.restartIdentity ? ' RESTART IDENTITY' : ''}`)
-    this.counts.truncates++
-  }
-
-  /**
-   * The row's identity: its key columns (primary key or replica identity index), or with REPLICA
-   * IDENTITY FULL every column the old row carries, compared as text (json and point have no `=`)
-   * and one row at a time, as duplicates may exist.
-   */
-  private match(relation: Pgoutput.MessageRelation, old: Row, offset: number): { sql: string; values: unknown[] } {
-    if (relation.replicaIdentity !== 'full') {
-      const keys = relation.keyColumns
-      return {
-        sql: keys.map((column, i) => `${quoteIdent(column)} = $${offset + i + 1}`).join(' AND '),
-        values: keys.map((column) => old[column] ?? null)
-      }
-    }
-    const columns = relation.columns.map((column) => column.name).filter((column) => old[column] !== undefined)
-    const conditions = columns.map((column, i) =>
-      old[column] === null ? `${quoteIdent(column)} IS NULL` : `${quoteIdent(column)}::text = $${offset + i + 1}::text`
-    )
-    const values = columns.map((column) => old[column]).filter((value) => value !== null)
-    // Placeholders must be numbered without gaps: renumber past the NULL ones.
-    let next = offset
-    const sql = conditions.map((condition) => condition.replace(/\$\d+/, () => `$${++next}`)).join(' AND ')
-    return { sql: `ctid = (SELECT ctid FROM ${tableName(relation)} WHERE ${sql} LIMIT 1)`, values }
-  }
-
-  /** Runs a statement prepared once per distinct text; returns the rows it touched. */
-  private async run(text: string, values: unknown[]): Promise<number> {
-    let name = this.statements.get(text)
-    if (name === undefined && this.statements.size < 1000) {
-      name = `sync_${this.statements.size + 1}`
-      this.statements.set(text, name)
-    }
-    const result = await this.target.query({ name, text, values })
-    return result.rowCount ?? 0
-  }
 }
 
-function tableName(relation: Pgoutput.MessageRelation): string {
-  return `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`
+/** A failed batch, named by the table the error names (or the batch's range of the source's WAL). */
+function applyFailure(error: unknown, range: { first?: bigint; last?: bigint }): MigrationError {
+  const failure = error as { message?: string; schema?: string; table?: string }
+  const table = failure.schema && failure.table ? ` to ${failure.schema}.${failure.table}` : ''
+  const at =
+    range.first === undefined
+      ? ''
+      : range.first === range.last
+        ? ` at ${formatLsn(range.first)}`
+        : ` at ${formatLsn(range.first)}–${formatLsn(range.last ?? range.first)}`
+  return new MigrationError(
+    'sync-apply',
+    `applying a source change${table}${at} to the target failed: ${failure.message ?? String(error)}`
+  )
 }

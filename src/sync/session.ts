@@ -5,7 +5,7 @@ import type { RunScope } from '../base/scope.js'
 import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { writerSessionSettings } from '../tools/copy-load.js'
-import { Applier, type ApplyCounts } from './apply.js'
+import { Applier, type AppliedCommit, type ApplyCounts } from './apply.js'
 import { LagTracker, type LagSample } from './lag.js'
 import { formatLsn, parseLsn, recordBoundary } from './lsn.js'
 import type { SyncSlot } from './slot.js'
@@ -67,18 +67,27 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     probe = await connector.connect(request.source)
     const applier = new Applier(target, slot.tables)
     let applied = slot.consistentPoint
-    const consume = async (item: StreamItem): Promise<void> => {
-      if (item.kind === 'change') {
-        const commit = await applier.apply(item.message).catch((error: unknown) => {
-          throw applyFailure(error, item)
-        })
-        if (!commit) return
+    /** Commits on the target: the stream's position and the lag move on. */
+    const settle = (commits: AppliedCommit[]): void => {
+      for (const commit of commits) {
         applied = commit.endLsn > applied ? commit.endLsn : applied
         tracker.committed(commit.commitMs, commit.changed)
-      } else if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
+      }
       tracker.reached(applied, performance.now())
     }
-    stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume)
+    const consume = async (item: StreamItem): Promise<void> => {
+      if (item.kind === 'change') {
+        applier.add(item.message, item.lsn)
+        if (applier.full) settle(await applier.flush())
+        return
+      }
+      // A keepalive: the source has sent everything before it, and all of it is to be on the target.
+      settle(await applier.flush())
+      if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
+      tracker.reached(applied, performance.now())
+    }
+    const drain = async (): Promise<void> => settle(await applier.flush())
+    stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume, drain)
     log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     let reported = started
     let caughtUp = false
@@ -164,23 +173,14 @@ async function flushSourceWal(source: pg.Client): Promise<void> {
 /** The apply session: names qualified, no timeouts, and the triggers' role when the login may set it. */
 async function prepareApplySession(target: pg.Client, replicaRole: boolean, targetMajor: number): Promise<void> {
   await target.query(
-    [...writerSessionSettings(targetMajor), ...(replicaRole ? ['SET session_replication_role = replica'] : [])].join(
-      '; '
-    )
-  )
-}
-
-function applyFailure(error: unknown, item: StreamItem & { kind: 'change' }): unknown {
-  if (error instanceof MigrationError) return error
-  const message = item.message
-  const table =
-    'relation' in message && message.relation
-      ? ` to ${message.relation.schema}.${message.relation.name}`
-      : message.tag === 'truncate'
-        ? ` (TRUNCATE)`
-        : ''
-  return new MigrationError(
-    'sync-apply',
-    `applying a source change${table} at ${formatLsn(item.lsn)} to the target failed: ${(error as Error).message}`
+    [
+      ...writerSessionSettings(targetMajor),
+      // Values go in as literals: a backslash is a backslash.
+      'SET standard_conforming_strings = on',
+      // A sync cut short starts again from scratch, never from what the target kept: its commits need
+      // not wait for the disk. The cutover's own commits flush all of them before verify reads them.
+      'SET synchronous_commit = off',
+      ...(replicaRole ? ['SET session_replication_role = replica'] : [])
+    ].join('; ')
   )
 }
