@@ -6,12 +6,17 @@ import { formatLsn, parseLsn } from './lsn.js'
 import {
   deleteOne,
   deleteRows,
+  deleteShape,
+  executeShape,
   fullMatch,
   insertRows,
+  insertShape,
   keyMatch,
   updateOne,
   updateRows,
-  type Row
+  updateShape,
+  type Row,
+  type Shape
 } from './statements.js'
 import type { SyncedTable } from './tables.js'
 
@@ -60,6 +65,8 @@ interface Pending {
 /** Rows per statement, and the batch's size in characters before it is sent, mid-transaction or not. */
 const GROUP_ROWS = 500
 const BATCH_CHARS = 1 << 20
+/** Shapes prepared per session at most; later ones go as plain statements. */
+const MAX_PREPARED = 1000
 
 /**
  * Replays pgoutput's changes on the target, one source transaction per target transaction, in the
@@ -81,6 +88,7 @@ export class Applier {
   private commits: AppliedCommit[] = []
   private chars = 0
   private readonly lsns: { first?: bigint; last?: bigint } = {}
+  private readonly prepared = new Map<string, string>()
 
   constructor(
     private readonly target: pg.Client,
@@ -205,11 +213,12 @@ export class Applier {
     // tell the orders apart, and only rows found by an unchanged key.
     if (!old && !table.otherUnique && relation.replicaIdentity !== 'full')
       return this.grouped(table, 'update', relation.keyColumns, set, row)
-    const where =
-      relation.replicaIdentity === 'full'
-        ? this.fullMatch(table, relation, old ?? row)
-        : keyMatch(relation.keyColumns, old ?? row)
-    this.push({ sql: updateOne(table, set, row, where), rows: 1 })
+    if (relation.replicaIdentity === 'full')
+      return this.push({ sql: updateOne(table, set, row, this.fullMatch(table, relation, old ?? row)), rows: 1 })
+    const keys = relation.keyColumns
+    this.single(updateShape(table, set, keys, row, old ?? row), 1, () =>
+      updateOne(table, set, row, keyMatch(keys, old ?? row))
+    )
   }
 
   private fullMatch(table: SyncedTable, relation: Pgoutput.MessageRelation, old: Row): string {
@@ -237,9 +246,29 @@ export class Applier {
     if (!group) return
     this.group = undefined
     const { table, keys, columns, rows } = group
+    if (rows.length === 1) return this.closeSingle(group)
     if (group.kind === 'insert') this.push({ sql: insertRows(table, columns, rows) })
     else if (group.kind === 'delete') this.push({ sql: deleteRows(table, keys, rows), rows: rows.length })
     else this.push({ sql: updateRows(table, keys, columns, rows), rows: rows.length })
+  }
+
+  /** A group of one row: its prepared shape. */
+  private closeSingle({ kind, table, keys, columns, rows: [row] }: Group): void {
+    if (kind === 'insert')
+      return this.single(insertShape(table, columns, row), undefined, () => insertRows(table, columns, [row]))
+    if (kind === 'delete') return this.single(deleteShape(table, keys, row), 1, () => deleteRows(table, keys, [row]))
+    this.single(updateShape(table, columns, keys, row, row), 1, () => updateRows(table, keys, columns, [row]))
+  }
+
+  /** Runs a shape prepared in this session (prepared now, in the batch, the first time); past the cap, `plain`. */
+  private single(shape: Shape, rows: number | undefined, plain: () => string): void {
+    let name = this.prepared.get(shape.text)
+    if (name === undefined && this.prepared.size < MAX_PREPARED) {
+      name = `pg_migrate_${this.prepared.size + 1}`
+      this.prepared.set(shape.text, name)
+      this.push({ sql: `PREPARE ${quoteIdent(name)} AS ${shape.text}` })
+    }
+    this.push({ sql: name === undefined ? plain() : executeShape(name, shape.values), rows })
   }
 
   private push(statement: Pending): void {
