@@ -62,6 +62,17 @@ interface Pending {
   rows?: number
 }
 
+/** What one round trip sends, and the source transactions it commits. */
+interface Batch {
+  statements: Pending[]
+  commits: AppliedCommit[]
+  /** The source's WAL positions of its changes, to name a failure. */
+  range: { first?: bigint; last?: bigint }
+}
+
+/** Batches on their way to the target at once. */
+const IN_FLIGHT = 2
+
 /** Rows per statement, and the batch's size in characters before it is sent, mid-transaction or not. */
 const GROUP_ROWS = 500
 const BATCH_CHARS = 1 << 20
@@ -89,11 +100,21 @@ export class Applier {
   private chars = 0
   private readonly lsns: { first?: bigint; last?: bigint } = {}
   private readonly prepared = new Map<string, string>()
+  private sending: Promise<void> = Promise.resolve()
+  private inFlight = 0
+  private failure?: unknown
+  private rejectFailed: (error: unknown) => void = () => undefined
+  /** Rejects when a batch fails, whether or not anything waits for one. */
+  readonly failed: Promise<never>
 
   constructor(
     private readonly target: pg.Client,
-    tables: SyncedTable[]
+    tables: SyncedTable[],
+    /** The source transactions a batch committed, in order, once it has returned. */
+    private readonly committed: (commits: AppliedCommit[]) => void
   ) {
+    this.failed = new Promise<never>((_resolve, reject) => (this.rejectFailed = reject))
+    this.failed.catch(() => undefined)
     this.known = new Map(tables.map((table) => [`${table.schema}.${table.table}`, table]))
   }
 
@@ -129,26 +150,63 @@ export class Applier {
     }
   }
 
-  /** Sends the batch; returns the source transactions it committed, in order. */
-  async flush(): Promise<AppliedCommit[]> {
+  /**
+   * Sends the batch behind those still running, so the next one is built while the target works;
+   * waits only while two are already on their way. Batches run one after the other on the one
+   * connection, and none is sent once one has failed: nothing runs after a failed transaction.
+   */
+  async send(): Promise<void> {
+    if (this.failure) throw this.failure
+    const batch = this.take()
+    if (!batch) return
+    if (this.inFlight >= IN_FLIGHT) await this.sending
+    const next = this.sending.then(() => this.run(batch))
+    this.sending = next
+    this.inFlight++
+    next.then(
+      () => this.inFlight--,
+      (error: unknown) => {
+        this.inFlight--
+        this.failure ??= error
+        this.rejectFailed(error)
+      }
+    )
+  }
+
+  /** Sends the batch and waits until every batch is on the target. */
+  async flush(): Promise<void> {
+    await this.send()
+    await this.sending
+  }
+
+  /** Nothing waits to be sent or to return. */
+  get idle(): boolean {
+    return this.inFlight === 0 && this.statements.length === 0 && !this.group && this.commits.length === 0
+  }
+
+  private take(): Batch | undefined {
     this.closeGroup()
-    const { statements, commits, lsns } = this
-    const range = { ...lsns }
+    const batch = { statements: this.statements, commits: this.commits, range: { ...this.lsns } }
     this.statements = []
     this.commits = []
     this.chars = 0
-    lsns.first = lsns.last = undefined
-    if (statements.length === 0) return commits
-    const results = await this.target
-      .query(statements.map((statement) => statement.sql).join(';\n'))
-      .catch((error: unknown) => {
-        throw applyFailure(error, range)
+    this.lsns.first = this.lsns.last = undefined
+    return batch.statements.length > 0 || batch.commits.length > 0 ? batch : undefined
+  }
+
+  private async run({ statements, commits, range }: Batch): Promise<void> {
+    if (statements.length > 0) {
+      const results = await this.target
+        .query(statements.map((statement) => statement.sql).join(';\n'))
+        .catch((error: unknown) => {
+          throw applyFailure(error, range)
+        })
+      const list = (Array.isArray(results) ? results : [results]) as pg.QueryResult[]
+      statements.forEach((statement, i) => {
+        if (statement.rows !== undefined) this.counts.noRow += Math.max(0, statement.rows - (list[i]?.rowCount ?? 0))
       })
-    const list = (Array.isArray(results) ? results : [results]) as pg.QueryResult[]
-    statements.forEach((statement, i) => {
-      if (statement.rows !== undefined) this.counts.noRow += Math.max(0, statement.rows - (list[i]?.rowCount ?? 0))
-    })
-    return commits
+    }
+    this.committed(commits)
   }
 
   private commit(message: Pgoutput.MessageCommit): void {

@@ -65,7 +65,6 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
   try {
     await prepareApplySession(target, request.replicaRole, request.targetMajor)
     probe = await connector.connect(request.source)
-    const applier = new Applier(target, slot.tables)
     let applied = slot.consistentPoint
     /** Commits on the target: the stream's position and the lag move on. */
     const settle = (commits: AppliedCommit[]): void => {
@@ -75,18 +74,19 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
       }
       tracker.reached(applied, performance.now())
     }
+    const applier = new Applier(target, slot.tables, settle)
     const consume = async (item: StreamItem): Promise<void> => {
       if (item.kind === 'change') {
         applier.add(item.message, item.lsn)
-        if (applier.full) settle(await applier.flush())
+        if (applier.full) await applier.send()
         return
       }
       // A keepalive: the source has sent everything before it, and all of it is to be on the target.
-      settle(await applier.flush())
+      await applier.flush()
       if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
       tracker.reached(applied, performance.now())
     }
-    const drain = async (): Promise<void> => settle(await applier.flush())
+    const drain = (): Promise<void> => applier.send()
     stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume, drain)
     log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     let reported = started
@@ -94,7 +94,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     for (;;) {
       cancellation.throwIfCancelled()
       const unreached = tracker.oldestUnreachedRunnerMs()
-      if (unreached !== undefined && performance.now() - unreached >= TICK_MS && stream.drained)
+      if (unreached !== undefined && performance.now() - unreached >= TICK_MS && stream.drained && applier.idle)
         await flushSourceWal(probe)
       const now = await probeSource(probe)
       const lag = tracker.probed(now)
@@ -113,6 +113,8 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
       if (reason) {
         log.info(`sync: cutover: ${reason}`)
         await stream.stop()
+        // With after-catch-up the source may still write: what was sent is let finish, and counted.
+        await applier.flush()
         return {
           counts: applier.counts,
           lag: tracker.samples,
@@ -127,7 +129,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
           'sync-lag',
           `the target is ${lag.toFixed(0)} s behind the source and has not come closer for ${settings.maxLagSeconds} s (max-lag-seconds)`
         )
-      await Promise.race([sleep(TICK_MS), stream.ended])
+      await Promise.race([sleep(TICK_MS), stream.ended, applier.failed])
     }
   } catch (error) {
     // Once cancelled, a closed connection is the cancel's doing, not the stream's.
