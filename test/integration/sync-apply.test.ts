@@ -21,6 +21,7 @@ const SCHEMA = `CREATE SCHEMA a;
   CREATE TABLE a.loose (x int, y text);
   ALTER TABLE a.loose REPLICA IDENTITY FULL;
   CREATE TABLE a.people (id int PRIMARY KEY, email text UNIQUE, n int);
+  CREATE TABLE a.typed (id int PRIMARY KEY, b bit(3), c char(4), v varchar(5), n numeric(6, 2), d date, i interval);
   CREATE TABLE a."Odd ""T""" (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "select" text, "a b" int);
   INSERT INTO a.items SELECT g, 'item ' || g, ARRAY['t' || g, NULL, ''], decode('5c27' || lpad(to_hex(g), 4, '0'), 'hex'),
     (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 300) i), NULL, g * 1.25,
@@ -29,6 +30,8 @@ const SCHEMA = `CREATE SCHEMA a;
   INSERT INTO a.pairs SELECT g % 10, 'k' || g, jsonb_build_object('g', g) FROM generate_series(1, 200) g;
   INSERT INTO a.loose SELECT g % 5, 'dup' FROM generate_series(1, 50) g;
   INSERT INTO a.people SELECT g, 'p' || g || '@x', 0 FROM generate_series(1, 100) g;
+  INSERT INTO a.typed SELECT g, B'101', 'ab', 'xy', g / 3.0, date '2024-02-29' + g, g * interval '90 minutes'
+    FROM generate_series(1, 40) g;
   INSERT INTO a."Odd ""T""" ("select", "a b") SELECT 's' || g, g FROM generate_series(1, 50) g;`
 
 /** One large transaction of every kind of change, then small ones: the application's work during the copy. */
@@ -52,6 +55,7 @@ const CHANGES = [
    UPDATE a.people SET email = 'p2@x' WHERE id = 1;
    UPDATE a.people SET email = 'p1@x' WHERE id = 2;
    UPDATE a.people SET n = n + 1 WHERE id BETWEEN 10 AND 60;
+   UPDATE a.typed SET b = b # B'111', c = 'zz', v = 'abcde', n = n + 0.5, d = d + 1, i = i * 2 WHERE id <= 30;
    INSERT INTO a."Odd ""T""" ("select", "a b") VALUES ('it''s \\ a', NULL);
    UPDATE a."Odd ""T""" SET "a b" = "a b" * 2 WHERE id <= 20;
    DELETE FROM a."Odd ""T""" WHERE id > 45;
