@@ -93,25 +93,48 @@ export interface Shape {
 const placeholders = (from: number, count: number): string[] =>
   Array.from({ length: count }, (_, i) => `$${from + i + 1}`)
 
+/** A shape's text, built once per table and columns: the apply asks for it with every row. */
+const texts = new WeakMap<SyncedTable, Map<string, string>>()
+function memo(table: SyncedTable, key: string, build: () => string): string {
+  let known = texts.get(table)
+  if (!known) texts.set(table, (known = new Map()))
+  let text = known.get(key)
+  if (text === undefined) known.set(key, (text = build()))
+  return text
+}
+
 export function insertShape(table: SyncedTable, columns: string[], row: Row): Shape {
   return {
-    text: `INSERT INTO ${tableName(table)} (${columns.map(quoteIdent).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${placeholders(0, columns.length).join(', ')})`,
+    text: memo(
+      table,
+      `i\0${columns.join('\0')}`,
+      () =>
+        `INSERT INTO ${tableName(table)} (${columns.map(quoteIdent).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${placeholders(0, columns.length).join(', ')})`
+    ),
     values: columns.map((column) => row[column])
   }
 }
 
 /** `set` from `row`, the row found by `keys` in `old` (the old key when it changed). */
 export function updateShape(table: SyncedTable, set: string[], keys: string[], row: Row, old: Row): Shape {
-  const where = keys.map((key, i) => `${quoteIdent(key)} = $${set.length + i + 1}`).join(' AND ')
+  const text = memo(table, `u\0${set.join('\0')}\u0001${keys.join('\0')}`, () => {
+    const where = keys.map((key, i) => `${quoteIdent(key)} = $${set.length + i + 1}`).join(' AND ')
+    return `UPDATE ${tableName(table)} SET ${set.map((column, i) => `${quoteIdent(column)} = $${i + 1}`).join(', ')} WHERE ${where}`
+  })
   return {
-    text: `UPDATE ${tableName(table)} SET ${set.map((column, i) => `${quoteIdent(column)} = $${i + 1}`).join(', ')} WHERE ${where}`,
+    text,
     values: [...set.map((column) => row[column]), ...keys.map((key) => old[key])]
   }
 }
 
 export function deleteShape(table: SyncedTable, keys: string[], old: Row): Shape {
   return {
-    text: `DELETE FROM ${tableName(table)} WHERE ${keys.map((key, i) => `${quoteIdent(key)} = $${i + 1}`).join(' AND ')}`,
+    text: memo(
+      table,
+      `d\0${keys.join('\0')}`,
+      () =>
+        `DELETE FROM ${tableName(table)} WHERE ${keys.map((key, i) => `${quoteIdent(key)} = $${i + 1}`).join(' AND ')}`
+    ),
     values: keys.map((key) => old[key])
   }
 }
