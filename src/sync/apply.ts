@@ -1,8 +1,7 @@
 import type pg from 'pg'
 import type { Pgoutput } from 'pg-logical-replication'
-import { MigrationError } from '../base/errors.js'
 import { quoteIdent } from '../pg/sql.js'
-import { formatLsn, parseLsn } from './lsn.js'
+import { parseLsn } from './lsn.js'
 import {
   deleteOne,
   deleteRows,
@@ -18,6 +17,7 @@ import {
   type Row,
   type Shape
 } from './statements.js'
+import { applyFailure, checkUnchanged, knownTable } from './apply-errors.js'
 import type { SyncedTable } from './tables.js'
 
 /** What the apply has done, for the report. */
@@ -136,7 +136,7 @@ export class Applier {
       case 'commit':
         return this.commit(message)
       case 'relation':
-        this.checkUnchanged(message)
+        checkUnchanged(knownTable(this.known, message), message)
         return
       case 'insert':
       case 'update':
@@ -336,60 +336,6 @@ export class Applier {
   }
 
   private table(relation: Pgoutput.MessageRelation): SyncedTable {
-    const table = this.known.get(`${relation.schema}.${relation.name}`)
-    if (!table)
-      throw new MigrationError(
-        'sync-source-changed',
-        `the source changed its schema during the sync: table ${quoteIdent(relation.schema)}.${quoteIdent(relation.name)} is not the one that was copied`
-      )
-    return table
+    return knownTable(this.known, relation)
   }
-
-  /**
-   * pgoutput describes a table again whenever it changed: a column added, dropped, renamed or
-   * retyped on the source during the sync cannot be replayed on the copy, which has the old shape.
-   */
-  private checkUnchanged(relation: Pgoutput.MessageRelation): void {
-    const table = this.known.get(`${relation.schema}.${relation.name}`)
-    const name = `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`
-    if (!table)
-      throw new MigrationError(
-        'sync-source-changed',
-        `the source changed its schema during the sync: table ${name} is not the one that was copied (renamed or replaced)`
-      )
-    const was = table.columns.map((column) => `${column.name} ${column.type}`).join(', ')
-    const now = relation.columns.map((column) => `${column.name} ${column.typeOid}`).join(', ')
-    if (was === now) return
-    const before = new Set(table.columns.map((column) => column.name))
-    const after = new Set(relation.columns.map((column) => column.name))
-    const added = [...after].filter((column) => !before.has(column))
-    const dropped = [...before].filter((column) => !after.has(column))
-    const detail = [
-      added.length ? `column ${added.join(', ')} added` : '',
-      dropped.length ? `column ${dropped.join(', ')} dropped` : '',
-      !added.length && !dropped.length ? 'a column changed its type or position' : ''
-    ]
-      .filter(Boolean)
-      .join('; ')
-    throw new MigrationError(
-      'sync-source-changed',
-      `the source changed its schema during the sync: table ${table.name}: ${detail}`
-    )
-  }
-}
-
-/** A failed batch, named by the table the error names (or the batch's range of the source's WAL). */
-function applyFailure(error: unknown, range: { first?: bigint; last?: bigint }): MigrationError {
-  const failure = error as { message?: string; schema?: string; table?: string }
-  const table = failure.schema && failure.table ? ` to ${failure.schema}.${failure.table}` : ''
-  const at =
-    range.first === undefined
-      ? ''
-      : range.first === range.last
-        ? ` at ${formatLsn(range.first)}`
-        : ` at ${formatLsn(range.first)}–${formatLsn(range.last ?? range.first)}`
-  return new MigrationError(
-    'sync-apply',
-    `applying a source change${table}${at} to the target failed: ${failure.message ?? String(error)}`
-  )
 }

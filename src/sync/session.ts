@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
+import type { Log } from '../base/log.js'
 import type { RunScope } from '../base/scope.js'
 import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
@@ -65,40 +66,21 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
   try {
     await prepareApplySession(target, request.replicaRole, request.targetMajor)
     probe = await connector.connect(request.source)
-    let applied = slot.consistentPoint
-    /** Commits on the target: the stream's position and the lag move on. */
-    const settle = (commits: AppliedCommit[]): void => {
-      for (const commit of commits) {
-        applied = commit.endLsn > applied ? commit.endLsn : applied
-        tracker.committed(commit.commitMs, commit.changed)
-      }
-      tracker.reached(applied, performance.now())
-    }
-    const applier = new Applier(target, slot.tables, settle)
-    const consume = async (item: StreamItem): Promise<void> => {
-      if (item.kind === 'change') {
-        applier.add(item.message, item.lsn)
-        if (applier.full) await applier.send()
-        return
-      }
-      // A keepalive: the source has sent everything before it, and all of it is to be on the target.
-      await applier.flush()
-      if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
-      tracker.reached(applied, performance.now())
-    }
-    const drain = (): Promise<void> => applier.send()
-    stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume, drain)
+    const flow = streamInto(target, slot, tracker)
+    const { applier } = flow
+    stream = flow.stream
     log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     let reported = started
     let caughtUp = false
+    let nudge = true
     for (;;) {
       cancellation.throwIfCancelled()
       const unreached = tracker.oldestUnreachedRunnerMs()
-      if (unreached !== undefined && performance.now() - unreached >= TICK_MS && stream.drained && applier.idle)
-        await flushSourceWal(probe)
+      const waiting = unreached !== undefined && performance.now() - unreached >= TICK_MS
+      if (nudge && waiting && stream.drained && applier.idle) nudge = await flushSourceWal(probe, log)
       const now = await probeSource(probe)
       const lag = tracker.probed(now)
-      stream.sendStatus(applied, true)
+      stream.sendStatus(flow.applied(), true)
       if (!caughtUp && tracker.caughtUpSince(started)) {
         caughtUp = true
         log.info(`sync: caught up with the source (${applier.counts.transactions} transactions applied)`)
@@ -106,7 +88,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
       if (now.runnerMs - reported >= REPORT_EVERY_MS) {
         reported = now.runnerMs
         log.info(
-          `sync: ${lag.toFixed(1)} s behind the source, ${applier.counts.transactions} transactions applied, applied up to ${formatLsn(applied)}`
+          `sync: ${lag.toFixed(1)} s behind the source, ${applier.counts.transactions} transactions applied, applied up to ${formatLsn(flow.applied())}`
         )
       }
       const reason = cutoverReason(tracker, settings, started)
@@ -143,6 +125,41 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
   }
 }
 
+/**
+ * The stream into the target: changes batched by the applier; the position confirmed to the source
+ * and the lag move on only as batches return.
+ */
+function streamInto(
+  target: pg.Client,
+  slot: SyncSlot,
+  tracker: LagTracker
+): { applier: Applier; stream: ChangeStream; applied: () => bigint } {
+  let applied = slot.consistentPoint
+  const settle = (commits: AppliedCommit[]): void => {
+    for (const commit of commits) {
+      applied = commit.endLsn > applied ? commit.endLsn : applied
+      tracker.committed(commit.commitMs, commit.changed)
+    }
+    tracker.reached(applied, performance.now())
+  }
+  const applier = new Applier(target, slot.tables, settle)
+  const consume = async (item: StreamItem): Promise<void> => {
+    if (item.kind === 'change') {
+      applier.add(item.message, item.lsn)
+      if (applier.full) await applier.send()
+      return
+    }
+    // A keepalive: the source has sent everything before it, and all of it is to be on the target.
+    await applier.flush()
+    if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
+    tracker.reached(applied, performance.now())
+  }
+  const stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume, () =>
+    applier.send()
+  )
+  return { applier, stream, applied: () => applied }
+}
+
 function cutoverReason(tracker: LagTracker, settings: CutoverSettings, started: number): string | undefined {
   if (!tracker.caughtUpSince(started)) return undefined
   if (settings.cutover === 'after-catch-up') return 'the target has caught up with the source (cutover: after-catch-up)'
@@ -168,8 +185,18 @@ async function probeSource(source: pg.Client): Promise<{ lsn: bigint; sourceMs: 
  * and still lacks a probe, a transaction that only takes an ID commits with a local flush, which
  * flushes all WAL before it. Decoding skips such a transaction: nothing of it reaches the target.
  */
-async function flushSourceWal(source: pg.Client): Promise<void> {
-  await source.query('BEGIN; SET LOCAL synchronous_commit = local; SELECT pg_catalog.txid_current(); COMMIT')
+async function flushSourceWal(source: pg.Client, log: Log): Promise<boolean> {
+  try {
+    await source.query('BEGIN; SET LOCAL synchronous_commit = local; SELECT pg_catalog.txid_current(); COMMIT')
+    return true
+  } catch (error) {
+    // A login whose transactions are read only, say: the wait then ends at the source's next flush.
+    await source.query('ROLLBACK').catch(() => undefined)
+    log.info(
+      `sync: the source refused the transaction that flushes its WAL (${(error as Error).message}): a quiet period may be seen up to 15 s late`
+    )
+    return false
+  }
 }
 
 /** The apply session: names qualified, no timeouts, and the triggers' role when the login may set it. */
