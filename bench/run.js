@@ -25,6 +25,7 @@ import { resumeCase } from './resume.js'
 import { sideGroups } from './sides.js'
 import { smallDiskCase } from './small-disk.js'
 import { benchSync } from './sync.js'
+import { benchSyncRates } from './sync-rates.js'
 import { LABELS, resetTarget, runWay } from './ways.js'
 
 const cores = os.availableParallelism()
@@ -170,6 +171,19 @@ async function main() {
     )
   // The zero-downtime case last, on the largest database: its writer changes the source.
   const sync = await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
+  // The apply's rate, and its lag behind writers at fixed rates, on a pgbench-like database of its own.
+  const syncRates = await benchSyncRates({
+    source,
+    target,
+    sourceUrl: serverUrl(source, 'sync_rates'),
+    workDir,
+    toolCache,
+    clientTemplate: live.bundle.template,
+    entry: builds.get(action ?? '')?.entry,
+    rates: [250, 1000, 2000],
+    seconds: 30,
+    backlog: 50_000
+  }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
   await resetTarget(target, false)
 
   // Summary
@@ -247,6 +261,7 @@ async function main() {
     encryption,
     smallDisk,
     sync,
+    syncRates,
     failures
   }
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true })

@@ -1,12 +1,24 @@
 import type pg from 'pg'
 import type { Pgoutput } from 'pg-logical-replication'
-import { MigrationError } from '../base/errors.js'
 import { quoteIdent } from '../pg/sql.js'
 import { parseLsn } from './lsn.js'
+import {
+  deleteOne,
+  deleteRows,
+  deleteShape,
+  executeShape,
+  fullMatch,
+  insertRows,
+  insertShape,
+  keyMatch,
+  updateOne,
+  updateRows,
+  updateShape,
+  type Row,
+  type Shape
+} from './statements.js'
+import { applyFailure, checkUnchanged, knownTable } from './apply-errors.js'
 import type { SyncedTable } from './tables.js'
-
-/** A row as the stream carries it: text values, null for NULL, undefined for an unchanged TOASTed value. */
-type Row = Record<string, string | null | undefined>
 
 /** What the apply has done, for the report. */
 export interface ApplyCounts {
@@ -24,179 +36,306 @@ export interface AppliedCommit {
   endLsn: bigint
   /** The source's commit time, ms since the epoch. */
   commitMs: number
+  /**
+   * Whether it changed a migrated table. Before 15, pgoutput sends every decoded transaction, also
+   * one that only wrote the catalogs (an ANALYZE, autovacuum's too) or unpublished tables: such an
+   * empty one is no write of the application's, and is not replayed.
+   */
+  changed: boolean
 }
+
+/** A run of changes that becomes one statement: one table, one operation, the same columns. */
+interface Group {
+  shape: string
+  table: SyncedTable
+  kind: 'insert' | 'update' | 'delete'
+  keys: string[]
+  columns: string[]
+  rows: Row[]
+  /** The keys in it: an update or delete of a row already in the group starts a new one. */
+  seen: Set<string>
+}
+
+/** A statement of the batch; `rows`: how many rows an update or delete must find. */
+interface Pending {
+  sql: string
+  rows?: number
+}
+
+/** What one round trip sends, and the source transactions it commits. */
+interface Batch {
+  statements: Pending[]
+  commits: AppliedCommit[]
+  /** The source's WAL positions of its changes, to name a failure. */
+  range: { first?: bigint; last?: bigint }
+}
+
+/** Batches on their way to the target at once. */
+const IN_FLIGHT = 2
+
+/** Rows per statement, and the batch's size in characters before it is sent, mid-transaction or not. */
+const GROUP_ROWS = 500
+const BATCH_CHARS = 1 << 20
+/** Shapes prepared per session at most; later ones go as plain statements. */
+const MAX_PREPARED = 1000
 
 /**
  * Replays pgoutput's changes on the target, one source transaction per target transaction, in the
- * source's commit order. Statements are prepared once per table and shape, and every value goes in
- * as the text the source printed, typed by the target's column.
+ * source's commit order, with many changes per round trip: consecutive changes of one table and one
+ * kind become one multi-row statement, and statements (BEGIN and COMMIT included, of as many
+ * transactions as have arrived) are sent together as one multi-statement query. A large transaction
+ * goes in batches of bounded size, so it is never held whole. Nothing is confirmed to the source
+ * before the batch that commits it has returned.
  */
 export class Applier {
   readonly counts: ApplyCounts = { transactions: 0, inserts: 0, updates: 0, deletes: 0, truncates: 0, noRow: 0 }
   private readonly known: Map<string, SyncedTable>
-  private readonly statements = new Map<string, string>()
+  /** A BEGIN has arrived, and its COMMIT not yet. */
+  private begun = false
+  /** The target's transaction for it has begun: with the first change, so an empty one is not replayed. */
   private open = false
+  private group?: Group
+  private statements: Pending[] = []
+  private commits: AppliedCommit[] = []
+  private chars = 0
+  private readonly lsns: { first?: bigint; last?: bigint } = {}
+  private readonly prepared = new Map<string, string>()
+  private sending: Promise<void> = Promise.resolve()
+  private inFlight = 0
+  private failure?: unknown
+  private rejectFailed: (error: unknown) => void = () => undefined
+  /** Rejects when a batch fails, whether or not anything waits for one. */
+  readonly failed: Promise<never>
 
   constructor(
     private readonly target: pg.Client,
-    tables: SyncedTable[]
+    tables: SyncedTable[],
+    /** The source transactions a batch committed, in order, once it has returned. */
+    private readonly committed: (commits: AppliedCommit[]) => void
   ) {
+    this.failed = new Promise<never>((_resolve, reject) => (this.rejectFailed = reject))
+    this.failed.catch(() => undefined)
     this.known = new Map(tables.map((table) => [`${table.schema}.${table.table}`, table]))
   }
 
   get inTransaction(): boolean {
-    return this.open
+    return this.begun
   }
 
-  /** Applies one message; returns the commit it completed, if it was a COMMIT. */
-  async apply(message: Pgoutput.Message): Promise<AppliedCommit | undefined> {
+  /** The batch is big enough to send now. */
+  get full(): boolean {
+    return this.chars >= BATCH_CHARS
+  }
+
+  /** Takes one message into the batch. */
+  add(message: Pgoutput.Message, lsn: bigint): void {
     switch (message.tag) {
       case 'begin':
-        await this.target.query('BEGIN')
-        this.open = true
-        return undefined
+        this.begun = true
+        return
       case 'commit':
-        await this.target.query('COMMIT')
-        this.open = false
-        this.counts.transactions++
-        return {
-          endLsn: message.commitEndLsn ? parseLsn(message.commitEndLsn) : 0n,
-          commitMs: Number(BigInt(message.commitTime as bigint) / 1000n)
-        }
+        return this.commit(message)
       case 'relation':
-        this.checkUnchanged(message)
-        return undefined
+        checkUnchanged(knownTable(this.known, message), message)
+        return
       case 'insert':
-        await this.insert(message.relation, message.new)
-        return undefined
       case 'update':
-        await this.update(message)
-        return undefined
       case 'delete':
-        await this.remove(message.relation, (message.key ?? message.old) as Row)
-        return undefined
       case 'truncate':
-        await this.truncate(message)
-        return undefined
-      default:
-        return undefined
+        this.lsns.first ??= lsn
+        this.lsns.last = lsn
+        if (!this.open) this.push({ sql: 'BEGIN' })
+        this.open = true
+        return this.change(message)
     }
   }
 
   /**
-   * pgoutput describes a table again whenever it changed: a column added, dropped, renamed or
-   * retyped on the source during the sync cannot be replayed on the copy, which has the old shape.
+   * Sends the batch behind those still running, so the next one is built while the target works;
+   * waits only while two are already on their way. Batches run one after the other on the one
+   * connection, and none is sent once one has failed: nothing runs after a failed transaction.
    */
-  private checkUnchanged(relation: Pgoutput.MessageRelation): void {
-    const table = this.known.get(`${relation.schema}.${relation.name}`)
-    const name = `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`
-    if (!table)
-      throw new MigrationError(
-        'sync-source-changed',
-        `the source changed its schema during the sync: table ${name} is not the one that was copied (renamed or replaced)`
+  async send(): Promise<void> {
+    if (this.failure) throw this.failure
+    const batch = this.take()
+    if (!batch) return
+    if (this.inFlight >= IN_FLIGHT) await this.sending
+    const next = this.sending.then(() => this.run(batch))
+    this.sending = next
+    this.inFlight++
+    next.then(
+      () => this.inFlight--,
+      (error: unknown) => {
+        this.inFlight--
+        this.failure ??= error
+        this.rejectFailed(error)
+      }
+    )
+  }
+
+  /** Sends the batch and waits until every batch is on the target. */
+  async flush(): Promise<void> {
+    await this.send()
+    await this.sending
+  }
+
+  /** Nothing waits to be sent or to return. */
+  get idle(): boolean {
+    return this.inFlight === 0 && this.statements.length === 0 && !this.group && this.commits.length === 0
+  }
+
+  private take(): Batch | undefined {
+    this.closeGroup()
+    const batch = { statements: this.statements, commits: this.commits, range: { ...this.lsns } }
+    this.statements = []
+    this.commits = []
+    this.chars = 0
+    this.lsns.first = this.lsns.last = undefined
+    return batch.statements.length > 0 || batch.commits.length > 0 ? batch : undefined
+  }
+
+  private async run({ statements, commits, range }: Batch): Promise<void> {
+    if (statements.length > 0) {
+      const results = await this.target
+        .query(statements.map((statement) => statement.sql).join(';\n'))
+        .catch((error: unknown) => {
+          throw applyFailure(error, range)
+        })
+      const list = (Array.isArray(results) ? results : [results]) as pg.QueryResult[]
+      statements.forEach((statement, i) => {
+        if (statement.rows !== undefined) this.counts.noRow += Math.max(0, statement.rows - (list[i]?.rowCount ?? 0))
+      })
+    }
+    this.committed(commits)
+  }
+
+  private commit(message: Pgoutput.MessageCommit): void {
+    const changed = this.open
+    if (changed) {
+      this.push({ sql: 'COMMIT' })
+      this.counts.transactions++
+    }
+    this.open = this.begun = false
+    this.commits.push({
+      endLsn: message.commitEndLsn ? parseLsn(message.commitEndLsn) : 0n,
+      commitMs: Number(BigInt(message.commitTime as bigint) / 1000n),
+      changed
+    })
+  }
+
+  private change(
+    message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete | Pgoutput.MessageTruncate
+  ): void {
+    if (message.tag === 'truncate') {
+      const tables = message.relations.map((relation) => `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`)
+      this.push({ sql: `TRUNCATE ONLY ${tables.join(', ')}${message.restartIdentity ? ' RESTART IDENTITY' : ''}` })
+      this.counts.truncates++
+      return
+    }
+    const relation = message.relation
+    const table = this.table(relation)
+    if (message.tag === 'insert') {
+      this.counts.inserts++
+      return this.grouped(
+        table,
+        'insert',
+        [],
+        relation.columns.map((column) => column.name),
+        message.new
       )
-    const was = table.columns.map((column) => `${column.name} ${column.type}`).join(', ')
-    const now = relation.columns.map((column) => `${column.name} ${column.typeOid}`).join(', ')
-    if (was === now) return
-    const before = new Set(table.columns.map((column) => column.name))
-    const after = new Set(relation.columns.map((column) => column.name))
-    const added = [...after].filter((column) => !before.has(column))
-    const dropped = [...before].filter((column) => !after.has(column))
-    const detail = [
-      added.length ? `column ${added.join(', ')} added` : '',
-      dropped.length ? `column ${dropped.join(', ')} dropped` : '',
-      !added.length && !dropped.length ? 'a column changed its type or position' : ''
-    ]
-      .filter(Boolean)
-      .join('; ')
-    throw new MigrationError(
-      'sync-source-changed',
-      `the source changed its schema during the sync: table ${table.name}: ${detail}`
-    )
+    }
+    if (message.tag === 'delete') {
+      this.counts.deletes++
+      const old = (message.key ?? message.old) as Row
+      if (relation.replicaIdentity === 'full')
+        return this.push({ sql: deleteOne(table, this.fullMatch(table, relation, old)), rows: 1 })
+      return this.grouped(table, 'delete', relation.keyColumns, [], old)
+    }
+    this.update(table, message)
   }
 
-  private async insert(relation: Pgoutput.MessageRelation, row: Row): Promise<void> {
-    const columns = relation.columns.map((column) => column.name)
-    const text = `INSERT INTO ${tableName(relation)} (${columns.map(quoteIdent).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`
-    await this.run(
-      text,
-      columns.map((column) => row[column] ?? null)
-    )
-    this.counts.inserts++
-  }
-
-  private async update(message: Pgoutput.MessageUpdate): Promise<void> {
+  private update(table: SyncedTable, message: Pgoutput.MessageUpdate): void {
     const { relation, new: row } = message
     const old = (message.key ?? message.old) as Row | null
+    this.counts.updates++
     // Without an old key the key did not change: it need not be set. Unchanged TOASTed values are not
     // sent and keep theirs on the target too. GENERATED ALWAYS identity columns can only be set to
     // DEFAULT; the source could not give them another value either.
-    const keep = new Set([...(old ? [] : relation.keyColumns), ...this.alwaysIdentity(relation)])
+    const always = table.columns.filter((column) => column.always).map((column) => column.name)
+    const keep = new Set([...(old ? [] : relation.keyColumns), ...always])
     const set = relation.columns
       .map((column) => column.name)
       .filter((column) => row[column] !== undefined && !keep.has(column))
-    this.counts.updates++
     if (set.length === 0) return
-    const where = this.match(relation, old ?? row, set.length)
-    const text = `UPDATE ${tableName(relation)} SET ${set.map((column, i) => `${quoteIdent(column)} = $${i + 1}`).join(', ')} WHERE ${where.sql}`
-    const found = await this.run(text, [...set.map((column) => row[column] ?? null), ...where.values])
-    if (found === 0) this.counts.noRow++
-  }
-
-  private alwaysIdentity(relation: Pgoutput.MessageRelation): string[] {
-    const table = this.known.get(`${relation.schema}.${relation.name}`)
-    return (table?.columns ?? []).filter((column) => column.always).map((column) => column.name)
-  }
-
-  private async remove(relation: Pgoutput.MessageRelation, old: Row): Promise<void> {
-    const where = this.match(relation, old, 0)
-    const found = await this.run(`DELETE FROM ${tableName(relation)} WHERE ${where.sql}`, where.values)
-    this.counts.deletes++
-    if (found === 0) this.counts.noRow++
-  }
-
-  private async truncate(message: Pgoutput.MessageTruncate): Promise<void> {
-    const tables = message.relations.map(tableName).join(', ')
-    await this.target.query(`TRUNCATE ONLY ${tables}${message.restartIdentity ? ' RESTART IDENTITY' : ''}`)
-    this.counts.truncates++
-  }
-
-  /**
-   * The row's identity: its key columns (primary key or replica identity index), or with REPLICA
-   * IDENTITY FULL every column the old row carries, compared as text (json and point have no `=`)
-   * and one row at a time, as duplicates may exist.
-   */
-  private match(relation: Pgoutput.MessageRelation, old: Row, offset: number): { sql: string; values: unknown[] } {
-    if (relation.replicaIdentity !== 'full') {
-      const keys = relation.keyColumns
-      return {
-        sql: keys.map((column, i) => `${quoteIdent(column)} = $${offset + i + 1}`).join(' AND '),
-        values: keys.map((column) => old[column] ?? null)
-      }
-    }
-    const columns = relation.columns.map((column) => column.name).filter((column) => old[column] !== undefined)
-    const conditions = columns.map((column, i) =>
-      old[column] === null ? `${quoteIdent(column)} IS NULL` : `${quoteIdent(column)}::text = $${offset + i + 1}::text`
+    // Rows of one statement are updated in no set order: only when no other unique index could
+    // tell the orders apart, and only rows found by an unchanged key.
+    if (!old && !table.otherUnique && relation.replicaIdentity !== 'full')
+      return this.grouped(table, 'update', relation.keyColumns, set, row)
+    if (relation.replicaIdentity === 'full')
+      return this.push({ sql: updateOne(table, set, row, this.fullMatch(table, relation, old ?? row)), rows: 1 })
+    const keys = relation.keyColumns
+    this.single(updateShape(table, set, keys, row, old ?? row), 1, () =>
+      updateOne(table, set, row, keyMatch(keys, old ?? row))
     )
-    const values = columns.map((column) => old[column]).filter((value) => value !== null)
-    // Placeholders must be numbered without gaps: renumber past the NULL ones.
-    let next = offset
-    const sql = conditions.map((condition) => condition.replace(/\$\d+/, () => `$${++next}`)).join(' AND ')
-    return { sql: `ctid = (SELECT ctid FROM ${tableName(relation)} WHERE ${sql} LIMIT 1)`, values }
   }
 
-  /** Runs a statement prepared once per distinct text; returns the rows it touched. */
-  private async run(text: string, values: unknown[]): Promise<number> {
-    let name = this.statements.get(text)
-    if (name === undefined && this.statements.size < 1000) {
-      name = `sync_${this.statements.size + 1}`
-      this.statements.set(text, name)
+  private fullMatch(table: SyncedTable, relation: Pgoutput.MessageRelation, old: Row): string {
+    return fullMatch(
+      table,
+      relation.columns.map((column) => column.name),
+      old
+    )
+  }
+
+  /** Adds a row to the open group when it fits there, or closes it and opens another. */
+  private grouped(table: SyncedTable, kind: Group['kind'], keys: string[], columns: string[], row: Row): void {
+    const shape = `${kind} ${table.oid} ${columns.join(',')}`
+    const key = JSON.stringify(keys.map((column) => row[column]))
+    if (this.group && (this.group.shape !== shape || this.group.seen.has(key) || this.group.rows.length >= GROUP_ROWS))
+      this.closeGroup()
+    this.group ??= { shape, table, kind, keys, columns, rows: [], seen: new Set() }
+    this.group.rows.push(row)
+    if (kind !== 'insert') this.group.seen.add(key)
+    for (const value of Object.values(row)) this.chars += (value?.length ?? 0) + 4
+  }
+
+  private closeGroup(): void {
+    const group = this.group
+    if (!group) return
+    this.group = undefined
+    const { table, keys, columns, rows } = group
+    if (rows.length === 1) return this.closeSingle(group)
+    if (group.kind === 'insert') this.push({ sql: insertRows(table, columns, rows) })
+    else if (group.kind === 'delete') this.push({ sql: deleteRows(table, keys, rows), rows: rows.length })
+    else this.push({ sql: updateRows(table, keys, columns, rows), rows: rows.length })
+  }
+
+  /** A group of one row: its prepared shape. */
+  private closeSingle({ kind, table, keys, columns, rows: [row] }: Group): void {
+    if (kind === 'insert')
+      return this.single(insertShape(table, columns, row), undefined, () => insertRows(table, columns, [row]))
+    if (kind === 'delete') return this.single(deleteShape(table, keys, row), 1, () => deleteRows(table, keys, [row]))
+    this.single(updateShape(table, columns, keys, row, row), 1, () => updateRows(table, keys, columns, [row]))
+  }
+
+  /** Runs a shape prepared in this session (prepared now, in the batch, the first time); past the cap, `plain`. */
+  private single(shape: Shape, rows: number | undefined, plain: () => string): void {
+    let name = this.prepared.get(shape.text)
+    if (name === undefined && this.prepared.size < MAX_PREPARED) {
+      name = `pg_migrate_${this.prepared.size + 1}`
+      this.prepared.set(shape.text, name)
+      this.push({ sql: `PREPARE ${quoteIdent(name)} AS ${shape.text}` })
     }
-    const result = await this.target.query({ name, text, values })
-    return result.rowCount ?? 0
+    this.push({ sql: name === undefined ? plain() : executeShape(name, shape.values), rows })
   }
-}
 
-function tableName(relation: Pgoutput.MessageRelation): string {
-  return `${quoteIdent(relation.schema)}.${quoteIdent(relation.name)}`
+  private push(statement: Pending): void {
+    this.closeGroup()
+    this.statements.push(statement)
+    this.chars += statement.sql.length
+  }
+
+  private table(relation: Pgoutput.MessageRelation): SyncedTable {
+    return knownTable(this.known, relation)
+  }
 }

@@ -71,10 +71,14 @@ export class LagTracker {
     return lag
   }
 
-  /** A transaction committed at `commitMs` (source clock) is now on the target. */
-  committed(commitMs: number): void {
-    this.writes++
+  /**
+   * A transaction committed at `commitMs` (source clock) is now on the target; `changed`: it wrote to
+   * a migrated table (an empty one says only how far the target has come).
+   */
+  committed(commitMs: number, changed = true): void {
     this.currentAsOfMs = Math.max(this.currentAsOfMs, commitMs)
+    if (!changed) return
+    this.writes++
     this.lastWriteMs = Math.max(this.lastWriteMs, commitMs)
   }
 
@@ -91,6 +95,11 @@ export class LagTracker {
       this.lowestLag = Infinity
       this.lowestAtMs = runnerMs
     }
+  }
+
+  /** When the oldest probe the target has not reached yet was taken (runner clock), if there is one. */
+  oldestUnreachedRunnerMs(): number | undefined {
+    return this.pending[0]?.runnerMs
   }
 
   /** Whether the target has reached any probe taken at or after `runnerMs`. */

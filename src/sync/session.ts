@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
+import type { Log } from '../base/log.js'
 import type { RunScope } from '../base/scope.js'
 import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { writerSessionSettings } from '../tools/copy-load.js'
-import { Applier, type ApplyCounts } from './apply.js'
+import { Applier, type AppliedCommit, type ApplyCounts } from './apply.js'
 import { LagTracker, type LagSample } from './lag.js'
 import { formatLsn, parseLsn, recordBoundary } from './lsn.js'
 import type { SyncSlot } from './slot.js'
@@ -65,28 +66,21 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
   try {
     await prepareApplySession(target, request.replicaRole, request.targetMajor)
     probe = await connector.connect(request.source)
-    const applier = new Applier(target, slot.tables)
-    let applied = slot.consistentPoint
-    const consume = async (item: StreamItem): Promise<void> => {
-      if (item.kind === 'change') {
-        const commit = await applier.apply(item.message).catch((error: unknown) => {
-          throw applyFailure(error, item)
-        })
-        if (!commit) return
-        applied = commit.endLsn > applied ? commit.endLsn : applied
-        tracker.committed(commit.commitMs)
-      } else if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
-      tracker.reached(applied, performance.now())
-    }
-    stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume)
+    const flow = streamInto(target, slot, tracker)
+    const { applier } = flow
+    stream = flow.stream
     log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     let reported = started
     let caughtUp = false
+    let nudge = true
     for (;;) {
       cancellation.throwIfCancelled()
+      const unreached = tracker.oldestUnreachedRunnerMs()
+      const waiting = unreached !== undefined && performance.now() - unreached >= TICK_MS
+      if (nudge && waiting && stream.drained && applier.idle) nudge = await flushSourceWal(probe, log)
       const now = await probeSource(probe)
       const lag = tracker.probed(now)
-      stream.sendStatus(applied, true)
+      stream.sendStatus(flow.applied(), true)
       if (!caughtUp && tracker.caughtUpSince(started)) {
         caughtUp = true
         log.info(`sync: caught up with the source (${applier.counts.transactions} transactions applied)`)
@@ -94,13 +88,15 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
       if (now.runnerMs - reported >= REPORT_EVERY_MS) {
         reported = now.runnerMs
         log.info(
-          `sync: ${lag.toFixed(1)} s behind the source, ${applier.counts.transactions} transactions applied, applied up to ${formatLsn(applied)}`
+          `sync: ${lag.toFixed(1)} s behind the source, ${applier.counts.transactions} transactions applied, applied up to ${formatLsn(flow.applied())}`
         )
       }
       const reason = cutoverReason(tracker, settings, started)
       if (reason) {
         log.info(`sync: cutover: ${reason}`)
         await stream.stop()
+        // With after-catch-up the source may still write: what was sent is let finish, and counted.
+        await applier.flush()
         return {
           counts: applier.counts,
           lag: tracker.samples,
@@ -115,7 +111,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
           'sync-lag',
           `the target is ${lag.toFixed(0)} s behind the source and has not come closer for ${settings.maxLagSeconds} s (max-lag-seconds)`
         )
-      await Promise.race([sleep(TICK_MS), stream.ended])
+      await Promise.race([sleep(TICK_MS), stream.ended, applier.failed])
     }
   } catch (error) {
     // Once cancelled, a closed connection is the cancel's doing, not the stream's.
@@ -127,6 +123,41 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     // A transaction cut short is rolled back with the connection.
     await target.end().catch(() => undefined)
   }
+}
+
+/**
+ * The stream into the target: changes batched by the applier; the position confirmed to the source
+ * and the lag move on only as batches return.
+ */
+function streamInto(
+  target: pg.Client,
+  slot: SyncSlot,
+  tracker: LagTracker
+): { applier: Applier; stream: ChangeStream; applied: () => bigint } {
+  let applied = slot.consistentPoint
+  const settle = (commits: AppliedCommit[]): void => {
+    for (const commit of commits) {
+      applied = commit.endLsn > applied ? commit.endLsn : applied
+      tracker.committed(commit.commitMs, commit.changed)
+    }
+    tracker.reached(applied, performance.now())
+  }
+  const applier = new Applier(target, slot.tables, settle)
+  const consume = async (item: StreamItem): Promise<void> => {
+    if (item.kind === 'change') {
+      applier.add(item.message, item.lsn)
+      if (applier.full) await applier.send()
+      return
+    }
+    // A keepalive: the source has sent everything before it, and all of it is to be on the target.
+    await applier.flush()
+    if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
+    tracker.reached(applied, performance.now())
+  }
+  const stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume, () =>
+    applier.send()
+  )
+  return { applier, stream, applied: () => applied }
 }
 
 function cutoverReason(tracker: LagTracker, settings: CutoverSettings, started: number): string | undefined {
@@ -145,26 +176,40 @@ async function probeSource(source: pg.Client): Promise<{ lsn: bigint; sourceMs: 
   return { lsn: recordBoundary(parseLsn(rows[0].lsn)), sourceMs: Number(rows[0].now_ms), runnerMs: performance.now() }
 }
 
+/**
+ * A probe holds the source's WAL insert position, and the source sends its changes only once they
+ * are flushed. WAL that no commit flushes (autovacuum's, a checkpoint's, a non-transactional
+ * message) stays in the source's buffers until the WAL writer fills a page or the background writer
+ * logs its next snapshot (every 15 s): a probe taken after it cannot be reached meanwhile, and a
+ * quiet source looked busy for up to half a minute. When the target has applied all the source sent
+ * and still lacks a probe, a transaction that only takes an ID commits with a local flush, which
+ * flushes all WAL before it. Decoding skips such a transaction: nothing of it reaches the target.
+ */
+async function flushSourceWal(source: pg.Client, log: Log): Promise<boolean> {
+  try {
+    await source.query('BEGIN; SET LOCAL synchronous_commit = local; SELECT pg_catalog.txid_current(); COMMIT')
+    return true
+  } catch (error) {
+    // A login whose transactions are read only, say: the wait then ends at the source's next flush.
+    await source.query('ROLLBACK').catch(() => undefined)
+    log.info(
+      `sync: the source refused the transaction that flushes its WAL (${(error as Error).message}): a quiet period may be seen up to 15 s late`
+    )
+    return false
+  }
+}
+
 /** The apply session: names qualified, no timeouts, and the triggers' role when the login may set it. */
 async function prepareApplySession(target: pg.Client, replicaRole: boolean, targetMajor: number): Promise<void> {
   await target.query(
-    [...writerSessionSettings(targetMajor), ...(replicaRole ? ['SET session_replication_role = replica'] : [])].join(
-      '; '
-    )
-  )
-}
-
-function applyFailure(error: unknown, item: StreamItem & { kind: 'change' }): unknown {
-  if (error instanceof MigrationError) return error
-  const message = item.message
-  const table =
-    'relation' in message && message.relation
-      ? ` to ${message.relation.schema}.${message.relation.name}`
-      : message.tag === 'truncate'
-        ? ` (TRUNCATE)`
-        : ''
-  return new MigrationError(
-    'sync-apply',
-    `applying a source change${table} at ${formatLsn(item.lsn)} to the target failed: ${(error as Error).message}`
+    [
+      ...writerSessionSettings(targetMajor),
+      // Values go in as literals: a backslash is a backslash.
+      'SET standard_conforming_strings = on',
+      // A sync cut short starts again from scratch, never from what the target kept: its commits need
+      // not wait for the disk. The cutover's own commits flush all of them before verify reads them.
+      'SET synchronous_commit = off',
+      ...(replicaRole ? ['SET session_replication_role = replica'] : [])
+    ].join('; ')
   )
 }

@@ -37,8 +37,8 @@ const PAUSE_AT = 2000
 const RESUME_AT = 200
 
 /**
- * The change stream of a slot, on the replication connection that created it. Items are applied one
- * at a time by `consume`, in order; `ended` rejects when the stream or `consume` fails and resolves
+ * The change stream of a slot, on the replication connection that created it. Items are handed to
+ * `consume` one at a time, in order, and `drain` runs each time none is left; `ended` rejects when the stream or `consume` fails and resolves
  * once stop() has ended it.
  */
 export class ChangeStream {
@@ -56,7 +56,9 @@ export class ChangeStream {
     slot: string,
     publication: string,
     start: bigint,
-    private readonly consume: (item: StreamItem) => Promise<void>
+    private readonly consume: (item: StreamItem) => Promise<void>,
+    /** Called whenever everything received so far has been consumed: the time to send what was batched. */
+    private readonly drain: () => Promise<void>
   ) {
     this.failed = new Promise<never>((_resolve, reject) => (this.fail = reject))
     this.failed.catch(() => undefined)
@@ -74,6 +76,11 @@ export class ChangeStream {
     )
     this.ended = Promise.race([replication, this.failed])
     this.ended.catch(() => undefined)
+  }
+
+  /** Everything the source has sent so far has been consumed. */
+  get drained(): boolean {
+    return this.queue.length === 0 && !this.pumping
   }
 
   /** Tells the source how far the target has durably applied; `ping` asks for a keepalive back at once. */
@@ -121,7 +128,12 @@ export class ChangeStream {
     if (this.pumping) return
     this.pumping = true
     try {
-      while (this.queue.length > 0 && !this.failure) {
+      while (!this.failure) {
+        if (this.queue.length === 0) {
+          await this.drain()
+          if (this.queue.length === 0) break
+          continue
+        }
         await this.consume(this.queue.shift() as StreamItem)
         if (this.paused && this.queue.length <= RESUME_AT) {
           this.paused = false

@@ -21,8 +21,24 @@ export interface SyncedTable {
   name: string
   schema: string
   table: string
-  /** Columns pgoutput sends (not dropped, not generated), with their type OIDs; `always`: GENERATED ALWAYS AS IDENTITY. */
-  columns: { name: string; type: number; always: boolean }[]
+  /**
+   * Columns pgoutput sends (not dropped, not generated), with their type OIDs and the type's schema
+   * and name (for casts; quoted by the action); `always`: GENERATED ALWAYS AS IDENTITY.
+   */
+  columns: SyncedColumn[]
+  /**
+   * A unique or exclusion index besides the replica identity's: updates of several rows in one
+   * statement could then collide where one at a time, in the source's order, did not.
+   */
+  otherUnique: boolean
+}
+
+export interface SyncedColumn {
+  name: string
+  type: number
+  typeSchema: string
+  typeName: string
+  always: boolean
 }
 
 /** The tables to publish, with their columns, read from `client` (inside the slot's snapshot). */
@@ -34,12 +50,18 @@ export async function readSyncedTables(client: pg.Client): Promise<SyncedTable[]
     name: string
     schema: string
     table: string
-    columns: { name: string; type: number; always: boolean }[] | null
+    columns: SyncedColumn[] | null
+    otherUnique: boolean
   }>(
     `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name, n.nspname AS schema, c.relname AS table,
-            (SELECT json_agg(json_build_object('name', a.attname, 'type', a.atttypid::int, 'always', a.attidentity = 'a') ORDER BY a.attnum)
-               FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns
+            (SELECT json_agg(json_build_object('name', a.attname, 'type', a.atttypid::int, 'typeSchema', tn.nspname,
+                                               'typeName', t.typname, 'always', a.attidentity = 'a') ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+               JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)
+                       AND NOT (CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END))
+              AS "otherUnique"
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE ${syncedTableCondition()}
       ORDER BY n.nspname, c.relname`

@@ -253,6 +253,52 @@ test('a target login that may set session_replication_role applies as a replica:
   expect(await leftovers(database)).toEqual([])
 })
 
+test('a source that goes quiet is cut over after cutover-idle-seconds, though its WAL and its ANALYZEs go on', async () => {
+  const database = await sourceDatabase('sync_quiet')
+  const writer = new Writer(ownerUrl(database))
+  await writer.warmedUp
+  const idleSeconds = 2
+  let writerDoneAt = 0
+  let cutoverAt = 0
+  // What a quiet production source still does: autovacuum's ANALYZE (a transaction of its own that
+  // the stream carries, empty, before 15) and WAL that no commit flushes (here a non-transactional
+  // message; autovacuum's pruning does the same), which the source sends only once the background
+  // writer's next snapshot (every 15 s) flushes it. Neither is a write to a table.
+  const maintenance = writer.running.then(async () => {
+    writerDoneAt = performance.now()
+    await withClient(ownerUrl(database), async (client) => {
+      for (let i = 0; i < 120 && !cutoverAt; i++) {
+        await client.query(`SELECT pg_catalog.pg_logical_emit_message(false, 'test', 'quiet')`)
+        if (i === 1 || i === 5) await client.query('ANALYZE app.accounts')
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+    })
+  })
+  const run = await runInProcess(migrate(database, { 'cutover-idle-seconds': String(idleSeconds) }), {
+    ...withClientOnPath,
+    onLine(line) {
+      if (line.startsWith('sync: caught up with the source')) writer.stopAfter(20)
+      if (line.startsWith('sync: cutover:')) cutoverAt = performance.now()
+    }
+  })
+  writer.stopAfter(0)
+  await maintenance
+  const sync = run.report.databases[0].sync
+  expect({ result: run.report.result, errors: run.errors, mismatches: run.report.mismatches }).toEqual({
+    result: 'passed',
+    errors: [],
+    mismatches: 0
+  })
+  // The run's own window starts at the writer's last commit, not at an ANALYZE after it...
+  const sinceWriterStopped = (cutoverAt - writerDoneAt) / 1000
+  expect(sync?.downtime?.waitingSeconds).toBeGreaterThan(sinceWriterStopped - 1)
+  // ...and the wait is the setting plus the probes' half-second ticks, not the next flush of the WAL.
+  expect(sync?.downtime?.waitingSeconds).toBeGreaterThanOrEqual(idleSeconds)
+  expect(sync?.downtime?.waitingSeconds).toBeLessThan(idleSeconds + 4)
+  expect(await tableDigests(testbed.targetSuperUrl(database))).toEqual(await tableDigests(ownerUrl(database)))
+  expect(await leftovers(database)).toEqual([])
+})
+
 test('a table without a primary key or replica identity is a blocker before anything is written', async () => {
   const database = await sourceDatabase(
     'sync_nokey',

@@ -1,0 +1,90 @@
+// The apply's SQL text without servers: identifiers quoted by the action from catalog names, values
+// as literals of the source's text (a quote doubled, a backslash left alone under
+// standard_conforming_strings), casts only where a VALUES list would lose the column's type.
+import {
+  deleteRows,
+  executeShape,
+  fullMatch,
+  insertRows,
+  insertShape,
+  updateRows,
+  updateShape
+} from '../../src/sync/statements.js'
+import type { SyncedTable } from '../../src/sync/tables.js'
+
+const table: SyncedTable = {
+  oid: 1,
+  name: 'ignored',
+  schema: 'a"b',
+  table: 'T',
+  otherUnique: false,
+  columns: [
+    { name: 'id', type: 23, typeSchema: 'pg_catalog', typeName: 'int4', always: false },
+    { name: 'select', type: 25, typeSchema: 'pg_catalog', typeName: 'text', always: false },
+    { name: 'bits', type: 1560, typeSchema: 'pg_catalog', typeName: 'bit', always: false }
+  ]
+}
+
+test('a multi-row insert keeps the rows in order, NULLs as NULL, quotes doubled and backslashes as they are', () => {
+  expect(
+    insertRows(
+      table,
+      ['id', 'select'],
+      [
+        { id: '1', select: "it's" },
+        { id: '2', select: null },
+        { id: '3', select: '\\x00' }
+      ]
+    )
+  ).toBe(
+    `INSERT INTO "a""b"."T" ("id", "select") OVERRIDING SYSTEM VALUE VALUES ('1', 'it''s'), ('2', NULL), ('3', '\\x00')`
+  )
+})
+
+test('deletes by a list of keys, one column or several', () => {
+  expect(deleteRows(table, ['id'], [{ id: '1' }, { id: '2' }])).toBe(`DELETE FROM "a""b"."T" WHERE "id" IN ('1', '2')`)
+  expect(deleteRows(table, ['id', 'select'], [{ id: '1', select: 'x' }])).toBe(
+    `DELETE FROM "a""b"."T" WHERE ("id", "select") IN (('1', 'x'))`
+  )
+})
+
+test('an update of several rows casts its VALUES to the column types, by the type names quoted here', () => {
+  expect(
+    updateRows(
+      table,
+      ['id'],
+      ['select', 'bits'],
+      [
+        { id: '1', select: 'a', bits: '101' },
+        { id: '2', select: null, bits: '1' }
+      ]
+    )
+  ).toBe(
+    `UPDATE "a""b"."T" AS u SET "select" = v.s0, "bits" = v.s1 FROM (VALUES ` +
+      `('1'::"pg_catalog"."int4", 'a'::"pg_catalog"."text", '101'::"pg_catalog"."bit"), ` +
+      `('2'::"pg_catalog"."int4", NULL::"pg_catalog"."text", '1'::"pg_catalog"."bit")) AS v (k0, s0, s1) WHERE u."id" = v.k0`
+  )
+  // One row needs no VALUES list: the literals take the columns' types.
+  expect(updateRows(table, ['id'], ['select'], [{ id: '1', select: 'a' }])).toBe(
+    `UPDATE "a""b"."T" SET "select" = 'a' WHERE "id" = '1'`
+  )
+})
+
+test('shapes carry placeholders, and their runs the literals; a changed key is found by its old value', () => {
+  const update = updateShape(table, ['id', 'select'], ['id'], { id: '9', select: 'x' }, { id: '1' })
+  expect(update).toEqual({
+    text: `UPDATE "a""b"."T" SET "id" = $1, "select" = $2 WHERE "id" = $3`,
+    values: ['9', 'x', '1']
+  })
+  expect(executeShape('pg_migrate_1', update.values)).toBe(`EXECUTE "pg_migrate_1"('9', 'x', '1')`)
+  expect(insertShape(table, ['id', 'select'], { id: '1', select: null }).text).toBe(
+    `INSERT INTO "a""b"."T" ("id", "select") OVERRIDING SYSTEM VALUE VALUES ($1, $2)`
+  )
+  expect(executeShape('s', ['1', null])).toBe(`EXECUTE "s"('1', NULL)`)
+})
+
+test('a REPLICA IDENTITY FULL row is found by the columns it carries, as text, one row only', () => {
+  expect(fullMatch(table, ['id', 'select', 'bits'], { id: '1', select: null, bits: undefined })).toBe(
+    `ctid = (SELECT ctid FROM "a""b"."T" WHERE "id"::text = '1'::text AND "select" IS NULL LIMIT 1)`
+  )
+})
