@@ -25,7 +25,20 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing node modules (npm ci on Node.js $node_version)"
-  PATH="$PWD/.testbed/node/bin:$PATH" npm ci --no-audit --no-fund
+  # mermaid-cli's puppeteer would download a browser of its own: the tests use Debian's chromium.
+  PATH="$PWD/.testbed/node/bin:$PATH" PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi
+
+# The summary's render test: cmark-gfm renders the markdown as GitHub does, and mermaid-cli draws
+# each chart in Debian's chromium (test/support/puppeteer.json points it there).
+if ! command -v chromium >/dev/null || ! command -v cmark-gfm >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing chromium and cmark-gfm (apt) for the summary's render test"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium cmark-gfm fonts-liberation >/dev/null
+  else
+    echo "the summary's render test needs chromium and cmark-gfm: apt-get install chromium cmark-gfm" >&2
+  fi
 fi
 
 if [ "$(id -u)" = 0 ] && ! id pgtest >/dev/null 2>&1; then

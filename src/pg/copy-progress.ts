@@ -98,7 +98,7 @@ export function logCopyProgress(request: {
   const started = (async () => {
     const [connection, rows] = await Promise.all([request.connect(), request.estimatedRows])
     if (stopped) return { watch: undefined, connection }
-    const lines = new ProgressLog(log, request.stage, request.timeline, rows > 0 ? rows : undefined)
+    const lines = new ProgressLog(log, request.stage, request.timeline, rows > 0 ? { rows } : {})
     return { watch: watchCopies(connection, request.command, (figures) => lines.update(figures), log), connection }
   })().catch((error: Error) => {
     log.debug(`no ${request.stage} progress: ${error.message}`)

@@ -5,7 +5,7 @@ test('one line at each quarter and every 30 s, never per sample; each line in th
   const { log, lines } = recordingLog()
   const timeline: ProgressSample[] = []
   let now = 0
-  const progress = new ProgressLog(log, 'dump', timeline, 1000, () => now)
+  const progress = new ProgressLog(log, 'dump', timeline, { rows: 1000 }, () => now)
   const at = (seconds: number, rows: number): void => {
     now = seconds * 1000
     progress.update({ rows, bytes: rows * 1024 })
@@ -31,7 +31,7 @@ test('one line at each quarter and every 30 s, never per sample; each line in th
 test('a quarter skipped between samples gives one line, not one per quarter', () => {
   const { log, lines } = recordingLog()
   let now = 0
-  const progress = new ProgressLog(log, 'dump', [], 100, () => now)
+  const progress = new ProgressLog(log, 'dump', [], { rows: 100 }, () => now)
   now = 1000
   progress.update({ rows: 80, bytes: 0 })
   now = 2000
