@@ -35,7 +35,7 @@ if ! command -v chromium >/dev/null || ! command -v cmark-gfm >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing chromium and cmark-gfm (apt) for the summary's render test"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium cmark-gfm fonts-liberation >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium cmark-gfm fonts-liberation fonts-noto-color-emoji >/dev/null
   else
     echo "the summary's render test needs chromium and cmark-gfm: apt-get install chromium cmark-gfm" >&2
   fi

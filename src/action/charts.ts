@@ -89,8 +89,8 @@ export function lagChart(samples: LagSample[] | undefined): string | undefined {
   const highest = Math.max(...samples.map((s) => s.lag))
   const number = (value: number): string => String(Math.round(value * 100) / 100)
   return mermaidBlock([
-    // The default theme draws the line too pale to read on white.
-    '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0969da"}}}}%%',
+    // Half the default height, so the chart sits in the text; the default line colour is too pale to read on white.
+    '%%{init: {"xyChart": {"height": 260}, "themeVariables": {"xyChart": {"plotColorPalette": "#0969da"}}}}%%',
     'xychart-beta',
     '    title "Lag behind the source"',
     `    x-axis "Seconds into the sync" ${number(samples[0].at)} --> ${number(Math.max(last, samples[0].at + 1))}`,

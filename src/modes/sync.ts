@@ -80,6 +80,7 @@ export async function openSync(
           slot,
           settings: inputs,
           replicaRole,
+          timeline: record.progressTimeline(),
           targetMajor: context.plan.target?.major ?? required(context.client, 'the client').major
         })
       )
@@ -107,7 +108,11 @@ export async function openSync(
       return stages.run(
         Stage.FingerprintSource,
         job.source,
-        () => fingerprintDatabase(() => connector.connect(source), fingerprintOptions(inputs, log, 'source')),
+        () =>
+          fingerprintDatabase(
+            () => connector.connect(source),
+            fingerprintOptions(inputs, log, 'source', undefined, record.progressTimeline())
+          ),
         false
       )
     },

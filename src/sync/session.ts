@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
+import { ProgressLog, type ProgressSample, type ProgressTotals } from '../base/progress.js'
 import type { RunScope } from '../base/scope.js'
 import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
@@ -30,6 +31,8 @@ export interface FollowRequest {
   /** Apply with session_replication_role = replica: the target's triggers and rules do not fire. */
   replicaRole: boolean
   targetMajor: number
+  /** Where the catch-up's progress samples go (the JSON report's timeline). */
+  timeline?: ProgressSample[]
 }
 
 /** What following the stream came to. */
@@ -82,11 +85,16 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     let reported = started
     let caughtUp = false
+    // The WAL to replay runs from the slot's start to the source's position now: it grows as the source writes.
+    const total: ProgressTotals = {}
+    const progress = new ProgressLog(log, 'catch-up', request.timeline ?? [], total)
     for (;;) {
       cancellation.throwIfCancelled()
       const now = await probeSource(probe)
       const lag = tracker.probed(now)
       stream.sendStatus(applied, true)
+      total.bytes = Number(now.lsn - slot.consistentPoint)
+      progress.update({ rows: changedRows(applier.counts), bytes: Number(applied - slot.consistentPoint) })
       if (!caughtUp && tracker.caughtUpSince(started)) {
         caughtUp = true
         log.info(`sync: caught up with the source (${applier.counts.transactions} transactions applied)`)
@@ -127,6 +135,11 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     // A transaction cut short is rolled back with the connection.
     await target.end().catch(() => undefined)
   }
+}
+
+/** Rows the replayed changes wrote: inserted, updated, deleted (a TRUNCATE counts none). */
+function changedRows(counts: ApplyCounts): number {
+  return counts.inserts + counts.updates + counts.deletes
 }
 
 function cutoverReason(tracker: LagTracker, settings: CutoverSettings, started: number): string | undefined {

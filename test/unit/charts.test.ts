@@ -82,7 +82,7 @@ test('the lag as a line over the seconds of the sync', () => {
     ])?.split('\n')
   ).toEqual([
     '```mermaid',
-    '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#0969da"}}}}%%',
+    '%%{init: {"xyChart": {"height": 260}, "themeVariables": {"xyChart": {"plotColorPalette": "#0969da"}}}}%%',
     'xychart-beta',
     '    title "Lag behind the source"',
     '    x-axis "Seconds into the sync" 0.5 --> 12',

@@ -1,4 +1,5 @@
 import type { Log } from '../../base/log.js'
+import type { ProgressSample } from '../../base/progress.js'
 import { writeManifest, type Manifest } from '../../artifact/manifest.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
@@ -22,6 +23,8 @@ export interface SourceFingerprintRequest {
   settings: ReadSettings
   /** Its filters: the fingerprint covers what moves. */
   job: Pick<DatabaseJob, 'scope'>
+  /** Where the checksums' progress samples go. */
+  timeline?: ProgressSample[]
 }
 
 const resolvedInSnapshot = new WeakMap<HeldSnapshot, Promise<ResolvedScope | undefined>>()
@@ -52,7 +55,7 @@ export async function fingerprintSource(request: SourceFingerprintRequest): Prom
   if (settings.verify === 'none') return undefined
   const scope = await scopeInSnapshot(snapshot, request.job)
   return fingerprintDatabase(() => connector.connect(source), {
-    ...fingerprintOptions(settings, log, 'source', snapshot.id),
+    ...fingerprintOptions(settings, log, 'source', snapshot.id, request.timeline),
     sequences,
     scope
   })

@@ -4,7 +4,7 @@ import type { Visibility } from '../../artifact/visibility.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
-import { progressReporter } from '../../tools/run-tool.js'
+import type { ProgressSample } from '../../base/progress.js'
 import { compareOnTarget, type Comparison } from '../../verify/compare.js'
 import {
   fingerprintDatabase,
@@ -12,6 +12,7 @@ import {
   type FingerprintOptions,
   type TableFingerprint
 } from '../../verify/fingerprint/index.js'
+import { checksumProgress } from '../../verify/fingerprint/progress.js'
 import { locateDifferingRows } from '../../verify/locate.js'
 import type { DatabaseJob } from '../../plan/plan.js'
 import { analyzeTarget } from './target.js'
@@ -31,14 +32,16 @@ export function fingerprintOptions(
   settings: ReadSettings,
   log: Log,
   side: 'source' | 'target',
-  snapshot?: string
+  snapshot?: string,
+  /** Where the checksums' progress samples go (the JSON report's timeline). */
+  timeline?: ProgressSample[]
 ): FingerprintOptions {
   return {
     level: settings.verify === 'counts' ? 'counts' : 'full',
     jobs: settings.jobs,
     snapshot,
     validationQueries: settings.validationQueries,
-    onProgress: progressReporter(log, `${side} tables checksummed`)
+    onProgress: checksumProgress(log, `${side} checksums`, timeline)
   }
 }
 
@@ -58,13 +61,14 @@ export async function verifyTarget(
     known?: TableFingerprint[]
     /** The target as the restore role, when the run restored as one: its own grants are not compared. */
     writer?: Endpoint
+    timeline?: ProgressSample[]
   },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
   const { connector, log, settings, target, source } = request
   // Read what the source's fingerprint covers: what moved, when filters chose it.
   const options = {
-    ...fingerprintOptions(settings, log, 'target'),
+    ...fingerprintOptions(settings, log, 'target', undefined, request.timeline),
     like: sourceFingerprint.tables,
     scope: sourceFingerprint.scope,
     known: request.known
@@ -102,7 +106,10 @@ export async function verifyBesideAnalyze(
   const { connector, log, stages, inputs } = context
   const verification = await stages.run(Stage.Verify, job.source, async () => {
     const [verified] = await Promise.all([
-      verifyTarget({ connector, log, settings: inputs, ...request }, sourceFingerprint),
+      verifyTarget(
+        { connector, log, settings: inputs, ...request, timeline: record.progressTimeline() },
+        sourceFingerprint
+      ),
       analyzeTarget(connector, request.writer ?? request.target)
     ])
     return verified
