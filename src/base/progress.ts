@@ -105,14 +105,19 @@ export class ProgressLog {
 export function progressLine(sample: ProgressSample): string {
   const percent = (done: number, total: number): string => ` (${Math.min(100, Math.round((100 * done) / total))}%)`
   const { totalRows, totalBytes } = sample
+  // A stage that moves no rows (a download) says bytes only.
+  const counted = totalRows !== undefined || sample.rows > 0
   const rows = totalRows
-    ? `${thousands(sample.rows)} of about ${count(totalRows, 'row')}${percent(sample.rows, totalRows)}`
-    : count(sample.rows, 'row')
+    ? `${thousands(sample.rows)} of about ${count(totalRows, 'row')}${percent(sample.rows, totalRows)}, `
+    : counted
+      ? `${count(sample.rows, 'row')}, `
+      : ''
+  const rowRate = counted ? `${count(sample.rowsPerSecond, 'row')}/s, ` : ''
   const bytes = totalBytes
     ? `${formatBytes(sample.bytes)} of ${formatBytes(totalBytes)}${percent(sample.bytes, totalBytes)}`
     : formatBytes(sample.bytes)
   const left = sample.secondsLeft !== undefined ? `; about ${duration(sample.secondsLeft)} left` : ''
-  return `${sample.stage}: ${rows}, ${bytes}; ${count(sample.rowsPerSecond, 'row')}/s, ${formatBytes(sample.bytesPerSecond)}/s${left}`
+  return `${sample.stage}: ${rows}${bytes}; ${rowRate}${formatBytes(sample.bytesPerSecond)}/s${left}`
 }
 
 function duration(seconds: number): string {

@@ -110,3 +110,18 @@ test('checksums: one line per quarter of the bytes, from the tables done, not on
   expect(lines).toHaveLength(3)
   expect(lines[2]).toMatch(/^source checksums: 1,000 rows, 1000 B of 1000 B \(100%\); /)
 })
+
+test('a stage that moves no rows (a download) says bytes only', () => {
+  expect(
+    progressLine({
+      stage: 'download',
+      at: 2,
+      rows: 0,
+      bytes: 1024 ** 2,
+      totalBytes: 4 * 1024 ** 2,
+      rowsPerSecond: 0,
+      bytesPerSecond: 512 * 1024,
+      secondsLeft: 6
+    })
+  ).toBe('download: 1.0 MiB of 4.0 MiB (25%); 512.0 KiB/s; about 6 s left')
+})
