@@ -1,15 +1,16 @@
 import type { MigrateInputs } from '../action/inputs.js'
 import type { DatabaseRecorder, Verification } from '../action/report.js'
+import { followIndexBuilds } from '../action/index-builds.js'
 import { Stage, within, type StageTimer } from '../action/stages.js'
 import { settledLater } from '../base/async.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
-import { indexedTableBytes, logCopyProgress, logIndexProgress } from '../pg/copy-progress.js'
+import { indexedTableBytes, logCopyProgress } from '../pg/copy-progress.js'
 import { holdSnapshot, nextTransactionId } from '../pg/snapshot.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { dataFileReader, followableTables, restoreBesideDump } from '../tools/follow.js'
 import { chooseCompression, compressionArgument, startDump } from '../tools/pg-dump.js'
-import { onIndexBuildsStart, type Restorer, type RestoreResult } from '../tools/pg-restore.js'
+import type { Restorer, RestoreResult } from '../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint } from '../verify/fingerprint/index.js'
 import { required, type ModeContext } from './context.js'
 import { resumeMigration } from './resume.js'
@@ -77,7 +78,7 @@ async function copyAndVerify(
   // Where the source's code runs (the restore, ANALYZE): the restore role once the target is ready.
   let writer = target
   let loadProgress: { stop(): Promise<void> } | undefined
-  let indexProgress: { stop(): Promise<void> } | undefined
+  let indexBuilds: ReturnType<typeof followIndexBuilds> | undefined
   // The dump, the restore beside it, the source checksums and the upload overlap: one log group for all.
   await log.group(`Dump and restore: ${job.source}`, async () => {
     writesBefore = await within(Stage.Dump, connector.withConnection(source, nextTransactionId))
@@ -111,7 +112,6 @@ async function copyAndVerify(
 
       // The restore beside the dump: it touches the target only once toc.dat is written.
       let restoreTimer: StageTimer | undefined
-      let indexTimer: StageTimer | undefined
       let createdTarget = false
       const restoring = restorerFor(context, client, target, dump.dir)
       restorer = restoring
@@ -144,14 +144,14 @@ async function copyAndVerify(
               estimatedRows: dump.estimatedRows,
               log
             })
-            onIndexBuildsStart(restoring, () => {
-              indexTimer = stages.begin(Stage.Indexes, job.source)
-              indexProgress = logIndexProgress({
-                connect: () => connector.connect(target),
-                timeline: record.progressTimeline(),
-                scannedBytes: connector.withConnection(source, indexedTableBytes),
-                log
-              })
+            indexBuilds = followIndexBuilds({
+              restorer: restoring,
+              stages,
+              database: job.source,
+              connect: () => connector.connect(target),
+              timeline: record.progressTimeline(),
+              scannedBytes: () => connector.withConnection(source, indexedTableBytes),
+              log
             })
           }
         })
@@ -212,18 +212,18 @@ async function copyAndVerify(
       }
 
       // The restore's own error explains more than a fingerprint it cut short.
-      const restored = await within(Stage.Restore, restore).catch((error: unknown) => {
+      const restored = await within(Stage.Restore, restore).catch(async (error: unknown) => {
         restoreTimer?.failed(error)
-        indexTimer?.failed(error)
+        await indexBuilds?.ended(error)
         throw error
       })
       restoreTimer?.ok()
-      indexTimer?.ok()
+      await indexBuilds?.ended()
       if (restored) record.restored(restored)
       await within(Stage.FingerprintSource, manifest)
     } finally {
       await loadProgress?.stop()
-      await indexProgress?.stop()
+      await indexBuilds?.ended(new Error('stopped'))
       await sourceFingerprint?.catch(() => undefined)
       await snapshot.close()
     }

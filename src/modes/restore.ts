@@ -1,6 +1,7 @@
 import type { RestoreModeInputs } from '../action/inputs.js'
 import type { DatabaseRecorder } from '../action/report.js'
 import { Stage, within } from '../action/stages.js'
+import { followIndexBuilds } from '../action/index-builds.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
 import type { DatabaseJob } from '../plan/plan.js'
 import { carryDatabaseSettings } from '../settings/database-settings.js'
@@ -65,8 +66,22 @@ export async function restoreDump(
           estimatedRows: rows,
           log
         })
+        // Without the source, the builds' total is unknown: their lines give the rate alone.
+        const indexBuilds = followIndexBuilds({
+          restorer,
+          stages,
+          database: job.source,
+          connect: () => connector.connect(target),
+          timeline: record.progressTimeline(),
+          log,
+          scannedBytes: async () => 0
+        })
         try {
           record.restored(await restoreDatabase(restorer))
+          await indexBuilds.ended()
+        } catch (error) {
+          await indexBuilds.ended(error)
+          throw error
         } finally {
           await progress.stop()
         }

@@ -282,6 +282,7 @@ describe('plan, validate, dump and restore', () => {
       'Plan',
       'Install PostgreSQL client',
       'Restore',
+      'Build indexes',
       'Verify'
     ])
     const { rows } = await testbed.query('target', target, `SELECT count(*)::int AS n FROM ${quoteIdent('shop')}.items`)
