@@ -191,7 +191,7 @@ function logViewProgress(
  */
 export async function indexedTableBytes(source: pg.Client): Promise<number> {
   const { rows } = await source.query<{ bytes: number }>(
-    `SELECT pg_catalog.coalesce(pg_catalog.sum(pg_catalog.pg_relation_size(i.indrelid)), 0)::pg_catalog.float8 AS bytes
+    `SELECT COALESCE(pg_catalog.sum(pg_catalog.pg_relation_size(i.indrelid)), 0)::pg_catalog.float8 AS bytes
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
        JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace

@@ -2,9 +2,9 @@
 // a COPY runs: they only grow, and a COPY that ends keeps counting.
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import { watchCopies, watchIndexBuilds, type CopyFigures } from '../../src/pg/copy-progress.js'
+import { indexedTableBytes, watchCopies, watchIndexBuilds, type CopyFigures } from '../../src/pg/copy-progress.js'
 import { recordingLog } from '../support/in-process.js'
-import { loadTestbed, uniqueName } from '../support/testbed.js'
+import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
 
 const testbed = loadTestbed()
 const db = uniqueName('copyprogress')
@@ -87,4 +87,7 @@ test('an index build: the table bytes it scanned, growing while it runs and kept
   expect(scanned).toEqual([...scanned].sort((a, b) => a - b))
   expect(scanned.at(-1)).toBeGreaterThan(0)
   expect(scanned.at(-1)).toBeLessThanOrEqual(tableBytes)
+  // The total the lines measure against: the table once for its one index (the database's only one).
+  const total = await withClient(testbed.sourceUrl(db), indexedTableBytes)
+  expect(total).toBe(tableBytes)
 })
