@@ -119,3 +119,10 @@ test('a sync: the stages with the catch-up and the cutover, and the lag over tim
   expect(catchUp?.rows).toBe(500)
   expect(run.report.databases[0].sync?.applied?.inserts).toBe(500)
 })
+
+test('a chart that does not parse fails the rendering', async () => {
+  const dir = path.join(OUT, 'broken')
+  fs.mkdirSync(dir)
+  const broken = '## x\n\n```mermaid\ngantt\n    dateFormat x\n    Dump :done, not-a-time, 5\n```\n'
+  await expect(renderSummary(broken, dir)).rejects.toThrow(/mmdc/)
+})

@@ -7,9 +7,24 @@ import path from 'node:path'
 import puppeteer from 'puppeteer'
 import { REPO_ROOT } from './servers.js'
 
-/** mermaid-cli's browser: Debian's chromium, no sandbox for root (CI runs as root). */
-export const PUPPETEER_CONFIG = path.join(REPO_ROOT, 'test', 'support', 'puppeteer.json')
 const MMDC = path.join(REPO_ROOT, 'node_modules', '.bin', 'mmdc')
+
+/** The machine's own browser: puppeteer downloads none (.puppeteerrc.json). Debian's chromium, or a runner's Chrome. */
+const BROWSERS = ['/usr/bin/chromium', '/usr/bin/google-chrome', '/usr/bin/chromium-browser']
+
+/**
+ * mermaid-cli's puppeteer settings, written into `dir`: the browser found, without the sandbox,
+ * which root cannot use (CI runs as root) and which only ever opens the test's own pages here.
+ * @param {string} dir
+ */
+function puppeteerConfig(dir) {
+  const executablePath = [process.env.PUPPETEER_EXECUTABLE_PATH, ...BROWSERS].find((p) => p && fs.existsSync(p))
+  if (!executablePath) throw new Error(`no browser for the render test: install chromium (${BROWSERS.join(', ')})`)
+  const config = { executablePath, args: ['--no-sandbox', '--disable-dev-shm-usage'] }
+  const file = path.join(dir, 'puppeteer.json')
+  fs.writeFileSync(file, JSON.stringify(config, null, 2) + '\n')
+  return { file, config }
+}
 
 /** A little of GitHub's look, so the picture reads like the job summary page. */
 const STYLE = `body { font: 14px -apple-system, "Segoe UI", "Liberation Sans", sans-serif; max-width: 980px; margin: 24px; color: #1f2328 }
@@ -23,8 +38,9 @@ img { max-width: 100%; display: block; margin: 12px 0 } code { background: #eff1
  */
 export async function renderSummary(markdown, dir) {
   fs.writeFileSync(path.join(dir, 'summary.md'), markdown)
+  const puppeteerSettings = puppeteerConfig(dir)
   // Exits non-zero when a chart does not parse; the markdown it writes points at one SVG per chart.
-  execFileSync(MMDC, ['-q', '-p', PUPPETEER_CONFIG, '-i', 'summary.md', '-o', 'rendered.md'], {
+  execFileSync(MMDC, ['-q', '-p', puppeteerSettings.file, '-i', 'summary.md', '-o', 'rendered.md'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -37,8 +53,7 @@ export async function renderSummary(markdown, dir) {
   const html = path.join(dir, 'summary.html')
   fs.writeFileSync(html, `<!doctype html><meta charset="utf-8"><style>${STYLE}</style>\n${body}`)
   const screenshot = path.join(dir, 'summary.png')
-  const config = JSON.parse(fs.readFileSync(PUPPETEER_CONFIG, 'utf8'))
-  const browser = await puppeteer.launch({ ...config, headless: true })
+  const browser = await puppeteer.launch({ ...puppeteerSettings.config, headless: true })
   try {
     const page = await browser.newPage()
     await page.setViewport({ width: 1040, height: 800 })
