@@ -28,12 +28,12 @@ export async function validateDatabase(
     ])
     const [sourceFingerprint, targetFingerprint] = await Promise.all([
       fingerprintDatabase(() => connector.connect(source), {
-        ...fingerprintOptions(inputs, log, 'source', sourceSnapshot.id),
+        ...fingerprintOptions(inputs, log, 'source', sourceSnapshot.id, record.progressTimeline()),
         textOnly,
         scope: job.scope
       }),
       fingerprintDatabase(() => connector.connect(target), {
-        ...fingerprintOptions(inputs, log, 'target', targetSnapshot.id),
+        ...fingerprintOptions(inputs, log, 'target', targetSnapshot.id, record.progressTimeline()),
         textOnly,
         scope: job.scope
       })

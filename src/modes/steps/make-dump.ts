@@ -52,7 +52,17 @@ async function dumpAndFingerprint(
       stages.run(
         Stage.FingerprintSource,
         job.source,
-        () => fingerprintSource({ connector, log, source, snapshot, sequences, settings: inputs, job }),
+        () =>
+          fingerprintSource({
+            connector,
+            log,
+            source,
+            snapshot,
+            sequences,
+            settings: inputs,
+            job,
+            timeline: record.progressTimeline()
+          }),
         false
       )
     )
