@@ -28,7 +28,7 @@ export function watchCopies(
   log: Log,
   everyMs = 1000
 ): { stop(): Promise<void> } {
-  const sql = `SELECT p.pid, p.relid::pg_catalog.text || ' ' || a.query_start::pg_catalog.text AS relid,
+  const sql = `SELECT p.pid, p.relid::pg_catalog.text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) a.query_start::pg_catalog.text AS relid,
                       p.tuples_processed::pg_catalog.float8 AS rows, p.bytes_processed::pg_catalog.float8 AS bytes
                  FROM pg_catalog.pg_stat_progress_copy p
                  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) p.pid
@@ -47,9 +47,9 @@ export function watchIndexBuilds(
   everyMs = 1000
 ): { stop(): Promise<void> } {
   // A plain CREATE INDEX shows index_relid 0: the statement's start tells one build from the next.
-  const sql = `SELECT p.pid, p.relid::pg_catalog.text || ' ' || a.query_start::pg_catalog.text AS relid,
+  const sql = `SELECT p.pid, p.relid::pg_catalog.text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) a.query_start::pg_catalog.text AS relid,
                       p.tuples_done::pg_catalog.float8 AS rows,
-                      p.blocks_done::pg_catalog.float8 * pg_catalog.current_setting('block_size')::pg_catalog.float8 AS bytes
+                      p.blocks_done::pg_catalog.float8 OPERATOR(pg_catalog.*) pg_catalog.current_setting('block_size')::pg_catalog.float8 AS bytes
                  FROM pg_catalog.pg_stat_progress_create_index p
                  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) p.pid
                 WHERE p.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()`
