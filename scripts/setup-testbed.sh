@@ -25,7 +25,28 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing node modules (npm ci on Node.js $node_version)"
-  PATH="$PWD/.testbed/node/bin:$PATH" npm ci --no-audit --no-fund
+  # mermaid-cli's puppeteer would download a browser of its own: the tests use Debian's chromium.
+  PATH="$PWD/.testbed/node/bin:$PATH" PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi
+
+# The summary's render test: cmark-gfm renders the markdown as GitHub does, and mermaid-cli draws
+# each chart in the machine's browser: Debian's chromium, or the Chrome a GitHub runner has.
+render_packages=()
+command -v cmark-gfm >/dev/null || render_packages+=(cmark-gfm)
+if ! command -v chromium >/dev/null && ! command -v google-chrome >/dev/null; then
+  render_packages+=(chromium fonts-liberation fonts-noto-color-emoji)
+fi
+if [ ${#render_packages[@]} -gt 0 ]; then
+  as_root=()
+  [ "$(id -u)" = 0 ] || as_root=(sudo -n)
+  if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then
+    echo "installing ${render_packages[*]} (apt) for the summary's render test"
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${render_packages[@]}" >/dev/null
+  else
+    echo "the summary's render test needs: apt-get install ${render_packages[*]}" >&2
+  fi
 fi
 
 if [ "$(id -u)" = 0 ] && ! id pgtest >/dev/null 2>&1; then

@@ -90,7 +90,9 @@ export async function run(runtime: Runtime): Promise<RunReport> {
     }
     const dump =
       inputs.mode === 'restore'
-        ? await stages.run(Stage.CheckDump, undefined, () => fetchDump(inputs, artifacts, log))
+        ? await stages.run(Stage.CheckDump, undefined, () =>
+            fetchDump(inputs, artifacts, log, (report.progress ??= []))
+          )
         : undefined
     const plan = await stages.run(Stage.Plan, undefined, () =>
       planMigration(

@@ -110,6 +110,8 @@ export interface RunReport {
   cancelled?: NodeJS.Signals
   /** The Civo database the target was resolved from, and what the run opened in its firewall. */
   civo?: CivoReport
+  /** Progress of the run's own long stages (restore mode's download), as the databases' `progress`. */
+  progress?: ProgressSample[]
 }
 
 export interface CivoReport {

@@ -11,6 +11,8 @@ export enum Stage {
   Dump = 'Dump',
   FingerprintSource = 'Checksum source',
   Restore = 'Restore',
+  /** Inside the restore: from its first index or constraint to its end. */
+  Indexes = 'Build indexes',
   UploadArtifact = 'Upload artifact',
   Sync = 'Sync',
   Cutover = 'Cutover',

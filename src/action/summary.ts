@@ -4,6 +4,7 @@ import type { SyncRecord } from '../sync/types.js'
 import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { DatabaseReport, RunReport, RunResult } from './report.js'
+import { lagChart, stagesChart } from './charts.js'
 import { civoLine } from './summary-civo.js'
 import { streamNote } from './summary-stream.js'
 
@@ -36,6 +37,8 @@ export function renderSummary(report: RunReport): string {
       blocks.push(
         `${inline(overlapping.join(', '))} ran side by side, so the stages' seconds add up to more than the run's ${report.durationSeconds} s.`
       )
+    const chart = stagesChart(report)
+    if (chart) blocks.push(chart)
   }
   if (report.civo) blocks.push(civoLine(report.civo, { inline, count }))
   if (report.artifact) blocks.push(`**Artifact:** ${artifactLine(report.artifact)}`)
@@ -133,6 +136,8 @@ function syncBlocks(sync: SyncRecord): string[] {
   if (sync.sequences !== undefined) lines.push(`Sequences set from the source at cutover: ${sync.sequences}.`)
   lines.push(`Replication slot and publication \`${sync.slot}\` on the source: dropped.`)
   const blocks = [lines.join('\n')]
+  const chart = lagChart(sync.lag)
+  if (chart) blocks.push(chart)
   if (sync.lag?.length)
     blocks.push(
       details(

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { MigrationError } from '../base/errors.js'
 import type { Log } from '../base/log.js'
+import type { ProgressSample } from '../base/progress.js'
 import { decryptFolder, isEncryptedDump, type AgeKey } from './encryption.js'
 import { MANIFEST_FILE, readVerifiedManifest, type Manifest } from './manifest.js'
 import type { ArtifactStore } from './store.js'
@@ -26,7 +27,9 @@ export interface DumpSource {
 export async function fetchDump(
   from: DumpSource,
   artifacts: ArtifactStore,
-  log: Log
+  log: Log,
+  /** Where the download's progress samples go. */
+  timeline: ProgressSample[] = []
 ): Promise<{ dir: string; manifest: Manifest }> {
   let dir = from.dumpPath
   if (!hasDump(dir)) {
@@ -37,7 +40,8 @@ export async function fetchDump(
         name: from.artifactName,
         destination: dir,
         runId: from.artifactRunId,
-        token: from.token
+        token: from.token,
+        progress: { log, timeline }
       })
       .catch((error: Error) => {
         throw new MigrationError('artifact-download', error.message)

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
 import { DefaultArtifactClient, type FindOptions } from '@actions/artifact'
+import { ProgressLog } from '../base/progress.js'
 import { artifactsUnavailable, downloadUnavailable } from './availability.js'
 import type { DownloadOptions, UploadedArtifact, UploadOptions, UploadSkipped } from './types.js'
 
@@ -59,11 +60,14 @@ export async function downloadDump(options: DownloadOptions): Promise<string> {
   }
 
   const destination = path.resolve(options.destination)
+  const progress = options.progress && watchDownload(destination, artifact.size, options.progress)
   let result
   try {
     result = await client.downloadArtifact(artifact.id, { ...find, path: destination, expectedHash: artifact.digest })
   } catch (error) {
     throw new Error(`downloading artifact "${name}" from ${where} failed: ${firstLine(error)}`)
+  } finally {
+    await progress?.stop()
   }
   // The library only reports a mismatch; a damaged dump must not be restored.
   if (result.digestMismatch) {
@@ -90,6 +94,40 @@ function findOptions(options: DownloadOptions): FindOptions | undefined {
   }
   return {
     findBy: { token: options.token, workflowRunId: options.runId, repositoryOwner: owner, repositoryName: repo }
+  }
+}
+
+/**
+ * The download's progress lines: the bytes written into `dir` so far against the artifact's size.
+ * The library reports no progress of its own; the dump is stored uncompressed, so the extracted
+ * bytes and the zip's keep step. A last look when it ends, so the log and the timeline close on it.
+ */
+function watchDownload(
+  dir: string,
+  size: number,
+  { log, timeline }: NonNullable<DownloadOptions['progress']>
+): { stop(): Promise<void> } {
+  const lines = new ProgressLog(log, 'download', timeline, size > 0 ? { bytes: size } : {})
+  let looking: Promise<void> = Promise.resolve()
+  const look = (): Promise<void> =>
+    (looking = looking.then(async () => {
+      const files = await listFiles(dir).catch(() => [])
+      const sizes = await Promise.all(
+        files.map((file) =>
+          fs.stat(file).then(
+            (s) => s.size,
+            () => 0
+          )
+        )
+      )
+      lines.update({ rows: 0, bytes: sizes.reduce((sum, bytes) => sum + bytes, 0) })
+    }))
+  const timer = setInterval(() => void look(), 1000)
+  return {
+    async stop() {
+      clearInterval(timer)
+      await look()
+    }
   }
 }
 

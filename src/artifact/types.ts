@@ -1,3 +1,6 @@
+import type { Log } from '../base/log.js'
+import type { ProgressSample } from '../base/progress.js'
+
 /** A dump stored as a workflow artifact. */
 export interface UploadedArtifact {
   id: number
@@ -41,4 +44,6 @@ export interface DownloadOptions {
   repository?: string
   /** Token with actions:read on `repository`, for another run's artifacts. */
   token?: string
+  /** Progress lines for the download (stage `download`), each also into `timeline`. */
+  progress?: { log: Log; timeline: ProgressSample[] }
 }

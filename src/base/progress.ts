@@ -11,6 +11,8 @@ export interface ProgressSample {
   bytes: number
   /** The stage's total rows when known beforehand (the source's estimate: `about`). */
   totalRows?: number
+  /** The stage's total bytes when known and no row total is (checksums: the tables' sizes). */
+  totalBytes?: number
   rowsPerSecond: number
   bytesPerSecond: number
   /** At the current rate; absent without a total. */
@@ -21,6 +23,15 @@ export interface ProgressSample {
 export interface ProgressFigures {
   rows: number
   bytes: number
+}
+
+/**
+ * What the stage will come to, when known beforehand: rows (the source's estimate), else bytes. The
+ * share, the quarters and the time left follow the rows when there is a row total.
+ */
+export interface ProgressTotals {
+  rows?: number
+  bytes?: number
 }
 
 /**
@@ -36,7 +47,7 @@ export class ProgressLog {
     private readonly log: Log,
     private readonly stage: string,
     private readonly timeline: ProgressSample[],
-    private readonly totalRows?: number,
+    private readonly total: ProgressTotals = {},
     private readonly clock: () => number = () => performance.now(),
     private readonly intervalSeconds = 30
   ) {
@@ -46,7 +57,8 @@ export class ProgressLog {
 
   update(figures: ProgressFigures): void {
     const now = this.clock()
-    const quarter = this.totalRows ? Math.min(4, Math.floor((4 * figures.rows) / this.totalRows)) : 0
+    const share = this.share(figures)
+    const quarter = share === undefined ? 0 : Math.min(4, Math.floor(4 * share))
     const due = (now - this.lastLine) / 1000 >= this.intervalSeconds
     if (quarter <= this.quarter && !due) return
     this.quarter = Math.max(this.quarter, quarter)
@@ -56,18 +68,34 @@ export class ProgressLog {
     this.log.info(progressLine(sample))
   }
 
+  /** How far the stage is, 0 to 1, by rows when their total is known, else by bytes. */
+  private share(figures: ProgressFigures): number | undefined {
+    const { rows, bytes } = this.total
+    if (rows) return figures.rows / rows
+    if (bytes) return figures.bytes / bytes
+    return undefined
+  }
+
   private sample(figures: ProgressFigures, seconds: number): ProgressSample {
     const rate = (n: number): number => (seconds > 0 ? Math.round(n / seconds) : 0)
     const rowsPerSecond = rate(figures.rows)
+    const bytesPerSecond = rate(figures.bytes)
+    const { rows: totalRows, bytes: totalBytes } = this.total
     const left =
-      this.totalRows !== undefined && rowsPerSecond > 0 ? (this.totalRows - figures.rows) / rowsPerSecond : undefined
+      totalRows !== undefined
+        ? rowsPerSecond > 0
+          ? (totalRows - figures.rows) / rowsPerSecond
+          : undefined
+        : totalBytes !== undefined && bytesPerSecond > 0
+          ? (totalBytes - figures.bytes) / bytesPerSecond
+          : undefined
     return {
       stage: this.stage,
       at: Math.round(seconds * 10) / 10,
       ...figures,
-      ...(this.totalRows !== undefined ? { totalRows: this.totalRows } : {}),
+      ...(totalRows !== undefined ? { totalRows } : totalBytes !== undefined ? { totalBytes } : {}),
       rowsPerSecond,
-      bytesPerSecond: rate(figures.bytes),
+      bytesPerSecond,
       ...(left !== undefined ? { secondsLeft: Math.max(0, Math.round(left)) } : {})
     }
   }
@@ -75,11 +103,21 @@ export class ProgressLog {
 
 /** `dump: 1,200,000 of about 4,800,000 rows (25%), 96.0 MiB; 40,000 rows/s, 3.2 MiB/s; about 1 min 30 s left` */
 export function progressLine(sample: ProgressSample): string {
-  const total = sample.totalRows
-  const share = total ? ` (${Math.min(100, Math.round((100 * sample.rows) / total))}%)` : ''
-  const done = total ? `${thousands(sample.rows)} of about ${count(total, 'row')}${share}` : count(sample.rows, 'row')
+  const percent = (done: number, total: number): string => ` (${Math.min(100, Math.round((100 * done) / total))}%)`
+  const { totalRows, totalBytes } = sample
+  // A stage that moves no rows (a download) says bytes only.
+  const counted = totalRows !== undefined || sample.rows > 0
+  const rows = totalRows
+    ? `${thousands(sample.rows)} of about ${count(totalRows, 'row')}${percent(sample.rows, totalRows)}, `
+    : counted
+      ? `${count(sample.rows, 'row')}, `
+      : ''
+  const rowRate = counted ? `${count(sample.rowsPerSecond, 'row')}/s, ` : ''
+  const bytes = totalBytes
+    ? `${formatBytes(sample.bytes)} of ${formatBytes(totalBytes)}${percent(sample.bytes, totalBytes)}`
+    : formatBytes(sample.bytes)
   const left = sample.secondsLeft !== undefined ? `; about ${duration(sample.secondsLeft)} left` : ''
-  return `${sample.stage}: ${done}, ${formatBytes(sample.bytes)}; ${count(sample.rowsPerSecond, 'row')}/s, ${formatBytes(sample.bytesPerSecond)}/s${left}`
+  return `${sample.stage}: ${rows}${bytes}; ${rowRate}${formatBytes(sample.bytesPerSecond)}/s${left}`
 }
 
 function duration(seconds: number): string {

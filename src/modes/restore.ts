@@ -1,4 +1,5 @@
 import type { DatabaseRecorder } from '../action/report.js'
+import { followIndexBuilds } from '../action/index-builds.js'
 import { Stage } from '../action/stages.js'
 import { logCopyProgress } from '../pg/copy-progress.js'
 import { restoreDatabase, type Restorer } from '../tools/pg-restore.js'
@@ -69,8 +70,22 @@ async function loadDump(
     estimatedRows: rows,
     log
   })
+  // Without the source, the builds' total is unknown: their lines give the rate alone.
+  const indexBuilds = followIndexBuilds({
+    restorer,
+    stages: means.stages,
+    database: job.database.source,
+    connect: () => connector.connect(job.target.endpoint),
+    timeline: record.progressTimeline(),
+    scannedBytes: async () => 0,
+    log
+  })
   try {
     record.restored(await restoreDatabase(restorer))
+    await indexBuilds.ended()
+  } catch (error) {
+    await indexBuilds.ended(error)
+    throw error
   } finally {
     await progress.stop()
   }

@@ -22,12 +22,12 @@ export async function validateDatabase(job: ValidateJob, record: DatabaseRecorde
     ])
     const [sourceFingerprint, targetFingerprint] = await Promise.all([
       fingerprintDatabase(() => connector.connect(source), {
-        ...fingerprintOptions(settings, log, 'source', sourceSnapshot.id),
+        ...fingerprintOptions(settings, log, 'source', sourceSnapshot.id, record.progressTimeline()),
         textOnly,
         scope: job.database.scope
       }),
       fingerprintDatabase(() => connector.connect(target), {
-        ...fingerprintOptions(settings, log, 'target', targetSnapshot.id),
+        ...fingerprintOptions(settings, log, 'target', targetSnapshot.id, record.progressTimeline()),
         textOnly,
         scope: job.database.scope
       })

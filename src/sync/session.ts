@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
 import type { Log } from '../base/log.js'
+import { ProgressLog, type ProgressSample, type ProgressTotals } from '../base/progress.js'
 import type { RunScope } from '../base/scope.js'
 import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
@@ -31,6 +32,8 @@ export interface FollowRequest {
   /** Apply with session_replication_role = replica: the target's triggers and rules do not fire. */
   replicaRole: boolean
   targetMajor: number
+  /** Where the catch-up's progress samples go (the JSON report's timeline). */
+  timeline: ProgressSample[]
 }
 
 /** What following the stream came to. */
@@ -73,6 +76,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     let reported = started
     let caughtUp = false
     let nudge = true
+    const progress = catchUpProgress(log, slot, request.timeline)
     for (;;) {
       cancellation.throwIfCancelled()
       const unreached = tracker.oldestUnreachedRunnerMs()
@@ -81,6 +85,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
       const now = await probeSource(probe)
       const lag = tracker.probed(now)
       stream.sendStatus(flow.applied(), true)
+      progress(now.lsn, flow.applied(), applier.counts)
       if (!caughtUp && tracker.caughtUpSince(started)) {
         caughtUp = true
         log.info(`sync: caught up with the source (${applier.counts.transactions} transactions applied)`)
@@ -158,6 +163,28 @@ function streamInto(
     applier.send()
   )
   return { applier, stream, applied: () => applied }
+}
+
+/**
+ * The catch-up's progress lines: the WAL replayed since the slot's start against the WAL up to the
+ * source's position now (a total that grows as the source writes), and the rows the changes wrote.
+ */
+function catchUpProgress(
+  log: Log,
+  slot: SyncSlot,
+  timeline: ProgressSample[]
+): (sourceLsn: bigint, applied: bigint, counts: ApplyCounts) => void {
+  const total: ProgressTotals = {}
+  const lines = new ProgressLog(log, 'catch-up', timeline, total)
+  return (sourceLsn, applied, counts) => {
+    total.bytes = Number(sourceLsn - slot.consistentPoint)
+    lines.update({ rows: changedRows(counts), bytes: Number(applied - slot.consistentPoint) })
+  }
+}
+
+/** Rows the replayed changes wrote: inserted, updated, deleted (a TRUNCATE counts none). */
+function changedRows(counts: ApplyCounts): number {
+  return counts.inserts + counts.updates + counts.deletes
 }
 
 function cutoverReason(tracker: LagTracker, settings: CutoverSettings, started: number): string | undefined {

@@ -37,6 +37,8 @@ export interface Restorer {
   passfile: Passfile
   dumpDir: string
   options: RestoreOptions
+  /** Sees every line pg_restore logs (--verbose), e.g. to time the index builds. */
+  onLine?: (line: string) => void
 }
 
 export interface RestoreResult {
@@ -65,6 +67,21 @@ let listFiles = 0
  * The name is quoted when pg_dump runs with --quote-all-identifiers, as the action's dumps do.
  */
 const PUBLIC_SCHEMA_AS_OWNER = /^\d+; \d+ \d+ (?:ACL|COMMENT) - SCHEMA (?:public|"public") /
+
+/** pg_restore --verbose starting an index, or a constraint that builds one or scans a table (post-data). */
+const INDEX_BUILD = /^pg_restore: creating (?:INDEX|CONSTRAINT|FK CONSTRAINT) /
+
+/** Calls `start` once, when the restore begins to build indexes: the Build indexes stage starts there. */
+export function onIndexBuildsStart(restorer: Restorer, start: () => void): void {
+  const before = restorer.onLine
+  let started = false
+  restorer.onLine = (line) => {
+    before?.(line)
+    if (started || !INDEX_BUILD.test(line)) return
+    started = true
+    start()
+  }
+}
 
 /** Triggers, and comments on them. */
 const TRIGGER_ENTRY = /^\d+; \d+ \d+ (?:COMMENT \S+ )?TRIGGER /
@@ -121,6 +138,7 @@ async function runPgRestore(
     await tools.run(client.programs.pg_restore, [...args, dumpDir], {
       env: clientEnvironment(endpoint, passfile),
       onLine(line) {
+        restorer.onLine?.(line)
         const table = tableDataDone(line, jobs)
         if (table) onTableData?.(table)
       }

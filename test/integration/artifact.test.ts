@@ -3,7 +3,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import * as fs from 'node:fs/promises'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import type { ProgressSample } from '../../src/base/progress.js'
 import { startArtifactServices, unzipEntries, type ArtifactServices } from '../support/artifact-service.js'
+import { recordingLog } from '../support/in-process.js'
 
 type ArtifactModule = typeof import('../../src/artifact/github-artifacts.js')
 
@@ -93,10 +95,19 @@ describe('uploadDump', () => {
     expect(create?.body).toMatchObject({ name: 'pg-dump', version: 7, expires_at: expect.any(String) })
   })
 
-  it('downloads it again in the same run', async () => {
+  it('downloads it again in the same run, with a progress line against the artifact size', async () => {
     const destination = path.join(work, 'same-run')
-    await expect(artifact.downloadDump({ name: 'pg-dump', destination })).resolves.toBe(destination)
+    const { log, lines } = recordingLog()
+    const timeline: ProgressSample[] = []
+    await expect(artifact.downloadDump({ name: 'pg-dump', destination, progress: { log, timeline } })).resolves.toBe(
+      destination
+    )
     expect(await readTree(destination)).toEqual(dumpFiles)
+    // The run ends with every byte on disk: the dump's files, against the zip that holds them.
+    const payload = Object.values(dumpFiles).reduce((sum, b) => sum + b.length, 0)
+    const size = 'size' in uploaded ? uploaded.size : 0
+    expect(timeline.at(-1)).toMatchObject({ stage: 'download', bytes: payload, totalBytes: size })
+    expect(lines.at(-1)).toMatch(/^download: 297\.\d KiB of 29\d\.\d KiB \(100%\); [\d.]+ [KM]iB\/s/)
   })
 
   it('downloads it from another run with a token', async () => {

@@ -110,7 +110,12 @@ describe('migrate', () => {
       result: 'passed',
       errors: []
     })
-    expect(run.report.stages.map((s) => [s.stage, s.status])).toEqual([
+    // The index builds start inside the restore, beside the checksums and the upload, in no fixed order with them.
+    const [indexes, others] = [
+      run.report.stages.filter((s) => s.stage === 'Build indexes'),
+      run.report.stages.filter((s) => s.stage !== 'Build indexes')
+    ]
+    expect(others.map((s) => [s.stage, s.status])).toEqual([
       ['Plan', 'ok'],
       ['Install PostgreSQL client', 'ok'],
       ['Dump', 'ok'],
@@ -119,12 +124,13 @@ describe('migrate', () => {
       ['Upload artifact', 'ok'],
       ['Verify', 'ok']
     ])
+    expect(indexes.map((s) => [s.stage, s.status])).toEqual([['Build indexes', 'ok']])
     // The log folds the way the stages ran: the dump, the restore beside it and the source checksums in one group.
     const groups = run.lines.filter((l) => l.startsWith('::group::')).map((l) => l.slice('::group::'.length))
     expect(groups).toEqual(['Plan', 'Install PostgreSQL client', `Dump and restore: ${db}`, `Verify: ${db}`])
     const copyGroup = run.lines.slice(run.lines.indexOf(`::group::Dump and restore: ${db}`))
     const copyLines = copyGroup.slice(0, copyGroup.indexOf('::endgroup::'))
-    for (const line of ['tables dumped: 1/1', `creating target database ${db}_ok`, 'source tables checksummed: 1/1'])
+    for (const line of ['tables dumped: 1/1', `creating target database ${db}_ok`, 'source checksums: 5,000 rows'])
       expect(copyLines).toContainEqual(expect.stringContaining(line))
     expect(run.outputs).toMatchObject({ result: 'passed', mismatches: '0', 'artifact-name': `pg-dump-${db}` })
     expect(store.uploads[0].files).toEqual(expect.arrayContaining(['manifest.json', 'toc.dat']))
@@ -133,7 +139,8 @@ describe('migrate', () => {
 
   test('pg_dump failing after the restore began: the target database it created is dropped again', async () => {
     const target = `${db}_dumpfail`
-    const run = await runInProcess(migrate(db, target), {
+    // The dump's copy step: its restore begins beside pg_dump (the stream's waits for the dump to end).
+    const run = await runInProcess(migrate(db, target, { 'copy-method': 'dump' }), {
       ...withClientOnPath,
       tools: onceTheSchemaIsRestored(() => {
         throw new MigrationError('tool-failed', 'pg_dump failed: server closed the connection unexpectedly')
@@ -153,7 +160,8 @@ describe('migrate', () => {
 
   test('cancelled while pg_dump runs and the restore has begun: nothing is left on the target', async () => {
     const target = `${db}_cancelled`
-    const run = await runInProcess(migrate(db, target), {
+    // The dump's copy step: its restore begins beside pg_dump (the stream's waits for the dump to end).
+    const run = await runInProcess(migrate(db, target, { 'copy-method': 'dump' }), {
       ...withClientOnPath,
       // As if pg_dump were still writing when the runner cancelled: stopped, not finished.
       tools: onceTheSchemaIsRestored((scope) => {
@@ -296,6 +304,7 @@ describe('plan, validate, dump and restore', () => {
       'Plan',
       'Install PostgreSQL client',
       'Restore',
+      'Build indexes',
       'Verify'
     ])
     const { rows } = await testbed.query('target', target, `SELECT count(*)::int AS n FROM ${quoteIdent('shop')}.items`)

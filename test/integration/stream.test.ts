@@ -231,6 +231,14 @@ describe('migrate over the stream', () => {
     )
   })
 
+  it('builds the indexes after the rows, a stage of its own inside the restore', () => {
+    type Timing = { stage: string; database?: string; status: string; start: number }
+    const stage = (name: string) => (run.report.stages as Timing[]).find((s) => s.stage === name)
+    const [restore, indexes] = [stage('Restore'), stage('Build indexes')]
+    expect({ status: indexes?.status, database: indexes?.database }).toEqual({ status: 'ok', database: source })
+    expect(indexes?.start ?? -1).toBeGreaterThanOrEqual(restore?.start ?? Infinity)
+  })
+
   it('writes no rows to the dump folder, and leaves it empty', async () => {
     const [database] = run.report.databases
     const { rows } = await testbed.query('source', source, `SELECT pg_database_size(current_database()) AS bytes`)

@@ -264,3 +264,42 @@ test('a skipped upload says skipped and why; overlapping stages are said to over
   expect(text).toContain('compared 1 table (1,234,567 rows)')
   expect(text).toContain('shop.order_lines 1,234,567 1,234,567 equal')
 })
+
+test('the stages chart follows the stage table; a sync adds the lag chart before its table of samples', () => {
+  const run: RunReport = {
+    ...failed,
+    result: 'passed',
+    error: undefined,
+    stages: [
+      { stage: Stage.Plan, start: 0, seconds: 1, status: 'ok' },
+      { stage: Stage.Sync, database: 'app_db', start: 1, seconds: 4, status: 'ok' }
+    ],
+    databases: [
+      {
+        ...failed.databases[0],
+        findings: [],
+        comparison: undefined,
+        sync: {
+          slot: 'pg_migrate_1',
+          triggers: 'replica-role',
+          cutover: 'when-idle',
+          lag: [
+            { at: 0.5, lag: 1 },
+            { at: 1, lag: 0 }
+          ]
+        }
+      }
+    ]
+  }
+  const markdown = renderSummary(run)
+  const [table, gantt, lag, samples] = [
+    '| Stage |',
+    '```mermaid\ngantt',
+    'xychart-beta',
+    'Lag over time (2 samples)'
+  ].map((part) => markdown.indexOf(part))
+  expect([table, gantt, lag, samples].every((at) => at >= 0)).toBe(true)
+  expect(table < gantt && gantt < lag && lag < samples).toBe(true)
+  // Outside GitHub the chart is a code block: the text around it still reads.
+  expect(visibleText(render(markdown))).toContain('Lag over time (2 samples)')
+})

@@ -2,10 +2,11 @@
 // following it (pg_restore, and COPY of the tables whose files it can read as they grow); beside the
 // rest of the load, the source fingerprinted in the snapshot, the manifest written, the dump uploaded.
 import type { DatabaseRecorder } from '../../action/report.js'
+import { followIndexBuilds, type IndexBuilds } from '../../action/index-builds.js'
 import { Stage, within, type StageTimer } from '../../action/stages.js'
 import { settledLater } from '../../base/async.js'
 import { asMigrationError } from '../../base/errors.js'
-import { logCopyProgress } from '../../pg/copy-progress.js'
+import { indexedTableBytes, logCopyProgress } from '../../pg/copy-progress.js'
 import { dataFileReader, followableTables, restoreBesideDump } from '../../tools/follow.js'
 import {
   chooseCompression,
@@ -38,6 +39,7 @@ class DumpAndLoad {
   private readonly restorer: Restorer
   private restoreTimer: StageTimer | undefined
   private loadProgress: { stop(): Promise<void> } | undefined
+  private indexBuilds: IndexBuilds | undefined
   private sourceFingerprint: Promise<Fingerprint | undefined> = Promise.resolve(undefined)
   private sequences: SequenceFingerprint[] = []
   private restore: Promise<RestoreResult | undefined> = Promise.resolve(undefined)
@@ -65,6 +67,7 @@ class DumpAndLoad {
       const restored = await within(Stage.Restore, restore)
       this.restoreTimer?.ok()
       this.restoreTimer = undefined
+      await this.indexBuilds?.ended()
       if (restored) this.record.restored(restored)
       await within(Stage.FingerprintSource, pending.manifest)
       const sourceFingerprint = await this.sourceFingerprint
@@ -78,6 +81,7 @@ class DumpAndLoad {
       throw await this.stopped(caught)
     } finally {
       await this.loadProgress?.stop()
+      await this.indexBuilds?.ended(new Error('stopped'))
       await this.sourceFingerprint.catch(() => undefined)
     }
   }
@@ -140,6 +144,15 @@ class DumpAndLoad {
       estimatedRows: dump.estimatedRows,
       log: means.log
     })
+    this.indexBuilds = followIndexBuilds({
+      restorer: this.restorer,
+      stages: means.stages,
+      database: job.database.source,
+      connect: () => means.connector.connect(job.target.endpoint),
+      timeline: record.progressTimeline(),
+      scannedBytes: () => means.connector.withConnection(job.source.endpoint, indexedTableBytes),
+      log: means.log
+    })
   }
 
   /** Beside the rest of the load: the source checksums in the dump's snapshot, the manifest, the upload. */
@@ -158,7 +171,8 @@ class DumpAndLoad {
             snapshot: held.snapshot,
             sequences: this.sequences,
             settings: job.settings,
-            job: job.database
+            job: job.database,
+            timeline: record.progressTimeline()
           }),
         false
       )
@@ -209,7 +223,9 @@ class DumpAndLoad {
     const leftAsItWas = dumpFailed || cancelled ? await this.writer.undo() : this.writer.state === 'untouched'
     if (cancelled) error.stage = leftAsItWas ? Stage.Dump : Stage.Restore
     const dropped = created && leftAsItWas ? '; the database it had created was dropped' : ''
-    this.restoreTimer?.failed(dumpFailed ? new Error(`stopped: the dump failed${dropped}`) : error)
+    const why = dumpFailed ? new Error(`stopped: the dump failed${dropped}`) : error
+    this.restoreTimer?.failed(why)
+    await this.indexBuilds?.ended(why)
     return error
   }
 }

@@ -41,7 +41,16 @@ async function dumpAndFingerprint(job: DumpOfJob, means: CopyMeans, record: Data
         Stage.FingerprintSource,
         job.database.source,
         () =>
-          fingerprintSource({ connector, log, source, snapshot, sequences, settings: job.settings, job: job.database }),
+          fingerprintSource({
+            connector,
+            log,
+            source,
+            snapshot,
+            sequences,
+            settings: job.settings,
+            job: job.database,
+            timeline: record.progressTimeline()
+          }),
         false
       )
     )

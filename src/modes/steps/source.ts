@@ -1,4 +1,5 @@
 import type { Log } from '../../base/log.js'
+import type { ProgressSample } from '../../base/progress.js'
 import { writeManifest, type Manifest } from '../../artifact/manifest.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
@@ -29,6 +30,8 @@ export interface SourceFingerprintRequest {
   job: Pick<DatabaseJob, 'scope'>
   /** Tables already checksummed in the snapshot (the stream hashed them in flight): not read again. */
   known?: TableFingerprint[]
+  /** Where the checksums' progress samples go (the JSON report's timeline). */
+  timeline: ProgressSample[]
 }
 
 const resolvedInSnapshot = new WeakMap<HeldSnapshot, Promise<ResolvedScope | undefined>>()
@@ -59,7 +62,7 @@ export async function fingerprintSource(request: SourceFingerprintRequest): Prom
   if (settings.verify === 'none') return undefined
   const scope = await scopeInSnapshot(snapshot, request.job)
   return fingerprintDatabase(() => connector.connect(source), {
-    ...fingerprintOptions(settings, log, 'source', snapshot.id),
+    ...fingerprintOptions(settings, log, 'source', snapshot.id, request.timeline),
     sequences,
     scope,
     known: request.known

@@ -4,10 +4,11 @@
 // hashed on the way, and pg_restore does the rest. Beside that rest, the source's fingerprint reads
 // what the stream did not hash (the catalog, sequences, tables hashed server-side).
 import type { DatabaseRecorder } from '../../action/report.js'
+import { followIndexBuilds, type IndexBuilds } from '../../action/index-builds.js'
 import { Stage, within, type StageTimer } from '../../action/stages.js'
 import { settledLater } from '../../base/async.js'
 import { asMigrationError } from '../../base/errors.js'
-import { logCopyProgress } from '../../pg/copy-progress.js'
+import { indexedTableBytes, logCopyProgress } from '../../pg/copy-progress.js'
 import { scopeSql } from '../../scope/sql.js'
 import { removeSchemaDump, startStreamCopy, streamedTables, type StreamResult } from '../../stream/step.js'
 import type { Restorer } from '../../tools/pg-restore.js'
@@ -30,6 +31,7 @@ class StreamAndLoad {
   private readonly restorer: Restorer
   private restoreTimer: StageTimer | undefined
   private loadProgress: { stop(): Promise<void> } | undefined
+  private indexBuilds: IndexBuilds | undefined
   private sourceFingerprint: Promise<Fingerprint | undefined> = Promise.resolve(undefined)
   private copied: Promise<unknown> = Promise.resolve()
 
@@ -72,6 +74,7 @@ class StreamAndLoad {
       const copied = await within(Stage.Restore, copy.copied)
       this.restoreTimer?.ok()
       this.restoreTimer = undefined
+      await this.indexBuilds?.ended()
       if (!copied) throw new Error('internal: the dump passed and the restore around the stream did not run')
       record.restored(copied.restored)
       const { streamed } = copied
@@ -96,6 +99,7 @@ class StreamAndLoad {
       throw await this.stopped(caught)
     } finally {
       await this.loadProgress?.stop()
+      await this.indexBuilds?.ended(new Error('stopped'))
       await this.sourceFingerprint.catch(() => undefined)
       removeSchemaDump(job.dumpFolder)
     }
@@ -112,6 +116,16 @@ class StreamAndLoad {
       stage: 'load',
       timeline: record.progressTimeline(),
       estimatedRows: Promise.resolve(0),
+      log: means.log
+    })
+    // pg_restore builds the indexes after the stream, in the rest of the restore (stream/restore.ts).
+    this.indexBuilds = followIndexBuilds({
+      restorer: this.restorer,
+      stages: means.stages,
+      database: job.database.source,
+      connect: () => means.connector.connect(job.target.endpoint),
+      timeline: record.progressTimeline(),
+      scannedBytes: () => means.connector.withConnection(job.source.endpoint, indexedTableBytes),
       log: means.log
     })
     return writer
@@ -133,7 +147,8 @@ class StreamAndLoad {
             sequences,
             settings: job.settings,
             job: job.database,
-            known: streamed.fingerprints
+            known: streamed.fingerprints,
+            timeline: record.progressTimeline()
           })
           record.sourceFingerprinted(fingerprint)
           return fingerprint
@@ -153,7 +168,9 @@ class StreamAndLoad {
     const leftAsItWas = dumpFailed || cancelled ? await this.writer.undo() : this.writer.state === 'untouched'
     if (cancelled) error.stage = leftAsItWas ? Stage.Dump : Stage.Restore
     const dropped = created && leftAsItWas ? '; the database it had created was dropped' : ''
-    this.restoreTimer?.failed(dumpFailed ? new Error(`stopped: the dump failed${dropped}`) : error)
+    const why = dumpFailed ? new Error(`stopped: the dump failed${dropped}`) : error
+    this.restoreTimer?.failed(why)
+    await this.indexBuilds?.ended(why)
     return error
   }
 }

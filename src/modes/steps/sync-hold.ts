@@ -38,7 +38,7 @@ export async function holdWithSync(job: MigrateJob, means: RunMeans, record: Dat
       ? 'sync: changes are applied with session_replication_role = replica, so the target fires no trigger for them'
       : `sync: the target login may not set session_replication_role, so the dump's triggers and rules are created at cutover`
   )
-  return new SyncHold(job, means, slot, sync, replicaRole)
+  return new SyncHold(job, means, record, slot, sync, replicaRole)
 }
 
 class SyncHold implements SourceHold {
@@ -53,6 +53,8 @@ class SyncHold implements SourceHold {
   constructor(
     private readonly job: MigrateJob,
     private readonly means: RunMeans,
+    /** Where the catch-up's and the checksums' progress samples go. */
+    private readonly record: DatabaseRecorder,
     private readonly slot: SyncSlot,
     private readonly sync: SyncRecord,
     private readonly replicaRole: boolean
@@ -82,7 +84,7 @@ class SyncHold implements SourceHold {
       () =>
         fingerprintDatabase(
           () => means.connector.connect(source),
-          fingerprintOptions(job.settings, means.log, 'source')
+          fingerprintOptions(job.settings, means.log, 'source', undefined, this.record.progressTimeline())
         ),
       false
     )
@@ -100,6 +102,7 @@ class SyncHold implements SourceHold {
         slot: this.slot,
         settings: job.settings,
         replicaRole: this.replicaRole,
+        timeline: this.record.progressTimeline(),
         targetMajor: job.target.major
       })
     )

@@ -4,7 +4,7 @@ import type { Visibility } from '../../artifact/visibility.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
-import { progressReporter } from '../../tools/run-tool.js'
+import type { ProgressSample } from '../../base/progress.js'
 import { compareOnTarget, type Comparison } from '../../verify/compare.js'
 import {
   fingerprintDatabase,
@@ -12,6 +12,7 @@ import {
   type FingerprintOptions,
   type TableFingerprint
 } from '../../verify/fingerprint/index.js'
+import { checksumProgress } from '../../verify/fingerprint/progress.js'
 import { locateDifferingRows } from '../../verify/locate.js'
 import type { DatabaseJob } from '../../plan/plan.js'
 import { analyzeTarget } from './target.js'
@@ -31,14 +32,16 @@ export function fingerprintOptions(
   settings: ReadSettings,
   log: Log,
   side: 'source' | 'target',
-  snapshot?: string
+  snapshot: string | undefined,
+  /** Where the checksums' progress samples go (the JSON report's timeline). */
+  timeline: ProgressSample[]
 ): FingerprintOptions {
   return {
     level: settings.verify === 'counts' ? 'counts' : 'full',
     jobs: settings.jobs,
     snapshot,
     validationQueries: settings.validationQueries,
-    onProgress: progressReporter(log, `${side} tables checksummed`)
+    onProgress: checksumProgress(log, `${side} checksums`, timeline)
   }
 }
 
@@ -62,14 +65,14 @@ export interface VerifyRequest {
  */
 async function verifyTarget(
   request: VerifyRequest,
-  means: { connector: Connector; log: Log },
+  means: { connector: Connector; log: Log; timeline: ProgressSample[] },
   sourceFingerprint: Fingerprint
 ): Promise<Verification> {
   const { connector, log } = means
   const { settings, target, source } = request
   // Read what the source's fingerprint covers: what moved, when filters chose it.
   const options = {
-    ...fingerprintOptions(settings, log, 'target'),
+    ...fingerprintOptions(settings, log, 'target', undefined, means.timeline),
     like: sourceFingerprint.tables,
     scope: sourceFingerprint.scope,
     known: request.known
@@ -101,7 +104,7 @@ export async function verifyBesideAnalyze(
   const database = request.database.source
   const verification = await stages.run(Stage.Verify, database, async () => {
     const [verified] = await Promise.all([
-      verifyTarget(request, means, sourceFingerprint),
+      verifyTarget(request, { ...means, timeline: record.progressTimeline() }, sourceFingerprint),
       analyzeTarget(connector, request.writer)
     ])
     return verified

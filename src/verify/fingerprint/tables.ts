@@ -15,7 +15,7 @@ import {
   rowHash
 } from './sql.js'
 import { COPY_DIGEST_MODULUS, CopyDigestStream, copyOutStatement, type BlockRange } from './copy-digest.js'
-import type { RowHash, TableFingerprint, VerifyLevel } from './types.js'
+import type { RowHash, TableFingerprint, TablesProgress, VerifyLevel } from './types.js'
 
 type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & {
   /** Live columns, sorted by columnsByName: the order rows are hashed in. */
@@ -189,12 +189,13 @@ export interface HashChoice {
 export async function fingerprintTables(
   sessions: pg.Client[],
   level: VerifyLevel,
-  onProgress?: (done: number, total: number, table: string) => void,
+  onProgress?: TablesProgress,
   options: HashChoice & { splitMinBytes?: number; scope?: ScopeSql; known?: TableFingerprint[] } = {}
 ): Promise<TableFingerprint[]> {
   const known = new Map((options.known ?? []).map((t) => [displayName(t.schema, t.name), t]))
   const listed = await listTables(sessions[0], options.scope)
   const tables = listed.filter((t) => !known.has(displayName(t.schema, t.name))).sort((a, b) => b.bytes - a.bytes)
+  const totalBytes = tables.reduce((sum, table) => sum + table.bytes, 0)
   const splitMinBytes = options.splitMinBytes ?? SPLIT_MIN_BYTES
   // One piece of work per table, or per block range of a big one; largest first.
   const queue = tables.flatMap((table): { done: TableInProgress; range?: BlockRange }[] => {
@@ -223,8 +224,10 @@ export async function fingerprintTables(
         throw error
       }
       if (done.parts.length < done.expected) continue
-      results.push(tableFingerprint(done.table, done.hash, done.parts))
-      onProgress?.(results.length, listed.length, displayName(done.table.schema, done.table.name))
+      const fingerprint = tableFingerprint(done.table, done.hash, done.parts)
+      results.push(fingerprint)
+      const figures = { rows: fingerprint.rows, bytes: done.table.bytes, totalBytes }
+      onProgress?.(results.length, listed.length, displayName(done.table.schema, done.table.name), figures)
     }
   }
   const settled = await Promise.allSettled(sessions.map(work))

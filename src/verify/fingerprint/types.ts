@@ -10,6 +10,17 @@ import type { ResolvedScope } from '../../scope/types.js'
 /** `full` checksums every row; `counts` only counts them (faster, finds lost rows but not changed ones). */
 export type VerifyLevel = 'full' | 'counts'
 
+/**
+ * After each table: how many are done of how many, the table, its rows and bytes (its main fork),
+ * and the bytes of every table this fingerprint reads.
+ */
+export type TablesProgress = (
+  done: number,
+  total: number,
+  table: string,
+  figures: { rows: number; bytes: number; totalBytes: number }
+) => void
+
 export interface FingerprintOptions {
   /** How closely table data is checked. */
   level: VerifyLevel
@@ -25,7 +36,7 @@ export interface FingerprintOptions {
   /** Per validation query; a query that runs longer fails (and is reported, not thrown). Default 300000. */
   queryTimeoutMs?: number
   /** Called after each table's checksum, largest tables first. */
-  onProgress?: (done: number, total: number, table: string) => void
+  onProgress?: TablesProgress
   /**
    * How each table was hashed on the other side (its fingerprint's tables): the same method is used
    * here, so the two checksums are comparable. Without it, the fastest portable method per table.
