@@ -63,7 +63,7 @@ async function copyAndFinish(
       settings: job.settings,
       writer: writer.endpoint,
       sourceFingerprint,
-      settingsFrom: { source: job.source.endpoint },
+      settingsFrom: { source: job.source.endpoint, fingerprint: sourceFingerprint },
       locateIn: job.source.endpoint,
       known: [],
       pending: copied.pending,

@@ -35,7 +35,7 @@ export async function restoreDump(job: RestoreJob, record: DatabaseRecorder, mea
         writer: restorer.endpoint,
         sourceFingerprint: job.settings.verify === 'none' ? undefined : dump.manifest.sourceFingerprint,
         // Not in the dump: the manifest's fingerprint holds them.
-        settingsFrom: { fingerprint: dump.manifest.sourceFingerprint },
+        settingsFrom: { source: null, fingerprint: dump.manifest.sourceFingerprint },
         locateIn: null,
         known: kept,
         pending: Promise.resolve(),

@@ -47,6 +47,7 @@ async function resume(job: MigrateJob, marker: RunMarker, record: DatabaseRecord
   const kept = await stages.run(Stage.Restore, job.database.source, () =>
     resumeLoad({ step, restorer, dump, from }, means, record)
   )
+  const sourceFingerprint = job.settings.verify === 'none' ? undefined : dump.manifest.sourceFingerprint
   await finishLoad(
     {
       database: job.database,
@@ -54,8 +55,8 @@ async function resume(job: MigrateJob, marker: RunMarker, record: DatabaseRecord
       settings: job.settings,
       // The restorer logs in as the restore role by now: ANALYZE runs as it.
       writer: restorer.endpoint,
-      sourceFingerprint: job.settings.verify === 'none' ? undefined : dump.manifest.sourceFingerprint,
-      settingsFrom: { source: job.source.endpoint },
+      sourceFingerprint,
+      settingsFrom: { source: job.source.endpoint, fingerprint: sourceFingerprint },
       locateIn: job.source.endpoint,
       known: kept,
       pending,

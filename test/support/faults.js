@@ -39,10 +39,11 @@ export async function startBlackhole() {
 }
 
 /**
- * A port that refuses connections (nothing listens) until `opensAfterMs`, then forwards every
- * connection to `to`: a server or pooler that is still starting when the run begins.
+ * A port that refuses connections (nothing listens) until `opensAfterMs`, or until `open()` when it
+ * is undefined, then forwards every connection to `to`: a server or pooler that is still starting
+ * when the run begins.
  * @param {{ host: string, port: number }} to
- * @param {number} opensAfterMs
+ * @param {number} [opensAfterMs]
  */
 export async function startLateProxy(to, opensAfterMs) {
   const port = await freePort()
@@ -62,19 +63,25 @@ export async function startLateProxy(to, opensAfterMs) {
     upstream.on('close', () => client.destroy())
   })
   let openedAt = 0
+  /** @type {() => void} */
+  let open = () => undefined
   const opened = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    open = () => {
+      if (openedAt || server.listening) return
       server.once('error', reject)
       server.listen(port, '127.0.0.1', () => {
         openedAt = Date.now()
         resolve(undefined)
       })
-    }, opensAfterMs)
+    }
+    if (opensAfterMs === undefined) return
+    const timer = setTimeout(open, opensAfterMs)
     server.once('close', () => clearTimeout(timer))
   })
   return {
     port,
     opened,
+    open: () => open(),
     openedAt: () => openedAt,
     forwarded: () => forwarded,
     close: () =>

@@ -21,10 +21,11 @@ export interface LoadedTarget {
   /** What verify compares the target with; undefined: verify none, ANALYZE only. */
   sourceFingerprint: Fingerprint | undefined
   /**
-   * Where the database's settings come from: the live source, read now, or the fingerprint that
-   * holds them (a dump's manifest, restore mode).
+   * Where the database's settings come from: the live source, read now, else the fingerprint that
+   * holds them (a dump's manifest, restore mode). What cannot be carried is noted on the fingerprint,
+   * so that verify expects it.
    */
-  settingsFrom: { source: Endpoint } | { fingerprint: Fingerprint | undefined }
+  settingsFrom: { source: Endpoint | null; fingerprint: Fingerprint | undefined }
   /** The live source, where the keys of differing rows are looked for; null in restore mode. */
   locateIn: Endpoint | null
   /** Target tables already read in this run whose rows have not changed since (a resume's kept tables). */
@@ -40,7 +41,13 @@ export async function finishLoad(loaded: LoadedTarget, means: RunMeans, record: 
   const { database, target, writer, sourceFingerprint } = loaded
   // Not in a dump made without --create; set after the restore, which some of them would change.
   if (carriesDatabaseSettings(database))
-    await within(Stage.Restore, carryDatabaseSettings(connector, log, target.endpoint, loaded.settingsFrom))
+    await within(
+      Stage.Restore,
+      carryDatabaseSettings(connector, log, target.endpoint, {
+        source: loaded.settingsFrom.source ?? undefined,
+        fingerprint: loaded.settingsFrom.fingerprint
+      })
+    )
   let verification: Verification | undefined
   if (!sourceFingerprint) await stages.run(Stage.Analyze, database.source, () => analyzeTarget(connector, writer))
   else
