@@ -20,6 +20,8 @@ var promises_ = __webpack_require__(51455);
 var external_node_path_ = __webpack_require__(76760);
 // EXTERNAL MODULE: ./node_modules/@actions/artifact/lib/artifact.js + 326 modules
 var lib_artifact = __webpack_require__(20584);
+// EXTERNAL MODULE: ./src/base/progress.ts
+var progress = __webpack_require__(88122);
 ;// CONCATENATED MODULE: ./src/artifact/availability.ts
 /**
  * Whether this run can use GitHub's artifact service, decided from the step's environment before
@@ -71,6 +73,7 @@ function downloadUnavailable(env, name) {
 }
 
 ;// CONCATENATED MODULE: ./src/artifact/github-artifacts.ts
+
 
 
 
@@ -130,12 +133,16 @@ async function downloadDump(options) {
         throw new Error(`looking up artifact "${name}" in ${where} failed: ${firstLine(error)}`);
     }
     const destination = external_node_path_.resolve(options.destination);
+    const progress = options.progress && watchDownload(destination, artifact.size, options.progress);
     let result;
     try {
         result = await client.downloadArtifact(artifact.id, { ...find, path: destination, expectedHash: artifact.digest });
     }
     catch (error) {
         throw new Error(`downloading artifact "${name}" from ${where} failed: ${firstLine(error)}`);
+    }
+    finally {
+        await progress?.stop();
     }
     // The library only reports a mismatch; a damaged dump must not be restored.
     if (result.digestMismatch) {
@@ -156,6 +163,27 @@ function findOptions(options) {
     }
     return {
         findBy: { token: options.token, workflowRunId: options.runId, repositoryOwner: owner, repositoryName: repo }
+    };
+}
+/**
+ * The download's progress lines: the bytes written into `dir` so far against the artifact's size.
+ * The library reports no progress of its own; the dump is stored uncompressed, so the extracted
+ * bytes and the zip's keep step. A last look when it ends, so the log and the timeline close on it.
+ */
+function watchDownload(dir, size, { log, timeline }) {
+    const lines = new progress/* ProgressLog */.q(log, 'download', timeline, size > 0 ? { bytes: size } : {});
+    let looking = Promise.resolve();
+    const look = () => (looking = looking.then(async () => {
+        const files = await listFiles(dir).catch(() => []);
+        const sizes = await Promise.all(files.map((file) => promises_.stat(file).then((s) => s.size, () => 0)));
+        lines.update({ rows: 0, bytes: sizes.reduce((sum, bytes) => sum + bytes, 0) });
+    }));
+    const timer = setInterval(() => void look(), 1000);
+    return {
+        async stop() {
+            clearInterval(timer);
+            await look();
+        }
     };
 }
 async function listFiles(dir) {
