@@ -2,11 +2,8 @@
 // following it (pg_restore, and COPY of the tables whose files it can read as they grow); beside the
 // rest of the load, the source fingerprinted in the snapshot, the manifest written, the dump uploaded.
 import type { DatabaseRecorder } from '../../action/report.js'
-import { followIndexBuilds, type IndexBuilds } from '../../action/index-builds.js'
-import { Stage, within, type StageTimer } from '../../action/stages.js'
+import { Stage, within } from '../../action/stages.js'
 import { settledLater } from '../../base/async.js'
-import { asMigrationError } from '../../base/errors.js'
-import { indexedTableBytes, logCopyProgress } from '../../pg/copy-progress.js'
 import { dataFileReader, followableTables, restoreBesideDump } from '../../tools/follow.js'
 import {
   chooseCompression,
@@ -20,6 +17,7 @@ import { fingerprintSequences, type Fingerprint, type SequenceFingerprint } from
 import type { CopyMeans, MigrateJob } from '../job.js'
 import { dumpRequestFor, restorerFor } from './client-requests.js'
 import type { Copied, CopyStep, HeldSource, TargetWriter } from './copy-step.js'
+import { LoadWatch } from './load-watch.js'
 import { fingerprintSource, writeDumpManifest } from './source.js'
 import { uploadDumpArtifact, uploadRequestFor } from './upload.js'
 
@@ -37,9 +35,7 @@ export const dumpAndLoad: CopyStep = {
 /** One run of the step: the dump, the load that follows it, and what it knows of both so far. */
 class DumpAndLoad {
   private readonly restorer: Restorer
-  private restoreTimer: StageTimer | undefined
-  private loadProgress: { stop(): Promise<void> } | undefined
-  private indexBuilds: IndexBuilds | undefined
+  private readonly watch: LoadWatch
   private sourceFingerprint: Promise<Fingerprint | undefined> = Promise.resolve(undefined)
   private sequences: SequenceFingerprint[] = []
   private restore: Promise<RestoreResult | undefined> = Promise.resolve(undefined)
@@ -52,6 +48,7 @@ class DumpAndLoad {
     private readonly record: DatabaseRecorder
   ) {
     this.restorer = restorerFor(job, means, job.dumpFolder)
+    this.watch = new LoadWatch(job, means, record)
     // sync: the sync's publication, and the triggers when the target would fire them for replayed changes, wait.
     this.restorer.options.holdBack = held.holdBack
   }
@@ -65,9 +62,7 @@ class DumpAndLoad {
       const pending = this.besideTheLoad(dumped)
       // The restore's own error explains more than a fingerprint it cut short.
       const restored = await within(Stage.Restore, restore)
-      this.restoreTimer?.ok()
-      this.restoreTimer = undefined
-      await this.indexBuilds?.ended()
+      await this.watch.loaded()
       if (restored) this.record.restored(restored)
       await within(Stage.FingerprintSource, pending.manifest)
       const sourceFingerprint = await this.sourceFingerprint
@@ -78,10 +73,11 @@ class DumpAndLoad {
         pending: pending.upload
       }
     } catch (caught) {
-      throw await this.stopped(caught)
+      // What the load says now only follows from the failure, which is reported.
+      await this.restore.catch(() => undefined)
+      throw await this.watch.stopped(caught, this.writer)
     } finally {
-      await this.loadProgress?.stop()
-      await this.indexBuilds?.ended(new Error('stopped'))
+      await this.watch.end()
       await this.sourceFingerprint.catch(() => undefined)
     }
   }
@@ -131,28 +127,9 @@ class DumpAndLoad {
     return { dump, restore }
   }
 
-  /** When the load begins: the target readied and the writer opened, the load's progress logged. */
+  /** When the load begins: the target readied and the writer opened, the load watched. */
   private async openTarget(dump: DumpRun): Promise<void> {
-    const { job, means, record } = this
-    this.restoreTimer = means.stages.begin(Stage.Restore, job.database.source)
-    await this.writer.open(this.restorer)
-    this.loadProgress = logCopyProgress({
-      connect: () => means.connector.connect(job.target.endpoint),
-      command: 'COPY FROM',
-      stage: 'load',
-      timeline: record.progressTimeline(),
-      estimatedRows: dump.estimatedRows,
-      log: means.log
-    })
-    this.indexBuilds = followIndexBuilds({
-      restorer: this.restorer,
-      stages: means.stages,
-      database: job.database.source,
-      connect: () => means.connector.connect(job.target.endpoint),
-      timeline: record.progressTimeline(),
-      scannedBytes: () => means.connector.withConnection(job.source.endpoint, indexedTableBytes),
-      log: means.log
-    })
+    await this.watch.begin(this.restorer, dump.estimatedRows, () => this.writer.open(this.restorer))
   }
 
   /** Beside the rest of the load: the source checksums in the dump's snapshot, the manifest, the upload. */
@@ -205,28 +182,6 @@ class DumpAndLoad {
       )
     )
     return { manifest, upload }
-  }
-
-  /**
-   * The copy stopped (failed or cancelled) before the target held a whole copy. A database this run
-   * created is dropped again; the stage the error names follows from what the target holds then: a
-   * target left as it was names the Dump, one that keeps part of a copy names the Restore.
-   */
-  private async stopped(caught: unknown): Promise<Error> {
-    const error = asMigrationError(caught)
-    // What the load says now only follows from the failure, which is reported.
-    await this.restore.catch(() => undefined)
-    const created = this.writer.state === 'created'
-    const dumpFailed = error.stage === Stage.Dump
-    const cancelled = this.means.cancellation.signal !== undefined
-    // A failed load into a database this run made is kept: its error and the hint (clean) say what to do.
-    const leftAsItWas = dumpFailed || cancelled ? await this.writer.undo() : this.writer.state === 'untouched'
-    if (cancelled) error.stage = leftAsItWas ? Stage.Dump : Stage.Restore
-    const dropped = created && leftAsItWas ? '; the database it had created was dropped' : ''
-    const why = dumpFailed ? new Error(`stopped: the dump failed${dropped}`) : error
-    this.restoreTimer?.failed(why)
-    await this.indexBuilds?.ended(why)
-    return error
   }
 }
 
