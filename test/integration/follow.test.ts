@@ -93,7 +93,8 @@ describe('the restore follows the dump', () => {
 
   // An uncompressed dump, followed: what compression none gives too.
   test('with nothing uploaded, auto leaves the dump uncompressed, and says why', async () => {
-    const run = await migrate(db, `${db}_plain`, { 'upload-artifact': 'false' })
+    // The dump path asked for: with nothing uploaded, copy-method auto would stream the rows instead.
+    const run = await migrate(db, `${db}_plain`, { 'upload-artifact': 'false', 'copy-method': 'dump' })
     expect(run.stdout).toMatch(/compression: none \(the dump is not uploaded, and .* free holds it uncompressed\)/)
     expect(run.stdout).toContain('--compress=0')
     expect(run.report.databases[0].restore.followed).toHaveLength(2)
