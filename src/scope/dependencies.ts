@@ -118,12 +118,24 @@ async function readDependencies(
   sql: ScopeSql,
   options: { readRows: boolean }
 ): Promise<{ prerequisites: Prerequisites; unmet: UnmetDependency[] }> {
-  const describe = (classid: string, objid: string, subid: string): string =>
-    `CASE WHEN ${classid} ${eq} ${regclass('pg_rewrite')}
+  const { rows } = await client.query<DependencyRow>(dependenciesQuery(sql))
+  const { prerequisites, unmet } = classifyDependencies(rows)
+  if (options.readRows) unmet.push(...(await foreignKeysWithoutRows(client, sql)))
+  return { prerequisites, unmet }
+}
+
+/** SQL: an object in words; a rule by its relation (a view's needs are its _RETURN rule's, and the user wrote the view). */
+const describeObject = (classid: string, objid: string, subid: string): string =>
+  `CASE WHEN ${classid} ${eq} ${regclass('pg_rewrite')}
        THEN (SELECT pg_catalog.pg_describe_object(${regclass('pg_class')}, r.ev_class, 0) FROM pg_catalog.pg_rewrite r WHERE r.oid ${eq} ${objid})
        ELSE pg_catalog.pg_describe_object(${classid}, ${objid}, ${subid}) END`
-  const { rows } = await client.query<DependencyRow>(
-    `WITH needs AS (
+
+/**
+ * SQL: each moving object's need of one that does not move, with what the run can do about it:
+ * a schema or extension it can make first, a foreign key named by both tables, anything else in words.
+ */
+function dependenciesQuery(sql: ScopeSql): string {
+  return `WITH needs AS (
        SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid
          FROM pg_catalog.pg_depend d
         WHERE d.deptype ${eq} 'n' AND d.refobjid >= ${FIRST_NORMAL_OID}
@@ -142,7 +154,7 @@ async function readDependencies(
                  ELSE 'other' END AS kind,
             CASE WHEN k.contype ${eq} 'f'
                  THEN pg_catalog.format('foreign key %s on %s', pg_catalog.quote_ident(k.conname), k.conrelid::pg_catalog.regclass)
-                 ELSE ${describe('u.classid', 'u.objid', 'u.objsubid')} END AS dependent,
+                 ELSE ${describeObject('u.classid', 'u.objid', 'u.objsubid')} END AS dependent,
             CASE WHEN k.contype ${eq} 'f' THEN k.confrelid::pg_catalog.regclass::text
                  ELSE pg_catalog.pg_describe_object(u.refclassid, u.refobjid, 0) END AS needed,
             COALESCE(x.extname, CASE WHEN u.refclassid ${eq} ${regclass('pg_namespace')}
@@ -159,7 +171,10 @@ async function readDependencies(
          CASE WHEN k.contype ${eq} 'f' THEN ${regclass('pg_class')} ELSE u.refclassid END,
          CASE WHEN k.contype ${eq} 'f' THEN k.confrelid ELSE u.refobjid END, 0) a
       ORDER BY 1, 2, 3`
-  )
+}
+
+/** Schemas and extensions the run creates before the restore; the rest is unmet. */
+function classifyDependencies(rows: DependencyRow[]): { prerequisites: Prerequisites; unmet: UnmetDependency[] } {
   const prerequisites: Prerequisites = { schemas: [], extensions: [] }
   const unmet: UnmetDependency[] = []
   for (const row of rows) {
@@ -181,7 +196,6 @@ async function readDependencies(
       unmet.push({ kind: 'dependency', message: `${row.dependent} needs ${row.needed}, which does not move`, needed })
     }
   }
-  if (options.readRows) unmet.push(...(await foreignKeysWithoutRows(client, sql)))
   return { prerequisites, unmet }
 }
 

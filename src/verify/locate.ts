@@ -107,19 +107,10 @@ async function describeSide(client: pg.Client, table: TableFingerprint): Promise
   const tuple = ordered.length === 1 ? ordered[0] : `ROW(${ordered.join(', ')})`
   const keyText = `ARRAY[${key.map((column) => `r.${quoteIdent(column.name)}::text`).join(', ')}]`
   const orderBy = ordered.join(', ')
-
-  const where = (range: Range): { sql: string; values: string[] } => {
-    const values: string[] = []
-    const bound = (operator: string, keyValues: string[]): string => {
-      const placeholders = keyValues.map((value, index) => {
-        values.push(value)
-        return `$${values.length}::${key[index].type}`
-      })
-      return `${tuple} ${operator} ${placeholders.length === 1 ? placeholders[0] : `ROW(${placeholders.join(', ')})`}`
-    }
-    const conditions = [range.low && bound('>=', range.low), range.high && bound('<', range.high)].filter(Boolean)
-    return { sql: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', values }
-  }
+  const where = rangeFilter(
+    tuple,
+    key.map((column) => column.type)
+  )
 
   return {
     async summarise(range) {
@@ -146,6 +137,25 @@ async function describeSide(client: pg.Client, table: TableFingerprint): Promise
       )
       return new Map(rows.map((row) => [showKey(row.key), row.hash]))
     }
+  }
+}
+
+/**
+ * SQL: the WHERE clause of a key range, compared as `tuple` (the ordered key) is, with its bounds
+ * as parameters cast to the key columns' types.
+ */
+function rangeFilter(tuple: string, keyTypes: string[]): (range: Range) => { sql: string; values: string[] } {
+  return (range) => {
+    const values: string[] = []
+    const bound = (operator: string, keyValues: string[]): string => {
+      const placeholders = keyValues.map((value, index) => {
+        values.push(value)
+        return `$${values.length}::${keyTypes[index]}`
+      })
+      return `${tuple} ${operator} ${placeholders.length === 1 ? placeholders[0] : `ROW(${placeholders.join(', ')})`}`
+    }
+    const conditions = [range.low && bound('>=', range.low), range.high && bound('<', range.high)].filter(Boolean)
+    return { sql: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', values }
   }
 }
 
