@@ -47,6 +47,8 @@ function migrate(target: string, dumpPath: string, extra: Record<string, string>
     'target-url': testbed.targetUrl(target),
     jobs: '2',
     'upload-artifact': 'false',
+    // Resumed from the dump the broken run left: with nothing uploaded, auto would stream and keep none.
+    'copy-method': 'dump',
     'dump-path': dumpPath,
     ...extra
   }
@@ -127,6 +129,28 @@ test('after a failed index build, fixed on the target, resume keeps every table 
     `SELECT 1 FROM pg_namespace WHERE nspname = '_pg_migrate_action'`
   )
   expect(rowCount).toBe(0)
+})
+
+test('the stream leaves no dump: its hint to resume is followed from a new dump, and every complete table is kept', async () => {
+  const target = uniqueName('streamed')
+  const dumpPath = path.join(scratch, uniqueName('dump'))
+  await testbed.createTargetDatabase(target)
+  const allow = await refuseSortsOnDisk(target)
+  const streamed = { 'copy-method': 'stream' }
+  const broken = await runInProcess(migrate(target, dumpPath, streamed), { env })
+  expect(broken.report.databases[0].error).toMatchObject({ stage: 'Restore' })
+  expect(broken.errors.at(-1)).toMatch(/if-target-not-empty: resume/)
+  await allow()
+
+  const resumed = await runInProcess(migrate(target, dumpPath, { ...streamed, 'if-target-not-empty': 'resume' }), {
+    env
+  })
+  expect(outcome(resumed)).toEqual({ result: 'passed', errors: [], verified: true })
+  expect(resumed.report.databases[0].resume).toMatchObject({
+    dump: 'new',
+    kept: ['public.customers', 'public.empty_one', 'public.notes'],
+    reloaded: []
+  })
 })
 
 describe('restore from a dump made by mode: dump', () => {
