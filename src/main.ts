@@ -14,7 +14,7 @@ import { Stage, Stages } from './action/stages.js'
 import { renderSummary } from './action/summary.js'
 import { fetchDump } from './artifact/fetch-dump.js'
 import { githubArtifactStore, type ArtifactStore } from './artifact/store.js'
-import { repositoryVisibility } from './artifact/visibility.js'
+import { repositoryVisibility, type Visibility } from './artifact/visibility.js'
 import type { Cancellation } from './base/cancellation.js'
 import { asMigrationError } from './base/errors.js'
 import type { RunScope } from './base/scope.js'
@@ -52,6 +52,25 @@ export interface Runtime {
   artifacts?: ArtifactStore
 }
 
+/** The run's means, set before its inputs are read. */
+interface RunContext {
+  runtime: Runtime
+  visibility: Visibility
+  runner: ActionRunner
+  scope: RunScope
+  report: RunReport
+  stages: Stages
+  passfile: Passfile
+}
+
+/** What the run learns on its way that its failure, its hints and its results are written with. */
+interface RunState {
+  reportPath: string
+  failOnMismatch: boolean
+  hints: HintContext
+  closeAccess?: CloseAccess
+}
+
 /**
  * The action: inputs → target → plan → client → each database's job → report. The report, the
  * outputs and the job summary are written in every outcome, before the step is failed.
@@ -66,102 +85,124 @@ export async function run(runtime: Runtime): Promise<RunReport> {
   const stages = new Stages(report.stages, log)
   const started = performance.now()
   const temp = runner.env.RUNNER_TEMP || os.tmpdir()
-  let reportPath = path.join(temp, 'pg-migrate-report.json')
+  const state: RunState = { reportPath: path.join(temp, 'pg-migrate-report.json'), failOnMismatch: true, hints: {} }
   const passfile = new Passfile(temp)
-  const hints: HintContext = {}
-  let failOnMismatch = true
-  let closeAccess: CloseAccess | undefined
   report.visibility = visibility
+  const context: RunContext = { runtime, visibility, runner, scope, report, stages, passfile }
   try {
-    const inputs = getInputs(runner)
-    runner.forgetInputs(SECRET_INPUTS)
-    report.mode = inputs.mode
-    reportPath = inputs.reportPath
-    failOnMismatch = 'failOnMismatch' in inputs ? inputs.failOnMismatch : true
-    // plan and validate write nothing anywhere: their sessions are made unable to.
-    const connector = new Connector(scope, { readOnly: inputs.mode === 'plan' || inputs.mode === 'validate' })
-    const artifacts = runtime.artifacts ?? githubArtifactStore()
-
-    const target = await resolveTarget(inputs, stages, scope, connector)
-    if (isCivoEndpoint(target) && 'target' in inputs && 'civo' in inputs.target) {
-      hints.civo = { ref: target.civo, port: target.port, firewall: Boolean(inputs.target.firewall) }
-      const onClose = (close: CloseAccess) => (closeAccess = close)
-      await admitRunner(inputs.target, target, { stages, scope, env: runner.env, report, onClose })
-    }
-    const dump =
-      inputs.mode === 'restore'
-        ? await stages.run(Stage.CheckDump, undefined, () =>
-            fetchDump(inputs, artifacts, log, (report.progress ??= []))
-          )
-        : undefined
-    const plan = await stages.run(Stage.Plan, undefined, () =>
-      planMigration(
-        planRequestFor(inputs, { endpoint: target, fromCivo: isCivoEndpoint(target) }, dump?.manifest),
-        connector,
-        log
-      )
-    )
-    const exposure = artifactExposure(report.visibility, {
-      uploads: 'uploadArtifact' in inputs && inputs.uploadArtifact,
-      encrypted: 'encryptionKey' in inputs && inputs.encryptionKey !== undefined
-    })
-    if (exposure) for (const job of plan.jobs) job.findings.push(exposure)
-    recordPlan(report, plan)
-    logFindings(log, plan)
-    const blocked = blockedBy(plan)
-    if (blocked) throw blocked
-    if (inputs.mode === 'plan') {
+    const planned = await planRun(context, state)
+    if (planned.inputs.mode === 'plan') {
       report.result = 'planned'
       return report
     }
-
-    const requirement = plan.client
-    const client = requirement
-      ? await stages.run(Stage.InstallClient, undefined, () =>
-          installClient(requirement, {
-            downloadTemplate: 'clientDownloadUrl' in inputs ? inputs.clientDownloadUrl : '',
-            env: runner.env,
-            log
-          })
-        )
-      : undefined
-    if (client) {
-      report.clientVersion = client.version
-      runner.addPath(client.binDir)
-    }
-    report.dumpPath = dump?.dir ?? ('dumpPath' in inputs ? inputs.dumpPath : undefined)
-    const means: RunMeans = { connector, stages, log, artifacts, cancellation, visibility: report.visibility }
-    const programs = client && { client, runner: runtime.tools?.(scope) ?? new ProcessRunner(scope), passfile }
-    const jobs = modeJobs(inputs, plan, { source: 'source' in inputs ? inputs.source : undefined, target }, means, {
-      programs,
-      dump: dump && { dumpFolder: dump.dir, manifest: dump.manifest },
-      env: runner.env
-    })
-    for (const [index, job] of jobs.entries()) {
-      const record = new DatabaseRecorder(report.databases[index], report)
-      await job(record).catch((caught: unknown) => {
-        const error = asMigrationError(caught)
-        record.failed(error, hintFor(error, { ...hints, targetTouched: record.report.targetTouched }))
-        log.info(`${plan.jobs[index].source}: ${error.stage ?? 'run'} failed`)
-      })
-      if (cancellation.signal) break
-    }
-    cancellation.throwIfCancelled()
-    conclude(report, failOnMismatch, log)
+    await runJobs(context, state, planned)
   } catch (caught) {
-    recordFailure(report, asMigrationError(caught), cancellation, hints)
+    recordFailure(report, asMigrationError(caught), cancellation, state.hints)
     log.debug(asMigrationError(caught).stack ?? '')
   } finally {
     passfile.remove()
     // Before the results: the summary says how long the runner was admitted.
-    await closeAccess?.()
+    await state.closeAccess?.()
     report.durationSeconds = Math.round((performance.now() - started) / 10) / 100
-    await writeResults(runner, report, reportPath)
-    const lines = failureLines(report, failOnMismatch)
+    await writeResults(runner, report, state.reportPath)
+    const lines = failureLines(report, state.failOnMismatch)
     for (const line of lines.slice(0, -1)) log.error(line)
     if (lines.length > 0) runner.setFailed(lines[lines.length - 1])
   }
   return report
+}
+
+/** What the plan leaves the jobs: the inputs, the servers, the dump a restore reads, the plan. */
+interface PlannedRun {
+  inputs: ActionInputs
+  connector: Connector
+  artifacts: ArtifactStore
+  target: Endpoint | undefined
+  dump: { dir: string; manifest: CheckedDump['manifest'] } | undefined
+  plan: Plan
+}
+
+/** Inputs → target (and the runner admitted to it) → the dump a restore reads → the plan; a blocker stops the run. */
+async function planRun(context: RunContext, state: RunState): Promise<PlannedRun> {
+  const { runtime, visibility, runner, scope, report, stages } = context
+  const log = runner.log
+  const inputs = getInputs(runner)
+  runner.forgetInputs(SECRET_INPUTS)
+  report.mode = inputs.mode
+  state.reportPath = inputs.reportPath
+  state.failOnMismatch = 'failOnMismatch' in inputs ? inputs.failOnMismatch : true
+  // plan and validate write nothing anywhere: their sessions are made unable to.
+  const connector = new Connector(scope, { readOnly: inputs.mode === 'plan' || inputs.mode === 'validate' })
+  const artifacts = runtime.artifacts ?? githubArtifactStore()
+
+  const target = await resolveTarget(inputs, stages, scope, connector)
+  if (isCivoEndpoint(target) && 'target' in inputs && 'civo' in inputs.target) {
+    state.hints.civo = { ref: target.civo, port: target.port, firewall: Boolean(inputs.target.firewall) }
+    const onClose = (close: CloseAccess) => (state.closeAccess = close)
+    await admitRunner(inputs.target, target, { stages, scope, env: runner.env, report, onClose })
+  }
+  const dump =
+    inputs.mode === 'restore'
+      ? await stages.run(Stage.CheckDump, undefined, () => fetchDump(inputs, artifacts, log, (report.progress ??= [])))
+      : undefined
+  const plan = await stages.run(Stage.Plan, undefined, () =>
+    planMigration(
+      planRequestFor(inputs, { endpoint: target, fromCivo: isCivoEndpoint(target) }, dump?.manifest),
+      connector,
+      log
+    )
+  )
+  const exposure = artifactExposure(visibility, {
+    uploads: 'uploadArtifact' in inputs && inputs.uploadArtifact,
+    encrypted: 'encryptionKey' in inputs && inputs.encryptionKey !== undefined
+  })
+  if (exposure) for (const job of plan.jobs) job.findings.push(exposure)
+  recordPlan(report, plan)
+  logFindings(log, plan)
+  const blocked = blockedBy(plan)
+  if (blocked) throw blocked
+  return { inputs, connector, artifacts, target, dump, plan }
+}
+
+/** Client → each database's job, one after the other; a failed job fails its database, not the run. */
+async function runJobs(context: RunContext, state: RunState, planned: PlannedRun): Promise<void> {
+  const { runtime, visibility, runner, scope, report, stages, passfile } = context
+  const { cancellation } = runtime
+  const log = runner.log
+  const { inputs, connector, artifacts, target, dump, plan } = planned
+  const requirement = plan.client
+  const client = requirement
+    ? await stages.run(Stage.InstallClient, undefined, () =>
+        installClient(requirement, {
+          downloadTemplate: 'clientDownloadUrl' in inputs ? inputs.clientDownloadUrl : '',
+          env: runner.env,
+          log
+        })
+      )
+    : undefined
+  if (client) {
+    report.clientVersion = client.version
+    runner.addPath(client.binDir)
+  }
+  report.dumpPath = dump?.dir ?? ('dumpPath' in inputs ? inputs.dumpPath : undefined)
+  const means: RunMeans = { connector, stages, log, artifacts, cancellation, visibility }
+  const programs = client && { client, runner: runtime.tools?.(scope) ?? new ProcessRunner(scope), passfile }
+  const jobs = modeJobs(inputs, plan, { source: 'source' in inputs ? inputs.source : undefined, target }, means, {
+    programs,
+    dump: dump && { dumpFolder: dump.dir, manifest: dump.manifest },
+    env: runner.env
+  })
+  for (const [index, job] of jobs.entries()) {
+    const record = new DatabaseRecorder(report.databases[index], report)
+    await job(record).catch((caught: unknown) => {
+      const error = asMigrationError(caught)
+      record.failed(error, hintFor(error, { ...state.hints, targetTouched: record.report.targetTouched }))
+      log.info(`${plan.jobs[index].source}: ${error.stage ?? 'run'} failed`)
+    })
+    if (cancellation.signal) break
+  }
+  cancellation.throwIfCancelled()
+  conclude(report, state.failOnMismatch, log)
 }
 
 /** The target endpoint: the URL's, or resolved through Civo's API; none in dump mode. */

@@ -16,19 +16,7 @@ export function planRequestFor(
   }
   // A Civo target's URL names the maintenance database, not the one to migrate into.
   const targetUrlDatabase = target.fromCivo ? undefined : target.endpoint?.database
-  // The target of a copy is written by these rules, whether the source is live or a dump.
-  const writing = (from: Extract<ActionInputs, { mode: 'migrate' | 'plan' | 'restore' }>) => ({
-    purpose: 'copy' as const,
-    target: target.endpoint,
-    targetDatabase: from.targetDatabase,
-    targetUrlDatabase,
-    clientVersion: from.postgresVersion,
-    ifTargetNotEmpty: from.ifTargetNotEmpty,
-    privileges: from.privileges,
-    roles: from.roles,
-    acceptSourceCode: from.acceptSourceCode,
-    validationQueries: from.validationQueries
-  })
+  const writing = (from: WritingInputs) => writingRules(from, target.endpoint, targetUrlDatabase)
   switch (inputs.mode) {
     case 'migrate':
     case 'plan':
@@ -62,5 +50,23 @@ export function planRequestFor(
       }
     case 'restore':
       return { ...writing(inputs), dumped, databases: [] }
+  }
+}
+
+type WritingInputs = Extract<ActionInputs, { mode: 'migrate' | 'plan' | 'restore' }>
+
+/** The target of a copy is written by these rules, whether the source is live or a dump. */
+function writingRules(from: WritingInputs, target: Endpoint | undefined, targetUrlDatabase: string | undefined) {
+  return {
+    purpose: 'copy' as const,
+    target,
+    targetDatabase: from.targetDatabase,
+    targetUrlDatabase,
+    clientVersion: from.postgresVersion,
+    ifTargetNotEmpty: from.ifTargetNotEmpty,
+    privileges: from.privileges,
+    roles: from.roles,
+    acceptSourceCode: from.acceptSourceCode,
+    validationQueries: from.validationQueries
   }
 }

@@ -31,32 +31,16 @@ export interface PlanContext {
 /** The target side of one database: exists, creatable, empty, and what the source's catalog predicts. */
 export async function planTarget(context: PlanContext, side: SourceSide, targetName: string): Promise<DatabaseJob> {
   const { request, plan, connector, targetAdmin } = context
-  const job: DatabaseJob = {
-    source: side.source,
-    target: targetName,
-    targetExists: false,
-    targetObjects: [],
-    encoding: side.encoding,
-    findings: [],
-    runId: request.dumped?.runId ?? randomUUID(),
-    ...(request.dumped?.scope ? { scope: request.dumped.scope } : {})
-  }
-  // What the filters select, and what stops them; with the target database at hand when there is one.
-  const scope = async (targetDb?: pg.Client): Promise<void> => {
-    if (!side.sourceDb || !request.scope) return
-    const scoped = await planScope(side.sourceDb, request.scope, targetDb, request.purpose)
-    job.scope = scoped.scope
-    job.findings.push(...scoped.findings)
-  }
+  const job = newJob(request, side, targetName)
   if (!targetAdmin || !request.target || !plan.target) {
-    await scope()
+    await addScope(job, side, request)
     return job
   }
   const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [targetName])
   job.targetExists = Boolean(rowCount)
   const targetEndpoint = withDatabase(request.target, targetName)
   if (request.purpose === 'compare') {
-    await scope()
+    await addScope(job, side, request)
     if (!job.targetExists)
       job.findings.push(
         blocker(
@@ -79,41 +63,87 @@ export async function planTarget(context: PlanContext, side: SourceSide, targetN
     )
   }
   const inspect = async (targetDb: pg.Client | undefined): Promise<void> => {
-    if (targetDb) {
-      job.installedExtensions = await installedExtensions(targetDb, side)
-      job.targetObjects = await userObjects(targetDb, job.installedExtensions)
-      const marker = await readRunMarker(targetDb)
-      if (request.ifTargetNotEmpty === 'resume') job.resume = marker
-      if (request.ifTargetNotEmpty === 'resume' && (marker || job.targetObjects.length > 0))
-        job.findings.push(...resumeFindings(request, job, marker))
-      else if (job.targetObjects.length > 0) job.findings.push(notEmptyFinding(request, job, targetEndpoint, marker))
-    }
-    if (side.sourceDb) {
-      await scope(targetDb)
-      job.findings.push(
-        ...(await runChecks({
-          source: side.sourceDb,
-          target: targetDb ?? targetAdmin,
-          targetDatabase: job.target,
-          sourceMajor: plan.source?.major ?? 0,
-          targetMajor: plan.target?.major ?? 0,
-          // The restore role is no superuser: what needs one is left out unless the login restores.
-          targetIsSuperuser: (plan.target?.superuser ?? false) && request.acceptSourceCode === true,
-          privileges: request.privileges,
-          roles: request.roles,
-          acceptSourceCode: request.acceptSourceCode,
-          validationQueries: request.validationQueries,
-          sync: request.sync,
-          scope: scopeSql(job.scope)
-        }))
-      )
-    } else if (side.extensions) {
-      job.findings.push(...(await missingExtensions(targetDb ?? targetAdmin, side.extensions)))
-    }
+    if (targetDb) await inspectTargetDatabase(targetDb, { request, side, job, targetEndpoint })
+    await checkAgainstSource(context, side, job, targetDb ?? targetAdmin, targetDb)
   }
   if (job.targetExists) await connector.withConnection(targetEndpoint, inspect, { readOnly: true })
   else await inspect(undefined)
   return job
+}
+
+function newJob(request: PlanRequest, side: SourceSide, targetName: string): DatabaseJob {
+  return {
+    source: side.source,
+    target: targetName,
+    targetExists: false,
+    targetObjects: [],
+    encoding: side.encoding,
+    findings: [],
+    runId: request.dumped?.runId ?? randomUUID(),
+    ...(request.dumped?.scope ? { scope: request.dumped.scope } : {})
+  }
+}
+
+/** What the filters select, and what stops them; with the target database at hand when there is one. */
+async function addScope(job: DatabaseJob, side: SourceSide, request: PlanRequest, targetDb?: pg.Client): Promise<void> {
+  if (!side.sourceDb || !request.scope) return
+  const scoped = await planScope(side.sourceDb, request.scope, targetDb, request.purpose)
+  job.scope = scoped.scope
+  job.findings.push(...scoped.findings)
+}
+
+/** What the existing target database holds already: extensions, objects, and a marker of an earlier run. */
+async function inspectTargetDatabase(
+  targetDb: pg.Client,
+  {
+    request,
+    side,
+    job,
+    targetEndpoint
+  }: { request: PlanRequest; side: SourceSide; job: DatabaseJob; targetEndpoint: Endpoint }
+): Promise<void> {
+  job.installedExtensions = await installedExtensions(targetDb, side)
+  job.targetObjects = await userObjects(targetDb, job.installedExtensions)
+  const marker = await readRunMarker(targetDb)
+  if (request.ifTargetNotEmpty === 'resume') job.resume = marker
+  if (request.ifTargetNotEmpty === 'resume' && (marker || job.targetObjects.length > 0))
+    job.findings.push(...resumeFindings(request, job, marker))
+  else if (job.targetObjects.length > 0) job.findings.push(notEmptyFinding(request, job, targetEndpoint, marker))
+}
+
+/**
+ * The checks of the source's catalog against the target: with a live source, the scope and every
+ * check; with only a dump's manifest, the extensions it creates.
+ */
+async function checkAgainstSource(
+  { request, plan }: PlanContext,
+  side: SourceSide,
+  job: DatabaseJob,
+  target: pg.Client,
+  targetDb: pg.Client | undefined
+): Promise<void> {
+  if (side.sourceDb) {
+    await addScope(job, side, request, targetDb)
+    job.findings.push(
+      ...(await runChecks({
+        source: side.sourceDb,
+        target,
+        targetDatabase: job.target,
+        sourceMajor: plan.source?.major ?? 0,
+        targetMajor: plan.target?.major ?? 0,
+        // The restore role is no superuser: what needs one is left out unless the login restores.
+        targetIsSuperuser: (plan.target?.superuser ?? false) && request.acceptSourceCode === true,
+        privileges: request.privileges,
+        roles: request.roles,
+        acceptSourceCode: request.acceptSourceCode,
+        validationQueries: request.validationQueries,
+        sync: request.sync,
+        scope: scopeSql(job.scope)
+      }))
+    )
+  } else if (side.extensions) {
+    job.findings.push(...(await missingExtensions(target, side.extensions)))
+  }
 }
 
 /** Extensions the dump needs that the target database has already, where the source has them. */

@@ -59,8 +59,7 @@ const REPORT_EVERY_MS = 10_000
  * "caught up" means: every change committed before a probe is on the target.
  */
 export async function followUntilCutover(request: FollowRequest): Promise<FollowResult> {
-  const { connector, scope, slot, settings } = request
-  const { log, cancellation } = scope
+  const { connector, scope, slot } = request
   const started = performance.now()
   const tracker = new LagTracker(slot.createdAtMs, started)
   const target = await connector.connect(request.target)
@@ -70,63 +69,92 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     await prepareApplySession(target, request.replicaRole, request.targetMajor)
     probe = await connector.connect(request.source)
     const flow = streamInto(target, slot, tracker)
-    const { applier } = flow
     stream = flow.stream
-    log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
-    let reported = started
-    let caughtUp = false
-    let nudge = true
-    const progress = catchUpProgress(log, slot, request.timeline)
-    for (;;) {
-      cancellation.throwIfCancelled()
-      const unreached = tracker.oldestUnreachedRunnerMs()
-      const waiting = unreached !== undefined && performance.now() - unreached >= TICK_MS
-      if (nudge && waiting && stream.drained && applier.idle) nudge = await flushSourceWal(probe, log)
-      const now = await probeSource(probe)
-      const lag = tracker.probed(now)
-      stream.sendStatus(flow.applied(), true)
-      progress(now.lsn, flow.applied(), applier.counts)
-      if (!caughtUp && tracker.caughtUpSince(started)) {
-        caughtUp = true
-        log.info(`sync: caught up with the source (${applier.counts.transactions} transactions applied)`)
-      }
-      if (now.runnerMs - reported >= REPORT_EVERY_MS) {
-        reported = now.runnerMs
-        log.info(
-          `sync: ${lag.toFixed(1)} s behind the source, ${applier.counts.transactions} transactions applied, applied up to ${formatLsn(flow.applied())}`
-        )
-      }
-      const reason = cutoverReason(tracker, settings, started)
-      if (reason) {
-        log.info(`sync: cutover: ${reason}`)
-        await stream.stop()
-        // With after-catch-up the source may still write: what was sent is let finish, and counted.
-        await applier.flush()
-        return {
-          counts: applier.counts,
-          lag: tracker.samples,
-          lagAtCutoverSeconds: tracker.delaySeconds(),
-          lastWriteRunnerMs: tracker.lastWriteRunnerMs(),
-          reason,
-          seconds: (performance.now() - started) / 1000
-        }
-      }
-      if (tracker.notShrinkingSeconds(now.runnerMs) > settings.maxLagSeconds)
-        throw new MigrationError(
-          'sync-lag',
-          `the target is ${lag.toFixed(0)} s behind the source and has not come closer for ${settings.maxLagSeconds} s (max-lag-seconds)`
-        )
-      await Promise.race([sleep(TICK_MS), stream.ended, applier.failed])
-    }
+    scope.log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
+    return await followTicks(request, { probe, flow, tracker, started })
   } catch (error) {
     // Once cancelled, a closed connection is the cancel's doing, not the stream's.
-    cancellation.throwIfCancelled()
+    scope.cancellation.throwIfCancelled()
     throw error
   } finally {
     await stream?.stop()
     await probe?.end().catch(() => undefined)
     // A transaction cut short is rolled back with the connection.
     await target.end().catch(() => undefined)
+  }
+}
+
+/** The stream under way: the connection that probes the source, the flow into the target, the lag. */
+interface Following {
+  probe: pg.Client
+  flow: ReturnType<typeof streamInto>
+  tracker: LagTracker
+  /** When following began, on the runner's clock. */
+  started: number
+}
+
+/** One tick every TICK_MS (or sooner, when the stream ends or a batch fails) until cutover or too much lag. */
+async function followTicks(request: FollowRequest, following: Following): Promise<FollowResult> {
+  const { scope, slot, settings } = request
+  const { log, cancellation } = scope
+  const { probe, flow, tracker, started } = following
+  const { applier, stream } = flow
+  let nudge = true
+  const progress = catchUpProgress(log, slot, request.timeline)
+  const statusLines = followStatusLines(log, tracker, started)
+  for (;;) {
+    cancellation.throwIfCancelled()
+    const unreached = tracker.oldestUnreachedRunnerMs()
+    const waiting = unreached !== undefined && performance.now() - unreached >= TICK_MS
+    if (nudge && waiting && stream.drained && applier.idle) nudge = await flushSourceWal(probe, log)
+    const now = await probeSource(probe)
+    const lag = tracker.probed(now)
+    stream.sendStatus(flow.applied(), true)
+    progress(now.lsn, flow.applied(), applier.counts)
+    statusLines(now.runnerMs, lag, flow.applied(), applier.counts)
+    const reason = cutoverReason(tracker, settings, started)
+    if (reason) {
+      log.info(`sync: cutover: ${reason}`)
+      await stream.stop()
+      // With after-catch-up the source may still write: what was sent is let finish, and counted.
+      await applier.flush()
+      return {
+        counts: applier.counts,
+        lag: tracker.samples,
+        lagAtCutoverSeconds: tracker.delaySeconds(),
+        lastWriteRunnerMs: tracker.lastWriteRunnerMs(),
+        reason,
+        seconds: (performance.now() - started) / 1000
+      }
+    }
+    if (tracker.notShrinkingSeconds(now.runnerMs) > settings.maxLagSeconds)
+      throw new MigrationError(
+        'sync-lag',
+        `the target is ${lag.toFixed(0)} s behind the source and has not come closer for ${settings.maxLagSeconds} s (max-lag-seconds)`
+      )
+    await Promise.race([sleep(TICK_MS), stream.ended, applier.failed])
+  }
+}
+
+/** The log's account of the sync: the moment it first catches up, and the lag every REPORT_EVERY_MS. */
+function followStatusLines(
+  log: Log,
+  tracker: LagTracker,
+  started: number
+): (runnerMs: number, lag: number, applied: bigint, counts: ApplyCounts) => void {
+  let reported = started
+  let caughtUp = false
+  return (runnerMs, lag, applied, counts) => {
+    if (!caughtUp && tracker.caughtUpSince(started)) {
+      caughtUp = true
+      log.info(`sync: caught up with the source (${counts.transactions} transactions applied)`)
+    }
+    if (runnerMs - reported >= REPORT_EVERY_MS) {
+      reported = runnerMs
+      log.info(
+        `sync: ${lag.toFixed(1)} s behind the source, ${counts.transactions} transactions applied, applied up to ${formatLsn(applied)}`
+      )
+    }
   }
 }
 
