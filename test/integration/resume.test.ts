@@ -198,7 +198,15 @@ describe('restore from a dump made by mode: dump', () => {
 
     const resumed = await runInProcess(restore(target, dumps.a, { 'if-target-not-empty': 'resume' }), { env })
     expect(outcome(resumed)).toEqual({ result: 'passed', errors: [], verified: true })
-    expect(resumed.report.databases[0].resume).toMatchObject({ runId: runA, dump: 'earlier', reloaded: [] })
+    const resume = resumed.report.databases[0].resume
+    expect(resume).toMatchObject({ runId: runA, dump: 'earlier' })
+    // pg_restore loads the tables beside the index build that failed: one may have been cut short, and is
+    // reloaded; every table is one or the other.
+    expect([...(resume?.kept ?? []), ...(resume?.reloaded ?? [])].sort()).toEqual([
+      'public.customers',
+      'public.empty_one',
+      'public.notes'
+    ])
   })
 
   test('resume on an empty target is a whole restore; on a target holding objects but no unfinished run, a blocker', async () => {
