@@ -18,7 +18,7 @@ import type { CopyMeans, MigrateJob } from '../job.js'
 import { dumpRequestFor, restorerFor } from './client-requests.js'
 import type { Copied, CopyStep, HeldSource, TargetWriter } from './copy-step.js'
 import { LoadWatch } from './load-watch.js'
-import { fingerprintSource, writeDumpManifest } from './source.js'
+import { fingerprintSourceBeside, writeDumpManifest } from './source.js'
 import { uploadDumpArtifact, uploadRequestFor } from './upload.js'
 
 /** The dump followed by the load. */
@@ -135,24 +135,12 @@ class DumpAndLoad {
   /** Beside the rest of the load: the source checksums in the dump's snapshot, the manifest, the upload. */
   private besideTheLoad(dumped: DumpResult): { manifest: Promise<unknown>; upload: Promise<unknown> } {
     const { job, held, means, record } = this
-    const { connector, log, stages } = means
-    const fingerprinted = settledLater(
-      stages.run(
-        Stage.FingerprintSource,
-        job.database.source,
-        () =>
-          fingerprintSource({
-            connector,
-            log,
-            source: job.source.endpoint,
-            snapshot: held.snapshot,
-            sequences: this.sequences,
-            settings: job.settings,
-            job: job.database,
-            timeline: record.progressTimeline()
-          }),
-        false
-      )
+    const { log, stages } = means
+    const fingerprinted = fingerprintSourceBeside(
+      job,
+      { snapshot: held.snapshot, sequences: this.sequences },
+      means,
+      record
     )
     this.sourceFingerprint = fingerprinted
     const manifest = settledLater(

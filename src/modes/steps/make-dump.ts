@@ -1,13 +1,12 @@
 import type { DatabaseRecorder } from '../../action/report.js'
 import { Stage, within } from '../../action/stages.js'
-import { settledLater } from '../../base/async.js'
 import { holdSnapshot } from '../../pg/snapshot.js'
 import type { Compression } from '../../tools/pg-dump.js'
 import { startDump } from '../../tools/pg-dump.js'
 import { fingerprintSequences } from '../../verify/fingerprint/index.js'
 import type { CheckedDump, CopyMeans, DumpJob } from '../job.js'
 import { dumpRequestFor } from './client-requests.js'
-import { fingerprintSource, writeDumpManifest } from './source.js'
+import { fingerprintSourceBeside, writeDumpManifest } from './source.js'
 import type { ReadSettings } from './verify.js'
 
 /** What a dump of its own needs of a job: dump mode's, or a resumed migrate's whose earlier dump is gone. */
@@ -29,31 +28,14 @@ async function dumpAndFingerprint(job: DumpOfJob, means: CopyMeans, record: Data
   const { connector, stages, log } = means
   const source = job.source.endpoint
   const snapshot = await within(Stage.Dump, holdSnapshot(connector, source))
-  let sourceFingerprint: ReturnType<typeof fingerprintSource> | undefined
+  let sourceFingerprint: ReturnType<typeof fingerprintSourceBeside> | undefined
   try {
     const sequences = await within(Stage.Dump, fingerprintSequences(snapshot.client))
     const dump = startDump({
       ...dumpRequestFor(job, means, snapshot),
       progress: { connect: () => connector.connect(source), timeline: record.progressTimeline() }
     })
-    sourceFingerprint = settledLater(
-      stages.run(
-        Stage.FingerprintSource,
-        job.database.source,
-        () =>
-          fingerprintSource({
-            connector,
-            log,
-            source,
-            snapshot,
-            sequences,
-            settings: job.settings,
-            job: job.database,
-            timeline: record.progressTimeline()
-          }),
-        false
-      )
-    )
+    sourceFingerprint = fingerprintSourceBeside(job, { snapshot, sequences }, means, record)
     const dumped = await stages.run(Stage.Dump, job.database.source, () => dump.done, false)
     record.dumped(dumped)
     const fingerprint = await sourceFingerprint

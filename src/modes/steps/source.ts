@@ -1,3 +1,5 @@
+import { Stage, type Stages } from '../../action/stages.js'
+import { settledLater } from '../../base/async.js'
 import type { Log } from '../../base/log.js'
 import type { ProgressSample } from '../../base/progress.js'
 import { writeManifest, type Manifest } from '../../artifact/manifest.js'
@@ -32,6 +34,30 @@ export interface SourceFingerprintRequest {
   known?: TableFingerprint[]
   /** Where the checksums' progress samples go (the JSON report's timeline). */
   timeline: ProgressSample[]
+}
+
+/**
+ * The source's checksums in the held snapshot as a stage of their own, beside the rest of the copy
+ * (its group is the copy's): settled later, so its failure is told by whoever awaits it.
+ */
+export function fingerprintSourceBeside(
+  job: { database: Pick<DatabaseJob, 'source' | 'scope'>; source: { endpoint: Endpoint }; settings: ReadSettings },
+  read: { snapshot: HeldSnapshot; sequences: SequenceFingerprint[]; known?: TableFingerprint[] },
+  means: { connector: Connector; log: Log; stages: Stages },
+  record: { progressTimeline(): ProgressSample[] }
+): Promise<Fingerprint | undefined> {
+  const request: SourceFingerprintRequest = {
+    connector: means.connector,
+    log: means.log,
+    source: job.source.endpoint,
+    settings: job.settings,
+    job: job.database,
+    timeline: record.progressTimeline(),
+    ...read
+  }
+  return settledLater(
+    means.stages.run(Stage.FingerprintSource, job.database.source, () => fingerprintSource(request), false)
+  )
 }
 
 const resolvedInSnapshot = new WeakMap<HeldSnapshot, Promise<ResolvedScope | undefined>>()

@@ -20,7 +20,7 @@ import type { CopyMeans, MigrateJob } from '../job.js'
 import { dumpRequestFor, restorerFor } from './client-requests.js'
 import type { Copied, CopyStep, HeldSource, TargetWriter } from './copy-step.js'
 import { LoadWatch } from './load-watch.js'
-import { fingerprintSource, scopeInSnapshot } from './source.js'
+import { fingerprintSourceBeside, scopeInSnapshot } from './source.js'
 
 export const streamAndLoad: CopyStep = {
   name: 'stream',
@@ -114,27 +114,17 @@ class StreamAndLoad {
   /** The rows are in: the source's fingerprint reads the rest of the snapshot beside the indexes' builds. */
   private fingerprintBeside(streamed: StreamResult, sequences: SequenceFingerprint[]) {
     const { job, held, means, record } = this
+    const fingerprinted = fingerprintSourceBeside(
+      job,
+      { snapshot: held.snapshot, sequences, known: streamed.fingerprints },
+      means,
+      record
+    )
     this.sourceFingerprint = settledLater(
-      means.stages.run(
-        Stage.FingerprintSource,
-        job.database.source,
-        async () => {
-          const fingerprint = await fingerprintSource({
-            connector: means.connector,
-            log: means.log,
-            source: job.source.endpoint,
-            snapshot: held.snapshot,
-            sequences,
-            settings: job.settings,
-            job: job.database,
-            known: streamed.fingerprints,
-            timeline: record.progressTimeline()
-          })
-          record.sourceFingerprinted(fingerprint)
-          return fingerprint
-        },
-        false
-      )
+      fingerprinted.then((fingerprint) => {
+        record.sourceFingerprinted(fingerprint)
+        return fingerprint
+      })
     )
   }
 }
