@@ -77,6 +77,7 @@ export async function viaAction({ source, target, workDir, toolCache, entry, inp
           : undefined,
         followed: database?.restore?.followed,
         stream: database?.stream,
+        progress: progressSeen(result.stdout, database?.progress ?? []),
         error: report?.error,
         logTail: result.exitCode === 0 ? undefined : (result.stdout + result.stderr).slice(-3000)
       }
@@ -84,4 +85,30 @@ export async function viaAction({ source, target, workDir, toolCache, entry, inp
   )
   fs.rmSync(stepDir, { recursive: true, force: true })
   return outcome
+}
+
+// A progress line as the action writes it: `dump: 1,200 of about 4,800 rows (25%), 96.0 MiB; 40 rows/s, 3.2 MiB/s; about 1 min left`
+const PROGRESS_LINE = /^([a-z -]+): .*\/s(; about (.+) left)?$/
+
+/**
+ * The progress lines of one run, by stage: how many, how many gave the time left, and the closest two lines
+ * came (seconds, from the report's timeline); with the report's timeline itself.
+ * @param {string} stdout @param {{ stage: string, at: number }[]} timeline
+ */
+function progressSeen(stdout, timeline) {
+  /** @type {Record<string, { lines: number, withTimeLeft: number, closestSeconds?: number }>} */
+  const byStage = {}
+  for (const line of stdout.split('\n')) {
+    const match = PROGRESS_LINE.exec(line.trim())
+    if (!match) continue
+    const seen = (byStage[match[1]] ??= { lines: 0, withTimeLeft: 0 })
+    seen.lines++
+    if (match[3]) seen.withTimeLeft++
+  }
+  for (const [stage, seen] of Object.entries(byStage)) {
+    const times = timeline.filter((sample) => sample.stage === stage).map((sample) => sample.at)
+    const gaps = times.slice(1).map((at, i) => at - times[i])
+    if (gaps.length) seen.closestSeconds = round(Math.min(...gaps))
+  }
+  return { byStage, timeline }
 }

@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util'
 
 /** Every way, in the order they are listed; --ways picks some. */
 export const WAYS = ['seed', 'pipe', 'hand', 'pgcopydb', 'action', 'dump']
+/** The cases run after the ways, on the largest database; --cases picks some. */
+export const CASES = ['resume', 'encryption', 'small-disk', 'sync', 'sync-rates']
 
 const USAGE = `usage: npm run bench -- [options]
   --ways seed,pipe,hand,pgcopydb,action,dump   which ways to time (default: all)
@@ -24,6 +26,8 @@ const USAGE = `usage: npm run bench -- [options]
                        target) capped at --side-cpus CPUs with a cgroup quota, as three machines
                        would be; both: every way once each way
   --side-cpus <cpus/3> the cap per side with --layout three or both
+  --cases resume,encryption,small-disk,sync,sync-rates
+                       the cases run after the ways, on the largest database (default: all; none: no case)
   --quiet-wait 300     seconds to wait, before each timed way, for other load to settle (0: never)
   --json bench/results.json`
 
@@ -38,6 +42,7 @@ const { values: args } = parseArgs({
     layout: { type: 'string', default: 'shared' },
     'side-cpus': { type: 'string', default: String(Math.round((100 * os.availableParallelism()) / 3) / 100) },
     json: { type: 'string', default: path.join('bench', 'results.json') },
+    cases: { type: 'string', default: CASES.join(',') },
     'quiet-wait': { type: 'string', default: '300' },
     help: { type: 'boolean', default: false }
   }
@@ -99,6 +104,12 @@ for (const spec of args.variant) {
   ways.push(way)
 }
 if (ways.length === 0) usageError('--ways: pick at least one way')
+
+const pickedCases = args.cases === 'none' ? [] : args.cases.split(',').filter(Boolean)
+const unknownCases = pickedCases.filter((name) => !CASES.includes(name))
+if (unknownCases.length) usageError(`--cases: unknown ${unknownCases.join(', ')}`)
+/** The cases to run after the ways. */
+export const cases = new Set(pickedCases)
 
 export const jsonPath = path.resolve(args.json)
 export const quietWait = Number(args['quiet-wait'])

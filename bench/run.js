@@ -15,7 +15,7 @@ import { CLIENT_BUNDLE_DIR, findClientBundle, startClientBundleServer } from '..
 import { REPO_ROOT, serverUrl, startServerPair, withClient } from '../test/support/servers.js'
 import { snapshotBuild } from './action.js'
 import { BIG_TABLE, DATABASE, generate, TABLES, tableCounts } from './database.js'
-import { jobs, jsonPath, layouts, quietWait, runs, sideCpus, sizes, ways } from './options.js'
+import { cases, jobs, jsonPath, layouts, quietWait, runs, sideCpus, sizes, ways } from './options.js'
 import { installPgcopydb, PGCOPYDB_VERSION } from './pgcopydb.js'
 import { baseDir, cleanup, live, mib, runTool, secs, toolEnv } from './processes.js'
 import { markdownTable, ratios, summarise } from './report.js'
@@ -142,27 +142,37 @@ async function main() {
     bySize.push({ sizeGb, database: generated, results })
   }
   const largest = bySize.at(-1)
-  const resume = await resumeCase({
-    source,
-    target,
-    toolCache,
-    workDir,
-    clientTemplate: live.bundle.template,
-    expected: largest.database.counts,
-    sizeGb: largest.sizeGb
-  })
+  /** @param {string} name */
+  const leftOut = (name) => ({ skipped: `--cases leaves ${name} out` })
+  const resume = !cases.has('resume')
+    ? leftOut('resume')
+    : await resumeCase({
+        source,
+        target,
+        toolCache,
+        workDir,
+        clientTemplate: live.bundle.template,
+        expected: largest.database.counts,
+        sizeGb: largest.sizeGb
+      })
   // artifact-encryption-key's cost, on the resume case's dump of the largest database.
-  const encryption = await encryptionCase(path.join(workDir, 'resume-dump')).catch((error) => ({
-    failed: error instanceof Error ? error.message : String(error)
-  }))
+  const encryption = !cases.has('encryption')
+    ? leftOut('encryption')
+    : !cases.has('resume')
+      ? { skipped: "the encryption case reads the resume case's dump: --cases leaves resume out" }
+      : await encryptionCase(path.join(workDir, 'resume-dump')).catch((error) => ({
+          failed: error instanceof Error ? error.message : String(error)
+        }))
   // The stream's own case, on the largest database: a dump folder a quarter of its size.
-  const smallDisk = action
-    ? await smallDiskCase({
-        ...{ bin, env, source, target, workDir, toolCache, pgcopydb, clientBin, builds },
-        sizeGb: largest.sizeGb,
-        databaseBytes: largest.database.database
-      }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
-    : { skipped: 'the action is not among the ways' }
+  const smallDisk = !cases.has('small-disk')
+    ? leftOut('small-disk')
+    : action
+      ? await smallDiskCase({
+          ...{ bin, env, source, target, workDir, toolCache, pgcopydb, clientBin, builds },
+          sizeGb: largest.sizeGb,
+          databaseBytes: largest.database.database
+        }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
+      : { skipped: 'the action is not among the ways' }
   console.log(`\nsmall disk: the dump folder on a tmpfs of a quarter of the database`)
   if (smallDisk.skipped || smallDisk.failed) console.log(`  ${smallDisk.skipped ?? `FAILED: ${smallDisk.failed}`}`)
   else
@@ -170,20 +180,24 @@ async function main() {
       `  the action ${secs(smallDisk.seconds)}, ${smallDisk.result}; ${mib(smallDisk.diskBytes)} disk, at most ${(smallDisk.peakUsedBytes / 1024).toFixed(0)} KiB used (${((100 * smallDisk.peakUsedBytes) / largest.database.database).toFixed(3)} % of the database)`
     )
   // The zero-downtime case last, on the largest database: its writer changes the source.
-  const sync = await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
+  const sync = !cases.has('sync')
+    ? leftOut('sync')
+    : await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
   // The apply's rate, and its lag behind writers at fixed rates, on a pgbench-like database of its own.
-  const syncRates = await benchSyncRates({
-    source,
-    target,
-    sourceUrl: serverUrl(source, 'sync_rates'),
-    workDir,
-    toolCache,
-    clientTemplate: live.bundle.template,
-    entry: builds.get(action ?? '')?.entry,
-    rates: [250, 1000, 2000],
-    seconds: 30,
-    backlog: 50_000
-  }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
+  const syncRates = !cases.has('sync-rates')
+    ? leftOut('sync-rates')
+    : await benchSyncRates({
+        source,
+        target,
+        sourceUrl: serverUrl(source, 'sync_rates'),
+        workDir,
+        toolCache,
+        clientTemplate: live.bundle.template,
+        entry: builds.get(action ?? '')?.entry,
+        rates: [250, 1000, 2000],
+        seconds: 30,
+        backlog: 50_000
+      }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
   await resetTarget(target, false)
 
   // Summary
@@ -270,6 +284,18 @@ async function main() {
   if (failures > 0) process.exitCode = 1
 }
 
+/** @param {Record<string, { lines: number, withTimeLeft: number, closestSeconds?: number }>} byStage */
+function progressSummary(byStage) {
+  const stages = Object.entries(byStage)
+  if (!stages.length) return 'progress: no line (every stage was shorter than the interval)'
+  return `progress lines: ${stages
+    .map(
+      ([stage, s]) =>
+        `${stage} ${s.lines} (${s.withTimeLeft} with the time left${s.closestSeconds !== undefined ? `, ${s.closestSeconds} s apart at the closest` : ''})`
+    )
+    .join(', ')}`
+}
+
 /** @param {string} name @param {any} r */
 function printWay(name, r) {
   const detail = [
@@ -285,7 +311,8 @@ function printWay(name, r) {
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}`
     ),
-    r.stages ? r.stages.map((/** @type {any} */ s) => `${s.stage} ${s.seconds.toFixed(1)}`).join(', ') : ''
+    r.stages ? r.stages.map((/** @type {any} */ s) => `${s.stage} ${s.seconds.toFixed(1)}`).join(', ') : '',
+    r.progress ? progressSummary(r.progress.byStage) : ''
   ].filter(Boolean)
   console.log(
     `  ${name.padEnd(16)} ${secs(r.seconds).padStart(8)}   CPU s runner ${r.cpu.runner}, source ${r.cpu.source}, target ${r.cpu.target}` +

@@ -35,8 +35,11 @@ export interface StreamCopyRequest {
   log: Log
   /** Called once every row is in, before the indexes and the rest: the source's fingerprint can start then. */
   onStreamed?: (streamed: StreamResult) => void
-  /** Readies the target database, once the schema's dump is complete; returns who loads it (the restore role). */
-  prepareTarget: () => Promise<Endpoint>
+  /**
+   * Readies the target database, once the schema's dump is complete; returns who loads it (the restore
+   * role). `estimatedRows`: the rows the stream will load, as the source estimates them, for the progress lines.
+   */
+  prepareTarget: (estimatedRows: Promise<number>) => Promise<Endpoint>
   /** Tests: tables from this size are split (default 64 MiB), and the window per pair. */
   splitMinBytes?: number
   windowBytes?: number
@@ -68,7 +71,7 @@ export function startStreamCopy(request: StreamCopyRequest): StreamCopy {
       request.onStreamed?.(streamed)
     },
     prepareTarget: async () => {
-      const writer = await request.prepareTarget()
+      const writer = await request.prepareTarget(dump.estimatedRows)
       log.info(
         `streaming ${tables.length} tables (${formatBytes(tables.reduce((sum, t) => sum + t.bytes, 0))} on the source) over ${request.jobs} pairs of sessions`
       )

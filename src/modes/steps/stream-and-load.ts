@@ -91,7 +91,8 @@ class StreamAndLoad {
       jobs: job.settings.jobs,
       level,
       log: means.log,
-      prepareTarget: () => this.watch.begin(this.restorer, Promise.resolve(0), () => this.writer.open(this.restorer)),
+      prepareTarget: (estimatedRows) =>
+        this.watch.begin(this.restorer, estimatedRows, () => this.writer.open(this.restorer)),
       onStreamed: (streamed) => this.fingerprintBeside(streamed, sequences)
     })
     this.copied = settledLater(copy.copied)
