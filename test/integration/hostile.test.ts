@@ -76,6 +76,48 @@ const SEARCH_PATH_STATEMENTS = [
 /** A statement that changes this session's search_path (ALTER DATABASE … SET, carrying a setting, does not). */
 const CHANGES_SEARCH_PATH = /(^|;\s*)(SET|RESET)\b[^;]*search_path|set_config\(\s*'search_path'/i
 
+/** Words written like a call, `word (`, that name no function. */
+const NOT_CALLS = new Set([
+  'OPERATOR',
+  'ANY',
+  'ALL',
+  'IN',
+  'VALUES',
+  'EXISTS',
+  'AND',
+  'OR',
+  'NOT',
+  'ON',
+  'USING',
+  'FROM',
+  'JOIN',
+  'WHERE',
+  'SELECT',
+  'AS'
+])
+
+/**
+ * The names a statement resolves through the search_path: calls, casts, collations and operators
+ * not written as pg_catalog's. On the pinned (empty) search_path each resolves in pg_catalog alone;
+ * on any other, any of them may resolve to an object of the database's own.
+ */
+function unqualifiedReferences(sql: string): string[] {
+  const bare = sql
+    .replace(/--[^\n]*/g, ' ')
+    .replace(/'(?:[^']|'')*'/g, "''")
+    .replace(/"(?:[^"]|"")*"/g, '""')
+  const found: string[] = []
+  const qualified = (schema: string | undefined) => schema?.toLowerCase() === 'pg_catalog'
+  for (const [, schema, name] of bare.matchAll(/(?:(\w+|"")\s*\.\s*)?(\w+|"")\s*\(/g))
+    if (!qualified(schema) && !(schema === undefined && NOT_CALLS.has(name.toUpperCase()))) found.push(`${name}(`)
+  for (const [, schema, name] of bare.matchAll(/(?:::|\bCOLLATE\s)\s*(?:(\w+|"")\s*\.\s*)?(\w+|"")/gi))
+    if (!qualified(schema)) found.push(`::${name}`)
+  const operands = bare.replace(/\bOPERATOR\s*\(\s*pg_catalog\s*\.\s*[^)\s]+\s*\)/gi, ' ').replace(/::|\(\*\)/g, ' ')
+  for (const [operator] of operands.matchAll(/[-+*/<>=~!@#%^&|`?]+|\b(?:I?LIKE|SIMILAR|BETWEEN|IN|DISTINCT)\b/gi))
+    found.push(operator)
+  return found
+}
+
 const READ_ONLY_PIN = `${SECURE_SEARCH_PATH}, pg_catalog.set_config('default_transaction_read_only', 'on', false)`
 
 /** Checks what the sessions opened since the last call sent; returns how many there were. */
@@ -92,7 +134,7 @@ function checkSessions(readOnly: boolean): number {
       else if (CHANGES_SEARCH_PATH.test(text)) {
         expect(SEARCH_PATH_STATEMENTS.some((allowed) => allowed.test(text)) ? 'allowed' : text).toBe('allowed')
         if (/RESET/.test(text)) unpinned = true
-      }
+      } else if (unpinned) expect({ text, unqualified: unqualifiedReferences(text) }).toEqual({ text, unqualified: [] })
     }
     expect(unpinned).toBe(false)
   }
