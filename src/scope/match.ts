@@ -189,7 +189,7 @@ async function matchRelations(
     conditions.push(`n.nspname OPERATOR(pg_catalog.~) $${params.length} COLLATE pg_catalog.default`)
   }
   const { rows } = await client.query<Relation>(
-    `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind::pg_catalog.text AS kind
        FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
       WHERE ${conditions.join(' AND ')}`,
     params

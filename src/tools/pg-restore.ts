@@ -122,7 +122,9 @@ async function runPgRestore(
   jobs: number
 ): Promise<void> {
   const { client, tools, endpoint, passfile, dumpDir, options } = restorer
-  const listFile = path.join(dumpDir, '..', `${path.basename(dumpDir)}.restore-list-${++listFiles}`)
+  // In the run's private folder (the passfile's, in RUNNER_TEMP): not in the dump, which is
+  // checked and uploaded as it is, nor beside it, in a folder the user chose for something else.
+  const listFile = path.join(path.dirname(passfile.path), `restore-list-${++listFiles}`)
   fs.writeFileSync(listFile, entries.join('\n') + '\n')
   // As a conninfo value: a bare --dbname holding "=" or starting postgresql:// is read as a connection string.
   const args = [

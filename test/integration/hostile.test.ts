@@ -2,14 +2,23 @@
 // operators and catalogs the action's SQL names, and every shadow writes a line to the server's log
 // when it runs. Each mode runs in-process as a superuser would run it, with every query the action's
 // sessions send recorded: the test asserts that each session pinned its search_path before anything
-// else, that plan and validate sessions were read only, and that no shadow ran on either server.
+// else, that plan and validate sessions were read only, and that no shadow ran on either server;
+// and that the run wrote nothing outside dump-path and RUNNER_TEMP, and forged no workflow command.
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { SECURE_SEARCH_PATH } from '../../src/pg/connection.js'
-import { runInProcess, type InProcessOptions } from '../support/in-process.js'
+import { runInProcess, type InProcessOptions, type InProcessRun } from '../support/in-process.js'
+import {
+  forgedCommands,
+  realFs,
+  recordingTools,
+  recordWrites,
+  stopRecordingWrites,
+  touched
+} from '../support/run-watch.js'
 import { hostileDatabaseSql, hostileMarker, HOSTILE_NAMES, SHADOWS } from '../support/hostile.js'
 import { serverUrl } from '../support/servers.js'
 import { loadTestbed, quoteIdent, uniqueName, withClient } from '../support/testbed.js'
@@ -64,6 +73,36 @@ afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true })
 })
 
+beforeAll(recordWrites)
+afterAll(stopRecordingWrites)
+
+/**
+ * The action run in this process on the hostile source, RUNNER_TEMP a folder of its own: nothing it
+ * writes falls outside dump-path and RUNNER_TEMP, and nothing it logs forges a workflow command.
+ */
+async function hostileRun(inputs: Record<string, string>): Promise<InProcessRun> {
+  const runnerTemp = realFs.mkdtempSync(path.join(scratch, 'temp-'))
+  touched.length = 0
+  const run = await runInProcess(inputs, {
+    env: { ...withClientOnPath.env, RUNNER_TEMP: runnerTemp },
+    tools: recordingTools
+  })
+  const inside = [runnerTemp, ...(inputs['dump-path'] ? [path.resolve(inputs['dump-path'])] : [])]
+  // The harness's own step folder, made before the run and unused, as RUNNER_TEMP is given; the
+  // folders above dump-path, made if missing.
+  const harness = path.join(os.tmpdir(), 'pg-migrate-step-')
+  const within = (file: string, folder: string) => file === folder || file.startsWith(folder + path.sep)
+  const outside = touched.filter(
+    ({ op, file }) =>
+      !file.startsWith(harness) &&
+      !inside.some((folder) => within(file, folder) || (op === 'mkdir' && within(folder, file)))
+  )
+  expect(outside).toEqual([])
+  expect(touched.length).toBeGreaterThan(0)
+  expect(forgedCommands(run.lines)).toEqual([])
+  return run
+}
+
 /** What a session may send about search_path after its pin: each keeps user schemas out, or is undone before the action's own SQL goes on. */
 const SEARCH_PATH_STATEMENTS = [
   /^SET LOCAL search_path = pg_catalog, pg_temp$/, // the plan's function-body probe, rolled back
@@ -75,6 +114,48 @@ const SEARCH_PATH_STATEMENTS = [
 
 /** A statement that changes this session's search_path (ALTER DATABASE … SET, carrying a setting, does not). */
 const CHANGES_SEARCH_PATH = /(^|;\s*)(SET|RESET)\b[^;]*search_path|set_config\(\s*'search_path'/i
+
+/** Words written like a call, `word (`, that name no function. */
+const NOT_CALLS = new Set([
+  'OPERATOR',
+  'ANY',
+  'ALL',
+  'IN',
+  'VALUES',
+  'EXISTS',
+  'AND',
+  'OR',
+  'NOT',
+  'ON',
+  'USING',
+  'FROM',
+  'JOIN',
+  'WHERE',
+  'SELECT',
+  'AS'
+])
+
+/**
+ * The names a statement resolves through the search_path: calls, casts, collations and operators
+ * not written as pg_catalog's. On the pinned (empty) search_path each resolves in pg_catalog alone;
+ * on any other, any of them may resolve to an object of the database's own.
+ */
+function unqualifiedReferences(sql: string): string[] {
+  const bare = sql
+    .replace(/--[^\n]*/g, ' ')
+    .replace(/'(?:[^']|'')*'/g, "''")
+    .replace(/"(?:[^"]|"")*"/g, '""')
+  const found: string[] = []
+  const qualified = (schema: string | undefined) => schema?.toLowerCase() === 'pg_catalog'
+  for (const [, schema, name] of bare.matchAll(/(?:(\w+|"")\s*\.\s*)?(\w+|"")\s*\(/g))
+    if (!qualified(schema) && !(schema === undefined && NOT_CALLS.has(name.toUpperCase()))) found.push(`${name}(`)
+  for (const [, schema, name] of bare.matchAll(/(?:::|\bCOLLATE\s)\s*(?:(\w+|"")\s*\.\s*)?(\w+|"")/gi))
+    if (!qualified(schema)) found.push(`::${name}`)
+  const operands = bare.replace(/\bOPERATOR\s*\(\s*pg_catalog\s*\.\s*[^)\s]+\s*\)/gi, ' ').replace(/::|\(\*\)/g, ' ')
+  for (const [operator] of operands.matchAll(/[-+*/<>=~!@#%^&|`?]+|\b(?:I?LIKE|SIMILAR|BETWEEN|IN|DISTINCT)\b/gi))
+    found.push(operator)
+  return found
+}
 
 const READ_ONLY_PIN = `${SECURE_SEARCH_PATH}, pg_catalog.set_config('default_transaction_read_only', 'on', false)`
 
@@ -92,7 +173,7 @@ function checkSessions(readOnly: boolean): number {
       else if (CHANGES_SEARCH_PATH.test(text)) {
         expect(SEARCH_PATH_STATEMENTS.some((allowed) => allowed.test(text)) ? 'allowed' : text).toBe('allowed')
         if (/RESET/.test(text)) unpinned = true
-      }
+      } else if (unpinned) expect({ text, unqualified: unqualifiedReferences(text) }).toEqual({ text, unqualified: [] })
     }
     expect(unpinned).toBe(false)
   }
@@ -136,12 +217,12 @@ afterEach(() => {
 })
 
 test('plan: read-only sessions, nothing of the source runs', async () => {
-  const run = await runInProcess({ ...migrate(`${db}_plan`), mode: 'plan' }, withClientOnPath)
+  const run = await hostileRun({ ...migrate(`${db}_plan`), mode: 'plan' })
   expect({ result: run.report.result, failed: run.failed }).toEqual({ result: 'planned', failed: undefined })
   expect(checkSessions(true)).toBeGreaterThanOrEqual(3)
   // A one-part table pattern is resolved on the login's own search_path, as pg_dump does, and the
   // session pinned again after: the statements between qualify every name.
-  const scoped = await runInProcess({ ...migrate(`${db}_plan`), mode: 'plan', tables: 'plain' }, withClientOnPath)
+  const scoped = await hostileRun({ ...migrate(`${db}_plan`), mode: 'plan', tables: 'plain' })
   expect({ result: scoped.report.result, failed: scoped.failed }).toEqual({ result: 'planned', failed: undefined })
   expect(scoped.report.databases[0].scope?.patterns.tables).toEqual(['plain'])
   const resets = [...sessions.values()].filter((texts) => texts.includes('RESET search_path'))
@@ -150,7 +231,7 @@ test('plan: read-only sessions, nothing of the source runs', async () => {
 })
 
 test('migrate over the stream: the hostile names arrive, and nothing ran', async () => {
-  const run = await runInProcess(migrate(`${db}_streamed`, { 'copy-method': 'stream' }), withClientOnPath)
+  const run = await hostileRun(migrate(`${db}_streamed`, { 'copy-method': 'stream' }))
   expect({ result: run.report.result, failed: run.failed, errors: run.errors }).toEqual({
     result: 'passed',
     failed: undefined,
@@ -162,12 +243,14 @@ test('migrate over the stream: the hostile names arrive, and nothing ran', async
 
 test('migrate, then validate: the hostile names arrive, loaded while dumped, and nothing ran', async () => {
   const target = `${db}_copy`
-  const run = await runInProcess(migrate(target, { 'copy-method': 'dump' }), withClientOnPath)
+  const run = await hostileRun(migrate(target, { 'copy-method': 'dump' }))
   expect({ result: run.report.result, failed: run.failed, errors: run.errors }).toEqual({
     result: 'passed',
     failed: undefined,
     errors: []
   })
+  // The name reached the log (pg_dump's and pg_restore's verbose lines): forgedCommands saw it printed.
+  expect(run.lines.filter((line) => line.includes('::error::forged')).length).toBeGreaterThan(0)
   expect(run.report.databases[0].restore?.followed).toEqual([
     `${quoteIdent(HOSTILE_NAMES.schema)}.${quoteIdent(HOSTILE_NAMES.newline)}`
   ])
@@ -183,38 +266,34 @@ test('migrate, then validate: the hostile names arrive, loaded while dumped, and
     ])
   expect(checkSessions(false)).toBeGreaterThanOrEqual(6)
 
-  const validated = await runInProcess({ ...migrate(target), mode: 'validate' }, withClientOnPath)
+  const validated = await hostileRun({ ...migrate(target), mode: 'validate' })
   expect({ result: validated.report.result, failed: validated.failed }).toEqual({ result: 'passed', failed: undefined })
   expect(checkSessions(true)).toBeGreaterThanOrEqual(4)
 })
 
 test('dump, then restore', async () => {
   const dumpPath = path.join(scratch, uniqueName('split'))
-  const dumped = await runInProcess(
-    {
-      'source-url': source(),
-      mode: 'dump',
-      'dump-path': dumpPath,
-      jobs: '2',
-      'upload-artifact': 'false',
-      'postgres-version': '17'
-    },
-    withClientOnPath
-  )
+  const dumped = await hostileRun({
+    'source-url': source(),
+    mode: 'dump',
+    'dump-path': dumpPath,
+    jobs: '2',
+    'upload-artifact': 'false',
+    'postgres-version': '17'
+  })
   expect({ result: dumped.report.result, failed: dumped.failed }).toEqual({ result: 'passed', failed: undefined })
-  const restored = await runInProcess(
-    { 'target-url': testbed.targetUrl(`${db}_restored`), mode: 'restore', 'dump-path': dumpPath, jobs: '2' },
-    withClientOnPath
-  )
+  const restored = await hostileRun({
+    'target-url': testbed.targetUrl(`${db}_restored`),
+    mode: 'restore',
+    'dump-path': dumpPath,
+    jobs: '2'
+  })
   expect({ result: restored.report.result, failed: restored.failed }).toEqual({ result: 'passed', failed: undefined })
   expect(checkSessions(false)).toBeGreaterThanOrEqual(4)
 })
 
 test('sync: the replication connection is pinned too', async () => {
-  const run = await runInProcess(
-    migrate(`${db}_synced`, { sync: 'logical', 'cutover-idle-seconds': '1' }),
-    withClientOnPath
-  )
+  const run = await hostileRun(migrate(`${db}_synced`, { sync: 'logical', 'cutover-idle-seconds': '1' }))
   expect({ result: run.report.result, failed: run.failed }).toEqual({ result: 'passed', failed: undefined })
   const replication = [...sessions.values()].filter((texts) =>
     texts.some((text) => text.startsWith('CREATE_REPLICATION_SLOT'))

@@ -2,7 +2,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Decrypter, generateX25519Identity, identityToRecipient } from 'age-encryption'
+import type { RunScope } from '../../src/base/scope.js'
+import { ProcessRunner, type ToolRunner } from '../../src/tools/run-tool.js'
 import { startArtifactServices, unzipEntries } from '../support/artifact-service.js'
+import { runInProcess } from '../support/in-process.js'
 import { errorLines, outcome, PASSED, runAction } from '../support/run-action.js'
 import { loadTestbed, uniqueName } from '../support/testbed.js'
 
@@ -184,6 +187,60 @@ describe('a dump made in a public repository', () => {
     const privately = await validate({ GITHUB_EVENT_PATH: event })
     expect(privately.summary).toContain(`differing keys: ${CUSTOMER_KEY}`)
     expect(privately.summary).toContain('invalid input syntax for type integer')
+  })
+})
+
+describe('a streamed copy in a public repository', () => {
+  const db = uniqueName('public_stream')
+  const target = `${db}_copy`
+  beforeAll(() => testbed.createSourceDatabase(db, SEED))
+
+  /**
+   * The client programs, with one row changed on the target once every streamed row is in: before
+   * the rest of the restore (the first list that holds a constraint) starts, as a fault would.
+   */
+  const changingARow = (scope: RunScope): ToolRunner => {
+    const real = new ProcessRunner(scope)
+    let changed = false
+    return {
+      async run(program, args, run) {
+        const list = args.find((arg) => arg.startsWith('--use-list='))?.slice('--use-list='.length)
+        if (!changed && list && / CONSTRAINT /.test(fs.readFileSync(list, 'utf8'))) {
+          changed = true
+          await testbed.query(
+            'target',
+            target,
+            `UPDATE public.customers SET note = 'changed' WHERE code = '${CUSTOMER_KEY}'`
+          )
+        }
+        return real.run(program, args, run)
+      }
+    }
+  }
+
+  test("a failed verify's summary and log count the streamed table's differing rows, never their keys", async () => {
+    const run = await runInProcess(
+      {
+        'source-url': testbed.sourceUrl(db),
+        'target-url': testbed.targetUrl(target),
+        'copy-method': 'stream',
+        'upload-artifact': 'false'
+      },
+      { env: { ...publicRun, PGBIN: testbed.clientBinDir }, tools: changingARow }
+    )
+    expect(run.report.result).toBe('failed')
+    const database = run.report.databases[0]
+    expect(database.stream?.hashedInFlight).toBe(1)
+    expect(database.comparison?.differences.filter((d) => !d.expected).map((d) => [d.kind, d.object])).toEqual([
+      ['checksum', 'public.customers']
+    ])
+    // The key was found: it is in the JSON report on the runner, and only there.
+    expect(database.differingRows).toEqual({ 'public.customers': [CUSTOMER_KEY] })
+    expect(run.summary).toContain('1 differing row located; their keys are in the JSON report on the runner')
+    const shownAnywhere = [run.summary, run.failed ?? '', ...run.lines].join('\n')
+    expect(shownAnywhere).toContain('public.customers')
+    expect(shownAnywhere).not.toContain(CUSTOMER_KEY)
+    expect(shownAnywhere).not.toMatch(/\bchanged\b/)
   })
 })
 

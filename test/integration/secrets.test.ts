@@ -223,6 +223,71 @@ describe('TLS', () => {
     expect(sessions.filter((line) => !/SSL enabled \(protocol=TLS/.test(line))).toEqual([])
   })
 
+  /** The authorized sessions of `user` in the server's log past `from`, each with its TLS state. */
+  function sessionsOf(server: Awaited<ReturnType<typeof startServer>>, user: string, from = 0): string[] {
+    return fs
+      .readFileSync(path.join(path.dirname(server.dataDir), 'server.log'), 'utf8')
+      .slice(from)
+      .split('\n')
+      .filter((line) => line.includes(`connection authorized: user=${user} `))
+  }
+
+  test("no sslmode, TLS on both servers: the stream's COPY sessions, the sync's replication session and the verify's are all encrypted", async () => {
+    // A 14 source with TLS and logical decoding; the action logs in as a role of its own there, so
+    // every session of that role in the log is the action's, its pg_dump's or its replication's.
+    const source = await startServer({
+      major: 14,
+      baseDir,
+      settings: [
+        'ssl=on',
+        `ssl_cert_file=${certificate.cert}`,
+        `ssl_key_file=${certificate.key}`,
+        'log_connections=on',
+        'wal_level=logical'
+      ]
+    })
+    try {
+      const login = { user: uniqueName('tls_migrator'), password: randomBytes(12).toString('hex') }
+      const db = uniqueName('tls_both')
+      await withClient(serverUrl(source, 'postgres'), async (client) => {
+        await client.query(
+          `CREATE ROLE ${quoteIdent(login.user)} LOGIN SUPERUSER PASSWORD ${quoteLiteral(login.password)}`
+        )
+        await client.query(`CREATE DATABASE ${quoteIdent(db)}`)
+      })
+      await withClient(serverUrl(source, db), (client) =>
+        client.query(
+          'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 3000) g'
+        )
+      )
+      const inputs = (target: string, extra: Record<string, string>) => ({
+        'source-url': serverUrl(source, db, login),
+        'target-url': serverUrl(tls, target, tls.admin),
+        'upload-artifact': 'false',
+        ...extra
+      })
+      const targetFrom = serverLog().length
+      const streamed = await run(inputs(`${db}_streamed`, { 'copy-method': 'stream' }))
+      expect(outcome(streamed)).toEqual(PASSED)
+      expect(streamed.report.databases[0].stream?.tables).toBe(1)
+      const synced = await run(inputs(`${db}_synced`, { sync: 'logical', 'cutover-idle-seconds': '1' }))
+      expect(outcome(synced)).toEqual(PASSED)
+      expect(synced.report.databases[0].sync?.applied).toBeDefined()
+
+      const onSource = sessionsOf(source, login.user)
+      const onTarget = sessionsOf(tls, tls.admin?.user ?? '', targetFrom)
+      // What the runs opened (the client tools name themselves as the action does): pg's sessions
+      // on both sides, the stream's pairs among them, pg_dump's on the source with the sync's
+      // replication session, pg_restore's on the target.
+      expect(onSource.filter((line) => line.includes('replication connection authorized'))).toHaveLength(1)
+      expect(onSource.length).toBeGreaterThanOrEqual(8)
+      expect(onTarget.length).toBeGreaterThanOrEqual(8)
+      expect([...onSource, ...onTarget].filter((line) => !/SSL enabled \(protocol=TLS/.test(line))).toEqual([])
+    } finally {
+      await stopServer(source, 'immediate')
+    }
+  }, 240_000)
+
   test('a certificate signed by someone else is refused with verify-full, in one line', async () => {
     const db = uniqueName('tls_wrong_ca')
     const target = `${serverUrl(tls, db, tls.admin)}?sslmode=verify-full&sslrootcert=${encodeURIComponent(stranger.cert)}`

@@ -5,7 +5,7 @@
 // calls hostile_ran(), which writes a LOG line to the server's log and then raises an error. The log is
 // the detector: it survives read-only transactions, rollbacks and a caller that swallows the error.
 // The error keeps a regression fast and loud: a shadow that returned the real result, as a real attack
-// would, gets called per row (operators in joins) and fills the log with gigabytes (measured). Nothing here sits in an index, a constraint or a default: what the
+// would, gets called per row (operators in joins) and fills the log with gigabytes (measured). Nothing here sits in an index, a default or a constraint a row meets (the domain types no column): what the
 // restore itself evaluates is another test's matter; these only run if the action's own SQL resolves them.
 
 /** The server log line prefix; `token` tells this run's lines from any other's. */
@@ -15,6 +15,8 @@ export interface Shadow {
   /** What it shadows, as the log line names it. */
   name: string
   sql: string
+  /** Made after the tables: their columns name the catalog's type it shadows. */
+  afterTables?: boolean
   /**
    * A statement that calls it when run on the database's own search_path, as the action's SQL would
    * if it were not pinned: proves the shadow is live, so that its silence later means something.
@@ -63,6 +65,19 @@ function view(catalog: string, columns: string): Shadow {
   }
 }
 
+/**
+ * A domain in public named as a catalog type, whose check reports: a cast to the bare type name
+ * (`x::text`) on a search_path that puts public first makes a value of the domain, and runs it.
+ */
+function domain(type: string, probe: string): Shadow {
+  return {
+    name: `domain ${type}`,
+    sql: `CREATE DOMAIN public.${type} AS pg_catalog.${type} CHECK (public.hostile_ran('domain ${type}'));`,
+    probe,
+    afterTables: true
+  }
+}
+
 const NSP = 'FROM pg_catalog.pg_namespace n LIMIT 1'
 
 /** Each shadow with the unqualified call it answers. */
@@ -87,7 +102,7 @@ export const SHADOWS: Shadow[] = [
     'text, text, name, name',
     'text',
     'pg_catalog.format($1, $2, $3, $4)',
-    `SELECT format('%s %I.%I', 'x'::text, n.nspname, n.nspname) ${NSP}`
+    `SELECT format('%s %I.%I', 'x'::pg_catalog.text, n.nspname, n.nspname) ${NSP}`
   ),
   fn('format', 'text, name', 'text', 'pg_catalog.format($1, $2)', `SELECT format('%I', n.nspname) ${NSP}`),
   fn(
@@ -226,7 +241,8 @@ export const SHADOWS: Shadow[] = [
   ),
   view('pg_class', 'c.oid, c.relname, c.relnamespace, c.relkind'),
   view('pg_namespace', 'c.oid, c.nspname, c.nspowner'),
-  view('pg_attribute', 'c.attrelid, c.attname, c.attnum, c.atttypid, c.attisdropped')
+  view('pg_attribute', 'c.attrelid, c.attname, c.attnum, c.atttypid, c.attisdropped'),
+  domain('text', `SELECT c.relkind::text FROM pg_catalog.pg_class c LIMIT 1`)
 ]
 
 /** Tables whose names a careless quoting or a log line would get wrong; `weird` is big enough to be loaded while dumped. */
@@ -252,7 +268,9 @@ export function hostileDatabaseSql(database: string, token: string, rows = 45_00
         RAISE LOG '%: % in %', ${literal(hostileMarker(token))}, what, pg_catalog.current_database();
         RAISE EXCEPTION '%: %', ${literal(hostileMarker(token))}, what;
       END $f$;
-    ${SHADOWS.map((shadow) => shadow.sql).join('\n    ')}
+    ${SHADOWS.filter((shadow) => !shadow.afterTables)
+      .map((shadow) => shadow.sql)
+      .join('\n    ')}
     CREATE TABLE public.plain (id int PRIMARY KEY, label text);
     INSERT INTO public.plain SELECT g, 'row ' || g FROM generate_series(1, 100) g;
     CREATE SCHEMA ${s};
@@ -262,5 +280,8 @@ export function hostileDatabaseSql(database: string, token: string, rows = 45_00
     INSERT INTO ${s}.${ident(long)} SELECT generate_series(1, 50);
     CREATE TABLE public.${ident(wide)} (id int PRIMARY KEY, "it's" text);
     INSERT INTO public.${ident(wide)} VALUES (1, 'x''s'), (2, E'line\\nbreak');
+    ${SHADOWS.filter((shadow) => shadow.afterTables)
+      .map((shadow) => shadow.sql)
+      .join('\n    ')}
     ALTER DATABASE ${ident(database)} SET search_path = public, pg_catalog;`
 }
