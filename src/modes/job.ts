@@ -53,8 +53,15 @@ export interface SourceDatabase {
 export interface TargetDatabase {
   /** The database itself. */
   endpoint: Endpoint
-  /** The server as the target URL names it: where a missing database is created from. */
+  /** The server as the target URL names it. */
   server: Endpoint
+  /**
+   * Where the database is created, and the login's rights asked, before the load: the database
+   * itself when the plan found it, else `maintenance`.
+   */
+  admin: Endpoint
+  /** A database of the same server that is not this one (the URL's, else postgres): where this one is dropped from. */
+  maintenance: Endpoint
   major: number
   /** Whether the target login is a superuser (what needs one is restored only then). */
   superuser: boolean
@@ -127,9 +134,13 @@ function sourceOf(server: Endpoint, plan: Plan, database: DatabaseJob): SourceDa
 }
 
 function targetOf(server: Endpoint, plan: Plan, database: DatabaseJob, clientMajor: number): TargetDatabase {
+  const endpoint = withDatabase(server, database.target)
+  const maintenance = withDatabase(server, server.database === database.target ? 'postgres' : server.database)
   return {
-    endpoint: withDatabase(server, database.target),
+    endpoint,
     server,
+    admin: database.targetExists ? endpoint : maintenance,
+    maintenance,
     major: plan.target?.major ?? clientMajor,
     superuser: plan.target?.superuser ?? false
   }

@@ -1,7 +1,7 @@
 import type { DatabaseRecorder } from '../../action/report.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
-import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
+import type { Endpoint } from '../../pg/endpoint.js'
 import { closeRestoreRole, openRestoreRole, proveRestoreRoleLogin } from '../../pg/restore-role.js'
 import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
 import {
@@ -56,9 +56,8 @@ export async function prepareTarget(
 ): Promise<{ created: boolean }> {
   const { connector, log } = means
   const { database } = step
-  const created = await connector.withConnection(
-    withDatabase(step.target.server, maintenanceDatabase(step.target.server, database)),
-    (admin) => ensureTargetDatabase(admin, database.target, database.encoding, log)
+  const created = await connector.withConnection(step.target.admin, (admin) =>
+    ensureTargetDatabase(admin, database.target, database.encoding, log)
   )
   // From here on the target is written to; a CREATE DATABASE cut short by a cancel wrote nothing.
   record.targetTouched(true)
@@ -150,11 +149,9 @@ export async function dropCreatedTarget(
   const { connector, log } = means
   const { database, target } = step
   try {
-    await connector.withConnection(
-      withDatabase(target.server, maintenanceDatabase(target.server, { ...database, targetExists: false })),
-      (admin) => dropDatabase(admin, database.target, target.major),
-      { afterCancel: true }
-    )
+    await connector.withConnection(target.maintenance, (admin) => dropDatabase(admin, database.target, target.major), {
+      afterCancel: true
+    })
     record.targetTouched(false)
     log.info(
       `dropped the target database ${database.target}: this run had created it, and stopped before it held a copy`
@@ -164,15 +161,6 @@ export async function dropCreatedTarget(
     log.warning(`could not drop ${database.target}, which this run created: ${(error as Error).message}`)
     return false
   }
-}
-
-/**
- * Where to connect to create or drop the target database: the database itself when it exists,
- * else the one the URL names, else postgres.
- */
-export function maintenanceDatabase(server: Endpoint, database: Pick<DatabaseJob, 'target' | 'targetExists'>): string {
-  if (database.targetExists) return database.target
-  return server.database === database.target ? 'postgres' : server.database
 }
 
 /**
