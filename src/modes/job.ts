@@ -14,6 +14,7 @@ import type { Connector } from '../pg/connection.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
 import type { Passfile } from '../pg/passfile.js'
 import type { DatabaseJob, Plan } from '../plan/plan.js'
+import { chooseCopyMethod, type CopyMethodChoice } from '../stream/choose.js'
 import type { Client } from '../tools/client/install.js'
 import type { ToolRunner } from '../tools/run-tool.js'
 
@@ -84,6 +85,8 @@ export interface MigrateJob extends JobBase<MigrateInputs> {
   source: SourceDatabase
   target: TargetDatabase
   dumpFolder: string
+  /** How the rows move (stream/choose.ts), chosen once from the settings, and why. */
+  copy: CopyMethodChoice
   /** The artifact the dump is uploaded as (and a resumed run downloads). */
   artifactName: string
   /** The workflow run's id (GITHUB_RUN_ID, or empty): names the sync's slot and publication. */
@@ -154,12 +157,18 @@ export function migrateJobs(
   env: NodeJS.ProcessEnv
 ): MigrateJob[] {
   const runId = env.GITHUB_RUN_ID ?? ''
+  const copy = chooseCopyMethod({
+    requested: inputs.copyMethod,
+    uploadArtifact: inputs.uploadArtifact,
+    sync: inputs.sync
+  })
   return plan.jobs.map((database) => ({
     database,
     settings: inputs,
     source: sourceOf(servers.source, plan, database),
     target: targetOf(servers.target, plan, database, client.major),
     dumpFolder: dumpFolderOf(inputs.dumpPath, plan.jobs.length, database.source),
+    copy,
     artifactName: inputs.artifactName ?? defaultArtifactName(database.source, runId || undefined),
     workflowRunId: runId
   }))

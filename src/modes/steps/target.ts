@@ -1,9 +1,10 @@
+import type pg from 'pg'
 import type { DatabaseRecorder } from '../../action/report.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
 import { closeRestoreRole, openRestoreRole, proveRestoreRoleLogin } from '../../pg/restore-role.js'
-import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
+import { dropRunMarker, writeRunMarker, type RunMarker } from '../../pg/run-marker.js'
 import {
   analyzeUserTables,
   cleanTarget,
@@ -61,24 +62,24 @@ export async function prepareTarget(
   )
   // From here on the target is written to; a CREATE DATABASE cut short by a cancel wrote nothing.
   record.targetTouched(true)
+  // One session readies the database: cleaned, marked, then what the load needs besides the dump.
   await connector.withConnection(step.target.endpoint, async (db) => {
     if (database.targetObjects.length > 0 && step.settings.ifTargetNotEmpty === 'clean')
       record.cleaned(await cleanTarget(db, log, database.installedExtensions ?? []))
-    await writeRunMarker(db, {
-      runId: database.runId,
-      database: database.source,
-      scope: scopeKey(database.scope?.patterns)
-    })
+    await writeRunMarker(db, runMarkOf(database))
+    await readyIn(db, step, means, record)
   })
-  await readyTarget(step, means, record)
   return { created }
 }
 
 /** Marks the target database as being loaded from this job's dump (see pg/run-marker.ts). */
 export async function markTarget(connector: Connector, target: Endpoint, database: DatabaseJob): Promise<void> {
-  await connector.withConnection(target, (db) =>
-    writeRunMarker(db, { runId: database.runId, database: database.source, scope: scopeKey(database.scope?.patterns) })
-  )
+  await connector.withConnection(target, (db) => writeRunMarker(db, runMarkOf(database)))
+}
+
+/** The mark of this job's run: its id, the source database and the filters' key. */
+function runMarkOf(database: DatabaseJob): Omit<RunMarker, 'startedAt'> {
+  return { runId: database.runId, database: database.source, scope: scopeKey(database.scope?.patterns) }
 }
 
 /**
@@ -91,23 +92,31 @@ export async function readyTarget(
   means: TargetMeans,
   record: DatabaseRecorder
 ): Promise<void> {
+  await means.connector.withConnection(step.target.endpoint, (db) => readyIn(db, step, means, record))
+}
+
+/** readyTarget in a session of the target database that is open already. */
+async function readyIn(
+  db: pg.Client,
+  step: TargetPreparation,
+  means: TargetMeans,
+  record: DatabaseRecorder
+): Promise<void> {
   const { connector, log } = means
   const { database, settings, rolesFrom } = step
-  await connector.withConnection(step.target.endpoint, async (db) => {
-    if (database.scope) await makePrerequisites(db, database.scope.prerequisites, log)
-    if (!rolesFrom || (settings.roles !== 'create-missing' && settings.privileges !== 'keep')) return
-    const [roles, publicOwner] = await connector.withConnection(rolesFrom, (source) =>
-      Promise.all([
-        rolesReferenced(source, settings.privileges, step.target.superuser, scopeSql(database.scope)),
-        ordinaryPublicOwner(source)
-      ])
-    )
-    if (settings.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
-    if (settings.privileges === 'keep') await grantRolesToLogin(db, roles)
-    if (settings.privileges === 'keep' && publicOwner && carriesDatabaseSettings(database)) {
-      await movePublicOwner(db, publicOwner, database.target, log)
-    }
-  })
+  if (database.scope) await makePrerequisites(db, database.scope.prerequisites, log)
+  if (!rolesFrom || (settings.roles !== 'create-missing' && settings.privileges !== 'keep')) return
+  const [roles, publicOwner] = await connector.withConnection(rolesFrom, (source) =>
+    Promise.all([
+      rolesReferenced(source, settings.privileges, step.target.superuser, scopeSql(database.scope)),
+      ordinaryPublicOwner(source)
+    ])
+  )
+  if (settings.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
+  if (settings.privileges === 'keep') await grantRolesToLogin(db, roles)
+  if (settings.privileges === 'keep' && publicOwner && carriesDatabaseSettings(database)) {
+    await movePublicOwner(db, publicOwner, database.target, log)
+  }
 }
 
 /**
