@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { DatabaseRecorder } from '../../action/report.js'
+import { Stage, within } from '../../action/stages.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
@@ -182,7 +183,8 @@ export function carriesDatabaseSettings(database: Pick<DatabaseJob, 'scope'>): b
 
 /**
  * A run that passed removes its mark: the target holds a whole, verified copy. One whose
- * verification found differences keeps it, so a resumed run can load again what differs.
+ * verification found differences keeps it, so a resumed run can load again what differs. The
+ * removal ends the Verify stage (Analyze with verify none): an error in it says so.
  */
 export async function finishTarget(
   connector: Connector,
@@ -190,7 +192,7 @@ export async function finishTarget(
   verification: { comparison: { passed: boolean } } | undefined
 ): Promise<void> {
   if (verification && !verification.comparison.passed) return
-  await connector.withConnection(target, dropRunMarker)
+  await within(verification ? Stage.Verify : Stage.Analyze, connector.withConnection(target, dropRunMarker))
 }
 
 /** ANALYZE what was restored, as `writer`: it evaluates index expressions and statistics. */
