@@ -14,6 +14,7 @@ import type { Connector } from '../pg/connection.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
 import type { Passfile } from '../pg/passfile.js'
 import type { DatabaseJob, Plan } from '../plan/plan.js'
+import { chooseCopyMethod, type CopyMethodChoice } from '../stream/choose.js'
 import type { Client } from '../tools/client/install.js'
 import type { ToolRunner } from '../tools/run-tool.js'
 
@@ -53,8 +54,15 @@ export interface SourceDatabase {
 export interface TargetDatabase {
   /** The database itself. */
   endpoint: Endpoint
-  /** The server as the target URL names it: where a missing database is created from. */
+  /** The server as the target URL names it. */
   server: Endpoint
+  /**
+   * Where the database is created, and the login's rights asked, before the load: the database
+   * itself when the plan found it, else `maintenance`.
+   */
+  admin: Endpoint
+  /** A database of the same server that is not this one (the URL's, else postgres): where this one is dropped from. */
+  maintenance: Endpoint
   major: number
   /** Whether the target login is a superuser (what needs one is restored only then). */
   superuser: boolean
@@ -77,6 +85,8 @@ export interface MigrateJob extends JobBase<MigrateInputs> {
   source: SourceDatabase
   target: TargetDatabase
   dumpFolder: string
+  /** How the rows move (stream/choose.ts), chosen once from the settings, and why. */
+  copy: CopyMethodChoice
   /** The artifact the dump is uploaded as (and a resumed run downloads). */
   artifactName: string
   /** The workflow run's id (GITHUB_RUN_ID, or empty): names the sync's slot and publication. */
@@ -127,9 +137,13 @@ function sourceOf(server: Endpoint, plan: Plan, database: DatabaseJob): SourceDa
 }
 
 function targetOf(server: Endpoint, plan: Plan, database: DatabaseJob, clientMajor: number): TargetDatabase {
+  const endpoint = withDatabase(server, database.target)
+  const maintenance = withDatabase(server, server.database === database.target ? 'postgres' : server.database)
   return {
-    endpoint: withDatabase(server, database.target),
+    endpoint,
     server,
+    admin: database.targetExists ? endpoint : maintenance,
+    maintenance,
     major: plan.target?.major ?? clientMajor,
     superuser: plan.target?.superuser ?? false
   }
@@ -143,12 +157,18 @@ export function migrateJobs(
   env: NodeJS.ProcessEnv
 ): MigrateJob[] {
   const runId = env.GITHUB_RUN_ID ?? ''
+  const copy = chooseCopyMethod({
+    requested: inputs.copyMethod,
+    uploadArtifact: inputs.uploadArtifact,
+    sync: inputs.sync
+  })
   return plan.jobs.map((database) => ({
     database,
     settings: inputs,
     source: sourceOf(servers.source, plan, database),
     target: targetOf(servers.target, plan, database, client.major),
     dumpFolder: dumpFolderOf(inputs.dumpPath, plan.jobs.length, database.source),
+    copy,
     artifactName: inputs.artifactName ?? defaultArtifactName(database.source, runId || undefined),
     workflowRunId: runId
   }))

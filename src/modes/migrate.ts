@@ -1,7 +1,6 @@
 import type { DatabaseRecorder } from '../action/report.js'
 import type { CopyMeans, MigrateJob } from './job.js'
 import type { CopyStep } from './steps/copy-step.js'
-import { chooseCopyMethod } from '../stream/choose.js'
 import { dumpAndLoad } from './steps/dump-and-load.js'
 import { streamAndLoad } from './steps/stream-and-load.js'
 import { finishLoad } from './steps/finish-load.js'
@@ -21,7 +20,7 @@ export async function migrateDatabase(job: MigrateJob, record: DatabaseRecorder,
     // sync: logical — the slot and its publication are dropped on every exit: success, failure, cancel.
     const hold = await holdSource(job, means, record)
     try {
-      await copyAndFinish(job, hold, copyStepFor(job, means, record), means, record)
+      await copyAndFinish(job, hold, means, record)
     } finally {
       await hold.close()
     }
@@ -34,13 +33,9 @@ function holdSource(job: MigrateJob, means: CopyMeans, record: DatabaseRecorder)
   return job.settings.sync === 'logical' ? holdWithSync(job, means, record) : holdSnapshotOnly(job, means, record)
 }
 
-/** The way the rows move, chosen once per database, and why (stream/choose.ts). */
+/** The copy step of the way the job's rows move (chosen with the job, modes/job.ts), said in the log and the report. */
 function copyStepFor(job: MigrateJob, means: CopyMeans, record: DatabaseRecorder): CopyStep {
-  const { method, why } = chooseCopyMethod({
-    requested: job.settings.copyMethod,
-    uploadArtifact: job.settings.uploadArtifact,
-    sync: job.settings.sync
-  })
+  const { method, why } = job.copy
   record.copiedBy(method, why)
   means.log.info(`${job.database.source}: the rows move by ${method === 'stream' ? 'the stream' : 'the dump'}: ${why}`)
   return method === 'stream' ? streamAndLoad : dumpAndLoad
@@ -49,10 +44,10 @@ function copyStepFor(job: MigrateJob, means: CopyMeans, record: DatabaseRecorder
 async function copyAndFinish(
   job: MigrateJob,
   hold: SourceHold,
-  step: CopyStep,
   means: CopyMeans,
   record: DatabaseRecorder
 ): Promise<void> {
+  const step = copyStepFor(job, means, record)
   const writer = targetWriter({ ...job, rolesFrom: job.source.endpoint }, means, record)
   const copied = await step.copy(job, hold.held, writer, means, record)
   const sourceFingerprint = await hold.release(copied)

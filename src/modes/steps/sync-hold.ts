@@ -5,7 +5,6 @@
 import type { DatabaseRecorder } from '../../action/report.js'
 import { Stage, within } from '../../action/stages.js'
 import type { Connector } from '../../pg/connection.js'
-import { withDatabase } from '../../pg/endpoint.js'
 import { maySetReplicationRole } from '../../pg/target-catalog.js'
 import { checkSchemaUnchanged, copySequences } from '../../sync/cutover.js'
 import { thinSamples } from '../../sync/lag.js'
@@ -18,7 +17,6 @@ import { fingerprintDatabase, type Fingerprint } from '../../verify/fingerprint/
 import type { MigrateJob, RunMeans } from '../job.js'
 import type { Copied, HeldSource } from './copy-step.js'
 import type { SourceHold } from './source-hold.js'
-import { maintenanceDatabase } from './target.js'
 import { fingerprintOptions } from './verify.js'
 
 export async function holdWithSync(job: MigrateJob, means: RunMeans, record: DatabaseRecorder): Promise<SourceHold> {
@@ -175,10 +173,7 @@ class SyncHold implements SourceHold {
  * granted SET on it): asked by trying, on the target database or, before it exists, the server's.
  */
 async function mayApplyAsReplica(connector: Connector, job: MigrateJob): Promise<boolean> {
-  const { server } = job.target
-  return connector
-    .withConnection(withDatabase(server, maintenanceDatabase(server, job.database)), maySetReplicationRole)
-    .catch(() => false)
+  return connector.withConnection(job.target.admin, maySetReplicationRole).catch(() => false)
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100

@@ -1,9 +1,11 @@
+import type pg from 'pg'
 import type { DatabaseRecorder } from '../../action/report.js'
+import { Stage, within } from '../../action/stages.js'
 import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
-import { withDatabase, type Endpoint } from '../../pg/endpoint.js'
+import type { Endpoint } from '../../pg/endpoint.js'
 import { closeRestoreRole, openRestoreRole, proveRestoreRoleLogin } from '../../pg/restore-role.js'
-import { dropRunMarker, writeRunMarker } from '../../pg/run-marker.js'
+import { dropRunMarker, writeRunMarker, type RunMarker } from '../../pg/run-marker.js'
 import {
   analyzeUserTables,
   cleanTarget,
@@ -56,30 +58,29 @@ export async function prepareTarget(
 ): Promise<{ created: boolean }> {
   const { connector, log } = means
   const { database } = step
-  const created = await connector.withConnection(
-    withDatabase(step.target.server, maintenanceDatabase(step.target.server, database)),
-    (admin) => ensureTargetDatabase(admin, database.target, database.encoding, log)
+  const created = await connector.withConnection(step.target.admin, (admin) =>
+    ensureTargetDatabase(admin, database.target, database.encoding, log)
   )
   // From here on the target is written to; a CREATE DATABASE cut short by a cancel wrote nothing.
   record.targetTouched(true)
+  // One session readies the database: cleaned, marked, then what the load needs besides the dump.
   await connector.withConnection(step.target.endpoint, async (db) => {
     if (database.targetObjects.length > 0 && step.settings.ifTargetNotEmpty === 'clean')
       record.cleaned(await cleanTarget(db, log, database.installedExtensions ?? []))
-    await writeRunMarker(db, {
-      runId: database.runId,
-      database: database.source,
-      scope: scopeKey(database.scope?.patterns)
-    })
+    await writeRunMarker(db, runMarkOf(database))
+    await readyIn(db, step, means, record)
   })
-  await readyTarget(step, means, record)
   return { created }
 }
 
 /** Marks the target database as being loaded from this job's dump (see pg/run-marker.ts). */
 export async function markTarget(connector: Connector, target: Endpoint, database: DatabaseJob): Promise<void> {
-  await connector.withConnection(target, (db) =>
-    writeRunMarker(db, { runId: database.runId, database: database.source, scope: scopeKey(database.scope?.patterns) })
-  )
+  await connector.withConnection(target, (db) => writeRunMarker(db, runMarkOf(database)))
+}
+
+/** The mark of this job's run: its id, the source database and the filters' key. */
+function runMarkOf(database: DatabaseJob): Omit<RunMarker, 'startedAt'> {
+  return { runId: database.runId, database: database.source, scope: scopeKey(database.scope?.patterns) }
 }
 
 /**
@@ -92,23 +93,31 @@ export async function readyTarget(
   means: TargetMeans,
   record: DatabaseRecorder
 ): Promise<void> {
+  await means.connector.withConnection(step.target.endpoint, (db) => readyIn(db, step, means, record))
+}
+
+/** readyTarget in a session of the target database that is open already. */
+async function readyIn(
+  db: pg.Client,
+  step: TargetPreparation,
+  means: TargetMeans,
+  record: DatabaseRecorder
+): Promise<void> {
   const { connector, log } = means
   const { database, settings, rolesFrom } = step
-  await connector.withConnection(step.target.endpoint, async (db) => {
-    if (database.scope) await makePrerequisites(db, database.scope.prerequisites, log)
-    if (!rolesFrom || (settings.roles !== 'create-missing' && settings.privileges !== 'keep')) return
-    const [roles, publicOwner] = await connector.withConnection(rolesFrom, (source) =>
-      Promise.all([
-        rolesReferenced(source, settings.privileges, step.target.superuser, scopeSql(database.scope)),
-        ordinaryPublicOwner(source)
-      ])
-    )
-    if (settings.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
-    if (settings.privileges === 'keep') await grantRolesToLogin(db, roles)
-    if (settings.privileges === 'keep' && publicOwner && carriesDatabaseSettings(database)) {
-      await movePublicOwner(db, publicOwner, database.target, log)
-    }
-  })
+  if (database.scope) await makePrerequisites(db, database.scope.prerequisites, log)
+  if (!rolesFrom || (settings.roles !== 'create-missing' && settings.privileges !== 'keep')) return
+  const [roles, publicOwner] = await connector.withConnection(rolesFrom, (source) =>
+    Promise.all([
+      rolesReferenced(source, settings.privileges, step.target.superuser, scopeSql(database.scope)),
+      ordinaryPublicOwner(source)
+    ])
+  )
+  if (settings.roles === 'create-missing') record.createdRoles(await createMissingRoles(db, roles, log))
+  if (settings.privileges === 'keep') await grantRolesToLogin(db, roles)
+  if (settings.privileges === 'keep' && publicOwner && carriesDatabaseSettings(database)) {
+    await movePublicOwner(db, publicOwner, database.target, log)
+  }
 }
 
 /**
@@ -150,11 +159,9 @@ export async function dropCreatedTarget(
   const { connector, log } = means
   const { database, target } = step
   try {
-    await connector.withConnection(
-      withDatabase(target.server, maintenanceDatabase(target.server, { ...database, targetExists: false })),
-      (admin) => dropDatabase(admin, database.target, target.major),
-      { afterCancel: true }
-    )
+    await connector.withConnection(target.maintenance, (admin) => dropDatabase(admin, database.target, target.major), {
+      afterCancel: true
+    })
     record.targetTouched(false)
     log.info(
       `dropped the target database ${database.target}: this run had created it, and stopped before it held a copy`
@@ -167,15 +174,6 @@ export async function dropCreatedTarget(
 }
 
 /**
- * Where to connect to create or drop the target database: the database itself when it exists,
- * else the one the URL names, else postgres.
- */
-export function maintenanceDatabase(server: Endpoint, database: Pick<DatabaseJob, 'target' | 'targetExists'>): string {
-  if (database.targetExists) return database.target
-  return server.database === database.target ? 'postgres' : server.database
-}
-
-/**
  * The database's settings and comment are carried only when the whole database moves: filters
  * that select schemas or tables move part of it into a database that may serve other parts.
  */
@@ -185,7 +183,8 @@ export function carriesDatabaseSettings(database: Pick<DatabaseJob, 'scope'>): b
 
 /**
  * A run that passed removes its mark: the target holds a whole, verified copy. One whose
- * verification found differences keeps it, so a resumed run can load again what differs.
+ * verification found differences keeps it, so a resumed run can load again what differs. The
+ * removal ends the Verify stage (Analyze with verify none): an error in it says so.
  */
 export async function finishTarget(
   connector: Connector,
@@ -193,7 +192,7 @@ export async function finishTarget(
   verification: { comparison: { passed: boolean } } | undefined
 ): Promise<void> {
   if (verification && !verification.comparison.passed) return
-  await connector.withConnection(target, dropRunMarker)
+  await within(verification ? Stage.Verify : Stage.Analyze, connector.withConnection(target, dropRunMarker))
 }
 
 /** ANALYZE what was restored, as `writer`: it evaluates index expressions and statistics. */
