@@ -25,14 +25,14 @@ export function targetWriter(step: TargetPreparation, means: TargetMeans, record
       return endpoint
     },
     async open(restorer: Restorer) {
-      const { created } = await prepareTarget(step, means, record)
-      state = created ? 'created' : 'written'
-      // Nothing is loaded yet when the writer cannot open: a database this run made goes again,
-      // so following the hint starts afresh.
-      endpoint = await openWriter(step, means, restorer, record).catch(async (error: unknown) => {
+      // Nothing is loaded yet when the target cannot be readied or the writer cannot open: a
+      // database this run made goes again, so following the hint starts afresh.
+      const undone = async (error: unknown): Promise<never> => {
         await undo()
         throw error
-      })
+      }
+      await prepareTarget(step, means, record, (created) => (state = created ? 'created' : 'written')).catch(undone)
+      endpoint = await openWriter(step, means, restorer, record).catch(undone)
       return endpoint
     },
     undo

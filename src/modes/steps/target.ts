@@ -54,7 +54,8 @@ export interface TargetPreparation {
 export async function prepareTarget(
   step: TargetPreparation,
   means: TargetMeans,
-  record: DatabaseRecorder
+  record: DatabaseRecorder,
+  onTouched: (created: boolean) => void = () => undefined
 ): Promise<{ created: boolean }> {
   const { connector, log } = means
   const { database } = step
@@ -62,6 +63,8 @@ export async function prepareTarget(
     ensureTargetDatabase(admin, database.target, database.encoding, log)
   )
   // From here on the target is written to; a CREATE DATABASE cut short by a cancel wrote nothing.
+  // Said before the rest, which may fail: a database this run made is then dropped again.
+  onTouched(created)
   record.targetTouched(true)
   // One session readies the database: cleaned, marked, then what the load needs besides the dump.
   await connector.withConnection(step.target.endpoint, async (db) => {
