@@ -114,27 +114,47 @@ describe('the action is cancelled in the middle of the dump', () => {
   test('children are stopped, the snapshot is closed, the process exits and the report says cancelled', async () => {
     const workDir = fs.mkdtempSync(path.join(scratch, 'cancel-'))
     const marker = path.join(workDir, 'temp')
-    let before: string[] = []
-    let signalledAt = 0
-    const cancelled = await run(
-      { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, uniqueName('never'), target.admin) },
-      {
-        workDir,
-        // A worker names the table it starts on: from then on the leader and that worker both run,
-        // whatever the machine's load (a fixed delay after the command line raced the workers' start).
-        onStdout: onLine(/^::debug::pg_dump: dumping contents of table/, () => {
-          before = processesWith(marker)
-          const action = before.find((p) => p.includes('dist/index.js'))
-          signalledAt = Date.now()
-          process.kill(Number(action?.split(':')[0]), 'SIGTERM')
-        })
+    // The source is reached through a proxy that holds pg_dump's first data COPY: the dump cannot end,
+    // so pg_dump and its workers are alive when the test looks and signals, whatever the machine's
+    // load (a log line of the dump was seen late on a busy machine, after pg_dump had exited).
+    const proxy = await startHoldingProxy(testbed.source, /COPY \S+ \([^)]*\) TO stdout/i)
+    try {
+      let action: ChildProcess | undefined
+      const running = run(
+        {
+          'source-url': serverUrl({ ...testbed.source, host: '127.0.0.1', port: proxy.port }, big),
+          'target-url': serverUrl(target, uniqueName('never'), target.admin)
+        },
+        { workDir, onChild: (child) => (action = child) }
+      )
+      // A run that ends without dumping a row fails the test below: nothing was held.
+      const held = await Promise.race([proxy.held, running.then(() => '')])
+      const before = processesWith(marker)
+      const signalledAt = Date.now()
+      action?.kill('SIGTERM')
+      const cancelled = await running
+      const exitedAfterMs = Date.now() - signalledAt
+      expect(held).toMatch(/^COPY /)
+      // pg_dump's leader and its two workers (jobs: 2, forked before any COPY) ran when the signal came.
+      expect(before.filter((p) => /pg_dump/.test(p))).toHaveLength(3)
+      expect(exitedAfterMs).toBeLessThan(5000)
+      expect(processesWith(marker)).toEqual([])
+      expectCancelledDuringDump(cancelled)
+      // The exported snapshot's transaction and every checksum session are gone from the source.
+      let sessions: unknown[] = []
+      for (let i = 0; i < 20; i++) {
+        sessions = await actionSessions(testbed.sourceUrl('postgres'), big)
+        if (sessions.length === 0) break
+        await sleep(100)
       }
-    )
-    const exitedAfterMs = Date.now() - signalledAt
-    // pg_dump and its workers were running when the signal came.
-    expect(before.filter((p) => /pg_dump/.test(p)).length).toBeGreaterThanOrEqual(2)
-    expect(exitedAfterMs).toBeLessThan(5000)
-    expect(processesWith(marker)).toEqual([])
+      expect(sessions).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  /** A run cancelled by SIGTERM while it dumped, into a database it created: what the user is told. */
+  function expectCancelledDuringDump(cancelled: Awaited<ReturnType<typeof run>>) {
     expect({
       exitCode: cancelled.exitCode,
       result: cancelled.outputs.result,
@@ -154,15 +174,7 @@ describe('the action is cancelled in the middle of the dump', () => {
       '::error::the run was cancelled (SIGTERM) during Dump: child processes stopped, connections closed — nothing was written to the target: run the step again'
     ])
     expect(cancelled.summary).toContain('cancelled (SIGTERM)')
-    // The exported snapshot's transaction and every checksum session are gone from the source.
-    let sessions: unknown[] = []
-    for (let i = 0; i < 20; i++) {
-      sessions = await actionSessions(testbed.sourceUrl('postgres'), big)
-      if (sessions.length === 0) break
-      await sleep(100)
-    }
-    expect(sessions).toEqual([])
-  })
+  }
 
   /**
    * Runs the action on `big` into `database` through a proxy that holds the first COPY … FROM STDIN
