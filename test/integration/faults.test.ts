@@ -182,8 +182,8 @@ describe('the action is cancelled in the middle of the dump', () => {
     expect({
       exitCode: cancelled.exitCode,
       result: cancelled.outputs.result,
-      cancelled: cancelled.report.cancelled,
-      error: cancelled.report.error
+      cancelled: cancelled.report?.cancelled,
+      error: cancelled.report?.error
     }).toEqual({
       exitCode: 1,
       result: 'failed',
