@@ -48,15 +48,22 @@ async function rowCounts(url: string): Promise<{ a: number; b: number }> {
   })
 }
 
-/** The action's sessions on one database (other test files may run the action on other databases). */
-async function actionSessions(url: string, database: string): Promise<unknown[]> {
-  return withClient(url, async (client) => {
-    const { rows } = await client.query(
-      `SELECT pid, state, left(query, 60) AS query FROM pg_stat_activity WHERE application_name = 'pg-migrate-action' AND datname = $1`,
-      [database]
+/**
+ * Resolves once the action has no session left on one database (other test files may run the action
+ * on other databases). Called after the run exited: its sockets are closed, and the server ends the
+ * sessions when it reads that; one that never ends times the test out.
+ */
+async function actionSessionsGone(url: string, database: string): Promise<void> {
+  for (;;) {
+    const { rows } = await withClient(url, (client: pg.Client) =>
+      client.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg-migrate-action' AND datname = $1`,
+        [database]
+      )
     )
-    return rows
-  })
+    if (rows[0].n === 0) return
+    await sleep(100)
+  }
 }
 
 describe('the target restarts in the middle of the restore', () => {
@@ -114,32 +121,69 @@ describe('the action is cancelled in the middle of the dump', () => {
   test('children are stopped, the snapshot is closed, the process exits and the report says cancelled', async () => {
     const workDir = fs.mkdtempSync(path.join(scratch, 'cancel-'))
     const marker = path.join(workDir, 'temp')
-    let before: string[] = []
-    let signalledAt = 0
-    const cancelled = await run(
-      { 'source-url': testbed.sourceUrl(big), 'target-url': serverUrl(target, uniqueName('never'), target.admin) },
-      {
-        workDir,
-        // A worker names the table it starts on: from then on the leader and that worker both run,
-        // whatever the machine's load (a fixed delay after the command line raced the workers' start).
-        onStdout: onLine(/^::debug::pg_dump: dumping contents of table/, () => {
-          before = processesWith(marker)
-          const action = before.find((p) => p.includes('dist/index.js'))
-          signalledAt = Date.now()
-          process.kill(Number(action?.split(':')[0]), 'SIGTERM')
-        })
-      }
-    )
-    const exitedAfterMs = Date.now() - signalledAt
-    // pg_dump and its workers were running when the signal came.
-    expect(before.filter((p) => /pg_dump/.test(p)).length).toBeGreaterThanOrEqual(2)
-    expect(exitedAfterMs).toBeLessThan(5000)
+    const never = uniqueName('never')
+    const { held, before, cancelled } = await terminateWhileDumping(workDir, never)
+    expect(held.map((statement) => statement.split(' ')[1]).sort()).toEqual(['"public"."a"', '"public"."b"'])
+    // pg_dump's leader and its two workers (jobs: 2) ran when the signal came.
+    expect(before.filter((p) => /pg_dump/.test(p))).toHaveLength(3)
+    // The action exited by itself (exit code 1; the harness's kill would leave none) and left nothing
+    // running. How fast is not asserted: on a busy machine undoing the run took over 5 s.
     expect(processesWith(marker)).toEqual([])
+    expectCancelledDuringDump(cancelled)
+    // "Nothing was written": the database the run created is gone again.
+    const { rows } = await withClient(serverUrl(target, 'postgres'), (client: pg.Client) =>
+      client.query('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [never])
+    )
+    expect(rows[0].n).toBe(0)
+    // The exported snapshot's transaction and every checksum session leave the source.
+    await actionSessionsGone(testbed.sourceUrl('postgres'), big)
+  })
+
+  /**
+   * Runs the action on `big` into `database`, which it creates, with the source behind a proxy that
+   * holds pg_dump's data COPYs: the dump cannot end, so pg_dump and its workers are alive when the
+   * test looks and signals, whatever the machine's load (the dump's log line, seen late on a busy
+   * machine, came after pg_dump had exited). Sends SIGTERM once both workers are held, each past its
+   * snapshot import (a worker that is not could die of the snapshot's end and stop the dump by
+   * itself), and the load beside the dump has begun. Returns the held statements (none when the run
+   * ended first), the run's processes then, and the run.
+   */
+  async function terminateWhileDumping(workDir: string, database: string) {
+    const proxy = await startHoldingProxy(testbed.source, /COPY \S+ \([^)]*\) TO stdout/i)
+    try {
+      let action: ChildProcess | undefined
+      let loadBegun: () => void = () => undefined
+      const loading = new Promise<void>((resolve) => (loadBegun = resolve))
+      const running = run(
+        {
+          'source-url': serverUrl({ ...testbed.source, host: '127.0.0.1', port: proxy.port }, big),
+          'target-url': serverUrl(target, database, target.admin)
+        },
+        {
+          workDir,
+          onChild: (child) => (action = child),
+          onStdout: onLine(/^loading \S+ as pg_dump writes it/, () => loadBegun())
+        }
+      )
+      const held = await Promise.race([
+        Promise.all([proxy.holding(2), loading]).then(([statements]) => statements),
+        running.then((): string[] => [])
+      ])
+      const before = processesWith(path.join(workDir, 'temp'))
+      action?.kill('SIGTERM')
+      return { held, before, cancelled: await running }
+    } finally {
+      await proxy.close()
+    }
+  }
+
+  /** A run cancelled by SIGTERM while it dumped, into a database it created: what the user is told. */
+  function expectCancelledDuringDump(cancelled: Awaited<ReturnType<typeof run>>) {
     expect({
       exitCode: cancelled.exitCode,
       result: cancelled.outputs.result,
-      cancelled: cancelled.report.cancelled,
-      error: cancelled.report.error
+      cancelled: cancelled.report?.cancelled,
+      error: cancelled.report?.error
     }).toEqual({
       exitCode: 1,
       result: 'failed',
@@ -154,15 +198,7 @@ describe('the action is cancelled in the middle of the dump', () => {
       '::error::the run was cancelled (SIGTERM) during Dump: child processes stopped, connections closed — nothing was written to the target: run the step again'
     ])
     expect(cancelled.summary).toContain('cancelled (SIGTERM)')
-    // The exported snapshot's transaction and every checksum session are gone from the source.
-    let sessions: unknown[] = []
-    for (let i = 0; i < 20; i++) {
-      sessions = await actionSessions(testbed.sourceUrl('postgres'), big)
-      if (sessions.length === 0) break
-      await sleep(100)
-    }
-    expect(sessions).toEqual([])
-  })
+  }
 
   /**
    * Runs the action on `big` into `database` through a proxy that holds the first COPY … FROM STDIN
@@ -187,13 +223,7 @@ describe('the action is cancelled in the middle of the dump', () => {
       action?.kill('SIGINT')
       const interrupted = await running
       expect(processesWith(marker)).toEqual([])
-      let sessions: unknown[] = []
-      for (let i = 0; i < 20; i++) {
-        sessions = await actionSessions(serverUrl(target, 'postgres'), database)
-        if (sessions.length === 0) break
-        await sleep(100)
-      }
-      expect(sessions).toEqual([])
+      await actionSessionsGone(serverUrl(target, 'postgres'), database)
       return { interrupted, held }
     } finally {
       await proxy.close()

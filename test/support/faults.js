@@ -98,17 +98,31 @@ export async function startLateProxy(to, opensAfterMs) {
  * statement matching `hold` (a simple query, in plain text on the wire): from then on nothing more of
  * that connection reaches the server, which never sees the statement. The run cannot get past it,
  * so a test can strike at that point and know where the run stands, whatever the machine's load.
+ * `held` resolves with the first statement held; `holding(n)` once n connections are held, with
+ * their statements (a parallel pg_dump: each worker past its snapshot import, blocked on its data).
  * @param {{ host: string, port: number }} to
  * @param {RegExp} hold
- * @returns {Promise<{ port: number, held: Promise<string>, close: () => Promise<void> }>}
+ * @returns {Promise<{ port: number, held: Promise<string>, holding: (count: number) => Promise<string[]>,
+ *   close: () => Promise<void> }>}
  */
 export async function startHoldingProxy(to, hold) {
   /** @type {Set<net.Socket>} */
   const sockets = new Set()
-  /** @type {(statement: string) => void} */
-  let heldFirst = () => undefined
-  /** @type {Promise<string>} */
-  const held = new Promise((resolve) => (heldFirst = resolve))
+  /** @type {string[]} */
+  const statements = []
+  /** @type {{ count: number, resolve: (statements: string[]) => void }[]} */
+  const waiting = []
+  /** @param {number} count @returns {Promise<string[]>} */
+  const holding = (count) =>
+    new Promise((resolve) => {
+      if (statements.length >= count) resolve(statements.slice(0, count))
+      else waiting.push({ count, resolve })
+    })
+  /** @param {string} statement */
+  const heldOne = (statement) => {
+    statements.push(statement)
+    for (const waiter of waiting.filter((w) => w.count === statements.length)) waiter.resolve([...statements])
+  }
   const server = net.createServer((client) => {
     const upstream = net.connect(to.port, to.host)
     for (const socket of [client, upstream]) {
@@ -118,14 +132,14 @@ export async function startHoldingProxy(to, hold) {
     }
     // The statement may arrive split across reads: the tail of the last one is searched again.
     let tail = ''
-    let holding = false
+    let isHeld = false
     client.on('data', (chunk) => {
-      if (holding) return
+      if (isHeld) return
       const text = tail + chunk.toString('latin1')
       const match = hold.exec(text)
       if (match) {
-        holding = true
-        heldFirst(match[0])
+        isHeld = true
+        heldOne(match[0])
         return
       }
       tail = text.slice(-200)
@@ -139,7 +153,8 @@ export async function startHoldingProxy(to, hold) {
   const address = server.address()
   return {
     port: typeof address === 'object' && address ? address.port : 0,
-    held,
+    held: holding(1).then((first) => first[0]),
+    holding,
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy()
