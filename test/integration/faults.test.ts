@@ -201,14 +201,15 @@ describe('the action is cancelled in the middle of the dump', () => {
   }
 
   /**
-   * Runs the action on `big` into `database` through a proxy that holds the first COPY … FROM STDIN
-   * of the load: the run cannot get past it, so the signal lands while rows are being loaded,
-   * whatever the machine's load. Sends SIGINT then; returns the run and the held statement.
+   * Runs the action on `big` into `database` through a proxy that holds the first statement on the
+   * target that matches `statement` (by default the load's first COPY … FROM STDIN): the run cannot
+   * get past it, so the signal lands there, whatever the machine's load. Sends SIGINT then; returns
+   * the run and the held statement.
    */
-  async function interruptWhileLoading(database: string) {
+  async function interruptWhileLoading(database: string, statement = /COPY \S+ \([^)]*\) FROM stdin/i) {
     const workDir = fs.mkdtempSync(path.join(scratch, 'interrupt-'))
     const marker = path.join(workDir, 'temp')
-    const proxy = await startHoldingProxy(target, /COPY \S+ \([^)]*\) FROM stdin/i)
+    const proxy = await startHoldingProxy(target, statement)
     try {
       let action: ChildProcess | undefined
       const running = run(
@@ -265,6 +266,24 @@ describe('the action is cancelled in the middle of the dump', () => {
     expect(interrupted.report.error).toEqual({
       stage: 'Dump',
       message: 'the run was cancelled (SIGINT) during Dump: child processes stopped, connections closed',
+      hint: 'nothing was written to the target: run the step again'
+    })
+    expect(interrupted.stdout).toContain(`dropped the target database ${created}`)
+    const { rows } = await withClient(serverUrl(target, 'postgres'), (client: pg.Client) =>
+      client.query('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [created])
+    )
+    expect(rows[0].n).toBe(0)
+  })
+
+  test('SIGINT while the database the run created is readied (its run mark made): it is dropped again', async () => {
+    const created = uniqueName('readied')
+    const { interrupted, held } = await interruptWhileLoading(
+      created,
+      /CREATE SCHEMA IF NOT EXISTS "_pg_migrate_action"/
+    )
+    expect(held).toBe('CREATE SCHEMA IF NOT EXISTS "_pg_migrate_action"')
+    expect({ cancelled: interrupted.report.cancelled, hint: interrupted.report.error?.hint }).toEqual({
+      cancelled: 'SIGINT',
       hint: 'nothing was written to the target: run the step again'
     })
     expect(interrupted.stdout).toContain(`dropped the target database ${created}`)
