@@ -26,16 +26,20 @@ export type ParameterVerdict = { settable: true } | { settable: false; reason: s
  * need a superuser or, from 15, a granted SET privilege; so do custom names the target does not
  * know (placeholders: they could turn out to be superuser-only once their module loads). Others
  * (backend, sighup, postmaster, internal) cannot be set per database or function at all.
+ * `grantee`: whose granted SET counts; `public` for what the run's restore role may set (it holds
+ * only what PUBLIC is granted); absent, the login's.
  */
 export async function parameterVerdicts(
   target: pg.Client,
   names: string[],
   targetMajor: number,
-  targetIsSuperuser: boolean
+  targetIsSuperuser: boolean,
+  grantee?: 'public'
 ): Promise<Map<string, ParameterVerdict>> {
+  const who = grantee ? `'${grantee}', ` : ''
   const granted =
     targetMajor >= 15
-      ? `CASE WHEN s.name IS NOT NULL OR u.name LIKE '%.%' THEN pg_catalog.has_parameter_privilege(u.name, 'SET') ELSE false END`
+      ? `CASE WHEN s.name IS NOT NULL OR u.name LIKE '%.%' THEN pg_catalog.has_parameter_privilege(${who}u.name, 'SET') ELSE false END`
       : 'false'
   const { rows } = await target.query<{ name: string; context: string | null; granted: boolean }>(
     `SELECT u.name, s.context, ${granted} AS granted

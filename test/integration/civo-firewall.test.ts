@@ -234,3 +234,41 @@ test('civo-create: a missing database is created, waited for, admitted to, and m
   expect(api.rules(FIREWALL)).toEqual([])
   expectNoSecrets(run)
 })
+
+test("split jobs each open for themselves: a restore job admits its own runner and leaves another job's rule alone", async () => {
+  const dumpDir = path.join(baseDir, `split-${db}`)
+  const dump = await runAction(
+    {
+      mode: 'dump',
+      'source-url': testbed.sourceUrl(db),
+      'postgres-version': '17',
+      'client-download-url': testbed.clientTemplate,
+      'upload-artifact': 'false',
+      'dump-path': dumpDir
+    },
+    { toolCache }
+  )
+  expect(outcome(dump)).toEqual(PASSED)
+  // Another job of the same run and attempt (a leg still going) holds a rule of its own.
+  const otherJob = { label: 'pg-migrate-action run 406.1 plan until 2999-01-01T00:00Z', cidr: ['198.51.100.6/32'] }
+  await api.setRules(FIREWALL, [otherJob])
+
+  const restore = await step(
+    { mode: 'restore', 'source-url': '', 'dump-path': dumpDir },
+    { id: '406' },
+    { env: { GITHUB_RUN_ID: '406', GITHUB_RUN_ATTEMPT: '1', GITHUB_JOB: 'restore' } }
+  )
+  expect(outcome(restore)).toEqual(PASSED)
+  const posted = api.requests.filter((r) => r.method === 'POST' && r.path === `/v2/firewalls/${FIREWALL}/rules`)
+  expect(posted.map((r) => r.body.label)).toEqual([
+    expect.stringMatching(/^pg-migrate-action run 406\.1 restore until /)
+  ])
+  expect(restore.stdout).toContain(
+    `leaving firewall rule "${otherJob.label}" (198.51.100.6/32): its run may still be using it`
+  )
+  expect(api.rules(FIREWALL).map((rule) => rule.label)).toEqual([otherJob.label])
+  expect(restore.summary).toMatch(
+    /Firewall fw-e2e admitted this runner's address 127\.0\.0\.1\/32 to port \d+ for \d+ s/
+  )
+  expectNoSecrets(restore)
+})

@@ -54,7 +54,8 @@ export function probeContext(
 export async function plan(db: string, targetDb: string): Promise<Finding[]> {
   return withClient(serverUrl(source, db), (sourceClient) =>
     withClient(serverUrl(target, targetDb, admin), (targetClient) =>
-      runChecks(probeContext(sourceClient, targetClient, { targetDatabase: targetDb }))
+      // restoreAsAdmin restores as the admin itself, as the action does with accept-source-code: true.
+      runChecks(probeContext(sourceClient, targetClient, { targetDatabase: targetDb, acceptSourceCode: true }))
     )
   )
 }

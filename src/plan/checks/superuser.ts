@@ -10,7 +10,7 @@ import {
   notInExtension,
   userNamespace
 } from './catalog.js'
-import type { Probe } from './types.js'
+import type { Probe, ProbeContext } from './types.js'
 
 /** The restore leaves event triggers out for a non-superuser (CREATE EVENT TRIGGER needs one). */
 export const eventTriggersProbe: Probe = {
@@ -70,7 +70,7 @@ export const untrustedFunctionsProbe: Probe = {
   severity: 'blocker',
   message: (objects) =>
     `${count(objects.length, 'function')} ${objects.length === 1 ? 'is' : 'are'} written in an untrusted language, which only a superuser may use: ${list(objects)}`,
-  hint: 'rewrite them in a trusted language (SQL, PL/pgSQL, PL/Perl…) or drop them on the source; otherwise migrate to a target where you are superuser',
+  hint: 'rewrite them in a trusted language (SQL, PL/pgSQL, PL/Perl…) or drop them on the source; otherwise migrate as a superuser of the target, with accept-source-code: true',
   async find(ctx) {
     if (ctx.targetIsSuperuser) return []
     // Python 2 functions are reported by pg15-plpython2 when that crossing applies: no fix here helps them.
@@ -100,7 +100,7 @@ export const superuserObjectsProbe: Probe = {
   severity: 'blocker',
   message: (objects) =>
     `${count(objects.length, 'object')} can only be created by a superuser, and the target login is not one: ${list(objects)}`,
-  hint: 'have a superuser create them on the target first (or install the extension that provides them), drop them from the source if unused, or migrate to a target where you are superuser',
+  hint: 'drop them from the source if unused (or replace them there by an extension the target offers that provides them), or migrate as a superuser of the target, with accept-source-code: true',
   async find(ctx) {
     if (ctx.targetIsSuperuser) return []
     // A type the restore creates (user schema, not from an extension) is owned by the restoring login.
@@ -174,17 +174,24 @@ export const superuserObjectsProbe: Probe = {
   }
 }
 
+/** Without accept-source-code the restore runs as the run's restore role, which has only what PUBLIC is granted. */
+const restoreRunsAsLogin = (ctx: ProbeContext): boolean => ctx.acceptSourceCode === true
+
 /**
  * CREATE FUNCTION … SET name = value needs the right to set the parameter, as SET does: a superuser's
  * parameters (log_statement…) and custom ones the target does not know need a superuser, or from 15
  * a granted SET. Parameters the target lacks altogether are reported by removed-setting-in-function.
+ * The restore role makes the functions unless accept-source-code is true: then a grant to the login counts.
  */
 export const functionSettingsProbe: Probe = {
   id: 'function-setting-not-settable',
   severity: 'blocker',
-  message: (objects) =>
-    `${count(objects.length, 'function')} ${objects.length === 1 ? 'sets' : 'set'} a parameter the target login may not set, so CREATE FUNCTION fails: ${list(objects, 3)}`,
-  hint: 'on the source, ALTER FUNCTION … RESET the parameter (or set it another way), or have a superuser on the target GRANT SET ON PARAMETER … TO the login (15 and later)',
+  message: (objects, ctx) =>
+    `${count(objects.length, 'function')} ${objects.length === 1 ? 'sets' : 'set'} a parameter the ${restoreRunsAsLogin(ctx) ? 'target login' : "run's restore role"} may not set, so CREATE FUNCTION fails: ${list(objects, 3)}`,
+  hint: (ctx) =>
+    restoreRunsAsLogin(ctx)
+      ? 'on the source, ALTER FUNCTION … RESET the parameter (or set it another way), or have a superuser on the target GRANT SET ON PARAMETER … TO the login (15 and later)'
+      : "on the source, ALTER FUNCTION … RESET the parameter (or set it another way), or have a superuser on the target GRANT SET ON PARAMETER … TO the login (15 and later) and set accept-source-code: true (the restore's own role holds only what PUBLIC may do)",
   async find(ctx) {
     if (ctx.targetIsSuperuser || !ctx.target) return []
     const { rows } = await ctx.source.query<{ fn: string; setting: string }>(
@@ -200,7 +207,8 @@ export const functionSettingsProbe: Probe = {
       ctx.target,
       rows.map((row) => row.setting),
       ctx.targetMajor,
-      ctx.targetIsSuperuser
+      ctx.targetIsSuperuser,
+      restoreRunsAsLogin(ctx) ? undefined : 'public'
     )
     return rows.flatMap(({ fn, setting }) => {
       const verdict = verdicts.get(setting)
@@ -217,9 +225,12 @@ export const functionSettingsProbe: Probe = {
 export const foreignServerUsageProbe: Probe = {
   id: 'foreign-server-wrapper-usage',
   severity: 'blocker',
-  message: (objects) =>
-    `${count(objects.length, 'foreign server')} ${objects.length === 1 ? 'uses' : 'use'} a foreign-data wrapper the target database already has and the target login may not use: ${list(objects)}`,
-  hint: 'have the wrapper owner or a superuser on the target run GRANT USAGE ON FOREIGN DATA WRAPPER … TO the login, then run again',
+  message: (objects, ctx) =>
+    `${count(objects.length, 'foreign server')} ${objects.length === 1 ? 'uses' : 'use'} a foreign-data wrapper the target database already has and the ${restoreRunsAsLogin(ctx) ? 'target login' : "run's restore role"} may not use: ${list(objects)}`,
+  hint: (ctx) =>
+    restoreRunsAsLogin(ctx)
+      ? 'have the wrapper owner or a superuser on the target run GRANT USAGE ON FOREIGN DATA WRAPPER … TO the login, then run again'
+      : "have the wrapper owner or a superuser on the target run GRANT USAGE ON FOREIGN DATA WRAPPER … TO the login, and set accept-source-code: true (the restore's own role holds only what PUBLIC may do); or GRANT it TO PUBLIC",
   async find(ctx) {
     if (ctx.targetIsSuperuser || !ctx.target) return []
     // Planned from the maintenance database, the target does not exist yet: created from template0, it has no wrapper.
@@ -235,7 +246,7 @@ export const foreignServerUsageProbe: Probe = {
       await names(
         ctx.target,
         `SELECT fdwname AS name FROM pg_catalog.pg_foreign_data_wrapper
-          WHERE fdwname = ANY($1) AND NOT pg_catalog.has_foreign_data_wrapper_privilege(oid, 'USAGE')`,
+          WHERE fdwname = ANY($1) AND NOT pg_catalog.has_foreign_data_wrapper_privilege(${restoreRunsAsLogin(ctx) ? '' : `'public', `}oid, 'USAGE')`,
         [servers.map((s) => s.wrapper)]
       )
     )
