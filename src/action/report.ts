@@ -72,6 +72,10 @@ export interface StreamRecord {
   peakHeldBytes: number
   /** Tables checked against hashes taken in flight; the others were checksummed server-side on both sides. */
   hashedInFlight: number
+  /** Pairs of sessions (one COPY TO on the source, one COPY FROM on the target) that moved rows. */
+  sessions: number
+  /** sync: logical: nothing was hashed in flight, verify compared the target with the source at cutover. */
+  verifiedAtCutover?: boolean
 }
 
 /** A run that continued one that ended early in the same target database. */

@@ -55,7 +55,7 @@ async function copyAndFinish(
 ): Promise<void> {
   const writer = targetWriter({ ...job, rolesFrom: job.source.endpoint }, means, record)
   const copied = await step.copy(job, hold.held, writer, means, record)
-  const sourceFingerprint = await hold.release(copied)
+  const sourceFingerprint = await hold.release(copied).finally(() => copied.released?.())
   await finishLoad(
     {
       database: job.database,

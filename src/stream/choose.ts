@@ -5,7 +5,7 @@ export interface CopyMethodFacts {
   requested: CopyMethod
   /** upload-artifact: the dump is wanted as an artifact. */
   uploadArtifact: boolean
-  /** sync: logical copies in the replication slot's snapshot, through one pg_dump. */
+  /** sync: logical copies in the replication slot's snapshot, then applies the source's changes. */
   sync: 'none' | 'logical'
 }
 
@@ -17,17 +17,11 @@ export interface CopyMethodChoice {
 /**
  * `auto` streams whenever the dump would not be used as an artifact: then it only costs the
  * runner's disk (the database's size, uncompressed) and time (written, then read back). The dump
- * stays for artifacts (split workflows, a kept copy) and under a sync, whose one pg_dump process
- * the stream does not replace yet.
+ * stays for artifacts (split workflows, a kept copy). Under a sync the dump is one pg_dump process
+ * (its parallel workers' NOWAIT locks fail on the application's first DDL), while the stream's
+ * sessions share the slot's snapshot and wait for their locks: the initial copy runs in parallel.
  */
 export function chooseCopyMethod(facts: CopyMethodFacts): CopyMethodChoice {
-  if (facts.sync === 'logical') {
-    const why = "sync: logical copies through one pg_dump in the replication slot's snapshot"
-    return {
-      method: 'dump',
-      why: facts.requested === 'stream' ? `${why} (copy-method: stream is for runs without a sync)` : why
-    }
-  }
   if (facts.requested === 'dump') return { method: 'dump', why: 'as requested (copy-method: dump)' }
   if (facts.requested === 'stream')
     return {
@@ -36,6 +30,11 @@ export function chooseCopyMethod(facts: CopyMethodFacts): CopyMethodChoice {
     }
   if (facts.uploadArtifact)
     return { method: 'dump', why: 'the dump is uploaded as an artifact (upload-artifact: true)' }
+  if (facts.sync === 'logical')
+    return {
+      method: 'stream',
+      why: "sync: logical with no artifact wanted: the initial copy streams over the jobs' sessions in the slot's snapshot, where the dump would be one pg_dump process"
+    }
   return {
     method: 'stream',
     why: "no artifact is wanted (upload-artifact: false): the rows go from the source to the target through the runner's memory, never to its disk"

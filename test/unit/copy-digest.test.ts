@@ -84,7 +84,10 @@ test.each([
   [{ requested: 'auto', uploadArtifact: true, sync: 'none' }, 'dump', /uploaded as an artifact/],
   [{ requested: 'stream', uploadArtifact: true, sync: 'none' }, 'stream', /none is uploaded/],
   [{ requested: 'dump', uploadArtifact: false, sync: 'none' }, 'dump', /as requested/],
-  [{ requested: 'stream', uploadArtifact: false, sync: 'logical' }, 'dump', /one pg_dump/]
+  [{ requested: 'stream', uploadArtifact: false, sync: 'logical' }, 'stream', /as requested/],
+  [{ requested: 'auto', uploadArtifact: false, sync: 'logical' }, 'stream', /jobs' sessions in the slot's snapshot/],
+  [{ requested: 'auto', uploadArtifact: true, sync: 'logical' }, 'dump', /uploaded as an artifact/],
+  [{ requested: 'dump', uploadArtifact: false, sync: 'logical' }, 'dump', /as requested/]
 ] as const)('copy-method %o: %s', (facts, method, why) => {
   const choice = chooseCopyMethod(facts)
   expect(choice.method).toBe(method)
