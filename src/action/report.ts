@@ -13,6 +13,7 @@ import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { Mode } from './inputs.js'
 import type { StageTiming } from './stages.js'
 import type { ProgressSample } from '../base/progress.js'
+import type { DiskNeeds } from '../plan/disk.js'
 
 export type RunResult = 'passed' | 'failed' | 'planned'
 
@@ -41,6 +42,8 @@ export interface DatabaseReport {
   targetTouched?: boolean
   /** `followed`: tables loaded while pg_dump wrote them. */
   restore?: { seconds: number; items: number; followed?: string[] }
+  /** migrate: the plan's estimate of what the dump folder needs each way, and what was free under dump-path. */
+  disk?: DiskNeeds
   /** migrate: how the rows moved (copy-method), and why. */
   copyMethod?: { method: 'dump' | 'stream'; why: string }
   /** The rows went by the stream, never on the runner's disk: what moved. */

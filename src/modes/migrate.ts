@@ -39,7 +39,9 @@ function copyStepFor(job: MigrateJob, means: CopyMeans, record: DatabaseRecorder
   const { method, why } = chooseCopyMethod({
     requested: job.settings.copyMethod,
     uploadArtifact: job.settings.uploadArtifact,
-    sync: job.settings.sync
+    sync: job.settings.sync,
+    compression: job.settings.compression,
+    disk: job.database.disk
   })
   record.copiedBy(method, why)
   means.log.info(`${job.database.source}: the rows move by ${method === 'stream' ? 'the stream' : 'the dump'}: ${why}`)
