@@ -6,24 +6,14 @@ import { formatBytes, freeBytesUnder } from '../base/files.js'
 import { isUserSchema } from '../pg/sql.js'
 import type { ScopeSql } from '../scope/sql.js'
 import type { CopyMethod } from '../stream/choose.js'
+import { dumpNeeds, type DiskNeeds } from '../stream/disk-needs.js'
 import { TEXT_OVER_DISK, type Compression } from '../tools/pg-dump.js'
 import { blocker, type Finding } from './findings.js'
 
+export type { DiskNeeds } from '../stream/disk-needs.js'
+
 /** The dump folder's share of the tables it dumps, compressed: the bench's rows took a fifth, real rows compress less. */
 const COMPRESSED_OVER_DISK = 0.25
-
-/** What the plan knows of the disk under dump-path, for one database. */
-export interface DiskNeeds {
-  /** Free bytes on the disk that holds dump-path, when the system says. */
-  freeBytes?: number
-  /** The moving tables' size on the source (heap and TOAST). */
-  tableBytes: number
-  /** The dump folder, uncompressed: about the tables' size, up to TEXT_OVER_DISK times it (text widens). */
-  dumpBytes: number
-  dumpBytesUpTo: number
-  /** The dump folder, compressed, at least. */
-  dumpCompressedBytes: number
-}
 
 /** What migrate asked of the dump folder. */
 export interface DiskRequest {
@@ -48,14 +38,6 @@ export async function diskNeeds(source: pg.Client, dumpPath: string, scope: Scop
     dumpBytesUpTo: TEXT_OVER_DISK * tableBytes,
     dumpCompressedBytes: Math.ceil(COMPRESSED_OVER_DISK * tableBytes)
   }
-}
-
-/**
- * The least the dump folder needs, as this run would write it: uncompressed when asked (compression:
- * none), compressed otherwise (auto writes it uncompressed only where three times that fits).
- */
-export function dumpNeeds(disk: DiskNeeds, compression: Compression): number {
-  return compression === 'none' ? disk.dumpBytes : disk.dumpCompressedBytes
 }
 
 /** The plan's line on the disk: what each way needs under dump-path. */

@@ -1,5 +1,5 @@
 import { formatBytes } from '../base/files.js'
-import { dumpNeeds, type DiskNeeds } from '../plan/disk.js'
+import { dumpNeeds, type DiskNeeds } from './disk-needs.js'
 import type { Compression } from '../tools/pg-dump.js'
 
 /** How migrate copies the rows: through a dump folder, or streamed from source to target. */
