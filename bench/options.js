@@ -14,7 +14,7 @@ const USAGE = `usage: npm run bench -- [options]
         pipe      pg_dump | psql
         hand      hand-tuned pg_dump -Fd -j N -Z zstd:1, then pg_restore -j N, no verification
         pgcopydb  pgcopydb clone --table-jobs N --index-jobs N, then pgcopydb compare data
-        action    this action, mode migrate, verify full, no upload (copy-method auto: the stream)
+        action    this action, mode migrate, verify full, no upload (copy-method: stream)
         dump      the same through the dump folder (copy-method: dump)
   --variant label:key=value[,key=value]   also time the action with other inputs, as action[label]
   --variant label:@path/to/index.js[,key=value]  also time another build of the action (copied
@@ -83,15 +83,21 @@ if (unknown.length) usageError(`--ways: unknown ${unknown.join(', ')}`)
  */
 /** @type {WaySpec[]} */
 export const ways = WAYS.filter((way) => picked.includes(way)).map((way) =>
-  // The action's other way to copy, with the same build: its inputs alone differ.
-  way === 'dump' ? { name: way, kind: 'action', inputs: { 'copy-method': 'dump' } } : { name: way, kind: way }
+  // The action's two ways to copy, with the same build: their inputs alone differ. The stream is asked
+  // for: auto keeps the dump path where the disk holds the dump uncompressed, as the bench's does.
+  way === 'dump'
+    ? { name: way, kind: 'action', inputs: { 'copy-method': 'dump' } }
+    : way === 'action'
+      ? { name: way, kind: way, inputs: { 'copy-method': 'stream' } }
+      : { name: way, kind: way }
 )
 for (const spec of args.variant) {
   const match = /^([\w.-]+):(.+)$/.exec(spec)
   if (!match) usageError(`--variant ${spec}: expected label:key=value[,key=value] or label:@path[,key=value]`)
   const [, label, rest] = /** @type {RegExpExecArray} */ (match)
+  // As the action's own row: the stream, unless the variant asks otherwise.
   /** @type {WaySpec} */
-  const way = { name: `action[${label}]`, kind: 'action', inputs: {} }
+  const way = { name: `action[${label}]`, kind: 'action', inputs: { 'copy-method': 'stream' } }
   for (const item of rest.split(',')) {
     if (item.startsWith('@')) way.entry = path.resolve(item.slice(1))
     else {

@@ -294,7 +294,8 @@ function recordPlan(report: RunReport, plan: Plan): void {
     name: job.source,
     target: job.target,
     findings: job.findings,
-    ...(job.scope ? { scope: scopeReport(job.scope) } : {})
+    ...(job.scope ? { scope: scopeReport(job.scope) } : {}),
+    ...(job.disk ? { disk: job.disk } : {})
   }))
 }
 

@@ -1,4 +1,5 @@
 import type { Endpoint } from '../pg/endpoint.js'
+import type { DiskRequest } from '../plan/disk.js'
 import type { DumpedSource, PlanRequest } from '../plan/plan.js'
 import type { ActionInputs } from './inputs.js'
 
@@ -25,7 +26,8 @@ export function planRequestFor(
         source: inputs.source,
         databases: inputs.databases,
         sync: inputs.sync,
-        scope: inputs.scope
+        scope: inputs.scope,
+        ...(inputs.mode === 'migrate' ? { disk: diskRequest(inputs) } : {})
       }
     case 'validate':
       return {
@@ -69,4 +71,10 @@ function writingRules(from: WritingInputs, target: Endpoint | undefined, targetU
     acceptSourceCode: from.acceptSourceCode,
     validationQueries: from.validationQueries
   }
+}
+
+/** What migrate asks of the dump folder: the plan weighs the disk under it against the dump. */
+function diskRequest(inputs: Extract<ActionInputs, { mode: 'migrate' }>): DiskRequest {
+  const { dumpPath, copyMethod, compression, uploadArtifact, sync } = inputs
+  return { dumpPath, copyMethod, compression, uploadArtifact, sync }
 }

@@ -13,6 +13,7 @@ import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { Mode } from './inputs.js'
 import type { StageTiming } from './stages.js'
 import type { ProgressSample } from '../base/progress.js'
+import type { DiskNeeds } from '../plan/disk.js'
 
 export type RunResult = 'passed' | 'failed' | 'planned'
 
@@ -41,6 +42,8 @@ export interface DatabaseReport {
   targetTouched?: boolean
   /** `followed`: tables loaded while pg_dump wrote them. */
   restore?: { seconds: number; items: number; followed?: string[] }
+  /** migrate: the plan's estimate of what the dump folder needs each way, and what was free under dump-path. */
+  disk?: DiskNeeds
   /** migrate: how the rows moved (copy-method), and why. */
   copyMethod?: { method: 'dump' | 'stream'; why: string }
   /** The rows went by the stream, never on the runner's disk: what moved. */
@@ -72,6 +75,10 @@ export interface StreamRecord {
   peakHeldBytes: number
   /** Tables checked against hashes taken in flight; the others were checksummed server-side on both sides. */
   hashedInFlight: number
+  /** Pairs of sessions (one COPY TO on the source, one COPY FROM on the target) that moved rows. */
+  sessions: number
+  /** sync: logical: nothing was hashed in flight, verify compared the target with the source at cutover. */
+  verifiedAtCutover?: boolean
 }
 
 /** A run that continued one that ended early in the same target database. */

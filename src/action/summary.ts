@@ -6,7 +6,7 @@ import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { DatabaseReport, RunReport, RunResult } from './report.js'
 import { lagChart, stagesChart } from './charts.js'
 import { civoLine } from './summary-civo.js'
-import { streamNote } from './summary-stream.js'
+import { diskNote, streamNote } from './summary-stream.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -94,6 +94,7 @@ function databaseBlocks(database: DatabaseReport, shown: KeysShown): string[] {
     notes.push(
       `Restored as ${inline(database.restoredAs)}, which owns what it restored and cannot log in after the run: the source's functions ran without the target login's rights.`
     )
+  if (database.disk) notes.push(diskNote(database.disk, database.copyMethod?.method))
   if (database.stream) notes.push(streamNote(database.stream, database.copyMethod?.why))
   else if (database.restore) {
     const followed = database.restore.followed ?? []

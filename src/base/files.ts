@@ -67,3 +67,15 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
 }
+
+/** Free bytes on the disk that will hold `dir` (its nearest existing ancestor), if the system says. */
+export function freeBytesUnder(dir: string): number | undefined {
+  let at = path.resolve(dir)
+  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at)
+  try {
+    const stats = fs.statfsSync(at)
+    return stats.bavail * stats.bsize
+  } catch {
+    return undefined
+  }
+}

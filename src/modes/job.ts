@@ -157,18 +157,20 @@ export function migrateJobs(
   env: NodeJS.ProcessEnv
 ): MigrateJob[] {
   const runId = env.GITHUB_RUN_ID ?? ''
-  const copy = chooseCopyMethod({
-    requested: inputs.copyMethod,
-    uploadArtifact: inputs.uploadArtifact,
-    sync: inputs.sync
-  })
   return plan.jobs.map((database) => ({
     database,
     settings: inputs,
     source: sourceOf(servers.source, plan, database),
     target: targetOf(servers.target, plan, database, client.major),
     dumpFolder: dumpFolderOf(inputs.dumpPath, plan.jobs.length, database.source),
-    copy,
+    // Per database: the disk the plan found under its dump folder decides it too.
+    copy: chooseCopyMethod({
+      requested: inputs.copyMethod,
+      uploadArtifact: inputs.uploadArtifact,
+      sync: inputs.sync,
+      compression: inputs.compression,
+      disk: database.disk
+    }),
     artifactName: inputs.artifactName ?? defaultArtifactName(database.source, runId || undefined),
     workflowRunId: runId
   }))

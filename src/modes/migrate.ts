@@ -50,7 +50,7 @@ async function copyAndFinish(
   const step = copyStepFor(job, means, record)
   const writer = targetWriter({ ...job, rolesFrom: job.source.endpoint }, means, record)
   const copied = await step.copy(job, hold.held, writer, means, record)
-  const sourceFingerprint = await hold.release(copied)
+  const sourceFingerprint = await hold.release(copied).finally(() => copied.released?.())
   await finishLoad(
     {
       database: job.database,

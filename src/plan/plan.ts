@@ -4,9 +4,12 @@ import type { Log } from '../base/log.js'
 import type { Connector } from '../pg/connection.js'
 import { withDatabase, type Endpoint } from '../pg/endpoint.js'
 import { chooseClient, majorOf } from '../tools/client/version-policy.js'
+import { scopeSql } from '../scope/sql.js'
+import { chooseCopyMethod } from '../stream/choose.js'
+import { describeDisk, diskFinding, diskNeeds, type DiskRequest } from './disk.js'
 import type { Finding } from './findings.js'
 import { planTarget } from './target.js'
-import type { DumpedSource, Plan, PlanRequest, ServerFacts } from './types.js'
+import type { DatabaseJob, DumpedSource, Plan, PlanRequest, ServerFacts } from './types.js'
 
 export type * from './types.js'
 
@@ -49,13 +52,13 @@ export async function planMigration(request: PlanRequest, connector: Connector, 
           withDatabase(source, name),
           async (sourceDb) => {
             const encoding = await databaseEncoding(sourceDb)
-            plan.jobs.push(
-              await planTarget(
-                context,
-                { source: name, encoding, sourceDb },
-                targetNameFor(request, name, names.length)
-              )
+            const job = await planTarget(
+              context,
+              { source: name, encoding, sourceDb },
+              targetNameFor(request, name, names.length)
             )
+            if (request.disk) await planDisk(job, sourceDb, request.disk, log)
+            plan.jobs.push(job)
           },
           READ_ONLY
         )
@@ -67,6 +70,16 @@ export async function planMigration(request: PlanRequest, connector: Connector, 
   } finally {
     await sourceAdmin?.end().catch(() => undefined)
   }
+}
+
+/** The disk under dump-path against what the dump would need; a blocker when the dump path is the way and cannot fit. */
+async function planDisk(job: DatabaseJob, sourceDb: pg.Client, request: DiskRequest, log: Log): Promise<void> {
+  const disk = await diskNeeds(sourceDb, request.dumpPath, scopeSql(job.scope))
+  job.disk = disk
+  const { method } = chooseCopyMethod({ requested: request.copyMethod, ...request, disk })
+  log.info(`${job.source}: ${describeDisk(disk)}`)
+  const finding = diskFinding(disk, request, method)
+  if (finding) job.findings.push(finding)
 }
 
 /** The error that stops a run whose plan has blockers; the target has not been touched. */

@@ -2,6 +2,7 @@ import type { Endpoint } from '../pg/endpoint.js'
 import type { RunMarker } from '../pg/run-marker.js'
 import type { ResolvedScope, ScopePatterns } from '../scope/types.js'
 import type { ClientRequirement } from '../tools/client/version-policy.js'
+import type { DiskNeeds, DiskRequest } from './disk.js'
 import type { Finding } from './findings.js'
 
 /** How the run treats what it finds on the target. */
@@ -52,6 +53,8 @@ export interface DatabaseJob {
   runId: string
   /** The unfinished run the target database carries, when this run resumes it. */
   resume?: RunMarker
+  /** migrate: what the dump folder would need each way the rows can move, and what is free there. */
+  disk?: DiskNeeds
 }
 
 export interface Plan {
@@ -94,4 +97,6 @@ export interface PlanRequest extends TargetRules {
   sync?: 'none' | 'logical'
   /** pg_dump's filters: what moves. */
   scope?: ScopePatterns
+  /** migrate: the dump folder and how the rows may move; the plan weighs the disk against them. */
+  disk?: DiskRequest
 }

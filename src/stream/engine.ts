@@ -53,6 +53,8 @@ export interface StreamResult {
   peakHeldBytes: number
   /** The largest piece the source's socket handed over at once: what one read may add over the window. */
   largestPiece: number
+  /** Pairs of sessions that moved at least one table or range. */
+  sessions: number
 }
 
 interface Piece {
@@ -95,7 +97,14 @@ function planPieces(request: StreamRequest): Piece[] {
 /** Streams every table over `sessions` pairs; each pair takes the next piece as it finishes one. */
 export async function streamTables(request: StreamRequest): Promise<StreamResult> {
   const queue = planPieces(request)
-  const result: StreamResult = { fingerprints: [], rows: 0, bytes: 0, peakHeldBytes: 0, largestPiece: 0 }
+  const result: StreamResult = {
+    fingerprints: [],
+    rows: 0,
+    bytes: 0,
+    peakHeldBytes: 0,
+    largestPiece: 0,
+    sessions: 0
+  }
   const total = request.tables.length
   let failed = false
   let cause: unknown
@@ -106,7 +115,12 @@ export async function streamTables(request: StreamRequest): Promise<StreamResult
     clients.push(source)
     const target = await request.openTarget()
     clients.push(target)
+    let moved = false
     for (let piece = queue.shift(); piece && !failed; piece = queue.shift()) {
+      if (!moved) {
+        moved = true
+        result.sessions++
+      }
       await movePiece(source, target, piece, request, result)
       if (--piece.progress.left > 0) continue
       const fingerprint = fingerprintOf(piece.table, piece.progress.digest, request.level)

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import { MigrationError } from '../base/errors.js'
-import { folderSize, formatBytes } from '../base/files.js'
+import { folderSize, formatBytes, freeBytesUnder } from '../base/files.js'
 import type { Log } from '../base/log.js'
 import type { ProgressSample } from '../base/progress.js'
 import { logCopyProgress } from '../pg/copy-progress.js'
@@ -20,7 +20,7 @@ import { listToc } from './toc.js'
 export type Compression = 'auto' | 'zstd' | 'lz4' | 'gzip' | 'none'
 
 /** COPY text may be this many times the size the table takes on disk (TOAST compresses, text widens). */
-const TEXT_OVER_DISK = 3
+export const TEXT_OVER_DISK = 3
 
 export interface CompressionChoice {
   requested: Compression
@@ -69,18 +69,6 @@ export function compressionFor(
   return {
     compression: 'none',
     why: `the dump is not uploaded, and ${formatBytes(freeBytes)} free holds it uncompressed`
-  }
-}
-
-/** Free bytes on the disk that will hold `dir` (its nearest existing ancestor), if the system says. */
-function freeBytesUnder(dir: string): number | undefined {
-  let at = path.resolve(dir)
-  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at)
-  try {
-    const stats = fs.statfsSync(at)
-    return stats.bavail * stats.bsize
-  } catch {
-    return undefined
   }
 }
 

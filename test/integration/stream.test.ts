@@ -203,7 +203,10 @@ describe('migrate over the stream', () => {
        ${ROWS}
        INSERT INTO app.child SELECT i, i FROM generate_series(1, 1000) i;`
     )
-    run = await runAction(testbed.actionInputs(source, target, { 'upload-artifact': 'false' }), { workDir })
+    run = await runAction(
+      testbed.actionInputs(source, target, { 'upload-artifact': 'false', 'copy-method': 'stream' }),
+      { workDir }
+    )
   })
 
   afterAll(async () => {
@@ -213,9 +216,9 @@ describe('migrate over the stream', () => {
     )
   })
 
-  it('is what auto chooses without an artifact, and passes verify', async () => {
+  it('passes verify', async () => {
     expect(outcome(run)).toEqual(PASSED)
-    expect(run.stdout).toContain('the rows move by the stream: no artifact is wanted (upload-artifact: false)')
+    expect(run.stdout).toContain('the rows move by the stream: as requested (copy-method: stream)')
     expect(run.stdout).toMatch(/app\.big: split into 2 block ranges/)
     expect(run.stdout).toMatch(/app\.derived: checksummed server-side, as it has a generated column/)
     expect(await tableDigests(testbed.targetSuperUrl(target))).toEqual(await tableDigests(testbed.sourceUrl(source)))
@@ -227,7 +230,7 @@ describe('migrate over the stream', () => {
     )
     expect(hashes).toMatchObject({ big: 'copy-text-by-name', child: 'copy-text-by-name', derived: 'record-by-name' })
     expect(run.summary).toMatch(
-      /Streamed the rows from the source to the target \(no artifact is wanted \(upload-artifact: false\)\): 8 tables, 49,112 rows, .* none of it on the runner's disk .*; 6 tables checked against hashes taken as their rows passed/
+      /Streamed the rows from the source to the target \(as requested \(copy-method: stream\)\): 8 tables, 49,112 rows, .* of COPY text over 2 pairs of sessions, none of it on the runner's disk .*; 6 tables checked against hashes taken as their rows passed/
     )
   })
 
@@ -305,7 +308,7 @@ describe('the stream cancelled while a COPY waits on the target', () => {
     const proxy = await startHoldingProxy(testbed.target, /COPY \S+ \([^)]*\) FROM stdin/i)
     try {
       let action: ChildProcess | undefined
-      const inputs = testbed.actionInputs(source, target, { 'upload-artifact': 'false' })
+      const inputs = testbed.actionInputs(source, target, { 'upload-artifact': 'false', 'copy-method': 'stream' })
       inputs['target-url'] = serverUrl(
         { ...testbed.target, host: '127.0.0.1', port: proxy.port },
         target,
@@ -354,22 +357,18 @@ describe('a dump folder on a disk a quarter the size of the database', () => {
   afterAll(async () => {
     fs.rmSync(scratch, { recursive: true, force: true })
     await withClient(testbed.targetSuperUrl('postgres'), async (client) => {
-      for (const target of [`${source}_s`, `${source}_d`])
+      for (const target of [`${source}_s`, `${source}_d`, `${source}_a`])
         await client.query(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`)
     })
   })
 
-  needsMount('the stream passes; the dump path, uncompressed, fills it', async () => {
+  needsMount('the plan blocks the dump path, uncompressed, with a hint that works: auto then streams', async () => {
     const { rows } = await testbed.query('source', source, 'SELECT pg_database_size(current_database()) AS bytes')
     const quarter = Math.floor(Number(rows[0].bytes) / 4)
     const dir = path.join(scratch, 'small')
     const unmount = mountTmpfs(dir, { size: String(quarter) })
     try {
       const dumpPath = path.join(dir, 'dump')
-      const streamed = await runAction(
-        testbed.actionInputs(source, `${source}_s`, { 'upload-artifact': 'false', 'dump-path': dumpPath })
-      )
-      expect(outcome(streamed)).toEqual(PASSED)
       const dumped = await runAction(
         testbed.actionInputs(source, `${source}_d`, {
           'upload-artifact': 'false',
@@ -378,9 +377,57 @@ describe('a dump folder on a disk a quarter the size of the database', () => {
           compression: 'none'
         })
       )
-      expect(dumped.report.error?.message).toMatch(/the disk under .* filled up during the dump/)
+      const blocked = dumped.report.databases[0]
+      expect(dumped.report.result).toBe('failed')
+      expect(blocked.findings).toContainEqual(
+        expect.objectContaining({
+          id: 'dump-disk-too-small',
+          severity: 'blocker',
+          message: expect.stringMatching(
+            /the disk under dump-path has .* free, and the dump \(uncompressed\) needs about/
+          ),
+          hint: expect.stringMatching(/copy-method: stream \(or auto\)/)
+        })
+      )
+      // The plan's estimate: the tables' size on the source, more than the disk holds; nothing written.
+      expect(blocked.disk?.freeBytes).toBeLessThan(blocked.disk?.dumpBytes ?? 0)
+      expect(dumped.summary).toMatch(/Disk under dump-path: .* free\. The dump path needs about/)
+      const created = await testbed.query(
+        'target',
+        'postgres',
+        `SELECT 1 FROM pg_database WHERE datname = '${source}_d'`
+      )
+      expect(created.rowCount).toBe(0)
+
+      // The hint followed: copy-method auto (its default) streams, and says why.
+      const streamed = await runAction(
+        testbed.actionInputs(source, `${source}_s`, { 'upload-artifact': 'false', 'dump-path': dumpPath })
+      )
+      expect(outcome(streamed)).toEqual(PASSED)
+      expect(streamed.report.databases[0].copyMethod).toEqual({
+        method: 'stream',
+        why: expect.stringMatching(/the disk under dump-path \(.* free\) would not surely hold the dump uncompressed/)
+      })
+      expect(await tableDigests(testbed.targetSuperUrl(`${source}_s`))).toEqual(
+        await tableDigests(testbed.sourceUrl(source))
+      )
     } finally {
       unmount()
     }
+  })
+
+  test('auto keeps the dump path where the disk holds the dump uncompressed, and says why', async () => {
+    const run = await runAction(
+      testbed.actionInputs(source, `${source}_a`, {
+        'upload-artifact': 'false',
+        'dump-path': path.join(scratch, 'roomy', 'dump')
+      })
+    )
+    expect(outcome(run)).toEqual(PASSED)
+    expect(run.report.databases[0].copyMethod).toEqual({
+      method: 'dump',
+      why: expect.stringMatching(/^the disk under dump-path holds the dump uncompressed \(.* free, up to .* needed\)/)
+    })
+    expect(run.report.databases[0].stream).toBeUndefined()
   })
 })

@@ -170,61 +170,70 @@ class Writer {
   }
 }
 
-test('a source written to all along is caught up, cut over when idle, and verified with no difference', async () => {
-  const database = await sourceDatabase('sync_writer')
-  const writer = new Writer(ownerUrl(database))
-  await writer.warmedUp
-  const dumpStartedAt = writer.transactions
-  let streamingAt = 0
-  const run = await runInProcess(migrate(database), {
-    ...withClientOnPath,
-    onLine(line) {
-      if (line.startsWith('sync: streaming changes')) streamingAt = writer.transactions
-      // The application goes on past the first catch-up, then stops: the cutover waits for that.
-      if (line.startsWith('sync: caught up with the source')) writer.stopAfter(40)
-    }
-  })
-  writer.stopAfter(0)
-  await writer.running
-  const sync = run.report.databases[0].sync
-  expect({ result: run.report.result, errors: run.errors, mismatches: run.report.mismatches }).toEqual({
-    result: 'passed',
-    errors: [],
-    mismatches: 0
-  })
-  // The writer wrote during the copy and during the stream, and every kind of change was replayed.
-  expect(streamingAt).toBeGreaterThan(dumpStartedAt)
-  expect(writer.transactions).toBeGreaterThan(streamingAt + 40)
-  expect(sync?.applied).toEqual(
-    expect.objectContaining({
-      inserts: expect.any(Number),
-      updates: expect.any(Number),
-      deletes: expect.any(Number),
-      truncates: expect.any(Number)
+// auto streams the initial copy under a sync (nothing is uploaded); the dump path stays for artifacts.
+test.each(['auto', 'dump'])(
+  'copy-method %s: a source written to all along is caught up, cut over when idle, and verified with no difference',
+  async (copyMethod) => {
+    const database = await sourceDatabase('sync_writer')
+    const writer = new Writer(ownerUrl(database))
+    await writer.warmedUp
+    const dumpStartedAt = writer.transactions
+    let streamingAt = 0
+    const run = await runInProcess(migrate(database, { 'copy-method': copyMethod }), {
+      ...withClientOnPath,
+      onLine(line) {
+        if (line.startsWith('sync: streaming changes')) streamingAt = writer.transactions
+        // The application goes on past the first catch-up, then stops: the cutover waits for that.
+        if (line.startsWith('sync: caught up with the source')) writer.stopAfter(40)
+      }
     })
-  )
-  for (const kind of ['inserts', 'updates', 'deletes', 'truncates'] as const)
-    expect(sync?.applied?.[kind]).toBeGreaterThan(0)
-  expect(sync?.triggers).toBe('created-at-cutover')
-  expect(sync?.triggersCreated).toBe(1)
-  expect(sync?.downtime?.seconds).toBeGreaterThan(0)
-  expect(sync?.lag?.length).toBeGreaterThan(0)
-  expect(Number(run.outputs['downtime-seconds'])).toBe(sync?.downtime?.seconds)
-  expect(JSON.parse(run.outputs['sync-lag-json'])[database].length).toBe(sync?.lag?.length)
-  expect(run.summary).toContain('Downtime window')
+    writer.stopAfter(0)
+    await writer.running
+    const sync = run.report.databases[0].sync
+    expect({ result: run.report.result, errors: run.errors, mismatches: run.report.mismatches }).toEqual({
+      result: 'passed',
+      errors: [],
+      mismatches: 0
+    })
+    const { copyMethod: chosen, stream } = run.report.databases[0]
+    expect(chosen?.method).toBe(copyMethod === 'auto' ? 'stream' : 'dump')
+    // The initial copy ran over both of the jobs' pairs of sessions in the slot's snapshot, all five tables.
+    if (copyMethod === 'auto') expect(stream).toMatchObject({ sessions: 2, tables: 5, verifiedAtCutover: true })
+    else expect(stream).toBeUndefined()
+    // The writer wrote during the copy and during the stream, and every kind of change was replayed.
+    expect(streamingAt).toBeGreaterThan(dumpStartedAt)
+    expect(writer.transactions).toBeGreaterThan(streamingAt + 40)
+    expect(sync?.applied).toEqual(
+      expect.objectContaining({
+        inserts: expect.any(Number),
+        updates: expect.any(Number),
+        deletes: expect.any(Number),
+        truncates: expect.any(Number)
+      })
+    )
+    for (const kind of ['inserts', 'updates', 'deletes', 'truncates'] as const)
+      expect(sync?.applied?.[kind]).toBeGreaterThan(0)
+    expect(sync?.triggers).toBe('created-at-cutover')
+    expect(sync?.triggersCreated).toBe(1)
+    expect(sync?.downtime?.seconds).toBeGreaterThan(0)
+    expect(sync?.lag?.length).toBeGreaterThan(0)
+    expect(Number(run.outputs['downtime-seconds'])).toBe(sync?.downtime?.seconds)
+    expect(JSON.parse(run.outputs['sync-lag-json'])[database].length).toBe(sync?.lag?.length)
+    expect(run.summary).toContain('Downtime window')
 
-  // The test's own digests of every table agree, independent of the action's fingerprint.
-  expect(await tableDigests(testbed.targetSuperUrl(database))).toEqual(await tableDigests(ownerUrl(database)))
-  // The audit trigger fired once per change: on the source only, its rows replayed, never re-fired.
-  const audit = async (url: string) =>
-    withClient(url, async (client) => (await client.query('SELECT count(*)::int AS n FROM app.audit')).rows[0].n)
-  expect(await audit(testbed.targetSuperUrl(database))).toBe(3000 + writer.accountChanges)
-  expect(await audit(ownerUrl(database))).toBe(3000 + writer.accountChanges)
-  // Created at cutover, the trigger fires for the application's writes on the target from now on.
-  await testbed.query('target', database, `UPDATE app.accounts SET balance = 0 WHERE id = 1`)
-  expect(await audit(testbed.targetSuperUrl(database))).toBe(3001 + writer.accountChanges)
-  expect(await leftovers(database)).toEqual([])
-})
+    // The test's own digests of every table agree, independent of the action's fingerprint.
+    expect(await tableDigests(testbed.targetSuperUrl(database))).toEqual(await tableDigests(ownerUrl(database)))
+    // The audit trigger fired once per change: on the source only, its rows replayed, never re-fired.
+    const audit = async (url: string) =>
+      withClient(url, async (client) => (await client.query('SELECT count(*)::int AS n FROM app.audit')).rows[0].n)
+    expect(await audit(testbed.targetSuperUrl(database))).toBe(3000 + writer.accountChanges)
+    expect(await audit(ownerUrl(database))).toBe(3000 + writer.accountChanges)
+    // Created at cutover, the trigger fires for the application's writes on the target from now on.
+    await testbed.query('target', database, `UPDATE app.accounts SET balance = 0 WHERE id = 1`)
+    expect(await audit(testbed.targetSuperUrl(database))).toBe(3001 + writer.accountChanges)
+    expect(await leftovers(database)).toEqual([])
+  }
+)
 
 test('a target login that may set session_replication_role applies as a replica: triggers restored as usual, none fires twice', async () => {
   const database = await sourceDatabase('sync_replica')
@@ -233,7 +242,12 @@ test('a target login that may set session_replication_role applies as a replica:
   const run = await runInProcess(
     // The target's superuser stands for a login granted SET on session_replication_role. The run's
     // restore role may not set it: only a run that applies as the login itself can.
-    { ...migrate(database), 'target-url': testbed.targetSuperUrl(database), 'accept-source-code': 'true' },
+    {
+      ...migrate(database),
+      'target-url': testbed.targetSuperUrl(database),
+      'accept-source-code': 'true',
+      'copy-method': 'stream'
+    },
     {
       ...withClientOnPath,
       onLine(line) {
@@ -245,11 +259,13 @@ test('a target login that may set session_replication_role applies as a replica:
   await writer.running
   expect({ result: run.report.result, errors: run.errors }).toEqual({ result: 'passed', errors: [] })
   expect(run.report.databases[0].sync?.triggers).toBe('replica-role')
+  expect(run.report.databases[0].stream?.sessions).toBe(2)
   expect(run.summary).toContain('session_replication_role = replica')
   const audit = async (url: string) =>
     withClient(url, async (client) => (await client.query('SELECT count(*)::int AS n FROM app.audit')).rows[0].n)
   expect(await audit(testbed.targetSuperUrl(database))).toBe(3000 + writer.accountChanges)
   expect(await audit(ownerUrl(database))).toBe(3000 + writer.accountChanges)
+  expect(await tableDigests(testbed.targetSuperUrl(database))).toEqual(await tableDigests(ownerUrl(database)))
   expect(await leftovers(database)).toEqual([])
 })
 

@@ -19,6 +19,9 @@ export const ACTION_NODE = path.join(REPO_ROOT, '.testbed', 'node', 'bin', 'node
 /** The test run's shared tool cache (set by the global setup), for runs that do not bring their own. */
 export const TOOL_CACHE_ENV = 'PG_MIGRATE_TOOL_CACHE'
 
+/** A bundle built elsewhere than dist/ (ncc build src/index.ts -o DIR), to test the sources without repackaging. */
+export const ENTRY_ENV = 'PG_MIGRATE_ACTION_ENTRY'
+
 /** What a run that should pass looks like through `outcome`. */
 export const PASSED = { exitCode: 0, result: 'passed', log: '' }
 
@@ -68,7 +71,7 @@ export function parseOutputs(text) {
  * @param {{ env?: Record<string, string>, toolCache?: string, workDir?: string, signalAfterMs?: number,
  *   onStdout?: (chunk: string) => void, timeoutMs?: number, entry?: string,
  *   onChild?: (child: import('node:child_process').ChildProcess) => void }} [options]
- *   entry: the bundle to run (default dist/index.js; the bench runs copies of builds)
+ *   entry: the bundle to run (default $PG_MIGRATE_ACTION_ENTRY, else dist/index.js; the bench runs copies of builds)
  * @returns {Promise<ActionRun>}
  */
 export async function runAction(inputs, options = {}) {
@@ -110,10 +113,14 @@ async function runIn(workDir, inputs, options) {
   })
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
   if (!fs.existsSync(ACTION_NODE)) throw new Error(`${ACTION_NODE} is missing: run npm run testbed`)
-  const child = spawn(ACTION_NODE, [options.entry ?? path.join(REPO_ROOT, 'dist', 'index.js')], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+  const child = spawn(
+    ACTION_NODE,
+    [options.entry ?? process.env[ENTRY_ENV] ?? path.join(REPO_ROOT, 'dist', 'index.js')],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    }
+  )
   // A test that must kill the step outright (SIGKILL, as a lost runner) gets the process itself.
   options.onChild?.(child)
   let stdout = ''

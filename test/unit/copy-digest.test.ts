@@ -84,9 +84,44 @@ test.each([
   [{ requested: 'auto', uploadArtifact: true, sync: 'none' }, 'dump', /uploaded as an artifact/],
   [{ requested: 'stream', uploadArtifact: true, sync: 'none' }, 'stream', /none is uploaded/],
   [{ requested: 'dump', uploadArtifact: false, sync: 'none' }, 'dump', /as requested/],
-  [{ requested: 'stream', uploadArtifact: false, sync: 'logical' }, 'dump', /one pg_dump/]
+  [{ requested: 'stream', uploadArtifact: false, sync: 'logical' }, 'stream', /as requested/],
+  [{ requested: 'auto', uploadArtifact: false, sync: 'logical' }, 'stream', /jobs' sessions in the slot's snapshot/],
+  [{ requested: 'auto', uploadArtifact: true, sync: 'logical' }, 'dump', /uploaded as an artifact/],
+  [{ requested: 'dump', uploadArtifact: false, sync: 'logical' }, 'dump', /as requested/]
 ] as const)('copy-method %o: %s', (facts, method, why) => {
-  const choice = chooseCopyMethod(facts)
+  const choice = chooseCopyMethod({ ...facts, compression: 'auto' })
   expect(choice.method).toBe(method)
   expect(choice.why).toMatch(why)
 })
+
+/** The plan's estimate for 1 GiB of tables, with `free` bytes under dump-path. */
+const GiB = 1024 ** 3
+const diskWith = (free: number) => ({
+  freeBytes: free,
+  tableBytes: GiB,
+  dumpBytes: GiB,
+  dumpBytesUpTo: 3 * GiB,
+  dumpCompressedBytes: GiB / 4
+})
+
+test.each([
+  ['auto', 10 * GiB, false, 'auto', 'dump', /holds the dump uncompressed \(10.0 GiB free, up to 3.0 GiB needed\)/],
+  ['auto', 2 * GiB, false, 'auto', 'stream', /would not surely hold the dump uncompressed \(up to 3.0 GiB\)/],
+  ['auto', 10 * GiB, false, 'zstd', 'stream', /compression: zstd was asked for/],
+  ['auto', 10 * GiB, true, 'auto', 'dump', /uploaded as an artifact/],
+  ['auto', GiB / 8, true, 'auto', 'stream', /cannot hold the dump \(about 256.0 MiB\).*no artifact is uploaded/],
+  ['dump', GiB / 8, false, 'auto', 'dump', /as requested/]
+] as const)(
+  'copy-method %s with %d bytes free (upload %s, compression %s): %s',
+  (requested, free, upload, compression, method, why) => {
+    const choice = chooseCopyMethod({
+      requested,
+      uploadArtifact: upload,
+      sync: 'none',
+      compression,
+      disk: diskWith(free)
+    })
+    expect(choice.method).toBe(method)
+    expect(choice.why).toMatch(why)
+  }
+)

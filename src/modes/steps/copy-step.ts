@@ -55,6 +55,11 @@ export interface Copied {
   restorer: Restorer
   /** Work that goes on after the rows are in (the artifact upload): finishLoad awaits it last. */
   pending: Promise<unknown>
+  /**
+   * Called once the hold is released, however that went: what the copy kept for it goes (the
+   * stream's schema dump, from which a sync creates at cutover the triggers it held back).
+   */
+  released?: () => void
 }
 
 /** One way of moving the rows of a database from the held source into the target. */

@@ -46,10 +46,14 @@ class StreamAndLoad {
   ) {
     this.restorer = restorerFor(job, means, job.dumpFolder)
     this.watch = new LoadWatch(job, means, record)
+    // sync: the sync's publication, and the triggers when the target would fire them for replayed changes, wait.
+    this.restorer.options.holdBack = held.holdBack
   }
 
   async run(): Promise<Copied> {
     const { job, held } = this
+    // A sync creates the triggers it held back from the schema's dump at cutover: it stays till then.
+    let keepSchemaDump = false
     try {
       // Sequences are outside the snapshot: read before pg_dump reads them, the copy is at or ahead.
       const sequences = await within(Stage.Dump, fingerprintSequences(held.snapshot.client))
@@ -59,13 +63,15 @@ class StreamAndLoad {
       const sourceFingerprint = await within(Stage.FingerprintSource, this.sourceFingerprint)
       if (job.settings.uploadArtifact)
         this.means.log.info(`${job.database.source}: no artifact: the streamed copy makes no dump of the rows`)
+      keepSchemaDump = held.changesFollow
       return {
         tables: tables.length,
         rows: streamed.rows,
         bytes: streamed.bytes,
         sourceFingerprint,
         restorer: this.restorer,
-        pending: Promise.resolve()
+        pending: Promise.resolve(),
+        released: () => removeSchemaDump(job.dumpFolder)
       }
     } catch (caught) {
       await this.copied.catch(() => undefined)
@@ -73,16 +79,23 @@ class StreamAndLoad {
     } finally {
       await this.watch.end()
       await this.sourceFingerprint.catch(() => undefined)
-      removeSchemaDump(job.dumpFolder)
+      if (!keepSchemaDump) removeSchemaDump(job.dumpFolder)
     }
   }
 
   /** pg_dump for the schema, the restore around the stream, the rows streamed; recorded when all are in. */
   private async copy(tables: StreamedTable[], sequences: SequenceFingerprint[]): Promise<StreamResult> {
     const { job, held, means, record } = this
-    const level = job.settings.verify
+    // Under a sync, verify reads the source once it is cut over (sync-hold.ts): nothing of the
+    // snapshot's is compared, so nothing is hashed in flight. Its one pg_dump of the schema, whose
+    // parallel workers would fail on the application's DDL (NOWAIT), holds no rows anyway.
+    const level = held.changesFollow ? 'none' : job.settings.verify
     const copy = startStreamCopy({
-      dump: { ...dumpRequestFor(job, means, held.snapshot), compression: 'none' },
+      dump: {
+        ...dumpRequestFor(job, means, held.snapshot),
+        compression: 'none',
+        jobs: held.changesFollow ? 1 : job.settings.jobs
+      },
       tables,
       restorer: this.restorer,
       connector: means.connector,
@@ -93,7 +106,9 @@ class StreamAndLoad {
       log: means.log,
       prepareTarget: (estimatedRows) =>
         this.watch.begin(this.restorer, estimatedRows, () => this.writer.open(this.restorer)),
-      onStreamed: (streamed) => this.fingerprintBeside(streamed, sequences)
+      onStreamed: (streamed) => {
+        if (!held.changesFollow) this.fingerprintBeside(streamed, sequences)
+      }
     })
     this.copied = settledLater(copy.copied)
     record.dumped(await means.stages.run(Stage.Dump, job.database.source, () => copy.dump.done, false))
@@ -107,7 +122,9 @@ class StreamAndLoad {
       rows: streamed.rows,
       bytes: streamed.bytes,
       peakHeldBytes: streamed.peakHeldBytes,
-      hashedInFlight: level === 'full' ? streamed.fingerprints.length : 0
+      hashedInFlight: level === 'full' ? streamed.fingerprints.length : 0,
+      sessions: streamed.sessions,
+      ...(held.changesFollow ? { verifiedAtCutover: true } : {})
     })
     return streamed
   }
