@@ -1,8 +1,10 @@
 // sync: logical, as the migrate flow sees it: the hold of a source that keeps being written to. Before
-// the copy, a slot whose snapshot the copy reads in; after it, the source's changes replayed until
-// cutover, then the cutover steps, and the source fingerprinted as it is then for verify. `close`
-// drops the slot and the publication on every exit.
+// the copy, a slot whose snapshot the copy reads in; after it, the target verified in bulk beside
+// the source's changes replayed until cutover, then the cutover steps, the rows the changes touched
+// compared by key, and the rest of the source (schema, sequences, tables read whole) fingerprinted
+// as it is then for verify (sync-verify.ts). `close` drops the slot and the publication on every exit.
 import type { DatabaseRecorder } from '../../action/report.js'
+import type { Log } from '../../base/log.js'
 import { Stage, within } from '../../action/stages.js'
 import type { Connector } from '../../pg/connection.js'
 import { withDatabase } from '../../pg/endpoint.js'
@@ -12,12 +14,14 @@ import { thinSamples } from '../../sync/lag.js'
 import { syncObjectName } from '../../sync/names.js'
 import { followUntilCutover } from '../../sync/session.js'
 import { createSyncSlot, dropSyncObjects, type SyncSlot } from '../../sync/slot.js'
+import { TouchedRows } from '../../sync/touched.js'
 import type { SyncRecord } from '../../sync/types.js'
 import { restoreEntries, restoreList, TRIGGERS_AND_RULES, type Restorer } from '../../tools/pg-restore.js'
-import { fingerprintDatabase, type Fingerprint } from '../../verify/fingerprint/index.js'
+import { fingerprintDatabase, type Fingerprint, type TableFingerprint } from '../../verify/fingerprint/index.js'
 import type { MigrateJob, RunMeans } from '../job.js'
 import type { Copied, HeldSource } from './copy-step.js'
-import type { SourceHold } from './source-hold.js'
+import type { SourceHold, VerifiedAlready } from './source-hold.js'
+import { startBulkVerify, verifyAtCutover, type BulkVerify, type VerifiedAtCutover } from './sync-verify.js'
 import { maintenanceDatabase } from './target.js'
 import { fingerprintOptions } from './verify.js'
 
@@ -49,6 +53,10 @@ class SyncHold implements SourceHold {
   private lastWrite = 0
   private cutoverStarted = 0
   private cutoverEnded = 0
+  /** The keys the stream touched, for the verify at cutover. */
+  private readonly touched: TouchedRows
+  private bulk?: BulkVerify
+  private atCutover?: VerifiedAtCutover
 
   constructor(
     private readonly job: MigrateJob,
@@ -65,29 +73,67 @@ class SyncHold implements SourceHold {
       : new RegExp(`${TRIGGERS_AND_RULES.source}|${this.ownPublication.source}`)
     // The copy is taken in the slot's snapshot, where its change stream begins.
     this.held = { snapshot: slot.snapshot, changesFollow: true, holdBack }
+    this.touched = new TouchedRows(means.log)
   }
 
-  /** After the copy: streams until cutover, runs the cutover steps; the source's fingerprint now, for verify. */
+  /**
+   * After the copy: the target verified in bulk beside the stream, which runs until cutover; the
+   * cutover steps; the changed rows compared; the source's fingerprint now, its tables verified in
+   * bulk taken as read, for verify.
+   */
   async release(copied: Copied): Promise<Fingerprint | undefined> {
     const { job, means } = this
     await this.slot.snapshot.close()
+    const atSnapshot = copied.sourceFingerprint
+    // Before the apply's first write: the target as the load left it, the source as the slot's snapshot.
+    if (atSnapshot)
+      this.bulk = await within(
+        Stage.Sync,
+        startBulkVerify(means, job.target.endpoint, atSnapshot, {
+          jobs: job.settings.jobs,
+          timeline: this.record.progressTimeline()
+        })
+      )
     await this.follow(copied.restorer)
+    const bulk = this.bulk && (await within(Stage.Verify, this.bulk.tables()))
     this.cutoverStarted = performance.now()
     await means.stages.run(Stage.Cutover, job.database.source, () => this.cutover(copied.restorer))
     this.cutoverEnded = performance.now()
-    if (job.settings.verify === 'none') return undefined
-    // The source as it is now: idle, so source and target compare exactly (sequences included).
-    const source = job.source.endpoint
+    if (job.settings.verify === 'none' || !atSnapshot || !bulk) return undefined
+    this.sync.verify = { bulk: { tables: bulk.tables.length, rows: sumRows(bulk.tables), seconds: bulk.seconds } }
     return means.stages.run(
       Stage.FingerprintSource,
       job.database.source,
-      () =>
-        fingerprintDatabase(
-          () => means.connector.connect(source),
-          fingerprintOptions(job.settings, means.log, 'source', undefined, this.record.progressTimeline())
-        ),
+      () => this.verifyChanged(atSnapshot, bulk.tables),
       false
     )
+  }
+
+  /**
+   * At cutover: the rows the stream touched compared by key; then the source as it is now, idle, so
+   * source and target compare exactly (sequences included), every table verified in bulk taken as read.
+   */
+  private async verifyChanged(atSnapshot: Fingerprint, bulk: TableFingerprint[]): Promise<Fingerprint> {
+    const { job, means } = this
+    const connect = {
+      source: () => means.connector.connect(job.source.endpoint),
+      target: () => means.connector.connect(job.target.endpoint)
+    }
+    const found = await verifyAtCutover(connect, { source: atSnapshot.tables, target: bulk }, this.touched.touched)
+    this.atCutover = found
+    if (this.sync.verify) this.sync.verify.atCutover = found.record
+    logAtCutover(means.log, found)
+    return fingerprintDatabase(connect.source, {
+      ...fingerprintOptions(job.settings, means.log, 'source', undefined, this.record.progressTimeline()),
+      known: found.sourceKnown
+    })
+  }
+
+  /** What the verify at cutover found, and the target tables verify takes as read. */
+  verifiedAlready(): VerifiedAlready | undefined {
+    const found = this.atCutover
+    if (!found) return undefined
+    return { known: found.targetKnown, differences: found.differences, differingRows: found.differingRows }
   }
 
   private async follow(restorer: Restorer): Promise<void> {
@@ -103,7 +149,11 @@ class SyncHold implements SourceHold {
         settings: job.settings,
         replicaRole: this.replicaRole,
         timeline: this.record.progressTimeline(),
-        targetMajor: job.target.major
+        targetMajor: job.target.major,
+        onMessage: (message) => this.touched.note(message),
+        // The bulk verify reads a snapshot of the target the apply does not change: it may run on
+        // while the sync does, but it is done before the cutover, outside the downtime window.
+        readyForCutover: () => this.bulk?.done ?? true
       })
     )
     this.lastWrite = followed.lastWriteRunnerMs
@@ -182,3 +232,12 @@ async function mayApplyAsReplica(connector: Connector, job: MigrateJob): Promise
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100
+
+const sumRows = (tables: { rows: number }[]): number => tables.reduce((sum, table) => sum + table.rows, 0)
+
+function logAtCutover(log: Log, found: VerifiedAtCutover): void {
+  const { record } = found
+  log.info(
+    `sync: verify at cutover: ${record.keys} changed rows of ${record.byKey.length} tables compared by key, ${record.whole.length} tables read whole, ${record.untouched} tables untouched since the bulk verify (${record.seconds} s)`
+  )
+}
