@@ -25,7 +25,8 @@ const USAGE = `usage: npm run bench -- [options]
                        would be; both: every way once each way
   --side-cpus <cpus/3> the cap per side with --layout three or both
   --quiet-wait 300     seconds to wait, before each timed way, for other load to settle (0: never)
-  --json bench/results.json`
+  --json bench/results.json
+  --entry path/to/index.js   node bench/sync.js alone: the build of the action to run (default dist)`
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     'side-cpus': { type: 'string', default: String(Math.round((100 * os.availableParallelism()) / 3) / 100) },
     json: { type: 'string', default: path.join('bench', 'results.json') },
     'quiet-wait': { type: 'string', default: '300' },
+    entry: { type: 'string' },
     help: { type: 'boolean', default: false }
   }
 })
@@ -56,6 +58,8 @@ if (args.help) {
 
 export const sizes = (args.sizes ?? args['size-gb'] ?? '1').split(',').map(Number)
 export const runs = Number(args.runs)
+/** bench/sync.js alone: the build of the action it runs; undefined: dist/index.js. */
+export const entry = args.entry
 export const jobs = Number(args.jobs)
 export const sideCpus = Number(args['side-cpus'])
 if (sizes.some((size) => !(size > 0))) usageError('--sizes takes sizes in GB above 0, comma-separated')

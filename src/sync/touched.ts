@@ -21,6 +21,8 @@ export interface TouchedTable {
    */
   keys: Map<string, boolean>
   whole?: WholeReason
+  /** Changes decoded for it: the most rows the apply can have inserted, updated and deleted there. */
+  changes: { inserts: number; updates: number; deletes: number }
 }
 
 /** Keys kept in memory at most, over every table; past it, the table with the most goes whole. */
@@ -56,8 +58,8 @@ export class TouchedRows {
     const { relation } = message
     const table = this.table(relation)
     if (table.whole) return
-    if (relation.replicaIdentity === 'full' || relation.keyColumns.length === 0)
-      return this.makeWhole(table, 'no key')
+    if (relation.replicaIdentity === 'full' || relation.keyColumns.length === 0) return this.makeWhole(table, 'no key')
+    table.changes[`${message.tag}s`]++
     if (message.tag === 'insert') return this.key(table, message.new as Row, false)
     if (message.tag === 'delete') return this.key(table, (message.key ?? message.old) as Row, true)
     // An update names its old key only when the key changed: the new key is then a row it made.
@@ -94,7 +96,13 @@ export class TouchedRows {
     const id = JSON.stringify([relation.schema, relation.name])
     let table = this.tables.get(id)
     if (!table) {
-      table = { schema: relation.schema, name: relation.name, keyColumns: relation.keyColumns, keys: new Map() }
+      table = {
+        schema: relation.schema,
+        name: relation.name,
+        keyColumns: relation.keyColumns,
+        keys: new Map(),
+        changes: { inserts: 0, updates: 0, deletes: 0 }
+      }
       this.tables.set(id, table)
     }
     return table

@@ -80,9 +80,7 @@ async function hashesByKey(client: pg.Client, table: KeyedTable): Promise<Map<nu
   // The key's text cast to each side's column type, as the apply cast it: equal keys match alike on both.
   const unnested = table.keyColumns.map((_, i) => `$${i + 1}::text[]`).join(', ')
   const aliases = table.keyColumns.map((_, i) => `k${i}`)
-  const on = table.keyColumns
-    .map((name, i) => `r.${quoteIdent(name)} = k.${aliases[i]}::${keyTypes[i]}`)
-    .join(' AND ')
+  const on = table.keyColumns.map((name, i) => `r.${quoteIdent(name)} = k.${aliases[i]}::${keyTypes[i]}`).join(' AND ')
   const sql = `SELECT (k.ordinal - 1)::int AS index, ${hash}::text AS hash
     FROM unnest(${unnested}) WITH ORDINALITY AS k(${aliases.join(', ')}, ordinal)
     JOIN ONLY ${relation} AS r ON ${on}`

@@ -189,12 +189,55 @@ test('a row the stream touched, changed on the target behind the apply, fails ve
   expect(run.report.result).toBe('failed')
   expect(run.report.databases[0].sync?.verify?.atCutover?.keys).toBe(ITEM_KEYS + 10)
   const differences = run.report.databases[0].comparison?.differences ?? []
+  // Caught twice: the row's hash differs, and the target's statistics count one update more than the stream made.
+  expect(differences.filter((d) => !d.expected)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        kind: 'checksum',
+        object: 'app.items',
+        detail: `1 of the ${ITEM_KEYS} rows the sync changed hold other values on the target`
+      }),
+      expect.objectContaining({
+        object: 'app.items',
+        detail: expect.stringMatching(/^written on the target behind the sync: .* 1 updated/)
+      })
+    ])
+  )
+  expect(differences.filter((d) => !d.expected)).toHaveLength(2)
+  expect(run.report.databases[0].differingRows).toEqual({ 'app.items': ['7'] })
+})
+
+test('a row the stream never touched, changed on the target after the bulk verify, is caught by the target statistics', async () => {
+  const database = await sourceDatabase('sync_verify_untouched')
+  const app = new Application(ownerUrl(database))
+  let tampered: Promise<unknown> = Promise.resolve()
+  const run = await runInProcess(migrate(database), {
+    ...withClientOnPath,
+    onLine(line) {
+      if (line.startsWith('sync: slot ')) app.start()
+      if (!line.startsWith('sync: bulk verify:')) return
+      // After the bulk verify read the target, someone else changes a row no change of the stream
+      // touches; the application writes on meanwhile, so the cutover comes after.
+      tampered = app.changed
+        .then(() => testbed.query('target', database, `UPDATE app.quiet SET v = 'behind the apply' WHERE id = 3`))
+        .finally(() => app.stop())
+    }
+  })
+  app.stop()
+  await app.running
+  await tampered
+  expect(run.report.result).toBe('failed')
+  expect(run.report.databases[0].sync?.verify?.atCutover?.untouched).toBe(1)
+  const differences = run.report.databases[0].comparison?.differences ?? []
   expect(differences.filter((d) => !d.expected)).toEqual([
     expect.objectContaining({
       kind: 'checksum',
-      object: 'app.items',
-      detail: `1 of the ${ITEM_KEYS} rows the sync changed hold other values on the target`
+      object: 'app.quiet',
+      detail: expect.stringMatching(
+        /^written on the target behind the sync: its statistics count 0 inserted, 1 updated/
+      )
     })
   ])
-  expect(run.report.databases[0].differingRows).toEqual({ 'app.items': ['7'] })
+  // Located as verify locates any differing row: by bisecting the key ranges of both sides.
+  expect(run.report.databases[0].differingRows).toEqual({ 'app.quiet': ['3'] })
 })

@@ -30,6 +30,8 @@ export interface VerifiedAlready {
   differences: Difference[]
   /** A few keys of differing rows, per table, found already. */
   differingRows: Record<string, string[]>
+  /** ANALYZE ran already: verify need not run it. */
+  analyzed: boolean
 }
 
 /**

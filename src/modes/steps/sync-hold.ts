@@ -6,6 +6,7 @@
 import type { DatabaseRecorder } from '../../action/report.js'
 import type { Log } from '../../base/log.js'
 import { Stage, within } from '../../action/stages.js'
+import { settledLater } from '../../base/async.js'
 import type { Connector } from '../../pg/connection.js'
 import { withDatabase } from '../../pg/endpoint.js'
 import { maySetReplicationRole } from '../../pg/target-catalog.js'
@@ -22,7 +23,7 @@ import type { MigrateJob, RunMeans } from '../job.js'
 import type { Copied, HeldSource } from './copy-step.js'
 import type { SourceHold, VerifiedAlready } from './source-hold.js'
 import { startBulkVerify, verifyAtCutover, type BulkVerify, type VerifiedAtCutover } from './sync-verify.js'
-import { maintenanceDatabase } from './target.js'
+import { analyzeTarget, maintenanceDatabase } from './target.js'
 import { fingerprintOptions } from './verify.js'
 
 export async function holdWithSync(job: MigrateJob, means: RunMeans, record: DatabaseRecorder): Promise<SourceHold> {
@@ -56,6 +57,8 @@ class SyncHold implements SourceHold {
   /** The keys the stream touched, for the verify at cutover. */
   private readonly touched: TouchedRows
   private bulk?: BulkVerify
+  /** ANALYZE of the target, beside the stream: its statistics need not wait for the last change. */
+  private analyzed?: Promise<void>
   private atCutover?: VerifiedAtCutover
 
   constructor(
@@ -94,8 +97,10 @@ class SyncHold implements SourceHold {
           timeline: this.record.progressTimeline()
         })
       )
+    this.analyzed = settledLater(analyzeTarget(means.connector, copied.restorer.endpoint))
     await this.follow(copied.restorer)
     const bulk = this.bulk && (await within(Stage.Verify, this.bulk.tables()))
+    await within(Stage.Analyze, this.analyzed)
     this.cutoverStarted = performance.now()
     await means.stages.run(Stage.Cutover, job.database.source, () => this.cutover(copied.restorer))
     this.cutoverEnded = performance.now()
@@ -133,7 +138,12 @@ class SyncHold implements SourceHold {
   verifiedAlready(): VerifiedAlready | undefined {
     const found = this.atCutover
     if (!found) return undefined
-    return { known: found.targetKnown, differences: found.differences, differingRows: found.differingRows }
+    return {
+      known: found.targetKnown,
+      differences: found.differences,
+      differingRows: found.differingRows,
+      analyzed: this.analyzed !== undefined
+    }
   }
 
   private async follow(restorer: Restorer): Promise<void> {
@@ -207,6 +217,7 @@ class SyncHold implements SourceHold {
   }
 
   async close(): Promise<void> {
+    await this.analyzed?.catch(() => undefined)
     await this.slot.snapshot.close()
     if (this.closed) return
     this.closed = true

@@ -17,8 +17,9 @@ import { compareChangedRows, type KeyedResult } from '../../verify/changed-rows.
 import type { Difference } from '../../verify/differences.js'
 import { displayName, type Connect, type Fingerprint, type TableFingerprint } from '../../verify/fingerprint/index.js'
 import { checksumProgress } from '../../verify/fingerprint/progress.js'
-import { closeSession, openSessions } from '../../verify/fingerprint/session.js'
+import { closeSession, openSessions, withSession } from '../../verify/fingerprint/session.js'
 import { fingerprintTables } from '../../verify/fingerprint/tables.js'
+import { findUnaccountedWrites, type AccountedWrites, type UnaccountedWrites } from '../../verify/written-behind.js'
 
 /** The bulk part under way: the target's tables read in the snapshot taken before the apply's first write. */
 export interface BulkVerify {
@@ -88,8 +89,8 @@ export interface VerifiedAtCutover {
 
 /**
  * At cutover (the source idle, the apply done): the rows the stream touched compared by key; the
- * entries verify takes as read for every table not read whole, their row counts carried forward by
- * what the keys found (a row that exists now and did not at the snapshot adds one, and the reverse).
+ * target's statistics read for writes no change accounts for; the entries verify takes as read for
+ * every table not read whole.
  */
 export async function verifyAtCutover(
   connect: { source: Connect; target: Connect },
@@ -109,24 +110,14 @@ export async function verifyAtCutover(
       keys: [...table.keys.keys()].map((key) => JSON.parse(key) as string[])
     }))
   )
-  const found = new Map(results.map((result) => [displayName(result.schema, result.name), result]))
-  const bulkTarget = new Map(bulk.target.map((table) => [displayName(table.schema, table.name), table]))
-  const sourceKnown: TableFingerprint[] = []
-  const targetKnown: TableFingerprint[] = []
-  for (const table of bulk.source) {
-    const name = displayName(table.schema, table.name)
-    const atTarget = bulkTarget.get(name)
-    const change = byName.get(name)
-    if (!atTarget || change?.whole) continue
-    const result = found.get(name)
-    const existed = change ? [...change.keys.values()].filter(Boolean).length : 0
-    sourceKnown.push({ ...table, rows: table.rows + (result ? result.sourceRows - existed : 0) })
-    targetKnown.push({ ...atTarget, rows: atTarget.rows + (result ? result.targetRows - existed : 0) })
-  }
+  const behind = await withSession(connect.target, {}, (client) =>
+    findUnaccountedWrites(client, accountedWrites(bulk.target, byName))
+  )
+  const { sourceKnown, targetKnown } = knownEntries(bulk, byName, results)
   return {
     sourceKnown,
     targetKnown,
-    ...changedDifferences(results),
+    ...changedDifferences(results, behind),
     record: {
       untouched: bulk.source.length - touched.length,
       byKey: results.map((result) => ({ table: displayName(result.schema, result.name), keys: result.keys })),
@@ -139,9 +130,57 @@ export async function verifyAtCutover(
   }
 }
 
-/** A difference per table whose changed rows differ while its row counts agree (those compare.ts reports). */
-function changedDifferences(results: KeyedResult[]): Pick<VerifiedAtCutover, 'differences' | 'differingRows'> {
-  const differences: Difference[] = []
+/** Per table not read whole: the rows the restore loaded and the changes the stream applied there. */
+function accountedWrites(bulkTarget: TableFingerprint[], touched: Map<string, TouchedTable>): AccountedWrites[] {
+  return bulkTarget.flatMap((table) => {
+    const change = touched.get(displayName(table.schema, table.name))
+    if (change?.whole) return []
+    const changes = change?.changes ?? { inserts: 0, updates: 0, deletes: 0 }
+    return [{ schema: table.schema, name: table.name, loaded: table.rows, ...changes }]
+  })
+}
+
+/**
+ * The bulk entries of every table not read whole, on both sides, their row counts carried forward
+ * by the keys: a row that exists now and did not at the snapshot adds one, and the reverse.
+ */
+function knownEntries(
+  bulk: { source: TableFingerprint[]; target: TableFingerprint[] },
+  touched: Map<string, TouchedTable>,
+  results: KeyedResult[]
+): Pick<VerifiedAtCutover, 'sourceKnown' | 'targetKnown'> {
+  const found = new Map(results.map((result) => [displayName(result.schema, result.name), result]))
+  const bulkTarget = new Map(bulk.target.map((table) => [displayName(table.schema, table.name), table]))
+  const sourceKnown: TableFingerprint[] = []
+  const targetKnown: TableFingerprint[] = []
+  for (const table of bulk.source) {
+    const name = displayName(table.schema, table.name)
+    const atTarget = bulkTarget.get(name)
+    const change = touched.get(name)
+    if (!atTarget || change?.whole) continue
+    const result = found.get(name)
+    const existed = change ? [...change.keys.values()].filter(Boolean).length : 0
+    sourceKnown.push({ ...table, rows: table.rows + (result ? result.sourceRows - existed : 0) })
+    targetKnown.push({ ...atTarget, rows: atTarget.rows + (result ? result.targetRows - existed : 0) })
+  }
+  return { sourceKnown, targetKnown }
+}
+
+/**
+ * A difference per table whose changed rows differ while its row counts agree (those compare.ts
+ * reports), and per table the target's statistics show written behind the apply.
+ */
+function changedDifferences(
+  results: KeyedResult[],
+  behind: UnaccountedWrites[]
+): Pick<VerifiedAtCutover, 'differences' | 'differingRows'> {
+  const differences: Difference[] = behind.map((table) => ({
+    kind: 'checksum',
+    object: displayName(table.schema, table.name),
+    expected: false,
+    detail: `written on the target behind the sync: its statistics count ${table.inserted} inserted, ${table.updated} updated and ${table.deleted} deleted rows more than the restore and the stream account for`,
+    table: { schema: table.schema, name: table.name }
+  }))
   const differingRows: Record<string, string[]> = {}
   for (const result of results) {
     if (result.differing.length === 0) continue

@@ -64,6 +64,8 @@ export interface VerifyRequest {
 export interface FoundEarlier {
   differences: Difference[]
   differingRows: Record<string, string[]>
+  /** ANALYZE ran already (a sync runs it beside the stream, outside the downtime window). */
+  analyzed?: boolean
 }
 
 /**
@@ -123,7 +125,7 @@ export async function verifyBesideAnalyze(
   const verification = await stages.run(Stage.Verify, database, async () => {
     const [verified] = await Promise.all([
       verifyTarget(request, { ...means, timeline: record.progressTimeline() }, sourceFingerprint),
-      analyzeTarget(connector, request.writer)
+      request.found?.analyzed ? Promise.resolve() : analyzeTarget(connector, request.writer)
     ])
     return verified
   })
