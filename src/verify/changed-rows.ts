@@ -85,6 +85,11 @@ async function hashesByKey(client: pg.Client, table: KeyedTable): Promise<Map<nu
     FROM unnest(${unnested}) WITH ORDINALITY AS k(${aliases.join(', ')}, ordinal)
     JOIN ONLY ${relation} AS r ON ${on}`
   const found = new Map<number, string>()
+  // A few thousand keys could look to the planner like a reason to scan the whole table and hash it:
+  // through the key's index instead, so the work follows the keys, not the table's size.
+  await client.query(
+    'SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off'
+  )
   for (let from = 0; from < table.keys.length; from += KEYS_PER_QUERY) {
     const slice = table.keys.slice(from, from + KEYS_PER_QUERY)
     const values = table.keyColumns.map((_, i) => slice.map((key) => key[i]))

@@ -241,3 +241,19 @@ test('a row the stream never touched, changed on the target after the bulk verif
   // Located as verify locates any differing row: by bisecting the key ranges of both sides.
   expect(run.report.databases[0].differingRows).toEqual({ 'app.quiet': ['3'] })
 })
+
+test('the plan of a sync of several databases says each is cut over in a window of its own', async () => {
+  const [first, second] = [await sourceDatabase('sync_verify_one'), await sourceDatabase('sync_verify_two')]
+  const plan = await runInProcess(
+    { ...migrate(first), 'target-url': testbed.targetUrl('postgres'), databases: `${first}, ${second}`, mode: 'plan' },
+    withClientOnPath
+  )
+  const found = plan.report.databases.flatMap((database) => database.findings)
+  expect(found.filter((finding) => finding.id === 'sync-window-per-database')).toEqual([
+    expect.objectContaining({
+      severity: 'warning',
+      message: expect.stringMatching(/^sync: logical with 2 databases: each is copied, synced and cut over in turn/),
+      hint: expect.stringContaining('2 × (cutover-idle-seconds + a few seconds)')
+    })
+  ])
+})

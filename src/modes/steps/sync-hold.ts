@@ -59,6 +59,7 @@ class SyncHold implements SourceHold {
   private bulk?: BulkVerify
   /** ANALYZE of the target, beside the stream: its statistics need not wait for the last change. */
   private analyzed?: Promise<void>
+  private analyzeDone = false
   private atCutover?: VerifiedAtCutover
 
   constructor(
@@ -88,19 +89,10 @@ class SyncHold implements SourceHold {
     const { job, means } = this
     await this.slot.snapshot.close()
     const atSnapshot = copied.sourceFingerprint
-    // Before the apply's first write: the target as the load left it, the source as the slot's snapshot.
-    if (atSnapshot)
-      this.bulk = await within(
-        Stage.Sync,
-        startBulkVerify(means, job.target.endpoint, atSnapshot, {
-          jobs: job.settings.jobs,
-          timeline: this.record.progressTimeline()
-        })
-      )
-    this.analyzed = settledLater(analyzeTarget(means.connector, copied.restorer.endpoint))
+    if (atSnapshot) await this.startBeside(atSnapshot, copied.restorer)
     await this.follow(copied.restorer)
     const bulk = this.bulk && (await within(Stage.Verify, this.bulk.tables()))
-    await within(Stage.Analyze, this.analyzed)
+    if (this.analyzed) await within(Stage.Analyze, this.analyzed)
     this.cutoverStarted = performance.now()
     await means.stages.run(Stage.Cutover, job.database.source, () => this.cutover(copied.restorer))
     this.cutoverEnded = performance.now()
@@ -134,6 +126,25 @@ class SyncHold implements SourceHold {
     })
   }
 
+  /**
+   * Before the apply's first write, beside the sync: the bulk verify (the target as the load left it,
+   * against the source at the slot's snapshot) and ANALYZE. With verify none, ANALYZE runs after the
+   * cutover as without a sync (finish-load.ts).
+   */
+  private async startBeside(atSnapshot: Fingerprint, restorer: Restorer): Promise<void> {
+    const { job, means } = this
+    this.bulk = await within(
+      Stage.Sync,
+      startBulkVerify(means, job.target.endpoint, atSnapshot, {
+        jobs: job.settings.jobs,
+        timeline: this.record.progressTimeline()
+      })
+    )
+    this.analyzed = settledLater(
+      analyzeTarget(means.connector, restorer.endpoint).finally(() => (this.analyzeDone = true))
+    )
+  }
+
   /** What the verify at cutover found, and the target tables verify takes as read. */
   verifiedAlready(): VerifiedAlready | undefined {
     const found = this.atCutover
@@ -161,9 +172,9 @@ class SyncHold implements SourceHold {
         timeline: this.record.progressTimeline(),
         targetMajor: job.target.major,
         onMessage: (message) => this.touched.note(message),
-        // The bulk verify reads a snapshot of the target the apply does not change: it may run on
-        // while the sync does, but it is done before the cutover, outside the downtime window.
-        readyForCutover: () => this.bulk?.done ?? true
+        // The bulk verify reads a snapshot of the target the apply does not change, and ANALYZE
+        // only samples: both run beside the sync, and are done before the cutover, outside the window.
+        readyForCutover: () => (this.bulk?.done ?? true) && (this.analyzed === undefined || this.analyzeDone)
       })
     )
     this.lastWrite = followed.lastWriteRunnerMs
