@@ -29,7 +29,8 @@ const USAGE = `usage: npm run bench -- [options]
   --cases resume,encryption,small-disk,sync,sync-rates
                        the cases run after the ways, on the largest database (default: all; none: no case)
   --quiet-wait 300     seconds to wait, before each timed way, for other load to settle (0: never)
-  --json bench/results.json`
+  --json bench/results.json
+  --entry path/to/index.js   node bench/sync.js alone: the build of the action to run (default dist)`
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     json: { type: 'string', default: path.join('bench', 'results.json') },
     cases: { type: 'string', default: CASES.join(',') },
     'quiet-wait': { type: 'string', default: '300' },
+    entry: { type: 'string' },
     help: { type: 'boolean', default: false }
   }
 })
@@ -61,6 +63,8 @@ if (args.help) {
 
 export const sizes = (args.sizes ?? args['size-gb'] ?? '1').split(',').map(Number)
 export const runs = Number(args.runs)
+/** bench/sync.js alone: the build of the action it runs; undefined: dist/index.js. */
+export const entry = args.entry
 export const jobs = Number(args.jobs)
 export const sideCpus = Number(args['side-cpus'])
 if (sizes.some((size) => !(size > 0))) usageError('--sizes takes sizes in GB above 0, comma-separated')

@@ -6,13 +6,19 @@
 // and its parts), the lag at cutover, the lag over time, and what was replayed.
 //
 // It runs as the last case of `npm run bench` (bench/run.js starts the servers and generates the
-// database it uses); `npm run bench -- --runs 1` for one pass of every case.
+// database it uses); `npm run bench -- --runs 1` for one pass of every case. Alone, on servers of its
+// own, once per size: `node bench/sync.js --sizes 1,5 [--entry path/to/index.js]`.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../test/support/client-bundle-server.js'
 import { runAction } from '../test/support/run-action.js'
-import { serverUrl, withClient } from '../test/support/servers.js'
-import { DATABASE } from './database.js'
-import { jobs } from './options.js'
+import { serverUrl, startServerPair, stopServer, withClient } from '../test/support/servers.js'
+import { DATABASE, generate } from './database.js'
+import { entry, jobs, sizes } from './options.js'
 import { live, round } from './processes.js'
 
 /** Transactions per second the writer aims at: steady, well below what two cores can take. */
@@ -22,9 +28,9 @@ const WRITE_ON_AFTER_CATCH_UP_MS = 15_000
 const IDLE_SECONDS = 5
 
 /**
- * @param {{ source: any, target: any, workDir: string, toolCache: string, sizeGb: number }} ctx
+ * @param {{ source: any, target: any, workDir: string, toolCache: string, sizeGb: number, entry?: string }} ctx
  */
-export async function benchSync({ source, target, workDir, toolCache, sizeGb }) {
+export async function benchSync({ source, target, workDir, toolCache, sizeGb, entry }) {
   console.log(`\nzero-downtime case: sync: logical with a steady writer (${WRITER_RATE} transactions/s)`)
   const sourceUrl = serverUrl(source, DATABASE)
   // pgbench_history has no key: append-only, so a full replica identity costs nothing and lets it be synced.
@@ -52,6 +58,7 @@ export async function benchSync({ source, target, workDir, toolCache, sizeGb }) 
     },
     {
       toolCache,
+      entry,
       workDir: `${workDir}/sync-step`,
       timeoutMs: Math.max(900_000, 2_700_000 * sizeGb),
       onStdout(chunk) {
@@ -82,6 +89,7 @@ export async function benchSync({ source, target, workDir, toolCache, sizeGb }) 
     lagAtCutoverSeconds: sync?.lagAtCutoverSeconds,
     lag: sync?.lag,
     applied: sync?.applied,
+    verify: sync?.verify,
     triggers: sync?.triggers,
     stages: run.report?.stages,
     error: run.report?.error
@@ -92,6 +100,13 @@ export async function benchSync({ source, target, workDir, toolCache, sizeGb }) 
     console.log(
       `  downtime window ${sync.downtime.seconds} s (waiting for ${IDLE_SECONDS} s of quiet ${sync.downtime.waitingSeconds} s,` +
         ` cutover ${sync.downtime.cutoverSeconds} s, verify ${sync.downtime.verifySeconds} s); lag at cutover ${sync.lagAtCutoverSeconds} s`
+    )
+  const verify = sync?.verify
+  if (verify)
+    console.log(
+      `  verify: in bulk beside the sync ${verify.bulk.tables} tables, ${verify.bulk.rows} rows, ${verify.bulk.seconds} s;` +
+        ` at cutover ${verify.atCutover?.keys} changed rows by key (${(verify.atCutover?.byKey ?? []).map((/** @type {any} */ t) => `${t.table} ${t.keys}`).join(', ')}),` +
+        ` whole ${(verify.atCutover?.whole ?? []).map((/** @type {any} */ t) => `${t.table} (${t.why})`).join(', ') || 'none'}, ${verify.atCutover?.seconds} s`
     )
   if (sync?.lag?.length)
     console.log(
@@ -152,3 +167,38 @@ function startWriter(url) {
     }
   }
 }
+
+/** Alone: servers of its own in a temporary folder, the benchmark database generated per size, removed at the end. */
+async function main() {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrate-sync-bench-'))
+  const { source, target } = await startServerPair(baseDir)
+  const bundle = await startClientBundleServer({ dir: CLIENT_BUNDLE_DIR })
+  live.bundle = bundle
+  try {
+    /** @type {any[]} */
+    const results = []
+    for (const sizeGb of sizes) {
+      console.log(`\n== ${sizeGb} GB: generating the benchmark database…`)
+      const generated = await generate(source, sizeGb)
+      console.log(`  ${(generated.database / 1e9).toFixed(2)} GB in ${round(generated.seconds)} s`)
+      const workDir = path.join(baseDir, `${sizeGb}gb`)
+      const toolCache = path.join(baseDir, 'tool-cache')
+      const result = await benchSync({
+        source,
+        target,
+        workDir,
+        toolCache,
+        sizeGb,
+        entry: entry && path.resolve(entry)
+      })
+      results.push({ sizeGb, databaseBytes: generated.database, ...result, lag: undefined, stages: undefined })
+    }
+    console.log(JSON.stringify(results, null, 2))
+  } finally {
+    await bundle.close?.()
+    await Promise.all([stopServer(source), stopServer(target)])
+    fs.rmSync(baseDir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main()

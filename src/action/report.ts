@@ -77,8 +77,8 @@ export interface StreamRecord {
   hashedInFlight: number
   /** Pairs of sessions (one COPY TO on the source, one COPY FROM on the target) that moved rows. */
   sessions: number
-  /** sync: logical: nothing was hashed in flight, verify compared the target with the source at cutover. */
-  verifiedAtCutover?: boolean
+  /** sync: logical: the changes made after the snapshot were applied, the rows they touched compared at cutover. */
+  changesFollowed?: boolean
 }
 
 /** A run that continued one that ended early in the same target database. */

@@ -5,11 +5,13 @@ import type { StreamRecord } from './report.js'
 
 /** The summary's line for rows that were streamed: how many, how much, and how they were checked. */
 export function streamNote(stream: StreamRecord, why = ''): string {
-  const hashed = stream.verifiedAtCutover
-    ? 'the sync then applied the changes made meanwhile, and verify read the source as it was at cutover'
-    : stream.hashedInFlight === stream.tables
+  const checked =
+    stream.hashedInFlight === stream.tables
       ? 'every table checked against hashes taken as its rows passed'
       : `${count(stream.hashedInFlight, 'table')} checked against hashes taken as their rows passed, the others checksummed on each server`
+  const hashed = stream.changesFollowed
+    ? `${checked}; the sync then applied the changes made meanwhile, and the rows they touched were compared at cutover`
+    : checked
   const because = why ? ` (${why.split(': the rows go')[0]})` : ''
   return `Streamed the rows from the source to the target${because}: ${count(stream.tables, 'table')}, ${thousands(stream.rows)} rows, ${formatBytes(stream.bytes)} of COPY text over ${count(stream.sessions, 'pair')} of sessions, none of it on the runner's disk (at most ${formatBytes(stream.peakHeldBytes)} in memory per pair of sessions); ${hashed}. The schema went through pg_dump and pg_restore.`
 }

@@ -7,6 +7,7 @@ import type { DatabaseReport, RunReport, RunResult } from './report.js'
 import { lagChart, stagesChart } from './charts.js'
 import { civoLine } from './summary-civo.js'
 import { diskNote, streamNote } from './summary-stream.js'
+import { syncVerifyLines } from './summary-sync-verify.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -135,6 +136,7 @@ function syncBlocks(sync: SyncRecord): string[] {
       : `Triggers: the target login may not set session_replication_role, so the dump's triggers and rules were held back and created at cutover${sync.triggersCreated !== undefined ? ` (${sync.triggersCreated})` : ''}.`
   )
   if (sync.sequences !== undefined) lines.push(`Sequences set from the source at cutover: ${sync.sequences}.`)
+  lines.push(...syncVerifyLines(sync.verify, inline))
   lines.push(`Replication slot and publication \`${sync.slot}\` on the source: dropped.`)
   const blocks = [lines.join('\n')]
   const chart = lagChart(sync.lag)

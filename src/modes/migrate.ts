@@ -51,6 +51,7 @@ async function copyAndFinish(
   const writer = targetWriter({ ...job, rolesFrom: job.source.endpoint }, means, record)
   const copied = await step.copy(job, hold.held, writer, means, record)
   const sourceFingerprint = await hold.release(copied).finally(() => copied.released?.())
+  const already = hold.verifiedAlready?.()
   await finishLoad(
     {
       database: job.database,
@@ -60,7 +61,8 @@ async function copyAndFinish(
       sourceFingerprint,
       settingsFrom: { source: job.source.endpoint, fingerprint: sourceFingerprint },
       locateIn: job.source.endpoint,
-      known: [],
+      known: already?.known ?? [],
+      found: already,
       pending: copied.pending,
       verified: () => hold.verified()
     },

@@ -63,6 +63,7 @@ export async function planMigration(request: PlanRequest, connector: Connector, 
           READ_ONLY
         )
       }
+      if (request.sync === 'logical' && names.length > 1) plan.jobs[0]?.findings.push(windowPerDatabase(names.length))
       return plan
     } finally {
       await targetAdmin?.end().catch(() => undefined)
@@ -80,6 +81,21 @@ async function planDisk(job: DatabaseJob, sourceDb: pg.Client, request: DiskRequ
   log.info(`${job.source}: ${describeDisk(disk)}`)
   const finding = diskFinding(disk, request, method)
   if (finding) job.findings.push(finding)
+}
+
+/**
+ * sync: logical moves several databases one after the other, each with its own slot, cutover and
+ * downtime window: one window for all would hold every database's slot (and its WAL) and stream
+ * from all of them at once, which the action does not do.
+ */
+function windowPerDatabase(databases: number): Finding {
+  return {
+    id: 'sync-window-per-database',
+    severity: 'warning',
+    message: `sync: logical with ${databases} databases: each is copied, synced and cut over in turn, in a downtime window of its own (its quiet period, its cutover and its verify at cutover), not all in one`,
+    objects: [],
+    hint: `stop the application's writes to each database for its own window, in the order of the plan; an application that must stop writing to all of them at once is down for about the sum: ${databases} × (cutover-idle-seconds + a few seconds)`
+  }
 }
 
 /** The error that stops a run whose plan has blockers; the target has not been touched. */

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
+import type { Pgoutput } from 'pg-logical-replication'
 import { MigrationError } from '../base/errors.js'
 import type { Log } from '../base/log.js'
 import { ProgressLog, type ProgressSample, type ProgressTotals } from '../base/progress.js'
@@ -34,6 +35,10 @@ export interface FollowRequest {
   targetMajor: number
   /** Where the catch-up's progress samples go (the JSON report's timeline). */
   timeline: ProgressSample[]
+  /** Sees every decoded message before the apply does (the verify at cutover keeps the keys it touched). */
+  onMessage?: (message: Pgoutput.Message) => void
+  /** False while the cutover must wait (the bulk verify still reads): the sync goes on meanwhile. */
+  readyForCutover?: () => boolean
 }
 
 /** What following the stream came to. */
@@ -68,7 +73,7 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
   try {
     await prepareApplySession(target, request.replicaRole, request.targetMajor)
     probe = await connector.connect(request.source)
-    const flow = streamInto(target, slot, tracker)
+    const flow = streamInto(target, slot, tracker, request.onMessage)
     stream = flow.stream
     scope.log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     return await followTicks(request, { probe, flow, tracker, started })
@@ -112,7 +117,7 @@ async function followTicks(request: FollowRequest, following: Following): Promis
     stream.sendStatus(flow.applied(), true)
     progress(now.lsn, flow.applied(), applier.counts)
     statusLines(now.runnerMs, lag, flow.applied(), applier.counts)
-    const reason = cutoverReason(tracker, settings, started)
+    const reason = (request.readyForCutover?.() ?? true) ? cutoverReason(tracker, settings, started) : undefined
     if (reason) {
       log.info(`sync: cutover: ${reason}`)
       await stream.stop()
@@ -165,7 +170,8 @@ function followStatusLines(
 function streamInto(
   target: pg.Client,
   slot: SyncSlot,
-  tracker: LagTracker
+  tracker: LagTracker,
+  onMessage: (message: Pgoutput.Message) => void = () => undefined
 ): { applier: Applier; stream: ChangeStream; applied: () => bigint } {
   let applied = slot.consistentPoint
   const settle = (commits: AppliedCommit[]): void => {
@@ -178,6 +184,7 @@ function streamInto(
   const applier = new Applier(target, slot.tables, settle)
   const consume = async (item: StreamItem): Promise<void> => {
     if (item.kind === 'change') {
+      onMessage(item.message)
       applier.add(item.message, item.lsn)
       if (applier.full) await applier.send()
       return

@@ -1,5 +1,24 @@
 import type { ApplyCounts } from './apply.js'
 import type { LagSample } from './lag.js'
+import type { WholeReason } from './touched.js'
+
+/** The two parts of a sync's verify (docs/zero-downtime.md). */
+export interface SyncVerifyRecord {
+  /** The target's tables read in bulk beside the sync, against the source at the slot's snapshot. */
+  bulk: { tables: number; rows: number; seconds: number }
+  /** At cutover, inside the downtime window: only what the stream changed. */
+  atCutover?: {
+    /** Tables the stream never touched: verified in bulk only. */
+    untouched: number
+    /** Tables whose changed rows were compared by key on both sides, and how many keys each. */
+    byKey: { table: string; keys: number }[]
+    /** Tables read whole on both sides, and why. */
+    whole: { table: string; why: WholeReason }[]
+    /** Keys compared in all. */
+    keys: number
+    seconds: number
+  }
+}
 
 /** One database's sync as the report keeps it. */
 export interface SyncRecord {
@@ -29,4 +48,6 @@ export interface SyncRecord {
    * seconds, and its parts.
    */
   downtime?: { seconds: number; waitingSeconds: number; cutoverSeconds: number; verifySeconds: number }
+  /** What was verified in bulk beside the sync, and what at cutover. */
+  verify?: SyncVerifyRecord
 }

@@ -198,7 +198,7 @@ test.each(['auto', 'dump'])(
     const { copyMethod: chosen, stream } = run.report.databases[0]
     expect(chosen?.method).toBe(copyMethod === 'auto' ? 'stream' : 'dump')
     // The initial copy ran over both of the jobs' pairs of sessions in the slot's snapshot, all five tables.
-    if (copyMethod === 'auto') expect(stream).toMatchObject({ sessions: 2, tables: 5, verifiedAtCutover: true })
+    if (copyMethod === 'auto') expect(stream).toMatchObject({ sessions: 2, tables: 5, changesFollowed: true })
     else expect(stream).toBeUndefined()
     // The writer wrote during the copy and during the stream, and every kind of change was replayed.
     expect(streamingAt).toBeGreaterThan(dumpStartedAt)

@@ -9,7 +9,7 @@ import { carryDatabaseSettings } from '../../settings/carry-settings.js'
 import type { Fingerprint, TableFingerprint } from '../../verify/fingerprint/index.js'
 import type { RunMeans, TargetDatabase } from '../job.js'
 import { analyzeTarget, carriesDatabaseSettings, finishTarget } from './target.js'
-import { verifyBesideAnalyze, type VerifySettings } from './verify.js'
+import { verifyBesideAnalyze, type FoundEarlier, type VerifySettings } from './verify.js'
 
 /** A target the load is over in, and what its verification compares it with. */
 export interface LoadedTarget {
@@ -30,6 +30,8 @@ export interface LoadedTarget {
   locateIn: Endpoint | null
   /** Target tables already read in this run whose rows have not changed since (a resume's kept tables). */
   known: TableFingerprint[]
+  /** Differences found before verify (a sync's changed rows), added to its comparison. */
+  found?: FoundEarlier
   /** Work that went on beside the load (the upload): awaited last. */
   pending: Promise<unknown>
   /** Called once verify is over (a sync's downtime window closes then). */
@@ -58,6 +60,7 @@ export async function finishLoad(loaded: LoadedTarget, means: RunMeans, record: 
         target: target.endpoint,
         source: loaded.locateIn,
         known: loaded.known,
+        found: loaded.found,
         writer
       },
       means,

@@ -4,7 +4,8 @@
 import type { DatabaseRecorder } from '../../action/report.js'
 import { Stage, within } from '../../action/stages.js'
 import { holdSnapshot, nextTransactionId } from '../../pg/snapshot.js'
-import type { Fingerprint } from '../../verify/fingerprint/index.js'
+import type { Difference } from '../../verify/differences.js'
+import type { Fingerprint, TableFingerprint } from '../../verify/fingerprint/index.js'
 import type { MigrateJob, RunMeans } from '../job.js'
 import type { Copied, HeldSource } from './copy-step.js'
 
@@ -13,10 +14,24 @@ export interface SourceHold {
   held: HeldSource
   /** After the copy: the snapshot let go; the source's fingerprint verify compares the target with. */
   release(copied: Copied): Promise<Fingerprint | undefined>
+  /** What the hold verified before verify (a sync's bulk and changed rows); undefined: nothing. */
+  verifiedAlready?(): VerifiedAlready | undefined
   /** Verify is over. */
   verified(): void
   /** On every exit: whatever the hold made on the source goes. */
   close(): Promise<void>
+}
+
+/** What a hold verified itself: verify takes these target tables as read and adds these differences. */
+export interface VerifiedAlready {
+  /** Target tables read earlier, whose entries stand for the tables now. */
+  known: TableFingerprint[]
+  /** Differences verify's comparison of the fingerprints cannot see. */
+  differences: Difference[]
+  /** A few keys of differing rows, per table, found already. */
+  differingRows: Record<string, string[]>
+  /** ANALYZE ran already: verify need not run it. */
+  analyzed: boolean
 }
 
 /**

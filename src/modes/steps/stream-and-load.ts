@@ -86,10 +86,10 @@ class StreamAndLoad {
   /** pg_dump for the schema, the restore around the stream, the rows streamed; recorded when all are in. */
   private async copy(tables: StreamedTable[], sequences: SequenceFingerprint[]): Promise<StreamResult> {
     const { job, held, means, record } = this
-    // Under a sync, verify reads the source once it is cut over (sync-hold.ts): nothing of the
-    // snapshot's is compared, so nothing is hashed in flight. Its one pg_dump of the schema, whose
-    // parallel workers would fail on the application's DDL (NOWAIT), holds no rows anyway.
-    const level = held.changesFollow ? 'none' : job.settings.verify
+    // Under a sync the hashes taken in the slot's snapshot are what the target is verified against
+    // in bulk before the apply writes (sync-hold.ts). Its one pg_dump of the schema, whose parallel
+    // workers would fail on the application's DDL (NOWAIT), holds no rows anyway.
+    const level = job.settings.verify
     const copy = startStreamCopy({
       dump: {
         ...dumpRequestFor(job, means, held.snapshot),
@@ -106,9 +106,7 @@ class StreamAndLoad {
       log: means.log,
       prepareTarget: (estimatedRows) =>
         this.watch.begin(this.restorer, estimatedRows, () => this.writer.open(this.restorer)),
-      onStreamed: (streamed) => {
-        if (!held.changesFollow) this.fingerprintBeside(streamed, sequences)
-      }
+      onStreamed: (streamed) => this.fingerprintBeside(streamed, sequences)
     })
     this.copied = settledLater(copy.copied)
     record.dumped(await means.stages.run(Stage.Dump, job.database.source, () => copy.dump.done, false))
@@ -124,7 +122,7 @@ class StreamAndLoad {
       peakHeldBytes: streamed.peakHeldBytes,
       hashedInFlight: level === 'full' ? streamed.fingerprints.length : 0,
       sessions: streamed.sessions,
-      ...(held.changesFollow ? { verifiedAtCutover: true } : {})
+      ...(held.changesFollow ? { changesFollowed: true } : {})
     })
     return streamed
   }

@@ -5,7 +5,7 @@ import type { Log } from '../../base/log.js'
 import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
 import type { ProgressSample } from '../../base/progress.js'
-import { compareOnTarget, type Comparison } from '../../verify/compare.js'
+import { compareOnTarget, type Comparison, type Difference } from '../../verify/compare.js'
 import {
   fingerprintDatabase,
   type Fingerprint,
@@ -56,6 +56,16 @@ export interface VerifyRequest {
   known: TableFingerprint[]
   /** Where ANALYZE runs, as the restore role when the run restored as one: its own grants are not compared. */
   writer: Endpoint
+  /** Differences found before verify (a sync's changed rows, compared by key at cutover). */
+  found?: FoundEarlier
+}
+
+/** Differences a step before verify found, and a few keys of the rows that differ, per table. */
+export interface FoundEarlier {
+  differences: Difference[]
+  differingRows: Record<string, string[]>
+  /** ANALYZE ran already (a sync runs it beside the stream, outside the downtime window). */
+  analyzed?: boolean
 }
 
 /**
@@ -79,15 +89,25 @@ async function verifyTarget(
   }
   const targetFingerprint = await fingerprintDatabase(() => connector.connect(target), options)
   const writer = request.writer.user !== target.user ? request.writer.user : undefined
-  const comparison = await compareOnTarget(() => connector.connect(target), sourceFingerprint, targetFingerprint, {
+  const compared = await compareOnTarget(() => connector.connect(target), sourceFingerprint, targetFingerprint, {
     privileges: settings.privileges,
     restoredFromSnapshot: true,
     restoreRole: writer
   })
-  const differingRows = source
-    ? await locateRows(connector, log, comparison, sourceFingerprint.tables, source, target)
+  const comparison = withFound(compared, request.found)
+  const found = request.found?.differingRows ?? {}
+  const located = source
+    ? await locateRows(connector, log, comparison, sourceFingerprint.tables, source, target, Object.keys(found))
     : undefined
+  const differingRows = located || request.found ? { ...located, ...found } : undefined
   return { source: sourceFingerprint, target: targetFingerprint, comparison, differingRows }
+}
+
+/** The comparison with what was found before it added. */
+function withFound(comparison: Comparison, found: FoundEarlier | undefined): Comparison {
+  if (!found?.differences.length) return comparison
+  const differences = [...comparison.differences, ...found.differences]
+  return { passed: differences.every((difference) => difference.expected), differences }
 }
 
 /**
@@ -105,7 +125,7 @@ export async function verifyBesideAnalyze(
   const verification = await stages.run(Stage.Verify, database, async () => {
     const [verified] = await Promise.all([
       verifyTarget(request, { ...means, timeline: record.progressTimeline() }, sourceFingerprint),
-      analyzeTarget(connector, request.writer)
+      request.found?.analyzed ? Promise.resolve() : analyzeTarget(connector, request.writer)
     ])
     return verified
   })
@@ -121,11 +141,14 @@ export async function locateRows(
   comparison: Comparison,
   sourceTables: TableFingerprint[],
   source: Endpoint,
-  target: Endpoint
+  target: Endpoint,
+  /** Tables whose differing keys are known already. */
+  located: string[] = []
 ): Promise<Record<string, string[]>> {
   const found: Record<string, string[]> = {}
   for (const difference of comparison.differences) {
     if (difference.expected || (difference.kind !== 'checksum' && difference.kind !== 'rows')) continue
+    if (located.includes(difference.object)) continue
     const table = sourceTables.find((t) => t.schema === difference.table?.schema && t.name === difference.table?.name)
     if (!table || table.primaryKey.length === 0) continue
     const keys = await locateDifferingRows(

@@ -1,0 +1,259 @@
+// The two-part verify of sync: logical against real servers: the target verified in bulk beside
+// the sync, then at cutover only the rows the stream touched (by key on both sides) and, whole, the
+// tables it truncated or whose rows have no key. The application's changes start once the slot
+// exists, so every one of them is in the stream and the keys they touch are known to the test.
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
+import { runInProcess, type InProcessOptions } from '../support/in-process.js'
+import { serverUrl } from '../support/servers.js'
+import { loadTestbed, quoteIdent, tableDigests, uniqueName, withClient } from '../support/testbed.js'
+import { scratchFolder } from '../support/scratch.js'
+
+const testbed = loadTestbed()
+const scratch = scratchFolder('sync-verify-')
+const owner = { user: uniqueName('sync_verify'), password: randomBytes(12).toString('hex') }
+const withClientOnPath: InProcessOptions = { env: { PGBIN: testbed.clientBinDir } }
+const ownerUrl = (database: string): string => serverUrl(testbed.source, database, owner)
+
+const APP = `CREATE SCHEMA app;
+  CREATE TABLE app.items (id int PRIMARY KEY, name text, qty int);
+  CREATE TABLE app.pairs (k1 int, k2 text, v int, PRIMARY KEY (k1, k2));
+  CREATE TABLE app.loose (x int, y text);
+  ALTER TABLE app.loose REPLICA IDENTITY FULL;
+  CREATE TABLE app.scratch (k text PRIMARY KEY, v int);
+  CREATE TABLE app.quiet (id int PRIMARY KEY, v text);
+  INSERT INTO app.items SELECT g, 'item ' || g, g FROM generate_series(1, 2000) g;
+  INSERT INTO app.pairs SELECT g % 10, 'k' || g, g FROM generate_series(1, 100) g;
+  INSERT INTO app.loose SELECT g % 5, 'dup' FROM generate_series(1, 50) g;
+  INSERT INTO app.scratch SELECT 's' || g, g FROM generate_series(1, 20) g;
+  INSERT INTO app.quiet SELECT g, 'quiet ' || g FROM generate_series(1, 500) g;`
+
+/**
+ * The application's changes after the slot's snapshot: 50 items updated, 20 inserted, 10 deleted,
+ * 5 given new keys (10 keys), 10 pairs updated; the keyless table changed; scratch truncated;
+ * quiet left alone.
+ */
+const CHANGES = [
+  'UPDATE app.items SET qty = qty + 1 WHERE id BETWEEN 1 AND 50',
+  `INSERT INTO app.items SELECT g, 'new ' || g, 0 FROM generate_series(3001, 3020) g`,
+  'DELETE FROM app.items WHERE id BETWEEN 101 AND 110',
+  'UPDATE app.items SET id = id + 10000 WHERE id BETWEEN 201 AND 205',
+  'UPDATE app.pairs SET v = v + 1 WHERE k1 = 1',
+  `DELETE FROM app.loose WHERE x = 1; UPDATE app.loose SET y = 'two' WHERE x = 2`,
+  `BEGIN; TRUNCATE app.scratch; INSERT INTO app.scratch VALUES ('after', 1); COMMIT`
+]
+const ITEM_KEYS = 50 + 20 + 10 + 10
+
+beforeAll(async () => {
+  await testbed.query(
+    'source',
+    'postgres',
+    `CREATE ROLE ${quoteIdent(owner.user)} LOGIN REPLICATION PASSWORD '${owner.password}'`
+  )
+})
+
+async function sourceDatabase(prefix: string): Promise<string> {
+  const name = uniqueName(prefix)
+  await testbed.query('source', 'postgres', `CREATE DATABASE ${name} OWNER ${quoteIdent(owner.user)}`)
+  await withClient(ownerUrl(name), (client) => client.query(APP))
+  return name
+}
+
+function migrate(source: string): Record<string, string> {
+  return {
+    'source-url': ownerUrl(source),
+    'target-url': testbed.targetUrl(source),
+    jobs: '2',
+    'upload-artifact': 'false',
+    'dump-path': path.join(scratch, uniqueName('dump')),
+    sync: 'logical',
+    'cutover-idle-seconds': '2'
+  }
+}
+
+/**
+ * The application: CHANGES once the slot exists, then a write to an already changed row every 100 ms,
+ * so the sync cannot cut over, until the test lets it stop.
+ */
+class Application {
+  private stopped = false
+  private begin: () => void = () => undefined
+  private readonly begun = new Promise<void>((resolve) => (this.begin = resolve))
+  /** Resolves once CHANGES are committed. */
+  readonly changed: Promise<void>
+  readonly running: Promise<void>
+
+  constructor(url: string) {
+    const client = new pg.Client({ connectionString: url })
+    let changedNow: () => void = () => undefined
+    this.changed = new Promise((resolve) => (changedNow = resolve))
+    this.running = (async () => {
+      await client.connect()
+      try {
+        await this.begun
+        for (const sql of CHANGES) await client.query(sql)
+        changedNow()
+        for (let i = 0; !this.stopped; i++) {
+          await client.query('UPDATE app.items SET qty = $1 WHERE id = 1', [i])
+          await sleep(100)
+        }
+      } finally {
+        await client.end()
+      }
+    })()
+  }
+
+  start(): void {
+    this.begin()
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.begin()
+  }
+}
+
+/** Waits until the target holds the row the source holds (the apply has reached it). */
+async function applied(database: string, sql: string): Promise<void> {
+  const read = async (url: string) => withClient(url, async (client) => JSON.stringify((await client.query(sql)).rows))
+  const want = await read(ownerUrl(database))
+  for (let i = 0; i < 600 && (await read(testbed.targetSuperUrl(database))) !== want; i++) await sleep(100)
+}
+
+test('at cutover only the rows the stream touched are compared, by key; truncated and keyless tables whole', async () => {
+  const database = await sourceDatabase('sync_verify_ok')
+  const app = new Application(ownerUrl(database))
+  const run = await runInProcess(migrate(database), {
+    ...withClientOnPath,
+    onLine(line) {
+      if (line.startsWith('sync: slot ')) app.start()
+      if (line.startsWith('sync: caught up with the source')) void app.changed.then(() => app.stop())
+    }
+  })
+  app.stop()
+  await app.running
+  const sync = run.report.databases[0].sync
+  expect({ result: run.report.result, errors: run.errors, mismatches: run.report.mismatches }).toEqual({
+    result: 'passed',
+    errors: [],
+    mismatches: 0
+  })
+  // TRUNCATE is not MVCC-safe: a snapshot taken before it sees the table empty once it commits, so the
+  // bulk verify counts scratch's 20 rows or none. That is why a truncated table is read whole at cutover.
+  expect(sync?.verify?.bulk.tables).toBe(5)
+  expect([2000 + 100 + 50 + 500, 2000 + 100 + 50 + 20 + 500]).toContain(sync?.verify?.bulk.rows)
+  expect(sync?.verify?.atCutover).toEqual(
+    expect.objectContaining({
+      untouched: 1,
+      byKey: [
+        { table: 'app.items', keys: ITEM_KEYS },
+        { table: 'app.pairs', keys: 10 }
+      ],
+      whole: expect.arrayContaining([
+        { table: 'app.loose', why: 'no key' },
+        { table: 'app.scratch', why: 'truncated' }
+      ]),
+      keys: ITEM_KEYS + 10
+    })
+  )
+  // The row counts verify shows are those of now, carried forward from the bulk verify by the keys.
+  const items = run.report.databases[0].targetFingerprint?.tables.find((t) => t.name === 'items')
+  expect(items?.rows).toBe(2000 + 20 - 10)
+  expect(run.summary).toContain('Verified in bulk beside the sync: 5 tables')
+  expect(run.summary).toMatch(/Verified at cutover in [\d.]+ s: 100 changed rows by key on both sides/)
+  expect(await tableDigests(testbed.targetSuperUrl(database))).toEqual(await tableDigests(ownerUrl(database)))
+})
+
+test('a row the stream touched, changed on the target behind the apply, fails verify at cutover and is named', async () => {
+  const database = await sourceDatabase('sync_verify_touched')
+  const app = new Application(ownerUrl(database))
+  let tampered: Promise<unknown> = Promise.resolve()
+  const run = await runInProcess(migrate(database), {
+    ...withClientOnPath,
+    onLine(line) {
+      if (line.startsWith('sync: slot ')) app.start()
+      if (!line.startsWith('sync: caught up with the source')) return
+      // Once the apply has written item 7's change, someone else changes it on the target; the
+      // application writes on meanwhile, so the cutover comes after.
+      tampered = app.changed
+        .then(() => applied(database, 'SELECT * FROM app.items WHERE id = 7'))
+        .then(() => testbed.query('target', database, `UPDATE app.items SET name = 'behind the apply' WHERE id = 7`))
+        .finally(() => app.stop())
+    }
+  })
+  app.stop()
+  await app.running
+  await tampered
+  expect(run.report.result).toBe('failed')
+  expect(run.report.databases[0].sync?.verify?.atCutover?.keys).toBe(ITEM_KEYS + 10)
+  const differences = run.report.databases[0].comparison?.differences ?? []
+  // Caught twice: the row's hash differs, and the target's statistics count one update more than the stream made.
+  expect(differences.filter((d) => !d.expected)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        kind: 'checksum',
+        object: 'app.items',
+        detail: `1 of the ${ITEM_KEYS} rows the sync changed hold other values on the target`
+      }),
+      expect.objectContaining({
+        object: 'app.items',
+        detail: expect.stringMatching(/^written on the target behind the sync: .* 1 updated/)
+      })
+    ])
+  )
+  expect(differences.filter((d) => !d.expected)).toHaveLength(2)
+  expect(run.report.databases[0].differingRows).toEqual({ 'app.items': ['7'] })
+})
+
+test('a row the stream never touched, changed on the target after the bulk verify, is caught by the target statistics', async () => {
+  const database = await sourceDatabase('sync_verify_untouched')
+  const app = new Application(ownerUrl(database))
+  let tampered: Promise<unknown> = Promise.resolve()
+  const run = await runInProcess(migrate(database), {
+    ...withClientOnPath,
+    onLine(line) {
+      if (line.startsWith('sync: slot ')) app.start()
+      if (!line.startsWith('sync: bulk verify:')) return
+      // After the bulk verify read the target, someone else changes a row no change of the stream
+      // touches; the application writes on meanwhile, so the cutover comes after.
+      tampered = app.changed
+        .then(() => testbed.query('target', database, `UPDATE app.quiet SET v = 'behind the apply' WHERE id = 3`))
+        .finally(() => app.stop())
+    }
+  })
+  app.stop()
+  await app.running
+  await tampered
+  expect(run.report.result).toBe('failed')
+  expect(run.report.databases[0].sync?.verify?.atCutover?.untouched).toBe(1)
+  const differences = run.report.databases[0].comparison?.differences ?? []
+  expect(differences.filter((d) => !d.expected)).toEqual([
+    expect.objectContaining({
+      kind: 'checksum',
+      object: 'app.quiet',
+      detail: expect.stringMatching(
+        /^written on the target behind the sync: its statistics count 0 inserted, 1 updated/
+      )
+    })
+  ])
+  // Located as verify locates any differing row: by bisecting the key ranges of both sides.
+  expect(run.report.databases[0].differingRows).toEqual({ 'app.quiet': ['3'] })
+})
+
+test('the plan of a sync of several databases says each is cut over in a window of its own', async () => {
+  const [first, second] = [await sourceDatabase('sync_verify_one'), await sourceDatabase('sync_verify_two')]
+  const plan = await runInProcess(
+    { ...migrate(first), 'target-url': testbed.targetUrl('postgres'), databases: `${first}, ${second}`, mode: 'plan' },
+    withClientOnPath
+  )
+  const found = plan.report.databases.flatMap((database) => database.findings)
+  expect(found.filter((finding) => finding.id === 'sync-window-per-database')).toEqual([
+    expect.objectContaining({
+      severity: 'warning',
+      message: expect.stringMatching(/^sync: logical with 2 databases: each is copied, synced and cut over in turn/),
+      hint: expect.stringContaining('2 × (cutover-idle-seconds + a few seconds)')
+    })
+  ])
+})
