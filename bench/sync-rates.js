@@ -126,9 +126,14 @@ export async function benchSyncRates(ctx) {
       held.releasedAt = performance.now()
       ticks.released = sideTicks(ctx)
       await lock.query('COMMIT')
-      while (!(await marked(lock))) await sleep(50)
-      held.replayedAt = performance.now()
-      ticks.replayed = sideTicks(ctx)
+      // A run that ended first (it failed) has no replay to measure.
+      let ended = false
+      void events.ended.then(() => (ended = true))
+      while (!ended && !(await marked(lock))) await sleep(50)
+      if (!ended) {
+        held.replayedAt = performance.now()
+        ticks.replayed = sideTicks(ctx)
+      }
     } finally {
       await lock.end()
     }
@@ -173,14 +178,14 @@ export async function benchSyncRates(ctx) {
  * One run of the action with a writer the case starts; the writer stops when the case returns it.
  * @param {any} ctx
  * @param {string} label
- * @param {(events: { slot: Promise<void>, streaming: Promise<void>, caughtUp: Promise<void> }) => Promise<ReturnType<typeof startWriter>>} drive
+ * @param {(events: { slot: Promise<void>, streaming: Promise<void>, caughtUp: Promise<void>, ended: Promise<void> }) => Promise<ReturnType<typeof startWriter>>} drive
  */
 async function runCase(ctx, label, drive) {
   await freshDatabases(ctx)
   /** @type {Record<string, () => void>} */
   const fire = {}
   const when = (/** @type {string} */ name) => new Promise((resolve) => (fire[name] = () => resolve(undefined)))
-  const events = { slot: when('slot'), streaming: when('streaming'), caughtUp: when('caughtUp') }
+  const events = { slot: when('slot'), streaming: when('streaming'), caughtUp: when('caughtUp'), ended: when('ended') }
   const times = { streaming: 0, caughtUp: 0, transactionsAtCatchUp: 0 }
   let pending = ''
   const writing = drive(events).then((writer) => {
