@@ -211,12 +211,13 @@ export class Applier {
         if (statement.rows !== undefined) this.counts.noRow += Math.max(0, statement.rows - (list[i]?.rowCount ?? 0))
       })
     }
+    // Counted once committed: a group left open when the sync ends is rolled back whole.
+    this.counts.transactions += commits.filter((commit) => commit.changed).length
     this.committed(commits)
   }
 
   private commit(message: Pgoutput.MessageCommit): void {
     const changed = this.changed
-    if (changed) this.counts.transactions++
     this.changed = this.begun = false
     this.commits.push({
       endLsn: message.commitEndLsn ? parseLsn(message.commitEndLsn) : 0n,
