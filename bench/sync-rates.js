@@ -1,7 +1,8 @@
 // The sync's apply against the application's pace. On a pgbench-like database (three updates and an
 // insert per transaction), the action runs with sync: logical:
-// - backlog: a burst of transactions written during the copy is replayed when the stream starts;
-//   reported as the rows a second the apply replayed from the stream's start to its first catch-up;
+// - backlog: a burst of transactions written while the target holds the apply back is replayed;
+//   reported as the rows a second from the release until the target has all of it, and the CPU
+//   seconds each side spent meanwhile (rows per CPU second: steadier when other work shares the CPUs);
 // - rates: a writer at a fixed rate (transactions a second) for a fixed time after the catch-up;
 //   reported as the steady lag (median and highest of the lag samples after the catch-up) and the
 //   rate the writer reached.
@@ -17,6 +18,7 @@ import pg from 'pg'
 import { CLIENT_BUNDLE_DIR, startClientBundleServer } from '../test/support/client-bundle-server.js'
 import { runAction } from '../test/support/run-action.js'
 import { serverUrl, startServerPair, stopServer, withClient } from '../test/support/servers.js'
+import { CLOCK_TICKS, sideTicks } from './sides.js'
 
 const DATABASE = 'sync_rates'
 const ACCOUNTS = 100_000
@@ -100,29 +102,58 @@ export async function benchSyncRates(ctx) {
   )
   // The backlog is written as fast as it goes from the slot's creation; the target holds the apply
   // back (a lock on one table) until all of it is on the source, so the replay is the apply's pace,
-  // not the writer's.
-  const held = { rows: 0, releasedAt: 0, writtenSeconds: 0 }
+  // not the writer's. The replay ends when the target has the row written after all of it.
+  const held = { transactions: 0, written: 0, releasedAt: 0, replayedAt: 0, writtenSeconds: 0 }
+  /** @type {Record<string, ReturnType<typeof sideTicks> | undefined>} */
+  const ticks = {}
   const backlog = await runCase(ctx, 'backlog', async (events) => {
     await events.slot
     const writer = startWriter(ctx.sourceUrl, Infinity, ctx.backlog, 100)
     await events.streaming
     const lock = new pg.Client({ connectionString: serverUrl(ctx.target, DATABASE, ctx.target.admin) })
     await lock.connect()
-    await lock.query('BEGIN; LOCK TABLE public.accounts IN SHARE MODE')
-    held.writtenSeconds = (await writer.done).seconds
-    const { rows } = await lock.query('SELECT count(*)::int AS n FROM public.history')
-    held.rows = rows[0].n * ROWS_PER_TRANSACTION
-    held.releasedAt = performance.now()
-    await lock.query('COMMIT')
-    await lock.end()
+    try {
+      await lock.query('BEGIN; LOCK TABLE public.accounts IN SHARE MODE')
+      const done = await writer.done
+      held.writtenSeconds = done.seconds
+      held.written = done.written
+      // The backlog's end, marked by one more row the target can find by its key at little cost.
+      await withClient(ctx.sourceUrl, (client) =>
+        client.query('INSERT INTO public.history (hid, delta, mtime) VALUES (0, 0, clock_timestamp())')
+      )
+      const { rows } = await lock.query('SELECT count(*)::int AS n FROM public.history')
+      held.transactions = rows[0].n
+      held.releasedAt = performance.now()
+      ticks.released = sideTicks(ctx)
+      await lock.query('COMMIT')
+      // A run that ended first (it failed) has no replay to measure.
+      let ended = false
+      void events.ended.then(() => (ended = true))
+      while (!ended && !(await marked(lock))) await sleep(50)
+      if (!ended) {
+        held.replayedAt = performance.now()
+        ticks.replayed = sideTicks(ctx)
+      }
+    } finally {
+      await lock.end()
+    }
     return writer
   })
-  const rows = (backlog.transactionsAtCatchUp ?? 0) * ROWS_PER_TRANSACTION - held.rows
-  const seconds = backlog.caughtUpAt ? (backlog.caughtUpAt - held.releasedAt) / 1000 : undefined
+  const rows = (held.written - held.transactions) * ROWS_PER_TRANSACTION
+  const seconds = held.replayedAt ? (held.replayedAt - held.releasedAt) / 1000 : undefined
   const replay = seconds ? Math.round(rows / seconds) : undefined
+  // CPU seconds of each side over the replay: steadier than the rate while other work shares the CPUs.
+  const spent = (/** @type {'runner' | 'source' | 'target'} */ side) =>
+    round(((ticks.replayed?.[side] ?? 0) - (ticks.released?.[side] ?? 0)) / CLOCK_TICKS)
+  const cpu = ticks.replayed && { runner: spent('runner'), source: spent('source'), target: spent('target') }
+  const perCpuSecond = cpu && Math.round(rows / Math.max(0.01, cpu.runner + cpu.source + cpu.target))
   console.log(
     `  backlog: ${rows} rows (written in ${round(held.writtenSeconds)} s) replayed in ${seconds && round(seconds)} s: ${replay} rows/s (${backlog.result})`
   )
+  if (cpu)
+    console.log(
+      `    CPU s over the replay: runner ${cpu.runner}, source ${cpu.source}, target ${cpu.target}; ${perCpuSecond} rows per CPU second`
+    )
   const rates = []
   for (const rate of ctx.rates) {
     const run = await runCase(ctx, `${rate}/s`, async (events) => {
@@ -137,21 +168,24 @@ export async function benchSyncRates(ctx) {
         `highest ${run.steadyLag?.max} s; ${run.applied?.transactions} transactions applied; ${run.result}`
     )
   }
-  return { backlog: { ...backlog, rows, seconds: seconds && round(seconds), rowsPerSecond: replay }, rates }
+  return {
+    backlog: { ...backlog, rows, seconds: seconds && round(seconds), rowsPerSecond: replay, cpu, perCpuSecond },
+    rates
+  }
 }
 
 /**
  * One run of the action with a writer the case starts; the writer stops when the case returns it.
  * @param {any} ctx
  * @param {string} label
- * @param {(events: { slot: Promise<void>, streaming: Promise<void>, caughtUp: Promise<void> }) => Promise<ReturnType<typeof startWriter>>} drive
+ * @param {(events: { slot: Promise<void>, streaming: Promise<void>, caughtUp: Promise<void>, ended: Promise<void> }) => Promise<ReturnType<typeof startWriter>>} drive
  */
 async function runCase(ctx, label, drive) {
   await freshDatabases(ctx)
   /** @type {Record<string, () => void>} */
   const fire = {}
   const when = (/** @type {string} */ name) => new Promise((resolve) => (fire[name] = () => resolve(undefined)))
-  const events = { slot: when('slot'), streaming: when('streaming'), caughtUp: when('caughtUp') }
+  const events = { slot: when('slot'), streaming: when('streaming'), caughtUp: when('caughtUp'), ended: when('ended') }
   const times = { streaming: 0, caughtUp: 0, transactionsAtCatchUp: 0 }
   let pending = ''
   const writing = drive(events).then((writer) => {
@@ -216,6 +250,12 @@ async function runCase(ctx, label, drive) {
     downtime: sync?.downtime,
     error: run.report?.error
   }
+}
+
+/** The backlog's end is on the target. @param {pg.Client} client */
+async function marked(client) {
+  const { rows } = await client.query('SELECT EXISTS (SELECT FROM public.history WHERE hid = 0) AS found')
+  return rows[0].found
 }
 
 /** @param {any} ctx */

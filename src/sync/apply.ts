@@ -18,6 +18,7 @@ import {
   type Shape
 } from './statements.js'
 import { applyFailure, checkUnchanged, knownTable } from './apply-errors.js'
+import { OpenGroups, type Group } from './batching.js'
 import type { SyncedTable } from './tables.js'
 
 /** What the apply has done, for the report. */
@@ -44,18 +45,6 @@ export interface AppliedCommit {
   changed: boolean
 }
 
-/** A run of changes that becomes one statement: one table, one operation, the same columns. */
-interface Group {
-  shape: string
-  table: SyncedTable
-  kind: 'insert' | 'update' | 'delete'
-  keys: string[]
-  columns: string[]
-  rows: Row[]
-  /** The keys in it: an update or delete of a row already in the group starts a new one. */
-  seen: Set<string>
-}
-
 /** A statement of the batch; `rows`: how many rows an update or delete must find. */
 interface Pending {
   sql: string
@@ -73,28 +62,31 @@ interface Batch {
 /** Batches on their way to the target at once. */
 const IN_FLIGHT = 2
 
-/** Rows per statement, and the batch's size in characters before it is sent, mid-transaction or not. */
-const GROUP_ROWS = 500
+/** The batch's size in characters before it is sent, mid-transaction or not. */
 const BATCH_CHARS = 1 << 20
 /** Shapes prepared per session at most; later ones go as plain statements. */
 const MAX_PREPARED = 1000
 
 /**
- * Replays pgoutput's changes on the target, one source transaction per target transaction, in the
- * source's commit order, with many changes per round trip: consecutive changes of one table and one
- * kind become one multi-row statement, and statements (BEGIN and COMMIT included, of as many
- * transactions as have arrived) are sent together as one multi-statement query. A large transaction
- * goes in batches of bounded size, so it is never held whole. Nothing is confirmed to the source
- * before the batch that commits it has returned.
+ * Replays pgoutput's changes on the target in the source's commit order, with many changes per
+ * round trip. The source transactions that have arrived when a batch is sent (every one that
+ * commits in it) become one target transaction, which commits them whole: the target is only ever
+ * seen at a source commit, and `committed` hears of them once that COMMIT has returned (see
+ * docs/zero-downtime.md). Within it, changes of one table and one kind become one multi-row
+ * statement; those of a table that nothing on the target links to others (OpenGroups) gather
+ * across the batch's transactions. A large transaction goes in batches of bounded size, so it is
+ * never held whole. Nothing is confirmed to the source before the batch that commits it has returned.
  */
 export class Applier {
   readonly counts: ApplyCounts = { transactions: 0, inserts: 0, updates: 0, deletes: 0, truncates: 0, noRow: 0 }
   private readonly known: Map<string, SyncedTable>
   /** A BEGIN has arrived, and its COMMIT not yet. */
   private begun = false
-  /** The target's transaction for it has begun: with the first change, so an empty one is not replayed. */
+  /** The target's transaction is open: from the first change on, so an empty one is not replayed. */
   private open = false
-  private group?: Group
+  /** The source transaction under way has changed a migrated table. */
+  private changed = false
+  private readonly groups: OpenGroups
   private statements: Pending[] = []
   private commits: AppliedCommit[] = []
   private chars = 0
@@ -110,12 +102,15 @@ export class Applier {
   constructor(
     private readonly target: pg.Client,
     tables: SyncedTable[],
+    /** The tables whose changes may join those of other transactions (independentTables). */
+    independent: Set<number>,
     /** The source transactions a batch committed, in order, once it has returned. */
     private readonly committed: (commits: AppliedCommit[]) => void
   ) {
     this.failed = new Promise<never>((_resolve, reject) => (this.rejectFailed = reject))
     this.failed.catch(() => undefined)
     this.known = new Map(tables.map((table) => [`${table.schema}.${table.table}`, table]))
+    this.groups = new OpenGroups(independent, (group) => this.closeGroup(group))
   }
 
   get inTransaction(): boolean {
@@ -145,7 +140,7 @@ export class Applier {
         this.lsns.first ??= lsn
         this.lsns.last = lsn
         if (!this.open) this.push({ sql: 'BEGIN' })
-        this.open = true
+        this.open = this.changed = true
         return this.change(message)
     }
   }
@@ -181,14 +176,24 @@ export class Applier {
 
   /** Nothing waits to be sent or to return. */
   get idle(): boolean {
-    return this.inFlight === 0 && this.statements.length === 0 && !this.group && this.commits.length === 0
+    return this.inFlight === 0 && this.statements.length === 0 && this.groups.empty && this.commits.length === 0
   }
 
+  /**
+   * The batch so far. Unless a source transaction has changes in it and is not yet committed, it
+   * ends with the target's COMMIT, and carries the source commits it makes; otherwise the target's
+   * transaction stays open, and the commits wait for the batch that ends it.
+   */
   private take(): Batch | undefined {
-    this.closeGroup()
-    const batch = { statements: this.statements, commits: this.commits, range: { ...this.lsns } }
+    this.groups.closeAll()
+    if (this.open && !this.changed) {
+      this.statements.push({ sql: 'COMMIT' })
+      this.open = false
+    }
+    const commits = this.open ? [] : this.commits
+    const batch = { statements: this.statements, commits, range: { ...this.lsns } }
     this.statements = []
-    this.commits = []
+    if (!this.open) this.commits = []
     this.chars = 0
     this.lsns.first = this.lsns.last = undefined
     return batch.statements.length > 0 || batch.commits.length > 0 ? batch : undefined
@@ -206,16 +211,14 @@ export class Applier {
         if (statement.rows !== undefined) this.counts.noRow += Math.max(0, statement.rows - (list[i]?.rowCount ?? 0))
       })
     }
+    // Counted once committed: a group left open when the sync ends is rolled back whole.
+    this.counts.transactions += commits.filter((commit) => commit.changed).length
     this.committed(commits)
   }
 
   private commit(message: Pgoutput.MessageCommit): void {
-    const changed = this.open
-    if (changed) {
-      this.push({ sql: 'COMMIT' })
-      this.counts.transactions++
-    }
-    this.open = this.begun = false
+    const changed = this.changed
+    this.changed = this.begun = false
     this.commits.push({
       endLsn: message.commitEndLsn ? parseLsn(message.commitEndLsn) : 0n,
       commitMs: Number(BigInt(message.commitTime as bigint) / 1000n),
@@ -248,7 +251,7 @@ export class Applier {
       this.counts.deletes++
       const old = (message.key ?? message.old) as Row
       if (relation.replicaIdentity === 'full')
-        return this.push({ sql: deleteOne(table, this.fullMatch(table, relation, old)), rows: 1 })
+        return this.push({ sql: deleteOne(table, this.fullMatch(table, relation, old)), rows: 1 }, table)
       return this.grouped(table, 'delete', relation.keyColumns, [], old)
     }
     this.update(table, message)
@@ -272,8 +275,9 @@ export class Applier {
     if (!old && !table.otherUnique && relation.replicaIdentity !== 'full')
       return this.grouped(table, 'update', relation.keyColumns, set, row)
     if (relation.replicaIdentity === 'full')
-      return this.push({ sql: updateOne(table, set, row, this.fullMatch(table, relation, old ?? row)), rows: 1 })
+      return this.push({ sql: updateOne(table, set, row, this.fullMatch(table, relation, old ?? row)), rows: 1 }, table)
     const keys = relation.keyColumns
+    this.groups.before(table)
     this.single(updateShape(table, set, keys, row, old ?? row), 1, () =>
       updateOne(table, set, row, keyMatch(keys, old ?? row))
     )
@@ -287,27 +291,18 @@ export class Applier {
     )
   }
 
-  /** Adds a row to the open group when it fits there, or closes it and opens another. */
   private grouped(table: SyncedTable, kind: Group['kind'], keys: string[], columns: string[], row: Row): void {
-    const shape = `${kind} ${table.oid} ${columns.join(',')}`
-    const key = JSON.stringify(keys.map((column) => row[column]))
-    if (this.group && (this.group.shape !== shape || this.group.seen.has(key) || this.group.rows.length >= GROUP_ROWS))
-      this.closeGroup()
-    this.group ??= { shape, table, kind, keys, columns, rows: [], seen: new Set() }
-    this.group.rows.push(row)
-    if (kind !== 'insert') this.group.seen.add(key)
+    this.groups.add(table, kind, keys, columns, row)
     for (const value of Object.values(row)) this.chars += (value?.length ?? 0) + 4
   }
 
-  private closeGroup(): void {
-    const group = this.group
-    if (!group) return
-    this.group = undefined
+  /** A group's statement, appended to the batch as OpenGroups closes it. */
+  private closeGroup(group: Group): void {
     const { table, keys, columns, rows } = group
     if (rows.length === 1) return this.closeSingle(group)
-    if (group.kind === 'insert') this.push({ sql: insertRows(table, columns, rows) })
-    else if (group.kind === 'delete') this.push({ sql: deleteRows(table, keys, rows), rows: rows.length })
-    else this.push({ sql: updateRows(table, keys, columns, rows), rows: rows.length })
+    if (group.kind === 'insert') this.append({ sql: insertRows(table, columns, rows) })
+    else if (group.kind === 'delete') this.append({ sql: deleteRows(table, keys, rows), rows: rows.length })
+    else this.append({ sql: updateRows(table, keys, columns, rows), rows: rows.length })
   }
 
   /** A group of one row: its prepared shape. */
@@ -324,13 +319,18 @@ export class Applier {
     if (name === undefined && this.prepared.size < MAX_PREPARED) {
       name = `pg_migrate_${this.prepared.size + 1}`
       this.prepared.set(shape.text, name)
-      this.push({ sql: `PREPARE ${quoteIdent(name)} AS ${shape.text}` })
+      this.append({ sql: `PREPARE ${quoteIdent(name)} AS ${shape.text}` })
     }
-    this.push({ sql: name === undefined ? plain() : executeShape(name, shape.values), rows })
+    this.append({ sql: name === undefined ? plain() : executeShape(name, shape.values), rows })
   }
 
-  private push(statement: Pending): void {
-    this.closeGroup()
+  /** A statement of `table` (of none: BEGIN, TRUNCATE) after the groups that must go before it. */
+  private push(statement: Pending, table?: SyncedTable): void {
+    this.groups.before(table)
+    this.append(statement)
+  }
+
+  private append(statement: Pending): void {
     this.statements.push(statement)
     this.chars += statement.sql.length
   }

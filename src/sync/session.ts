@@ -9,6 +9,7 @@ import type { Connector } from '../pg/connection.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { writerSessionSettings } from '../tools/copy-load.js'
 import { Applier, type AppliedCommit, type ApplyCounts } from './apply.js'
+import { independentTables } from './batching.js'
 import { LagTracker, type LagSample } from './lag.js'
 import { formatLsn, parseLsn, recordBoundary } from './lsn.js'
 import type { SyncSlot } from './slot.js'
@@ -73,7 +74,8 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
   try {
     await prepareApplySession(target, request.replicaRole, request.targetMajor)
     probe = await connector.connect(request.source)
-    const flow = streamInto(target, slot, tracker, request.onMessage)
+    const independent = await independentTables(target, slot.tables, request.replicaRole)
+    const flow = streamInto(target, slot, tracker, independent, request.onMessage)
     stream = flow.stream
     scope.log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     return await followTicks(request, { probe, flow, tracker, started })
@@ -171,6 +173,7 @@ function streamInto(
   target: pg.Client,
   slot: SyncSlot,
   tracker: LagTracker,
+  independent: Set<number>,
   onMessage: (message: Pgoutput.Message) => void = () => undefined
 ): { applier: Applier; stream: ChangeStream; applied: () => bigint } {
   let applied = slot.consistentPoint
@@ -181,7 +184,7 @@ function streamInto(
     }
     tracker.reached(applied, performance.now())
   }
-  const applier = new Applier(target, slot.tables, settle)
+  const applier = new Applier(target, slot.tables, independent, settle)
   const consume = async (item: StreamItem): Promise<void> => {
     if (item.kind === 'change') {
       onMessage(item.message)

@@ -1,9 +1,11 @@
 // The batched apply of sync: logical against real servers: transactions that mix inserts, updates
 // (keys changed, NULLs, TOASTed values left unchanged, a unique column whose rows trade values) and
 // deletes across tables of every identity, replayed many changes per statement and many statements
-// per round trip, end with the target equal to the source.
+// per round trip, end with the target equal to the source; so do many small transactions over the
+// same tables, grouped into one target transaction per batch, and one of 10,000 inserts.
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
+import type pg from 'pg'
 import { runInProcess } from '../support/in-process.js'
 import { serverUrl } from '../support/servers.js'
 import { loadTestbed, quoteIdent, tableDigests, uniqueName, withClient } from '../support/testbed.js'
@@ -65,15 +67,11 @@ const CHANGES = [
   `BEGIN; UPDATE a.pairs SET v = NULL WHERE k1 = 6; DELETE FROM a.people WHERE id > 90; COMMIT`
 ]
 
-test('a mixed transaction across tables of every identity is replayed in batches, and the target equals the source', async () => {
-  await testbed.query(
-    'source',
-    'postgres',
-    `CREATE ROLE ${quoteIdent(owner.user)} LOGIN REPLICATION PASSWORD '${owner.password}'`
-  )
+/** A database of `owner`'s on the source with `schema`, synced while `write` runs from the slot's creation on. */
+async function syncWhileWriting(schema: string, write: (client: pg.Client) => Promise<void>) {
   const database = uniqueName('sync_apply')
   await testbed.query('source', 'postgres', `CREATE DATABASE ${database} OWNER ${quoteIdent(owner.user)}`)
-  await withClient(ownerUrl(database), (client) => client.query(SCHEMA))
+  await withClient(ownerUrl(database), (client) => client.query(schema))
   let written: Promise<void> | undefined
   let writtenBeforeCutover = false
   const run = await runInProcess(
@@ -81,7 +79,7 @@ test('a mixed transaction across tables of every identity is replayed in batches
       'source-url': ownerUrl(database),
       'target-url': testbed.targetUrl(database),
       'upload-artifact': 'false',
-      'dump-path': path.join(scratch, 'dump'),
+      'dump-path': path.join(scratch, database),
       sync: 'logical',
       'cutover-idle-seconds': '2'
     },
@@ -89,10 +87,7 @@ test('a mixed transaction across tables of every identity is replayed in batches
       env: { PGBIN: testbed.clientBinDir },
       onLine(line) {
         // Written after the slot's snapshot: none of it is in the dump, all of it is in the stream.
-        if (line.startsWith('sync: slot '))
-          written = withClient(ownerUrl(database), async (client) => {
-            for (const change of CHANGES) await client.query(change)
-          })
+        if (line.startsWith('sync: slot ')) written = withClient(ownerUrl(database), write)
         if (line.startsWith('sync: cutover:')) void written?.then(() => (writtenBeforeCutover = true))
       }
     }
@@ -104,11 +99,77 @@ test('a mixed transaction across tables of every identity is replayed in batches
     mismatches: 0
   })
   expect(writtenBeforeCutover).toBe(true)
+  expect(await tableDigests(testbed.targetSuperUrl(database))).toEqual(await tableDigests(ownerUrl(database)))
+  return run.report.databases[0].sync?.applied
+}
+
+beforeAll(() =>
+  testbed.query(
+    'source',
+    'postgres',
+    `CREATE ROLE ${quoteIdent(owner.user)} LOGIN REPLICATION PASSWORD '${owner.password}'`
+  )
+)
+
+test('a mixed transaction across tables of every identity is replayed in batches, and the target equals the source', async () => {
+  const applied = await syncWhileWriting(SCHEMA, async (client) => {
+    for (const change of CHANGES) await client.query(change)
+  })
   // Every kind of change went through the stream, and none missed its row.
-  const applied = run.report.databases[0].sync?.applied
   expect(applied).toEqual(expect.objectContaining({ transactions: CHANGES.length, noRow: 0 }))
   expect(applied?.inserts).toBeGreaterThan(2000)
   expect(applied?.updates).toBeGreaterThan(1000)
   expect(applied?.deletes).toBeGreaterThan(400)
-  expect(await tableDigests(testbed.targetSuperUrl(database))).toEqual(await tableDigests(ownerUrl(database)))
+})
+
+/**
+ * Tables a batch's transactions share: two that nothing links to others (their changes join one
+ * statement across transactions, an account's updates too), a parent and child that a foreign key
+ * links (theirs keep the source's order: a child before its parent would fail), a table without a
+ * key, and one that gets a large transaction.
+ */
+const SHARED = `CREATE SCHEMA b;
+  CREATE TABLE b.accounts (id int PRIMARY KEY, balance int NOT NULL, note text);
+  CREATE TABLE b.log (id int PRIMARY KEY, account int, at timestamptz(6), tags text[], raw bytea, note text);
+  CREATE TABLE b.parent (id int PRIMARY KEY, name text);
+  CREATE TABLE b.child (id int PRIMARY KEY, parent int NOT NULL REFERENCES b.parent, n int);
+  CREATE TABLE b.nokey (x int, y text);
+  ALTER TABLE b.nokey REPLICA IDENTITY FULL;
+  CREATE TABLE b.bulk (id int PRIMARY KEY, v text, big text, n numeric, arr int[], raw bytea);
+  INSERT INTO b.accounts SELECT g, 0, NULL FROM generate_series(1, 20) g;
+  INSERT INTO b.nokey SELECT g % 3, 'old' FROM generate_series(1, 12) g;`
+
+/** The i-th of many small transactions, each in every shared table. */
+function small(i: number): string {
+  return `BEGIN;
+    UPDATE b.accounts SET balance = balance + ${i}, note = ${i % 4 === 0 ? 'NULL' : `'n${i}'`} WHERE id = ${1 + (i % 20)};
+    INSERT INTO b.log VALUES (${i}, ${1 + (i % 20)}, clock_timestamp(), ARRAY['a${i}', NULL], '\\x00${(i % 256).toString(16).padStart(2, '0')}', ${i % 3 === 0 ? 'NULL' : `'it''s'`});
+    INSERT INTO b.parent VALUES (${i}, 'p${i}');
+    INSERT INTO b.child VALUES (${i}, ${i}, ${i});
+    ${i % 10 === 9 ? `DELETE FROM b.child WHERE id = ${i - 5}; DELETE FROM b.parent WHERE id = ${i - 5};` : ''}
+    ${i % 5 === 0 ? `UPDATE b.nokey SET y = 'u${i}' WHERE ctid = (SELECT ctid FROM b.nokey WHERE x = ${i % 3} LIMIT 1);` : `INSERT INTO b.nokey VALUES (${i % 3}, NULL);`}
+    ${i % 7 === 0 ? `DELETE FROM b.log WHERE id = ${i - 3};` : ''}
+    COMMIT`
+}
+
+/** 10,000 inserts into one table, then updates (a TOASTed value left unchanged) and deletes of some of them. */
+const LARGE = `BEGIN;
+  INSERT INTO b.bulk SELECT g, 'v' || g, CASE WHEN g % 100 = 0 THEN repeat(md5(g::text), 200) END,
+    CASE WHEN g % 3 = 0 THEN NULL ELSE g / 7.0 END, ARRAY[g, NULL, -g], decode(lpad(to_hex(g), 8, '0'), 'hex')
+    FROM generate_series(1, 10000) g;
+  UPDATE b.bulk SET v = v || ' changed', arr = arr || 0 WHERE id % 10 = 0;
+  UPDATE b.bulk SET n = 1 WHERE id % 100 = 0;
+  DELETE FROM b.bulk WHERE id % 7 = 0;
+  UPDATE b.bulk SET v = NULL WHERE id % 11 = 0;
+  COMMIT`
+
+test('many small transactions across the same tables, and a large one, are replayed grouped in commit order', async () => {
+  const applied = await syncWhileWriting(SHARED, async (client) => {
+    await client.query(LARGE)
+    // In bursts: the stream brings many transactions at once, and one batch gathers them.
+    for (let from = 0; from < 400; from += 50)
+      await client.query(Array.from({ length: 50 }, (_, i) => small(from + i)).join(';\n'))
+  })
+  expect(applied).toEqual(expect.objectContaining({ transactions: 401, noRow: 0 }))
+  expect(applied?.inserts).toBeGreaterThan(10_000 + 3 * 400)
 })
