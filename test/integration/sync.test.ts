@@ -337,7 +337,10 @@ test('a table without a primary key or replica identity is a blocker before anyt
 
 test('an apply failure mid-sync drops the slot and reports the target as partial', async () => {
   const database = await sourceDatabase('sync_conflict')
-  const run = await runInProcess(migrate(database, { cutover: 'after-catch-up' }), {
+  // The clash must reach the apply before any cutover: after-catch-up could cut over first on a busy
+  // machine (the catch-up point may come before the source's write). A cutover that waits for ten
+  // minutes of quiet after that write cannot.
+  const run = await runInProcess(migrate(database, { cutover: 'when-idle', 'cutover-idle-seconds': '600' }), {
     ...withClientOnPath,
     onLine(line) {
       if (!line.startsWith('sync: streaming changes')) return
