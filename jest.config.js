@@ -6,7 +6,9 @@ const esm = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
-  testEnvironment: 'node'
+  testEnvironment: 'node',
+  // Jest's transform cache stays with the project (its default is the system's temp folder).
+  cacheDirectory: '<rootDir>/node_modules/.cache/jest'
 }
 
 export default {
