@@ -2,18 +2,16 @@
 // the source login is an owner with REPLICATION (not a superuser); the 17 target's login is the
 // managed-style admin, which may not set session_replication_role, so triggers wait for cutover.
 // Faults and cancels strike at a line of the log, never after a delay.
-import { randomBytes } from 'node:crypto'
-import path from 'node:path'
 import pg from 'pg'
 import { runInProcess, type InProcessOptions } from '../support/in-process.js'
 import { runAction } from '../support/run-action.js'
-import { serverUrl } from '../support/servers.js'
-import { loadTestbed, quoteIdent, tableDigests, uniqueName, withClient } from '../support/testbed.js'
+import { loadTestbed, tableDigests, withClient } from '../support/testbed.js'
 import { scratchFolder } from '../support/scratch.js'
+import { syncOwner } from '../support/sync-owner.js'
 
 const testbed = loadTestbed()
 const scratch = scratchFolder('sync-')
-const owner = { user: uniqueName('sync_owner'), password: randomBytes(12).toString('hex') }
+const { ownerUrl, migrate, ...made } = syncOwner('sync_owner', scratch)
 const withClientOnPath: InProcessOptions = { env: { PGBIN: testbed.clientBinDir } }
 
 /** Several tables of several kinds: identity and serial keys, a cascade, TOASTed values, an audit trigger. */
@@ -36,36 +34,8 @@ const APP = `CREATE SCHEMA app;
     (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 100) i) FROM generate_series(1, 200) g;
   INSERT INTO app.scratch SELECT 'k' || g, g FROM generate_series(1, 100) g;`
 
-beforeAll(async () => {
-  await testbed.query(
-    'source',
-    'postgres',
-    `CREATE ROLE ${quoteIdent(owner.user)} LOGIN REPLICATION PASSWORD '${owner.password}'`
-  )
-})
-
-const ownerUrl = (database: string): string => serverUrl(testbed.source, database, owner)
-
 /** A source database owned by the replication login, its tables created by it. */
-async function sourceDatabase(prefix: string, sql = APP): Promise<string> {
-  const name = uniqueName(prefix)
-  await testbed.query('source', 'postgres', `CREATE DATABASE ${name} OWNER ${quoteIdent(owner.user)}`)
-  await withClient(ownerUrl(name), (client) => client.query(sql))
-  return name
-}
-
-function migrate(source: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    'source-url': ownerUrl(source),
-    'target-url': testbed.targetUrl(source),
-    jobs: '2',
-    'upload-artifact': 'false',
-    'dump-path': path.join(scratch, uniqueName('dump')),
-    sync: 'logical',
-    'cutover-idle-seconds': '2',
-    ...extra
-  }
-}
+const sourceDatabase = (prefix: string, sql = APP): Promise<string> => made.sourceDatabase(prefix, sql)
 
 /** What a sync left on the source: slots and publications by the action's prefix. */
 async function leftovers(database: string): Promise<string[]> {
