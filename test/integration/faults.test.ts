@@ -231,6 +231,15 @@ describe('the action is cancelled in the middle of the dump', () => {
     }
   }
 
+  /** The database the run created is gone again, and the log says the run dropped it. */
+  async function expectDropped(stdout: string, database: string) {
+    expect(stdout).toContain(`dropped the target database ${database}`)
+    const { rows } = await withClient(serverUrl(target, 'postgres'), (client: pg.Client) =>
+      client.query('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [database])
+    )
+    expect(rows[0].n).toBe(0)
+  }
+
   test('SIGINT (what the runner sends first) while rows are loaded into a database that existed: the report says the target may hold a partial copy', async () => {
     const partial = uniqueName('partial')
     await withClient(serverUrl(target, 'postgres', target.admin), (client: pg.Client) =>
@@ -268,11 +277,7 @@ describe('the action is cancelled in the middle of the dump', () => {
       message: 'the run was cancelled (SIGINT) during Dump: child processes stopped, connections closed',
       hint: 'nothing was written to the target: run the step again'
     })
-    expect(interrupted.stdout).toContain(`dropped the target database ${created}`)
-    const { rows } = await withClient(serverUrl(target, 'postgres'), (client: pg.Client) =>
-      client.query('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [created])
-    )
-    expect(rows[0].n).toBe(0)
+    await expectDropped(interrupted.stdout, created)
   })
 
   test('SIGINT while the database the run created is readied (its run mark made): it is dropped again', async () => {
@@ -286,11 +291,7 @@ describe('the action is cancelled in the middle of the dump', () => {
       cancelled: 'SIGINT',
       hint: 'nothing was written to the target: run the step again'
     })
-    expect(interrupted.stdout).toContain(`dropped the target database ${created}`)
-    const { rows } = await withClient(serverUrl(target, 'postgres'), (client: pg.Client) =>
-      client.query('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [created])
-    )
-    expect(rows[0].n).toBe(0)
+    await expectDropped(interrupted.stdout, created)
   })
 })
 
