@@ -29,7 +29,29 @@ interface Use {
 
 const SEARCH_PATH_ERRORS = new Set(['42883', '42P01', '42704', '3F000'])
 
+interface CandidateRow {
+  oid: number
+  fn: string
+  language: string
+  used_by: string
+  evaluated: boolean | null
+  tables: string[]
+}
+
 async function candidates(ctx: ProbeContext): Promise<Candidate[]> {
+  const { rows } = await ctx.source.query<CandidateRow>(candidatesSql(ctx))
+  const byFunction = new Map<number, Candidate>()
+  for (const row of rows) {
+    const candidate = byFunction.get(row.oid) ?? { oid: row.oid, fn: row.fn, language: row.language, uses: [] }
+    if (!candidate.uses.some((u) => u.usedBy === row.used_by))
+      candidate.uses.push({ usedBy: row.used_by, evaluated: row.evaluated, tables: row.tables })
+    byFunction.set(row.oid, candidate)
+  }
+  return [...byFunction.values()]
+}
+
+/** Functions without a search_path of their own, and what evaluates them: indexes, checks, generated columns, materialized views. */
+function candidatesSql(ctx: ProbeContext): string {
   const atomic = ctx.sourceMajor >= 14 ? 'AND p.prosqlbody IS NULL' : ''
   const generated = ctx.sourceMajor >= 12 ? `AND a.attgenerated <> ''` : 'AND false'
   // Tables whose rows a domain's check constraint sees: columns of the domain or of its array type.
@@ -38,15 +60,7 @@ async function candidates(ctx: ProbeContext): Promise<Candidate[]> {
                                JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
                               WHERE da.atttypid IN (co.contypid, (SELECT typarray FROM pg_catalog.pg_type WHERE oid = co.contypid))
                                 AND NOT da.attisdropped AND ${ctx.scope.data('dc.oid')})`
-  const { rows } = await ctx.source.query<{
-    oid: number
-    fn: string
-    language: string
-    used_by: string
-    evaluated: boolean | null
-    tables: string[]
-  }>(
-    `WITH used(fn, used_by, evaluated, tables) AS (
+  return `WITH used(fn, used_by, evaluated, tables) AS (
        SELECT d.refobjid, format('index %I.%I', n.nspname, c.relname), true, '{}'::text[]
          FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind IN ('i', 'I')
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -82,15 +96,6 @@ async function candidates(ctx: ProbeContext): Promise<Candidate[]> {
         AND ${ctx.scope.inSchema('p.pronamespace')}
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) AS cfg(setting) WHERE cfg.setting LIKE 'search\\_path=%')
       ORDER BY 2, 4`
-  )
-  const byFunction = new Map<number, Candidate>()
-  for (const row of rows) {
-    const candidate = byFunction.get(row.oid) ?? { oid: row.oid, fn: row.fn, language: row.language, uses: [] }
-    if (!candidate.uses.some((u) => u.usedBy === row.used_by))
-      candidate.uses.push({ usedBy: row.used_by, evaluated: row.evaluated, tables: row.tables })
-    byFunction.set(row.oid, candidate)
-  }
-  return [...byFunction.values()]
 }
 
 /** Whether any of the tables holds a row (COPY then checks it); one that cannot be read counts as full. */

@@ -103,16 +103,24 @@ export const superuserObjectsProbe: Probe = {
   hint: 'drop them from the source if unused (or replace them there by an extension the target offers that provides them), or migrate as a superuser of the target, with accept-source-code: true',
   async find(ctx) {
     if (ctx.targetIsSuperuser) return []
-    // A type the restore creates (user schema, not from an extension) is owned by the restoring login.
-    const restoredType = (oid: string) =>
-      `EXISTS (SELECT 1 FROM pg_catalog.pg_type rt JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
-                WHERE rt.oid = ${oid} AND rt.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('rtn.nspname')} AND ${notInExtension('pg_type', 'rt.oid')}
-                  AND ${ctx.scope.inSchema('rt.typnamespace')})`
     // Python 2 is reported by pg15-plpython2 when that crossing applies.
     const skip = crosses(ctx.sourceMajor, ctx.targetMajor, 15) ? ['plpythonu', 'plpython2u'] : []
     return names(
       ctx.source,
-      `SELECT format('language %I', l.lanname) AS name FROM pg_catalog.pg_language l
+      `${globalObjectsSql(ctx)}\n       UNION ALL\n${schemaObjectsSql(ctx)}\n       ORDER BY 1`,
+      [skip]
+    )
+  }
+}
+
+/** Objects of the whole database only a superuser creates: languages, wrappers, access methods, transforms, casts. */
+function globalObjectsSql(ctx: ProbeContext): string {
+  // A type the restore creates (user schema, not from an extension) is owned by the restoring login.
+  const restoredType = (oid: string) =>
+    `EXISTS (SELECT 1 FROM pg_catalog.pg_type rt JOIN pg_catalog.pg_namespace rtn ON rtn.oid = rt.typnamespace
+              WHERE rt.oid = ${oid} AND rt.oid >= ${FIRST_NORMAL_OID} AND ${userNamespace('rtn.nspname')} AND ${notInExtension('pg_type', 'rt.oid')}
+                AND ${ctx.scope.inSchema('rt.typnamespace')})`
+  return `SELECT format('language %I', l.lanname) AS name FROM pg_catalog.pg_language l
         WHERE l.lanispl AND l.oid >= ${FIRST_NORMAL_OID} AND l.lanname <> ALL($1) AND ${notInExtension('pg_language', 'l.oid')} AND ${ctx.scope.global}
        UNION ALL
        SELECT format('foreign-data wrapper %I', w.fdwname) FROM pg_catalog.pg_foreign_data_wrapper w
@@ -121,7 +129,21 @@ export const superuserObjectsProbe: Probe = {
        SELECT format('access method %I', a.amname) FROM pg_catalog.pg_am a
         WHERE a.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_am', 'a.oid')} AND ${ctx.scope.global}
        UNION ALL
-       SELECT format('operator class %I.%I USING %I', n.nspname, o.opcname, a.amname)
+       SELECT format('transform for %s language %I', pg_catalog.format_type(tr.trftype, NULL), l.lanname)
+         FROM pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang
+        WHERE tr.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_transform', 'tr.oid')} AND ${ctx.scope.global}
+          AND (NOT l.lanpltrusted OR NOT ${restoredType('tr.trftype')})
+       UNION ALL
+       SELECT format('cast (%s AS %s)%s', pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
+                     CASE WHEN c.castmethod = 'b' THEN ' WITHOUT FUNCTION' ELSE ' between types the target login will not own' END)
+         FROM pg_catalog.pg_cast c
+        WHERE c.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_cast', 'c.oid')} AND ${ctx.scope.global}
+          AND (c.castmethod = 'b' OR NOT (${restoredType('c.castsource')} OR ${restoredType('c.casttarget')}))`
+}
+
+/** Objects in the dumped schemas only a superuser creates: operator classes and families, text search parsers and templates, base types, and more. */
+function schemaObjectsSql(ctx: ProbeContext): string {
+  return `       SELECT format('operator class %I.%I USING %I', n.nspname, o.opcname, a.amname)
          FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace JOIN pg_catalog.pg_am a ON a.oid = o.opcmethod
          JOIN pg_catalog.pg_opfamily f ON f.oid = o.opcfamily
         WHERE ${userNamespace('n.nspname')} AND ${notInExtension('pg_opclass', 'o.oid')} AND ${ctx.scope.inSchema('o.opcnamespace')}
@@ -156,22 +178,7 @@ export const superuserObjectsProbe: Probe = {
        SELECT format('LEAKPROOF function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
         WHERE p.proleakproof AND ${dumpedAsFunction('p')} AND ${userNamespace('n.nspname')} AND ${notInExtension('pg_proc', 'p.oid')}
-          AND ${ctx.scope.inSchema('p.pronamespace')}
-       UNION ALL
-       SELECT format('transform for %s language %I', pg_catalog.format_type(tr.trftype, NULL), l.lanname)
-         FROM pg_catalog.pg_transform tr JOIN pg_catalog.pg_language l ON l.oid = tr.trflang
-        WHERE tr.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_transform', 'tr.oid')} AND ${ctx.scope.global}
-          AND (NOT l.lanpltrusted OR NOT ${restoredType('tr.trftype')})
-       UNION ALL
-       SELECT format('cast (%s AS %s)%s', pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
-                     CASE WHEN c.castmethod = 'b' THEN ' WITHOUT FUNCTION' ELSE ' between types the target login will not own' END)
-         FROM pg_catalog.pg_cast c
-        WHERE c.oid >= ${FIRST_NORMAL_OID} AND ${notInExtension('pg_cast', 'c.oid')} AND ${ctx.scope.global}
-          AND (c.castmethod = 'b' OR NOT (${restoredType('c.castsource')} OR ${restoredType('c.casttarget')}))
-       ORDER BY 1`,
-      [skip]
-    )
-  }
+          AND ${ctx.scope.inSchema('p.pronamespace')}`
 }
 
 /** Without accept-source-code the restore runs as the run's restore role, which has only what PUBLIC is granted. */
