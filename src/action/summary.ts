@@ -1,13 +1,13 @@
 import { count, thousands } from '../base/text.js'
 import type { Finding } from '../plan/findings.js'
-import type { SyncRecord } from '../sync/types.js'
 import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
 import type { DatabaseReport, RunReport, RunResult } from './report.js'
-import { lagChart, stagesChart } from './charts.js'
+import { stagesChart } from './charts.js'
 import { civoLine } from './summary-civo.js'
 import { diskNote, streamNote } from './summary-stream.js'
-import { syncVerifyLines } from './summary-sync-verify.js'
+import { abbreviate, details, inline, table } from './summary-markdown.js'
+import { syncBlocks } from './summary-sync.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -116,44 +116,6 @@ function databaseBlocks(database: DatabaseReport, shown: KeysShown): string[] {
 }
 
 /** What the sync replayed, how it ended, how triggers were kept from firing twice, and the downtime window. */
-function syncBlocks(sync: SyncRecord): string[] {
-  const lines: string[] = []
-  const applied = sync.applied
-  if (applied)
-    lines.push(
-      `**Sync:** ${count(applied.transactions, 'source transaction')} replayed in ${sync.streamSeconds ?? 0} s (${count(applied.inserts, 'insert')}, ${count(applied.updates, 'update')}, ${count(applied.deletes, 'delete')}, ${count(applied.truncates, 'truncate')}).`
-    )
-  else lines.push(`**Sync:** stopped before the change stream caught up; the target holds a partial copy.`)
-  if (sync.reason)
-    lines.push(`Cutover (${sync.cutover}): ${inline(sync.reason)}; lag at cutover ${sync.lagAtCutoverSeconds} s.`)
-  if (sync.downtime)
-    lines.push(
-      `**Downtime window: ${sync.downtime.seconds} s** from the source's last write to the end of verify (waiting for cutover ${sync.downtime.waitingSeconds} s, cutover ${sync.downtime.cutoverSeconds} s, verify ${sync.downtime.verifySeconds} s).`
-    )
-  lines.push(
-    sync.triggers === 'replica-role'
-      ? 'Triggers: changes were applied with session_replication_role = replica, so no trigger fired twice.'
-      : `Triggers: the target login may not set session_replication_role, so the dump's triggers and rules were held back and created at cutover${sync.triggersCreated !== undefined ? ` (${sync.triggersCreated})` : ''}.`
-  )
-  if (sync.sequences !== undefined) lines.push(`Sequences set from the source at cutover: ${sync.sequences}.`)
-  lines.push(...syncVerifyLines(sync.verify, inline))
-  lines.push(`Replication slot and publication \`${sync.slot}\` on the source: dropped.`)
-  const blocks = [lines.join('\n')]
-  const chart = lagChart(sync.lag)
-  if (chart) blocks.push(chart)
-  if (sync.lag?.length)
-    blocks.push(
-      details(
-        `Lag over time (${sync.lag.length} samples)`,
-        table(
-          ['Seconds into the sync', 'Seconds behind the source'],
-          sync.lag.map((sample) => [String(sample.at), String(sample.lag)])
-        )
-      )
-    )
-  return blocks
-}
-
 function findingBlocks(findings: Finding[]): string[] {
   const blockers = findings.filter((f) => f.severity === 'blocker').length
   const warnings = findings.length - blockers
@@ -338,40 +300,4 @@ function scopeAndResumeBlocks(database: DatabaseReport): string[] {
     )
   }
   return blocks
-}
-
-function details(title: string, body: string): string {
-  return `<details><summary>${html(title)}</summary>\n\n${body}\n\n</details>`
-}
-
-/** A GFM table; every cell is text, never markup. */
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.map((cell) => cellText(cell) || '—').join(' | ')} |`
-  return [line(header), `| ${header.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n')
-}
-
-function cellText(text: string): string {
-  return inline(text).replace(/\|/g, '\\|')
-}
-
-/**
- * Text from databases and errors, on one line, with nothing a renderer would take for markup. Only
- * what could start or end markup is escaped, so names stay readable in the raw text: `SELECT * FROM`
- * keeps its lone star and `order_lines` its inner underscore.
- */
-function inline(text: string): string {
-  return html(text.replace(/\s*[\r\n]\s*/g, ' '))
-    .replace(/[\\`[\]~]/g, '\\$&')
-    .replace(/\*(?=\S)|(?<=\S)\*/g, '\\*')
-    .replace(/(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, '\\_')
-}
-
-function html(text: string): string {
-  return text.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] as string)
-}
-
-function abbreviate(items: string[], limit = 10): string {
-  return items.length <= limit
-    ? items.join(', ')
-    : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`
 }
