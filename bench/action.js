@@ -69,6 +69,8 @@ export async function viaAction({ source, target, workDir, toolCache, entry, inp
         startupSeconds: round((firstOutput - started) / 1000),
         stages: (report?.stages ?? []).map((/** @type {any} */ s) => ({
           stage: s.stage,
+          // Seconds into the run: stages overlap, and the initial copy's span is read from them (targets.js).
+          start: s.start,
           seconds: s.seconds,
           status: s.status
         })),
@@ -76,6 +78,7 @@ export async function viaAction({ source, target, workDir, toolCache, entry, inp
           ? { seconds: database.dump.seconds, bytes: database.dump.bytes, compression: database.dump.compression }
           : undefined,
         followed: database?.restore?.followed,
+        copyMethod: database?.copyMethod?.method,
         stream: database?.stream,
         progress: progressSeen(result.stdout, database?.progress ?? []),
         error: report?.error,

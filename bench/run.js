@@ -23,9 +23,10 @@ import { waitForQuiet } from './sampler.js'
 import { encryptionCase } from './encryption.js'
 import { resumeCase } from './resume.js'
 import { sideGroups } from './sides.js'
-import { smallDiskCase } from './small-disk.js'
-import { benchSync } from './sync.js'
+import { printSmallDisk, smallDiskCase } from './small-disk.js'
+import { benchSync, compareInitialCopy } from './sync.js'
 import { benchSyncRates } from './sync-rates.js'
+import { issueTargets, targetsTable } from './targets.js'
 import { LABELS, resetTarget, runWay } from './ways.js'
 
 const cores = os.availableParallelism()
@@ -154,16 +155,14 @@ async function main() {
         clientTemplate: live.bundle.template,
         expected: largest.database.counts,
         sizeGb: largest.sizeGb
-      })
+      }).catch(failedCase)
   // artifact-encryption-key's cost, on the resume case's dump of the largest database.
   const encryption = !cases.has('encryption')
     ? leftOut('encryption')
     : !cases.has('resume')
       ? { skipped: "the encryption case reads the resume case's dump: --cases leaves resume out" }
-      : await encryptionCase(path.join(workDir, 'resume-dump')).catch((error) => ({
-          failed: error instanceof Error ? error.message : String(error)
-        }))
-  // The stream's own case, on the largest database: a dump folder a quarter of its size.
+      : await encryptionCase(path.join(workDir, 'resume-dump')).catch(failedCase)
+  // The stream's own case, on the largest database: a dump folder of 1 GB, or a quarter of its size.
   const smallDisk = !cases.has('small-disk')
     ? leftOut('small-disk')
     : action
@@ -171,18 +170,15 @@ async function main() {
           ...{ bin, env, source, target, workDir, toolCache, pgcopydb, clientBin, builds },
           sizeGb: largest.sizeGb,
           databaseBytes: largest.database.database
-        }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
+        }).catch(failedCase)
       : { skipped: 'the action is not among the ways' }
-  console.log(`\nsmall disk: the dump folder on a tmpfs of a quarter of the database`)
-  if (smallDisk.skipped || smallDisk.failed) console.log(`  ${smallDisk.skipped ?? `FAILED: ${smallDisk.failed}`}`)
-  else
-    console.log(
-      `  the action ${secs(smallDisk.seconds)}, ${smallDisk.result}; ${mib(smallDisk.diskBytes)} disk, at most ${(smallDisk.peakUsedBytes / 1024).toFixed(0)} KiB used (${((100 * smallDisk.peakUsedBytes) / largest.database.database).toFixed(3)} % of the database)`
-    )
+  printSmallDisk(smallDisk)
   // The zero-downtime case last, on the largest database: its writer changes the source.
+  /** @type {any} */
   const sync = !cases.has('sync')
     ? leftOut('sync')
-    : await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb })
+    : await benchSync({ source, target, workDir, toolCache, sizeGb: largest.sizeGb }).catch(failedCase)
+  if (sync.initialCopy) compareInitialCopy(sync, largest.results.shared?.[action ?? ''] ?? [])
   // The apply's rate, and its lag behind writers at fixed rates, on a pgbench-like database of its own.
   const syncRates = !cases.has('sync-rates')
     ? leftOut('sync-rates')
@@ -197,7 +193,7 @@ async function main() {
         rates: [250, 1000, 2000],
         seconds: 30,
         backlog: 50_000
-      }).catch((error) => ({ failed: error instanceof Error ? error.message : String(error) }))
+      }).catch(failedCase)
   await resetTarget(target, false)
 
   // Summary
@@ -252,6 +248,7 @@ async function main() {
     `integrity: ${failures === 0 ? 'every way passed its checks and matched the source row counts, every run' : `${failures} FAILURES`}`
   )
 
+  /** @type {Record<string, any>} */
   const output = {
     startedAt: new Date(Date.now() - performance.now()).toISOString(),
     config: {
@@ -268,6 +265,8 @@ async function main() {
     },
     versions,
     builds: Object.fromEntries([...builds].map(([name, b]) => [name, b.digest])),
+    // The way the summary's ratios are of: the action's stream, unless --ways leaves it out.
+    action,
     labels: LABELS,
     sizes: bySize.map(({ sizeGb, database, results }) => ({ sizeGb, database, results })),
     summary,
@@ -278,10 +277,18 @@ async function main() {
     syncRates,
     failures
   }
+  // Last in the output, after every case: the issues' targets, each measured, met, not met or not run.
+  output.targets = issueTargets(output)
+  console.log(`\nissue targets (medians of ${runs} run(s); see docs/performance.md)\n${targetsTable(output.targets)}`)
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true })
   fs.writeFileSync(jsonPath, JSON.stringify(output, null, 2) + '\n')
   console.log(`wrote ${path.relative(process.cwd(), jsonPath) || jsonPath}`)
   if (failures > 0) process.exitCode = 1
+}
+
+/** A case that threw: its error in the results, the other cases still run. @param {unknown} error */
+function failedCase(error) {
+  return { failed: error instanceof Error ? error.message : String(error) }
 }
 
 /** @param {Record<string, { lines: number, withTimeLeft: number, closestSeconds?: number }>} byStage */

@@ -20,6 +20,7 @@ import { serverUrl, startServerPair, stopServer, withClient } from '../test/supp
 import { DATABASE, generate } from './database.js'
 import { entry, jobs, sizes } from './options.js'
 import { live, round } from './processes.js'
+import { initialCopySeconds, syncCopyAgainstMigrate } from './targets.js'
 
 /** Transactions per second the writer aims at: steady, well below what two cores can take. */
 const WRITER_RATE = 50
@@ -78,12 +79,21 @@ export async function benchSync({ source, target, workDir, toolCache, sizeGb, en
   const database = run.report?.databases?.find((/** @type {any} */ d) => d.name === DATABASE)
   const sync = database?.sync
   const stages = (run.report?.stages ?? []).map((/** @type {any} */ s) => `${s.stage} ${s.seconds}s`).join(', ')
+  /** @type {Record<string, any>} againstMigrate: set by compareInitialCopy, in a whole bench run */
+  const initialCopy = {
+    seconds: initialCopySeconds(run.report?.stages ?? []),
+    copyMethod: database?.copyMethod?.method,
+    sessions: database?.stream?.sessions,
+    jobs
+  }
   const result = {
+    sizeGb,
     seconds: round(seconds),
     exitCode: run.exitCode,
     result: run.outputs.result,
     mismatches: Number(run.outputs.mismatches ?? NaN),
     writer: { transactions: written, ratePerSecond: WRITER_RATE },
+    initialCopy,
     downtimeSeconds: sync?.downtime?.seconds,
     downtime: sync?.downtime,
     lagAtCutoverSeconds: sync?.lagAtCutoverSeconds,
@@ -96,6 +106,10 @@ export async function benchSync({ source, target, workDir, toolCache, sizeGb, en
   }
   console.log(`  the action with sync: logical          ${round(seconds)} s, ${run.outputs.result}; ${stages}`)
   console.log(`  writer: ${written} transactions at ${WRITER_RATE}/s through dump, restore and stream`)
+  console.log(
+    `  initial copy (dump, restore and checksums, up to the Sync stage) ${initialCopy.seconds} s: copy-method ${initialCopy.copyMethod},` +
+      ` ${initialCopy.sessions ?? 'no'} pairs of sessions (jobs ${jobs})`
+  )
   if (sync?.downtime)
     console.log(
       `  downtime window ${sync.downtime.seconds} s (waiting for ${IDLE_SECONDS} s of quiet ${sync.downtime.waitingSeconds} s,` +
@@ -114,6 +128,21 @@ export async function benchSync({ source, target, workDir, toolCache, sizeGb, en
     )
   if (run.exitCode !== 0) console.log(`  !! the sync did not pass: ${JSON.stringify(run.report?.error)}`)
   return result
+}
+
+/**
+ * The sync's initial copy against the plain migrate's same stages in the same run (the action way's
+ * runs on the same database), kept in the result and printed.
+ * @param {Awaited<ReturnType<typeof benchSync>>} result @param {any[]} migrateRuns
+ */
+export function compareInitialCopy(result, migrateRuns) {
+  const against = syncCopyAgainstMigrate(result.initialCopy.seconds, migrateRuns)
+  result.initialCopy.againstMigrate = against
+  console.log(
+    against
+      ? `  the sync's initial copy against the plain migrate's (the action way, median of ${against.runs}): ${result.initialCopy.seconds} s against ${against.migrateSeconds} s = ${against.ratio}`
+      : "  the sync's initial copy against the plain migrate's: no passing run of the action way with both servers on shared cores"
+  )
 }
 
 /**
