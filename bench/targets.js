@@ -196,7 +196,8 @@ export function resumeFractions(resume) {
     .map(([kind, value]) => ({
       kind: value.copyMethod ? `copy-method ${value.copyMethod}` : kind,
       fraction: value.resumedOverWhole,
-      killedAt: value.killedAtCopyFraction,
+      killedAt: value.killedAtCopyFraction ?? value.killedAtByteFraction,
+      cpuFraction: value.resumedCpuOverWhole,
       resumedSeconds: value.resumedSeconds,
       wholeSeconds: value.wholeSeconds
     }))
@@ -214,7 +215,7 @@ function resumeTargets(resume) {
       23,
       `${target} (${r.kind})`,
       goal,
-      `${r.fraction} (${r.resumedSeconds} s against ${r.wholeSeconds} s; killed at ${isNumber(r.killedAt) ? `${Math.round(100 * r.killedAt)} %` : 'an unknown share'} of the data)`,
+      `${r.fraction} (${r.resumedSeconds} s against ${r.wholeSeconds} s${isNumber(r.cpuFraction) ? `, CPU ${r.cpuFraction}` : ''}; killed at ${isNumber(r.killedAt) ? `${Math.round(100 * r.killedAt)} %` : 'an unknown share'} of the data)`,
       r.fraction <= 0.6
     )
   )

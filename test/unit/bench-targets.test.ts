@@ -61,12 +61,19 @@ test('resume fractions: the case its own, and any kind it reports as a field', (
     wholeSeconds: 23.7,
     resumedSeconds: 19.5,
     kept: ['a'],
-    stream: { resumedOverWhole: 0.45, killedAtCopyFraction: 0.5, wholeSeconds: 20, resumedSeconds: 9 }
+    stream: {
+      resumedOverWhole: 0.45,
+      killedAtByteFraction: 0.5,
+      resumedCpuOverWhole: 0.4,
+      wholeSeconds: 20,
+      resumedSeconds: 9
+    }
   }
   expect(resumeFractions(resume).map((r) => [r.kind, r.fraction])).toEqual([
     ['mode restore, from the dump', 0.82],
     ['stream', 0.45]
   ])
+  expect(resumeFractions(resume)[1]).toMatchObject({ killedAt: 0.5, cpuFraction: 0.4 })
   expect(resumeFractions({ skipped: 'left out' })).toEqual([])
 })
 
@@ -96,7 +103,19 @@ const measuredRun = {
     copyMethod: 'stream',
     rss: { mainBytes: 142e6, treeBytes: 250e6 }
   },
-  resume: { resumedOverWhole: 0.82, killedAtCopyFraction: 0.51, wholeSeconds: 23.7, resumedSeconds: 19.5 },
+  resume: {
+    resumedOverWhole: 0.82,
+    killedAtCopyFraction: 0.51,
+    wholeSeconds: 23.7,
+    resumedSeconds: 19.5,
+    stream: {
+      resumedOverWhole: 0.55,
+      killedAtByteFraction: 0.5,
+      resumedCpuOverWhole: 0.5,
+      wholeSeconds: 20,
+      resumedSeconds: 11
+    }
+  },
   sync: {
     sizeGb: 1,
     result: 'passed',
@@ -127,7 +146,10 @@ test('every measured target is judged against its goal', () => {
   expect(status('action ≤ 0.80 × pgcopydb')).toEqual(['not met', 'not run'])
   expect(status('action ≤ 1.10 × the hand-tuned')).toEqual(['met', 'not run'])
   expect(rows.find((r) => r.target.includes('hand-tuned') && r.status === 'met')?.note).toBe('stretch met')
-  expect(status('resume after a kill')).toEqual(['not met'])
+  expect(status('resume after a kill')).toEqual(['not met', 'met'])
+  expect(rows.find((r) => r.target.endsWith('(stream)'))?.measured).toBe(
+    '0.55 (11 s against 20 s, CPU 0.5; killed at 50 % of the data)'
+  )
   expect(status("sync: logical's initial copy uses")).toEqual(['met'])
   expect(status("sync: logical's initial copy no slower")).toEqual(['not met'])
   expect(status('apply rate')).toEqual(['not met'])
