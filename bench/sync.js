@@ -20,7 +20,7 @@ import { serverUrl, startServerPair, stopServer, withClient } from '../test/supp
 import { DATABASE, generate } from './database.js'
 import { entry, jobs, sizes } from './options.js'
 import { live, round } from './processes.js'
-import { initialCopySeconds, syncCopyAgainstMigrate } from './targets.js'
+import { initialCopySeconds, syncCopyAgainstMigrate } from './initial-copy.js'
 
 /** Transactions per second the writer aims at: steady, well below what two cores can take. */
 const WRITER_RATE = 50

@@ -1,11 +1,5 @@
-import {
-  initialCopySeconds,
-  issueTargets,
-  resumeFractions,
-  smallDiskFolderBytes,
-  syncCopyAgainstMigrate,
-  targetsTable
-} from '../../bench/targets.js'
+import { initialCopySeconds, syncCopyAgainstMigrate } from '../../bench/initial-copy.js'
+import { issueTargets, resumeFractions, smallDiskFolderBytes, targetsTable } from '../../bench/targets.js'
 
 // A stream migrate's stages as the report gives them: the source's checksums beside the index builds.
 const migrateStages = [
@@ -144,6 +138,9 @@ test('every measured target is judged against its goal', () => {
   expect(status("the runner's disk use")).toEqual(['met'])
   expect(status('peak RSS')).toEqual(['not met'])
   expect(status('action ≤ 0.80 × pgcopydb')).toEqual(['not met', 'not run'])
+  expect(rows.find((r) => r.target.includes('pgcopydb') && r.target.includes('three'))?.measured).toBe(
+    'not run: --layout three (or both) not asked for'
+  )
   expect(status('action ≤ 1.10 × the hand-tuned')).toEqual(['met', 'not run'])
   expect(rows.find((r) => r.target.includes('hand-tuned') && r.status === 'met')?.note).toBe('stretch met')
   expect(status('resume after a kill')).toEqual(['not met', 'met'])
@@ -197,6 +194,7 @@ test('targets the run did not measure say not run, and why', () => {
   expect(rows.length).toBe(14)
   expect(rows.every((r) => r.status === 'not run')).toBe(true)
   expect(rows[0].measured).toBe('not run: --cases leaves small-disk out')
+  expect(rows[3].measured).toBe('not run: --ways leaves the action out')
   const table = targetsTable(rows)
   expect(table.split('\n')[0]).toBe('| issue | target | measured | goal | status |')
   expect(table).toMatch(/\n0 met, 0 not met, 14 not run$/)
