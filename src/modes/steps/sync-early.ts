@@ -75,6 +75,12 @@ export class EarlyVerify {
   /** Ends the wait between polls at once when stopped. */
   private readonly waking = new AbortController()
   private forgotAt = 0
+  /**
+   * No check before this (runner clock): a source written to now and then, with a second's quiet in
+   * between, would otherwise have its keyless tables read whole over and over. At most half the
+   * time goes to checks.
+   */
+  private notBefore = 0
 
   constructor(private readonly request: EarlyVerifyRequest) {}
 
@@ -145,7 +151,7 @@ export class EarlyVerify {
   /** Caught up, quiet (when-idle), and the stream has touched something since the last check's mark. */
   private due(): boolean {
     const { view, request } = this
-    if (!view?.caughtUp()) return false
+    if (!view?.caughtUp() || performance.now() < this.notBefore) return false
     const quiet = Math.min(QUIET_SECONDS, request.cutoverIdleSeconds / 2)
     if (request.cutover === 'when-idle' && view.idleSeconds() < quiet) return false
     return request.touched.markAt(view.applied()) > this.lastMark
@@ -180,6 +186,7 @@ export class EarlyVerify {
         'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn'
       )
       this.mustReach = recordBoundary(parseLsn(end[0].lsn))
+      this.notBefore = 2 * performance.now() - started
       const seconds = (performance.now() - started) / 1000
       this.record.seconds = Math.round((this.record.seconds + seconds) * 100) / 100
       if (!touched.seesAllUpTo(mark, rows[0].snapshot)) {
