@@ -115,7 +115,18 @@ export async function benchSync({ source, target, workDir, toolCache, sizeGb, en
       `  downtime window ${sync.downtime.seconds} s (waiting for ${IDLE_SECONDS} s of quiet ${sync.downtime.waitingSeconds} s,` +
         ` cutover ${sync.downtime.cutoverSeconds} s, verify ${sync.downtime.verifySeconds} s); lag at cutover ${sync.lagAtCutoverSeconds} s`
     )
+  if (sync?.downtime?.parts)
+    console.log(
+      `  cutover and verify by part (s, some side by side): ${Object.entries(sync.downtime.parts)
+        .map(([part, value]) => `${part} ${value}`)
+        .join(', ')}`
+    )
   const verify = sync?.verify
+  if (verify?.early)
+    console.log(
+      `  verify before cutover, the source quiet: ${verify.early.checks} checks (${verify.early.discarded} discarded), ${verify.early.keys} changed rows by key,` +
+        ` whole ${verify.early.whole.join(', ') || 'none'}, ${verify.early.seconds} s; standing at cutover: ${verify.atCutover?.standing?.keys ?? 0} rows, ${(verify.atCutover?.standing?.whole ?? []).join(', ') || 'no table'} whole`
+    )
   if (verify)
     console.log(
       `  verify: in bulk beside the sync ${verify.bulk.tables} tables, ${verify.bulk.rows} rows, ${verify.bulk.seconds} s;` +

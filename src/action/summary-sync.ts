@@ -18,6 +18,11 @@ export function syncBlocks(sync: SyncRecord): string[] {
     lines.push(
       `**Downtime window: ${sync.downtime.seconds} s** from the source's last write to the end of verify (waiting for cutover ${sync.downtime.waitingSeconds} s, cutover ${sync.downtime.cutoverSeconds} s, verify ${sync.downtime.verifySeconds} s).`
     )
+  const parts = Object.entries(sync.downtime?.parts ?? {})
+  if (parts.length > 0)
+    lines.push(
+      `Cutover and verify, part by part (some side by side; the slot's drop outside the window): ${parts.map(([part, seconds]) => `${PART_NAMES[part] ?? part} ${seconds} s`).join(', ')}.`
+    )
   lines.push(
     sync.triggers === 'replica-role'
       ? 'Triggers: changes were applied with session_replication_role = replica, so no trigger fired twice.'
@@ -42,6 +47,17 @@ export function syncBlocks(sync: SyncRecord): string[] {
   return blocks
 }
 
+/** The parts of the cutover and its verify, as the summary names them. */
+const PART_NAMES: Record<string, string> = {
+  schemaCheck: 'schema check',
+  sequences: 'sequences',
+  triggers: 'triggers and rules',
+  slotDrop: 'slot and publication dropped',
+  changedRows: 'changed rows and statistics',
+  sourceFingerprint: "source's fingerprint",
+  targetVerify: "target's settings, fingerprint and comparison"
+}
+
 /**
  * The summary's lines for a sync's two-part verify: what was read in bulk beside the sync, and
  * what at cutover. `escape` makes a table's name safe in markdown.
@@ -52,7 +68,17 @@ function syncVerifyLines(verify: SyncVerifyRecord | undefined, escape: (text: st
   const lines = [
     `Verified in bulk beside the sync: ${count(bulk.tables, 'table')}, ${thousands(bulk.rows)} rows read on the target in ${bulk.seconds} s, in a snapshot taken before the first replayed change, against the source at the slot's snapshot.`
   ]
+  const { early } = verify
+  if (early && early.checks > 0)
+    lines.push(
+      `Verified before cutover, while the source was quiet (${count(early.checks, 'check')}, ${early.seconds} s): ${count(early.keys, 'changed row')} by key, ${count(early.whole.length, 'table')} read whole${early.whole.length ? ` (${escape(abbreviate(early.whole))})` : ''}; each stands until the stream changes it again.`
+    )
   if (!atCutover) return lines
+  const standing = atCutover.standing
+  if (standing && (standing.keys > 0 || standing.whole.length > 0))
+    lines.push(
+      `Standing from before cutover: ${count(standing.keys, 'changed row')} and ${count(standing.whole.length, 'table')} read whole, not changed again.`
+    )
   const byKey = atCutover.byKey.map((table) => `${table.table} ${thousands(table.keys)}`)
   const whole = atCutover.whole.map((table) => `${table.table}: ${table.why}`)
   lines.push(

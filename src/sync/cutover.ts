@@ -4,14 +4,14 @@ import type { Log } from '../base/log.js'
 import { quoteIdent } from '../pg/sql.js'
 import { fingerprintSequences } from '../verify/fingerprint/index.js'
 import { readInventory } from '../verify/fingerprint/inventory.js'
-import type { SchemaObject } from '../verify/fingerprint/index.js'
+import type { SchemaObject, SequenceFingerprint } from '../verify/fingerprint/index.js'
 
 /**
  * DDL is not decoded: a schema change on the source during the sync would leave the copy with the
  * old schema. The source's objects now are compared with those at the slot's snapshot, definitions,
  * owners and privileges alike; any difference fails the run, naming the objects.
  */
-export async function checkSchemaUnchanged(source: pg.Client, atSlot: SchemaObject[]): Promise<void> {
+export async function checkSchemaUnchanged(source: pg.Client, atSlot: SchemaObject[]): Promise<SchemaObject[]> {
   const now = await readInventory(source)
   const key = (object: SchemaObject): string => `${object.kind} ${object.name}`
   const shape = (object: SchemaObject): string =>
@@ -25,22 +25,27 @@ export async function checkSchemaUnchanged(source: pg.Client, atSlot: SchemaObje
       .filter(([name, value]) => before.has(name) && before.get(name) !== value)
       .map(([name]) => `${name} (altered)`)
   ]
-  if (changed.length === 0) return
+  if (changed.length === 0) return now
   const shown = changed.slice(0, 10).join(', ') + (changed.length > 10 ? ` and ${changed.length - 10} more` : '')
   throw new MigrationError('sync-source-changed', `the source changed its schema during the sync: ${shown}`)
 }
 
-/** Sequences are not decoded either: each is set on the target to the source's value at cutover. */
-export async function copySequences(source: pg.Client, target: pg.Client, log: Log): Promise<number> {
+/**
+ * Sequences are not decoded either: each is set on the target to the source's value at cutover, in
+ * one statement. Returns what was read.
+ */
+export async function copySequences(source: pg.Client, target: pg.Client, log: Log): Promise<SequenceFingerprint[]> {
   const sequences = await fingerprintSequences(source)
-  for (const sequence of sequences) {
-    const name = `${quoteIdent(sequence.schema)}.${quoteIdent(sequence.name)}`
-    await target.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
-      name,
-      sequence.lastValue,
-      sequence.isCalled
-    ])
-  }
+  if (sequences.length > 0)
+    await target.query(
+      `SELECT pg_catalog.setval(s.name::regclass, s.value, s.called)
+         FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS s(name, value, called)`,
+      [
+        sequences.map((sequence) => `${quoteIdent(sequence.schema)}.${quoteIdent(sequence.name)}`),
+        sequences.map((sequence) => sequence.lastValue),
+        sequences.map((sequence) => sequence.isCalled)
+      ]
+    )
   log.info(`sync: ${sequences.length} sequences set from the source`)
-  return sequences.length
+  return sequences
 }

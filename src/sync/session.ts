@@ -40,6 +40,18 @@ export interface FollowRequest {
   onMessage?: (message: Pgoutput.Message) => void
   /** False while the cutover must wait (the bulk verify still reads): the sync goes on meanwhile. */
   readyForCutover?: () => boolean
+  /** Given, once the stream runs, a view of how far the target is (the early verify watches it). */
+  onFollowing?: (view: FollowView) => void
+}
+
+/** How far the sync is, while it runs. */
+export interface FollowView {
+  /** The position the target has committed up to: the end of a source commit record, or a keepalive's. */
+  applied(): bigint
+  /** Whether the target has reached a probe of the source taken since the stream started. */
+  caughtUp(): boolean
+  /** Seconds the source had not written to a migrated table, as of the latest probe the target reached. */
+  idleSeconds(): number
 }
 
 /** What following the stream came to. */
@@ -77,6 +89,11 @@ export async function followUntilCutover(request: FollowRequest): Promise<Follow
     const independent = await independentTables(target, slot.tables, request.replicaRole)
     const flow = streamInto(target, slot, tracker, independent, request.onMessage)
     stream = flow.stream
+    request.onFollowing?.({
+      applied: flow.applied,
+      caughtUp: () => tracker.caughtUpSince(started),
+      idleSeconds: () => tracker.idleSeconds()
+    })
     scope.log.info(`sync: streaming changes from ${formatLsn(slot.consistentPoint)} into the target`)
     return await followTicks(request, { probe, flow, tracker, started })
   } catch (error) {

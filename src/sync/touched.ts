@@ -5,6 +5,7 @@
 import type { Pgoutput } from 'pg-logical-replication'
 import type { Log } from '../base/log.js'
 import { displayName } from '../verify/fingerprint/index.js'
+import { parseLsn } from './lsn.js'
 
 /** Why a table is verified whole at cutover rather than by key. */
 export type WholeReason = 'no key' | 'truncated' | 'too many keys'
@@ -17,12 +18,28 @@ export interface TouchedTable {
   keyColumns: string[]
   /**
    * Key values (the source's text, JSON-encoded as an array) → whether that row existed at the
-   * slot's snapshot: the first change of a key tells, since keys are unique. Empty once `whole`.
+   * slot's snapshot (the first change of a key tells, since keys are unique), and the decoded
+   * transaction that touched it last (its ordinal: see `TouchedRows.markAt`). Empty once `whole`.
    */
-  keys: Map<string, boolean>
+  keys: Map<string, TouchedKey>
   whole?: WholeReason
+  /** The decoded transaction that touched the table last (its ordinal). */
+  lastTransaction: number
   /** Changes decoded for it: the most rows the apply can have inserted, updated and deleted there. */
   changes: { inserts: number; updates: number; deletes: number }
+}
+
+/** One key the stream touched. */
+export interface TouchedKey {
+  existed: boolean
+  transaction: number
+}
+
+/** A decoded transaction: its ordinal (1, 2, … in commit order), top-level xid and end of its commit record. */
+interface DecodedCommit {
+  ordinal: number
+  xid: number
+  endLsn: bigint
 }
 
 /** Keys kept in memory at most, over every table; past it, the table with the most goes whole. */
@@ -33,6 +50,14 @@ type Change = Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.Message
 export class TouchedRows {
   private readonly tables = new Map<string, TouchedTable>()
   private keyCount = 0
+  /** The transaction being decoded: its ordinal and xid. */
+  private current = { ordinal: 0, xid: 0 }
+  /**
+   * Decoded commits not yet known visible to every later snapshot of the source (`forgetBefore`),
+   * in commit order; `forgotten` is the ordinal of the last one dropped from the front.
+   */
+  private commits: DecodedCommit[] = []
+  private forgotten = 0
 
   constructor(
     private readonly log: Log,
@@ -46,7 +71,15 @@ export class TouchedRows {
 
   /** Takes one decoded message; all but changes are let through. */
   note(message: Pgoutput.Message): void {
-    if (message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete' || message.tag === 'truncate')
+    if (message.tag === 'begin') this.current = { ordinal: this.current.ordinal + 1, xid: message.xid }
+    else if (message.tag === 'commit' && message.commitEndLsn)
+      this.commits.push({ ...this.current, endLsn: parseLsn(message.commitEndLsn) })
+    else if (
+      message.tag === 'insert' ||
+      message.tag === 'update' ||
+      message.tag === 'delete' ||
+      message.tag === 'truncate'
+    )
       this.change(message)
   }
 
@@ -57,9 +90,10 @@ export class TouchedRows {
     }
     const { relation } = message
     const table = this.table(relation)
+    // Counted whole or not: the target's statistics are checked against them (written-behind.ts).
+    table.changes[`${message.tag}s`]++
     if (table.whole) return
     if (relation.replicaIdentity === 'full' || relation.keyColumns.length === 0) return this.makeWhole(table, 'no key')
-    table.changes[`${message.tag}s`]++
     if (message.tag === 'insert') return this.key(table, message.new as Row, false)
     if (message.tag === 'delete') return this.key(table, (message.key ?? message.old) as Row, true)
     // An update names its old key only when the key changed: the new key is then a row it made.
@@ -70,8 +104,12 @@ export class TouchedRows {
 
   private key(table: TouchedTable, row: Row, existed: boolean): void {
     const key = JSON.stringify(table.keyColumns.map((column) => row[column] ?? null))
-    if (table.keys.has(key)) return
-    table.keys.set(key, existed)
+    const known = table.keys.get(key)
+    if (known) {
+      known.transaction = this.current.ordinal
+      return
+    }
+    table.keys.set(key, { existed, transaction: this.current.ordinal })
     if (++this.keyCount > this.maxKeys) this.shed()
   }
 
@@ -101,11 +139,62 @@ export class TouchedRows {
         name: relation.name,
         keyColumns: relation.keyColumns,
         keys: new Map(),
+        lastTransaction: 0,
         changes: { inserts: 0, updates: 0, deletes: 0 }
       }
       this.tables.set(id, table)
     }
+    table.lastTransaction = this.current.ordinal
     return table
+  }
+
+  /**
+   * The last transaction the target has committed once it has applied up to `applied` (an end of a
+   * commit record, as the apply reports it): every transaction up to the mark is on the target (a
+   * snapshot of the target taken after may hold later ones too).
+   */
+  markAt(applied: bigint): number {
+    // From the newest: the target is rarely far behind what was decoded.
+    for (let i = this.commits.length - 1; i >= 0; i--)
+      if (this.commits[i].endLsn <= applied) return this.commits[i].ordinal
+    return this.forgotten
+  }
+
+  /** Decoded commits still kept for `seesAllUpTo`. */
+  get kept(): number {
+    return this.commits.length
+  }
+
+  /**
+   * Whether a snapshot of the source sees every transaction up to `mark` committed: none is still
+   * in progress in it (a commit record is flushed, and can be decoded, a moment before the
+   * transaction becomes visible). `snapshot` as txid_current_snapshot() prints it.
+   */
+  seesAllUpTo(mark: number, snapshot: string): boolean {
+    const seen = sourceSnapshot(snapshot)
+    return this.commits.every((commit) => commit.ordinal > mark || seen.committed(commit.xid))
+  }
+
+  /** Transactions up to `mark` that precede the snapshot's xmin are visible to every later snapshot. */
+  forgetBefore(mark: number, snapshot: string): void {
+    const seen = sourceSnapshot(snapshot)
+    while (this.commits.length > 0 && this.commits[0].ordinal <= mark && seen.beforeXmin(this.commits[0].xid))
+      this.forgotten = this.commits.shift()?.ordinal ?? this.forgotten
+  }
+}
+
+/**
+ * A snapshot as txid_current_snapshot() prints it (`xmin:xmax:xip,…`, xids with their epoch), asked
+ * about the 32-bit xids pgoutput sends, compared as the server compares them (modulo 2^32).
+ */
+function sourceSnapshot(text: string): { committed(xid: number): boolean; beforeXmin(xid: number): boolean } {
+  const [xmin, xmax, list] = text.split(':')
+  const low = (value: string): number => Number(BigInt(value) & 0xffffffffn)
+  const precedes = (a: number, b: number): boolean => ((a - b) | 0) < 0
+  const running = new Set((list ?? '').split(',').filter(Boolean).map(low))
+  return {
+    committed: (xid) => precedes(xid, low(xmax)) && !running.has(xid),
+    beforeXmin: (xid) => precedes(xid, low(xmin))
   }
 }
 

@@ -16,8 +16,16 @@ export interface SyncVerifyRecord {
     whole: { table: string; why: WholeReason }[]
     /** Keys compared in all. */
     keys: number
+    /** What the early checks compared and the stream did not touch again: their comparison stands. */
+    standing?: { keys: number; whole: string[] }
     seconds: number
   }
+  /**
+   * Before cutover, while the source was quiet (or at the first catch-up): the keys the stream had
+   * touched and the tables read whole, compared early (sync-early.ts); `discarded`, the checks
+   * whose source snapshot did not yet see a transaction the target had.
+   */
+  early?: { checks: number; discarded: number; keys: number; whole: string[]; seconds: number }
 }
 
 /** One database's sync as the report keeps it. */
@@ -47,7 +55,14 @@ export interface SyncRecord {
    * The downtime window: from the source's last write to a migrated table to the end of verify, in
    * seconds, and its parts.
    */
-  downtime?: { seconds: number; waitingSeconds: number; cutoverSeconds: number; verifySeconds: number }
+  downtime?: {
+    seconds: number
+    waitingSeconds: number
+    cutoverSeconds: number
+    verifySeconds: number
+    /** Seconds each part of the cutover and its verify took (several run side by side). */
+    parts?: Record<string, number>
+  }
   /** What was verified in bulk beside the sync, and what at cutover. */
   verify?: SyncVerifyRecord
 }

@@ -3,7 +3,7 @@
 // major), read through the key, so the work follows the number of changed rows, not the table's size.
 import type pg from 'pg'
 import type { Connect } from './fingerprint/index.js'
-import { withSession } from './fingerprint/session.js'
+import { closeSession, openSession } from './fingerprint/session.js'
 import { columnsByName, qualifiedName, quoteIdent, rowHash } from './fingerprint/sql.js'
 
 /** One table's changed rows: the key columns, and each key as the source's text of its values. */
@@ -30,36 +30,57 @@ export interface KeyedResult {
 /** Keys per query: one array parameter per key column. */
 const KEYS_PER_QUERY = 5000
 
-/** Compares the rows of `tables` at their keys, source and target read side by side. */
-export async function compareChangedRows(
-  source: Connect,
-  target: Connect,
-  tables: KeyedTable[]
-): Promise<KeyedResult[]> {
+/** One key's row on each side: its hash, undefined where there is no row with that key. */
+export interface RowPair {
+  source?: string
+  target?: string
+}
+
+/** The rows of `tables` at their keys, source and target read side by side in sessions of their own. */
+export async function compareChangedRows(source: Connect, target: Connect, tables: KeyedTable[]): Promise<RowPair[][]> {
   if (tables.length === 0) return []
-  return withSession(source, {}, (sourceClient) =>
-    withSession(target, {}, async (targetClient) => {
-      const results: KeyedResult[] = []
-      for (const table of tables) {
-        const [atSource, atTarget] = await Promise.all([
-          hashesByKey(sourceClient, table),
-          hashesByKey(targetClient, table)
-        ])
-        const differing = table.keys.flatMap((key, index) =>
-          atSource.get(index) === atTarget.get(index) ? [] : [showKey(key)]
-        )
-        results.push({
-          schema: table.schema,
-          name: table.name,
-          keys: table.keys.length,
-          sourceRows: atSource.size,
-          targetRows: atTarget.size,
-          differing
-        })
-      }
-      return results
-    })
-  )
+  const opened = await Promise.allSettled([openSession(source), openSession(target)])
+  const clients = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+  const failure = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (failure) {
+    await Promise.all(clients.map(closeSession))
+    throw failure.reason
+  }
+  const [sourceClient, targetClient] = clients
+  try {
+    return await readChangedRows(sourceClient, targetClient, tables)
+  } finally {
+    await Promise.all([closeSession(sourceClient), closeSession(targetClient)])
+  }
+}
+
+/**
+ * Each key's row on both sides, read in the sessions given (in the snapshots they hold), one table
+ * after another, both sides at once: per table, the pairs in the order of its keys.
+ */
+export async function readChangedRows(
+  source: pg.Client,
+  target: pg.Client,
+  tables: KeyedTable[]
+): Promise<RowPair[][]> {
+  const pairs: RowPair[][] = []
+  for (const table of tables) {
+    const [atSource, atTarget] = await Promise.all([hashesByKey(source, table), hashesByKey(target, table)])
+    pairs.push(table.keys.map((_, index) => ({ source: atSource.get(index), target: atTarget.get(index) })))
+  }
+  return pairs
+}
+
+/** What the pairs of one table's keys come to. */
+export function keyedResult(table: KeyedTable, pairs: RowPair[]): KeyedResult {
+  return {
+    schema: table.schema,
+    name: table.name,
+    keys: table.keys.length,
+    sourceRows: pairs.filter((pair) => pair.source !== undefined).length,
+    targetRows: pairs.filter((pair) => pair.target !== undefined).length,
+    differing: table.keys.flatMap((key, index) => (pairs[index].source === pairs[index].target ? [] : [showKey(key)]))
+  }
 }
 
 /** Index of each key (in `table.keys`) whose row exists on this side → that row's hash. */

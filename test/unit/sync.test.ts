@@ -125,7 +125,25 @@ test('the summary says what the sync replayed, how triggers were handled, and th
           ],
           sequences: 3,
           triggersCreated: 4,
-          downtime: { seconds: 14.1, waitingSeconds: 10.6, cutoverSeconds: 0.9, verifySeconds: 2.6 }
+          downtime: {
+            seconds: 14.1,
+            waitingSeconds: 10.6,
+            cutoverSeconds: 0.9,
+            verifySeconds: 2.6,
+            parts: { schemaCheck: 0.3, sequences: 0.1, changedRows: 0.2 }
+          },
+          verify: {
+            bulk: { tables: 6, rows: 3_600_000, seconds: 9.4 },
+            early: { checks: 2, discarded: 0, keys: 5993, whole: ['public.pgbench_history'], seconds: 1.8 },
+            atCutover: {
+              untouched: 1,
+              byKey: [{ table: 'public.pgbench_accounts', keys: 3 }],
+              whole: [],
+              keys: 3,
+              standing: { keys: 5990, whole: ['public.pgbench_history'] },
+              seconds: 0.2
+            }
+          }
         }
       }
     ]
@@ -144,4 +162,11 @@ test('the summary says what the sync replayed, how triggers were handled, and th
   expect(text).toContain('held back and created at cutover (4)')
   expect(text).toContain('pg_migrate_42_abcdef on the source: dropped')
   expect(text).toContain('Lag over time (2 samples)')
+  expect(text).toContain('part by part')
+  expect(text).toContain('schema check 0.3 s, sequences 0.1 s, changed rows and statistics 0.2 s')
+  expect(text).toContain(
+    'Verified before cutover, while the source was quiet (2 checks, 1.8 s): 5,993 changed rows by key, 1 table read whole (public.pgbench_history)'
+  )
+  expect(text).toContain('Standing from before cutover: 5,990 changed rows and 1 table read whole')
+  expect(text).toContain('Verified at cutover in 0.2 s: 3 changed rows by key on both sides')
 })

@@ -4,9 +4,8 @@
 // compared by key, and the rest of the source (schema, sequences, tables read whole) fingerprinted
 // as it is then for verify (sync-verify.ts). `close` drops the slot and the publication on every exit.
 import type { DatabaseRecorder } from '../../action/report.js'
-import type { Log } from '../../base/log.js'
 import { Stage, within } from '../../action/stages.js'
-import { settledLater } from '../../base/async.js'
+import { settledAll, settledLater } from '../../base/async.js'
 import type { Connector } from '../../pg/connection.js'
 import { maySetReplicationRole } from '../../pg/target-catalog.js'
 import { checkSchemaUnchanged, copySequences } from '../../sync/cutover.js'
@@ -16,12 +15,27 @@ import { followUntilCutover } from '../../sync/session.js'
 import { createSyncSlot, dropSyncObjects, type SyncSlot } from '../../sync/slot.js'
 import { TouchedRows } from '../../sync/touched.js'
 import type { SyncRecord } from '../../sync/types.js'
-import { restoreEntries, restoreList, TRIGGERS_AND_RULES, type Restorer } from '../../tools/pg-restore.js'
-import { fingerprintDatabase, type Fingerprint, type TableFingerprint } from '../../verify/fingerprint/index.js'
+import { TRIGGERS_AND_RULES, type Restorer } from '../../tools/pg-restore.js'
+import {
+  displayName,
+  fingerprintDatabase,
+  type Fingerprint,
+  type FingerprintOptions,
+  type TableFingerprint
+} from '../../verify/fingerprint/index.js'
 import type { MigrateJob, RunMeans } from '../job.js'
 import type { Copied, HeldSource } from './copy-step.js'
 import type { SourceHold, VerifiedAlready } from './source-hold.js'
-import { startBulkVerify, verifyAtCutover, type BulkVerify, type VerifiedAtCutover } from './sync-verify.js'
+import { createHeldBack, heldBackEntries } from './sync-cutover.js'
+import { EarlyVerify } from './sync-early.js'
+import {
+  logAtCutover,
+  startBulkVerify,
+  verifyAtCutover,
+  wholeNow,
+  type BulkVerify,
+  type VerifiedAtCutover
+} from './sync-verify.js'
 import { analyzeTarget } from './target.js'
 import { fingerprintOptions } from './verify.js'
 
@@ -60,6 +74,17 @@ class SyncHold implements SourceHold {
   private analyzed?: Promise<void>
   private analyzeDone = false
   private atCutover?: VerifiedAtCutover
+  /** The checks of what the stream touched, while the source is quiet, before the cutover. */
+  private early?: EarlyVerify
+  /** The held-back triggers' and rules' entries, listed before the cutover. */
+  private heldBack: string[] = []
+  /** The source's schema and sequences as the cutover read them: the source's fingerprint reuses them. */
+  private atCutoverSource?: Pick<FingerprintOptions, 'inventory' | 'sequences'>
+  /** Dropping the slot and the publication, begun at cutover: nothing in the window waits for it. */
+  private dropping?: Promise<void>
+  /** Seconds each part of the cutover and its verify took. */
+  private readonly parts: Record<string, number> = {}
+  private released = 0
 
   constructor(
     private readonly job: MigrateJob,
@@ -89,7 +114,9 @@ class SyncHold implements SourceHold {
     await this.slot.snapshot.close()
     const atSnapshot = copied.sourceFingerprint
     if (atSnapshot) await this.startBeside(atSnapshot, copied.restorer)
+    if (!this.replicaRole) this.heldBack = await heldBackEntries(copied.restorer, this.ownPublication)
     await this.follow(copied.restorer)
+    await this.early?.stop()
     const bulk = this.bulk && (await within(Stage.Verify, this.bulk.tables()))
     if (this.analyzed) await within(Stage.Analyze, this.analyzed)
     this.cutoverStarted = performance.now()
@@ -97,17 +124,22 @@ class SyncHold implements SourceHold {
     this.cutoverEnded = performance.now()
     if (job.settings.verify === 'none' || !atSnapshot || !bulk) return undefined
     this.sync.verify = { bulk: { tables: bulk.tables.length, rows: sumRows(bulk.tables), seconds: bulk.seconds } }
-    return means.stages.run(
+    if (this.early) this.sync.verify.early = this.early.record
+    const fingerprint = await means.stages.run(
       Stage.FingerprintSource,
       job.database.source,
       () => this.verifyChanged(atSnapshot, bulk.tables),
       false
     )
+    this.released = performance.now()
+    return fingerprint
   }
 
   /**
-   * At cutover: the rows the stream touched compared by key; then the source as it is now, idle, so
-   * source and target compare exactly (sequences included), every table verified in bulk taken as read.
+   * At cutover: the rows the stream touched compared by key (those compared early and untouched
+   * since stand); beside it the source as it is now, idle, so source and target compare exactly
+   * (sequences included), every table not read whole taken as read: its entry set once the keys
+   * have carried its row count forward.
    */
   private async verifyChanged(atSnapshot: Fingerprint, bulk: TableFingerprint[]): Promise<Fingerprint> {
     const { job, means } = this
@@ -115,14 +147,46 @@ class SyncHold implements SourceHold {
       source: () => means.connector.connect(job.source.endpoint),
       target: () => means.connector.connect(job.target.endpoint)
     }
-    const found = await verifyAtCutover(connect, { source: atSnapshot.tables, target: bulk }, this.touched.touched)
+    const touched = this.touched.touched
+    // Read now on the source: the tables read whole at cutover, and any the target lacked in bulk.
+    const onTarget = new Set(bulk.map((table) => displayName(table.schema, table.name)))
+    const readNow = new Set(
+      wholeNow(touched, this.early?.results).map((table) => displayName(table.schema, table.name))
+    )
+    for (const table of atSnapshot.tables)
+      if (!onTarget.has(displayName(table.schema, table.name))) readNow.add(displayName(table.schema, table.name))
+    const [found, fingerprint] = await Promise.all([
+      this.timed(
+        'changedRows',
+        verifyAtCutover(connect, { source: atSnapshot.tables, target: bulk }, touched, this.early?.results)
+      ),
+      this.timed(
+        'sourceFingerprint',
+        fingerprintDatabase(connect.source, {
+          ...fingerprintOptions(job.settings, means.log, 'source', undefined, this.record.progressTimeline()),
+          ...this.atCutoverSource,
+          known: atSnapshot.tables.filter((table) => !readNow.has(displayName(table.schema, table.name)))
+        })
+      )
+    ])
     this.atCutover = found
     if (this.sync.verify) this.sync.verify.atCutover = found.record
     logAtCutover(means.log, found)
-    return fingerprintDatabase(connect.source, {
-      ...fingerprintOptions(job.settings, means.log, 'source', undefined, this.record.progressTimeline()),
-      known: found.sourceKnown
-    })
+    const known = new Map(found.sourceKnown.map((table) => [displayName(table.schema, table.name), table]))
+    return {
+      ...fingerprint,
+      tables: fingerprint.tables.map((table) => known.get(displayName(table.schema, table.name)) ?? table)
+    }
+  }
+
+  /** `work`, its seconds kept as a part of the cutover's. */
+  private async timed<T>(part: string, work: Promise<T>): Promise<T> {
+    const started = performance.now()
+    try {
+      return await work
+    } finally {
+      this.parts[part] = round((performance.now() - started) / 1000)
+    }
   }
 
   /**
@@ -142,6 +206,18 @@ class SyncHold implements SourceHold {
     this.analyzed = settledLater(
       analyzeTarget(means.connector, restorer.endpoint).finally(() => (this.analyzeDone = true))
     )
+    if (job.settings.verify !== 'none')
+      this.early = new EarlyVerify({
+        connector: means.connector,
+        log: means.log,
+        source: job.source.endpoint,
+        target: job.target.endpoint,
+        touched: this.touched,
+        tables: atSnapshot.tables,
+        level: atSnapshot.level,
+        cutover: job.settings.cutover,
+        cutoverIdleSeconds: job.settings.cutoverIdleSeconds
+      })
   }
 
   /** What the verify at cutover found, and the target tables verify takes as read. */
@@ -171,9 +247,15 @@ class SyncHold implements SourceHold {
         timeline: this.record.progressTimeline(),
         targetMajor: job.target.major,
         onMessage: (message) => this.touched.note(message),
+        onFollowing: (view) => this.early?.start(view),
         // The bulk verify reads a snapshot of the target the apply does not change, and ANALYZE
         // only samples: both run beside the sync, and are done before the cutover, outside the window.
-        readyForCutover: () => (this.bulk?.done ?? true) && (this.analyzed === undefined || this.analyzeDone)
+        // The early verify checks what the stream touched while the source is quiet: the cutover
+        // waits for a check under way, which leaves it less to compare.
+        readyForCutover: () =>
+          (this.bulk?.done ?? true) &&
+          (this.analyzed === undefined || this.analyzeDone) &&
+          (this.early?.ready() ?? true)
       })
     )
     this.lastWrite = followed.lastWriteRunnerMs
@@ -186,28 +268,39 @@ class SyncHold implements SourceHold {
     })
   }
 
+  /**
+   * The schema check, the sequences and the held-back triggers side by side, each on connections of
+   * its own; the slot and the publication dropped beside them, awaited only on close (nothing the
+   * application will see depends on them).
+   */
   private async cutover(restorer: Restorer): Promise<void> {
     const { job, means, sync } = this
     const { connector, log } = means
-    await connector.withConnection(job.source.endpoint, async (sourceDb) => {
-      await checkSchemaUnchanged(sourceDb, this.slot.inventory)
-      sync.sequences = await connector.withConnection(job.target.endpoint, (targetDb) =>
-        copySequences(sourceDb, targetDb, log)
-      )
-    })
-    if (!this.replicaRole) sync.triggersCreated = await this.restoreHeldBack(restorer)
     this.closed = true
-    await dropSyncObjects(connector, job.source.endpoint, sync.slot, this.slot.connection, log)
-  }
-
-  /** The triggers and rules the restore held back, created now that no change is replayed any more. */
-  private async restoreHeldBack(restorer: Restorer): Promise<number> {
-    const whole = { ...restorer, options: { ...restorer.options, holdBack: this.ownPublication } }
-    const entries = (await restoreList(whole)).kept.filter((line) => TRIGGERS_AND_RULES.test(line))
-    if (entries.length > 0) await restoreEntries(whole, entries, undefined, 1)
-    const created = entries.filter((line) => !/^\d+; \d+ \d+ COMMENT /.test(line)).length
-    this.means.log.info(`sync: ${created} triggers and rules created on the target at cutover`)
-    return created
+    this.dropping = this.timed(
+      'slotDrop',
+      dropSyncObjects(connector, job.source.endpoint, sync.slot, this.slot.connection, log)
+    )
+    const schema = this.timed(
+      'schemaCheck',
+      connector.withConnection(job.source.endpoint, (sourceDb) => checkSchemaUnchanged(sourceDb, this.slot.inventory))
+    )
+    const sequences = this.timed(
+      'sequences',
+      connector.withConnection(job.source.endpoint, (sourceDb) =>
+        connector.withConnection(job.target.endpoint, (targetDb) => copySequences(sourceDb, targetDb, log))
+      )
+    )
+    const triggers = this.timed(
+      'triggers',
+      this.replicaRole
+        ? Promise.resolve(undefined)
+        : createHeldBack(restorer, this.ownPublication, this.heldBack, this.means.log)
+    )
+    const [inventory, copied, created] = await settledAll([schema, sequences, triggers])
+    sync.sequences = copied.length
+    if (created !== undefined) sync.triggersCreated = created
+    this.atCutoverSource = { inventory, sequences: copied }
   }
 
   /** Verify is over: the downtime window closes. */
@@ -219,7 +312,8 @@ class SyncHold implements SourceHold {
       seconds: round((now - lastWrite) / 1000),
       waitingSeconds: round((cutoverStarted - lastWrite) / 1000),
       cutoverSeconds: round((cutoverEnded - cutoverStarted) / 1000),
-      verifySeconds: round((now - cutoverEnded) / 1000)
+      verifySeconds: round((now - cutoverEnded) / 1000),
+      parts: { ...this.parts, ...(this.released ? { targetVerify: round((now - this.released) / 1000) } : {}) }
     }
     this.means.log.info(
       `sync: downtime window ${sync.downtime.seconds} s, from the source's last write to the end of verify (waiting ${sync.downtime.waitingSeconds} s, cutover ${sync.downtime.cutoverSeconds} s, verify ${sync.downtime.verifySeconds} s)`
@@ -227,8 +321,10 @@ class SyncHold implements SourceHold {
   }
 
   async close(): Promise<void> {
+    await this.early?.stop()
     await this.analyzed?.catch(() => undefined)
     await this.slot.snapshot.close()
+    await this.dropping
     if (this.closed) return
     this.closed = true
     await dropSyncObjects(
@@ -252,10 +348,3 @@ async function mayApplyAsReplica(connector: Connector, job: MigrateJob): Promise
 const round = (value: number): number => Math.round(value * 100) / 100
 
 const sumRows = (tables: { rows: number }[]): number => tables.reduce((sum, table) => sum + table.rows, 0)
-
-function logAtCutover(log: Log, found: VerifiedAtCutover): void {
-  const { record } = found
-  log.info(
-    `sync: verify at cutover: ${record.keys} changed rows of ${record.byKey.length} tables compared by key, ${record.whole.length} tables read whole, ${record.untouched} tables untouched since the bulk verify (${record.seconds} s)`
-  )
-}

@@ -13,12 +13,19 @@ import { holdSnapshot } from '../../pg/snapshot.js'
 import { scopeSql } from '../../scope/sql.js'
 import type { TouchedTable, WholeReason } from '../../sync/touched.js'
 import type { SyncVerifyRecord } from '../../sync/types.js'
-import { compareChangedRows, type KeyedResult } from '../../verify/changed-rows.js'
+import {
+  compareChangedRows,
+  keyedResult,
+  type KeyedResult,
+  type KeyedTable,
+  type RowPair
+} from '../../verify/changed-rows.js'
 import type { Difference } from '../../verify/differences.js'
 import { displayName, type Connect, type Fingerprint, type TableFingerprint } from '../../verify/fingerprint/index.js'
 import { checksumProgress } from '../../verify/fingerprint/progress.js'
 import { closeSession, openSessions, withSession } from '../../verify/fingerprint/session.js'
 import { fingerprintTables } from '../../verify/fingerprint/tables.js'
+import { stands, type EarlyResults } from './sync-early.js'
 import { findUnaccountedWrites, type AccountedWrites, type UnaccountedWrites } from '../../verify/written-behind.js'
 
 /** The bulk part under way: the target's tables read in the snapshot taken before the apply's first write. */
@@ -88,53 +95,102 @@ export interface VerifiedAtCutover {
 }
 
 /**
- * At cutover (the source idle, the apply done): the rows the stream touched compared by key; the
- * target's statistics read for writes no change accounts for; the entries verify takes as read for
- * every table not read whole.
+ * At cutover (the source idle, the apply done): the rows the stream touched compared by key, but
+ * for those compared early and not touched since; the target's statistics read for writes no change
+ * accounts for (beside); the entries verify takes as read for every table not read whole now.
  */
 export async function verifyAtCutover(
   connect: { source: Connect; target: Connect },
   bulk: { source: TableFingerprint[]; target: TableFingerprint[] },
-  touched: TouchedTable[]
+  touched: TouchedTable[],
+  early: EarlyResults = { keys: new Map(), whole: new Map() }
 ): Promise<VerifiedAtCutover> {
   const started = performance.now()
   const byName = new Map(touched.map((table) => [displayName(table.schema, table.name), table]))
   const keyed = touched.filter((table) => !table.whole && table.keys.size > 0)
-  const results = await compareChangedRows(
-    connect.source,
-    connect.target,
-    keyed.map((table) => ({
-      schema: table.schema,
-      name: table.name,
-      keyColumns: table.keyColumns,
-      keys: [...table.keys.keys()].map((key) => JSON.parse(key) as string[])
-    }))
-  )
-  const behind = await withSession(connect.target, {}, (client) =>
-    findUnaccountedWrites(client, accountedWrites(bulk.target, byName))
-  )
-  const { sourceKnown, targetKnown } = knownEntries(bulk, byName, results)
+  const now = keyed.flatMap((table) => keysNow(table, early))
+  const wholeEarly = touched.filter((table) => wholeStands(table, early))
+  const [pairsNow, behind] = await Promise.all([
+    compareChangedRows(connect.source, connect.target, now),
+    withSession(connect.target, {}, (client) =>
+      findUnaccountedWrites(client, accountedWrites(bulk.target, byName, wholeEarly))
+    )
+  ])
+  const results = keyed.map((table) => mergedResult(table, now, pairsNow, early))
+  const { sourceKnown, targetKnown } = knownEntries(bulk, byName, results, wholeEarly, early)
+  const readWhole = wholeNow(touched, early)
   return {
     sourceKnown,
     targetKnown,
     ...changedDifferences(results, behind),
     record: {
       untouched: bulk.source.length - touched.length,
-      byKey: results.map((result) => ({ table: displayName(result.schema, result.name), keys: result.keys })),
-      whole: touched
-        .filter((table) => table.whole)
-        .map((table) => ({ table: displayName(table.schema, table.name), why: table.whole as WholeReason })),
-      keys: results.reduce((sum, result) => sum + result.keys, 0),
+      byKey: now.map((table) => ({ table: displayName(table.schema, table.name), keys: table.keys.length })),
+      whole: readWhole.map((table) => ({
+        table: displayName(table.schema, table.name),
+        why: table.whole as WholeReason
+      })),
+      keys: now.reduce((sum, table) => sum + table.keys.length, 0),
+      standing: {
+        keys: results.reduce((sum, result) => sum + result.keys, 0) - now.reduce((sum, t) => sum + t.keys.length, 0),
+        whole: wholeEarly.map((table) => displayName(table.schema, table.name))
+      },
       seconds: Math.round(performance.now() - started) / 1000
     }
   }
 }
 
-/** Per table not read whole: the rows the restore loaded and the changes the stream applied there. */
-function accountedWrites(bulkTarget: TableFingerprint[], touched: Map<string, TouchedTable>): AccountedWrites[] {
+/** The tables read whole at cutover: those whose early reading does not stand. */
+export function wholeNow(
+  touched: TouchedTable[],
+  early: EarlyResults = { keys: new Map(), whole: new Map() }
+): TouchedTable[] {
+  return touched.filter((table) => table.whole && !wholeStands(table, early))
+}
+
+/** A table's keys whose early comparison does not stand: never compared, or touched since. */
+function keysNow(table: TouchedTable, early: EarlyResults): KeyedTable[] {
+  const compared = early.keys.get(displayName(table.schema, table.name))
+  const keys = [...table.keys]
+    .filter(([key, touched]) => !stands(compared?.get(key)?.mark, touched.transaction))
+    .map(([key]) => JSON.parse(key) as string[])
+  return keys.length === 0 ? [] : [{ schema: table.schema, name: table.name, keyColumns: table.keyColumns, keys }]
+}
+
+/** A table read whole early, untouched since: its early entries stand (not a truncated one: sync-early.ts). */
+function wholeStands(table: TouchedTable, early: EarlyResults): boolean {
+  return (
+    table.whole !== undefined &&
+    table.whole !== 'truncated' &&
+    stands(early.whole.get(displayName(table.schema, table.name))?.mark, table.lastTransaction)
+  )
+}
+
+/** One table's keys, each as compared now or, where that stands, early. */
+function mergedResult(table: TouchedTable, now: KeyedTable[], pairsNow: RowPair[][], early: EarlyResults): KeyedResult {
+  const name = displayName(table.schema, table.name)
+  const index = now.findIndex((t) => displayName(t.schema, t.name) === name)
+  const readNow = new Map<string, RowPair>()
+  if (index >= 0) now[index].keys.forEach((key, k) => readNow.set(JSON.stringify(key), pairsNow[index][k]))
+  const compared = early.keys.get(name)
+  const keys = [...table.keys.keys()]
+  const pairs = keys.map((key) => readNow.get(key) ?? compared?.get(key)?.pair ?? {})
+  const keyed = { schema: table.schema, name: table.name, keyColumns: table.keyColumns }
+  return keyedResult({ ...keyed, keys: keys.map((key) => JSON.parse(key) as string[]) }, pairs)
+}
+
+/**
+ * Per table not read whole now: the rows the restore loaded and the changes the stream applied
+ * there. A table read whole early is one of them: its statistics look for writes since.
+ */
+function accountedWrites(
+  bulkTarget: TableFingerprint[],
+  touched: Map<string, TouchedTable>,
+  wholeEarly: TouchedTable[]
+): AccountedWrites[] {
   return bulkTarget.flatMap((table) => {
     const change = touched.get(displayName(table.schema, table.name))
-    if (change?.whole) return []
+    if (change?.whole && !wholeEarly.includes(change)) return []
     const changes = change?.changes ?? { inserts: 0, updates: 0, deletes: 0 }
     return [{ schema: table.schema, name: table.name, loaded: table.rows, ...changes }]
   })
@@ -142,12 +198,15 @@ function accountedWrites(bulkTarget: TableFingerprint[], touched: Map<string, To
 
 /**
  * The bulk entries of every table not read whole, on both sides, their row counts carried forward
- * by the keys: a row that exists now and did not at the snapshot adds one, and the reverse.
+ * by the keys: a row that exists now and did not at the snapshot adds one, and the reverse. A table
+ * read whole early and untouched since: its early entries.
  */
 function knownEntries(
   bulk: { source: TableFingerprint[]; target: TableFingerprint[] },
   touched: Map<string, TouchedTable>,
-  results: KeyedResult[]
+  results: KeyedResult[],
+  wholeEarly: TouchedTable[],
+  early: EarlyResults
 ): Pick<VerifiedAtCutover, 'sourceKnown' | 'targetKnown'> {
   const found = new Map(results.map((result) => [displayName(result.schema, result.name), result]))
   const bulkTarget = new Map(bulk.target.map((table) => [displayName(table.schema, table.name), table]))
@@ -157,9 +216,15 @@ function knownEntries(
     const name = displayName(table.schema, table.name)
     const atTarget = bulkTarget.get(name)
     const change = touched.get(name)
+    const readEarly = change && wholeEarly.includes(change) ? early.whole.get(name) : undefined
+    if (readEarly) {
+      sourceKnown.push(readEarly.source)
+      targetKnown.push(readEarly.target)
+      continue
+    }
     if (!atTarget || change?.whole) continue
     const result = found.get(name)
-    const existed = change ? [...change.keys.values()].filter(Boolean).length : 0
+    const existed = change ? [...change.keys.values()].filter((key) => key.existed).length : 0
     sourceKnown.push({ ...table, rows: table.rows + (result ? result.sourceRows - existed : 0) })
     targetKnown.push({ ...atTarget, rows: atTarget.rows + (result ? result.targetRows - existed : 0) })
   }
@@ -196,4 +261,16 @@ function changedDifferences(
     })
   }
   return { differences, differingRows }
+}
+
+/** The log's line for the verify at cutover. */
+export function logAtCutover(log: Log, found: VerifiedAtCutover): void {
+  const { record } = found
+  const standing = record.standing
+  const early = standing
+    ? `, ${standing.keys} rows and ${standing.whole.length} tables whole compared before cutover and not changed since`
+    : ''
+  log.info(
+    `sync: verify at cutover: ${record.keys} changed rows of ${record.byKey.length} tables compared by key, ${record.whole.length} tables read whole${early}, ${record.untouched} tables untouched since the bulk verify (${record.seconds} s)`
+  )
 }

@@ -29,7 +29,7 @@ export async function fingerprintDatabase(connect: Connect, options: Fingerprint
   try {
     const [main] = sessions
     const serverVersion = await readServerVersion(main)
-    const inventory = await readInventory(main, scope)
+    const inventory = options.inventory && whole ? options.inventory : await readInventory(main, scope)
     const moves = scopeMoves(options.scope)
     const sequences = options.sequences
       ? options.sequences.filter((s) => moves.data(s.schema, s.name))

@@ -55,6 +55,11 @@ export interface FingerprintOptions {
    */
   sequences?: SequenceFingerprint[]
   /**
+   * The schema read moments ago in the same state (a sync's cutover checks it, the source idle), for
+   * the whole database only: not read again.
+   */
+  inventory?: SchemaObject[]
+  /**
    * Tables at least this big are split into one block range per session, so the biggest table does
    * not leave the other sessions idle at the end. Default 64 MiB; only on 14 and later (TID range scans).
    */
