@@ -1,6 +1,6 @@
 // The resume case on the stream: the action migrates the benchmark database by the stream (verify
 // full) once whole, and once killed (SIGKILL of the action and every process it started, as a
-// runner that dies) when about half the table bytes are on the target, then resumed with
+// runner that dies) when pieces holding half the table bytes have committed on the target, then resumed with
 // if-target-not-empty: resume, which keeps the pieces the killed run committed. Reported: each run's
 // time and CPU seconds per side, and the resumed run's time as a fraction of the whole run.
 import fs from 'node:fs'
@@ -26,21 +26,32 @@ export async function sessionsGone(target) {
   }
 }
 
-/**
- * The bytes of the benchmark's tables in a database. On the target, a range streamed into a table
- * shows as it is written; a table streamed whole (truncated and loaded frozen in one transaction)
- * only once it commits.
- */
+/** The bytes of each of the benchmark's tables on the source, by schema-qualified name. */
 async function tableBytes(url) {
   return withClient(url, async (client) => {
     const { rows } = await client.query(
-      `SELECT coalesce(sum(pg_relation_size(c.oid)), 0)::bigint AS bytes FROM pg_class c
+      `SELECT n.nspname || '.' || c.relname AS name, pg_relation_size(c.oid)::bigint AS bytes FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'r' AND (n.nspname || '.' || c.relname) = ANY($1)`,
       [TABLES]
     )
-    return Number(rows[0].bytes)
+    return new Map(rows.map((row) => [row.name, Number(row.bytes)]))
   })
+}
+
+/**
+ * The source bytes of the pieces the target has committed, from the record the stream keeps there
+ * (a piece commits with its record): a whole table, or a block range of 8 KiB blocks, the last open.
+ */
+async function committedBytes(target, sourceBytes) {
+  const { rows } = await withClient(serverUrl(target, DATABASE), (client) =>
+    client.query('SELECT piece FROM "_pg_migrate_action".piece')
+  )
+  return rows.reduce((sum, { piece }) => {
+    const [schema, name, from, to] = JSON.parse(piece)
+    const bytes = sourceBytes.get(`${schema}.${name}`) ?? 0
+    return sum + (from === null ? bytes : to === null ? bytes - from * 8192 : (to - from) * 8192)
+  }, 0)
 }
 
 const cpuOf = (run) => ({ ...run.cpu, total: round(run.cpu.runner + run.cpu.source + run.cpu.target, 1) })
@@ -74,7 +85,8 @@ export async function streamResumeCase({ source, target, toolCache, workDir, cli
   const main = /index\.js/
 
   console.log('\nresume case on the stream (mode migrate, copy-method stream, verify full)')
-  const sourceBytes = await tableBytes(serverUrl(source, DATABASE))
+  const bySource = await tableBytes(serverUrl(source, DATABASE))
+  const sourceBytes = [...bySource.values()].reduce((sum, bytes) => sum + bytes, 0)
   await resetTarget(target, true)
   const whole = await timed(servers, { main }, async () => ({ run: await step('stream-whole', {}) }))
   await checked('whole stream', whole.run)
@@ -84,10 +96,10 @@ export async function streamResumeCase({ source, target, toolCache, workDir, cli
   const killDir = path.join(workDir, 'stream-killed')
   fs.rmSync(killDir, { recursive: true, force: true })
   fs.mkdirSync(killDir, { recursive: true })
-  const killed = await killAtHalf(target, sourceBytes, () => step('stream-killed', {}, { workDir: killDir }), killDir)
+  const killed = await killAtHalf(target, bySource, () => step('stream-killed', {}, { workDir: killDir }), killDir)
   await sessionsGone(target)
   console.log(
-    `  killed after                      ${secs(killed.after)} at ${((killed.bytes / sourceBytes) * 100).toFixed(0)}% of the table bytes on the target (${killed.processes} processes)`
+    `  killed after                      ${secs(killed.after)} with ${((killed.bytes / sourceBytes) * 100).toFixed(0)}% of the table bytes committed on the target (${killed.processes} processes)`
   )
 
   const resumed = await timed(servers, { main }, async () => ({
@@ -121,14 +133,15 @@ export async function streamResumeCase({ source, target, toolCache, workDir, cli
   }
 }
 
-/** Runs `start` and kills it, and all it started, once the target holds half the source's table bytes. */
-async function killAtHalf(target, sourceBytes, start, killDir) {
+/** Runs `start` and kills it, and all it started, once the target has committed half the source's table bytes. */
+async function killAtHalf(target, bySource, start, killDir) {
+  const sourceBytes = [...bySource.values()].reduce((sum, bytes) => sum + bytes, 0)
   const started = performance.now()
   let killed = { after: 0, bytes: 0, processes: 0 }
   let stopped = false
   const watching = (async () => {
     while (!stopped && killed.processes === 0) {
-      const bytes = await tableBytes(serverUrl(target, DATABASE)).catch(() => 0)
+      const bytes = await committedBytes(target, bySource).catch(() => 0)
       if (bytes >= sourceBytes / 2)
         killed = {
           after: (performance.now() - started) / 1000,
