@@ -121,8 +121,8 @@ class StreamAndLoad {
       record.resumed({
         runId: job.database.resume?.runId ?? job.database.runId,
         dump: 'new',
-        kept: streamed.keptTables,
-        reloaded: streamed.partlyKeptTables,
+        kept: [...streamed.keptTables].sort(),
+        reloaded: [...streamed.partlyKeptTables].sort(),
         created: resumed.created,
         seconds: copied.restored.seconds,
         pieces: { kept: streamed.pieces.kept, streamed: streamed.pieces.moved },
