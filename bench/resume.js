@@ -2,6 +2,7 @@
 // once whole, and once killed (SIGKILL of the action and every process it started, as a runner
 // that dies) when about half the table data is on the target, then resumed with
 // if-target-not-empty: resume. Reported: the resumed run's time as a fraction of the whole run.
+// Then the same on the stream (bench/resume-stream.js): a migrate by the stream, killed and resumed.
 //
 // `npm run bench` runs it after the three ways (bench/run.js); on its own:
 //   node bench/resume.js [--size-gb 1] [--jobs <cpus>] [--json bench/resume.json]
@@ -17,6 +18,7 @@ import { DATABASE, generate, TABLES, tableCounts } from './database.js'
 import { jobs, jsonPath, sizes } from './options.js'
 import { baseDir, cleanup, live, now, round, secs } from './processes.js'
 import { resetTarget } from './ways.js'
+import { sessionsGone, streamResumeCase } from './resume-stream.js'
 
 /**
  * The bytes each COPY into the target's benchmark database has taken so far, by table: what
@@ -57,17 +59,6 @@ function watchCopies(target, onProgress = (/** @type {number} */ _loaded) => und
   }
 }
 
-/** Waits until no session of the killed run is left in the target database. */
-async function sessionsGone(target) {
-  for (;;) {
-    const { rows } = await withClient(serverUrl(target, 'postgres'), (client) =>
-      client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [DATABASE])
-    )
-    if (rows[0].n === 0) return
-    await sleep(100)
-  }
-}
-
 /**
  * @param {{ source: any, target: any, toolCache: string, workDir: string, clientTemplate: string,
  *   expected: Record<string, number>, sizeGb: number }} ctx
@@ -77,7 +68,7 @@ export async function resumeCase({ source, target, toolCache, workDir, clientTem
   fs.rmSync(dumpPath, { recursive: true, force: true })
   const step = (name, inputs, options = {}) =>
     runAction(
-      // Resume continues from a dump: the stream leaves none (its resume is not built yet).
+      // The restore-mode case reads a dump; the stream's own case is streamResumeCase.
       {
         'client-download-url': clientTemplate,
         jobs: String(jobs),
@@ -151,7 +142,9 @@ export async function resumeCase({ source, target, toolCache, workDir, clientTem
   const stages = (resumed.report?.stages ?? []).map((s) => `${s.stage} ${s.seconds}s`).join(', ')
   console.log(`    stages: ${stages}`)
   await resetTarget(target, false)
+  const stream = await streamResumeCase({ source, target, toolCache, workDir, clientTemplate, expected, sizeGb })
   return {
+    stream,
     wholeSeconds: round(wholeSeconds),
     killedAfterSeconds: round(killedAfter),
     killedAtCopyFraction: round(killedAtBytes / totalBytes, 2),

@@ -259,10 +259,11 @@ function modeJobs(
     case 'migrate': {
       const copy = { ...means, programs: programs() }
       const servers = { source: source(), target: target() }
-      // A run that ended early in a target is continued there, from its dump.
+      // A run that ended early in a target is continued there: from its dump, or by the stream,
+      // which keeps the pieces it committed and streams the rest (stream/pieces.ts).
       return migrateJobs(inputs, plan, servers, copy.programs.client, run.env).map((job) => {
         const marker = job.database.resume
-        return marker
+        return marker && job.copy.method !== 'stream'
           ? (record) => resumeMigration(job, marker, record, copy)
           : (record) => migrateDatabase(job, record, copy)
       })

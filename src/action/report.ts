@@ -94,6 +94,16 @@ export interface ResumeReport {
   /** Dump entries restored because the target lacked what they make (schema and post-data items). */
   created: string[]
   seconds: number
+  /**
+   * A resumed stream: the pieces (tables, or block ranges of big ones) the earlier run committed and
+   * this one kept, and those it streamed. `kept` then names the tables kept whole, `reloaded` those
+   * kept in part (the rest of their ranges streamed), `streamedWhole` counts the tables streamed
+   * whole, and `emptied` names tables whose size had changed on the source, so none of their
+   * earlier ranges could be kept.
+   */
+  pieces?: { kept: number; streamed: number }
+  streamedWhole?: number
+  emptied?: string[]
 }
 
 /** The whole run: the JSON report is this value; the summary and outputs are read from it. */

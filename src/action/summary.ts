@@ -2,7 +2,7 @@ import { count, thousands } from '../base/text.js'
 import type { Finding } from '../plan/findings.js'
 import type { Difference } from '../verify/compare.js'
 import type { Fingerprint } from '../verify/fingerprint/index.js'
-import type { DatabaseReport, RunReport, RunResult } from './report.js'
+import type { DatabaseReport, ResumeReport, RunReport, RunResult } from './report.js'
 import { stagesChart } from './charts.js'
 import { civoLine } from './summary-civo.js'
 import { diskNote, streamNote } from './summary-stream.js'
@@ -290,7 +290,8 @@ function scopeAndResumeBlocks(database: DatabaseReport): string[] {
         `Created on the target before the restore, as the moving objects need them: ${inline(made.join(', '))}.`
       )
   }
-  if (resume) {
+  if (resume?.pieces) blocks.push(streamResumed(resume, resume.pieces, database.comparison !== undefined))
+  else if (resume) {
     const from =
       resume.dump === 'earlier'
         ? `from the dump of run ${resume.runId}`
@@ -300,4 +301,18 @@ function scopeAndResumeBlocks(database: DatabaseReport): string[] {
     )
   }
   return blocks
+}
+
+/** A resumed stream: the pieces the earlier run committed were kept, the rest streamed from a new snapshot. */
+function streamResumed(resume: ResumeReport, pieces: { kept: number; streamed: number }, verified: boolean): string {
+  const list = (names: string[]): string => (names.length ? ` (${inline(abbreviate(names))})` : '')
+  const emptied = resume.emptied ?? []
+  return (
+    `**Resumed** the stream of run ${inline(resume.runId)} from a new snapshot in ${resume.seconds.toFixed(1)}s: kept ${count(pieces.kept, 'piece')} the earlier run had committed, streamed ${count(pieces.streamed, 'piece')}. ` +
+    `Kept whole: ${count(resume.kept.length, 'table')}${list(resume.kept)}; kept in part, the rest of their block ranges streamed: ${count(resume.reloaded.length, 'table')}${list(resume.reloaded)}; streamed whole: ${count(resume.streamedWhole ?? 0, 'table')}` +
+    `${emptied.length ? `; emptied and streamed again, as their size had changed on the source: ${count(emptied.length, 'table')}${list(emptied)}` : ''}; created ${count(resume.created.length, 'missing item')}${list(resume.created)}. ` +
+    (verified
+      ? 'The kept rows were checksummed on both sides in the verification below, the source in the new snapshot.'
+      : '')
+  )
 }

@@ -4,6 +4,7 @@ import type { DumpProgress } from '../tools/pg-dump.js'
 import { partialCopy, restoreEntries, restoreList, type Restorer, type RestoreResult } from '../tools/pg-restore.js'
 import { progressReporter } from '../tools/run-tool.js'
 import { streamTables, type StreamRequest, type StreamResult } from './engine.js'
+import type { StreamResume } from './pieces.js'
 
 export interface RestoreAroundStream {
   restorer: Restorer
@@ -15,11 +16,18 @@ export interface RestoreAroundStream {
   prepareTarget: () => Promise<StreamRequest>
   /** Called once every row is in, before the rest of the restore: the source's fingerprint can start beside it. */
   onStreamed?: (streamed: StreamResult) => void
+  /**
+   * if-target-not-empty: resume. Given the restore list and the pieces this run plans, says which
+   * pieces the target holds already and which entries it lacks (stream/pieces.ts).
+   */
+  resume?: (lines: string[], request: StreamRequest) => Promise<StreamResume>
 }
 
 export interface StreamedCopy {
   restored: RestoreResult
   streamed: StreamResult
+  /** A resumed copy: what it kept, emptied and created. */
+  resumed?: StreamResume
 }
 
 /**
@@ -43,18 +51,20 @@ export async function restoreAroundStream(
   const { restorer } = setup
   const list = await restoreList(restorer)
   const preData = new Set((await restoreList(restorer, 'pre-data')).kept.map(entryId))
+  const resumed = await setup.resume?.(list.kept, request)
+  const wanted = (line: string): boolean => resumed?.entries.has(line) ?? true
   // Grants come last, as pg_restore orders them, so the loads run before them.
-  const schema = list.kept.filter((line) => preData.has(entryId(line)) && !LATE_ACL.test(line))
+  const inSchema = new Set(list.kept.filter((line) => preData.has(entryId(line)) && !LATE_ACL.test(line)).map(entryId))
+  const schema = list.kept.filter((line) => inSchema.has(entryId(line)) && wanted(line))
   await restoreEntries(restorer, schema, undefined, 1)
-  const streamed = await streamTables(request).catch((error: unknown) => {
+  const streamed = await streamTables({ ...request, kept: resumed?.kept }).catch((error: unknown) => {
     if (error instanceof MigrationError) throw partialCopy(error)
     throw new MigrationError('partial-copy', `the streaming copy stopped: ${(error as Error).message}`)
   })
   setup.onStreamed?.(streamed)
   const report = progressReporter(restorer.log, 'tables restored')
   let done = 0
-  const inSchema = new Set(schema.map(entryId))
-  const rest = list.kept.filter((line) => !inSchema.has(entryId(line)))
+  const rest = list.kept.filter((line) => !inSchema.has(entryId(line)) && wanted(line))
   await restoreEntries(restorer, rest, (table) => report(++done, list.dataItems, table))
   return {
     restored: {
@@ -62,7 +72,8 @@ export async function restoreAroundStream(
       skipped: list.skipped,
       seconds: (performance.now() - started) / 1000
     },
-    streamed
+    streamed,
+    ...(resumed ? { resumed } : {})
   }
 }
 

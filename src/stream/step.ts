@@ -9,7 +9,8 @@ import type { Restorer } from '../tools/pg-restore.js'
 import { progressReporter } from '../tools/run-tool.js'
 import { openSession } from '../verify/fingerprint/session.js'
 import type { VerifyLevel } from '../verify/fingerprint/types.js'
-import type { StreamResult } from './engine.js'
+import { planPieces, type StreamRequest, type StreamResult } from './engine.js'
+import { preparePieceRecord, PIECES_TABLE, resumeStream, type StreamResume } from './pieces.js'
 import { restoreAroundStream, type StreamedCopy } from './restore.js'
 import { prepareStreamTarget } from './sessions.js'
 import type { StreamedTable } from './tables.js'
@@ -27,6 +28,10 @@ export interface StreamCopyRequest {
   restorer: Restorer
   connector: Connector
   source: Endpoint
+  /** The target database as the action's login: it keeps the record of committed pieces. */
+  target: Endpoint
+  /** if-target-not-empty: resume — keep the pieces an earlier run committed, restore what the target lacks. */
+  resume: boolean
   targetMajor: number
   /** Pairs of sessions, one source and one target session each. */
   jobs: number
@@ -40,8 +45,9 @@ export interface StreamCopyRequest {
    * role). `estimatedRows`: the rows the stream will load, as the source estimates them, for the progress lines.
    */
   prepareTarget: (estimatedRows: Promise<number>) => Promise<Endpoint>
-  /** Tests: tables from this size are split (default 64 MiB), and the window per pair. */
+  /** Tests: tables from this size are split (default 64 MiB) in ranges of about pieceBytes, and the window per pair. */
   splitMinBytes?: number
+  pieceBytes?: number
   windowBytes?: number
 }
 
@@ -66,12 +72,19 @@ export function startStreamCopy(request: StreamCopyRequest): StreamCopy {
   const snapshot = request.dump.snapshot.id
   const copied = restoreAroundStream(dump, {
     restorer: request.restorer,
+    ...(request.resume
+      ? { resume: (lines: string[], stream: StreamRequest) => resumeFrom(request, lines, stream) }
+      : {}),
     onStreamed: (streamed) => {
       logStreamed(log, streamed)
       request.onStreamed?.(streamed)
     },
     prepareTarget: async () => {
       const writer = await request.prepareTarget(dump.estimatedRows)
+      const recordFor = writer.user === request.target.user ? {} : { writer: writer.user }
+      await connector.withConnection(request.target, (db) =>
+        preparePieceRecord(db, { fresh: !request.resume, ...recordFor })
+      )
       log.info(
         `streaming ${tables.length} tables (${formatBytes(tables.reduce((sum, t) => sum + t.bytes, 0))} on the source) over ${request.jobs} pairs of sessions`
       )
@@ -82,13 +95,27 @@ export function startStreamCopy(request: StreamCopyRequest): StreamCopy {
         tables,
         level: request.level,
         splitMinBytes: request.splitMinBytes,
+        pieceBytes: request.pieceBytes,
         windowBytes: request.windowBytes,
+        recordPiecesIn: PIECES_TABLE,
         onTableDone: progressReporter(log, 'tables streamed'),
-        onSplit: (table, ranges) => log.info(`${table}: split into ${ranges} block ranges, one per pair`)
+        onSplit: (table, ranges) => log.info(`${table}: split into ${ranges} block ranges`)
       }
     }
   })
   return { dump, copied }
+}
+
+/** A resumed stream: what the target holds of this run's plan, and what it lacks (stream/pieces.ts). */
+async function resumeFrom(request: StreamCopyRequest, lines: string[], stream: StreamRequest): Promise<StreamResume> {
+  const { log } = request
+  const resumed = await request.connector.withConnection(request.target, (db) =>
+    resumeStream(db, request.dump.snapshot.client, { lines, pieces: planPieces(stream) }, log)
+  )
+  log.info(
+    `resume: ${resumed.kept.size} pieces the earlier run committed are kept, the rest streams again; ${resumed.created.length} missing items to create`
+  )
+  return resumed
 }
 
 function logStreamed(log: Log, streamed: StreamResult): void {

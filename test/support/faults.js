@@ -100,12 +100,15 @@ export async function startLateProxy(to, opensAfterMs) {
  * so a test can strike at that point and know where the run stands, whatever the machine's load.
  * `held` resolves with the first statement held; `holding(n)` once n connections are held, with
  * their statements (a parallel pg_dump: each worker past its snapshot import, blocked on its data).
+ * `passFirst`: so many matching statements (over all connections) pass before the first is held.
  * @param {{ host: string, port: number }} to
  * @param {RegExp} hold
+ * @param {{ passFirst?: number }} [options]
  * @returns {Promise<{ port: number, held: Promise<string>, holding: (count: number) => Promise<string[]>,
  *   close: () => Promise<void> }>}
  */
-export async function startHoldingProxy(to, hold) {
+export async function startHoldingProxy(to, hold, { passFirst = 0 } = {}) {
+  let passed = 0
   /** @type {Set<net.Socket>} */
   const sockets = new Set()
   /** @type {string[]} */
@@ -137,6 +140,12 @@ export async function startHoldingProxy(to, hold) {
       if (isHeld) return
       const text = tail + chunk.toString('latin1')
       const match = hold.exec(text)
+      if (match && passed < passFirst) {
+        passed++
+        tail = ''
+        upstream.write(chunk)
+        return
+      }
       if (match) {
         isHeld = true
         heldOne(match[0])

@@ -100,6 +100,8 @@ class StreamAndLoad {
       restorer: this.restorer,
       connector: means.connector,
       source: job.source.endpoint,
+      target: job.target.endpoint,
+      resume: job.database.resume !== undefined,
       targetMajor: job.target.major,
       jobs: job.settings.jobs,
       level,
@@ -114,7 +116,19 @@ class StreamAndLoad {
     await this.watch.loaded()
     if (!copied) throw new Error('internal: the dump passed and the restore around the stream did not run')
     record.restored(copied.restored)
-    const { streamed } = copied
+    const { streamed, resumed } = copied
+    if (resumed)
+      record.resumed({
+        runId: job.database.resume?.runId ?? job.database.runId,
+        dump: 'new',
+        kept: [...streamed.keptTables].sort(),
+        reloaded: [...streamed.partlyKeptTables].sort(),
+        created: resumed.created,
+        seconds: copied.restored.seconds,
+        pieces: { kept: streamed.pieces.kept, streamed: streamed.pieces.moved },
+        streamedWhole: tables.length - streamed.keptTables.length - streamed.partlyKeptTables.length,
+        emptied: resumed.emptied
+      })
     record.streamed({
       tables: tables.length,
       rows: streamed.rows,

@@ -1,0 +1,149 @@
+// Resume on the stream: a runner that dies while the rows stream (SIGKILL of the action and all it
+// started, while a proxy holds one block range's COPY and every other piece has committed), then a
+// run with if-target-not-empty: resume keeps each piece the first run committed and streams only the
+// rest. A kept table that the source changed in between makes the verify fail: never a false pass.
+import fs from 'node:fs'
+import path from 'node:path'
+import type pg from 'pg'
+import { killProcessesWith, startHoldingProxy } from '../support/faults.js'
+import { outcome, PASSED } from '../support/run-action.js'
+import { serverUrl } from '../support/servers.js'
+import { scratchFolder } from '../support/scratch.js'
+import { loadTestbed, tableDigests, uniqueName, withClient } from '../support/testbed.js'
+
+const testbed = loadTestbed()
+const scratch = scratchFolder('stream-resume-')
+const run = testbed.runner(path.join(scratch, 'tool-cache'))
+const source = uniqueName('streamdies')
+
+// big_a holds more than a pair's share of the rows: it is split into block ranges. The others
+// stream whole, small ones referencing a big one (their foreign keys come after the rows).
+const TABLES: Record<string, number> = { big_a: 300_000, big_b: 200_000, mid: 60_000, small_a: 2_000, small_b: 500 }
+const SOURCE_SQL = `
+  CREATE TABLE big_a (id int PRIMARY KEY, v text, w text);
+  INSERT INTO big_a SELECT g, md5(g::text), md5((g * 3)::text) FROM generate_series(1, ${TABLES.big_a}) g;
+  CREATE TABLE big_b (id int PRIMARY KEY, v text, w text);
+  INSERT INTO big_b SELECT g, md5(g::text), md5((g * 5)::text) FROM generate_series(1, ${TABLES.big_b}) g;
+  CREATE TABLE mid (id int PRIMARY KEY, a_id int REFERENCES big_a, v text);
+  INSERT INTO mid SELECT g, g, md5(g::text) FROM generate_series(1, ${TABLES.mid}) g;
+  CREATE TABLE small_a (id int PRIMARY KEY, b_id int REFERENCES big_b);
+  INSERT INTO small_a SELECT g, g FROM generate_series(1, ${TABLES.small_a}) g;
+  CREATE TABLE small_b (id serial PRIMARY KEY, note text);
+  INSERT INTO small_b (note) SELECT 'n' || g FROM generate_series(1, ${TABLES.small_b}) g;
+  CREATE INDEX big_a_v ON big_a (v); CREATE INDEX big_b_w ON big_b (w);`
+const WHOLE = ['big_b', 'mid', 'small_a', 'small_b']
+
+beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL), 120_000)
+
+/** The pieces the target records as committed (none before the record exists). */
+async function recordedPieces(database: string): Promise<string[]> {
+  return withClient(testbed.targetSuperUrl(database), (client: pg.Client) =>
+    client
+      .query<{ piece: string }>('SELECT piece FROM "_pg_migrate_action".piece ORDER BY 1')
+      .then((result) => result.rows.map((row) => row.piece))
+      .catch(() => [])
+  )
+}
+
+async function sessionsGone(database: string): Promise<void> {
+  for (;;) {
+    const { rows } = await withClient(testbed.targetSuperUrl('postgres'), (client: pg.Client) =>
+      client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database])
+    )
+    if (rows[0].n === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const rowsOn = async (database: string, table: string): Promise<number> =>
+  Number((await testbed.query('target', database, `SELECT count(*) AS n FROM public.${table}`)).rows[0].n)
+
+/**
+ * Streams into `database` through a proxy that lets big_a's first range pass and holds its second:
+ * once every other piece is recorded, the run and all it started are killed. Returns the pieces
+ * recorded then.
+ */
+async function killWhileStreaming(inputs: Record<string, string>, database: string) {
+  const proxy = await startHoldingProxy(testbed.target, /COPY "?public"?\."?big_a"? \([^)]*\) FROM STDIN/i, {
+    passFirst: 1
+  })
+  try {
+    const workDir = fs.mkdtempSync(path.join(scratch, 'runner-'))
+    let stdout = ''
+    let ended = false
+    const running = run(
+      { ...inputs, 'target-url': serverUrl({ ...testbed.target, port: proxy.port }, database, testbed.target.admin) },
+      { workDir, onStdout: (chunk: string) => (stdout += chunk) }
+    ).finally(() => (ended = true))
+    // Every piece but the held one commits: big_a's other range (two: the test holds the second
+    // one a pair takes, so with more the other pair would be held too) and the whole tables.
+    for (;;) {
+      if (ended) throw new Error(`the run ended before it was killed: ${stdout.slice(-2000)}`)
+      const ranges = /big_a: split into (\d+) block ranges/.exec(stdout)?.[1]
+      if (ranges !== undefined && ranges !== '2') throw new Error(`big_a was split into ${ranges} ranges, not 2`)
+      if (ranges && (await recordedPieces(database)).length === WHOLE.length + 1) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(await Promise.race([proxy.held, running.then(() => '')])).toMatch(/^COPY /)
+    const killed = killProcessesWith(path.join(workDir, 'temp'))
+    const died = await running
+    fs.rmSync(workDir, { recursive: true, force: true })
+    await sessionsGone(database)
+    return { died, killed, recorded: await recordedPieces(database) }
+  } finally {
+    await proxy.close()
+  }
+}
+
+const STREAM = { 'copy-method': 'stream' }
+const piecesOf = (recorded: string[], table: string) =>
+  recorded.filter((piece) => (JSON.parse(piece) as unknown[])[1] === table)
+
+test('the runner dies while the rows stream; resume keeps every committed piece and streams the rest', async () => {
+  const target = uniqueName('streamkilled')
+  const inputs = { ...STREAM, 'source-url': testbed.sourceUrl(source), 'target-url': testbed.targetUrl(target) }
+  const { died, killed, recorded } = await killWhileStreaming(inputs, target)
+  expect(died.exitCode).toBeNull()
+  expect(killed).toBeGreaterThanOrEqual(1)
+  // One of big_a's two ranges committed, its rows and its record together; the held one left nothing.
+  expect(piecesOf(recorded, 'big_a')).toHaveLength(1)
+  for (const table of WHOLE) expect(piecesOf(recorded, table)).toEqual([JSON.stringify(['public', table, null, null])])
+  const partial = await rowsOn(target, 'big_a')
+  expect(partial).toBeGreaterThan(0)
+  expect(partial).toBeLessThan(TABLES.big_a)
+
+  const resumed = await run({ ...inputs, 'if-target-not-empty': 'resume' })
+  expect(outcome(resumed)).toEqual(PASSED)
+  const [database] = resumed.report.databases
+  expect(database.comparison.passed).toBe(true)
+  expect({ ...database.resume, kept: [...database.resume.kept].sort() }).toMatchObject({
+    pieces: { kept: 5, streamed: 1 },
+    kept: WHOLE.map((table) => `public.${table}`),
+    reloaded: ['public.big_a'],
+    streamedWhole: 0
+  })
+  // Only the held range's rows moved again: the kept pieces were not copied a second time.
+  expect(database.stream.rows).toBe(TABLES.big_a - partial)
+  expect(await tableDigests(testbed.targetSuperUrl(target))).toEqual(await tableDigests(testbed.sourceUrl(source)))
+  expect(resumed.summary).toContain('kept 5 pieces the earlier run had committed, streamed 1 piece')
+  // The copy is whole and verified: the mark and the record of pieces are gone.
+  expect(await recordedPieces(target)).toEqual([])
+})
+
+// Last: it changes the source.
+test('a kept table the source changed between the runs fails the verify', async () => {
+  const target = uniqueName('streamchanged')
+  const inputs = { ...STREAM, 'source-url': testbed.sourceUrl(source), 'target-url': testbed.targetUrl(target) }
+  await killWhileStreaming(inputs, target)
+  // small_b streamed whole and was recorded: its piece is kept, though a row changed on the source.
+  await testbed.query('source', source, `UPDATE small_b SET note = 'changed' WHERE id = 1`)
+  const resumed = await run({ ...inputs, 'if-target-not-empty': 'resume' })
+  expect(resumed.report.result).toBe('failed')
+  const [database] = resumed.report.databases
+  expect(database.resume.kept).toContain('public.small_b')
+  expect(database.comparison.passed).toBe(false)
+  const differences = database.comparison.differences.filter((d: { expected: boolean }) => !d.expected)
+  expect(differences.map((d: { kind: string; object: string }) => [d.kind, d.object])).toEqual([
+    ['checksum', 'public.small_b']
+  ])
+})
