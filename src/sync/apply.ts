@@ -19,6 +19,7 @@ import {
 } from './statements.js'
 import { applyFailure, checkUnchanged, knownTable } from './apply-errors.js'
 import { OpenGroups, type Group } from './batching.js'
+import { relationColumns } from './relations.js'
 import type { SyncedTable } from './tables.js'
 
 /** What the apply has done, for the report. */
@@ -58,6 +59,9 @@ interface Batch {
   /** The source's WAL positions of its changes, to name a failure. */
   range: { first?: bigint; last?: bigint }
 }
+
+/** No columns: one list for every insert's keys and every delete's columns, so a group's shape is worked out once. */
+const NONE: string[] = []
 
 /** Batches on their way to the target at once. */
 const IN_FLIGHT = 2
@@ -122,8 +126,8 @@ export class Applier {
     return this.chars >= BATCH_CHARS
   }
 
-  /** Takes one message into the batch. */
-  add(message: Pgoutput.Message, lsn: bigint): void {
+  /** Takes one message into the batch; `size`: its bytes, which count towards a full batch. */
+  add(message: Pgoutput.Message, lsn: bigint, size = 0): void {
     switch (message.tag) {
       case 'begin':
         this.begun = true
@@ -139,6 +143,7 @@ export class Applier {
       case 'truncate':
         this.lsns.first ??= lsn
         this.lsns.last = lsn
+        this.chars += size
         if (!this.open) this.push({ sql: 'BEGIN' })
         this.open = this.changed = true
         return this.change(message)
@@ -239,20 +244,14 @@ export class Applier {
     const table = this.table(relation)
     if (message.tag === 'insert') {
       this.counts.inserts++
-      return this.grouped(
-        table,
-        'insert',
-        [],
-        relation.columns.map((column) => column.name),
-        message.new
-      )
+      return this.grouped(table, 'insert', NONE, relationColumns(table, relation).names, message.new)
     }
     if (message.tag === 'delete') {
       this.counts.deletes++
       const old = (message.key ?? message.old) as Row
       if (relation.replicaIdentity === 'full')
         return this.push({ sql: deleteOne(table, this.fullMatch(table, relation, old)), rows: 1 }, table)
-      return this.grouped(table, 'delete', relation.keyColumns, [], old)
+      return this.grouped(table, 'delete', relation.keyColumns, NONE, old)
     }
     this.update(table, message)
   }
@@ -261,14 +260,11 @@ export class Applier {
     const { relation, new: row } = message
     const old = (message.key ?? message.old) as Row | null
     this.counts.updates++
-    // Without an old key the key did not change: it need not be set. Unchanged TOASTed values are not
-    // sent and keep theirs on the target too. GENERATED ALWAYS identity columns can only be set to
-    // DEFAULT; the source could not give them another value either.
-    const always = table.columns.filter((column) => column.always).map((column) => column.name)
-    const keep = new Set([...(old ? [] : relation.keyColumns), ...always])
-    const set = relation.columns
-      .map((column) => column.name)
-      .filter((column) => row[column] !== undefined && !keep.has(column))
+    // Unchanged TOASTed values are not sent and keep theirs on the target too.
+    const settable = old ? relationColumns(table, relation).settable : relationColumns(table, relation).settableKeyKept
+    const set = settable.some((column) => row[column] === undefined)
+      ? settable.filter((column) => row[column] !== undefined)
+      : settable
     if (set.length === 0) return
     // Rows of one statement are updated in no set order: only when no other unique index could
     // tell the orders apart, and only rows found by an unchanged key.
@@ -284,16 +280,11 @@ export class Applier {
   }
 
   private fullMatch(table: SyncedTable, relation: Pgoutput.MessageRelation, old: Row): string {
-    return fullMatch(
-      table,
-      relation.columns.map((column) => column.name),
-      old
-    )
+    return fullMatch(table, relationColumns(table, relation).names, old)
   }
 
   private grouped(table: SyncedTable, kind: Group['kind'], keys: string[], columns: string[], row: Row): void {
     this.groups.add(table, kind, keys, columns, row)
-    for (const value of Object.values(row)) this.chars += (value?.length ?? 0) + 4
   }
 
   /** A group's statement, appended to the batch as OpenGroups closes it. */

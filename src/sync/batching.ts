@@ -14,6 +14,14 @@ export interface Group {
   seen: Map<string, number>
 }
 
+/** A group's shape by its columns list: the apply passes the same list for most rows of a table. */
+const shapes = { insert: new WeakMap<string[], string>(), update: new WeakMap(), delete: new WeakMap() }
+function shapeOf(kind: Group['kind'], columns: string[]): string {
+  let shape = shapes[kind].get(columns)
+  if (shape === undefined) shapes[kind].set(columns, (shape = `${kind} ${columns.join(',')}`))
+  return shape
+}
+
 /** Rows per statement. */
 const GROUP_ROWS = 500
 
@@ -84,10 +92,16 @@ export class OpenGroups {
    */
   add(table: SyncedTable, kind: Group['kind'], keys: string[], columns: string[], row: Row): void {
     const independent = this.independent.has(table.oid)
-    for (const other of [...this.open.values()])
+    // A Map's iteration goes on past an entry deleted meanwhile.
+    for (const other of this.open.values())
       if (other.table.oid !== table.oid && !(independent && this.independent.has(other.table.oid))) this.closeOne(other)
-    const shape = `${kind} ${columns.join(',')}`
-    const key = kind === 'insert' ? '' : JSON.stringify(keys.map((column) => row[column]))
+    const shape = shapeOf(kind, columns)
+    const key =
+      kind === 'insert'
+        ? ''
+        : keys.length === 1
+          ? String(row[keys[0]])
+          : JSON.stringify(keys.map((column) => row[column]))
     let group = this.open.get(table.oid)
     const at = group && kind !== 'insert' ? group.seen.get(key) : undefined
     if (group && group.shape === shape && at !== undefined && kind === 'update' && independent) {

@@ -202,17 +202,18 @@ function streamInto(
     tracker.reached(applied, performance.now())
   }
   const applier = new Applier(target, slot.tables, independent, settle)
-  const consume = async (item: StreamItem): Promise<void> => {
-    if (item.kind === 'change') {
-      onMessage(item.message)
-      applier.add(item.message, item.lsn)
-      if (applier.full) await applier.send()
-      return
-    }
-    // A keepalive: the source has sent everything before it, and all of it is to be on the target.
+  // A keepalive: the source has sent everything before it, and all of it is to be on the target.
+  const keepalive = async (lsn: bigint): Promise<void> => {
     await applier.flush()
-    if (!applier.inTransaction && item.lsn > applied) applied = item.lsn
+    if (!applier.inTransaction && lsn > applied) applied = lsn
     tracker.reached(applied, performance.now())
+  }
+  // Nothing to wait for after most changes: no promise for them.
+  const consume = (item: StreamItem): Promise<void> | undefined => {
+    if (item.kind === 'position') return keepalive(item.lsn)
+    onMessage(item.message)
+    applier.add(item.message, item.lsn, item.size)
+    return applier.full ? applier.send() : undefined
   }
   const stream = new ChangeStream(slot.connection, slot.name, slot.name, slot.consistentPoint, consume, () =>
     applier.send()

@@ -1,14 +1,16 @@
 import { quoteIdent, quoteLiteral } from '../pg/sql.js'
-import type { SyncedTable } from './tables.js'
+import type { SyncedColumn, SyncedTable } from './tables.js'
 
 /** A row as the stream carries it: text values, null for NULL, undefined for an unchanged TOASTed value. */
 export type Row = Record<string, string | null | undefined>
 
 /**
- * The SQL text of replayed changes. Values go in as literals of the text the source printed, typed
- * by the target's columns as a parameter would be (the apply session pins standard_conforming_strings),
- * so that many statements, of many rows each, travel in one round trip. Every identifier is quoted
- * here, from the names read from the catalog.
+ * The SQL text of replayed changes. Values go in as literals of the text the source printed (the
+ * apply session pins standard_conforming_strings), so that many statements, of many rows each,
+ * travel in one round trip. A statement of many rows takes each column's values as one array,
+ * unnested (ROWS FROM) and typed by the target's column type as a literal would be: the target
+ * parses one literal per column, not one per value, and reads each value with the type's input
+ * function. Every identifier is quoted here, from the names read from the catalog.
  */
 export function tableName(table: SyncedTable): string {
   return `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`
@@ -18,37 +20,77 @@ const literal = (value: string | null | undefined): string => (value == null ? '
 
 /** One INSERT of any number of rows, in their order. */
 export function insertRows(table: SyncedTable, columns: string[], rows: Row[]): string {
-  const values = rows.map((row) => `(${columns.map((column) => literal(row[column])).join(', ')})`)
-  return `INSERT INTO ${tableName(table)} (${columns.map(quoteIdent).join(', ')}) OVERRIDING SYSTEM VALUE VALUES ${values.join(', ')}`
+  const { from, read } = unnested(table, columns, 'c', rows)
+  return `INSERT INTO ${tableName(table)} (${columns.map(quoteIdent).join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${read.join(', ')} FROM ${from}`
 }
 
 /** One DELETE of rows by their key (no REPLICA IDENTITY FULL): the rows are distinct, their order does not matter. */
 export function deleteRows(table: SyncedTable, keys: string[], rows: Row[]): string {
-  const tuple = (row: Row): string => keys.map((key) => literal(row[key])).join(', ')
-  if (keys.length === 1)
-    return `DELETE FROM ${tableName(table)} WHERE ${quoteIdent(keys[0])} IN (${rows.map(tuple).join(', ')})`
-  return `DELETE FROM ${tableName(table)} WHERE (${keys.map(quoteIdent).join(', ')}) IN (${rows.map((row) => `(${tuple(row)})`).join(', ')})`
+  const { from, read } = unnested(table, keys, 'k', rows)
+  return `DELETE FROM ${tableName(table)} AS d USING ${from} WHERE ${keys.map((key, i) => `d.${quoteIdent(key)} = ${read[i]}`).join(' AND ')}`
+}
+
+/** One UPDATE of distinct rows whose key did not change, all setting the same columns. */
+export function updateRows(table: SyncedTable, keys: string[], set: string[], rows: Row[]): string {
+  if (rows.length === 1) return updateOne(table, set, rows[0], keyMatch(keys, rows[0]))
+  const { from, read } = unnested(table, [...keys, ...set], 'c', rows)
+  return (
+    `UPDATE ${tableName(table)} AS u SET ${set.map((column, i) => `${quoteIdent(column)} = ${read[keys.length + i]}`).join(', ')}` +
+    ` FROM ${from} WHERE ${keys.map((key, i) => `u.${quoteIdent(key)} = ${read[i]}`).join(' AND ')}`
+  )
 }
 
 /**
- * One UPDATE of distinct rows whose key did not change, all setting the same columns. Several rows
- * join a VALUES list, whose values are cast to the columns' types (a VALUES list would make them text).
+ * `rows` as a relation `v` of `columns`: each column's values one array literal, unnested side by
+ * side, and each column read back as the table's type (`read`). An array of the column's type
+ * (`'{…}'::type[]`) calls its input function per element; a type that cannot go that way (an array
+ * type, whose values would become one more dimension; a composite, which unnest in FROM would spread
+ * over several columns; a type whose array delimiter is not a comma) goes as text[] and is cast to
+ * its type per row, through the same input function (text converts to such types by their input
+ * function).
  */
-export function updateRows(table: SyncedTable, keys: string[], set: string[], rows: Row[]): string {
-  if (rows.length === 1) return updateOne(table, set, rows[0], keyMatch(keys, rows[0]))
-  const types = new Map(table.columns.map((column) => [column.name, column]))
-  const typed = (column: string, value: string | null | undefined): string => {
+function unnested(
+  table: SyncedTable,
+  columns: string[],
+  prefix: string,
+  rows: Row[]
+): { from: string; read: string[] } {
+  const types = columnTypes(table)
+  const names = columns.map((_, i) => `${prefix}${i}`)
+  const args: string[] = []
+  const read: string[] = []
+  columns.forEach((column, i) => {
     const type = types.get(column)
-    return type ? `${literal(value)}::${quoteIdent(type.typeSchema)}.${quoteIdent(type.typeName)}` : literal(value)
-  }
-  const values = rows.map((row) => `(${[...keys, ...set].map((column) => typed(column, row[column])).join(', ')})`)
-  const names = [...keys.map((_, i) => `k${i}`), ...set.map((_, i) => `s${i}`)]
-  return (
-    `UPDATE ${tableName(table)} AS u SET ${set.map((column, i) => `${quoteIdent(column)} = v.s${i}`).join(', ')}` +
-    ` FROM (VALUES ${values.join(', ')}) AS v (${names.join(', ')})` +
-    ` WHERE ${keys.map((key, i) => `u.${quoteIdent(key)} = v.k${i}`).join(' AND ')}`
-  )
+    const values = arrayLiteral(rows, column)
+    const typeName = type && `${quoteIdent(type.typeSchema)}.${quoteIdent(type.typeName)}`
+    const direct = typeName !== undefined && !type?.viaText
+    args.push(`pg_catalog.unnest(${values}::${direct ? `${typeName}[]` : 'pg_catalog.text[]'})`)
+    read.push(direct || typeName === undefined ? `v.${names[i]}` : `v.${names[i]}::${typeName}`)
+  })
+  return { from: `ROWS FROM (${args.join(', ')}) AS v (${names.join(', ')})`, read }
 }
+
+/** The table's columns by name, kept per table: every multi-row statement asks for them. */
+const typesOf = new WeakMap<SyncedTable, Map<string, SyncedColumn>>()
+function columnTypes(table: SyncedTable): Map<string, SyncedColumn> {
+  let types = typesOf.get(table)
+  if (!types) typesOf.set(table, (types = new Map(table.columns.map((column) => [column.name, column]))))
+  return types
+}
+
+/** One column's values as an array literal: each element double-quoted (`"` and `\` escaped), NULL bare. */
+function arrayLiteral(rows: Row[], column: string): string {
+  let text = '{'
+  for (let i = 0; i < rows.length; i++) {
+    const value = rows[i][column]
+    if (i > 0) text += ','
+    if (value == null) text += 'NULL'
+    else if (value.includes('"') || value.includes('\\')) text += `"${value.replace(ARRAY_SPECIAL, '\\$&')}"`
+    else text += `"${value}"`
+  }
+  return quoteLiteral(text + '}')
+}
+const ARRAY_SPECIAL = /["\\]/g
 
 /** One UPDATE of one row, found by `where`. */
 export function updateOne(table: SyncedTable, set: string[], row: Row, where: string): string {

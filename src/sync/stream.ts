@@ -3,14 +3,19 @@ import { PgoutputPlugin, type Pgoutput } from 'pg-logical-replication'
 import { MigrationError } from '../base/errors.js'
 import { quoteIdent, quoteLiteral } from '../pg/sql.js'
 import { formatLsn } from './lsn.js'
+import { isRowChange, readRowChange } from './pgoutput.js'
 
 /**
  * pgoutput's messages as pg-logical-replication parses them, each column value left as the text the
  * source printed (null for NULL, undefined for an unchanged TOASTed value). The library would turn
  * values into JavaScript ones with node-postgres's parsers, and a timestamp's microseconds or a
- * float's last digits do not survive that; text goes back into the target exactly as it came.
+ * float's last digits do not survive that; text goes back into the target exactly as it came. Row
+ * changes, nearly all the stream, are read by pgoutput.ts: the library's reader costs more per value.
  */
 class TextPgoutputPlugin extends PgoutputPlugin {
+  /** The tables described so far, by the source's OID: a change names its table by it. */
+  private readonly relations = new Map<number, Pgoutput.MessageRelation>()
+
   /** The library also sends `messages`, an option only 14 and later know: 12 and 13 refuse the stream. */
   start(client: pg.Client, slot: string, lsn: string): Promise<unknown> {
     return client.query(
@@ -19,16 +24,21 @@ class TextPgoutputPlugin extends PgoutputPlugin {
   }
 
   parse(buffer: Buffer): Pgoutput.Message {
+    if (isRowChange(buffer)) return readRowChange(buffer, this.relations)
     const message = super.parse(buffer)
-    // The parser keeps this relation object and reads every later row of the table through it.
-    if (message.tag === 'relation') for (const column of message.columns) column.parser = (raw: unknown) => raw
+    if (message.tag === 'relation') {
+      // Should the library read a row after all, it keeps the text too.
+      for (const column of message.columns) column.parser = (raw: unknown) => raw
+      this.relations.set(message.relationOid, message)
+    }
     return message
   }
 }
 
 /** What the stream hands on, in the order the source sent it. */
 export type StreamItem =
-  | { kind: 'change'; lsn: bigint; message: Pgoutput.Message }
+  /** `size`: the message's bytes on the wire, about those of its values. */
+  | { kind: 'change'; lsn: bigint; size: number; message: Pgoutput.Message }
   /** A keepalive: the source has sent everything before `lsn`. */
   | { kind: 'position'; lsn: bigint }
 
@@ -56,7 +66,8 @@ export class ChangeStream {
     slot: string,
     publication: string,
     start: bigint,
-    private readonly consume: (item: StreamItem) => Promise<void>,
+    /** A promise when the next item must wait for it. */
+    private readonly consume: (item: StreamItem) => Promise<void> | undefined,
     /** Called whenever everything received so far has been consumed: the time to send what was batched. */
     private readonly drain: () => Promise<void>
   ) {
@@ -108,7 +119,8 @@ export class ChangeStream {
     if (this.failure) return
     try {
       const lsn = chunk.readBigUInt64BE(1)
-      if (chunk[0] === 0x77) this.queue.push({ kind: 'change', lsn, message: plugin.parse(chunk.subarray(25)) })
+      if (chunk[0] === 0x77)
+        this.queue.push({ kind: 'change', lsn, size: chunk.length, message: plugin.parse(chunk.subarray(25)) })
       else if (chunk[0] === 0x6b) this.queue.push({ kind: 'position', lsn })
       else return
     } catch (error) {
@@ -134,7 +146,8 @@ export class ChangeStream {
           if (this.queue.length === 0) break
           continue
         }
-        await this.consume(this.queue.shift() as StreamItem)
+        const consumed = this.consume(this.queue.shift() as StreamItem)
+        if (consumed) await consumed
         if (this.paused && this.queue.length <= RESUME_AT) {
           this.paused = false
           this.wire().stream.resume()

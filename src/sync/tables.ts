@@ -23,7 +23,7 @@ export interface SyncedTable {
   table: string
   /**
    * Columns pgoutput sends (not dropped, not generated), with their type OIDs and the type's schema
-   * and name (for casts; quoted by the action); `always`: GENERATED ALWAYS AS IDENTITY.
+   * and name (for casts; quoted by the action); `always`: GENERATED ALWAYS AS IDENTITY; `viaText`: see below.
    */
   columns: SyncedColumn[]
   /**
@@ -39,6 +39,11 @@ export interface SyncedColumn {
   typeSchema: string
   typeName: string
   always: boolean
+  /**
+   * An array, a composite (or a domain over one), or a type whose array literal's delimiter is not
+   * a comma: a multi-row statement takes its values as text[] and casts them (statements.ts).
+   */
+  viaText?: boolean
 }
 
 /** The tables to publish, with their columns, read from `client` (inside the slot's snapshot). */
@@ -55,7 +60,8 @@ export async function readSyncedTables(client: pg.Client): Promise<SyncedTable[]
   }>(
     `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name, n.nspname AS schema, c.relname AS table,
             (SELECT json_agg(json_build_object('name', a.attname, 'type', a.atttypid::int, 'typeSchema', tn.nspname,
-                                               'typeName', t.typname, 'always', a.attidentity = 'a') ORDER BY a.attnum)
+                                               'typeName', t.typname, 'always', a.attidentity = 'a',
+                                               'viaText', t.typcategory IN ('A', 'C') OR t.typdelim <> ',') ORDER BY a.attnum)
                FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
                JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}) AS columns,

@@ -1,8 +1,10 @@
 // The batched apply of sync: logical against real servers: transactions that mix inserts, updates
 // (keys changed, NULLs, TOASTed values left unchanged, a unique column whose rows trade values) and
-// deletes across tables of every identity, replayed many changes per statement and many statements
-// per round trip, end with the target equal to the source; so do many small transactions over the
-// same tables, grouped into one target transaction per batch, and one of 10,000 inserts.
+// deletes across tables of every identity and columns of many types (arrays of two dimensions, a
+// domain over an array, box, whose arrays are not comma-delimited, a composite), replayed many
+// changes per statement and many statements per round trip, end with the target equal to the
+// source; so do many small transactions over the same tables, grouped into one target transaction
+// per batch, and one of 10,000 inserts.
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import type pg from 'pg'
@@ -23,7 +25,10 @@ const SCHEMA = `CREATE SCHEMA a;
   CREATE TABLE a.loose (x int, y text);
   ALTER TABLE a.loose REPLICA IDENTITY FULL;
   CREATE TABLE a.people (id int PRIMARY KEY, email text UNIQUE, n int);
-  CREATE TABLE a.typed (id int PRIMARY KEY, b bit(3), c char(4), v varchar(5), n numeric(6, 2), d date, i interval);
+  CREATE TYPE a.pt AS (x int, label text);
+  CREATE DOMAIN a.grid AS int[] CHECK (VALUE IS NULL OR cardinality(VALUE) > 0);
+  CREATE TABLE a.typed (id int PRIMARY KEY, b bit(3), c char(4), v varchar(5), n numeric(6, 2), d date, i interval,
+    bx box, m int[], g a.grid, p a.pt);
   CREATE TABLE a."Odd ""T""" (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "select" text, "a b" int);
   INSERT INTO a.items SELECT g, 'item ' || g, ARRAY['t' || g, NULL, ''], decode('5c27' || lpad(to_hex(g), 4, '0'), 'hex'),
     (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 300) i), NULL, g * 1.25,
@@ -32,7 +37,8 @@ const SCHEMA = `CREATE SCHEMA a;
   INSERT INTO a.pairs SELECT g % 10, 'k' || g, jsonb_build_object('g', g) FROM generate_series(1, 200) g;
   INSERT INTO a.loose SELECT g % 5, 'dup' FROM generate_series(1, 50) g;
   INSERT INTO a.people SELECT g, 'p' || g || '@x', 0 FROM generate_series(1, 100) g;
-  INSERT INTO a.typed SELECT g, B'101', 'ab', 'xy', g / 3.0, date '2024-02-29' + g, g * interval '90 minutes'
+  INSERT INTO a.typed SELECT g, B'101', 'ab', 'xy', g / 3.0, date '2024-02-29' + g, g * interval '90 minutes',
+    box(point(g, 0), point(0, g)), ARRAY[[g, 0], [0, g]], ARRAY[g], ROW(g, 'l' || g)::a.pt
     FROM generate_series(1, 40) g;
   INSERT INTO a."Odd ""T""" ("select", "a b") SELECT 's' || g, g FROM generate_series(1, 50) g;`
 
@@ -57,7 +63,11 @@ const CHANGES = [
    UPDATE a.people SET email = 'p2@x' WHERE id = 1;
    UPDATE a.people SET email = 'p1@x' WHERE id = 2;
    UPDATE a.people SET n = n + 1 WHERE id BETWEEN 10 AND 60;
-   UPDATE a.typed SET b = b # B'111', c = 'zz', v = 'abcde', n = n + 0.5, d = d + 1, i = i * 2 WHERE id <= 30;
+   UPDATE a.typed SET b = b # B'111', c = 'zz', v = 'abcde', n = n + 0.5, d = d + 1, i = i * 2,
+     bx = box(point(id, id), point(-1, -1)), m = m || ARRAY[[id, NULL]], g = g || 0, p = ROW(-id, 'it''s "p"')::a.pt WHERE id <= 30;
+   INSERT INTO a.typed SELECT g, B'011', 'a b', '', 1.25, date '2000-01-01', interval '1 day 2 hours',
+     CASE WHEN g % 2 = 0 THEN box(point(1.5, 2), point(-3, 4.25)) END, ARRAY[[1, NULL], [g, -g]], ARRAY[g, NULL],
+     ROW(g, CASE WHEN g % 3 = 0 THEN NULL ELSE '{x,"y"}\\ z' END)::a.pt FROM generate_series(41, 60) g;
    INSERT INTO a."Odd ""T""" ("select", "a b") VALUES ('it''s \\ a', NULL);
    UPDATE a."Odd ""T""" SET "a b" = "a b" * 2 WHERE id <= 20;
    DELETE FROM a."Odd ""T""" WHERE id > 45;
