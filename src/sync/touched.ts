@@ -49,6 +49,8 @@ type Change = Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.Message
 
 export class TouchedRows {
   private readonly tables = new Map<string, TouchedTable>()
+  /** The decoder keeps one relation object per table: found by it, a row costs no name to build. */
+  private readonly byRelation = new WeakMap<Pgoutput.MessageRelation, TouchedTable>()
   private keyCount = 0
   /** The transaction being decoded: its ordinal and xid. */
   private current = { ordinal: 0, xid: 0 }
@@ -131,20 +133,26 @@ export class TouchedRows {
   }
 
   private table(relation: Pgoutput.MessageRelation): TouchedTable {
-    const id = JSON.stringify([relation.schema, relation.name])
-    let table = this.tables.get(id)
+    let table = this.byRelation.get(relation)
     if (!table) {
-      table = {
-        schema: relation.schema,
-        name: relation.name,
-        keyColumns: relation.keyColumns,
-        keys: new Map(),
-        lastTransaction: 0,
-        changes: { inserts: 0, updates: 0, deletes: 0 }
-      }
-      this.tables.set(id, table)
+      const id = JSON.stringify([relation.schema, relation.name])
+      table = this.tables.get(id) ?? this.newTable(id, relation)
+      this.byRelation.set(relation, table)
     }
     table.lastTransaction = this.current.ordinal
+    return table
+  }
+
+  private newTable(id: string, relation: Pgoutput.MessageRelation): TouchedTable {
+    const table: TouchedTable = {
+      schema: relation.schema,
+      name: relation.name,
+      keyColumns: relation.keyColumns,
+      keys: new Map(),
+      lastTransaction: 0,
+      changes: { inserts: 0, updates: 0, deletes: 0 }
+    }
+    this.tables.set(id, table)
     return table
   }
 
