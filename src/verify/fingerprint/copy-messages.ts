@@ -45,7 +45,7 @@ export interface CopyOutOptions {
  */
 export class CopyOutMessages extends Readable implements Submittable {
   private connection?: Connection
-  private pgListener?: DataListener
+  private pgListeners: DataListener[] = []
   private part = CODE
   private code = 0
   private lengthBytes = 0
@@ -63,9 +63,9 @@ export class CopyOutMessages extends Readable implements Submittable {
   submit(connection: Connection): void {
     this.connection = connection
     const socket = connection.stream
-    const [listener] = socket.listeners('data') as DataListener[]
-    this.pgListener = listener
-    socket.removeListener('data', listener)
+    // pg's parser, and whatever else reads the socket: none of them may see the COPY's data.
+    this.pgListeners = socket.listeners('data') as DataListener[]
+    for (const listener of this.pgListeners) socket.removeListener('data', listener)
     socket.on('data', this.onData)
     connection.query(this.text)
   }
@@ -137,14 +137,13 @@ export class CopyOutMessages extends Readable implements Submittable {
   /** Hands the socket, and what is left of this read, back to pg; `done`: the data ended with CopyDone. */
   private giveBack(rest: Buffer, done: boolean): void {
     const connection = this.connection
-    const listener = this.pgListener
-    if (!connection || !listener) return
+    if (!connection) return
     connection.stream.removeListener('data', this.onData)
-    connection.stream.on('data', listener)
+    for (const listener of this.pgListeners) connection.stream.on('data', listener)
     connection.stream.resume()
     this.connection = undefined
     if (done) this.push(null)
-    if (rest.length > 0) listener(rest)
+    if (rest.length > 0) for (const listener of this.pgListeners) listener(rest)
   }
 }
 
