@@ -1,9 +1,8 @@
 import { pipeline } from 'node:stream/promises'
-import type { TransformCallback } from 'node:stream'
 import type pg from 'pg'
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import { quoteIdent } from '../pg/sql.js'
-import { CopyDigestStream, RowDigest, copyOutStatement, type BlockRange } from '../verify/fingerprint/copy-digest.js'
+import { CopyTextDigest, RowDigest, copyOutStatement, type BlockRange } from '../verify/fingerprint/copy-digest.js'
+import { CopyInMessages, CopyOutMessages } from '../verify/fingerprint/copy-messages.js'
 import type { TableFingerprint, VerifyLevel } from '../verify/fingerprint/types.js'
 import type { StreamedTable } from './tables.js'
 
@@ -11,8 +10,9 @@ import type { StreamedTable } from './tables.js'
  * The streaming copy: each table's rows go from a COPY TO STDOUT on the source to a COPY FROM STDIN
  * on the target through the runner's memory only, over several pairs of sessions, big tables split
  * into block ranges across them (as pgcopydb's --split-tables-larger-than). Back-pressure runs end
- * to end: the target's socket drains the COPY FROM stream, which drains the hashing stage, which
- * stops reading the source's COPY stream, whose socket then stops reading, and the source waits.
+ * to end: the target's socket drains the COPY FROM stream, which stops reading the source's COPY
+ * stream, whose socket then stops reading, and the source waits. The rows are hashed as they are
+ * read, where they lie in the source socket's buffers (copy-messages.ts).
  */
 
 /** Bytes of COPY text the runner may hold per pair of sessions, by default. */
@@ -241,35 +241,10 @@ function fingerprintOf(
   }
 }
 
-/** The hashing stage, which also notes how much COPY text its pair holds each time a piece passes. */
-class MeteredDigest extends CopyDigestStream {
-  reading?: { readableLength: number }
-  writing?: { writableLength: number }
-
-  constructor(
-    countOnly: boolean,
-    highWaterMark: number,
-    private readonly result: StreamResult
-  ) {
-    super(countOnly, highWaterMark)
-  }
-
-  override _transform(chunk: Buffer, encoding: BufferEncoding, done: TransformCallback): void {
-    const held =
-      (this.reading?.readableLength ?? 0) +
-      chunk.length +
-      this.readableLength +
-      this.writableLength +
-      this.heldBytes +
-      (this.writing?.writableLength ?? 0)
-    if (held > this.result.peakHeldBytes) this.result.peakHeldBytes = held
-    if (chunk.length > this.result.largestPiece) this.result.largestPiece = chunk.length
-    this.result.bytes += chunk.length
-    super._transform(chunk, encoding, done)
-  }
-}
-
-/** One table or block range: source COPY → hashing stage → target COPY, with the window split between them. */
+/**
+ * One table or block range: the source's CopyData messages go to the target as they came off its
+ * socket, their rows hashed on the way; the window is split between the two streams.
+ */
 async function movePiece(
   source: pg.Client,
   target: pg.Client,
@@ -279,7 +254,7 @@ async function movePiece(
 ): Promise<void> {
   const window = request.windowBytes ?? WINDOW_BYTES
   const { table } = piece
-  const countOnly = request.level !== 'full' || table.hashedServerSide !== undefined
+  const digesting = new CopyTextDigest(request.level !== 'full' || table.hashedServerSide !== undefined)
   const columns = table.columns.map(quoteIdent).join(', ')
   // A whole table loaded into itself (no range, not through its partitions' root) is emptied in the
   // transaction that loads it, so COPY can write its rows frozen: the verify's and ANALYZE's reads
@@ -291,20 +266,35 @@ async function movePiece(
   const record = request.recordPiecesIn
   if (freeze) await target.query(`BEGIN; TRUNCATE ONLY ${table.loadInto}`)
   else if (record) await target.query('BEGIN')
-  const reading = source.query(copyTo(copyOutStatement(table, piece.range), { highWaterMark: window / 4 }))
-  const digesting = new MeteredDigest(countOnly, window / 4, result)
-  const writing = target.query(
-    copyFrom(`COPY ${table.loadInto} (${columns}) FROM STDIN${freeze ? ' (FREEZE)' : ''}`, {
-      highWaterMark: window / 4
-    })
+  const writing = new CopyInMessages(
+    `COPY ${table.loadInto} (${columns}) FROM STDIN${freeze ? ' (FREEZE)' : ''}`,
+    window / 2
   )
-  digesting.reading = reading
-  digesting.writing = writing
+  const reading = new CopyOutMessages(copyOutStatement(table, piece.range), {
+    forward: true,
+    highWaterMark: window / 4,
+    onText: (data, start, end) => {
+      digesting.add(data, start, end)
+      result.bytes += end - start
+    },
+    // What the pair holds as each piece comes: the queues of both streams, the target's socket, a cut row.
+    onPiece: (chunk) => {
+      const held =
+        reading.readableLength +
+        chunk.length +
+        writing.writableLength +
+        target.connection.stream.writableLength +
+        digesting.heldBytes
+      if (held > result.peakHeldBytes) result.peakHeldBytes = held
+      if (chunk.length > result.largestPiece) result.largestPiece = chunk.length
+    }
+  })
   // A COPY whose connection ends before the server answered it never settles its stream (a run
   // cancelled then, or the other pairs ended after a failure): the end of either connection ends the wait.
   const ends = [source, target].map(connectionEnd)
   try {
-    await Promise.race([pipeline(reading, digesting, writing), ...ends.map((end) => end.ended)])
+    await Promise.race([pipeline(source.query(reading), target.query(writing)), ...ends.map((end) => end.ended)])
+    digesting.end()
   } catch (error) {
     throw new Error(`${table.display}: ${(error as Error).message}`)
   } finally {

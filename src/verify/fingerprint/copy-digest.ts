@@ -1,4 +1,3 @@
-import { Transform, type TransformCallback } from 'node:stream'
 import { qualifiedName, quoteIdent } from './sql.js'
 
 /**
@@ -42,8 +41,12 @@ function word(data: Buffer, at: number, count: number): number {
   return k
 }
 
-/** The four 32-bit words of MurmurHash3 x86_128 of data[start, end), into `out`. */
-export function murmur128(data: Buffer, start: number, end: number, out: Uint32Array): void {
+/**
+ * The four 32-bit words of MurmurHash3 x86_128 of data[start, end), into `out`; `view` is a DataView
+ * of `data`: its little-endian word reads compile to one load each, where Buffer.readInt32LE's sum
+ * of four bytes measured 2-4 times slower.
+ */
+export function murmur128(data: Buffer, view: DataView, start: number, end: number, out: Uint32Array): void {
   let h1 = 0
   let h2 = 0
   let h3 = 0
@@ -51,13 +54,13 @@ export function murmur128(data: Buffer, start: number, end: number, out: Uint32A
   const length = end - start
   let at = start
   for (; at + 16 <= end; at += 16) {
-    h1 ^= mixK1(data.readInt32LE(at))
+    h1 ^= mixK1(view.getInt32(at, true))
     h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0
-    h2 ^= mixK2(data.readInt32LE(at + 4))
+    h2 ^= mixK2(view.getInt32(at + 4, true))
     h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0
-    h3 ^= mixK3(data.readInt32LE(at + 8))
+    h3 ^= mixK3(view.getInt32(at + 8, true))
     h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0
-    h4 ^= mixK4(data.readInt32LE(at + 12))
+    h4 ^= mixK4(view.getInt32(at + 12, true))
     h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0
   }
   const tail = end - at
@@ -97,10 +100,17 @@ export class RowDigest {
   private readonly lanes = [0, 0, 0, 0]
   private sinceCarry = 0
   private readonly words = new Uint32Array(4)
+  /** A DataView of the buffer last hashed: rows come many to a buffer. */
+  private viewed?: Buffer
+  private view: DataView = new DataView(new ArrayBuffer(0))
 
   /** Adds the row data[start, end) (its newline left out). */
   add(data: Buffer, start: number, end: number): void {
-    murmur128(data, start, end, this.words)
+    if (data !== this.viewed) {
+      this.viewed = data
+      this.view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+    }
+    murmur128(data, this.view, start, end, this.words)
     for (let i = 0; i < 4; i++) this.lanes[i] += this.words[i]
     this.rows++
     if (++this.sinceCarry >= CARRY_EVERY) this.carry()
@@ -133,61 +143,56 @@ export class RowDigest {
 }
 
 /**
- * Passes COPY text on unchanged and hashes its rows (COPY's text format ends every row with a
- * newline; one inside a value is written \n). A row cut between two pieces is held until its end
- * comes: `heldBytes` says how much. `countOnly`: rows are counted, not hashed (verify: counts).
+ * Splits COPY text into rows and hashes them (COPY's text format ends every row with a newline; one
+ * inside a value is written \n). The text comes in stretches cut anywhere: a row cut between two is
+ * held until its end comes, and `heldBytes` says how much. `countOnly`: rows are counted, not
+ * hashed (verify: counts).
  */
-export class CopyDigestStream extends Transform {
+export class CopyTextDigest {
   readonly digest = new RowDigest()
-  private carried: Buffer[] = []
   heldBytes = 0
+  private carried: Buffer[] = []
 
-  constructor(
-    private readonly countOnly = false,
-    highWaterMark?: number
-  ) {
-    super(highWaterMark === undefined ? {} : { highWaterMark })
-  }
+  constructor(private readonly countOnly = false) {}
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.hashRows(chunk)
-    done(null, chunk)
-  }
-
-  override _flush(done: TransformCallback): void {
-    // COPY ends every row with a newline: text left over means the data was cut short.
-    if (this.heldBytes > 0) return done(new Error('the COPY data ended inside a row'))
-    done()
-  }
-
-  /** Hashes the rows a piece ends, and holds the start of the row it leaves open. */
-  hashRows(chunk: Buffer): void {
-    let start = 0
-    let newline = chunk.indexOf(10)
+  /** Hashes the rows that bytes [start, end) of `data` end, and holds the start of the row they leave open. */
+  add(data: Buffer, start = 0, end = data.length): void {
+    let newline = nextNewline(data, start, end)
     if (newline >= 0 && this.carried.length > 0) {
-      const row = Buffer.concat([...this.carried, chunk.subarray(0, newline)])
+      const row = Buffer.concat([...this.carried, data.subarray(start, newline)])
       this.addRow(row, 0, row.length)
       this.carried = []
       this.heldBytes = 0
       start = newline + 1
-      newline = chunk.indexOf(10, start)
+      newline = nextNewline(data, start, end)
     }
     while (newline >= 0) {
-      this.addRow(chunk, start, newline)
+      this.addRow(data, start, newline)
       start = newline + 1
-      newline = chunk.indexOf(10, start)
+      newline = nextNewline(data, start, end)
     }
-    if (start < chunk.length) {
-      // A copy: the piece itself goes on to the target and its memory with it.
-      this.carried.push(Buffer.from(chunk.subarray(start)))
-      this.heldBytes += chunk.length - start
+    if (start < end) {
+      // A copy: `data` is not this digest's to keep.
+      this.carried.push(Buffer.from(data.subarray(start, end)))
+      this.heldBytes += end - start
     }
+  }
+
+  /** COPY ends every row with a newline: text left over means the data was cut short. */
+  end(): void {
+    if (this.heldBytes > 0) throw new Error('the COPY data ended inside a row')
   }
 
   private addRow(data: Buffer, start: number, end: number): void {
     if (this.countOnly) this.digest.rows++
     else this.digest.add(data, start, end)
   }
+}
+
+function nextNewline(data: Buffer, start: number, end: number): number {
+  if (start >= end) return -1
+  const at = data.indexOf(10, start)
+  return at < end ? at : -1
 }
 
 /** Blocks [from, to) of a table; `to` undefined: to its end, whatever it has grown to. */

@@ -1,7 +1,5 @@
 import type pg from 'pg'
-import { to as copyTo } from 'pg-copy-streams'
-import { pipeline } from 'node:stream/promises'
-import { Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { MigrationError } from '../../base/errors.js'
 import { WHOLE_DATABASE, type ScopeSql } from '../../scope/sql.js'
 import {
@@ -14,7 +12,8 @@ import {
   recordHash,
   rowHash
 } from './sql.js'
-import { COPY_DIGEST_MODULUS, CopyDigestStream, copyOutStatement, type BlockRange } from './copy-digest.js'
+import { COPY_DIGEST_MODULUS, CopyTextDigest, copyOutStatement, type BlockRange } from './copy-digest.js'
+import { CopyOutMessages } from './copy-messages.js'
 import type { RowHash, TableFingerprint, TablesProgress, VerifyLevel } from './types.js'
 
 type TableToCheck = Omit<TableFingerprint, 'rows' | 'checksum' | 'hash'> & {
@@ -156,9 +155,16 @@ async function checksumPart(
  * settings (those the source was read in), and hashed by the runner with the same function.
  */
 async function readBack(client: pg.Client, table: TableToCheck, level: VerifyLevel, range?: BlockRange): Promise<Part> {
-  const digesting = new CopyDigestStream(level !== 'full')
-  const drain = new Writable({ write: (_chunk, _encoding, done) => done() })
-  await pipeline(client.query(copyTo(copyOutStatement(table, range))), digesting, drain)
+  const digesting = new CopyTextDigest(level !== 'full')
+  const reading = client.query(
+    new CopyOutMessages(copyOutStatement(table, range), {
+      forward: false,
+      onText: (data, start, end) => digesting.add(data, start, end)
+    })
+  )
+  reading.resume()
+  await finished(reading)
+  digesting.end()
   const { digest } = digesting
   return { rows: BigInt(digest.rows), checksum: level === 'full' ? BigInt(digest.checksum()) : null }
 }
