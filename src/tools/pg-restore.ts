@@ -4,6 +4,7 @@ import { MigrationError } from '../base/errors.js'
 import type { Log } from '../base/log.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { clientEnvironment, type Passfile } from '../pg/passfile.js'
+import { sessionOptions } from '../pg/target-work.js'
 import type { Client } from './client/install.js'
 import { progressReporter, tableDataDone, type ToolRunner } from './run-tool.js'
 
@@ -18,7 +19,12 @@ export interface RestoreOptions {
   superuser: boolean
   /** TOC entries left for the caller to restore later: a sync creates triggers only at cutover. */
   holdBack?: RegExp
+  /** The target cannot take planner statistics (before 18: no pg_restore_relation_stats): a dump's are left out. */
+  noStatistics?: boolean
 }
+
+/** The planner statistics pg_dump 18 --statistics writes. */
+const STATISTICS_DATA = /^\d+; \d+ \d+ STATISTICS DATA /
 
 /** Triggers and rules, and comments on them: held back while a sync replays the source's changes, so none fires twice. */
 export const TRIGGERS_AND_RULES = /^\d+; \d+ \d+ (?:COMMENT \S+ )?(?:TRIGGER|RULE) /
@@ -39,6 +45,8 @@ export interface Restorer {
   options: RestoreOptions
   /** Sees every line pg_restore logs (--verbose), e.g. to time the index builds. */
   onLine?: (line: string) => void
+  /** Settings for pg_restore's sessions (PGOPTIONS), e.g. a larger maintenance_work_mem for its index builds. */
+  sessionSettings?: Record<string, string>
 }
 
 export interface RestoreResult {
@@ -138,7 +146,7 @@ async function runPgRestore(
   if (options.privileges === 'skip') args.push('--no-owner', '--no-acl')
   try {
     await tools.run(client.programs.pg_restore, [...args, dumpDir], {
-      env: clientEnvironment(endpoint, passfile),
+      env: { ...clientEnvironment(endpoint, passfile), ...sessionEnvironment(restorer.sessionSettings) },
       onLine(line) {
         restorer.onLine?.(line)
         const table = tableDataDone(line, jobs)
@@ -150,6 +158,12 @@ async function runPgRestore(
   } finally {
     fs.rmSync(listFile, { force: true })
   }
+}
+
+/** PGOPTIONS with the restorer's settings added to any the runner sets. */
+function sessionEnvironment(settings: Record<string, string> | undefined): Record<string, string> {
+  if (!settings || Object.keys(settings).length === 0) return {}
+  return { PGOPTIONS: [process.env.PGOPTIONS, sessionOptions(settings)].filter(Boolean).join(' ') }
 }
 
 /** pg_restore stopped part way: what it wrote stays, and the fix is to start over on a clean target. */
@@ -187,7 +201,10 @@ export async function restoreList(
     env: clientEnvironment(endpoint, passfile),
     onStdout: (line) => lines.push(line)
   })
-  const entries = lines.filter((line) => /^\d+;/.test(line) && !options.holdBack?.test(line))
+  const entries = lines.filter(
+    (line) =>
+      /^\d+;/.test(line) && !options.holdBack?.test(line) && !(options.noStatistics && STATISTICS_DATA.test(line))
+  )
   const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
   const restorable = entries.filter((line) => !skipped.includes(line))
   const kept = options.privileges === 'keep' ? keepPrivilegesOrder(restorable) : restorable

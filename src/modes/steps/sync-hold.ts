@@ -140,7 +140,7 @@ class SyncHold implements SourceHold {
       })
     )
     this.analyzed = settledLater(
-      analyzeTarget(means.connector, restorer.endpoint).finally(() => (this.analyzeDone = true))
+      analyzeTarget(means.connector, restorer.endpoint, this.record).finally(() => (this.analyzeDone = true))
     )
   }
 
