@@ -14,7 +14,7 @@ import type { Mode } from './inputs.js'
 import type { StageTiming } from './stages.js'
 import type { ProgressSample } from '../base/progress.js'
 import type { DiskNeeds } from '../plan/disk.js'
-import type { AnalyzeResult, IndexBuildMemory } from '../pg/target-work.js'
+import type { AnalyzeResult } from '../pg/target-work.js'
 
 export type RunResult = 'passed' | 'failed' | 'planned'
 
@@ -49,7 +49,7 @@ export interface DatabaseReport {
   copyMethod?: { method: 'dump' | 'stream'; why: string }
   /** The rows went by the stream, never on the runner's disk: what moved. */
   stream?: StreamRecord
-  /** What the load asked of the target besides the rows: index builds' memory, statistics carried, ANALYZE. */
+  /** What the load asked of the target besides the rows: statistics carried, ANALYZE. */
   targetWork?: TargetWork
   /** Transactions that wrote on the source server (any database) while the migration ran: not in the copy, by design of the snapshot. */
   writesDuringRun?: number
@@ -70,8 +70,6 @@ export interface DatabaseReport {
 }
 
 export interface TargetWork {
-  /** The restore's sessions built indexes with this maintenance_work_mem; absent: the server's default. */
-  indexMemory?: IndexBuildMemory
   /** pg_dump carried the source's planner statistics (pg_dump 18 --statistics, onto an 18 target). */
   statisticsCarried?: boolean
   analyze?: AnalyzeResult
@@ -202,10 +200,6 @@ export class DatabaseRecorder {
 
   restoredAs(role: string): void {
     this.report.restoredAs = role
-  }
-
-  indexMemory(memory: IndexBuildMemory): void {
-    this.report.targetWork = { ...this.report.targetWork, indexMemory: memory }
   }
 
   statisticsCarried(): void {

@@ -1,58 +1,7 @@
-// What the load asks of the target beyond the rows: the memory its index builds sort in, and the
-// planner statistics ANALYZE still has to gather once the load is over.
+// What the load leaves ANALYZE to do on the target: the planner statistics still missing once the
+// rows and indexes are in.
 import type pg from 'pg'
 import { isUserSchema } from './sql.js'
-
-/** No session sorts in more: past this a btree build gains little, and 1 GB is pg_upgrade's advice too. */
-const MAX_SESSION_BYTES = 1024 ** 3
-
-const MIB = 1024 ** 2
-
-/** The maintenance_work_mem the restore's sessions build indexes with, and what it was sized from. */
-export interface IndexBuildMemory {
-  /** As the sessions set it, e.g. `512MB`. */
-  setting: string
-  /** The target's own default, kept by every other session. */
-  serverDefault: string
-  /** Sessions that may build at once (the restore's jobs). */
-  sessions: number
-  /** The target setting the budget came from, e.g. `effective_cache_size 4GB`. */
-  basis: string
-}
-
-/**
- * A larger maintenance_work_mem for the restore's sessions, so an index sorts in memory, not in
- * temporary files. The target's memory is not visible over SQL: effective_cache_size stands for it
- * (what the server may count on for caching; managed services set it to about three quarters of the
- * machine), and all sessions together take at most a quarter of that. Undefined when that is no more
- * than the server's default: the default stays.
- */
-export async function sizeIndexBuildMemory(db: pg.Client, sessions: number): Promise<IndexBuildMemory | undefined> {
-  const { rows } = await db.query<{ current: string; cache: string; current_bytes: string; cache_bytes: string }>(
-    `SELECT pg_catalog.current_setting('maintenance_work_mem') AS current,
-            pg_catalog.current_setting('effective_cache_size') AS cache,
-            pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem')) AS current_bytes,
-            pg_catalog.pg_size_bytes(pg_catalog.current_setting('effective_cache_size')) AS cache_bytes`
-  )
-  const [row] = rows
-  const perSession = Math.min(MAX_SESSION_BYTES, Number(row.cache_bytes) / 4 / Math.max(1, sessions))
-  const mebibytes = Math.floor(perSession / MIB)
-  if (mebibytes * MIB <= Number(row.current_bytes)) return undefined
-  return {
-    setting: `${mebibytes}MB`,
-    serverDefault: row.current,
-    sessions,
-    basis: `effective_cache_size ${row.cache}`
-  }
-}
-
-/** The libpq options that give a client program's sessions these settings (PGOPTIONS). */
-export function sessionOptions(settings: Record<string, string>): string {
-  // Only names and sizes this module chose: no spaces or backslashes to escape.
-  return Object.entries(settings)
-    .map(([name, value]) => `-c ${name}=${value}`)
-    .join(' ')
-}
 
 /** What ANALYZE did after the load: tables whose statistics were already complete were left alone. */
 export interface AnalyzeResult {

@@ -4,7 +4,6 @@ import { MigrationError } from '../base/errors.js'
 import type { Log } from '../base/log.js'
 import type { Endpoint } from '../pg/endpoint.js'
 import { clientEnvironment, type Passfile } from '../pg/passfile.js'
-import { sessionOptions } from '../pg/target-work.js'
 import type { Client } from './client/install.js'
 import { progressReporter, tableDataDone, type ToolRunner } from './run-tool.js'
 
@@ -45,8 +44,6 @@ export interface Restorer {
   options: RestoreOptions
   /** Sees every line pg_restore logs (--verbose), e.g. to time the index builds. */
   onLine?: (line: string) => void
-  /** Settings for pg_restore's sessions (PGOPTIONS), e.g. a larger maintenance_work_mem for its index builds. */
-  sessionSettings?: Record<string, string>
 }
 
 export interface RestoreResult {
@@ -146,7 +143,7 @@ async function runPgRestore(
   if (options.privileges === 'skip') args.push('--no-owner', '--no-acl')
   try {
     await tools.run(client.programs.pg_restore, [...args, dumpDir], {
-      env: { ...clientEnvironment(endpoint, passfile), ...sessionEnvironment(restorer.sessionSettings) },
+      env: clientEnvironment(endpoint, passfile),
       onLine(line) {
         restorer.onLine?.(line)
         const table = tableDataDone(line, jobs)
@@ -158,12 +155,6 @@ async function runPgRestore(
   } finally {
     fs.rmSync(listFile, { force: true })
   }
-}
-
-/** PGOPTIONS with the restorer's settings added to any the runner sets. */
-function sessionEnvironment(settings: Record<string, string> | undefined): Record<string, string> {
-  if (!settings || Object.keys(settings).length === 0) return {}
-  return { PGOPTIONS: [process.env.PGOPTIONS, sessionOptions(settings)].filter(Boolean).join(' ') }
 }
 
 /** pg_restore stopped part way: what it wrote stays, and the fix is to start over on a clean target. */

@@ -6,7 +6,6 @@ import type { Connector } from '../../pg/connection.js'
 import type { Endpoint } from '../../pg/endpoint.js'
 import { closeRestoreRole, openRestoreRole, proveRestoreRoleLogin } from '../../pg/restore-role.js'
 import { dropRunMarker, writeRunMarker, type RunMarker } from '../../pg/run-marker.js'
-import { sizeIndexBuildMemory } from '../../pg/target-work.js'
 import {
   analyzeUserTables,
   cleanTarget,
@@ -136,7 +135,6 @@ export async function openWriter(
   record: DatabaseRecorder
 ): Promise<Endpoint> {
   const target = step.target.endpoint
-  await sizeIndexBuilds(means, restorer, record)
   if (step.settings.acceptSourceCode) return target
   const owners = step.settings.privileges === 'keep' ? await dumpOwners(restorer) : []
   const writer = await means.connector.withConnection(target, (db) =>
@@ -147,21 +145,6 @@ export async function openWriter(
   restorer.endpoint = writer
   record.restoredAs(writer.user)
   return writer
-}
-
-/**
- * The restore's index builds sort in more memory where the target can spare it (pg/target-work.ts):
- * said in the log and the report.
- */
-async function sizeIndexBuilds(means: TargetMeans, restorer: Restorer, record: DatabaseRecorder): Promise<void> {
-  const sessions = restorer.options.jobs
-  const memory = await means.connector.withConnection(restorer.endpoint, (db) => sizeIndexBuildMemory(db, sessions))
-  if (!memory) return
-  restorer.sessionSettings = { ...restorer.sessionSettings, maintenance_work_mem: memory.setting }
-  record.indexMemory(memory)
-  means.log.info(
-    `index builds: maintenance_work_mem ${memory.setting} in each of the restore's ${sessions} sessions (the target's default ${memory.serverDefault}; all together at most a quarter of its ${memory.basis})`
-  )
 }
 
 /** The job is over, however it ended: the restore role cannot log in any more (pg/restore-role.ts). */
