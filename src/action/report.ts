@@ -14,6 +14,7 @@ import type { Mode } from './inputs.js'
 import type { StageTiming } from './stages.js'
 import type { ProgressSample } from '../base/progress.js'
 import type { DiskNeeds } from '../plan/disk.js'
+import type { AnalyzeResult } from '../pg/target-work.js'
 
 export type RunResult = 'passed' | 'failed' | 'planned'
 
@@ -48,6 +49,8 @@ export interface DatabaseReport {
   copyMethod?: { method: 'dump' | 'stream'; why: string }
   /** The rows went by the stream, never on the runner's disk: what moved. */
   stream?: StreamRecord
+  /** What the load asked of the target besides the rows: statistics carried, ANALYZE. */
+  targetWork?: TargetWork
   /** Transactions that wrote on the source server (any database) while the migration ran: not in the copy, by design of the snapshot. */
   writesDuringRun?: number
   /** sync: logical: the change stream, the cutover and the downtime window. */
@@ -64,6 +67,12 @@ export interface DatabaseReport {
   /** The long stages' progress lines as figures: a timeline of rows and bytes done, rate and time left. */
   progress?: ProgressSample[]
   error?: FailureReport
+}
+
+export interface TargetWork {
+  /** pg_dump carried the source's planner statistics (pg_dump 18 --statistics, onto an 18 target). */
+  statisticsCarried?: boolean
+  analyze?: AnalyzeResult
 }
 
 export interface StreamRecord {
@@ -203,6 +212,14 @@ export class DatabaseRecorder {
     this.report.restoredAs = role
   }
 
+  statisticsCarried(): void {
+    this.report.targetWork = { ...this.report.targetWork, statisticsCarried: true }
+  }
+
+  analyzed(result: AnalyzeResult): void {
+    this.report.targetWork = { ...this.report.targetWork, analyze: result }
+  }
+
   targetTouched(touched: boolean): void {
     this.report.targetTouched = touched
   }
@@ -215,6 +232,7 @@ export class DatabaseRecorder {
       snapshot: dump.snapshot,
       seconds: dump.seconds
     }
+    if (dump.options.includes('--statistics')) this.statisticsCarried()
   }
 
   copiedBy(method: 'dump' | 'stream', why: string): void {

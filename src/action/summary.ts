@@ -8,6 +8,7 @@ import { civoLine } from './summary-civo.js'
 import { diskNote, streamNote } from './summary-stream.js'
 import { abbreviate, details, inline, table } from './summary-markdown.js'
 import { syncBlocks } from './summary-sync.js'
+import { targetWorkNote } from './summary-target.js'
 
 /**
  * The job summary as GitHub renders it (GitHub Flavored Markdown): blocks apart by blank lines,
@@ -95,6 +96,8 @@ function databaseBlocks(database: DatabaseReport, shown: KeysShown): string[] {
     notes.push(
       `Restored as ${inline(database.restoredAs)}, which owns what it restored and cannot log in after the run: the source's functions ran without the target login's rights.`
     )
+  const targetWork = database.targetWork && targetWorkNote(database.targetWork)
+  if (targetWork) notes.push(targetWork)
   if (database.disk) notes.push(diskNote(database.disk, database.copyMethod?.method))
   if (database.stream) notes.push(streamNote(database.stream, database.copyMethod?.why))
   else if (database.restore) {

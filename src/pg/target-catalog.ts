@@ -5,7 +5,8 @@ import type pg from 'pg'
 import type { Log } from '../base/log.js'
 import { count } from '../base/text.js'
 import { serverVersionNumber } from './connection.js'
-import { isUserSchema, quoteIdent, quoteLiteral } from './sql.js'
+import { quoteIdent, quoteLiteral } from './sql.js'
+import { tablesToAnalyze, type AnalyzeResult } from './target-work.js'
 
 /** Schemas and extensions that moving objects need. */
 export interface NeededObjects {
@@ -179,18 +180,16 @@ async function emptySchema(target: pg.Client, schema: string): Promise<string[]>
 }
 
 /**
- * ANALYZE the user's own tables, in batches: a plain ANALYZE as a non-superuser warns about every
- * shared catalog it may not touch.
+ * ANALYZE the user's own tables whose statistics are incomplete (all of them after a plain load;
+ * those statistics the restore did not carry after a pg_dump 18 --statistics), in batches: a plain
+ * ANALYZE as a non-superuser warns about every shared catalog it may not touch.
  */
-export async function analyzeUserTables(db: pg.Client): Promise<void> {
-  const { rows } = await db.query<{ name: string }>(
-    `SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'm', 'p') AND ${isUserSchema('n')} AND pg_catalog.pg_has_role(c.relowner, 'USAGE')`
-  )
-  for (let start = 0; start < rows.length; start += 100) {
-    const batch = rows.slice(start, start + 100).map((r) => r.name)
-    await db.query(`ANALYZE ${batch.join(', ')}`)
+export async function analyzeUserTables(db: pg.Client): Promise<AnalyzeResult> {
+  const { missing, complete } = await tablesToAnalyze(db)
+  for (let start = 0; start < missing.length; start += 100) {
+    await db.query(`ANALYZE ${missing.slice(start, start + 100).join(', ')}`)
   }
+  return { analyzed: missing.length, alreadyComplete: complete }
 }
 
 /** Drops a database; from 13 on also when sessions are still in it (WITH (FORCE)). */

@@ -47,12 +47,34 @@ export async function prepareLoadSession(target: pg.Client, encoding: string, ta
   )
 }
 
-const copyStatement = (table: FollowedTable): string => `COPY ${table.qualified} (${table.columns}) FROM STDIN`
+const copyStatement = (table: FollowedTable, freeze = false): string =>
+  `COPY ${table.qualified} (${table.columns}) FROM STDIN${freeze ? ' (FREEZE)' : ''}`
 
 /** A COPY FROM STDIN stream; with a pool, each piece goes back to it once sent. */
-function copyStream(target: pg.Client, table: FollowedTable, pool?: SlabPool): Writable {
-  const copy = copyFrom(copyStatement(table))
+function copyStream(target: pg.Client, table: FollowedTable, pool?: SlabPool, freeze = false): Writable {
+  const copy = copyFrom(copyStatement(table, freeze))
   return target.query(pool ? releasingWrites(copy, pool) : copy)
+}
+
+/**
+ * copyInto, the table emptied in the same transaction first, so COPY writes its rows frozen: the
+ * verify's and ANALYZE's reads then set no hint bits (no page written again), and no later vacuum
+ * rewrites the table to freeze it. Only for a table nothing else loads meanwhile.
+ */
+export async function copyIntoFrozen(
+  target: pg.Client,
+  table: FollowedTable,
+  data: Readable,
+  pool?: SlabPool
+): Promise<void> {
+  await target.query(`BEGIN; TRUNCATE ONLY ${table.qualified}`)
+  try {
+    await pipeline(data, copyStream(target, table, pool, true))
+  } catch (error) {
+    await target.query('ROLLBACK').catch(() => undefined)
+    throw error
+  }
+  await target.query('COMMIT')
 }
 
 /**
@@ -80,6 +102,8 @@ export interface StreamedLoad {
   truncate: () => Promise<void>
   /** Where the pieces of `data` come from, to give them back once sent. */
   pool?: SlabPool
+  /** Over one connection, the rows are written frozen (copyIntoFrozen): nothing else loads the table. */
+  freeze?: boolean
 }
 
 /**
@@ -94,7 +118,8 @@ export interface StreamedLoad {
  */
 export async function copyIntoStreams(load: StreamedLoad): Promise<void> {
   const { targets, table, data, pool } = load
-  if (targets.length === 1) return copyInto(targets[0], table, data, pool)
+  // Several transactions cannot all have emptied the table: only one connection writes rows frozen.
+  if (targets.length === 1) return (load.freeze ? copyIntoFrozen : copyInto)(targets[0], table, data, pool)
   await Promise.all(targets.map((target) => target.query('BEGIN')))
   const copies = targets.map((target) => copyStream(target, table, pool))
   const splitter = new LineSplitter(copies, pool)

@@ -276,7 +276,14 @@ class Follower {
         )
         const truncate = (): Promise<unknown> =>
           connector.withConnection(restorer.endpoint, (target) => target.query(`TRUNCATE ONLY ${table.qualified}`))
-        await copyIntoStreams({ targets, table, data, pool, truncate: async () => void (await truncate()) })
+        await copyIntoStreams({
+          targets,
+          table,
+          data,
+          pool,
+          freeze: true,
+          truncate: async () => void (await truncate())
+        })
       } finally {
         await Promise.all(targets.map((target) => target.end().catch(() => undefined)))
       }

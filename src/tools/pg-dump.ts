@@ -143,6 +143,11 @@ export interface DumpRequest {
    * name quoted, so a name is matched as it is spelled.
    */
   excludeTableData?: string[]
+  /**
+   * The source's planner statistics too (pg_dump 18 --statistics), so the target's ANALYZE shrinks to
+   * what they lack: only for a target of 18 or later.
+   */
+  statistics?: boolean
   /** Progress lines from the source's COPY figures, on a connection of their own; each line into `timeline`. */
   progress?: { connect: () => Promise<pg.Client>; timeline: ProgressSample[] }
 }
@@ -182,7 +187,8 @@ async function dump(
     '--quote-all-identifiers',
     '--verbose',
     ...pgDumpFilters(request.scope?.patterns),
-    ...(request.excludeTableData ?? []).map((pattern) => `--exclude-table-data=${pattern}`)
+    ...(request.excludeTableData ?? []).map((pattern) => `--exclude-table-data=${pattern}`),
+    ...(request.statistics ? ['--statistics'] : [])
   ]
   const scope = scopeSql(request.scope)
   const { tables: total, rows } = await countTables(snapshot, scope)

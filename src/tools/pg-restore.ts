@@ -18,7 +18,12 @@ export interface RestoreOptions {
   superuser: boolean
   /** TOC entries left for the caller to restore later: a sync creates triggers only at cutover. */
   holdBack?: RegExp
+  /** The target cannot take planner statistics (before 18: no pg_restore_relation_stats): a dump's are left out. */
+  noStatistics?: boolean
 }
+
+/** The planner statistics pg_dump 18 --statistics writes. */
+const STATISTICS_DATA = /^\d+; \d+ \d+ STATISTICS DATA /
 
 /** Triggers and rules, and comments on them: held back while a sync replays the source's changes, so none fires twice. */
 export const TRIGGERS_AND_RULES = /^\d+; \d+ \d+ (?:COMMENT \S+ )?(?:TRIGGER|RULE) /
@@ -187,7 +192,10 @@ export async function restoreList(
     env: clientEnvironment(endpoint, passfile),
     onStdout: (line) => lines.push(line)
   })
-  const entries = lines.filter((line) => /^\d+;/.test(line) && !options.holdBack?.test(line))
+  const entries = lines.filter(
+    (line) =>
+      /^\d+;/.test(line) && !options.holdBack?.test(line) && !(options.noStatistics && STATISTICS_DATA.test(line))
+  )
   const skipped = options.superuser ? [] : entries.filter((line) => SUPERUSER_ONLY.test(line))
   const restorable = entries.filter((line) => !skipped.includes(line))
   const kept = options.privileges === 'keep' ? keepPrivilegesOrder(restorable) : restorable

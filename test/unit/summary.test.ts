@@ -164,6 +164,24 @@ test('a passed run says what it compared', () => {
   expect(text).toContain('Verification: no differences — compared 2 tables')
 })
 
+test('what ANALYZE did after the load, and what the statistics carried from the source spared it', () => {
+  const database = { ...failed.databases[0], findings: [], comparison: { passed: true, differences: [] } }
+  const carried: RunReport = {
+    ...failed,
+    databases: [{ ...database, targetWork: { statisticsCarried: true, analyze: { analyzed: 3, alreadyComplete: 40 } } }]
+  }
+  expect(visibleText(render(renderSummary(carried)))).toContain(
+    'Planner statistics carried from the source (pg_dump --statistics): 40 tables needed no ANALYZE; 3 tables analyzed'
+  )
+  const plain: RunReport = {
+    ...failed,
+    databases: [{ ...database, targetWork: { analyze: { analyzed: 1, alreadyComplete: 0 } } }]
+  }
+  const plainText = visibleText(render(renderSummary(plain)))
+  expect(plainText).toContain('ANALYZE ran on 1 table.')
+  expect(plainText).not.toContain('carried from the source')
+})
+
 test('a scoped, resumed run says what moved, what was left out and why, and what was kept, loaded again and created', () => {
   const resumed: RunReport = {
     ...failed,

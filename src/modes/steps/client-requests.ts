@@ -12,6 +12,8 @@ export function dumpRequestFor(
     source: SourceDatabase
     dumpFolder: string
     settings: { jobs: number; compression: Compression }
+    /** The target the dump is restored into, when known now (migrate). */
+    target?: { major: number }
   },
   means: CopyMeans,
   snapshot: HeldSnapshot
@@ -27,7 +29,10 @@ export function dumpRequestFor(
     dir: job.dumpFolder,
     jobs: job.settings.jobs,
     compression: job.settings.compression,
-    scope: job.database.scope
+    scope: job.database.scope,
+    // Only a target known to be 18 or later can take them (pg_restore_relation_stats): not a dump
+    // kept for a later restore, whose target may be older.
+    statistics: programs.client.major >= 18 && (job.target?.major ?? 0) >= 18
   }
 }
 
@@ -52,7 +57,8 @@ export function restorerFor(
     options: {
       jobs: settings.jobs,
       privileges: settings.privileges,
-      superuser: settings.acceptSourceCode && job.target.superuser
+      superuser: settings.acceptSourceCode && job.target.superuser,
+      noStatistics: job.target.major < 18
     }
   }
 }

@@ -51,7 +51,8 @@ export async function finishLoad(loaded: LoadedTarget, means: RunMeans, record: 
       })
     )
   let verification: Verification | undefined
-  if (!sourceFingerprint) await stages.run(Stage.Analyze, database.source, () => analyzeTarget(connector, writer))
+  if (!sourceFingerprint)
+    await stages.run(Stage.Analyze, database.source, () => analyzeTarget(connector, writer, record))
   else
     verification = await verifyBesideAnalyze(
       {

@@ -1,6 +1,7 @@
 // What each copy step keeps while the target loads, whichever way the rows move: the Restore stage,
 // the rows' progress, the index builds pg_restore starts; and, when the copy stops early, what the
 // target is left holding, which decides the stage the error names and the advice that follows.
+import { analyzeAhead, type AnalyzeAhead } from '../../action/analyze-ahead.js'
 import { followIndexBuilds, type IndexBuilds } from '../../action/index-builds.js'
 import type { DatabaseRecorder } from '../../action/report.js'
 import { Stage, type StageTimer } from '../../action/stages.js'
@@ -14,6 +15,7 @@ export class LoadWatch {
   private restoreTimer: StageTimer | undefined
   private progress: { stop(): Promise<void> } | undefined
   private indexBuilds: IndexBuilds | undefined
+  private analyzing: AnalyzeAhead | undefined
 
   constructor(
     private readonly job: MigrateJob,
@@ -51,19 +53,27 @@ export class LoadWatch {
       scannedBytes: () => means.connector.withConnection(job.source.endpoint, indexedTableBytes),
       log: means.log
     })
+    this.analyzing = analyzeAhead({
+      restorer,
+      connectSource: () => means.connector.connect(job.source.endpoint),
+      connectTarget: () => means.connector.connect(restorer.endpoint),
+      log: means.log
+    })
     return opened
   }
 
   /** The rows and pg_restore's part are in. */
   async loaded(): Promise<void> {
+    await this.analyzing?.ended()
     this.restoreTimer?.ok()
     this.restoreTimer = undefined
     await this.indexBuilds?.ended()
   }
 
-  /** Whatever the outcome: the progress lines stop. */
+  /** Whatever the outcome: the progress lines stop, and no table starts its ANALYZE any more. */
   async end(): Promise<void> {
     await this.progress?.stop()
+    await this.analyzing?.ended()
     await this.indexBuilds?.ended(new Error('stopped'))
   }
 
@@ -74,6 +84,7 @@ export class LoadWatch {
    */
   async stopped(caught: unknown, writer: TargetWriter): Promise<Error> {
     const error = asMigrationError(caught)
+    await this.analyzing?.ended()
     const created = writer.state === 'created'
     const dumpFailed = error.stage === Stage.Dump
     const cancelled = this.means.cancellation.signal !== undefined

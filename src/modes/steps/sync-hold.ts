@@ -204,7 +204,7 @@ class SyncHold implements SourceHold {
       })
     )
     this.analyzed = settledLater(
-      analyzeTarget(means.connector, restorer.endpoint).finally(() => (this.analyzeDone = true))
+      analyzeTarget(means.connector, restorer.endpoint, this.record).finally(() => (this.analyzeDone = true))
     )
     if (job.settings.verify !== 'none')
       this.early = new EarlyVerify({

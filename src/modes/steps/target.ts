@@ -198,7 +198,10 @@ export async function finishTarget(
   await within(verification ? Stage.Verify : Stage.Analyze, connector.withConnection(target, dropRunMarker))
 }
 
-/** ANALYZE what was restored, as `writer`: it evaluates index expressions and statistics. */
-export async function analyzeTarget(connector: Connector, writer: Endpoint): Promise<void> {
-  await connector.withConnection(writer, analyzeUserTables)
+/**
+ * ANALYZE what was restored and has no statistics yet, as `writer`: it evaluates index expressions
+ * and statistics. Recorded, so the summary says how much was carried and how much analyzed.
+ */
+export async function analyzeTarget(connector: Connector, writer: Endpoint, record: DatabaseRecorder): Promise<void> {
+  record.analyzed(await connector.withConnection(writer, analyzeUserTables))
 }

@@ -125,7 +125,7 @@ export async function verifyBesideAnalyze(
   const verification = await stages.run(Stage.Verify, database, async () => {
     const [verified] = await Promise.all([
       verifyTarget(request, { ...means, timeline: record.progressTimeline() }, sourceFingerprint),
-      request.found?.analyzed ? Promise.resolve() : analyzeTarget(connector, request.writer)
+      request.found?.analyzed ? Promise.resolve() : analyzeTarget(connector, request.writer, record)
     ])
     return verified
   })
