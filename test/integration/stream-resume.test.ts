@@ -59,24 +59,29 @@ const rowsOn = async (database: string, table: string): Promise<number> =>
   Number((await testbed.query('target', database, `SELECT count(*) AS n FROM public.${table}`)).rows[0].n)
 
 /**
- * Streams into `database` through a proxy that lets big_a's first range pass and holds its second:
- * once every other piece is recorded, the run and all it started are killed. Returns the pieces
- * recorded then.
+ * The source's COPY of big_a's last block range (the open one: no upper bound), as the engine reads
+ * a range: held whichever pair takes it and whenever, so every other piece commits in any order.
+ */
+const LAST_BIG_A_RANGE =
+  /COPY \(SELECT [^)]* FROM ONLY "public"\."big_a" AS r WHERE r\.ctid OPERATOR\(pg_catalog\.>=\) '\([1-9]\d*,0\)'::pg_catalog\.tid\) TO STDOUT/
+
+/**
+ * Streams into `database` through a proxy in front of the source that holds the COPY of big_a's
+ * last range: once every other piece is recorded, the run and all it started are killed. Returns
+ * the pieces recorded then.
  */
 async function killWhileStreaming(inputs: Record<string, string>, database: string) {
-  const proxy = await startHoldingProxy(testbed.target, /COPY "?public"?\."?big_a"? \([^)]*\) FROM STDIN/i, {
-    passFirst: 1
-  })
+  const proxy = await startHoldingProxy(testbed.source, LAST_BIG_A_RANGE)
   try {
     const workDir = fs.mkdtempSync(path.join(scratch, 'runner-'))
     let stdout = ''
     let ended = false
     const running = run(
-      { ...inputs, 'target-url': serverUrl({ ...testbed.target, port: proxy.port }, database, testbed.target.admin) },
+      { ...inputs, 'source-url': serverUrl({ ...testbed.source, port: proxy.port }, source) },
       { workDir, onStdout: (chunk: string) => (stdout += chunk) }
     ).finally(() => (ended = true))
-    // Every piece but the held one commits: big_a's other range (two: the test holds the second
-    // one a pair takes, so with more the other pair would be held too) and the whole tables.
+    // Every piece but the held one commits: big_a's first range (two ranges, one per pair: with
+    // more, the held pair would leave others undone) and the whole tables.
     for (;;) {
       if (ended) throw new Error(`the run ended before it was killed: ${stdout.slice(-2000)}`)
       const ranges = /big_a: split into (\d+) block ranges/.exec(stdout)?.[1]
