@@ -66,6 +66,21 @@ const rowsOn = async (database: string, table: string): Promise<number> =>
   Number((await testbed.query('target', database, `SELECT count(*) AS n FROM public.${table}`)).rows[0].n)
 
 /**
+ * Waits until every piece but the held one is recorded: big_a's first range (two ranges, one per
+ * pair: with more, the held pair would leave others undone) and the whole tables.
+ */
+async function everyOtherPieceRecorded(database: string, stdout: () => string, ended: () => boolean): Promise<void> {
+  for (;;) {
+    if (ended()) throw new Error(`the run ended before it was killed: ${stdout().slice(-2000)}`)
+    const ranges = /big_a: split into (\d+) block ranges/.exec(stdout())?.[1]
+    if (ranges !== undefined && ranges !== '2') throw new Error(`big_a was split into ${ranges} ranges, not 2`)
+    // The record is made before the stream begins (and says the split): it must exist by now.
+    if (ranges && (await recordedPieces(database)).length === WHOLE.length + 1) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/**
  * The source's COPY of big_a's last block range (the open one: no upper bound), as the engine reads
  * a range: held whichever pair takes it and whenever, so every other piece commits in any order.
  */
@@ -87,15 +102,17 @@ async function killWhileStreaming(inputs: Record<string, string>, database: stri
       { ...inputs, 'source-url': serverUrl({ ...testbed.source, port: proxy.port }, source) },
       { workDir, onStdout: (chunk: string) => (stdout += chunk) }
     ).finally(() => (ended = true))
-    // Every piece but the held one commits: big_a's first range (two ranges, one per pair: with
-    // more, the held pair would leave others undone) and the whole tables.
-    for (;;) {
-      if (ended) throw new Error(`the run ended before it was killed: ${stdout.slice(-2000)}`)
-      const ranges = /big_a: split into (\d+) block ranges/.exec(stdout)?.[1]
-      if (ranges !== undefined && ranges !== '2') throw new Error(`big_a was split into ${ranges} ranges, not 2`)
-      // The record is made before the stream begins (and says the split): it must exist by now.
-      if (ranges && (await recordedPieces(database)).length === WHOLE.length + 1) break
-      await new Promise((resolve) => setTimeout(resolve, 50))
+    try {
+      await everyOtherPieceRecorded(
+        database,
+        () => stdout,
+        () => ended
+      )
+    } catch (error) {
+      // A failed wait leaves nothing running behind it: the run and all it started are stopped.
+      killProcessesWith(path.join(workDir, 'temp'))
+      await running.catch(() => undefined)
+      throw error
     }
     expect(await Promise.race([proxy.held, running.then(() => '')])).toMatch(/^COPY /)
     const killed = killProcessesWith(path.join(workDir, 'temp'))
