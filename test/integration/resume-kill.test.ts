@@ -11,28 +11,13 @@ import { runInProcess } from '../support/in-process.js'
 import { outcome, PASSED } from '../support/run-action.js'
 import { serverUrl } from '../support/servers.js'
 import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
+import { SOURCE_SQL, TABLES } from '../support/five-tables.js'
 import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
 const scratch = scratchFolder('resume-kill-')
 const run = testbed.runner(path.join(scratch, 'tool-cache'))
 const source = uniqueName('dies')
-
-// Big tables first in pg_dump's order, loaded beside the dump (over 8 MB) or by pg_restore; small
-// ones that reference a big one, so loading it again must take their foreign keys along.
-const TABLES: Record<string, number> = { big_a: 300_000, big_b: 200_000, mid: 60_000, small_a: 2_000, small_b: 500 }
-const SOURCE_SQL = `
-  CREATE TABLE big_a (id int PRIMARY KEY, v text, w text);
-  INSERT INTO big_a SELECT g, md5(g::text), md5((g * 3)::text) FROM generate_series(1, ${TABLES.big_a}) g;
-  CREATE TABLE big_b (id int PRIMARY KEY, v text, w text);
-  INSERT INTO big_b SELECT g, md5(g::text), md5((g * 5)::text) FROM generate_series(1, ${TABLES.big_b}) g;
-  CREATE TABLE mid (id int PRIMARY KEY, a_id int REFERENCES big_a, v text);
-  INSERT INTO mid SELECT g, g, md5(g::text) FROM generate_series(1, ${TABLES.mid}) g;
-  CREATE TABLE small_a (id int PRIMARY KEY, b_id int REFERENCES big_b);
-  INSERT INTO small_a SELECT g, g FROM generate_series(1, ${TABLES.small_a}) g;
-  CREATE TABLE small_b (id serial PRIMARY KEY, note text);
-  INSERT INTO small_b (note) SELECT 'n' || g FROM generate_series(1, ${TABLES.small_b}) g;
-  CREATE INDEX big_a_v ON big_a (v); CREATE INDEX big_b_w ON big_b (w);`
 
 beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL), 120_000)
 
