@@ -56,13 +56,7 @@ export function analyzeAhead(request: AnalyzeAheadRequest): AnalyzeAhead {
     running = running.then(async () => {
       for (let table = queue.shift(); table && !stopped; table = queue.shift()) {
         session ??= request.connectTarget()
-        // A failed ANALYZE here only leaves the table to the one after the load.
-        await session
-          .then((db) => db.query(`ANALYZE ${table}`))
-          .then(
-            () => analyzed++,
-            (error: unknown) => request.log.debug(`ANALYZE ${table} beside the load: ${(error as Error).message}`)
-          )
+        if (await analyzeBeside(session, table, request.log)) analyzed++
       }
     })
   }
@@ -94,6 +88,19 @@ export function analyzeAhead(request: AnalyzeAheadRequest): AnalyzeAhead {
   }
   // Once: a later call (the flow's cleanup after the load ended) waits for the same end.
   return { ended: () => (ending ??= end()) }
+}
+
+/** ANALYZE of one table; a failure here only leaves the table to the ANALYZE after the load. */
+function analyzeBeside(session: Promise<pg.Client>, table: string, log: Log): Promise<boolean> {
+  return session
+    .then((db) => db.query(`ANALYZE ${table}`))
+    .then(
+      () => true,
+      (error: unknown) => {
+        log.debug(`ANALYZE ${table} beside the load: ${(error as Error).message}`)
+        return false
+      }
+    )
 }
 
 /**

@@ -277,17 +277,7 @@ async function movePiece(
       digesting.add(data, start, end)
       result.bytes += end - start
     },
-    // What the pair holds as each piece comes: the queues of both streams, the target's socket, a cut row.
-    onPiece: (chunk) => {
-      const held =
-        reading.readableLength +
-        chunk.length +
-        writing.writableLength +
-        target.connection.stream.writableLength +
-        digesting.heldBytes
-      if (held > result.peakHeldBytes) result.peakHeldBytes = held
-      if (chunk.length > result.largestPiece) result.largestPiece = chunk.length
-    }
+    onPiece: (chunk) => meterHeld(result, chunk.length, [reading, writing, target.connection.stream, digesting])
   })
   // A COPY whose connection ends before the server answered it never settles its stream (a run
   // cancelled then, or the other pairs ended after a failure): the end of either connection ends the wait.
@@ -305,6 +295,21 @@ async function movePiece(
   const { digest } = digesting
   piece.progress.digest.merge(digest)
   result.rows += digest.rows
+}
+
+/**
+ * What the pair holds as each piece comes: the queues of both streams, the target's socket, a cut
+ * row (the digest's), and the piece itself.
+ */
+function meterHeld(
+  result: StreamResult,
+  piece: number,
+  holders: [{ readableLength: number }, { writableLength: number }, { writableLength: number }, { heldBytes: number }]
+): void {
+  const [reading, writing, socket, digesting] = holders
+  const held = reading.readableLength + piece + writing.writableLength + socket.writableLength + digesting.heldBytes
+  if (held > result.peakHeldBytes) result.peakHeldBytes = held
+  if (piece > result.largestPiece) result.largestPiece = piece
 }
 
 /** Rejects when the connection ends; `forget` removes the listener once nothing waits for it. */
