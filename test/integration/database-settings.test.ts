@@ -1,6 +1,8 @@
 // Database-level settings and the database's comment, which a dump without --create leaves out: the
 // plan names what the managed-style admin cannot set on 17, the carry sets the rest, the verify
-// compares both sides; and each "cannot" is what 17 says when the admin tries.
+// compares both sides; and each "cannot" is what 17 says when the admin tries. The superuser-only
+// parameter is one no other test grants SET on: the servers are shared, and blocker-hints.test.ts
+// grants SET on log_statement while it follows a hint.
 import { Cancellation } from '../../src/base/cancellation.js'
 import { Connector } from '../../src/pg/connection.js'
 import { parseDatabaseUrl } from '../../src/pg/endpoint.js'
@@ -34,7 +36,7 @@ async function sourceWithSettings() {
     `CREATE ROLE ${mine} NOLOGIN; CREATE ROLE ${theirs} NOLOGIN; CREATE ROLE ${gone} NOLOGIN;
      ALTER DATABASE ${db} SET work_mem = '12MB';
      ALTER DATABASE ${db} SET search_path = 'My Schema', '$user', public, json;
-     ALTER DATABASE ${db} SET log_statement = 'ddl';
+     ALTER DATABASE ${db} SET log_executor_stats = on;
      ALTER DATABASE ${db} SET myapp.mode = 'strict';
      ALTER ROLE ${mine} IN DATABASE ${db} SET statement_timeout = '5s';
      ALTER ROLE ${theirs} IN DATABASE ${db} SET work_mem = '1MB';
@@ -65,7 +67,7 @@ test('carried where the admin may set them, named in the plan where not, and ver
   const finding = notCarried(await plan(db, targetDb))
   expect(finding.severity).toBe('warning')
   expect(finding.objects).toEqual([
-    'ALTER DATABASE SET log_statement (only a superuser or a role granted SET on log_statement may set it)',
+    'ALTER DATABASE SET log_executor_stats (only a superuser or a role granted SET on log_executor_stats may set it)',
     'ALTER DATABASE SET myapp.mode (the target does not know myapp.mode (its module is not loaded), so only a superuser or a role granted SET on it may set it)',
     `ALTER ROLE ${gone} IN DATABASE SET work_mem (role ${gone} does not exist on the target)`,
     `ALTER ROLE ${theirs} IN DATABASE SET work_mem (the target login needs CREATEROLE and ADMIN OPTION on role ${theirs})`
@@ -107,7 +109,7 @@ test('carried where the admin may set them, named in the plan where not, and ver
   const targetSettings = await withClient(asAdmin(targetDb), fingerprintDatabaseSettings)
   const differences = compareDatabaseSettings(sourceFingerprint.databaseSettings, targetSettings)
   expect(differences.map(({ kind, object, expected }) => ({ kind, object, expected }))).toEqual([
-    { kind: 'missing', object: 'ALTER DATABASE SET log_statement', expected: true },
+    { kind: 'missing', object: 'ALTER DATABASE SET log_executor_stats', expected: true },
     { kind: 'missing', object: 'ALTER DATABASE SET myapp.mode', expected: true },
     { kind: 'missing', object: `ALTER ROLE ${gone} IN DATABASE SET work_mem`, expected: true },
     { kind: 'missing', object: `ALTER ROLE ${theirs} IN DATABASE SET work_mem`, expected: true }
@@ -115,7 +117,10 @@ test('carried where the admin may set them, named in the plan where not, and ver
 
   // Each "cannot" is what 17 says to the admin.
   const refusals: [string, string][] = [
-    [`ALTER DATABASE ${targetDb} SET log_statement = 'ddl'`, 'permission denied to set parameter "log_statement"'],
+    [
+      `ALTER DATABASE ${targetDb} SET log_executor_stats = on`,
+      'permission denied to set parameter "log_executor_stats"'
+    ],
     [`ALTER DATABASE ${targetDb} SET myapp.mode = 'strict'`, 'permission denied to set parameter "myapp.mode"'],
     [`ALTER ROLE ${theirs} IN DATABASE ${targetDb} SET work_mem = '1MB'`, 'permission denied to alter role'],
     [`ALTER ROLE ${gone} IN DATABASE ${targetDb} SET work_mem = '2MB'`, `role "${gone}" does not exist`]
@@ -149,7 +154,7 @@ test('the action carries them after the restore and verifies them: what it canno
   await testbed.query(
     'source',
     db,
-    `ALTER DATABASE ${db} SET default_transaction_read_only = on; ALTER DATABASE ${db} SET log_statement = 'ddl';
+    `ALTER DATABASE ${db} SET default_transaction_read_only = on; ALTER DATABASE ${db} SET log_executor_stats = on;
      COMMENT ON DATABASE ${db} IS 'carried'`
   )
   const run = await runAction(testbed.actionInputs(db, db))
@@ -159,7 +164,11 @@ test('the action carries them after the restore and verifies them: what it canno
   const differences = report.comparison.differences.map(
     ({ kind, object, expected }: { kind: string; object: string; expected: boolean }) => ({ kind, object, expected })
   )
-  expect(differences).toContainEqual({ kind: 'missing', object: 'ALTER DATABASE SET log_statement', expected: true })
+  expect(differences).toContainEqual({
+    kind: 'missing',
+    object: 'ALTER DATABASE SET log_executor_stats',
+    expected: true
+  })
   const { rows } = await testbed.query(
     'target',
     db,
