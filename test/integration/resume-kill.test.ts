@@ -11,7 +11,7 @@ import { runInProcess } from '../support/in-process.js'
 import { outcome, PASSED } from '../support/run-action.js'
 import { serverUrl } from '../support/servers.js'
 import { loadTestbed, uniqueName, withClient } from '../support/testbed.js'
-import { SOURCE_SQL, TABLES } from '../support/five-tables.js'
+import { sessionsGone, SOURCE_SQL, TABLES } from '../support/kill-and-resume.js'
 import { scratchFolder } from '../support/scratch.js'
 
 const testbed = loadTestbed()
@@ -20,17 +20,6 @@ const run = testbed.runner(path.join(scratch, 'tool-cache'))
 const source = uniqueName('dies')
 
 beforeAll(() => testbed.createSourceDatabase(source, SOURCE_SQL), 120_000)
-
-/** Resolves once the killed run's sessions have left the target database: nothing of it can commit after. */
-async function sessionsGone(database: string): Promise<void> {
-  for (;;) {
-    const { rows } = await withClient(testbed.targetSuperUrl('postgres'), (client: pg.Client) =>
-      client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database])
-    )
-    if (rows[0].n === 0) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 /** Tables whose rows on the target are all the source's, by the test's own count. */
 async function completeTables(database: string): Promise<string[]> {
@@ -106,7 +95,7 @@ test('restore: the runner dies while tables load; resume from the same dump load
   expect(held).toMatch(/^COPY /)
   expect(killed).toBeGreaterThanOrEqual(2)
   expect(died.exitCode).toBeNull()
-  await sessionsGone(target)
+  await sessionsGone(testbed.targetSuperUrl, target)
   const complete = await completeTables(target)
   expect(complete.length).toBeGreaterThanOrEqual(1)
   expect(complete.length).toBeLessThan(all.length)
@@ -132,7 +121,7 @@ test('migrate: the runner dies with its folder while big tables load beside the 
   expect(killed).toBeGreaterThanOrEqual(1)
   expect(died.exitCode).toBeNull()
   // The runner took its folder with it: the dump is gone, and there is no artifact outside Actions.
-  await sessionsGone(target)
+  await sessionsGone(testbed.targetSuperUrl, target)
   const complete = await completeTables(target)
   expect(complete.length).toBeGreaterThanOrEqual(1)
   expect(complete.length).toBeLessThan(all.length)

@@ -8,7 +8,7 @@ import type pg from 'pg'
 import { killProcessesWith, startHoldingProxy } from '../support/faults.js'
 import { outcome, PASSED } from '../support/run-action.js'
 import { serverUrl } from '../support/servers.js'
-import { SOURCE_SQL, TABLES } from '../support/five-tables.js'
+import { sessionsGone, SOURCE_SQL, TABLES } from '../support/kill-and-resume.js'
 import { scratchFolder } from '../support/scratch.js'
 import { loadTestbed, tableDigests, uniqueName, withClient } from '../support/testbed.js'
 
@@ -36,16 +36,6 @@ async function recordedPieces(database: string, whenAbsent?: string[]): Promise<
         throw error
       })
   )
-}
-
-async function sessionsGone(database: string): Promise<void> {
-  for (;;) {
-    const { rows } = await withClient(testbed.targetSuperUrl('postgres'), (client: pg.Client) =>
-      client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database])
-    )
-    if (rows[0].n === 0) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 const rowsOn = async (database: string, table: string): Promise<number> =>
@@ -104,7 +94,7 @@ async function killWhileStreaming(inputs: Record<string, string>, database: stri
     const killed = killProcessesWith(path.join(workDir, 'temp'))
     const died = await running
     fs.rmSync(workDir, { recursive: true, force: true })
-    await sessionsGone(database)
+    await sessionsGone(testbed.targetSuperUrl, database)
     return { died, killed, recorded: await recordedPieces(database) }
   } finally {
     await proxy.close()

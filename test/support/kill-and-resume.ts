@@ -1,4 +1,7 @@
-// The five tables the kill-and-resume tests copy: two big ones (over a pair's share of the rows, so
+import type pg from 'pg'
+import { withClient } from './testbed.js'
+
+// What the kill-and-resume tests share. The five tables they copy: two big ones (over a pair's share of the rows, so
 // the stream splits the first into block ranges, and loaded beside the dump on the dump path), a
 // mid one referencing a big one, and small ones, one referencing a big one, so loading a big table
 // again must take their foreign keys along.
@@ -21,3 +24,14 @@ export const SOURCE_SQL = `
   CREATE TABLE small_b (id serial PRIMARY KEY, note text);
   INSERT INTO small_b (note) SELECT 'n' || g FROM generate_series(1, ${TABLES.small_b}) g;
   CREATE INDEX big_a_v ON big_a (v); CREATE INDEX big_b_w ON big_b (w);`
+
+/** Resolves once the killed run's sessions have left the target database: nothing of it can commit after. */
+export async function sessionsGone(targetSuperUrl: (database: string) => string, database: string): Promise<void> {
+  for (;;) {
+    const { rows } = await withClient(targetSuperUrl('postgres'), (client: pg.Client) =>
+      client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database])
+    )
+    if (rows[0].n === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
