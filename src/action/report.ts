@@ -84,6 +84,8 @@ export interface StreamRecord {
   peakHeldBytes: number
   /** Tables checked against hashes taken in flight; the others were checksummed server-side on both sides. */
   hashedInFlight: number
+  /** Of the others, tables checksummed by value on both sides, as that costs the target less than reading their text back. */
+  hashedByValue?: number
   /** Pairs of sessions (one COPY TO on the source, one COPY FROM on the target) that moved rows. */
   sessions: number
   /** sync: logical: the changes made after the snapshot were applied, the rows they touched compared at cutover. */

@@ -5,10 +5,21 @@ import type { StreamRecord } from './report.js'
 
 /** The summary's line for rows that were streamed: how many, how much, and how they were checked. */
 export function streamNote(stream: StreamRecord, why = ''): string {
-  const checked =
+  const byValue = stream.hashedByValue ?? 0
+  const others = stream.tables - stream.hashedInFlight - byValue
+  const checked = [
     stream.hashedInFlight === stream.tables
       ? 'every table checked against hashes taken as its rows passed'
-      : `${count(stream.hashedInFlight, 'table')} checked against hashes taken as their rows passed, the others checksummed on each server`
+      : stream.hashedInFlight > 0
+        ? `${count(stream.hashedInFlight, 'table')} checked against hashes taken as ${stream.hashedInFlight === 1 ? 'its' : 'their'} rows passed`
+        : '',
+    byValue > 0
+      ? `${count(byValue, 'table')} checksummed by value on each server, which costs the target less than printing the rows back`
+      : '',
+    others > 0 ? `${count(others, 'other table')} checksummed on each server` : ''
+  ]
+    .filter(Boolean)
+    .join(', ')
   const hashed = stream.changesFollowed
     ? `${checked}; the sync then applied the changes made meanwhile, and the rows they touched were compared at cutover`
     : checked

@@ -13,9 +13,9 @@ import { planPieces, type StreamRequest, type StreamResult } from './engine.js'
 import { preparePieceRecord, PIECES_TABLE, resumeStream, type StreamResume } from './pieces.js'
 import { restoreAroundStream, type StreamedCopy } from './restore.js'
 import { prepareStreamTarget } from './sessions.js'
-import type { StreamedTable } from './tables.js'
+import { BY_VALUE, type StreamedTable } from './tables.js'
 
-export { streamedTables, type StreamedTable } from './tables.js'
+export { checksumByValue, streamedTables, type StreamedTable } from './tables.js'
 export { chooseCopyMethod, type CopyMethod, type CopyMethodChoice } from './choose.js'
 export type { StreamedCopy } from './restore.js'
 export type { StreamResult } from './engine.js'
@@ -65,8 +65,7 @@ export interface StreamCopy {
  */
 export function startStreamCopy(request: StreamCopyRequest): StreamCopy {
   const { log, tables, connector } = request
-  for (const table of tables)
-    if (table.hashedServerSide) log.info(`${table.display}: checksummed server-side, as ${table.hashedServerSide}`)
+  logChecksums(log, tables)
   const excludeTableData = tables.map((table) => `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`)
   const dump = startDump({ ...request.dump, excludeTableData })
   const snapshot = request.dump.snapshot.id
@@ -133,4 +132,16 @@ export function removeSchemaDump(dir: string): void {
   if (!fs.existsSync(dir)) return
   const entries = fs.readdirSync(dir)
   if (entries.length === 0 || entries.includes('toc.dat')) fs.rmSync(dir, { recursive: true, force: true })
+}
+
+/** Where each table's checksum comes from: one line per table that cannot be hashed in flight, one for the rest. */
+function logChecksums(log: Log, tables: StreamedTable[]): void {
+  const byValue = tables.filter((table) => table.hashedServerSide === BY_VALUE).length
+  for (const table of tables)
+    if (table.hashedServerSide && table.hashedServerSide !== BY_VALUE)
+      log.info(`${table.display}: checksummed server-side, as ${table.hashedServerSide}`)
+  if (byValue > 0)
+    log.info(
+      `${byValue} of ${tables.length} tables checksummed by value on each server (${BY_VALUE}); ${tables.filter((table) => !table.hashedServerSide).length} hashed in flight`
+    )
 }

@@ -3,6 +3,7 @@ import { serverVersionNumber } from '../pg/connection.js'
 import { displayIdent, isUserSchema, quoteIdent } from '../pg/sql.js'
 import { WHOLE_DATABASE, type ScopeSql } from '../scope/sql.js'
 import { columnsByName } from '../verify/fingerprint/sql.js'
+import { listTables } from '../verify/fingerprint/tables.js'
 
 /** A table whose rows the streaming copy moves, as read from the source's catalog in the snapshot. */
 export interface StreamedTable {
@@ -144,4 +145,25 @@ export async function streamedTables(source: pg.Client, scope: ScopeSql = WHOLE_
       if (why) table.hashedServerSide = why
       return table
     })
+}
+
+/** Why a table the verify hashes by value is checksummed on each server rather than in flight. */
+export const BY_VALUE = 'its rows hash by value on each server, which costs the target less than printing them back'
+
+/**
+ * Marks the tables the verify hashes by value (hash_record_extended: every column a core type whose
+ * hash is the same on every major): those are checksummed on each server, the source's beside the
+ * index builds. In flight, the target would print every row back through its types' output
+ * functions and send it to the runner to be hashed there: more of the target's CPU than hashing the
+ * values where they lie, and the whole table over the target's network once more. A table whose
+ * hash needs its text form is printed on both sides either way, so it stays hashed in flight and
+ * the source is read once.
+ */
+export async function checksumByValue(source: pg.Client, tables: StreamedTable[], scope: ScopeSql): Promise<void> {
+  const key = (schema: string, name: string): string => `${schema}\u0000${name}`
+  const listed = await listTables(source, scope)
+  const byValue = new Set(listed.filter((t) => t.recordHashable).map((t) => key(t.schema, t.name)))
+  for (const table of tables)
+    if (table.hashedServerSide === undefined && byValue.has(key(table.schema, table.name)))
+      table.hashedServerSide = BY_VALUE
 }

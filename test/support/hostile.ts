@@ -278,7 +278,9 @@ export function hostileDatabaseSql(database: string, token: string, rows = 45_00
     INSERT INTO ${s}.${ident(newline)} SELECT g, repeat(md5(g::text), 6), g % 7 FROM generate_series(1, ${rows}) g;
     CREATE TABLE ${s}.${ident(long)} (${ident(long)} int PRIMARY KEY);
     INSERT INTO ${s}.${ident(long)} SELECT generate_series(1, 50);
-    CREATE TABLE public.${ident(wide)} (id int PRIMARY KEY, "it's" text);
+    -- An interval's hash needs its text form: on the stream this table is hashed in flight and read
+    -- back, the others by value on each server, so the hostile names meet both.
+    CREATE TABLE public.${ident(wide)} (id int PRIMARY KEY, "it's" text, kept interval DEFAULT '1 day');
     INSERT INTO public.${ident(wide)} VALUES (1, 'x''s'), (2, E'line\\nbreak');
     ${SHADOWS.filter((shadow) => shadow.afterTables)
       .map((shadow) => shadow.sql)

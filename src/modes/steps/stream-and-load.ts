@@ -8,12 +8,14 @@ import { Stage, within } from '../../action/stages.js'
 import { settledLater } from '../../base/async.js'
 import { scopeSql } from '../../scope/sql.js'
 import {
+  checksumByValue,
   removeSchemaDump,
   startStreamCopy,
   streamedTables,
   type StreamedTable,
   type StreamResult
 } from '../../stream/step.js'
+import { BY_VALUE } from '../../stream/tables.js'
 import type { Restorer } from '../../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint, type SequenceFingerprint } from '../../verify/fingerprint/index.js'
 import type { CopyMeans, MigrateJob } from '../job.js'
@@ -59,6 +61,8 @@ class StreamAndLoad {
       const sequences = await within(Stage.Dump, fingerprintSequences(held.snapshot.client))
       const scope = await within(Stage.Dump, scopeInSnapshot(held.snapshot, job.database))
       const tables = await within(Stage.Dump, streamedTables(held.snapshot.client, scopeSql(scope)))
+      if (job.settings.verify === 'full' && job.target.major >= 14)
+        await within(Stage.Dump, checksumByValue(held.snapshot.client, tables, scopeSql(scope)))
       const streamed = await this.copy(tables, sequences)
       const sourceFingerprint = await within(Stage.FingerprintSource, this.sourceFingerprint)
       if (job.settings.uploadArtifact)
@@ -135,6 +139,7 @@ class StreamAndLoad {
       bytes: streamed.bytes,
       peakHeldBytes: streamed.peakHeldBytes,
       hashedInFlight: level === 'full' ? streamed.fingerprints.length : 0,
+      hashedByValue: tables.filter((table) => table.hashedServerSide === BY_VALUE).length,
       sessions: streamed.sessions,
       ...(held.changesFollow ? { changesFollowed: true } : {})
     })
