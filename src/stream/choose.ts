@@ -59,7 +59,7 @@ export function chooseCopyMethod(facts: CopyMethodFacts): CopyMethodChoice {
   if (disk && free !== undefined && free >= disk.dumpBytesUpTo && ['auto', 'none'].includes(facts.compression))
     return {
       method: 'dump',
-      why: `the disk under dump-path holds the dump uncompressed (${formatBytes(free)} free, up to ${formatBytes(disk.dumpBytesUpTo)} needed), where the dump costs less than the stream's hashing and read-back`
+      why: `the disk under dump-path holds the dump uncompressed (${formatBytes(free)} free, up to ${formatBytes(disk.dumpBytesUpTo)} needed)`
     }
   return { method: 'stream', why: streamWhy(facts, disk, free) }
 }

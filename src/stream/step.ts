@@ -15,7 +15,7 @@ import { restoreAroundStream, type StreamedCopy } from './restore.js'
 import { prepareStreamTarget } from './sessions.js'
 import { BY_VALUE, type StreamedTable } from './tables.js'
 
-export { checksumByValue, streamedTables, type StreamedTable } from './tables.js'
+export { BY_VALUE, checksumByValue, streamedTables, type StreamedTable } from './tables.js'
 export { chooseCopyMethod, type CopyMethod, type CopyMethodChoice } from './choose.js'
 export type { StreamedCopy } from './restore.js'
 export type { StreamResult } from './engine.js'

@@ -8,6 +8,7 @@ import { Stage, within } from '../../action/stages.js'
 import { settledLater } from '../../base/async.js'
 import { scopeSql } from '../../scope/sql.js'
 import {
+  BY_VALUE,
   checksumByValue,
   removeSchemaDump,
   startStreamCopy,
@@ -15,7 +16,6 @@ import {
   type StreamedTable,
   type StreamResult
 } from '../../stream/step.js'
-import { BY_VALUE } from '../../stream/tables.js'
 import type { Restorer } from '../../tools/pg-restore.js'
 import { fingerprintSequences, type Fingerprint, type SequenceFingerprint } from '../../verify/fingerprint/index.js'
 import type { CopyMeans, MigrateJob } from '../job.js'
