@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { serverVersionNumber } from '../pg/connection.js'
+import { relationKey } from '../pg/loaded-objects.js'
 import { displayIdent, isUserSchema, quoteIdent } from '../pg/sql.js'
 import { WHOLE_DATABASE, type ScopeSql } from '../scope/sql.js'
 import { columnsByName } from '../verify/fingerprint/sql.js'
@@ -160,10 +161,9 @@ export const BY_VALUE = 'its rows hash by value on each server, which costs the 
  * the source is read once.
  */
 export async function checksumByValue(source: pg.Client, tables: StreamedTable[], scope: ScopeSql): Promise<void> {
-  const key = (schema: string, name: string): string => `${schema}\u0000${name}`
   const listed = await listTables(source, scope)
-  const byValue = new Set(listed.filter((t) => t.recordHashable).map((t) => key(t.schema, t.name)))
+  const byValue = new Set(listed.filter((t) => t.recordHashable).map((t) => relationKey(t.schema, t.name)))
   for (const table of tables)
-    if (table.hashedServerSide === undefined && byValue.has(key(table.schema, table.name)))
+    if (table.hashedServerSide === undefined && byValue.has(relationKey(table.schema, table.name)))
       table.hashedServerSide = BY_VALUE
 }
